@@ -1,0 +1,85 @@
+"""The sink contract and the event that flows through the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class EventKind(StrEnum):
+    """What an outbox event announces."""
+
+    MENTION = "mention"  # a classified mention (MQTT only)
+    WARN = "warn"  # a complaint's clock passed the warning threshold
+    BREACH = "breach"  # a complaint's clock passed its deadline
+    REPLIED = "replied"  # the brand replied (or someone acknowledged) after an alert
+    SOURCE = "source"  # source health (credentials rejected, down, gap)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One outbox entry. `id` is stable, so consumers can drop duplicates after a crash.
+
+    `thread` groups events that belong to one case (the complaint's mention key): the Slack
+    sink updates the message it posted earlier for the same thread instead of posting anew.
+    """
+
+    id: str
+    kind: EventKind
+    brand: str
+    thread: str
+    created_at: datetime
+    source: str = ""
+    mention_key: str = ""
+    author: str = ""
+    text: str = ""
+    url: str = ""
+    sentiment: str | None = None
+    p_complaint: float | None = None
+    language: str | None = None
+    mention_at: datetime | None = None
+    deadline: datetime | None = None
+    response_seconds: float | None = None
+    state: str = ""
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (ISO-8601 timestamps)."""
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat()
+        data["kind"] = self.kind.value
+        return data
+
+
+class SinkConfig(BaseModel):
+    """Settings every sink table accepts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    enabled: bool = True
+
+
+class Sink(Protocol):
+    """Where events go. `send` raises `SinkError` to have the event retried later."""
+
+    name: ClassVar[str]
+
+    def accepts(self, event: Event) -> bool:
+        """Whether this sink wants this kind of event at all."""
+        ...
+
+    async def send(self, event: Event, previous_ref: str | None) -> str | None:
+        """Deliver `event`; `previous_ref` is what this sink returned for the same thread
+        last time (e.g. a Slack message ts). Returns a reference to store, or None."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,177 @@
+"""Read the TOML file, substitute `${VAR}` from the environment, and validate everything.
+
+All problems are gathered and reported together as `dotted.key.path: message` lines.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from config.schema import Settings
+from listener.errors import ConfigError
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+DEFAULT_PATH = Path("listener.toml")
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """`--config PATH`, else `$LISTENER_CONFIG`, else `./listener.toml`."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("LISTENER_CONFIG")
+    return Path(env) if env else DEFAULT_PATH
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
+    """Load and validate a config file; raise ConfigError listing every problem."""
+    file = resolve_config_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{file}: config file not found"]) from None
+    except OSError as err:
+        raise ConfigError([f"{file}: cannot read: {err.strerror}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([f"{file}: not valid TOML: {err}"]) from None
+    return parse_config(data, env=env)
+
+
+def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None) -> Settings:
+    """Validate an already-parsed mapping (as read from TOML)."""
+    problems: list[str] = []
+    expanded = _expand(dict(data), os.environ if env is None else env, (), problems)
+    connector_tables = expanded.get("connectors", {})
+    settings: Settings | None = None
+    try:
+        settings = Settings.model_validate(expanded)
+    except ValidationError as err:
+        problems.extend(_format(err, Settings, ()))
+    connectors: dict[str, Any] = {}
+    if isinstance(connector_tables, Mapping):
+        for name, table in connector_tables.items():
+            built = _validate_connector(name, table, problems)
+            if built is not None:
+                connectors[name] = built
+    if settings is not None:
+        problems.extend(_cross_checks(settings, connectors))
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    db_override = (os.environ if env is None else env).get("LISTENER_DB")
+    listener = settings.listener
+    if db_override:
+        listener = listener.model_copy(update={"database": Path(db_override)})
+    return settings.model_copy(update={"connectors": connectors, "listener": listener})
+
+
+def _validate_connector(name: str, table: Any, problems: list[str]) -> BaseModel | None:
+    from connectors.registry import connector_class, known_types
+
+    where = f"connectors.{name}"
+    if not isinstance(table, Mapping):
+        problems.append(f"{where}: must be a table")
+        return None
+    type_name = str(table.get("type", name))
+    try:
+        cls = connector_class(type_name)
+    except KeyError:
+        hint = _suggest(type_name, known_types())
+        key = f"{where}.type" if "type" in table else where
+        problems.append(f"{key}: unknown connector type {type_name!r}{hint}")
+        return None
+    except ImportError as err:
+        problems.append(f"{where}: connector {type_name!r} cannot be loaded: {err}")
+        return None
+    try:
+        return cls.Config.model_validate({**table, "type": type_name})
+    except ValidationError as err:
+        problems.extend(_format(err, cls.Config, ("connectors", name)))
+        return None
+
+
+def _cross_checks(settings: Settings, connectors: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for brand, spec in settings.brands.items():
+        for source in spec.handles:
+            if source not in connectors:
+                problems.append(
+                    f"brands.{brand}.handles.{source}: no connector named {source!r}"
+                    + _suggest(source, list(connectors))
+                )
+    return problems
+
+
+def _expand(value: Any, env: Mapping[str, str], path: tuple[str, ...], problems: list[str]) -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in every string, recording unset variables."""
+    if isinstance(value, str):
+        def substitute(match: re.Match[str]) -> str:
+            var, default = match.group(1), match.group(2)
+            if var in env:
+                return env[var]
+            if default is not None:
+                return default
+            problems.append(f"{'.'.join(path)}: environment variable {var} is not set")
+            return ""
+
+        return _VAR.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, env, (*path, str(k)), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, (*path, str(i)), problems) for i, v in enumerate(value)]
+    return value
+
+
+def _format(err: ValidationError, model: type[BaseModel], prefix: tuple[str, ...]) -> list[str]:
+    lines = []
+    for item in err.errors(include_url=False):
+        loc = tuple(str(part) for part in item["loc"])
+        # pydantic appends the validator name for unions; keep only real keys.
+        path = ".".join((*prefix, *loc)) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            allowed = _fields_at(model, loc[:-1])
+            lines.append(f"{path}: unknown key{_suggest(loc[-1], allowed)}")
+        elif item["type"] == "missing":
+            lines.append(f"{path}: required key is missing")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"{path}: {message}")
+    return lines
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
+    """Field names of the (nested) model found at `loc`, skipping dict keys."""
+    current: Any = model
+    skip_key = False
+    for part in loc:
+        if skip_key:  # this part is a dict key such as a brand name
+            skip_key = False
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        if getattr(annotation, "__origin__", None) is dict and len(args) == 2:
+            current, skip_key = args[1], True
+            continue
+        current = annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,161 @@
+"""The root settings model; connector tables are validated by each connector's own model."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from config.types import Duration
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class DaemonSettings(_Strict):
+    """[listener]: process-wide settings."""
+
+    database: Path = Field(default=Path("listener.db"), description="SQLite file; LISTENER_DB overrides it.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    shutdown_grace: Duration = Field(default="10s", description="How long shutdown waits for in-flight work.")
+
+
+class ClassifierSettings(_Strict):
+    """[classifier]: which model judges mentions, and how the pipeline batches them."""
+
+    backend: Literal["builtin", "huggingface"] = "builtin"
+    model: str = Field(default="", description="HF model id or local path (backend = huggingface).")
+    labels: dict[str, Literal["negative", "neutral", "positive"]] = Field(
+        default_factory=dict, description="Model label name -> sentiment (backend = huggingface)."
+    )
+    cache_dir: Path | None = Field(default=None, description="Where the converted backbone is cached.")
+    complaint_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    max_wait: Duration = Field(default="50ms")
+    queue_size: int = Field(default=1000, ge=1)
+    threads: int = Field(default=2, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _model_needed(self) -> ClassifierSettings:
+        if self.backend == "huggingface" and not self.model:
+            raise ValueError("backend = \"huggingface\" needs `model` (a model id or a local path)")
+        return self
+
+
+class SlaSettings(_Strict):
+    """[sla]: the basic response clock for complaints."""
+
+    target: Duration = Field(default="60m", description="Deadline after the complaint was posted.")
+    warn_after: Duration = Field(default="45m", description="When the warning fires.")
+    sweep_interval: Duration = Field(default="5s")
+
+    @model_validator(mode="after")
+    def _warn_before_target(self) -> SlaSettings:
+        if self.warn_after > self.target:
+            raise ValueError("warn_after must not be later than target")
+        if self.target <= timedelta(0):
+            raise ValueError("target must be positive")
+        return self
+
+
+class BrandSettings(_Strict):
+    """[brands.<name>]: what to listen for, and the brand's own accounts per source."""
+
+    keywords: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    handles: dict[str, list[str]] = Field(default_factory=dict, description="Source name -> own accounts.")
+    competitor: bool = False
+
+    @field_validator("keywords")
+    @classmethod
+    def _not_blank(cls, value: list[str]) -> list[str]:
+        if any(not k.strip() for k in value):
+            raise ValueError("keywords must not be blank")
+        return value
+
+
+class SlackSettings(_Strict):
+    """[alerts.slack]: incoming webhook, or bot token for chat.postMessage/chat.update."""
+
+    enabled: bool = True
+    webhook_url: SecretStr | None = None
+    bot_token: SecretStr | None = None
+    channel: str = ""
+    base_url: str = Field(default="https://slack.com/api/", description="Web API root (bot token mode).")
+    timeout: Duration = "10s"
+    kinds: list[Literal["warn", "breach", "replied", "source"]] = Field(
+        default_factory=lambda: ["warn", "breach", "replied", "source"]
+    )
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> SlackSettings:
+        has_webhook = bool(self.webhook_url and self.webhook_url.get_secret_value())
+        has_token = bool(self.bot_token and self.bot_token.get_secret_value())
+        if has_token and not self.channel:
+            raise ValueError("bot_token needs `channel`")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """True when a webhook or a bot token is set (and not blank)."""
+        webhook = self.webhook_url.get_secret_value() if self.webhook_url else ""
+        token = self.bot_token.get_secret_value() if self.bot_token else ""
+        return self.enabled and bool(webhook or token)
+
+
+class MqttSettings(_Strict):
+    """[alerts.mqtt]: every classified mention and every alert as JSON on a broker."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA bundle that signed the broker's certificate (tls = true); the system store when unset.",
+    )
+    topic_prefix: str = "listener"
+    client_id: str = ""
+    qos: Literal[0, 1, 2] = 1
+    timeout: Duration = "10s"
+
+    @model_validator(mode="after")
+    def _ca_needs_tls(self) -> MqttSettings:
+        if self.ca_file is not None and not self.tls:
+            raise ValueError("ca_file needs tls = true")
+        return self
+
+
+class ConsoleSettings(_Strict):
+    """[alerts.console]: print alerts to standard output (the demo uses it)."""
+
+    enabled: bool = False
+
+
+class AlertSettings(_Strict):
+    """[alerts]: outbox dispatch and the sinks."""
+
+    dispatch_interval: Duration = "1s"
+    retry_base: Duration = "2s"
+    retry_max: Duration = "5m"
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+
+
+class Settings(_Strict):
+    """The whole configuration file."""
+
+    listener: DaemonSettings = Field(default_factory=DaemonSettings)
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    sla: SlaSettings = Field(default_factory=SlaSettings)
+    brands: dict[str, BrandSettings] = Field(default_factory=dict)
+    # Validated table by table against each connector's own model (see config.loader).
+    connectors: dict[str, Any] = Field(default_factory=dict)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)

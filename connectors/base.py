@@ -1,0 +1,63 @@
+"""The connector contract: `poll(cursor) -> Page` and `replies(open mentions)`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Protocol
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field
+
+from config.types import Duration
+from listener.domain import Cursor, Mention, Page, Reply
+
+
+class ConnectorConfig(BaseModel):
+    """Settings every connector table accepts; connectors subclass it with their own keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    type: str = Field(description="Connector type; defaults to the table name.")
+    enabled: bool = True
+    poll_interval: Duration = Field(default="2m", description="Time between polls.")
+    jitter: Duration = Field(default="5s", description="Random delay added to each poll.")
+    max_backoff: Duration = Field(default="1h", description="Longest wait after repeated failures.")
+
+
+class BrandView(BaseModel):
+    """What a connector needs to know of one configured brand."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    handles: tuple[str, ...] = ()
+
+
+class Connector(Protocol):
+    """One social API or review site. Thin: fetch and map, no policy."""
+
+    type_name: ClassVar[str]
+    Config: ClassVar[type[ConnectorConfig]]
+    name: str
+
+    async def poll(self, since: Cursor | None) -> Page:
+        """Return mentions newer than `since` (None on first run) and the next cursor."""
+        ...
+
+    async def replies(self, to: Sequence[Mention]) -> list[Reply]:
+        """Return brand replies to these still-open mentions."""
+        ...
+
+
+class ConnectorFactory(Protocol):
+    """How the daemon builds a connector instance."""
+
+    def __call__(
+        self,
+        name: str,
+        config: ConnectorConfig,
+        brands: Sequence[BrandView],
+        session: aiohttp.ClientSession,
+    ) -> Connector: ...

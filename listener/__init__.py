@@ -1,0 +1,3 @@
+"""listener: a self-hosted social-listening daemon and response-time monitor."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,134 @@
+"""Micro-batching classifier stage: batch size or max wait, whichever first; model on its own thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from listener.clock import Clock
+from listener.domain import Mention
+from listener.store import ClockPolicy, SinkRouter, Store
+from models.base import Classification, Classifier
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ClassifyStats:
+    """Counters for the shutdown summary and metrics."""
+
+    batches: int = 0
+    classified: int = 0
+    complaints: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+
+class ClassifyStage:
+    """Takes mention keys from a bounded queue and stores their classifications."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        store: Store,
+        queue: asyncio.Queue[str],
+        clock: Clock,
+        policy: ClockPolicy,
+        router: SinkRouter,
+        *,
+        batch_size: int = 32,
+        max_wait: float = 0.05,
+        competitors: frozenset[str] = frozenset(),
+        on_opened: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        self.classifier = classifier
+        self.store = store
+        self.queue = queue
+        self.clock = clock
+        self.policy = policy
+        self.router = router
+        self.batch_size = batch_size
+        self.max_wait = max_wait
+        self.competitors = competitors
+        self.on_opened = on_opened
+        self.stats = ClassifyStats()
+        # torch is never called concurrently: one thread owns the model.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classifier")
+
+    async def run(self) -> None:
+        """Classify forever (cancel to stop); each batch is written before the next is taken."""
+        while True:
+            batch = [await self.queue.get()]
+            deadline = time.monotonic() + self.max_wait
+            while len(batch) < self.batch_size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self.queue.get(), remaining))
+                except TimeoutError:
+                    break
+            try:
+                await self.process(batch)
+            finally:
+                for _ in batch:
+                    self.queue.task_done()
+
+    async def drain(self) -> None:
+        """Classify everything queued right now, then return (burst mode and shutdown)."""
+        while not self.queue.empty():
+            batch = []
+            while len(batch) < self.batch_size and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            try:
+                await self.process(batch)
+            finally:
+                for _ in batch:
+                    self.queue.task_done()
+
+    async def process(self, keys: Sequence[str]) -> None:
+        """Classify and store one batch of mentions (already-stored keys only)."""
+        mentions = await self.store.get_mentions(list(dict.fromkeys(keys)))
+        if not mentions:
+            return
+        started = time.perf_counter()
+        results = await self._predict(mentions)
+        self.stats.seconds += time.perf_counter() - started
+        opened = await self.store.save_classifications(
+            list(zip(mentions, results, strict=True)), self.policy, self.clock.now(), self.router, self.competitors
+        )
+        await self.store.beat("classify", self.clock.now())
+        self.stats.batches += 1
+        self.stats.classified += len(mentions)
+        self.stats.complaints += len(opened)
+        if opened and self.on_opened:
+            self.on_opened(opened)
+
+    async def _predict(self, mentions: Sequence[Mention]) -> list[Classification]:
+        loop = asyncio.get_running_loop()
+        texts = [m.text for m in mentions]
+        try:
+            return await loop.run_in_executor(self._executor, self.classifier.predict, texts)
+        except Exception:
+            logger.exception("classifier failed on a batch of %d; retrying one by one", len(texts))
+        results = []
+        for text in texts:  # isolate the text that breaks the model; never drop the others
+            try:
+                results.extend(await loop.run_in_executor(self._executor, self.classifier.predict, [text]))
+            except Exception as err:
+                self.stats.errors += 1
+                logger.error("classifier failed on one mention: %s", type(err).__name__)
+                results.append(
+                    Classification(
+                        model_id=self.classifier.model_id, scored=False, unscored_reason="classifier_error"
+                    )
+                )
+        return results
+
+    def close(self) -> None:
+        """Stop the model thread."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

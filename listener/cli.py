@@ -1,0 +1,265 @@
+"""The `listener` command line (click): run the daemon, inspect clocks, classify, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import BaseModel, SecretStr
+
+from config.loader import load_config, resolve_config_path
+from config.schema import Settings
+from listener.errors import ConfigError
+from listener.logging_setup import setup_logging
+from listener.redact import register_secret
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: $LISTENER_CONFIG, else ./listener.toml).",
+)
+
+
+def _register_secrets(value: Any) -> None:
+    if isinstance(value, SecretStr):
+        register_secret(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _register_secrets(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            _register_secrets(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _register_secrets(item)
+
+
+def load_settings(config_path: Path | None, *, required: bool = True) -> Settings:
+    """Load the config or exit with status 2 and every problem listed."""
+    path = resolve_config_path(config_path)
+    if not required and config_path is None and not path.exists():
+        from config.loader import parse_config
+
+        settings = parse_config({})
+    else:
+        try:
+            settings = load_config(path)
+        except ConfigError as err:
+            click.echo(f"{path}: configuration is invalid:", err=True)
+            for line in err.problems:
+                click.echo(f"  {line}", err=True)
+            sys.exit(2)
+    _register_secrets(settings)
+    return settings
+
+
+@click.group()
+@click.version_option(package_name="listener")
+def cli() -> None:
+    """Social listening and response-time monitoring daemon."""
+
+
+@cli.command("check-config")
+@CONFIG_OPTION
+def check_config(config_path: Path | None) -> None:
+    """Validate a config file and report every problem (exit status 2 when invalid)."""
+    settings = load_settings(config_path)
+    click.echo(
+        f"{resolve_config_path(config_path)}: OK ({len(settings.brands)} brands, "
+        f"{len(settings.connectors)} connectors)"
+    )
+
+
+@cli.command("run")
+@CONFIG_OPTION
+@click.option("--once", is_flag=True, help="One pass of every stage, then exit 0.")
+def run_command(config_path: Path | None, once: bool) -> None:
+    """Run the daemon until SIGINT/SIGTERM (or one pass with --once)."""
+    from listener.daemon import Daemon
+
+    settings = load_settings(config_path)
+    setup_logging(settings.listener.log_level, settings.listener.log_format)
+    daemon = Daemon(settings)
+    summary = asyncio.run(daemon.run_once() if once else daemon.run())
+    click.echo(summary.line())
+
+
+def _fmt_age(seconds: float) -> str:
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{sign}{hours}h{rest // 60:02d}m" if hours else f"{sign}{rest // 60}m{rest % 60:02d}s"
+
+
+@cli.command("complaints")
+@CONFIG_OPTION
+@click.option("--open", "open_only", is_flag=True, help="Only complaints whose clock is running.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--limit", type=int, default=200, show_default=True)
+def complaints_command(config_path: Path | None, open_only: bool, fmt: str, limit: int) -> None:
+    """List complaints with their age, deadline and state."""
+    from listener.store import SyncStore
+
+    settings = load_settings(config_path, required=False)
+    store = SyncStore(settings.listener.database)
+    try:
+        rows = store.complaints(open_only=open_only, limit=limit)
+    finally:
+        store.close()
+    now = datetime.now(UTC)
+    if fmt == "json":
+        for c in rows:
+            click.echo(
+                json.dumps(
+                    {
+                        "mention": c.mention_key,
+                        "brand": c.brand,
+                        "source": c.source,
+                        "author": c.author,
+                        "text": c.text,
+                        "opened_at": c.opened_at.isoformat(),
+                        "deadline": c.deadline.isoformat(),
+                        "age_seconds": round((now - c.opened_at).total_seconds(), 1),
+                        "state": c.state,
+                        "breached": c.breached_at is not None,
+                        "response_seconds": c.response_seconds,
+                        "closed_by": c.closed_by,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{'Open complaints' if open_only else 'Complaints'} ({len(rows)})")
+    for column in ("mention", "brand", "author", "age", "deadline", "state", "text"):
+        table.add_column(column, overflow="fold")
+    for c in rows:
+        left = (c.deadline - now).total_seconds()
+        state = c.state + (" (breached)" if c.breached_at else "")
+        if c.response_seconds is not None:
+            state += f" in {_fmt_age(c.response_seconds)}"
+        deadline = c.deadline.strftime("%Y-%m-%d %H:%M") + (f" ({_fmt_age(left)} left)" if c.state == "open" else "")
+        table.add_row(
+            c.mention_key, c.brand, c.author, _fmt_age((now - c.opened_at).total_seconds()), deadline, state,
+            c.text[:80].replace("\n", " "),
+        )
+    Console().print(table)
+
+
+def _resolve_key(store: Any, mention_id: str) -> str:
+    if store.mention_exists(mention_id):
+        return mention_id
+    matches = [r[0] for r in store.db.execute("SELECT key FROM mentions WHERE external_id = ?", [mention_id])]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise click.UsageError(f"{mention_id!r} is ambiguous: {', '.join(matches)}")
+    raise click.UsageError(f"no mention {mention_id!r} (use the key shown by `listener complaints`)")
+
+
+@cli.command("ack")
+@CONFIG_OPTION
+@click.argument("mention_id")
+@click.option("--by", default="cli", show_default=True, help="Who answered (recorded with the clock).")
+def ack_command(config_path: Path | None, mention_id: str, by: str) -> None:
+    """Stop a complaint's clock by hand and record the response time."""
+    from listener.store import SyncStore
+
+    settings = load_settings(config_path, required=False)
+    store = SyncStore(settings.listener.database)
+    try:
+        key = _resolve_key(store, mention_id)
+        # Events are routed at the next daemon pass: queue them for every sink that wants them.
+        stopped = store.acknowledge(key, by, datetime.now(UTC), _offline_router(settings))
+    finally:
+        store.close()
+    if not stopped:
+        raise click.ClickException(f"{key} has no running clock")
+    click.echo(f"{key}: clock stopped by {by}")
+
+
+def _offline_router(settings: Settings):  # type: ignore[no-untyped-def]
+    """Route events to the configured sinks without opening any connection."""
+    from alerts import sink_accepts
+
+    return lambda event: sink_accepts(settings.alerts, event)
+
+
+@cli.command("label")
+@CONFIG_OPTION
+@click.argument("mention_id")
+@click.option("--sentiment", type=click.Choice(["negative", "neutral", "positive"]), default=None)
+@click.option("--complaint", type=click.Choice(["yes", "no"]), default=None)
+@click.option("--by", default="cli", show_default=True)
+def label_command(config_path: Path | None, mention_id: str, sentiment: str | None, complaint: str | None, by: str) -> None:
+    """Store a human correction of a mention's labels (used by `model train --include-corrections`)."""
+    from listener.corrections import save_correction
+    from listener.store import SyncStore
+
+    if sentiment is None and complaint is None:
+        raise click.UsageError("give --sentiment and/or --complaint")
+    settings = load_settings(config_path, required=False)
+    store = SyncStore(settings.listener.database)
+    try:
+        key = _resolve_key(store, mention_id)
+        text = store.get_mentions([key])[0].text
+    finally:
+        store.close()
+    save_correction(
+        settings.listener.database,
+        text,
+        None if sentiment is None else ["negative", "neutral", "positive"].index(sentiment),
+        None if complaint is None else int(complaint == "yes"),
+        mention_key=key,
+        by=by,
+    )
+    click.echo(f"{key}: correction stored")
+
+
+@cli.command("demo")
+@click.option("--seconds", type=float, default=110.0, show_default=True, help="How long the live part runs.")
+@click.option("--database", type=click.Path(path_type=Path), default=None, help="Keep the demo database here.")
+def demo_command(seconds: float, database: Path | None) -> None:
+    """Replay the bundled sample through the real model and pipeline, with a live view."""
+    from listener.demo import run_demo
+
+    sys.exit(run_demo(seconds=seconds, database=database))
+
+
+def _register_model_commands() -> None:
+    try:
+        from models.commands import classify_command, model_group
+    except ImportError:  # pragma: no cover - only while the model package is being built
+        return
+    cli.add_command(classify_command, "classify")
+    cli.add_command(model_group, "model")
+
+
+_register_model_commands()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (for tests)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="listener", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code or 0)
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
+    except SystemExit as done:
+        return int(done.code or 0) if isinstance(done.code, int) or done.code is None else 1
+    return 0

@@ -1,0 +1,358 @@
+"""The daemon's lifecycle: wire the stages, schedule them with APScheduler, drain on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from alerts.base import Sink
+from config.schema import Settings
+from connectors.base import BrandView, Connector
+from connectors.registry import connector_class
+from listener.classify import ClassifyStage
+from listener.clock import Clock, SystemClock
+from listener.dispatch import Dispatcher
+from listener.poller import SourcePoller
+from listener.store import ClockPolicy, Store
+from models.base import Classifier
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "listener/0.1 (+https://github.com/listener-dev/listener)"
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What one run did, for the closing log line and for tests."""
+
+    polls: int = 0
+    poll_failures: int = 0
+    new_mentions: int = 0
+    classified: int = 0
+    complaints: int = 0
+    alerts_queued: int = 0
+    delivered: int = 0
+    delivery_failures: int = 0
+    seconds: float = 0.0
+    outbox: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """One human line."""
+        pending = self.outbox.get("pending", 0)
+        return (
+            f"listener stopped after {self.seconds:.1f}s: {self.polls} polls ({self.poll_failures} failed), "
+            f"{self.new_mentions} new mentions, {self.classified} classified, {self.complaints} complaints "
+            f"opened, {self.alerts_queued} alerts raised, {self.delivered} deliveries "
+            f"({self.delivery_failures} failed attempts, {pending} pending in the outbox)"
+        )
+
+
+def brand_views(settings: Settings) -> list[BrandView]:
+    """The configured brands as connectors see them, handles filtered per source later."""
+    return [
+        BrandView(
+            name=name,
+            keywords=tuple(spec.keywords),
+            exclude=tuple(spec.exclude),
+            handles=tuple(h for handles in spec.handles.values() for h in handles),
+        )
+        for name, spec in settings.brands.items()
+    ]
+
+
+def brands_for_source(settings: Settings, source: str) -> list[BrandView]:
+    """Brands with only the handles configured for `source`."""
+    return [
+        BrandView(
+            name=name,
+            keywords=tuple(spec.keywords),
+            exclude=tuple(spec.exclude),
+            handles=tuple(spec.handles.get(source, ())),
+        )
+        for name, spec in settings.brands.items()
+    ]
+
+
+class Daemon:
+    """Everything between the connectors and the sinks. Inject parts to test it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        classifier: Classifier | None = None,
+        sinks: Mapping[str, Sink] | None = None,
+        connectors: Mapping[str, Connector] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self._classifier = classifier
+        self._sinks = sinks
+        self._connectors = connectors
+        self.store = Store(settings.listener.database)
+        self.summary = RunSummary()
+        self.stop_event = asyncio.Event()
+        self.started = asyncio.Event()
+        self.pollers: list[SourcePoller] = []
+        self.stage: ClassifyStage | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.classifier.queue_size)
+        self._next_due_cache: datetime | None = None
+
+    # -- assembly -------------------------------------------------------------------------
+
+    async def _build(self, stack: contextlib.AsyncExitStack) -> None:
+        s = self.settings
+        await self.store.open()
+        stack.push_async_callback(self.store.close)
+        self.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
+            headers={"User-Agent": USER_AGENT},
+        )
+        stack.push_async_callback(self.session.close)
+
+        sinks = dict(self._sinks) if self._sinks is not None else self._build_sinks()
+        self.dispatcher = Dispatcher(
+            self.store,
+            sinks,
+            self.clock,
+            retry_base=s.alerts.retry_base.total_seconds(),
+            retry_max=s.alerts.retry_max.total_seconds(),
+        )
+        stack.push_async_callback(self.dispatcher.close)
+
+        classifier = self._classifier or await asyncio.to_thread(self._load_classifier)
+        competitors = frozenset(n for n, b in s.brands.items() if b.competitor)
+        self.stage = ClassifyStage(
+            classifier,
+            self.store,
+            self.queue,
+            self.clock,
+            ClockPolicy(target=s.sla.target, warn_after=s.sla.warn_after),
+            self.dispatcher.route,
+            batch_size=s.classifier.batch_size,
+            max_wait=s.classifier.max_wait.total_seconds(),
+            competitors=competitors,
+            on_opened=lambda _keys: self._schedule_sweep(soon=True),
+        )
+        stack.callback(self.stage.close)
+
+        connectors = dict(self._connectors) if self._connectors is not None else self._build_connectors()
+        for name, connector in connectors.items():
+            config = s.connectors.get(name) or type(connector).Config.model_validate({"type": name})
+            if not config.enabled:
+                continue
+            self.pollers.append(
+                SourcePoller(name, connector, config, self.store, self._enqueue, self.clock, self.dispatcher.route)
+            )
+
+    def _build_sinks(self) -> dict[str, Sink]:
+        from alerts import build_sinks
+
+        assert self.session is not None
+        return {sink.name: sink for sink in build_sinks(self.settings.alerts, self.session)}
+
+    def _load_classifier(self) -> Classifier:
+        from models.loader import load_classifier
+
+        return load_classifier(self.settings.classifier)
+
+    def _build_connectors(self) -> dict[str, Connector]:
+        assert self.session is not None
+        built: dict[str, Connector] = {}
+        for name, config in self.settings.connectors.items():
+            if not config.enabled:
+                continue
+            cls = connector_class(config.type)
+            built[name] = cls(name, config, brands_for_source(self.settings, name), self.session, clock=self.clock)
+        return built
+
+    async def _enqueue(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            await self.queue.put(key)  # bounded: a slow model slows the pollers down
+
+    async def _requeue_unclassified(self) -> int:
+        keys = await self.store.unclassified_keys()
+        if keys:
+            logger.info("re-queueing %d mentions that were stored but not classified", len(keys))
+        await self._enqueue(keys)
+        return len(keys)
+
+    # -- burst mode -----------------------------------------------------------------------
+
+    async def run_once(self) -> RunSummary:
+        """One pass of every stage: poll all sources, classify, sweep clocks, deliver."""
+        started = time.perf_counter()
+        async with contextlib.AsyncExitStack() as stack:
+            await self._build(stack)
+            assert self.stage is not None
+            requeue = asyncio.create_task(self._requeue_unclassified())
+            drainer = asyncio.create_task(self._drain_while(requeue))
+            await requeue
+            await drainer
+            for poller in self.pollers:
+                await poller.run_once()
+                await self.stage.drain()
+            await self.sweep()
+            await self.dispatch()
+            await self._finish(started)
+        return self.summary
+
+    async def _drain_while(self, producer: asyncio.Task[Any]) -> None:
+        assert self.stage is not None
+        while not producer.done() or not self.queue.empty():
+            await self.stage.drain()
+            await asyncio.sleep(0)
+
+    # -- forever --------------------------------------------------------------------------
+
+    async def run(self, *, install_signals: bool = True) -> RunSummary:
+        """Run until SIGINT/SIGTERM or `stop()`, then drain gracefully."""
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.stop)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                await self._build(stack)
+                assert self.stage is not None
+                classify_task = asyncio.create_task(self.stage.run(), name="classifier")
+                requeue_task = asyncio.create_task(self._requeue_unclassified(), name="requeue")
+                self._start_scheduler()
+                self.started.set()
+                logger.info(
+                    "listener running: %d sources, %d sinks, database %s",
+                    len(self.pollers),
+                    len(self.dispatcher.sinks) if self.dispatcher else 0,
+                    self.settings.listener.database,
+                )
+                await self.stop_event.wait()
+                await self._shutdown(classify_task, requeue_task)
+                await self._finish(started)
+        finally:
+            if install_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError, RuntimeError):
+                        loop.remove_signal_handler(sig)
+        return self.summary
+
+    def stop(self) -> None:
+        """Ask the daemon to stop (signal-safe)."""
+        self.stop_event.set()
+
+    def _start_scheduler(self) -> None:
+        s = self.settings
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        now = datetime.now(UTC)
+        for index, poller in enumerate(self.pollers):
+            # Stagger the first polls so sources don't all fire in the same instant.
+            first = now + timedelta(seconds=min(index * 0.2, 5) + poller.jittered(0))
+            self.scheduler.add_job(
+                self._poll_job, "date", run_date=first, args=[poller], id=f"poll:{poller.name}",
+                misfire_grace_time=None,
+            )
+        self.scheduler.add_job(
+            self._sweep_job, "date", run_date=now, id="sla:sweep", misfire_grace_time=None
+        )
+        self.scheduler.add_job(
+            self.dispatch, "interval", seconds=s.alerts.dispatch_interval.total_seconds(), id="alerts:dispatch",
+            next_run_time=now, max_instances=1, coalesce=True, misfire_grace_time=None,
+        )
+        self.scheduler.start()
+
+    async def _poll_job(self, poller: SourcePoller) -> None:
+        delay = await poller.run_once()
+        if self.stop_event.is_set() or self.scheduler is None:
+            return
+        run_date = datetime.now(UTC) + timedelta(seconds=poller.jittered(delay))
+        self.scheduler.add_job(
+            self._poll_job, "date", run_date=run_date, args=[poller], id=f"poll:{poller.name}",
+            replace_existing=True, misfire_grace_time=None,
+        )
+
+    async def _sweep_job(self) -> None:
+        await self.sweep()
+        self._schedule_sweep()
+
+    def _schedule_sweep(self, soon: bool = False) -> None:
+        """Plan the next sweep at the earliest pending threshold, or the regular interval."""
+        if self.scheduler is None or self.stop_event.is_set():
+            return
+        interval = self.settings.sla.sweep_interval.total_seconds()
+        run_date = datetime.now(UTC) + timedelta(seconds=0 if soon else interval)
+        next_due = self._next_due_cache
+        if next_due is not None:
+            # The daemon's clock may differ from the wall clock (tests): translate the offset.
+            offset = (next_due - self.clock.now()).total_seconds()
+            run_date = min(run_date, datetime.now(UTC) + timedelta(seconds=max(offset, 0)))
+        self.scheduler.add_job(
+            self._sweep_job, "date", run_date=run_date, id="sla:sweep", replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def sweep(self) -> int:
+        """Raise warn/breach events for clocks past a threshold; deliver them at once."""
+        assert self.dispatcher is not None
+        events = await self.store.sweep(self.clock.now(), self.dispatcher.route)
+        self._next_due_cache = await self.store.next_due()
+        await self.store.beat("sla", self.clock.now())
+        self.summary.alerts_queued += len(events)
+        if events:
+            await self.dispatch()
+        return len(events)
+
+    async def dispatch(self) -> int:
+        """Deliver what is due in the outbox."""
+        assert self.dispatcher is not None
+        delivered = await self.dispatcher.dispatch_once()
+        await self.store.beat("alerts", self.clock.now())
+        return delivered
+
+    async def _shutdown(self, classify_task: asyncio.Task[None], requeue_task: asyncio.Task[int]) -> None:
+        grace = self.settings.listener.shutdown_grace.total_seconds()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        requeue_task.cancel()
+        # Let the classifier finish what is queued, within the grace period; the rest stays
+        # unclassified in the database and is re-queued at the next start.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), grace)
+        classify_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await classify_task
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._final_pass(), grace)
+
+    async def _final_pass(self) -> None:
+        await self.sweep()
+        await self.dispatch()
+
+    async def _finish(self, started: float) -> None:
+        s = self.summary
+        s.seconds = time.perf_counter() - started
+        s.polls = sum(p.stats.polls for p in self.pollers)
+        s.poll_failures = sum(p.stats.failures for p in self.pollers)
+        s.new_mentions = sum(p.stats.new_mentions for p in self.pollers)
+        if self.stage:
+            s.classified = self.stage.stats.classified
+            s.complaints = self.stage.stats.complaints
+        if self.dispatcher:
+            s.delivered = self.dispatcher.stats.delivered
+            s.delivery_failures = self.dispatcher.stats.failures
+        s.outbox = await self.store.outbox_counts()
+        logger.info("%s", s.line())

@@ -1,0 +1,88 @@
+"""Core value types shared by connectors, the store, the pipeline and the sinks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Sentiment(StrEnum):
+    """Three-way sentiment label; the order matches the model's output columns."""
+
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+def require_utc(value: datetime, what: str = "timestamp") -> datetime:
+    """Return `value` converted to UTC, refusing naive datetimes."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {value!r}")
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mention:
+    """One post, comment or review seen on a source.
+
+    `source` is the connector instance name (the `[connectors.<name>]` table), so two
+    Mastodon servers configured side by side never collide.
+    """
+
+    source: str
+    external_id: str
+    text: str
+    author: str
+    created_at: datetime
+    url: str = ""
+    author_name: str = ""
+    author_followers: int | None = None
+    lang: str | None = None
+    in_reply_to: str | None = None
+    conversation_id: str | None = None
+    brands: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "created_at", require_utc(self.created_at, "created_at"))
+
+    @property
+    def key(self) -> str:
+        """Stable identity across polls: `<source>:<external_id>`."""
+        return f"{self.source}:{self.external_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """A reply by one of a brand's own accounts to a mention (stops its clock)."""
+
+    source: str
+    external_id: str
+    in_reply_to: str
+    author: str
+    created_at: datetime
+    url: str = ""
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "created_at", require_utc(self.created_at, "created_at"))
+
+    @property
+    def mention_key(self) -> str:
+        """Key of the mention this reply answers."""
+        return f"{self.source}:{self.in_reply_to}"
+
+
+Cursor = str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What one poll returned: new mentions, replies seen, and the cursor to resume from."""
+
+    mentions: list[Mention]
+    cursor: Cursor | None
+    replies: list[Reply] = field(default_factory=list)

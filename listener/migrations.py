@@ -1,0 +1,133 @@
+"""Versioned schema migrations (sqlite-utils `Migrations`), applied at start-up."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+from listener.corrections import ensure_table as ensure_corrections
+
+migrations = Migrations("listener")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    """Mentions, classifications, complaint clocks, replies, outbox, cursors and health."""
+    db["mentions"].create(
+        {
+            "key": str,
+            "source": str,
+            "external_id": str,
+            "text": str,
+            "author": str,
+            "author_name": str,
+            "author_followers": int,
+            "url": str,
+            "lang": str,
+            "in_reply_to": str,
+            "conversation_id": str,
+            "created_at": str,
+            "fetched_at": str,
+            "classified_at": str,
+            "raw": str,
+        },
+        pk="key",
+        not_null={"source", "external_id", "text", "author", "created_at", "fetched_at"},
+    )
+    db["mentions"].create_index(["created_at"])
+    db["mentions"].create_index(["classified_at"])
+    db["mentions"].create_index(["source", "in_reply_to"])
+    db["mention_brands"].create({"mention_key": str, "brand": str}, pk=("mention_key", "brand"))
+    db["mention_brands"].create_index(["brand"])
+    db["authors"].create(
+        {"source": str, "handle": str, "name": str, "followers": int, "first_seen": str, "last_seen": str},
+        pk=("source", "handle"),
+    )
+    db["classifications"].create(
+        {
+            "mention_key": str,
+            "model_id": str,
+            "scored": int,
+            "sentiment": str,
+            "p_negative": float,
+            "p_neutral": float,
+            "p_positive": float,
+            "complaint": int,
+            "p_complaint": float,
+            "language": str,
+            "unscored_reason": str,
+            "classified_at": str,
+        },
+        pk="mention_key",
+    )
+    db["complaints"].create(
+        {
+            "mention_key": str,
+            "brand": str,
+            "source": str,
+            "opened_at": str,
+            "warn_at": str,
+            "deadline": str,
+            "state": str,
+            "warned_at": str,
+            "breached_at": str,
+            "closed_at": str,
+            "closed_by": str,
+            "close_reason": str,
+            "reply_key": str,
+            "response_seconds": float,
+        },
+        pk="mention_key",
+    )
+    db["complaints"].create_index(["state", "deadline"])
+    db["complaints"].create_index(["brand", "opened_at"])
+    db["replies"].create(
+        {
+            "key": str,
+            "mention_key": str,
+            "source": str,
+            "author": str,
+            "created_at": str,
+            "url": str,
+            "text": str,
+            "seen_at": str,
+        },
+        pk="key",
+    )
+    db["replies"].create_index(["mention_key"])
+    db["events"].create(
+        {"seq": int, "id": str, "kind": str, "brand": str, "thread": str, "created_at": str, "payload": str},
+        pk="seq",
+    )
+    db["events"].create_index(["id"], unique=True)
+    db["events"].create_index(["thread"])
+    db["deliveries"].create(
+        {
+            "event_seq": int,
+            "sink": str,
+            "state": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "last_error": str,
+            "ref": str,
+            "delivered_at": str,
+        },
+        pk=("event_seq", "sink"),
+    )
+    db["deliveries"].create_index(["state", "sink", "event_seq"])
+    db["cursors"].create({"source": str, "cursor": str, "updated_at": str}, pk="source")
+    db["source_health"].create(
+        {
+            "source": str,
+            "state": str,
+            "last_success": str,
+            "last_error": str,
+            "last_error_at": str,
+            "consecutive_failures": int,
+            "retry_at": str,
+            "polls": int,
+            "mentions_total": int,
+        },
+        pk="source",
+    )
+    db["heartbeats"].create({"stage": str, "at": str}, pk="stage")
+    ensure_corrections(db)

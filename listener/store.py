@@ -1,0 +1,683 @@
+"""SQLite store (sqlite-utils, WAL): every read and write goes through one dedicated thread."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import sqlite_utils
+
+from alerts.base import Event, EventKind
+from listener.domain import Cursor, Mention, Reply
+from listener.migrations import migrations
+from listener.text import clean_text
+from models.base import Classification
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def iso(value: datetime) -> str:
+    """Aware datetime -> ISO-8601 UTC string with a fixed width (sortable as text)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """Inverse of `iso` (also accepts other ISO-8601 strings with an offset)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """A complaint's response clock as stored."""
+
+    mention_key: str
+    brand: str
+    source: str
+    opened_at: datetime
+    warn_at: datetime
+    deadline: datetime
+    state: str
+    warned_at: datetime | None
+    breached_at: datetime | None
+    closed_at: datetime | None
+    closed_by: str | None
+    close_reason: str | None
+    response_seconds: float | None
+    author: str = ""
+    text: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One pending (event, sink) pair from the outbox."""
+
+    event_seq: int
+    sink: str
+    attempts: int
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class ClockPolicy:
+    """The basic response clock: warn and breach offsets from the complaint's post time."""
+
+    target: timedelta
+    warn_after: timedelta
+
+
+SinkRouter = Callable[[Event], list[str]]
+
+
+def _row_to_event(payload: str) -> Event:
+    data = json.loads(payload)
+    for key in ("created_at", "mention_at", "deadline"):
+        data[key] = parse_iso(data.get(key))
+    data["kind"] = EventKind(data["kind"])
+    return Event(**data)
+
+
+class SyncStore:
+    """The store's real implementation; use it from one thread only (see `Store`)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    # -- ingest ---------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        source: str,
+        mentions: Sequence[Mention],
+        replies: Sequence[Reply],
+        cursor: Cursor | None,
+        now: datetime,
+        router: SinkRouter | None = None,
+    ) -> list[str]:
+        """Store new mentions, replies and the cursor in one transaction; return the new keys.
+
+        A mention seen before (same source and external id) is ignored, so polling twice
+        never duplicates anything.
+        """
+        new_keys: list[str] = []
+        with self.db.atomic():
+            for mention in mentions:
+                if self._insert_mention(mention, now):
+                    new_keys.append(mention.key)
+            if replies:
+                self._record_replies(replies, now, router)
+            if cursor is not None:
+                self.db["cursors"].upsert(
+                    {"source": source, "cursor": cursor, "updated_at": iso(now)}, pk="source"
+                )
+        return new_keys
+
+    def _insert_mention(self, mention: Mention, now: datetime) -> bool:
+        row = {
+            "key": mention.key,
+            "source": mention.source,
+            "external_id": mention.external_id,
+            "text": clean_text(mention.text),
+            "author": clean_text(mention.author, limit=200),
+            "author_name": clean_text(mention.author_name, limit=200),
+            "author_followers": mention.author_followers,
+            "url": clean_text(mention.url, limit=2000),
+            "lang": mention.lang,
+            "in_reply_to": mention.in_reply_to,
+            "conversation_id": mention.conversation_id,
+            "created_at": iso(mention.created_at),
+            "fetched_at": iso(now),
+            "classified_at": None,
+            "raw": json.dumps(mention.raw, default=str, ensure_ascii=False) if mention.raw else None,
+        }
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO mentions ({}) VALUES ({})".format(
+                ", ".join(f"[{k}]" for k in row), ", ".join("?" for _ in row)
+            ),
+            list(row.values()),
+        )
+        if cur.rowcount == 0:
+            return False
+        for brand in mention.brands:
+            self.db.execute(
+                "INSERT OR IGNORE INTO mention_brands (mention_key, brand) VALUES (?, ?)", [mention.key, brand]
+            )
+        self.db.execute(
+            """INSERT INTO authors (source, handle, name, followers, first_seen, last_seen)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT(source, handle) DO UPDATE SET
+                 name = excluded.name, followers = COALESCE(excluded.followers, followers),
+                 last_seen = excluded.last_seen""",
+            [mention.source, row["author"], row["author_name"], mention.author_followers, iso(now), iso(now)],
+        )
+        return True
+
+    def get_cursor(self, source: str) -> Cursor | None:
+        """The cursor saved with the last ingest of `source`."""
+        row = self.db.execute("SELECT cursor FROM cursors WHERE source = ?", [source]).fetchone()
+        return row[0] if row else None
+
+    # -- classification -------------------------------------------------------------------
+
+    def unclassified_keys(self, limit: int = 100_000) -> list[str]:
+        """Keys of stored mentions that still wait for the classifier (oldest first)."""
+        rows = self.db.execute(
+            "SELECT key FROM mentions WHERE classified_at IS NULL ORDER BY created_at LIMIT ?", [limit]
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def get_mentions(self, keys: Sequence[str]) -> list[Mention]:
+        """Load mentions by key (missing keys are skipped), in the order asked."""
+        if not keys:
+            return []
+        found: dict[str, Mention] = {}
+        for chunk_start in range(0, len(keys), 500):
+            chunk = list(keys[chunk_start : chunk_start + 500])
+            marks = ",".join("?" for _ in chunk)
+            rows = self.db.execute(
+                f"""SELECT m.key, m.source, m.external_id, m.text, m.author, m.author_name,
+                           m.author_followers, m.url, m.lang, m.in_reply_to, m.conversation_id,
+                           m.created_at, (SELECT group_concat(brand, '\x1f') FROM mention_brands b
+                                          WHERE b.mention_key = m.key)
+                    FROM mentions m WHERE m.key IN ({marks})""",
+                chunk,
+            ).fetchall()
+            for r in rows:
+                found[r[0]] = Mention(
+                    source=r[1],
+                    external_id=r[2],
+                    text=r[3],
+                    author=r[4],
+                    author_name=r[5] or "",
+                    author_followers=r[6],
+                    url=r[7] or "",
+                    lang=r[8],
+                    in_reply_to=r[9],
+                    conversation_id=r[10],
+                    created_at=parse_iso(r[11]) or datetime.now(UTC),
+                    brands=tuple(sorted(r[12].split("\x1f"))) if r[12] else (),
+                )
+        return [found[k] for k in keys if k in found]
+
+    def save_classifications(
+        self,
+        results: Sequence[tuple[Mention, Classification]],
+        policy: ClockPolicy,
+        now: datetime,
+        router: SinkRouter | None = None,
+        competitors: frozenset[str] = frozenset(),
+    ) -> list[str]:
+        """Store labels, open a clock for each complaint, queue mention events; return opened keys."""
+        opened: list[str] = []
+        with self.db.atomic():
+            for mention, result in results:
+                self.db["classifications"].upsert(
+                    {
+                        "mention_key": mention.key,
+                        "model_id": result.model_id,
+                        "scored": int(result.scored),
+                        "sentiment": result.sentiment.value if result.sentiment else None,
+                        "p_negative": result.p_negative,
+                        "p_neutral": result.p_neutral,
+                        "p_positive": result.p_positive,
+                        "complaint": int(result.complaint),
+                        "p_complaint": result.p_complaint,
+                        "language": result.language,
+                        "unscored_reason": result.unscored_reason,
+                        "classified_at": iso(now),
+                    },
+                    pk="mention_key",
+                )
+                self.db.execute("UPDATE mentions SET classified_at = ? WHERE key = ?", [iso(now), mention.key])
+                brand = _primary_brand(mention.brands, competitors)
+                if result.complaint and self._open_clock(mention, brand, policy, now, router):
+                    opened.append(mention.key)
+                if router is not None:
+                    self._enqueue(
+                        Event(
+                            id=f"{mention.key}:mention",
+                            kind=EventKind.MENTION,
+                            brand=brand,
+                            thread=mention.key,
+                            created_at=now,
+                            source=mention.source,
+                            mention_key=mention.key,
+                            author=mention.author,
+                            text=mention.text,
+                            url=mention.url,
+                            sentiment=result.sentiment.value if result.sentiment else None,
+                            p_complaint=result.p_complaint,
+                            language=result.language,
+                            mention_at=mention.created_at,
+                            state="complaint" if result.complaint else "mention",
+                            extra={"brands": list(mention.brands), "scored": result.scored},
+                        ),
+                        router,
+                    )
+        return opened
+
+    def _open_clock(
+        self, mention: Mention, brand: str, policy: ClockPolicy, now: datetime, router: SinkRouter | None
+    ) -> bool:
+        # A customer's follow-up in a thread that already has a clock joins that case.
+        if mention.in_reply_to:
+            parent = f"{mention.source}:{mention.in_reply_to}"
+            if self.db.execute("SELECT 1 FROM complaints WHERE mention_key = ?", [parent]).fetchone():
+                return False
+        opened_at = mention.created_at
+        row = {
+            "mention_key": mention.key,
+            "brand": brand,
+            "source": mention.source,
+            "opened_at": iso(opened_at),
+            "warn_at": iso(opened_at + policy.warn_after),
+            "deadline": iso(opened_at + policy.target),
+            "state": "open",
+        }
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO complaints ({}) VALUES ({})".format(
+                ", ".join(row), ", ".join("?" for _ in row)
+            ),
+            list(row.values()),
+        )
+        if cur.rowcount == 0:
+            return False
+        # The brand may have answered before the classifier got to the mention.
+        reply = self.db.execute(
+            "SELECT key, author, created_at FROM replies WHERE mention_key = ? ORDER BY created_at LIMIT 1",
+            [mention.key],
+        ).fetchone()
+        if reply:
+            self._close(mention.key, parse_iso(reply[2]) or now, f"reply by {reply[1]}", "replied", reply[0], now, router)
+        return True
+
+    # -- replies and acknowledgements -----------------------------------------------------
+
+    def record_replies(self, replies: Sequence[Reply], now: datetime, router: SinkRouter | None = None) -> int:
+        """Store brand replies and stop the clocks they answer; return how many clocks stopped."""
+        with self.db.atomic():
+            return self._record_replies(replies, now, router)
+
+    def _record_replies(self, replies: Sequence[Reply], now: datetime, router: SinkRouter | None) -> int:
+        stopped = 0
+        for reply in replies:
+            key = f"{reply.source}:{reply.external_id}"
+            self.db.execute(
+                """INSERT OR IGNORE INTO replies (key, mention_key, source, author, created_at, url, text, seen_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [key, reply.mention_key, reply.source, reply.author, iso(reply.created_at),
+                 clean_text(reply.url, limit=2000), clean_text(reply.text), iso(now)],
+            )
+            target = self._case_of(reply.mention_key)
+            if target and self._close(target, reply.created_at, f"reply by {reply.author}", "replied", key, now, router):
+                stopped += 1
+        return stopped
+
+    def _case_of(self, mention_key: str) -> str | None:
+        """The complaint a reply to `mention_key` answers (the mention itself or its thread's first)."""
+        seen = set()
+        key: str | None = mention_key
+        while key and key not in seen:
+            seen.add(key)
+            if self.db.execute("SELECT 1 FROM complaints WHERE mention_key = ?", [key]).fetchone():
+                return key
+            row = self.db.execute("SELECT source, in_reply_to FROM mentions WHERE key = ?", [key]).fetchone()
+            key = f"{row[0]}:{row[1]}" if row and row[1] else None
+        return None
+
+    def acknowledge(self, mention_key: str, by: str, now: datetime, router: SinkRouter | None = None) -> bool:
+        """Stop a complaint's clock by hand (`listener ack`); False when no open clock."""
+        with self.db.atomic():
+            return self._close(mention_key, now, by, "acknowledged", None, now, router)
+
+    def _close(
+        self,
+        mention_key: str,
+        at: datetime,
+        by: str,
+        reason: str,
+        reply_key: str | None,
+        now: datetime,
+        router: SinkRouter | None,
+    ) -> bool:
+        row = self.db.execute(
+            "SELECT opened_at, warned_at, breached_at, brand, source, deadline FROM complaints "
+            "WHERE mention_key = ? AND state = 'open'",
+            [mention_key],
+        ).fetchone()
+        if not row:
+            return False
+        opened_at = parse_iso(row[0]) or at
+        response = max(0.0, (at - opened_at).total_seconds())
+        self.db.execute(
+            """UPDATE complaints SET state = ?, closed_at = ?, closed_by = ?, close_reason = ?,
+                      reply_key = ?, response_seconds = ? WHERE mention_key = ?""",
+            [reason, iso(at), by, reason, reply_key, response, mention_key],
+        )
+        if router is not None:
+            mention = self.get_mentions([mention_key])
+            m = mention[0] if mention else None
+            self._enqueue(
+                Event(
+                    id=f"{mention_key}:{reason}",
+                    kind=EventKind.REPLIED,
+                    brand=row[3],
+                    thread=mention_key,
+                    created_at=now,
+                    source=row[4],
+                    mention_key=mention_key,
+                    author=m.author if m else "",
+                    text=m.text if m else "",
+                    url=m.url if m else "",
+                    mention_at=opened_at,
+                    deadline=parse_iso(row[5]),
+                    response_seconds=response,
+                    state=reason,
+                    detail=by,
+                    extra={"alerted": bool(row[1] or row[2])},
+                ),
+                router,
+            )
+        return True
+
+    # -- the SLA sweep --------------------------------------------------------------------
+
+    def sweep(self, now: datetime, router: SinkRouter) -> list[Event]:
+        """Queue warn/breach events for every open clock that has passed a threshold."""
+        events: list[Event] = []
+        with self.db.atomic():
+            rows = self.db.execute(
+                """SELECT c.mention_key, c.brand, c.source, c.opened_at, c.warn_at, c.deadline,
+                          c.warned_at, c.breached_at, m.author, m.text, m.url, cl.sentiment, cl.p_complaint,
+                          cl.language
+                   FROM complaints c JOIN mentions m ON m.key = c.mention_key
+                   LEFT JOIN classifications cl ON cl.mention_key = c.mention_key
+                   WHERE c.state = 'open' AND (
+                       (c.breached_at IS NULL AND c.deadline <= :now) OR
+                       (c.warned_at IS NULL AND c.warn_at <= :now))""",
+                {"now": iso(now)},
+            ).fetchall()
+            for r in rows:
+                key, deadline = r[0], parse_iso(r[5])
+                breach = r[7] is None and r[5] <= iso(now)
+                kind = EventKind.BREACH if breach else EventKind.WARN
+                column = "breached_at" if breach else "warned_at"
+                # A clock that passed both thresholds while we were down only breaches.
+                self.db.execute(
+                    f"UPDATE complaints SET {column} = ?, warned_at = COALESCE(warned_at, ?) WHERE mention_key = ?",
+                    [iso(now), iso(now), key],
+                )
+                event = Event(
+                    id=f"{key}:{kind.value}",
+                    kind=kind,
+                    brand=r[1],
+                    thread=key,
+                    created_at=now,
+                    source=r[2],
+                    mention_key=key,
+                    author=r[8],
+                    text=r[9],
+                    url=r[10] or "",
+                    sentiment=r[11],
+                    p_complaint=r[12],
+                    language=r[13],
+                    mention_at=parse_iso(r[3]),
+                    deadline=deadline,
+                    state=kind.value,
+                )
+                if self._enqueue(event, router):
+                    events.append(event)
+        return events
+
+    def next_due(self) -> datetime | None:
+        """The earliest warn or breach time among open clocks that has not fired yet."""
+        row = self.db.execute(
+            """SELECT MIN(t) FROM (
+                 SELECT MIN(warn_at) AS t FROM complaints WHERE state = 'open' AND warned_at IS NULL
+                 UNION ALL
+                 SELECT MIN(deadline) FROM complaints WHERE state = 'open' AND breached_at IS NULL)"""
+        ).fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
+    # -- outbox ---------------------------------------------------------------------------
+
+    def enqueue(self, event: Event, router: SinkRouter) -> bool:
+        """Queue an event for its sinks (idempotent on `event.id`)."""
+        with self.db.atomic():
+            return self._enqueue(event, router)
+
+    def _enqueue(self, event: Event, router: SinkRouter) -> bool:
+        sinks = router(event)
+        if not sinks:
+            return False
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO events (id, kind, brand, thread, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)",
+            [event.id, event.kind.value, event.brand, event.thread, iso(event.created_at),
+             clean_text(json.dumps(event.to_dict(), ensure_ascii=False), limit=10_000_000)],
+        )
+        if cur.rowcount == 0:
+            return False
+        seq = cur.lastrowid
+        for sink in sinks:
+            self.db.execute(
+                "INSERT INTO deliveries (event_seq, sink, state, attempts, next_attempt_at) VALUES (?, ?, 'pending', 0, ?)",
+                [seq, sink, iso(event.created_at)],
+            )
+        return True
+
+    def pending_deliveries(self, sink: str, now: datetime, limit: int = 100) -> list[Delivery]:
+        """The oldest undelivered events for `sink`, in order, stopping at the first not yet due."""
+        rows = self.db.execute(
+            """SELECT d.event_seq, d.attempts, d.next_attempt_at, e.payload FROM deliveries d
+               JOIN events e ON e.seq = d.event_seq
+               WHERE d.sink = ? AND d.state = 'pending' ORDER BY d.event_seq LIMIT ?""",
+            [sink, limit],
+        ).fetchall()
+        due = []
+        for seq, attempts, next_at, payload in rows:
+            if next_at and next_at > iso(now):
+                break  # keep per-sink order: nothing overtakes an event that waits for a retry
+            due.append(Delivery(seq, sink, attempts, _row_to_event(payload)))
+        return due
+
+    def next_retry_at(self, sink: str) -> datetime | None:
+        """When the oldest pending delivery for `sink` may be tried again."""
+        row = self.db.execute(
+            "SELECT next_attempt_at FROM deliveries WHERE sink = ? AND state = 'pending' ORDER BY event_seq LIMIT 1",
+            [sink],
+        ).fetchone()
+        return parse_iso(row[0]) if row else None
+
+    def last_ref(self, thread: str, sink: str) -> str | None:
+        """What `sink` returned for the latest delivered event of the same thread."""
+        row = self.db.execute(
+            """SELECT d.ref FROM deliveries d JOIN events e ON e.seq = d.event_seq
+               WHERE e.thread = ? AND d.sink = ? AND d.state = 'delivered' AND d.ref IS NOT NULL
+               ORDER BY d.event_seq DESC LIMIT 1""",
+            [thread, sink],
+        ).fetchone()
+        return row[0] if row else None
+
+    def mark_delivered(self, event_seq: int, sink: str, ref: str | None, now: datetime) -> None:
+        """Record a successful delivery (never sent again, even after a restart)."""
+        self.db.execute(
+            """UPDATE deliveries SET state = 'delivered', ref = ?, delivered_at = ?, attempts = attempts + 1,
+                      last_error = NULL WHERE event_seq = ? AND sink = ?""",
+            [ref, iso(now), event_seq, sink],
+        )
+
+    def mark_failed(self, event_seq: int, sink: str, error: str, retry_at: datetime) -> None:
+        """Record a failed attempt; the delivery stays pending until `retry_at`."""
+        self.db.execute(
+            """UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+               WHERE event_seq = ? AND sink = ?""",
+            [error[:500], iso(retry_at), event_seq, sink],
+        )
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Deliveries by state."""
+        return dict(self.db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall())
+
+    # -- health and heartbeats ------------------------------------------------------------
+
+    def save_health(self, source: str, **fields: Any) -> None:
+        """Upsert a connector's health row."""
+        self.db["source_health"].upsert({"source": source, **fields}, pk="source")
+
+    def health(self) -> list[dict[str, Any]]:
+        """Every connector's health row."""
+        return list(self.db["source_health"].rows)
+
+    def beat(self, stage: str, now: datetime) -> None:
+        """Record that a stage made progress."""
+        self.db.execute(
+            "INSERT INTO heartbeats (stage, at) VALUES (?, ?) ON CONFLICT(stage) DO UPDATE SET at = excluded.at",
+            [stage, iso(now)],
+        )
+
+    def heartbeats(self) -> dict[str, datetime]:
+        """Last progress time per stage."""
+        return {s: parse_iso(a) for s, a in self.db.execute("SELECT stage, at FROM heartbeats")}  # type: ignore[misc]
+
+    # -- queries for the CLI and the demo -------------------------------------------------
+
+    def complaints(self, *, open_only: bool = False, limit: int = 1000) -> list[Complaint]:
+        """Complaints, newest first."""
+        where = "WHERE c.state = 'open'" if open_only else ""
+        rows = self.db.execute(
+            f"""SELECT c.mention_key, c.brand, c.source, c.opened_at, c.warn_at, c.deadline, c.state,
+                       c.warned_at, c.breached_at, c.closed_at, c.closed_by, c.close_reason,
+                       c.response_seconds, m.author, m.text, m.url
+                FROM complaints c JOIN mentions m ON m.key = c.mention_key {where}
+                ORDER BY c.opened_at DESC LIMIT ?""",
+            [limit],
+        ).fetchall()
+        return [
+            Complaint(
+                r[0], r[1], r[2], parse_iso(r[3]), parse_iso(r[4]), parse_iso(r[5]), r[6],  # type: ignore[arg-type]
+                parse_iso(r[7]), parse_iso(r[8]), parse_iso(r[9]), r[10], r[11], r[12], r[13], r[14], r[15] or "",
+            )
+            for r in rows
+        ]
+
+    def open_complaint_mentions(self, source: str, limit: int = 200) -> list[Mention]:
+        """Mentions of `source` whose clock is still running (to look for brand replies)."""
+        keys = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT mention_key FROM complaints WHERE source = ? AND state = 'open' ORDER BY deadline LIMIT ?",
+                [source, limit],
+            )
+        ]
+        return self.get_mentions(keys)
+
+    def mention_exists(self, key: str) -> bool:
+        """Whether a mention with this key is stored."""
+        return self.db.execute("SELECT 1 FROM mentions WHERE key = ?", [key]).fetchone() is not None
+
+    def counts(self) -> dict[str, int]:
+        """Headline counts: mentions, classified, complaints, open, breached."""
+        q = self.db.execute
+        return {
+            "mentions": q("SELECT COUNT(*) FROM mentions").fetchone()[0],
+            "classified": q("SELECT COUNT(*) FROM mentions WHERE classified_at IS NOT NULL").fetchone()[0],
+            "complaints": q("SELECT COUNT(*) FROM complaints").fetchone()[0],
+            "open": q("SELECT COUNT(*) FROM complaints WHERE state = 'open'").fetchone()[0],
+            "breached": q("SELECT COUNT(*) FROM complaints WHERE breached_at IS NOT NULL").fetchone()[0],
+        }
+
+    def response_summary(self, brand: str | None = None) -> dict[str, Any]:
+        """Complaints, answered within target, median and p90 response time, breaches."""
+        params: list[Any] = []
+        where = ""
+        if brand:
+            where, params = "WHERE brand = ?", [brand]
+        rows = self.db.execute(
+            f"SELECT state, response_seconds, deadline, closed_at, breached_at FROM complaints {where}", params
+        ).fetchall()
+        times = sorted(r[1] for r in rows if r[1] is not None and r[0] == "replied")
+        within = sum(1 for r in rows if r[0] == "replied" and r[3] is not None and r[3] <= r[2])
+        return {
+            "complaints": len(rows),
+            "replied": len(times),
+            "within_target": within,
+            "breaches": sum(1 for r in rows if r[4] is not None),
+            "open": sum(1 for r in rows if r[0] == "open"),
+            "median_response_s": _percentile(times, 50),
+            "p90_response_s": _percentile(times, 90),
+        }
+
+
+def _percentile(values: Sequence[float], pct: float) -> float | None:
+    if not values:
+        return None
+    rank = (len(values) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+def _primary_brand(brands: Iterable[str], competitors: frozenset[str]) -> str:
+    ordered = sorted(brands, key=lambda b: (b in competitors, b))
+    return ordered[0] if ordered else ""
+
+
+class Store:
+    """Async facade: runs every `SyncStore` call on one dedicated thread, off the event loop."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._sync: SyncStore | None = None
+
+    async def open(self) -> Store:
+        """Open the database and apply migrations (on the store thread)."""
+        self._sync = await self._call(SyncStore, self.path)
+        return self
+
+    async def close(self) -> None:
+        """Close the connection and stop the thread."""
+        if self._sync is not None:
+            await self._call(self._sync.close)
+            self._sync = None
+        self._executor.shutdown(wait=True)
+
+    async def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def run(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call `SyncStore.<method>` on the store thread."""
+        if self._sync is None:
+            raise RuntimeError("store is not open")
+        return await self._call(getattr(self._sync, method), *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_") or not hasattr(SyncStore, name):
+            raise AttributeError(name)
+        return functools.partial(self.run, name)
