@@ -32,7 +32,9 @@ class ClassifierSettings(_Strict):
     labels: dict[str, Literal["negative", "neutral", "positive"]] = Field(
         default_factory=dict, description="Model label name -> sentiment (backend = huggingface)."
     )
-    cache_dir: Path | None = Field(default=None, description="Where the converted backbone is cached.")
+    cache_dir: str = Field(
+        default="", description="Where the converted backbone is cached (empty: $LISTENER_MODEL_CACHE or ~/.cache)."
+    )
     complaint_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     batch_size: int = Field(default=32, ge=1, le=1024)
     max_wait: Duration = Field(default="50ms")

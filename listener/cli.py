@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import click
 from pydantic import BaseModel, SecretStr
 
+from alerts.base import Event
 from config.loader import load_config, resolve_config_path
 from config.schema import Settings
 from listener.errors import ConfigError
@@ -188,11 +189,23 @@ def ack_command(config_path: Path | None, mention_id: str, by: str) -> None:
     click.echo(f"{key}: clock stopped by {by}")
 
 
-def _offline_router(settings: Settings):  # type: ignore[no-untyped-def]
-    """Route events to the configured sinks without opening any connection."""
-    from alerts import sink_accepts
+def _offline_router(settings: Settings) -> Callable[[Event], list[str]]:
+    """Route events to the configured sinks' names without delivering anything.
 
-    return lambda event: sink_accepts(settings.alerts, event)
+    The running daemon delivers what we queue here; delivering from the CLI too could send
+    the same event twice.
+    """
+
+    async def names() -> dict[str, Any]:
+        import aiohttp
+
+        from alerts import build_sinks
+
+        async with aiohttp.ClientSession() as session:
+            return {sink.name: sink for sink in build_sinks(settings.alerts, session)}
+
+    sinks = asyncio.run(names())
+    return lambda event: [name for name, sink in sinks.items() if sink.accepts(event)]
 
 
 @cli.command("label")

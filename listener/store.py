@@ -596,6 +596,31 @@ class SyncStore:
         ]
         return self.get_mentions(keys)
 
+    def recent_mentions(self, limit: int = 10) -> list[dict[str, Any]]:
+        """Latest classified mentions with their labels (for live views)."""
+        return list(
+            self.db.query(
+                """SELECT m.key, m.source, m.author, m.text, m.created_at, c.sentiment, c.complaint,
+                          c.scored, c.unscored_reason, c.language
+                   FROM mentions m JOIN classifications c ON c.mention_key = m.key
+                   ORDER BY m.created_at DESC LIMIT ?""",
+                [limit],
+            )
+        )
+
+    def recent_events(self, limit: int = 10, *, include_mentions: bool = False) -> list[dict[str, Any]]:
+        """Latest outbox events with how many sinks already have them."""
+        where = "" if include_mentions else "WHERE e.kind != 'mention'"
+        return list(
+            self.db.query(
+                f"""SELECT e.id, e.kind, e.brand, e.created_at, e.payload,
+                           SUM(d.state = 'delivered') AS delivered, COUNT(d.sink) AS sinks
+                    FROM events e LEFT JOIN deliveries d ON d.event_seq = e.seq {where}
+                    GROUP BY e.seq ORDER BY e.seq DESC LIMIT ?""",
+                [limit],
+            )
+        )
+
     def mention_exists(self, key: str) -> bool:
         """Whether a mention with this key is stored."""
         return self.db.execute("SELECT 1 FROM mentions WHERE key = ?", [key]).fetchone() is not None

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from alerts.base import Event, EventKind
+from config.types import Duration
 from connectors.base import ConnectorConfig
 from listener.domain import Cursor, Mention, Page, Reply, Sentiment
 from listener.errors import SinkError
@@ -51,11 +52,18 @@ class KeywordClassifier:
         return out
 
 
+class ScriptedConfig(ConnectorConfig):
+    """Connector settings with no start-up jitter, so tests know when the first poll runs."""
+
+    type: str = "scripted"
+    jitter: Duration = "0s"
+
+
 class ScriptedConnector:
     """Returns pages from a script; an entry that is an exception is raised instead."""
 
     type_name: ClassVar[str] = "scripted"
-    Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    Config: ClassVar[type[ConnectorConfig]] = ScriptedConfig
 
     def __init__(self, name: str, pages: list[Page | Exception] | None = None) -> None:
         self.name = name

@@ -1,0 +1,77 @@
+"""The CLI commands that read and change clocks: complaints, ack, label."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from listener.cli import cli, main
+from listener.corrections import load_corrections
+from listener.domain import Mention, Sentiment
+from listener.store import ClockPolicy, SyncStore
+from models.base import Classification
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A database with one open complaint and one praise, found through LISTENER_DB."""
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("LISTENER_DB", str(path))
+    monkeypatch.chdir(tmp_path)  # no ./listener.toml here: defaults apply
+    store = SyncStore(path)
+    now = datetime.now(UTC)
+    complaint = Mention(source="social", external_id="1", text="acme lost my parcel", author="@ann",
+                        created_at=now - timedelta(minutes=20), brands=("acme",))
+    praise = Mention(source="social", external_id="2", text="acme is lovely", author="@bob",
+                     created_at=now - timedelta(minutes=5), brands=("acme",))
+    store.ingest("social", [complaint, praise], [], None, now)
+    bad = Classification(model_id="t", scored=True, sentiment=Sentiment.NEGATIVE, complaint=True, p_complaint=0.9)
+    good = Classification(model_id="t", scored=True, sentiment=Sentiment.POSITIVE, complaint=False, p_complaint=0.1)
+    store.save_classifications([(complaint, bad), (praise, good)],
+                               ClockPolicy(timedelta(hours=1), timedelta(minutes=45)), now)
+    store.close()
+    return path
+
+
+def test_complaints_json_lists_open_clock(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["complaints", "--open", "--format", "json"]) == 0
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    row = json.loads(line)
+    assert row["mention"] == "social:1" and row["state"] == "open" and not row["breached"]
+    assert 19 * 60 <= row["age_seconds"] <= 21 * 60
+
+
+def test_complaints_table(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["complaints"]) == 0
+    out = capsys.readouterr().out
+    assert "social:1" in out and "open" in out and "social:2" not in out
+
+
+def test_ack_stops_the_clock_once(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ack", "1", "--by", "dana"]) == 0  # the external id is enough when unique
+    assert "clock stopped by dana" in capsys.readouterr().out
+    store = SyncStore(db)
+    (c,) = store.complaints()
+    store.close()
+    assert c.state == "acknowledged" and c.closed_by == "dana" and 19 * 60 <= c.response_seconds <= 21 * 60
+    assert main(["ack", "social:1"]) == 1
+    assert "has no running clock" in capsys.readouterr().err
+
+
+def test_ack_unknown_mention_is_a_usage_error(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ack", "nope"]) == 2
+    assert "no mention 'nope'" in capsys.readouterr().err
+
+
+def test_label_stores_a_correction(db: Path) -> None:
+    assert main(["label", "social:2", "--sentiment", "neutral", "--complaint", "yes"]) == 0
+    (c,) = load_corrections(db)
+    assert (c.text, c.sentiment, c.complaint, c.mention_key) == ("acme is lovely", 1, 1, "social:2")
+
+
+def test_every_command_has_help() -> None:
+    for name, command in cli.commands.items():
+        assert command.help or command.short_help, f"`listener {name}` has no help text"

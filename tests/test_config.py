@@ -1,0 +1,154 @@
+"""Config loading: env substitution, every error with its key path, the documented example."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from config.loader import load_config, parse_config
+from config.schema import Settings
+from config.types import format_duration, parse_duration
+from connectors.registry import connector_class
+from listener.cli import main
+from listener.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "config" / "listener.example.toml"
+
+
+def problems_of(data: dict[str, Any], **env: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, env=env)
+    return info.value.problems
+
+
+def test_all_problems_are_reported_at_once_with_key_paths() -> None:
+    problems = problems_of(
+        {
+            "listener": {"databse": "x.db"},
+            "sla": {"target": "sixty"},
+            "brands": {"acme": {"keywords": ["acme"], "handels": {}}},
+            "alerts": {"slack": {"webhook_url": "${NOT_SET_ANYWHERE}"}},
+            "connectors": {"feed": {"type": "jsnol", "path": "x"}},
+        }
+    )
+    text = "\n".join(problems)
+    assert "listener.databse: unknown key (did you mean 'database'?)" in text
+    assert "sla.target: invalid duration 'sixty'" in text
+    assert "brands.acme.handels: unknown key (did you mean 'handles'?)" in text
+    assert "alerts.slack.webhook_url: environment variable NOT_SET_ANYWHERE is not set" in text
+    assert "connectors.feed.type: unknown connector type 'jsnol' (did you mean 'jsonl'?)" in text
+    assert len(problems) == 5
+
+
+def test_connector_tables_are_validated_by_their_own_model() -> None:
+    problems = problems_of({"connectors": {"feed": {"type": "jsonl", "path": "x", "poll_interval": "-"}}})
+    assert problems and problems[0].startswith("connectors.feed.poll_interval:")
+
+
+def test_environment_variables_fill_secrets_and_defaults() -> None:
+    settings = parse_config(
+        {"alerts": {"slack": {"bot_token": "${TOKEN}", "channel": "${CHANNEL:-#social}"}}}, env={"TOKEN": "xoxb-1"}
+    )
+    assert settings.alerts.slack.bot_token is not None
+    assert settings.alerts.slack.bot_token.get_secret_value() == "xoxb-1"
+    assert settings.alerts.slack.channel == "#social"
+    assert "xoxb-1" not in repr(settings)
+
+
+def test_listener_db_overrides_the_database_path() -> None:
+    settings = parse_config({"listener": {"database": "a.db"}}, env={"LISTENER_DB": "/tmp/b.db"})
+    assert settings.listener.database == Path("/tmp/b.db")
+
+
+def test_handles_must_name_a_configured_connector() -> None:
+    problems = problems_of({"brands": {"acme": {"handles": {"mastodn": ["@acme"]}}}})
+    assert problems == ["brands.acme.handles.mastodn: no connector named 'mastodn'"]
+
+
+def test_example_config_is_valid() -> None:
+    settings = load_config(EXAMPLE, env={})
+    assert settings.brands and settings.connectors
+
+
+def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        path = f"{prefix}{name}"
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _keys(annotation, path + ".")
+        elif name not in ("brands", "connectors"):
+            keys.add(path)
+    return keys
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in data.items():
+        if isinstance(value, dict) and key not in ("handles", "labels"):
+            keys |= _flatten(value, f"{prefix}{key}.")
+        else:
+            keys.add(f"{prefix}{key}")
+    return keys
+
+
+def test_example_documents_every_key() -> None:
+    data = tomllib.loads(EXAMPLE.read_text())
+    present = _flatten(data)
+    missing = _keys(Settings) - present
+    assert not missing, f"config/listener.example.toml lacks {sorted(missing)}"
+    brand_keys = {k.split(".", 2)[2] for k in present if k.startswith("brands.")}
+    assert {"keywords", "exclude", "handles", "competitor"} <= brand_keys
+    for name, table in data["connectors"].items():
+        cls = connector_class(table.get("type", name))
+        missing = set(cls.Config.model_fields) - set(table)
+        assert not missing, f"connectors.{name} lacks {sorted(missing)} in the example"
+
+
+def test_check_config_exits_2_and_lists_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[sla]\ntarget = "1x"\n[listener]\nlog_levl = "INFO"\n')
+    assert main(["check-config", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "sla.target:" in err and "listener.log_levl: unknown key (did you mean 'log_level'?)" in err
+
+
+def test_check_config_reports_toml_syntax_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sla\n")
+    assert main(["check-config", "--config", str(bad)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("60m", 3600), ("2h", 7200), ("1h30m", 5400), ("250ms", 0.25), (45, 45)]
+)
+def test_durations(text: Any, seconds: float) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "m", "10 parsecs", "-5m", True, [1]])
+def test_bad_durations_are_refused(bad: Any) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+@given(st.integers(min_value=0, max_value=10**8))
+def test_duration_round_trip(seconds: int) -> None:
+    assert parse_duration(format_duration(timedelta(seconds=seconds))) == timedelta(seconds=seconds)
+
+
+@given(st.text(max_size=30))
+def test_duration_parser_never_crashes_unexpectedly(text: str) -> None:
+    try:
+        parse_duration(text)
+    except ValueError:
+        pass
