@@ -239,6 +239,45 @@ def label_command(config_path: Path | None, mention_id: str, sentiment: str | No
     click.echo(f"{key}: correction stored")
 
 
+@cli.command("health")
+@CONFIG_OPTION
+@click.option("--max-age", default="5m", show_default=True, help="Longest acceptable silence of a stage.")
+def health_command(config_path: Path | None, max_age: str) -> None:
+    """Exit non-zero when a daemon stage has stalled (used by the Docker HEALTHCHECK)."""
+    from config.types import parse_duration
+    from listener.health import check_health
+    from listener.store import SyncStore
+
+    settings = load_settings(config_path, required=False)
+    store = SyncStore(settings.listener.database)
+    try:
+        problems = check_health(store, datetime.now(UTC), parse_duration(max_age))
+    finally:
+        store.close()
+    for line in problems:
+        click.echo(line, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("healthy")
+
+
+@cli.command("poll")
+@CONFIG_OPTION
+@click.argument("name")
+@click.option("--once", is_flag=True, required=True, help="Poll one time (the only mode for now).")
+@click.option("--dry-run", is_flag=True, help="Print mapped mentions as JSON lines; store nothing.")
+def poll_command(config_path: Path | None, name: str, once: bool, dry_run: bool) -> None:
+    """Poll one connector once and print what it maps (the developer loop)."""
+    from listener.probe import poll_once
+
+    settings = load_settings(config_path)
+    if name not in settings.connectors:
+        raise click.UsageError(f"no connector {name!r}; configured: {', '.join(settings.connectors) or 'none'}")
+    setup_logging(settings.listener.log_level, settings.listener.log_format)
+    for line in asyncio.run(poll_once(settings, name, store=not dry_run)):
+        click.echo(line)
+
+
 @cli.command("demo")
 @click.option("--seconds", type=float, default=110.0, show_default=True, help="How long the live part runs.")
 @click.option("--database", type=click.Path(path_type=Path), default=None, help="Keep the demo database here.")
