@@ -42,7 +42,6 @@ class ClassifyStage:
         *,
         batch_size: int = 32,
         max_wait: float = 0.05,
-        competitors: frozenset[str] = frozenset(),
         on_opened: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.classifier = classifier
@@ -53,7 +52,6 @@ class ClassifyStage:
         self.router = router
         self.batch_size = batch_size
         self.max_wait = max_wait
-        self.competitors = competitors
         self.on_opened = on_opened
         self.stats = ClassifyStats()
         # torch is never called concurrently: one thread owns the model.
@@ -99,7 +97,7 @@ class ClassifyStage:
         results = await self._predict(mentions)
         self.stats.seconds += time.perf_counter() - started
         opened = await self.store.save_classifications(
-            list(zip(mentions, results, strict=True)), self.policy, self.clock.now(), self.router, self.competitors
+            list(zip(mentions, results, strict=True)), self.policy, self.clock.now(), self.router
         )
         await self.store.beat("classify", self.clock.now())
         self.stats.batches += 1

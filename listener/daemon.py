@@ -118,6 +118,7 @@ class Daemon:
         s = self.settings
         await self.store.open()
         stack.push_async_callback(self.store.close)
+        await self.store.set_competitors([n for n, b in s.brands.items() if b.competitor])
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
             headers={"User-Agent": USER_AGENT},
@@ -135,7 +136,6 @@ class Daemon:
         stack.push_async_callback(self.dispatcher.close)
 
         classifier = self._classifier or await asyncio.to_thread(self._load_classifier)
-        competitors = frozenset(n for n, b in s.brands.items() if b.competitor)
         self.stage = ClassifyStage(
             classifier,
             self.store,
@@ -145,7 +145,6 @@ class Daemon:
             self.dispatcher.route,
             batch_size=s.classifier.batch_size,
             max_wait=s.classifier.max_wait.total_seconds(),
-            competitors=competitors,
             on_opened=lambda _keys: self._schedule_sweep(soon=True),
         )
         stack.callback(self.stage.close)

@@ -103,6 +103,12 @@ class SyncStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         migrations.apply(self.db)
+        # Competitor brands get clocks (for comparison reports) but never alerts.
+        self.competitors: frozenset[str] = frozenset()
+
+    def set_competitors(self, names: Iterable[str]) -> None:
+        """Name the brands whose clocks are tracked for comparison only."""
+        self.competitors = frozenset(names)
 
     def close(self) -> None:
         """Close the connection."""
@@ -230,7 +236,6 @@ class SyncStore:
         policy: ClockPolicy,
         now: datetime,
         router: SinkRouter | None = None,
-        competitors: frozenset[str] = frozenset(),
     ) -> list[str]:
         """Store labels, open a clock for each complaint, queue mention events; return opened keys."""
         opened: list[str] = []
@@ -254,7 +259,7 @@ class SyncStore:
                     pk="mention_key",
                 )
                 self.db.execute("UPDATE mentions SET classified_at = ? WHERE key = ?", [iso(now), mention.key])
-                brand = _primary_brand(mention.brands, competitors)
+                brand = _primary_brand(mention.brands, self.competitors)
                 if result.complaint and self._open_clock(mention, brand, policy, now, router):
                     opened.append(mention.key)
                 if router is not None:
@@ -379,7 +384,7 @@ class SyncStore:
                       reply_key = ?, response_seconds = ? WHERE mention_key = ?""",
             [reason, iso(at), by, reason, reply_key, response, mention_key],
         )
-        if router is not None:
+        if router is not None and row[3] not in self.competitors:
             mention = self.get_mentions([mention_key])
             m = mention[0] if mention else None
             self._enqueue(
@@ -450,7 +455,7 @@ class SyncStore:
                     deadline=deadline,
                     state=kind.value,
                 )
-                if self._enqueue(event, router):
+                if r[1] not in self.competitors and self._enqueue(event, router):
                     events.append(event)
         return events
 

@@ -170,3 +170,19 @@ async def test_follow_up_joins_the_first_complaint(make_settings, clock) -> None
     (c,) = store.complaints()
     store.close()
     assert c.mention_key == "social:1" and c.state == "replied"
+
+
+async def test_competitor_complaints_get_clocks_but_never_alerts(make_settings, clock) -> None:
+    settings = make_settings({"brands": {"acme": {"keywords": ["acme"]},
+                                         "globex": {"keywords": ["globex"], "competitor": True}}})
+    sink = RecordingSink()
+    theirs = Mention(source="social", external_id="g", text="globex broken again", author="@x",
+                     created_at=clock.now() - timedelta(minutes=90), brands=("globex",))
+    both = Mention(source="social", external_id="b", text="acme and globex both broken", author="@y",
+                   created_at=clock.now() - timedelta(minutes=90), brands=("acme", "globex"))
+    await run(settings, clock, ScriptedConnector("social", [Page([theirs, both], "c")]), sink)
+    store = SyncStore(settings.listener.database)
+    brands = {c.mention_key: (c.brand, c.breached_at is not None) for c in store.complaints()}
+    store.close()
+    assert brands == {"social:g": ("globex", True), "social:b": ("acme", True)}
+    assert [e.mention_key for e, _ in sink.events] == ["social:b"]
