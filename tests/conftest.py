@@ -13,7 +13,7 @@ from config.schema import Settings
 from listener.clock import FakeClock
 
 try:  # the broker fixture lives with the MQTT tests' helpers
-    from tests.brokers import mosquitto  # noqa: F401
+    from tests.brokers import mosquitto, mosquitto_tls  # noqa: F401
 except ImportError:  # pragma: no cover
     pass
 

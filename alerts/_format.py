@@ -1,0 +1,134 @@
+"""Presentation helpers shared by the sinks: text cleaning, truncation, titles and durations."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timedelta
+
+from alerts.base import Event, EventKind
+
+ELLIPSIS = "…"
+
+# Bidirectional overrides/isolates can make a message read differently from what it says
+# ("Trojan Source"); marks U+200E/U+200F are harmless and kept.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+TITLES: dict[EventKind, str] = {
+    EventKind.MENTION: "New mention",
+    EventKind.WARN: "Complaint nearing its deadline",
+    EventKind.BREACH: "Response deadline missed",
+    EventKind.REPLIED: "Complaint answered",
+    EventKind.SOURCE: "Source problem",
+}
+
+
+def clean(text: str | None) -> str:
+    """Return `text` without control characters, bidi overrides or lone surrogates.
+
+    Newlines and tabs survive (tabs as spaces); `\\r\\n` and lone `\\r` become `\\n`.
+    """
+    if not text:
+        return ""
+    # Lone surrogates cannot be encoded as UTF-8 and would break JSON consumers.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    out = []
+    for char in text:
+        if char == "\n":
+            out.append(char)
+        elif char in _BIDI_CONTROLS or unicodedata.category(char) == "Cc":
+            continue
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def one_line(text: str | None) -> str:
+    """`clean(text)` with every run of whitespace (newlines included) collapsed to one space."""
+    return " ".join(clean(text).split())
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, ending with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    return text[: limit - 1] + ELLIPSIS
+
+
+def human_duration(value: timedelta | float) -> str:
+    """Short human duration: 45s, 12m, 1h 05m, 2d 3h (negative values keep their sign)."""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    sign = "-" if seconds < 0 else ""
+    seconds = round(abs(seconds))
+    if seconds < 60:
+        return f"{sign}{seconds}s"
+    minutes, _ = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{sign}{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{sign}{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{sign}{days}d {hours}h"
+
+
+def utc_text(when: datetime) -> str:
+    """`2026-01-05 09:00 UTC` (the sinks show UTC so every reader sees the same time)."""
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def title(event: Event) -> str:
+    """What the event announces, in a few words."""
+    return TITLES.get(event.kind, event.kind.value)
+
+
+def deadline_text(event: Event, now: datetime) -> str:
+    """`10:00 UTC (in 13m)` / `(12m overdue)`, or empty when the event has no deadline."""
+    if event.deadline is None:
+        return ""
+    if event.kind == EventKind.REPLIED:
+        return utc_text(event.deadline)
+    left = event.deadline - now
+    relation = f"in {human_duration(left)}" if left.total_seconds() >= 0 else f"{human_duration(-left)} overdue"
+    return f"{utc_text(event.deadline)} ({relation})"
+
+
+def state_text(event: Event) -> str:
+    """The complaint's state in words, with the response time once it was answered."""
+    if event.kind == EventKind.REPLIED and event.response_seconds is not None:
+        spoken = f"replied after {human_duration(event.response_seconds)}"
+        if event.mention_at is not None and event.deadline is not None:
+            target = (event.deadline - event.mention_at).total_seconds()
+            late = event.response_seconds - target
+            spoken += " (within target)" if late <= 0 else f" ({human_duration(late)} late)"
+        return spoken
+    if event.state:
+        return one_line(event.state)
+    return {EventKind.WARN: "warning", EventKind.BREACH: "breached", EventKind.REPLIED: "replied"}.get(
+        event.kind, event.kind.value
+    )
+
+
+def sentiment_text(event: Event) -> str:
+    """`negative (complaint 93%)`, or empty when unclassified."""
+    parts = []
+    if event.sentiment:
+        parts.append(one_line(event.sentiment))
+    if event.p_complaint is not None:
+        parts.append(f"(complaint {event.p_complaint:.0%})")
+    return " ".join(parts)
+
+
+_WORD_AFTER_AT = re.compile(r"@(?=\w)")
+
+
+def defuse_at(text: str) -> str:
+    """Put a WORD JOINER after every `@name`, so `@channel`/`@here`/`@user` never notify.
+
+    Slack only pings for `<!here>`-style sequences (which escaping removes), but Slack-compatible
+    servers and `link_names` turn plain `@name` into mentions, so it is defused as well.
+    """
+    return _WORD_AFTER_AT.sub("@\u2060", text)

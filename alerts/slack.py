@@ -1,0 +1,255 @@
+"""Slack sink: one message per complaint (chat.postMessage, then chat.update), or an incoming webhook.
+
+One attempt per `send` (slack_sdk's own handler retries once on a connection reset); every
+failure becomes a `SinkError`, so the outbox keeps the event and retries it later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackObjectFormationError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from alerts.base import Event, EventKind
+from alerts.slack_blocks import SlackMessage, render
+from config.schema import SlackSettings
+from listener.clock import Clock, SystemClock
+from listener.errors import ConfigError, SinkError
+
+logger = logging.getLogger(__name__)
+
+# slack_sdk logs request URLs and bodies whenever its logger's *own* level is DEBUG or unset
+# (it checks `logger.level`, not the effective level), and a webhook URL is a secret. Its
+# clients get this logger, pinned above DEBUG, so those lines are never even built.
+_sdk_logger = logging.getLogger(f"{__name__}.sdk")
+_sdk_logger.setLevel(logging.INFO)
+
+# Errors a retry cannot fix: they need an operator (token, scopes, channel, payload).
+PERMANENT_ERRORS = frozenset(
+    {
+        "access_denied",
+        "account_inactive",
+        "action_prohibited",
+        "channel_is_archived",
+        "channel_not_found",
+        "ekm_access_denied",
+        "invalid_arguments",
+        "invalid_auth",
+        "invalid_blocks",
+        "invalid_payload",
+        "invalid_token",
+        "is_archived",
+        "missing_scope",
+        "msg_too_long",
+        "no_permission",
+        "no_service",
+        "no_text",
+        "not_allowed_token_type",
+        "not_authed",
+        "not_in_channel",
+        "org_login_required",
+        "restricted_action",
+        "team_access_not_granted",
+        "token_expired",
+        "token_revoked",
+        "too_many_attachments",
+        "user_not_found",
+    }
+)
+# chat.update cannot touch the earlier message any more: post a fresh one instead.
+_GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+_ERROR_CODE = re.compile(r"[a-z0-9_]{1,64}")
+
+T = TypeVar("T")
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+class SlackSink:
+    """Deliver WARN/BREACH/REPLIED/SOURCE events to Slack.
+
+    Bot-token mode posts the first event of a thread and updates that message afterwards;
+    the returned ref is `"<channel id>:<ts>"`. Webhook mode posts every event anew (a
+    webhook cannot edit) and returns None.
+    """
+
+    name: ClassVar[str] = "slack"
+
+    def __init__(self, settings: SlackSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
+        self._settings = settings
+        self._clock = clock or SystemClock()
+        self._timeout = settings.timeout.total_seconds()
+        token = settings.bot_token.get_secret_value().strip() if settings.bot_token else ""
+        webhook = settings.webhook_url.get_secret_value().strip() if settings.webhook_url else ""
+        self._web: AsyncWebClient | None = None
+        self._hook: AsyncWebhookClient | None = None
+        # A bot token wins over a webhook: only it can update a message in place.
+        if token:
+            self._web = AsyncWebClient(
+                token=token,
+                base_url=settings.base_url,
+                session=session,
+                timeout=max(1, int(self._timeout)),
+                logger=_sdk_logger,
+            )
+            # Proxies are the shared session's business (trust_env), not the SDK's env lookup.
+            self._web.proxy = None
+        elif webhook:
+            self._hook = AsyncWebhookClient(
+                webhook, session=session, timeout=max(1, int(self._timeout)), logger=_sdk_logger
+            )
+            self._hook.proxy = None
+        else:
+            raise ConfigError(["alerts.slack: set `webhook_url` or `bot_token` (with `channel`)"])
+        self._kinds = frozenset(settings.kinds)
+
+    @property
+    def mode(self) -> str:
+        """`"bot"` (chat.postMessage/chat.update) or `"webhook"`."""
+        return "bot" if self._web is not None else "webhook"
+
+    def accepts(self, event: Event) -> bool:
+        """Alerts of the configured kinds; never plain mentions.
+
+        A reply only matters to Slack when the complaint was alerted on before: a clock that
+        stopped in time has no message to update, and a new one would be noise.
+        """
+        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+            return False
+        return event.kind != EventKind.MENTION and event.kind.value in self._kinds
+
+    async def send(self, event: Event, previous_ref: str | None) -> str | None:
+        """Post (or update) the message for `event`; raise SinkError when Slack did not take it."""
+        try:
+            message = render(event, now=self._clock.now(), buttons=self._web is not None)
+        except SlackObjectFormationError as err:
+            # A bug in rendering, not in Slack: keep the event and say which one.
+            raise SinkError(f"slack: cannot render {event.id}: {err}", permanent=True) from err
+        if self._web is None:
+            await self._send_webhook(message, event)
+            return None
+        channel, _, ts = (previous_ref or "").partition(":")
+        if channel and ts:
+            try:
+                return await self._call(event, "chat.update", lambda: self._update(channel, ts, message))
+            except _MessageGone:
+                logger.info("slack: message for %s can no longer be updated; posting a new one", event.id)
+        return await self._call(event, "chat.postMessage", lambda: self._post(message))
+
+    async def close(self) -> None:
+        """Nothing to release: the HTTP session belongs to the caller."""
+
+    async def _post(self, message: SlackMessage) -> str:
+        assert self._web is not None
+        # link_names/parse/unfurl are explicit so no mention or preview is ever derived from text.
+        response = await self._web.chat_postMessage(
+            channel=self._settings.channel,
+            text=message.text,
+            blocks=message.blocks,
+            link_names=False,
+            parse="none",
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return self._ref(response.data)
+
+    async def _update(self, channel: str, ts: str, message: SlackMessage) -> str:
+        assert self._web is not None
+        # chat.update resets link_names/parse when omitted, so they are repeated here.
+        response = await self._web.chat_update(
+            channel=channel, ts=ts, text=message.text, blocks=message.blocks, link_names=False, parse="none"
+        )
+        return self._ref(response.data, fallback_channel=channel)
+
+    @staticmethod
+    def _ref(data: Any, fallback_channel: str = "") -> str:
+        if not isinstance(data, dict) or not isinstance(data.get("ts"), str):
+            raise SinkError("slack: reply without a message ts")
+        channel = data.get("channel") if isinstance(data.get("channel"), str) else fallback_channel
+        if not channel:
+            raise SinkError("slack: reply without a channel id")
+        return f"{channel}:{data['ts']}"
+
+    async def _call(self, event: Event, method: str, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await call()
+        except SlackApiError as err:
+            raise self._api_error(event, method, err) from None
+        except (TimeoutError, aiohttp.ClientError, SlackClientError, OSError) as err:
+            # `from None`: aiohttp errors can carry the request URL; the class name is enough.
+            raise SinkError(f"slack: {method} for {event.id} failed: {type(err).__name__}") from None
+
+    def _api_error(self, event: Event, method: str, err: SlackApiError) -> SinkError | _MessageGone:
+        response = err.response
+        status = getattr(response, "status_code", None)
+        data = getattr(response, "data", None)
+        code = data.get("error") if isinstance(data, dict) else None
+        code = code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else None
+        if status == 429 or code in ("ratelimited", "rate_limited"):
+            header = _header(getattr(response, "headers", None), "retry-after")
+            retry_after = parse_retry_after(header, self._clock.now())
+            return SinkError(f"slack: {method} rate limited for {event.id}", retry_after=retry_after)
+        if method == "chat.update" and code in _GONE_ERRORS:
+            return _MessageGone(code)
+        if status is not None and status >= 500:
+            return SinkError(f"slack: {method} for {event.id}: HTTP {status}")
+        permanent = code in PERMANENT_ERRORS
+        return SinkError(f"slack: {method} for {event.id}: {code or f'HTTP {status}'}", permanent=permanent)
+
+    async def _send_webhook(self, message: SlackMessage, event: Event) -> None:
+        assert self._hook is not None
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._hook.send(
+                    text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
+                )
+        except (TimeoutError, aiohttp.ClientError, SlackClientError, OSError) as err:
+            raise SinkError(f"slack: webhook post for {event.id} failed: {type(err).__name__}") from None
+        status, body = response.status_code, (response.body or "").strip()
+        if status == 200 and body == "ok":
+            return
+        code = body if _ERROR_CODE.fullmatch(body) else ""
+        if status == 429:
+            retry_after = parse_retry_after(_header(response.headers, "retry-after"), self._clock.now())
+            raise SinkError(f"slack: webhook rate limited for {event.id}", retry_after=retry_after)
+        what = f"HTTP {status}" + (f" {code}" if code else "")
+        if status >= 500 or status in (200, 408):
+            raise SinkError(f"slack: webhook post for {event.id}: {what}")
+        raise SinkError(f"slack: webhook post for {event.id}: {what}", permanent=400 <= status < 500)
+
+
+class _MessageGone(Exception):
+    """chat.update refused because the original message can no longer be edited."""

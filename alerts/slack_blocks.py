@@ -1,0 +1,185 @@
+"""Render an Event as a Slack message: Block Kit blocks (built and validated by slack_sdk) and fallback text.
+
+Every piece of untrusted text (mention text, author, link, error detail) is cleaned, has `&`, `<`
+and `>` escaped as Slack documents, and has `@name` defused, so it can never ping anyone or
+forge a link; mrkdwn objects are sent with `verbatim: true` so Slack does not auto-parse either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from alerts._format import (
+    clean,
+    deadline_text,
+    defuse_at,
+    human_duration,
+    one_line,
+    sentiment_text,
+    state_text,
+    title,
+    truncate,
+    utc_text,
+)
+from alerts.base import Event, EventKind
+
+# Block Kit limits (slack_sdk validates the first three; fields are documented at 2000).
+HEADER_MAX = 150
+SECTION_TEXT_MAX = 3000
+FIELD_MAX = 2000
+BUTTON_URL_MAX = 3000
+BUTTON_VALUE_MAX = 2000
+FALLBACK_MAX = 500  # the `text` fallback is shown in notifications; keep it short
+URL_MAX = 1000  # longer links are left out rather than cut (a cut URL points elsewhere)
+
+OPEN_ACTION_ID = "listener_open_mention"
+
+_EMOJI = {
+    EventKind.MENTION: ":speech_balloon:",
+    EventKind.WARN: ":large_yellow_circle:",
+    EventKind.BREACH: ":red_circle:",
+    EventKind.REPLIED: ":white_check_mark:",
+    EventKind.SOURCE: ":rotating_light:",
+}
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# Characters kept as they are in a link; everything else (`|`, `<`, `>`, spaces, quotes,
+# non-ASCII) is percent-encoded so the link cannot end early or show another label.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """A rendered message: the notification fallback and the Block Kit blocks (as dicts)."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def escape(text: str | None, limit: int, *, quote_lines: bool = False) -> str:
+    """Untrusted text as safe mrkdwn of at most `limit` characters (entities never cut in half).
+
+    With `quote_lines`, every line is prefixed with `> ` (a Slack block quote).
+    """
+    newline = "\n> " if quote_lines else "\n"
+    pieces = [newline if char == "\n" else _ENTITIES.get(char, char) for char in defuse_at(clean(text))]
+    if quote_lines:
+        pieces.insert(0, "> ")
+    if sum(map(len, pieces)) <= limit:
+        return "".join(pieces)
+    out, size = [], 0
+    for piece in pieces:
+        if size + len(piece) > limit - 1:  # keep room for the ellipsis
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out) + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL that is safe inside `<…>` and in a button, or None when unusable."""
+    text = one_line(url)
+    if not text:
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    quoted = quote(text, safe=_URL_SAFE)
+    return quoted if len(quoted) <= URL_MAX else None
+
+
+def _link(url: str) -> str:
+    # Inside a link only `&` still needs its entity: `<`, `>` and `|` were percent-encoded.
+    return "<" + url.replace("&", "&amp;") + ">"
+
+
+def _field(label: str, value: str) -> MarkdownTextObject:
+    # `value` is already escaped; the label is ours.
+    return MarkdownTextObject(text=truncate(f"*{label}*\n{value}", FIELD_MAX), verbatim=True)
+
+
+def _header(event: Event) -> HeaderBlock:
+    about = one_line(event.brand) or "listener"
+    if event.kind == EventKind.SOURCE and event.source:
+        about = f"{about} · {one_line(event.source)}" if event.brand else one_line(event.source)
+    text = f"{_EMOJI.get(event.kind, '')} {title(event)} · {about}".strip()
+    return HeaderBlock(text=PlainTextObject(text=truncate(text, HEADER_MAX), emoji=True))
+
+
+def _fields(event: Event, now: datetime) -> list[MarkdownTextObject]:
+    fields = []
+    if event.brand:
+        fields.append(_field("Brand", escape(one_line(event.brand), FIELD_MAX)))
+    if event.source:
+        fields.append(_field("Source", escape(one_line(event.source), FIELD_MAX)))
+    if event.author:
+        fields.append(_field("Author", escape(one_line(event.author), FIELD_MAX)))
+    if sentiment := sentiment_text(event):
+        fields.append(_field("Sentiment", escape(sentiment, FIELD_MAX)))
+    if event.mention_at is not None:
+        age = human_duration(now - event.mention_at)
+        fields.append(_field("Posted", f"{utc_text(event.mention_at)} ({age} ago)"))
+    if deadline := deadline_text(event, now):
+        fields.append(_field("Deadline", deadline))
+    fields.append(_field("State", escape(state_text(event), FIELD_MAX)))
+    return fields
+
+
+def render(event: Event, *, now: datetime, buttons: bool) -> SlackMessage:
+    """Build the message for `event` as it should look at `now`.
+
+    Raises slack_sdk's SlackObjectFormationError if a block breaks Block Kit's rules
+    (which would be a bug here: every text is cut to its limit first).
+    """
+    blocks: list[Block] = [_header(event), SectionBlock(fields=_fields(event, now))]
+    body = event.detail if event.kind == EventKind.SOURCE else event.text
+    if clean(body).strip():
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=escape(body, SECTION_TEXT_MAX, quote_lines=True), verbatim=True))
+        )
+    url = safe_url(event.url)
+    context = []
+    if url:
+        context.append(MarkdownTextObject(text=_link(url), verbatim=True))
+    context.append(MarkdownTextObject(text=escape(f"event {event.id}", FIELD_MAX), verbatim=True))
+    blocks.append(ContextBlock(elements=context))
+    if buttons and url and len(url) <= BUTTON_URL_MAX:
+        value = event.mention_key if 0 < len(event.mention_key) <= BUTTON_VALUE_MAX else None
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=PlainTextObject(text="Open post", emoji=False),
+                        url=url,
+                        action_id=OPEN_ACTION_ID,
+                        value=value,
+                    )
+                ]
+            )
+        )
+    return SlackMessage(text=fallback_text(event), blocks=[block.to_dict() for block in blocks])
+
+
+def fallback_text(event: Event) -> str:
+    """One escaped line for notifications and clients that cannot show blocks."""
+    head = f"{title(event)} · {one_line(event.brand or event.source)}"
+    parts = [one_line(event.author), one_line(event.detail if event.kind == EventKind.SOURCE else event.text)]
+    tail = ": ".join(part for part in parts if part)
+    line = f"{head} · {state_text(event)}" + (f" · {tail}" if tail else "")
+    return escape(line, FALLBACK_MAX)
