@@ -106,7 +106,10 @@ async def _lateness(n: int, target_s: float) -> dict[str, float]:
         # Deadlines spread over 10..25 s from now, so the sweep must fire on time, not in bulk.
         first_deadline = now + timedelta(seconds=10)
         mentions = synthetic(n, first_deadline - timedelta(seconds=target_s), timedelta(seconds=15), "lat")
-        deadlines = {m.external_id: (m.created_at + timedelta(seconds=target_s)).timestamp() for m in mentions}
+        deadlines = {
+            f"lat{int(m.external_id[3:]):06d}": (m.created_at + timedelta(seconds=target_s)).timestamp()
+            for m in mentions
+        }
         settings = parse_config({
             "listener": {"database": str(Path(tmp) / "lat.db")},
             "brands": {"acme": {"keywords": ["acme"]}},
