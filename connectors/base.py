@@ -9,6 +9,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
 from config.types import Duration
+from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 
 
@@ -60,4 +61,6 @@ class ConnectorFactory(Protocol):
         config: ConnectorConfig,
         brands: Sequence[BrandView],
         session: aiohttp.ClientSession,
+        *,
+        clock: Clock | None = None,
     ) -> Connector: ...

@@ -1,0 +1,1 @@
+"""Source connectors: each polls one API and maps its records to Mentions."""

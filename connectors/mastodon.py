@@ -1,0 +1,347 @@
+"""Mastodon: status search, hashtag timelines and mention notifications, with brand replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from config.types import Duration
+from connectors._cursor import dump_cursor, load_cursor, newest_id
+from connectors._http import MASTODON_RATE_LIMIT, MalformedResponseError, Response, request
+from connectors.base import BrandView, ConnectorConfig
+from connectors.htmltext import html_to_text
+from connectors.matching import match_brands, own_brands
+from connectors.timeutil import to_utc
+from listener.clock import Clock, SystemClock
+from listener.domain import Cursor, Mention, Page, Reply
+from listener.redact import register_secret
+
+logger = logging.getLogger(__name__)
+
+
+class MastodonConfig(ConnectorConfig):
+    """[connectors.<name>] with type = "mastodon"."""
+
+    type: str = "mastodon"
+    base_url: str = Field(description="Instance root, e.g. https://mastodon.social (or a proxy, or a local fake).")
+    access_token: SecretStr | None = Field(default=None, description="User token; put ${MASTODON_TOKEN} here.")
+    instance_domain: str | None = Field(
+        default=None, description="Domain of local accounts; defaults to the host of base_url."
+    )
+    hashtags: tuple[str, ...] = Field(default=(), description="Hashtag timelines to follow (without '#').")
+    search: tuple[str, ...] | None = Field(default=None, description="Search terms; default: the brands' keywords.")
+    notifications: bool = Field(default=False, description="Poll mention notifications (needs access_token).")
+    limit: int = Field(default=40, ge=1, le=40, description="Page size (Mastodon caps it at 40).")
+    max_pages: int = Field(default=5, ge=1, le=100, description="Pages per stream and poll when catching up.")
+    context_checks: int = Field(default=40, ge=0, le=1000, description="Open mentions checked per reply sweep.")
+    timeout: Duration = Field(default=timedelta(seconds=30), description="Limit for one request, body included.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL such as https://mastodon.social")
+        return value.strip().rstrip("/")
+
+    @field_validator("hashtags")
+    @classmethod
+    def _bare_tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        tags = tuple(t.strip().lstrip("#") for t in value)
+        if any(not t for t in tags):
+            raise ValueError("hashtags must not be blank")
+        return tags
+
+    @model_validator(mode="after")
+    def _token_for_notifications(self) -> MastodonConfig:
+        token = self.access_token.get_secret_value() if self.access_token else ""
+        if self.notifications and not token:
+            raise ValueError("notifications = true needs access_token (scope read:notifications)")
+        return self
+
+    @property
+    def home_domain(self) -> str:
+        """The domain that bare account names (`acct` without @domain) belong to."""
+        return (self.instance_domain or urlsplit(self.base_url).hostname or "").lower()
+
+
+class MalformedStatusError(ValueError):
+    """A status lacks what we need (id, account, created_at)."""
+
+
+def _status_id(raw: Mapping[str, Any]) -> str:
+    value = raw.get("id")
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
+        raise MalformedStatusError("status has no id")
+    return str(value)
+
+
+def _account(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    account = raw.get("account")
+    if not isinstance(account, Mapping) or not isinstance(account.get("acct"), str) or not account["acct"]:
+        raise MalformedStatusError("status has no account.acct")
+    return account
+
+
+def status_text(raw: Mapping[str, Any]) -> str:
+    """Plain text of a status: its content warning (if any), then its content."""
+    content = raw.get("content")
+    text = html_to_text(content) if isinstance(content, str) else ""
+    spoiler = raw.get("spoiler_text")
+    if isinstance(spoiler, str) and spoiler.strip():
+        text = f"{spoiler.strip()}\n\n{text}" if text else spoiler.strip()
+    return text
+
+
+def author_of(raw: Mapping[str, Any]) -> str:
+    """`@acct` of a status's author (`@user` for local accounts, `@user@domain` for remote)."""
+    return "@" + str(_account(raw)["acct"]).lstrip("@")
+
+
+def _created_at(raw: Mapping[str, Any]) -> datetime:
+    try:
+        return to_utc(raw.get("created_at"))
+    except ValueError as err:
+        raise MalformedStatusError(f"bad created_at: {err}") from err
+
+
+def _optional_str(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and str(value) else None
+
+
+def to_mention(
+    raw: Mapping[str, Any], *, source: str, brands: Sequence[BrandView], home: str | None = None
+) -> Mention:
+    """Map a Mastodon Status to a Mention; raises MalformedStatusError when it lacks what we need."""
+    account = _account(raw)
+    text = status_text(raw)
+    mentioned = [m.get("acct", "") for m in raw.get("mentions") or () if isinstance(m, Mapping)]
+    attributed = set(match_brands(text, brands))
+    # A status that @-mentions a brand's own account is about that brand, whatever its words.
+    for acct in mentioned:
+        if isinstance(acct, str) and acct:
+            attributed.update(own_brands(acct, brands, home=home))
+    followers = account.get("followers_count")
+    return Mention(
+        source=source,
+        external_id=_status_id(raw),
+        text=text,
+        author=author_of(raw),
+        created_at=_created_at(raw),
+        url=_optional_str(raw.get("url")) or _optional_str(raw.get("uri")) or "",
+        author_name=str(account.get("display_name") or ""),
+        author_followers=followers if isinstance(followers, int) and not isinstance(followers, bool) else None,
+        lang=_optional_str(raw.get("language")),
+        in_reply_to=_optional_str(raw.get("in_reply_to_id")),
+        brands=tuple(b.name for b in brands if b.name in attributed),
+        raw=dict(raw),
+    )
+
+
+def to_reply(raw: Mapping[str, Any], *, source: str, in_reply_to: str | None = None) -> Reply:
+    """Map a brand's own status to a Reply (to `in_reply_to`, default its `in_reply_to_id`)."""
+    target = in_reply_to or _optional_str(raw.get("in_reply_to_id"))
+    if not target:
+        raise MalformedStatusError("status answers nothing (no in_reply_to_id)")
+    return Reply(
+        source=source,
+        external_id=_status_id(raw),
+        in_reply_to=target,
+        author=author_of(raw),
+        created_at=_created_at(raw),
+        url=_optional_str(raw.get("url")) or _optional_str(raw.get("uri")) or "",
+        text=status_text(raw),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Stream:
+    """One paged endpoint with its own position in the cursor."""
+
+    key: str
+    path: str
+    params: tuple[tuple[str, str], ...]
+    kind: str  # "search", "tag" or "notifications"
+
+
+class MastodonConnector:
+    """Polls one Mastodon-compatible server; see docs/connectors.md."""
+
+    type_name: ClassVar[str] = "mastodon"
+    Config: ClassVar[type[MastodonConfig]] = MastodonConfig
+
+    def __init__(
+        self,
+        name: str,
+        config: MastodonConfig,
+        brands: Sequence[BrandView],
+        session: aiohttp.ClientSession,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.brands = tuple(brands)
+        self.session = session
+        self.clock = clock or SystemClock()
+        self.home = config.home_domain
+        self.malformed = 0  # statuses skipped because they lacked what we need
+        self._headers: dict[str, str] = {}
+        if config.access_token and config.access_token.get_secret_value():
+            register_secret(config.access_token.get_secret_value())
+            self._headers["Authorization"] = f"Bearer {config.access_token.get_secret_value()}"
+        self.streams = self._streams()
+
+    def _streams(self) -> list[_Stream]:
+        cfg, limit = self.config, str(self.config.limit)
+        terms = cfg.search if cfg.search is not None else tuple(k for b in self.brands for k in b.keywords)
+        streams = [
+            _Stream(f"search:{term}", "/api/v2/search",
+                    (("q", term), ("type", "statuses"), ("resolve", "false"), ("limit", limit)), "search")
+            for term in dict.fromkeys(terms)  # unique, in order
+        ]
+        streams += [
+            _Stream(f"tag:{tag.lower()}", f"/api/v1/timelines/tag/{quote(tag, safe='')}", (("limit", limit),), "tag")
+            for tag in dict.fromkeys(cfg.hashtags)
+        ]
+        if cfg.notifications:
+            streams.append(
+                _Stream("notifications", "/api/v1/notifications", (("types[]", "mention"), ("limit", limit)),
+                        "notifications")
+            )
+        return streams
+
+    async def _get(self, path: str, params: Sequence[tuple[str, str]] = (), *, ok: frozenset[int] = frozenset()) -> Response:
+        return await request(
+            self.session, "GET", self.config.base_url + path,
+            params=list(params), headers=self._headers, timeout=self.config.timeout.total_seconds(),
+            rate_limit=MASTODON_RATE_LIMIT, now=self.clock.now, ok_statuses=ok,
+        )
+
+    async def poll(self, since: Cursor | None) -> Page:
+        """Fetch what is new on every stream since the cursor (first run: the newest page only)."""
+        state = load_cursor(since, source=self.name)
+        saved = state.get("streams")
+        known = {stream.key for stream in self.streams}
+        # Positions of streams no longer configured are dropped; a re-added one starts afresh.
+        positions = {k: v for k, v in (saved if isinstance(saved, dict) else {}).items()
+                     if k in known and isinstance(v, str)}
+        mentions: dict[str, Mention] = {}
+        replies: dict[str, Reply] = {}
+        for stream in self.streams:
+            exhausted = await self._poll_stream(stream, positions, mentions, replies)
+            if exhausted:
+                break
+        cursor = dump_cursor({"v": 1, "streams": positions})
+        return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
+
+    async def _poll_stream(
+        self, stream: _Stream, positions: dict[str, str], mentions: dict[str, Mention], replies: dict[str, Reply]
+    ) -> bool:
+        """Page forward through one stream; True when the rate-limit window is used up."""
+        first_run = stream.key not in positions
+        for _ in range(self.config.max_pages):
+            params = list(stream.params)
+            if stream.key in positions:
+                # min_id pages forward from our position without gaps; since_id would skip items.
+                params.append(("min_id", positions[stream.key]))
+            resp = await self._get(stream.path, params, ok=frozenset({404}) if stream.kind == "tag" else frozenset())
+            if resp.status == 404:  # a hashtag nobody has used yet: nothing to read
+                return False
+            items = self._items(stream, resp)
+            newest = newest_id(_optional_str(item.get("id")) for item in items)
+            if newest is not None:
+                positions[stream.key] = newest_id([newest], positions.get(stream.key)) or newest
+            for item in items:
+                self._take(item["status"] if stream.kind == "notifications" else item, mentions, replies)
+            wait = MASTODON_RATE_LIMIT.exhausted_for(resp.headers, self.clock.now())
+            if wait is not None:
+                logger.info("%s: rate limit used up; pausing until the window resets in %.0fs", self.name, wait)
+                return True
+            if first_run or len(items) < self.config.limit:
+                return False  # no backfill on the first run; a short page is the last one
+        return False
+
+    def _items(self, stream: _Stream, resp: Response) -> list[Mapping[str, Any]]:
+        """The list of entities in a page, checked for shape; bad entries are skipped with a log line."""
+        data = resp.data
+        if stream.kind == "search":
+            data = data.get("statuses") if isinstance(data, Mapping) else None
+        if not isinstance(data, list):
+            raise MalformedResponseError(
+                f"{self.name}: {stream.path} returned {type(resp.data).__name__}, not the documented shape"
+            )
+        items = []
+        for entry in data:
+            if not isinstance(entry, Mapping) or _optional_str(entry.get("id")) is None:
+                self._skip(entry, "entry is not an object with an id")
+            elif stream.kind == "notifications" and not isinstance(entry.get("status"), Mapping):
+                self._skip(entry, "mention notification without a status")
+            else:
+                items.append(entry)
+        return items
+
+    def _take(self, status: Mapping[str, Any], mentions: dict[str, Mention], replies: dict[str, Reply]) -> None:
+        """Route one status: brand reply, brand's own post (ignored) or customer mention."""
+        reblogged = status.get("reblog")
+        if isinstance(reblogged, Mapping):  # a boost: the boosted status is the mention
+            status = reblogged
+        try:
+            if own_brands(author_of(status), self.brands, home=self.home):
+                if _optional_str(status.get("in_reply_to_id")):
+                    reply = to_reply(status, source=self.name)
+                    replies[reply.external_id] = reply
+                return  # the brand's own posts are never customer mentions
+            mention = to_mention(status, source=self.name, brands=self.brands, home=self.home)
+        except MalformedStatusError as err:
+            self._skip(status, str(err))
+            return
+        mentions[mention.external_id] = mention
+
+    def _skip(self, entry: Any, why: str) -> None:
+        self.malformed += 1
+        ident = entry.get("id") if isinstance(entry, Mapping) else None
+        logger.warning("%s: skipping malformed status %r: %s", self.name, ident, why)
+
+    async def replies(self, to: Sequence[Mention]) -> list[Reply]:
+        """Look in each open mention's thread (`/context` descendants) for a brand's reply."""
+        found: list[Reply] = []
+        for mention in list(to)[: self.config.context_checks]:
+            resp = await self._get(f"/api/v1/statuses/{quote(mention.external_id, safe='')}/context",
+                                   ok=frozenset({404}))
+            if resp.status == 404:  # deleted, or not visible to us any more
+                logger.debug("%s: no context for %s (404)", self.name, mention.external_id)
+                continue
+            descendants = resp.data.get("descendants") if isinstance(resp.data, Mapping) else None
+            if not isinstance(descendants, list):
+                raise MalformedResponseError(f"{self.name}: status context without a descendants list")
+            reply = self._first_brand_reply(mention, descendants)
+            if reply is not None:
+                found.append(reply)
+        return found
+
+    def _first_brand_reply(self, mention: Mention, descendants: list[Any]) -> Reply | None:
+        """A direct brand reply if there is one, else the brand's earliest post further down the thread."""
+        candidates = []
+        for status in descendants:
+            if not isinstance(status, Mapping):
+                continue
+            try:
+                if not own_brands(author_of(status), self.brands, home=self.home):
+                    continue
+                reply = to_reply(status, source=self.name, in_reply_to=mention.external_id)
+            except MalformedStatusError as err:
+                self._skip(status, str(err))
+                continue
+            direct = _optional_str(status.get("in_reply_to_id")) == mention.external_id
+            candidates.append((not direct, reply.created_at, reply))
+        if not candidates:
+            return None
+        return min(candidates, key=lambda c: (c[0], c[1]))[2]
