@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from alerts.base import Sink
+from alerts.base import Event, Sink
 from config.schema import Settings
 from connectors.base import BrandView, Connector
 from connectors.registry import connector_class
@@ -111,6 +111,8 @@ class Daemon:
         self.session: aiohttp.ClientSession | None = None
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.classifier.queue_size)
         self._next_due_cache: datetime | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._kick_pending = False
 
     # -- assembly -------------------------------------------------------------------------
 
@@ -142,7 +144,7 @@ class Daemon:
             self.queue,
             self.clock,
             ClockPolicy(target=s.sla.target, warn_after=s.sla.warn_after),
-            self.dispatcher.route,
+            self.route,
             batch_size=s.classifier.batch_size,
             max_wait=s.classifier.max_wait.total_seconds(),
             on_opened=lambda _keys: self._schedule_sweep(soon=True),
@@ -155,8 +157,33 @@ class Daemon:
             if not config.enabled:
                 continue
             self.pollers.append(
-                SourcePoller(name, connector, config, self.store, self._enqueue, self.clock, self.dispatcher.route)
+                SourcePoller(name, connector, config, self.store, self._enqueue, self.clock, self.route)
             )
+
+    def route(self, event: Event) -> list[str]:
+        """Sinks for a new outbox event; also wakes the dispatcher so it leaves at once.
+
+        Called on the store thread inside the transaction that queues the event; the
+        dispatch it schedules reads the outbox through the same thread, after the commit.
+        """
+        assert self.dispatcher is not None
+        names = self.dispatcher.route(event)
+        if names and self._loop is not None and self.scheduler is not None:
+            self._loop.call_soon_threadsafe(self._kick_dispatch)
+        return names
+
+    def _kick_dispatch(self) -> None:
+        if self.scheduler is None or self.stop_event.is_set() or self._kick_pending:
+            return
+        self._kick_pending = True
+        self.scheduler.add_job(
+            self._kicked_dispatch, "date", run_date=datetime.now(UTC), id="alerts:kick",
+            replace_existing=True, max_instances=3, misfire_grace_time=None,
+        )
+
+    async def _kicked_dispatch(self) -> None:
+        self._kick_pending = False  # events queued from now on need a new kick
+        await self.dispatch()
 
     def _build_sinks(self) -> dict[str, Sink]:
         from alerts import build_sinks
@@ -221,7 +248,7 @@ class Daemon:
     async def run(self, *, install_signals: bool = True) -> RunSummary:
         """Run until SIGINT/SIGTERM or `stop()`, then drain gracefully."""
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -307,7 +334,7 @@ class Daemon:
     async def sweep(self) -> int:
         """Raise warn/breach events for clocks past a threshold; deliver them at once."""
         assert self.dispatcher is not None
-        events = await self.store.sweep(self.clock.now(), self.dispatcher.route)
+        events = await self.store.sweep(self.clock.now(), self.route)
         self._next_due_cache = await self.store.next_due()
         await self.store.beat("sla", self.clock.now())
         self.summary.alerts_queued += len(events)
