@@ -23,6 +23,12 @@ class ConnectorConfig(BaseModel):
     poll_interval: Duration = Field(default="2m", description="Time between polls.")
     jitter: Duration = Field(default="5s", description="Random delay added to each poll.")
     max_backoff: Duration = Field(default="1h", description="Longest wait after repeated failures.")
+    down_alert_after: Duration = Field(
+        default="30m", description="Alert when the source has been failing this long (0s: never)."
+    )
+    gap_alert_after: Duration = Field(
+        default="0s", description="Alert when a usually busy source brings no mention this long (0s: never)."
+    )
 
 
 class BrandView(BaseModel):
@@ -37,7 +43,12 @@ class BrandView(BaseModel):
 
 
 class Connector(Protocol):
-    """One social API or review site. Thin: fetch and map, no policy."""
+    """One social API or review site. Thin: fetch and map, no policy.
+
+    Optional class attributes read by the daemon: `can_see_replies` (False where the platform
+    never shows the brand's answers, so clocks can only be stopped by hand) and `max_lookback`
+    (how far back the API can still return posts after an outage, e.g. 7 days).
+    """
 
     type_name: ClassVar[str]
     Config: ClassVar[type[ConnectorConfig]]

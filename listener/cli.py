@@ -278,6 +278,63 @@ def poll_command(config_path: Path | None, name: str, once: bool, dry_run: bool)
         click.echo(line)
 
 
+@cli.command("sources")
+@CONFIG_OPTION
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def sources_command(config_path: Path | None, fmt: str) -> None:
+    """Health of every source: state, last success and error, failures, mentions in 24 h."""
+    from connectors.registry import connector_class
+    from listener.store import SyncStore
+
+    settings = load_settings(config_path, required=False)
+    store = SyncStore(settings.listener.database)
+    now = datetime.now(UTC)
+    try:
+        rows = {row["source"]: row for row in store.health()}
+        names = list(dict.fromkeys([*settings.connectors, *rows]))
+        report = []
+        for name in names:
+            row = rows.get(name, {})
+            config = settings.connectors.get(name)
+            cls = connector_class(config.type) if config else None
+            activity = store.source_activity(name, now)
+            report.append({
+                "source": name,
+                "type": config.type if config else None,
+                "enabled": bool(config.enabled) if config else None,
+                "state": row.get("state") or "never polled",
+                "last_success": row.get("last_success"),
+                "last_error": row.get("last_error"),
+                "last_error_at": row.get("last_error_at"),
+                "consecutive_failures": row.get("consecutive_failures") or 0,
+                "rate_limited_until": row.get("rate_limited_until"),
+                "next_retry": row.get("retry_at"),
+                "mentions_24h": activity["last_24h"],
+                "replies_visible": getattr(cls, "can_see_replies", True) if cls else None,
+            })
+    finally:
+        store.close()
+    if fmt == "json":
+        for item in report:
+            click.echo(json.dumps(item, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Sources")
+    for column in ("source", "type", "state", "last success", "failures", "24h", "replies", "last error"):
+        table.add_column(column, overflow="fold")
+    for item in report:
+        style = {"up": "green", "down": "red", "auth_failed": "red"}.get(item["state"], "yellow")
+        replies = {True: "seen", False: "not visible", None: "?"}[item["replies_visible"]]
+        table.add_row(
+            item["source"], item["type"] or "-", f"[{style}]{item['state']}[/]",
+            (item["last_success"] or "-")[:19], str(item["consecutive_failures"]), str(item["mentions_24h"]),
+            replies, item["last_error"] or "",
+        )
+    Console().print(table)
+
+
 @cli.command("demo")
 @click.option("--seconds", type=float, default=110.0, show_default=True, help="How long the live part runs.")
 @click.option("--database", type=click.Path(path_type=Path), default=None, help="Keep the demo database here.")

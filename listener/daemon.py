@@ -153,7 +153,11 @@ class Daemon:
 
         connectors = dict(self._connectors) if self._connectors is not None else self._build_connectors()
         for name, connector in connectors.items():
-            config = s.connectors.get(name) or type(connector).Config.model_validate({"type": name})
+            config = (
+                s.connectors.get(name)
+                or getattr(connector, "config", None)
+                or type(connector).Config.model_validate({"type": name})
+            )
             if not config.enabled:
                 continue
             self.pollers.append(

@@ -131,3 +131,14 @@ def m001_initial(db: Database) -> None:
     )
     db["heartbeats"].create({"stage": str, "at": str}, pk="stage")
     ensure_corrections(db)
+
+
+@migrations()
+def m003_source_health(db: Database) -> None:
+    """Outage bookkeeping for source-health alerts, and per-source recency lookups."""
+    health = db["source_health"]
+    for column, kind in (("first_failure_at", str), ("rate_limited_until", str), ("last_mention_at", str),
+                         ("down_since_success", str)):
+        if column not in health.columns_dict:
+            health.add_column(column, kind)
+    db["mentions"].create_index(["source", "created_at"], if_not_exists=True)

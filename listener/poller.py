@@ -6,6 +6,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from alerts.base import Event, EventKind
 from connectors.base import Connector, ConnectorConfig
@@ -13,7 +14,7 @@ from listener.backoff import Backoff
 from listener.clock import Clock
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 from listener.redact import redact
-from listener.store import SinkRouter, Store, iso
+from listener.store import SinkRouter, Store, iso, parse_iso
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +53,29 @@ class SourcePoller:
         self.backoff = Backoff(base=max(self.interval, 1.0), cap=config.max_backoff.total_seconds())
         self.stats = PollStats()
         self.up = True
-        self._auth_incident: str | None = None
+        self._first_failure: datetime | None = None
+        self._last_success: datetime | None = None
+        self._restored = False
 
     def jittered(self, delay: float) -> float:
         """Add the configured random jitter, so pollers don't fire in lockstep."""
         return delay + random.uniform(0, self.config.jitter.total_seconds())
 
+    async def _restore(self) -> None:
+        """Pick up an outage that began before a restart, so its alerts stay truthful."""
+        self._restored = True
+        row = await self.store.health_row(self.name)
+        if row:
+            self._last_success = parse_iso(row.get("last_success"))
+            self._first_failure = parse_iso(row.get("first_failure_at"))
+            self.up = row.get("state") in (None, "up")
+            if not self.up:
+                self.backoff.failures = int(row.get("consecutive_failures") or 0)
+
     async def run_once(self) -> float:
         """Poll once; return the delay (seconds) before the next poll."""
+        if not self._restored:
+            await self._restore()
         self.stats.polls += 1
         try:
             cursor = await self.store.get_cursor(self.name)
@@ -93,22 +109,29 @@ class SourcePoller:
             await self.store.record_replies(replies, self.clock.now(), self.router)
 
     async def _succeeded(self, new: int) -> None:
+        now = self.clock.now()
         if not self.up:
             logger.info("%s: source is back up after %d failed polls", self.name, self.backoff.failures)
+            await self._check_lookback(now)
         self.up = True
         self.backoff.reset()
-        self._auth_incident = None
-        now = self.clock.now()
+        self._first_failure = None
+        self._last_success = now
+        activity = await self.store.source_activity(self.name, now)
         await self.store.save_health(
             self.name,
             state="up",
             last_success=iso(now),
             consecutive_failures=0,
+            first_failure_at=None,
             retry_at=None,
+            rate_limited_until=None,
             polls=self.stats.polls,
             mentions_total=self.stats.new_mentions,
+            last_mention_at=iso(activity["last_mention_at"]) if activity["last_mention_at"] else None,
         )
         await self.store.beat(f"poll:{self.name}", now)
+        await self._check_gap(now, activity)
 
     async def _failed(self, err: Exception, *, retry_after: float | None = None, auth: bool = False) -> float:
         self.stats.failures += 1
@@ -118,28 +141,77 @@ class SourcePoller:
             logger.warning("%s: poll failed (%s); retrying in %.0fs", self.name, message, delay)
         self.up = False
         now = self.clock.now()
+        if self._first_failure is None:
+            self._first_failure = now
         await self.store.save_health(
             self.name,
             state="auth_failed" if auth else "down",
             last_error=message,
             last_error_at=iso(now),
             consecutive_failures=self.backoff.failures,
-            retry_at=iso(now.fromtimestamp(now.timestamp() + delay, now.tzinfo)),
+            first_failure_at=iso(self._first_failure),
+            retry_at=iso(now + timedelta(seconds=delay)),
+            rate_limited_until=iso(now + timedelta(seconds=retry_after)) if retry_after else None,
             polls=self.stats.polls,
         )
-        if auth and self._auth_incident is None:
-            self._auth_incident = iso(now)
-            await self.store.enqueue(
-                Event(
-                    id=f"source:{self.name}:auth:{self._auth_incident}",
-                    kind=EventKind.SOURCE,
-                    brand="",
-                    thread=f"source:{self.name}",
-                    created_at=now,
-                    source=self.name,
-                    state="auth_failed",
-                    detail=f"{self.name}: credentials were rejected ({message})",
-                ),
-                self.router,
-            )
+        if auth:  # the id carries the outage start: one alert per incident, across restarts
+            await self._alert("auth", iso(self._first_failure), "auth_failed",
+                              f"{self.name}: credentials were rejected ({message})")
+        threshold = self.config.down_alert_after
+        if threshold > timedelta(0) and now - self._first_failure >= threshold:
+            since = self._first_failure
+            await self._alert("down", iso(since), "down",
+                              f"{self.name}: failing since {since:%Y-%m-%d %H:%M} UTC "
+                              f"({_span(now - since)}); last error: {message}")
         return delay
+
+    async def _check_lookback(self, now: datetime) -> None:
+        """After an outage longer than the API can reach back, say which period may be missing."""
+        lookback: timedelta | None = getattr(type(self.connector), "max_lookback", None)
+        if lookback is None or self._last_success is None:
+            return
+        if now - self._last_success > lookback:
+            lost_until = now - lookback
+            detail = (f"{self.name}: the outage lasted {_span(now - self._last_success)}, longer than the "
+                      f"{_span(lookback)} the API can return; mentions posted between "
+                      f"{self._last_success:%Y-%m-%d %H:%M} and {lost_until:%Y-%m-%d %H:%M} UTC may be missing")
+            logger.warning("%s", detail)
+            await self._alert("lookback", iso(self._last_success), "gap", detail)
+
+    async def _check_gap(self, now: datetime, activity: dict[str, object]) -> None:
+        """Alert when a source that usually brings mentions has brought none for a while."""
+        window = self.config.gap_alert_after
+        last = activity["last_mention_at"]
+        if window <= timedelta(0) or not isinstance(last, datetime) or now - last < window:
+            return
+        # "Usually busy": at least three mentions expected in such a window, judging by the last week.
+        expected = int(activity["last_7d"]) * (window / timedelta(days=7))  # type: ignore[call-overload]
+        if expected >= 3:
+            await self._alert("gap", iso(last), "gap",
+                              f"{self.name}: no mention for {_span(now - last)} although about "
+                              f"{expected:.0f} are usual in that time")
+
+    async def _alert(self, what: str, incident: str, state: str, detail: str) -> None:
+        """Queue a source-health alert, once per incident (the id carries the incident start)."""
+        await self.store.enqueue(
+            Event(
+                id=f"source:{self.name}:{what}:{incident}",
+                kind=EventKind.SOURCE,
+                brand="",
+                thread=f"source:{self.name}:{what}:{incident}",
+                created_at=self.clock.now(),
+                source=self.name,
+                state=state,
+                detail=detail,
+            ),
+            self.router,
+        )
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes >= 2 * 1440:
+        return f"{minutes // 1440}d{minutes % 1440 // 60}h"
+    if minutes >= 60:
+        return f"{minutes // 60}h{minutes % 60:02d}m"
+    return f"{minutes}m"

@@ -65,8 +65,9 @@ class ScriptedConnector:
     type_name: ClassVar[str] = "scripted"
     Config: ClassVar[type[ConnectorConfig]] = ScriptedConfig
 
-    def __init__(self, name: str, pages: list[Page | Exception] | None = None) -> None:
+    def __init__(self, name: str, pages: list[Page | Exception] | None = None, **config: object) -> None:
         self.name = name
+        self.config = ScriptedConfig.model_validate(config)
         self.pages = list(pages or [])
         self.cursors: list[Cursor | None] = []
         self.reply_answers: list[Reply] = []
