@@ -102,12 +102,13 @@ def _validate_connector(name: str, table: Any, problems: list[str]) -> BaseModel
 def _cross_checks(settings: Settings, connectors: Mapping[str, Any]) -> list[str]:
     problems = []
     for brand, spec in settings.brands.items():
-        for source in spec.handles:
-            if source not in connectors:
-                problems.append(
-                    f"brands.{brand}.handles.{source}: no connector named {source!r}"
-                    + _suggest(source, list(connectors))
-                )
+        for key, table in (("handles", spec.handles), ("bots", spec.bots)):
+            for source in table:
+                if source not in connectors:
+                    problems.append(
+                        f"brands.{brand}.{key}.{source}: no connector named {source!r}"
+                        + _suggest(source, list(connectors))
+                    )
     return problems
 
 

@@ -70,6 +70,9 @@ class BrandSettings(_Strict):
     keywords: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     handles: dict[str, list[str]] = Field(default_factory=dict, description="Source name -> own accounts.")
+    bots: dict[str, list[str]] = Field(
+        default_factory=dict, description="Source name -> own auto-reply accounts (their replies never stop a clock)."
+    )
     competitor: bool = False
 
     @field_validator("keywords")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -141,8 +143,20 @@ def to_mention(
         lang=_optional_str(raw.get("language")),
         in_reply_to=_optional_str(raw.get("in_reply_to_id")),
         brands=tuple(b.name for b in brands if b.name in attributed),
+        edited_at=_edited_at(raw),
         raw=dict(raw),
     )
+
+
+def _edited_at(raw: Mapping[str, Any]) -> datetime | None:
+    """When the author last edited the status (null when never); unreadable values are ignored."""
+    value = raw.get("edited_at")
+    if not value:
+        return None
+    try:
+        return to_utc(value)
+    except ValueError:
+        return None
 
 
 def to_reply(raw: Mapping[str, Any], *, source: str, in_reply_to: str | None = None) -> Reply:
@@ -291,7 +305,9 @@ class MastodonConnector:
     def _take(self, status: Mapping[str, Any], mentions: dict[str, Mention], replies: dict[str, Reply]) -> None:
         """Route one status: brand reply, brand's own post (ignored) or customer mention."""
         reblogged = status.get("reblog")
+        boost_id = None
         if isinstance(reblogged, Mapping):  # a boost: the boosted status is the mention
+            boost_id = _optional_str(status.get("id"))
             status = reblogged
         try:
             if own_brands(author_of(status), self.brands, home=self.home):
@@ -303,7 +319,9 @@ class MastodonConnector:
         except MalformedStatusError as err:
             self._skip(status, str(err))
             return
-        mentions[mention.external_id] = mention
+        if boost_id:  # each boost is one more sighting of the same post (reach)
+            mention = dataclasses.replace(mention, seen_as=boost_id)
+        mentions[mention.sighting_key] = mention
 
     def _skip(self, entry: Any, why: str) -> None:
         self.malformed += 1

@@ -77,7 +77,8 @@ def brands_for_source(settings: Settings, source: str) -> list[BrandView]:
             name=name,
             keywords=tuple(spec.keywords),
             exclude=tuple(spec.exclude),
-            handles=tuple(spec.handles.get(source, ())),
+            # Auto-reply accounts are the brand's too: their posts are never customer mentions.
+            handles=tuple(spec.handles.get(source, ())) + tuple(spec.bots.get(source, ())),
         )
         for name, spec in settings.brands.items()
     ]
@@ -121,6 +122,12 @@ class Daemon:
         await self.store.open()
         stack.push_async_callback(self.store.close)
         await self.store.set_competitors([n for n, b in s.brands.items() if b.competitor])
+        await self.store.set_policy(ClockPolicy(target=s.sla.target, warn_after=s.sla.warn_after))
+        bots: dict[str, list[str]] = {}
+        for spec in s.brands.values():
+            for source, handles in spec.bots.items():
+                bots.setdefault(source, []).extend(handles)
+        await self.store.set_bots(bots)
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
             headers={"User-Agent": USER_AGENT},

@@ -44,15 +44,26 @@ class Mention:
     in_reply_to: str | None = None
     conversation_id: str | None = None
     brands: tuple[str, ...] = ()
+    # Id of the boost, retweet or cross-post through which this post was seen (reach counting).
+    seen_as: str | None = None
+    # When the author last edited it (reviews): an edit after the brand's reply reopens the clock.
+    edited_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created_at", require_utc(self.created_at, "created_at"))
+        if self.edited_at is not None:
+            object.__setattr__(self, "edited_at", require_utc(self.edited_at, "edited_at"))
 
     @property
     def key(self) -> str:
         """Stable identity across polls: `<source>:<external_id>`."""
         return f"{self.source}:{self.external_id}"
+
+    @property
+    def sighting_key(self) -> str:
+        """Identity of this particular sighting (a boost has its own)."""
+        return f"{self.source}:{self.seen_as or self.external_id}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -142,3 +142,36 @@ def m003_source_health(db: Database) -> None:
         if column not in health.columns_dict:
             health.add_column(column, kind)
     db["mentions"].create_index(["source", "created_at"], if_not_exists=True)
+
+
+@migrations()
+def m004_dedupe_and_cases(db: Database) -> None:
+    """Sightings and reach (boosts, cross-posts, one post seen by two sources), case threads, edits."""
+    mentions = db["mentions"]
+    for column, kind in (("reach", int), ("canonical_url", str), ("fingerprint", str), ("edited_at", str)):
+        if column not in mentions.columns_dict:
+            mentions.add_column(column, kind)
+    db.execute("UPDATE mentions SET reach = 1 WHERE reach IS NULL")
+    mentions.create_index(["canonical_url"], if_not_exists=True)
+    mentions.create_index(["fingerprint"], if_not_exists=True)
+    db["mention_sightings"].create(
+        {"sighting_key": str, "mention_key": str, "source": str, "seen_at": str}, pk="sighting_key", if_not_exists=True
+    )
+    db["mention_sightings"].create_index(["mention_key"], if_not_exists=True)
+    db.execute(
+        "INSERT OR IGNORE INTO mention_sightings (sighting_key, mention_key, source, seen_at) "
+        "SELECT key, key, source, fetched_at FROM mentions"
+    )
+    # Every mention that belongs to a complaint's case (the complaint itself and its follow-ups).
+    db["case_members"].create({"mention_key": str, "case_key": str}, pk="mention_key", if_not_exists=True)
+    db["case_members"].create_index(["case_key"], if_not_exists=True)
+    db.execute("INSERT OR IGNORE INTO case_members SELECT mention_key, mention_key FROM complaints")
+    complaints = db["complaints"]
+    for column, kind in (("round", int), ("reply_counted", int)):
+        if column not in complaints.columns_dict:
+            complaints.add_column(column, kind)
+    db.execute("UPDATE complaints SET round = 0 WHERE round IS NULL")
+    replies = db["replies"]
+    if "counts" not in replies.columns_dict:
+        replies.add_column("counts", int)
+    db.execute("UPDATE replies SET counts = 1 WHERE counts IS NULL")

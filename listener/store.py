@@ -18,7 +18,10 @@ import sqlite_utils
 from alerts.base import Event, EventKind
 from listener.domain import Cursor, Mention, Reply
 from listener.migrations import migrations
+from listener.dedupe import canonical_url, fingerprint
 from listener.text import clean_text
+from connectors.matching import same_account
+from connectors.timeutil import to_utc
 from models.base import Classification
 
 P = ParamSpec("P")
@@ -105,6 +108,21 @@ class SyncStore:
         migrations.apply(self.db)
         # Competitor brands get clocks (for comparison reports) but never alerts.
         self.competitors: frozenset[str] = frozenset()
+        # Brand accounts whose replies never stop a clock (auto-replies), per source.
+        self.bots: dict[str, tuple[str, ...]] = {}
+        self.policy = ClockPolicy(target=timedelta(hours=1), warn_after=timedelta(minutes=45))
+        self._reopened: list[tuple[str, datetime]] = []
+
+    def set_policy(self, policy: ClockPolicy) -> None:
+        """The clock policy used when a clock (re)opens outside classification."""
+        self.policy = policy
+
+    def set_bots(self, bots: dict[str, Sequence[str]]) -> None:
+        """Name, per source, the brand accounts that only auto-reply."""
+        self.bots = {source: tuple(handles) for source, handles in bots.items()}
+
+    def _is_bot(self, source: str, author: str) -> bool:
+        return any(same_account(author, bot) for bot in self.bots.get(source, ()))
 
     def set_competitors(self, names: Iterable[str]) -> None:
         """Name the brands whose clocks are tracked for comparison only."""
@@ -131,10 +149,14 @@ class SyncStore:
         never duplicates anything.
         """
         new_keys: list[str] = []
+        self._reopened = []
         with self.db.atomic():
             for mention in mentions:
                 if self._insert_mention(mention, now):
                     new_keys.append(mention.key)
+            for key, edited_at in self._reopened:
+                self._reopen(key, edited_at)
+                new_keys.append(key)  # re-judged by the classifier with the edited text
             if replies:
                 self._record_replies(replies, now, router)
             if cursor is not None:
@@ -144,11 +166,27 @@ class SyncStore:
         return new_keys
 
     def _insert_mention(self, mention: Mention, now: datetime) -> bool:
+        """Store a new post; a post seen again (boost, cross-post, second source) only adds reach."""
+        sighting = mention.sighting_key
+        if self.db.execute("SELECT 1 FROM mention_sightings WHERE sighting_key = ?", [sighting]).fetchone():
+            self._apply_edit(mention, now)
+            return False
+        url = canonical_url(mention.url)
+        text = clean_text(mention.text)
+        print_ = fingerprint(text)
+        existing = self._same_post(mention, url, print_)
+        if existing is not None:
+            self.db.execute(
+                "INSERT OR IGNORE INTO mention_sightings (sighting_key, mention_key, source, seen_at) VALUES (?, ?, ?, ?)",
+                [sighting, existing, mention.source, iso(now)],
+            )
+            self.db.execute("UPDATE mentions SET reach = COALESCE(reach, 1) + 1 WHERE key = ?", [existing])
+            return False
         row = {
             "key": mention.key,
             "source": mention.source,
             "external_id": mention.external_id,
-            "text": clean_text(mention.text),
+            "text": text,
             "author": clean_text(mention.author, limit=200),
             "author_name": clean_text(mention.author_name, limit=200),
             "author_followers": mention.author_followers,
@@ -160,15 +198,21 @@ class SyncStore:
             "fetched_at": iso(now),
             "classified_at": None,
             "raw": json.dumps(mention.raw, default=str, ensure_ascii=False) if mention.raw else None,
+            "reach": 1,
+            "canonical_url": url or None,
+            "fingerprint": print_ or None,
+            "edited_at": iso(edited) if (edited := edited_at(mention)) else None,
         }
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO mentions ({}) VALUES ({})".format(
+        self.db.execute(
+            "INSERT INTO mentions ({}) VALUES ({})".format(
                 ", ".join(f"[{k}]" for k in row), ", ".join("?" for _ in row)
             ),
-            list(row.values()),
+            [clean_text(v, limit=10_000_000) if k == "raw" and v else v for k, v in row.items()],
         )
-        if cur.rowcount == 0:
-            return False
+        self.db.execute(
+            "INSERT OR IGNORE INTO mention_sightings (sighting_key, mention_key, source, seen_at) VALUES (?, ?, ?, ?)",
+            [sighting, mention.key, mention.source, iso(now)],
+        )
         for brand in mention.brands:
             self.db.execute(
                 "INSERT OR IGNORE INTO mention_brands (mention_key, brand) VALUES (?, ?)", [mention.key, brand]
@@ -182,6 +226,32 @@ class SyncStore:
             [mention.source, row["author"], row["author_name"], mention.author_followers, iso(now), iso(now)],
         )
         return True
+
+    def _same_post(self, mention: Mention, url: str, print_: str) -> str | None:
+        """Key of a stored mention that is the same post under another id or source."""
+        found = self.db.execute("SELECT key FROM mentions WHERE key = ?", [mention.key]).fetchone()
+        if found is None and url:
+            found = self.db.execute("SELECT key FROM mentions WHERE canonical_url = ? LIMIT 1", [url]).fetchone()
+        if found is None and print_:
+            found = self.db.execute(
+                "SELECT key FROM mentions WHERE fingerprint = ? AND created_at BETWEEN ? AND ? LIMIT 1",
+                [print_, iso(mention.created_at - timedelta(days=1)), iso(mention.created_at + timedelta(days=1))],
+            ).fetchone()
+        return found[0] if found else None
+
+    def _apply_edit(self, mention: Mention, now: datetime) -> None:
+        """An edit newer than what we stored: keep the new text, re-judge it, maybe reopen its clock."""
+        edited = edited_at(mention)
+        if edited is None:
+            return
+        row = self.db.execute("SELECT edited_at FROM mentions WHERE key = ?", [mention.key]).fetchone()
+        if row is None or (row[0] and row[0] >= iso(edited)):
+            return
+        self.db.execute(
+            "UPDATE mentions SET text = ?, edited_at = ?, classified_at = NULL WHERE key = ?",
+            [clean_text(mention.text), iso(edited), mention.key],
+        )
+        self._reopened.append((mention.key, edited))
 
     def get_cursor(self, source: str) -> Cursor | None:
         """The cursor saved with the last ingest of `source`."""
@@ -289,11 +359,10 @@ class SyncStore:
     def _open_clock(
         self, mention: Mention, brand: str, policy: ClockPolicy, now: datetime, router: SinkRouter | None
     ) -> bool:
-        # A customer's follow-up in a thread that already has a clock joins that case.
-        if mention.in_reply_to:
-            parent = f"{mention.source}:{mention.in_reply_to}"
-            if self.db.execute("SELECT 1 FROM complaints WHERE mention_key = ?", [parent]).fetchone():
-                return False
+        case = self._existing_case(mention, brand)
+        if case is not None:  # a follow-up joins its case: one case, one clock
+            self.db.execute("INSERT OR IGNORE INTO case_members VALUES (?, ?)", [mention.key, case])
+            return False
         opened_at = mention.created_at
         row = {
             "mention_key": mention.key,
@@ -303,23 +372,68 @@ class SyncStore:
             "warn_at": iso(opened_at + policy.warn_after),
             "deadline": iso(opened_at + policy.target),
             "state": "open",
+            "round": 0,
         }
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO complaints ({}) VALUES ({})".format(
-                ", ".join(row), ", ".join("?" for _ in row)
-            ),
+            "INSERT OR IGNORE INTO complaints ({}) VALUES ({})".format(", ".join(row), ", ".join("?" for _ in row)),
             list(row.values()),
         )
         if cur.rowcount == 0:
             return False
-        # The brand may have answered before the classifier got to the mention.
+        self.db.execute("INSERT OR IGNORE INTO case_members VALUES (?, ?)", [mention.key, mention.key])
+        self._close_if_answered(mention.key, opened_at, now, router)
+        return True
+
+    def _existing_case(self, mention: Mention, brand: str) -> str | None:
+        """The open or recent case this mention continues: its thread, or the author's open complaint."""
+        if mention.in_reply_to:
+            case = self._case_of(f"{mention.source}:{mention.in_reply_to}")
+            if case is not None:
+                return case
+        if mention.conversation_id:
+            found = self.db.execute(
+                """SELECT c.mention_key FROM complaints c JOIN mentions m ON m.key = c.mention_key
+                   WHERE m.source = ? AND m.conversation_id = ? ORDER BY c.opened_at LIMIT 1""",
+                [mention.source, mention.conversation_id],
+            ).fetchone()
+            if found:
+                return str(found[0])
+        # The same customer writing again about the same brand while their complaint is open.
+        found = self.db.execute(
+            """SELECT c.mention_key FROM complaints c JOIN mentions m ON m.key = c.mention_key
+               WHERE c.state = 'open' AND c.brand = ? AND m.source = ? AND m.author = ?
+                 AND c.opened_at >= ? AND c.mention_key != ? ORDER BY c.opened_at LIMIT 1""",
+            [brand, mention.source, mention.author, iso(mention.created_at - timedelta(days=1)), mention.key],
+        ).fetchone()
+        return str(found[0]) if found else None
+
+    def _close_if_answered(self, case: str, since: datetime, now: datetime, router: SinkRouter | None) -> None:
+        """The brand may have answered before the classifier got to the mention (or before an edit)."""
         reply = self.db.execute(
-            "SELECT key, author, created_at FROM replies WHERE mention_key = ? ORDER BY created_at LIMIT 1",
-            [mention.key],
+            """SELECT r.key, r.author, r.created_at FROM replies r
+               WHERE r.counts = 1 AND r.created_at >= ? AND (r.mention_key = ? OR r.mention_key IN
+                     (SELECT mention_key FROM case_members WHERE case_key = ?))
+               ORDER BY r.created_at LIMIT 1""",
+            [iso(since), case, case],
         ).fetchone()
         if reply:
-            self._close(mention.key, parse_iso(reply[2]) or now, f"reply by {reply[1]}", "replied", reply[0], now, router)
-        return True
+            self._close(case, parse_iso(reply[2]) or now, f"reply by {reply[1]}", "replied", reply[0], now, router)
+
+    def _reopen(self, key: str, edited_at: datetime) -> None:
+        """An edit after the brand's answer starts a new round of the clock."""
+        row = self.db.execute(
+            "SELECT state, closed_at, round FROM complaints WHERE mention_key = ?", [key]
+        ).fetchone()
+        if row is None or row[0] == "open" or (row[1] and row[1] > iso(edited_at)):
+            return
+        policy = self.policy
+        self.db.execute(
+            """UPDATE complaints SET state = 'open', opened_at = ?, warn_at = ?, deadline = ?, warned_at = NULL,
+                      breached_at = NULL, closed_at = NULL, closed_by = NULL, close_reason = NULL,
+                      reply_key = NULL, response_seconds = NULL, round = ? WHERE mention_key = ?""",
+            [iso(edited_at), iso(edited_at + policy.warn_after), iso(edited_at + policy.target),
+             (row[2] or 0) + 1, key],
+        )
 
     # -- replies and acknowledgements -----------------------------------------------------
 
@@ -332,25 +446,39 @@ class SyncStore:
         stopped = 0
         for reply in replies:
             key = f"{reply.source}:{reply.external_id}"
+            counts = not self._is_bot(reply.source, reply.author)  # an auto-reply is not an answer
             self.db.execute(
-                """INSERT OR IGNORE INTO replies (key, mention_key, source, author, created_at, url, text, seen_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT OR IGNORE INTO replies (key, mention_key, source, author, created_at, url, text, seen_at,
+                                                  counts)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [key, reply.mention_key, reply.source, reply.author, iso(reply.created_at),
-                 clean_text(reply.url, limit=2000), clean_text(reply.text), iso(now)],
+                 clean_text(reply.url, limit=2000), clean_text(reply.text), iso(now), int(counts)],
             )
+            if not counts:
+                continue
             target = self._case_of(reply.mention_key)
-            if target and self._close(target, reply.created_at, f"reply by {reply.author}", "replied", key, now, router):
+            if target is None:
+                continue
+            opened = self.db.execute("SELECT opened_at FROM complaints WHERE mention_key = ?", [target]).fetchone()
+            if opened and iso(reply.created_at) < opened[0] and target != reply.mention_key:
+                continue  # an answer to an older message of the thread does not answer this round
+            if self._close(target, reply.created_at, f"reply by {reply.author}", "replied", key, now, router):
                 stopped += 1
         return stopped
 
     def _case_of(self, mention_key: str) -> str | None:
-        """The complaint a reply to `mention_key` answers (the mention itself or its thread's first)."""
+        """The complaint a reply to `mention_key` answers: the mention's case, found through
+        duplicates (sightings), case membership (follow-ups) and the reply chain."""
         seen = set()
         key: str | None = mention_key
         while key and key not in seen:
             seen.add(key)
-            if self.db.execute("SELECT 1 FROM complaints WHERE mention_key = ?", [key]).fetchone():
-                return key
+            alias = self.db.execute("SELECT mention_key FROM mention_sightings WHERE sighting_key = ?", [key]).fetchone()
+            if alias:
+                key = alias[0]
+            member = self.db.execute("SELECT case_key FROM case_members WHERE mention_key = ?", [key]).fetchone()
+            if member:
+                return str(member[0])
             row = self.db.execute("SELECT source, in_reply_to FROM mentions WHERE key = ?", [key]).fetchone()
             key = f"{row[0]}:{row[1]}" if row and row[1] else None
         return None
@@ -371,7 +499,7 @@ class SyncStore:
         router: SinkRouter | None,
     ) -> bool:
         row = self.db.execute(
-            "SELECT opened_at, warned_at, breached_at, brand, source, deadline FROM complaints "
+            "SELECT opened_at, warned_at, breached_at, brand, source, deadline, round FROM complaints "
             "WHERE mention_key = ? AND state = 'open'",
             [mention_key],
         ).fetchone()
@@ -389,7 +517,7 @@ class SyncStore:
             m = mention[0] if mention else None
             self._enqueue(
                 Event(
-                    id=f"{mention_key}:{reason}",
+                    id=_event_id(mention_key, row[6], reason),
                     kind=EventKind.REPLIED,
                     brand=row[3],
                     thread=mention_key,
@@ -419,7 +547,7 @@ class SyncStore:
             rows = self.db.execute(
                 """SELECT c.mention_key, c.brand, c.source, c.opened_at, c.warn_at, c.deadline,
                           c.warned_at, c.breached_at, m.author, m.text, m.url, cl.sentiment, cl.p_complaint,
-                          cl.language
+                          cl.language, c.round
                    FROM complaints c JOIN mentions m ON m.key = c.mention_key
                    LEFT JOIN classifications cl ON cl.mention_key = c.mention_key
                    WHERE c.state = 'open' AND (
@@ -438,7 +566,7 @@ class SyncStore:
                     [iso(now), iso(now), key],
                 )
                 event = Event(
-                    id=f"{key}:{kind.value}",
+                    id=_event_id(key, r[14], kind.value),
                     kind=kind,
                     brand=r[1],
                     thread=key,
@@ -681,6 +809,24 @@ class SyncStore:
             "median_response_s": _percentile(times, 50),
             "p90_response_s": _percentile(times, 90),
         }
+
+
+def edited_at(mention: Mention) -> datetime | None:
+    """The mention's last edit: the field, or `raw["edited_at"]` as review connectors give it."""
+    if mention.edited_at is not None:
+        return mention.edited_at
+    value = mention.raw.get("edited_at") if mention.raw else None
+    if not value:
+        return None
+    try:
+        return to_utc(value)
+    except ValueError:
+        return None
+
+
+def _event_id(mention_key: str, round_: int | None, what: str) -> str:
+    """Stable alert id; a clock reopened by an edit counts rounds so its alerts are new events."""
+    return f"{mention_key}:{what}" if not round_ else f"{mention_key}:r{round_}:{what}"
 
 
 def _percentile(values: Sequence[float], pct: float) -> float | None:

@@ -110,7 +110,8 @@ async def test_dead_sink_delays_alerts_but_never_loses_them(make_settings, clock
     sink = RecordingSink("slack")
     source = ScriptedConnector(
         "social",
-        [Page([mention(clock, str(i), f"acme broken #{i}", minutes_ago=70 + i) for i in range(3)], "c1")],
+        [Page([mention(clock, str(i), f"acme broken #{i}", minutes_ago=70 + i, author=f"@c{i}") for i in range(3)],
+               "c1")],
     )
     sink.fail_with = SinkError("HTTP 500", retry_after=30)
     summary = await run(settings, clock, source, sink)
