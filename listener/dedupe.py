@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|mc_|igshid$|ref$|ref_src$|s$|t$)")
 _URL = re.compile(r"https?://\S+")
-_HANDLE = re.compile(r"[@#]\w+")
+_HANDLE = re.compile(r"@[\w.@-]+")
 # Below this many characters two texts match too easily to call them one post.
 MIN_FINGERPRINT_CHARS = 40
 
@@ -29,11 +29,22 @@ def canonical_url(url: str) -> str:
     return urlunsplit(("https", parts.netloc.lower().removeprefix("www."), path, query, ""))
 
 
-def fingerprint(text: str) -> str:
-    """A hash of the text without links, handles, case, accents-by-form or spacing; '' when too short."""
+def author_key(author: str) -> str:
+    """The account's bare user name, comparable across platforms ("@ann@x.social", "ann.bsky.social")."""
+    name = author.strip().lstrip("@").casefold()
+    return name.split("@", 1)[0].split(".", 1)[0]
+
+
+def fingerprint(text: str, author: str) -> str:
+    """Same author, same words: a hash of the text without links, @handles, case or spacing.
+
+    Two different people posting the same words are two customers, so the author is part of
+    it; '' when the text is too short to call two copies one post.
+    """
     normal = unicodedata.normalize("NFKC", text).casefold()
-    normal = _HANDLE.sub(" ", _URL.sub(" ", normal))
+    normal = _HANDLE.sub(" ", _URL.sub(" ", normal)).replace("#", " ")
     normal = " ".join(normal.split())
     if len(normal) < MIN_FINGERPRINT_CHARS:
         return ""
-    return hashlib.blake2b(normal.encode("utf-8"), digest_size=12).hexdigest()
+    data = f"{author_key(author)}\x1f{normal}"
+    return hashlib.blake2b(data.encode("utf-8"), digest_size=12).hexdigest()

@@ -173,7 +173,7 @@ class SyncStore:
             return False
         url = canonical_url(mention.url)
         text = clean_text(mention.text)
-        print_ = fingerprint(text)
+        print_ = fingerprint(text, mention.author)
         existing = self._same_post(mention, url, print_)
         if existing is not None:
             self.db.execute(

@@ -130,6 +130,19 @@ async def test_review_edited_after_the_reply_reopens_the_clock(make_settings, cl
 def test_canonical_url_and_fingerprint() -> None:
     assert canonical_url("http://WWW.Example.com/a/b/?utm_source=x&id=3#frag") == "https://example.com/a/b?id=3"
     assert canonical_url("not a url") == "" and canonical_url("ftp://x/y") == ""
-    assert fingerprint("short") == ""
-    assert fingerprint(LONG) == fingerprint("  " + LONG.upper().replace("@acme", "@other") + " https://t.co/x")
-    assert fingerprint(LONG) != fingerprint(LONG.replace("evening", "morning"))
+    assert fingerprint("short", "@ann") == ""
+    same = "  " + LONG.upper().replace("@acme", "@acme.bsky.social") + " https://t.co/x"
+    assert fingerprint(LONG, "@ann@social.example") == fingerprint(same, "ann.bsky.social")
+    assert fingerprint(LONG, "@ann") != fingerprint(LONG.replace("evening", "morning"), "@ann")
+    assert fingerprint(LONG, "@ann") != fingerprint(LONG, "@bob")  # two customers, two mentions
+    assert fingerprint(LONG + " #1", "@ann") != fingerprint(LONG + " #2", "@ann")
+
+
+async def test_same_words_from_different_customers_stay_apart(make_settings, clock) -> None:
+    settings = make_settings()
+    campaign = "@acme I want my money back for the cancelled concert tickets #refund"
+    page = Page([post(clock, "fedi", str(i), campaign, author=f"@fan{i}") for i in range(3)], "c")
+    await run(settings, clock, ScriptedConnector("fedi", [page]))
+    store = db(settings)
+    assert store.counts()["mentions"] == 3 and store.counts()["complaints"] == 3
+    store.close()
