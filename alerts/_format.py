@@ -19,6 +19,8 @@ TITLES: dict[EventKind, str] = {
     EventKind.WARN: "Complaint nearing its deadline",
     EventKind.BREACH: "Response deadline missed",
     EventKind.REPLIED: "Complaint answered",
+    EventKind.ESCALATE: "Complaint escalated",
+    EventKind.ACTION: "Complaint updated",
     EventKind.SOURCE: "Source problem",
 }
 

@@ -16,7 +16,9 @@ class EventKind(StrEnum):
     MENTION = "mention"  # a classified mention (MQTT only)
     WARN = "warn"  # a complaint's clock passed the warning threshold
     BREACH = "breach"  # a complaint's clock passed its deadline
-    REPLIED = "replied"  # the brand replied (or someone acknowledged) after an alert
+    REPLIED = "replied"  # the brand replied (or someone marked it replied) after an alert
+    ESCALATE = "escalate"  # an escalation level of the ladder (a thread reply in Slack)
+    ACTION = "action"  # someone acknowledged, assigned, snoozed or dismissed the complaint
     SOURCE = "source"  # source health (credentials rejected, down, gap)
 
 

@@ -97,6 +97,27 @@ def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
     return None
 
 
+def _is_channel(route: str) -> bool:
+    return route.startswith("#") or (route[:1] in ("C", "G") and route[1:].isalnum() and route.isupper())
+
+
+def route_mention(route: str) -> str:
+    """A configured escalation target as a Slack mention: U… users, S… (or subteam:S…) user groups."""
+    route = route.strip()
+    if route.startswith("subteam:"):
+        return f"<!subteam^{route.removeprefix('subteam:')}>"
+    if route[:1] == "S" and route[1:].isalnum() and route.isupper():
+        return f"<!subteam^{route}>"
+    if route[:1] in ("U", "W") and route[1:].isalnum() and route.isupper():
+        return f"<@{route}>"
+    return escape_plain(route)
+
+
+def escape_plain(text: str) -> str:
+    """Escape Slack's three control characters in text we did not write."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class SlackSink:
     """Deliver WARN/BREACH/REPLIED/SOURCE events to Slack.
 
@@ -161,6 +182,9 @@ class SlackSink:
             await self._send_webhook(message, event)
             return None
         channel, _, ts = (previous_ref or "").partition(":")
+        if event.kind == EventKind.ESCALATE:
+            await self._escalate(event, message, channel, ts)
+            return previous_ref  # later updates still go to the complaint's own message
         if channel and ts:
             try:
                 return await self._call(event, "chat.update", lambda: self._update(channel, ts, message))
@@ -170,6 +194,25 @@ class SlackSink:
 
     async def close(self) -> None:
         """Nothing to release: the HTTP session belongs to the caller."""
+
+    async def _escalate(self, event: Event, message: SlackMessage, channel: str, ts: str) -> None:
+        """An escalation: a thread reply under the complaint's message naming who is now on it,
+        and a copy in every channel the level routes to."""
+        assert self._web is not None
+        routes = [str(r) for r in event.extra.get("to", ())] if isinstance(event.extra, dict) else []
+        mentions = " ".join(route_mention(r) for r in routes if not _is_channel(r))
+        level = event.extra.get("level", "") if isinstance(event.extra, dict) else ""
+        text = f"Escalated ({escape_plain(str(level))}): {mentions} " + message.text if mentions else message.text
+        web = self._web
+        if channel and ts:
+            await self._call(event, "chat.postMessage", lambda: web.chat_postMessage(
+                channel=channel, thread_ts=ts, text=text, link_names=False, parse="none",
+                unfurl_links=False, unfurl_media=False))
+        targets = [r for r in routes if _is_channel(r)] or ([] if channel and ts else [self._settings.channel])
+        for target in targets:
+            await self._call(event, "chat.postMessage", lambda target=target: web.chat_postMessage(
+                channel=target, text=text, blocks=message.blocks, link_names=False, parse="none",
+                unfurl_links=False, unfurl_media=False))
 
     async def _post(self, message: SlackMessage) -> str:
         assert self._web is not None

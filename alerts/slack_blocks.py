@@ -47,6 +47,16 @@ FALLBACK_MAX = 500  # the `text` fallback is shown in notifications; keep it sho
 URL_MAX = 1000  # longer links are left out rather than cut (a cut URL points elsewhere)
 
 OPEN_ACTION_ID = "listener_open_mention"
+# The buttons the interactivity endpoint (listener/interact.py) understands, in display order.
+ACTION_BUTTONS: tuple[tuple[str, str, str | None], ...] = (
+    ("listener_ack", "Acknowledge", "primary"),
+    ("listener_assign", "Assign to me", None),
+    ("listener_snooze", "Snooze 30 min", None),
+    ("listener_not_complaint", "Not a complaint", "danger"),
+    ("listener_replied", "Mark replied", None),
+)
+# States after which a complaint needs no more buttons.
+CLOSED_STATES = frozenset({"replied", "acknowledged", "not_complaint", "marked_replied"})
 
 _EMOJI = {
     EventKind.MENTION: ":speech_balloon:",
@@ -157,23 +167,34 @@ def render(event: Event, *, now: datetime, buttons: bool) -> SlackMessage:
     context = []
     if url:
         context.append(MarkdownTextObject(text=_link(url), verbatim=True))
+    explain = event.extra.get("explain") if isinstance(event.extra, dict) else None
+    if isinstance(explain, str) and explain:
+        context.append(MarkdownTextObject(text=escape(f"Deadline: {explain}", FIELD_MAX), verbatim=True))
     context.append(MarkdownTextObject(text=escape(f"event {event.id}", FIELD_MAX), verbatim=True))
     blocks.append(ContextBlock(elements=context))
-    if buttons and url and len(url) <= BUTTON_URL_MAX:
-        value = event.mention_key if 0 < len(event.mention_key) <= BUTTON_VALUE_MAX else None
-        blocks.append(
-            ActionsBlock(
-                elements=[
-                    ButtonElement(
-                        text=PlainTextObject(text="Open post", emoji=False),
-                        url=url,
-                        action_id=OPEN_ACTION_ID,
-                        value=value,
-                    )
-                ]
+    value = event.mention_key if 0 < len(event.mention_key) <= BUTTON_VALUE_MAX else None
+    elements: list[ButtonElement] = []
+    if buttons and value and _actionable(event):
+        for action_id, label, style in ACTION_BUTTONS:
+            elements.append(
+                ButtonElement(text=PlainTextObject(text=label, emoji=False), action_id=action_id, value=value,
+                              style=style)
             )
+    if buttons and url and len(url) <= BUTTON_URL_MAX:
+        elements.append(
+            ButtonElement(text=PlainTextObject(text="Open post", emoji=False), url=url, action_id=OPEN_ACTION_ID,
+                          value=value)
         )
+    if elements:
+        blocks.append(ActionsBlock(elements=elements))
     return SlackMessage(text=fallback_text(event), blocks=[block.to_dict() for block in blocks])
+
+
+def _actionable(event: Event) -> bool:
+    """Whether the complaint is still open to Acknowledge / Snooze / Mark replied."""
+    if event.kind in (EventKind.REPLIED, EventKind.SOURCE, EventKind.MENTION):
+        return False
+    return event.state not in CLOSED_STATES
 
 
 def fallback_text(event: Event) -> str:

@@ -100,7 +100,9 @@ def _validate_connector(name: str, table: Any, problems: list[str]) -> BaseModel
 
 
 def _cross_checks(settings: Settings, connectors: Mapping[str, Any]) -> list[str]:
-    problems = []
+    from listener.sla.policy import check_references
+
+    problems = check_references(settings.sla.policies, settings.sla.calendars)
     for brand, spec in settings.brands.items():
         for key, table in (("handles", spec.handles), ("bots", spec.bots)):
             for source in table:
@@ -166,6 +168,9 @@ def _fields_at(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
         args = getattr(annotation, "__args__", ())
         if getattr(annotation, "__origin__", None) is dict and len(args) == 2:
             current, skip_key = args[1], True
+            continue
+        if getattr(annotation, "__origin__", None) is list and len(args) == 1:
+            current, skip_key = args[0], True  # the next part is the item's index
             continue
         current = annotation
     if isinstance(current, type) and issubclass(current, BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -9,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
+from listener.sla.policy import CalendarSettings, Policy
 
 
 class _Strict(BaseModel):
@@ -49,11 +51,13 @@ class ClassifierSettings(_Strict):
 
 
 class SlaSettings(_Strict):
-    """[sla]: the basic response clock for complaints."""
+    """[sla]: response clocks. Without policies every complaint gets `target`, warned at `warn_after`."""
 
     target: Duration = Field(default="60m", description="Deadline after the complaint was posted.")
     warn_after: Duration = Field(default="45m", description="When the warning fires.")
     sweep_interval: Duration = Field(default="5s")
+    policies: list[Policy] = Field(default_factory=list, description="Ordered policies; the first match wins.")
+    calendars: dict[str, CalendarSettings] = Field(default_factory=dict, description="Business calendars by name.")
 
     @model_validator(mode="after")
     def _warn_before_target(self) -> SlaSettings:
@@ -89,11 +93,14 @@ class SlackSettings(_Strict):
     enabled: bool = True
     webhook_url: SecretStr | None = None
     bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = Field(
+        default=None, description="Verifies button clicks sent to /slack/actions (the app's Signing Secret)."
+    )
     channel: str = ""
     base_url: str = Field(default="https://slack.com/api/", description="Web API root (bot token mode).")
     timeout: Duration = "10s"
-    kinds: list[Literal["warn", "breach", "replied", "source"]] = Field(
-        default_factory=lambda: ["warn", "breach", "replied", "source"]
+    kinds: list[Literal["warn", "breach", "escalate", "action", "replied", "source"]] = Field(
+        default_factory=lambda: ["warn", "breach", "escalate", "action", "replied", "source"]
     )
 
     @model_validator(mode="after")
@@ -154,6 +161,42 @@ class AlertSettings(_Strict):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
 
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
+
+
+class ApiSettings(_Strict):
+    """[api]: the REST API and dashboard served by the daemon (read-only)."""
+
+    enabled: bool = False
+    host: str = Field(default="127.0.0.1", description="Bind address; anything but loopback needs `token`.")
+    port: int = Field(default=8787, ge=0, le=65535)
+    token: SecretStr | None = Field(default=None, description="Bearer token clients must send (from ${ENV}).")
+
+    @field_validator("token")
+    @classmethod
+    def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("token must be at least 16 characters (generate one with `openssl rand -hex 32`)")
+        return value
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> ApiSettings:
+        if not _is_loopback(self.host) and self.token is None:
+            raise ValueError(
+                f"binding to {self.host!r} (not loopback) requires `token` "
+                "(e.g. token = \"${LISTENER_API_TOKEN}\")"
+            )
+        return self
+
+
 class Settings(_Strict):
     """The whole configuration file."""
 
@@ -164,3 +207,4 @@ class Settings(_Strict):
     # Validated table by table against each connector's own model (see config.loader).
     connectors: dict[str, Any] = Field(default_factory=dict)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)

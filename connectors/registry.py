@@ -8,6 +8,19 @@ from typing import Any
 BUILTIN: dict[str, str] = {
     "jsonl": "connectors.jsonl:JsonlConnector",
     "mastodon": "connectors.mastodon:MastodonConnector",
+    "reddit": "connectors.reddit:RedditConnector",
+    "hackernews": "connectors.hackernews:HackerNewsConnector",
+    "bluesky": "connectors.bluesky:BlueskyConnector",
+    "x": "connectors.x:XConnector",
+    "youtube": "connectors.youtube:YouTubeConnector",
+    "rss": "connectors.rss:RssConnector",
+    "discourse": "connectors.discourse:DiscourseConnector",
+    "google_play": "connectors.google_play:GooglePlayConnector",
+    "app_store": "connectors.app_store:AppStoreConnector",
+    "app_store_rss": "connectors.app_store:AppStoreRssConnector",
+    "google_business": "connectors.google_business:GoogleBusinessConnector",
+    "trustpilot": "connectors.trustpilot:TrustpilotConnector",
+    "yelp": "connectors.yelp:YelpConnector",
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from listener.clock import Clock
 from listener.domain import Mention
-from listener.store import ClockPolicy, SinkRouter, Store
+from listener.store import SinkRouter, Store
 from models.base import Classification, Classifier
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ class ClassifyStage:
         store: Store,
         queue: asyncio.Queue[str],
         clock: Clock,
-        policy: ClockPolicy,
         router: SinkRouter,
         *,
         batch_size: int = 32,
@@ -48,7 +47,6 @@ class ClassifyStage:
         self.store = store
         self.queue = queue
         self.clock = clock
-        self.policy = policy
         self.router = router
         self.batch_size = batch_size
         self.max_wait = max_wait
@@ -97,7 +95,7 @@ class ClassifyStage:
         results = await self._predict(mentions)
         self.stats.seconds += time.perf_counter() - started
         opened = await self.store.save_classifications(
-            list(zip(mentions, results, strict=True)), self.policy, self.clock.now(), self.router
+            list(zip(mentions, results, strict=True)), self.clock.now(), self.router
         )
         await self.store.beat("classify", self.clock.now())
         self.stats.batches += 1

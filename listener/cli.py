@@ -357,6 +357,16 @@ def _register_model_commands() -> None:
 _register_model_commands()
 
 
+def _register_analytics_commands() -> None:
+    from listener.analytics.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_register_analytics_commands()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (for tests)."""
     try:

@@ -23,7 +23,8 @@ from listener.classify import ClassifyStage
 from listener.clock import Clock, SystemClock
 from listener.dispatch import Dispatcher
 from listener.poller import SourcePoller
-from listener.store import ClockPolicy, Store
+from listener.clocks import ClockEngine
+from listener.store import Store
 from models.base import Classifier
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class Daemon:
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.classifier.queue_size)
         self._next_due_cache: datetime | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.web_port: int | None = None
         self._kick_pending = False
 
     # -- assembly -------------------------------------------------------------------------
@@ -122,7 +124,7 @@ class Daemon:
         await self.store.open()
         stack.push_async_callback(self.store.close)
         await self.store.set_competitors([n for n, b in s.brands.items() if b.competitor])
-        await self.store.set_policy(ClockPolicy(target=s.sla.target, warn_after=s.sla.warn_after))
+        await self.store.set_engine(ClockEngine.from_settings(s.sla))
         bots: dict[str, list[str]] = {}
         for spec in s.brands.values():
             for source, handles in spec.bots.items():
@@ -150,7 +152,6 @@ class Daemon:
             self.store,
             self.queue,
             self.clock,
-            ClockPolicy(target=s.sla.target, warn_after=s.sla.warn_after),
             self.route,
             batch_size=s.classifier.batch_size,
             max_wait=s.classifier.max_wait.total_seconds(),
@@ -268,6 +269,7 @@ class Daemon:
             async with contextlib.AsyncExitStack() as stack:
                 await self._build(stack)
                 assert self.stage is not None
+                await self._start_web(stack)
                 classify_task = asyncio.create_task(self.stage.run(), name="classifier")
                 requeue_task = asyncio.create_task(self._requeue_unclassified(), name="requeue")
                 self._start_scheduler()
@@ -287,6 +289,14 @@ class Daemon:
                     with contextlib.suppress(NotImplementedError, RuntimeError):
                         loop.remove_signal_handler(sig)
         return self.summary
+
+    async def _start_web(self, stack: contextlib.AsyncExitStack) -> None:
+        """Serve the REST API and dashboard (and Slack's interactivity endpoint) when configured."""
+        from listener.web import start_web
+
+        runner = await start_web(self)
+        if runner is not None:
+            stack.push_async_callback(runner.cleanup)
 
     def stop(self) -> None:
         """Ask the daemon to stop (signal-safe)."""

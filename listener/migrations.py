@@ -134,6 +134,15 @@ def m001_initial(db: Database) -> None:
 
 
 @migrations()
+def m002_analytics_rollups_and_views(db: Database) -> None:
+    """Hourly trend rollups (kept current by triggers), complaint indexes and the analyst views."""
+    from listener.analytics.schema_sql import CREATE_ROLLUPS, CREATE_TRIGGERS, CREATE_VIEWS, REBUILD_ROLLUPS
+
+    for statement in CREATE_ROLLUPS + CREATE_TRIGGERS + REBUILD_ROLLUPS + CREATE_VIEWS:
+        db.execute(statement)
+
+
+@migrations()
 def m003_source_health(db: Database) -> None:
     """Outage bookkeeping for source-health alerts, and per-source recency lookups."""
     health = db["source_health"]
@@ -175,3 +184,33 @@ def m004_dedupe_and_cases(db: Database) -> None:
     if "counts" not in replies.columns_dict:
         replies.add_column("counts", int)
     db.execute("UPDATE replies SET counts = 1 WHERE counts IS NULL")
+
+
+@migrations()
+def m005_policy_clocks(db: Database) -> None:
+    """Clocks computed by policies and calendars, the escalation ladder's state, Slack actions."""
+    complaints = db["complaints"]
+    for column, kind in (
+        ("kind", str), ("policy", str), ("calendar", str), ("explain", str), ("escalations", str),
+        ("reescalate_after", float), ("reescalate_to", str), ("fired", str), ("next_step_at", str),
+        ("acked_at", str), ("acked_by", str), ("snoozed_until", str), ("assigned_to", str),
+        ("is_complaint", int), ("business_seconds", float),
+    ):
+        if column not in complaints.columns_dict:
+            complaints.add_column(column, kind)
+    db.execute("UPDATE complaints SET kind = 'first_response' WHERE kind IS NULL")
+    db.execute("UPDATE complaints SET is_complaint = 1 WHERE is_complaint IS NULL")
+    db.execute("UPDATE complaints SET policy = 'default' WHERE policy IS NULL")
+    db.execute(
+        """UPDATE complaints SET next_step_at = CASE
+             WHEN warned_at IS NULL AND warn_at < deadline THEN warn_at
+             WHEN breached_at IS NULL THEN deadline END
+           WHERE state = 'open' AND next_step_at IS NULL"""
+    )
+    complaints.create_index(["state", "next_step_at"], if_not_exists=True)
+    db["actions"].create(
+        {"id": int, "request_key": str, "mention_key": str, "action": str, "user": str, "at": str},
+        pk="id", if_not_exists=True,
+    )
+    db["actions"].create_index(["request_key"], unique=True, if_not_exists=True)
+    db["actions"].create_index(["mention_key"], if_not_exists=True)

@@ -18,7 +18,10 @@ import sqlite_utils
 from alerts.base import Event, EventKind
 from listener.domain import Cursor, Mention, Reply
 from listener.migrations import migrations
+from listener.clocks import ClockEngine, StoredDeadline, load_escalations, seconds
 from listener.dedupe import canonical_url, fingerprint
+from listener.sla.ladder import ClockState, StepKind, evaluate
+from listener.sla.policy import MentionFacts, TargetKind, default_policy
 from listener.text import clean_text
 from connectors.matching import same_account
 from connectors.timeutil import to_utc
@@ -73,14 +76,6 @@ class Delivery:
     event: Event
 
 
-@dataclass(frozen=True, slots=True)
-class ClockPolicy:
-    """The basic response clock: warn and breach offsets from the complaint's post time."""
-
-    target: timedelta
-    warn_after: timedelta
-
-
 SinkRouter = Callable[[Event], list[str]]
 
 
@@ -110,12 +105,12 @@ class SyncStore:
         self.competitors: frozenset[str] = frozenset()
         # Brand accounts whose replies never stop a clock (auto-replies), per source.
         self.bots: dict[str, tuple[str, ...]] = {}
-        self.policy = ClockPolicy(target=timedelta(hours=1), warn_after=timedelta(minutes=45))
+        self.engine = ClockEngine([default_policy()], {})
         self._reopened: list[tuple[str, datetime]] = []
 
-    def set_policy(self, policy: ClockPolicy) -> None:
-        """The clock policy used when a clock (re)opens outside classification."""
-        self.policy = policy
+    def set_engine(self, engine: ClockEngine) -> None:
+        """The policies and calendars that compute every clock."""
+        self.engine = engine
 
     def set_bots(self, bots: dict[str, Sequence[str]]) -> None:
         """Name, per source, the brand accounts that only auto-reply."""
@@ -303,11 +298,13 @@ class SyncStore:
     def save_classifications(
         self,
         results: Sequence[tuple[Mention, Classification]],
-        policy: ClockPolicy,
         now: datetime,
         router: SinkRouter | None = None,
     ) -> list[str]:
-        """Store labels, open a clock for each complaint, queue mention events; return opened keys."""
+        """Store labels, open a clock where a policy covers the mention, queue mention events.
+
+        Returns the keys of the clocks opened.
+        """
         opened: list[str] = []
         with self.db.atomic():
             for mention, result in results:
@@ -330,7 +327,7 @@ class SyncStore:
                 )
                 self.db.execute("UPDATE mentions SET classified_at = ? WHERE key = ?", [iso(now), mention.key])
                 brand = _primary_brand(mention.brands, self.competitors)
-                if result.complaint and self._open_clock(mention, brand, policy, now, router):
+                if result.scored and brand and self._open_clock(mention, brand, result.complaint, now, router):
                     opened.append(mention.key)
                 if router is not None:
                     self._enqueue(
@@ -356,33 +353,105 @@ class SyncStore:
                     )
         return opened
 
+    def _facts(self, mention: Mention, brand: str, is_complaint: bool) -> MentionFacts:
+        raw = self.db.execute("SELECT raw FROM mentions WHERE key = ?", [mention.key]).fetchone()
+        data = json.loads(raw[0]) if raw and raw[0] else {}
+        channel = data.get("channel") if data.get("channel") in ("public_mention", "review", "direct_message") else None
+        rating = data.get("rating")
+        return MentionFacts(
+            brand=brand,
+            source=mention.source,
+            channel=channel or "public_mention",
+            author=mention.author,
+            followers=mention.author_followers,
+            text=mention.text,
+            is_complaint=is_complaint,
+            rating=rating if isinstance(rating, int) and not isinstance(rating, bool) else None,
+        )
+
     def _open_clock(
-        self, mention: Mention, brand: str, policy: ClockPolicy, now: datetime, router: SinkRouter | None
+        self, mention: Mention, brand: str, is_complaint: bool, now: datetime, router: SinkRouter | None
     ) -> bool:
         case = self._existing_case(mention, brand)
-        if case is not None:  # a follow-up joins its case: one case, one clock
+        if case is not None:  # a follow-up belongs to its case: one case, one clock
             self.db.execute("INSERT OR IGNORE INTO case_members VALUES (?, ?)", [mention.key, case])
+            self._follow_up(case, mention, now)
             return False
-        opened_at = mention.created_at
+        facts = self._facts(mention, brand, is_complaint)
+        deadline = self.engine.deadline(facts, mention.created_at, anchor_key=mention.key)
+        if deadline is None:  # no policy covers it: no clock
+            return False
+        cur = self._insert_clock(mention.key, brand, mention.source, mention.created_at, deadline, is_complaint)
+        if cur == 0:
+            return False
+        self.db.execute("INSERT OR IGNORE INTO case_members VALUES (?, ?)", [mention.key, mention.key])
+        self._close_if_answered(mention.key, mention.created_at, now, router)
+        return True
+
+    def _insert_clock(
+        self, key: str, brand: str, source: str, opened_at: datetime, d: StoredDeadline, is_complaint: bool
+    ) -> int:
         row = {
-            "mention_key": mention.key,
+            "mention_key": key,
             "brand": brand,
-            "source": mention.source,
+            "source": source,
             "opened_at": iso(opened_at),
-            "warn_at": iso(opened_at + policy.warn_after),
-            "deadline": iso(opened_at + policy.target),
+            "warn_at": iso(d.warn_at or d.due),
+            "deadline": iso(d.due),
             "state": "open",
             "round": 0,
+            "kind": d.kind,
+            "policy": d.policy,
+            "calendar": d.calendar,
+            "explain": d.explain,
+            "escalations": d.escalations,
+            "reescalate_after": d.reescalate_after,
+            "reescalate_to": d.reescalate_to,
+            "fired": "[]",
+            "next_step_at": iso(d.warn_at or d.due),
+            "is_complaint": int(is_complaint),
         }
         cur = self.db.execute(
             "INSERT OR IGNORE INTO complaints ({}) VALUES ({})".format(", ".join(row), ", ".join("?" for _ in row)),
             list(row.values()),
         )
-        if cur.rowcount == 0:
+        return cur.rowcount
+
+    def _restart(self, key: str, anchor_at: datetime, kind: TargetKind) -> bool:
+        """A new round of an answered clock: the customer wrote again, or edited their review."""
+        row = self.db.execute(
+            """SELECT c.state, c.closed_at, c.round, c.policy, c.brand, c.source, c.is_complaint, m.author, m.text,
+                      m.author_followers FROM complaints c JOIN mentions m ON m.key = c.mention_key
+               WHERE c.mention_key = ?""",
+            [key],
+        ).fetchone()
+        if row is None or row[0] == "open" or row[0] == "not_complaint" or (row[1] and row[1] > iso(anchor_at)):
             return False
-        self.db.execute("INSERT OR IGNORE INTO case_members VALUES (?, ?)", [mention.key, mention.key])
-        self._close_if_answered(mention.key, opened_at, now, router)
+        facts = MentionFacts(brand=row[4], source=row[5], author=row[7], text=row[8], followers=row[9],
+                             is_complaint=bool(row[6]))
+        round_ = (row[2] or 0) + 1
+        d = self.engine.deadline(facts, anchor_at, kind=kind, anchor_key=f"{key}:r{round_}", policy_name=row[3])
+        if d is None:
+            return False
+        self.db.execute(
+            """UPDATE complaints SET state = 'open', opened_at = ?, warn_at = ?, deadline = ?, warned_at = NULL,
+                      breached_at = NULL, closed_at = NULL, closed_by = NULL, close_reason = NULL, reply_key = NULL,
+                      response_seconds = NULL, business_seconds = NULL, round = ?, kind = ?, explain = ?,
+                      escalations = ?, reescalate_after = ?, reescalate_to = ?, fired = '[]', next_step_at = ?,
+                      acked_at = NULL, acked_by = NULL, snoozed_until = NULL
+               WHERE mention_key = ?""",
+            [iso(anchor_at), iso(d.warn_at or d.due), iso(d.due), round_, d.kind, d.explain, d.escalations,
+             d.reescalate_after, d.reescalate_to, iso(d.warn_at or d.due), key],
+        )
         return True
+
+    def _follow_up(self, case: str, mention: Mention, now: datetime) -> None:
+        """The customer wrote again after the brand answered: the next-response clock starts."""
+        row = self.db.execute("SELECT state, closed_at FROM complaints WHERE mention_key = ?", [case]).fetchone()
+        author = self.db.execute("SELECT author FROM mentions WHERE key = ?", [case]).fetchone()
+        if (row and row[0] == "replied" and row[1] and row[1] < iso(mention.created_at)
+                and author and author[0] == mention.author):
+            self._restart(case, mention.created_at, "next_response")
 
     def _existing_case(self, mention: Mention, brand: str) -> str | None:
         """The open or recent case this mention continues: its thread, or the author's open complaint."""
@@ -398,11 +467,11 @@ class SyncStore:
             ).fetchone()
             if found:
                 return str(found[0])
-        # The same customer writing again about the same brand while their complaint is open.
+        # The same customer writing again about the same brand within a day: still the same case.
         found = self.db.execute(
             """SELECT c.mention_key FROM complaints c JOIN mentions m ON m.key = c.mention_key
-               WHERE c.state = 'open' AND c.brand = ? AND m.source = ? AND m.author = ?
-                 AND c.opened_at >= ? AND c.mention_key != ? ORDER BY c.opened_at LIMIT 1""",
+               WHERE c.state IN ('open', 'replied') AND c.brand = ? AND m.source = ? AND m.author = ?
+                 AND c.opened_at >= ? AND c.mention_key != ? ORDER BY c.opened_at DESC LIMIT 1""",
             [brand, mention.source, mention.author, iso(mention.created_at - timedelta(days=1)), mention.key],
         ).fetchone()
         return str(found[0]) if found else None
@@ -421,19 +490,7 @@ class SyncStore:
 
     def _reopen(self, key: str, edited_at: datetime) -> None:
         """An edit after the brand's answer starts a new round of the clock."""
-        row = self.db.execute(
-            "SELECT state, closed_at, round FROM complaints WHERE mention_key = ?", [key]
-        ).fetchone()
-        if row is None or row[0] == "open" or (row[1] and row[1] > iso(edited_at)):
-            return
-        policy = self.policy
-        self.db.execute(
-            """UPDATE complaints SET state = 'open', opened_at = ?, warn_at = ?, deadline = ?, warned_at = NULL,
-                      breached_at = NULL, closed_at = NULL, closed_by = NULL, close_reason = NULL,
-                      reply_key = NULL, response_seconds = NULL, round = ? WHERE mention_key = ?""",
-            [iso(edited_at), iso(edited_at + policy.warn_after), iso(edited_at + policy.target),
-             (row[2] or 0) + 1, key],
-        )
+        self._restart(key, edited_at, "first_response")
 
     # -- replies and acknowledgements -----------------------------------------------------
 
@@ -460,8 +517,8 @@ class SyncStore:
             if target is None:
                 continue
             opened = self.db.execute("SELECT opened_at FROM complaints WHERE mention_key = ?", [target]).fetchone()
-            if opened and iso(reply.created_at) < opened[0] and target != reply.mention_key:
-                continue  # an answer to an older message of the thread does not answer this round
+            if opened and iso(reply.created_at) < opened[0]:
+                continue  # an answer from before this round (an older message, or before an edit)
             if self._close(target, reply.created_at, f"reply by {reply.author}", "replied", key, now, router):
                 stopped += 1
         return stopped
@@ -480,13 +537,94 @@ class SyncStore:
             if member:
                 return str(member[0])
             row = self.db.execute("SELECT source, in_reply_to FROM mentions WHERE key = ?", [key]).fetchone()
-            key = f"{row[0]}:{row[1]}" if row and row[1] else None
+            if row is None:  # a brand reply: continue with the message it answered
+                answered = self.db.execute("SELECT mention_key FROM replies WHERE key = ?", [key]).fetchone()
+                key = answered[0] if answered else None
+                continue
+            key = f"{row[0]}:{row[1]}" if row[1] else None
         return None
 
     def acknowledge(self, mention_key: str, by: str, now: datetime, router: SinkRouter | None = None) -> bool:
-        """Stop a complaint's clock by hand (`listener ack`); False when no open clock."""
+        """Stop a complaint's clock by hand (`listener ack`: answered elsewhere); False when no open clock."""
         with self.db.atomic():
             return self._close(mention_key, now, by, "acknowledged", None, now, router)
+
+    def take_action(
+        self, mention_key: str, action: str, user: str, now: datetime, router: SinkRouter | None,
+        *, request_key: str, snooze: timedelta = timedelta(minutes=30),
+    ) -> str:
+        """Apply a Slack button (ack, assign, snooze, not_complaint, replied) once per request.
+
+        Returns "done", "duplicate" (this request was applied before) or "closed" (no open clock).
+        """
+        with self.db.atomic():
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO actions (request_key, mention_key, action, user, at) VALUES (?, ?, ?, ?, ?)",
+                [request_key, mention_key, action, user, iso(now)],
+            )
+            if cur.rowcount == 0:
+                return "duplicate"
+            case = self._case_of(mention_key) or mention_key
+            row = self.db.execute(
+                "SELECT state, brand, round FROM complaints WHERE mention_key = ?", [case]
+            ).fetchone()
+            if row is None or row[0] != "open":
+                return "closed"
+            if action == "replied":
+                self._close(case, now, user, "marked_replied", None, now, router)
+                return "done"
+            if action == "not_complaint":
+                self.db.execute(
+                    """UPDATE complaints SET state = 'not_complaint', closed_at = ?, closed_by = ?,
+                              close_reason = 'not_complaint', next_step_at = NULL WHERE mention_key = ?""",
+                    [iso(now), user, case],
+                )
+                text = self.db.execute("SELECT text FROM mentions WHERE key = ?", [case]).fetchone()
+                self.db.execute(
+                    """INSERT INTO corrections (mention_key, text, sentiment, complaint, "by", created_at)
+                       VALUES (?, ?, NULL, 0, ?, ?)""",
+                    [case, text[0] if text else "", user, iso(now)],
+                )
+                state = f"not a complaint (per {user})"
+            elif action == "ack":
+                self.db.execute(
+                    "UPDATE complaints SET acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?), "
+                    "next_step_at = ? WHERE mention_key = ?",
+                    [iso(now), user, iso(now), case],  # re-evaluate the ladder now: escalations are skipped
+                )
+                state = f"acknowledged by {user}"
+            elif action == "assign":
+                self.db.execute("UPDATE complaints SET assigned_to = ? WHERE mention_key = ?", [user, case])
+                state = f"assigned to {user}"
+            elif action == "snooze":
+                until = now + snooze
+                self.db.execute(
+                    "UPDATE complaints SET snoozed_until = ? WHERE mention_key = ?", [iso(until), case]
+                )
+                state = f"snoozed until {until:%H:%M} UTC by {user}"
+            else:
+                raise ValueError(f"unknown action {action!r}")
+            if router is not None and row[1] not in self.competitors:
+                self._enqueue(self._clock_event(case, EventKind.ACTION, now, f"{_clock_key(case, row[2])}:"
+                                                f"{action}:{request_key}", state=state, detail=user), router)
+            return "done"
+
+    def _clock_event(self, key: str, kind: EventKind, now: datetime, event_id: str, **fields: Any) -> Event:
+        """An outbox event about a clock, carrying the mention and how its deadline was computed."""
+        r = self.db.execute(
+            """SELECT c.brand, c.source, c.opened_at, c.deadline, c.explain, c.policy, c.calendar, c.warned_at,
+                      c.breached_at, m.author, m.text, m.url, cl.sentiment, cl.p_complaint, cl.language
+               FROM complaints c JOIN mentions m ON m.key = c.mention_key
+               LEFT JOIN classifications cl ON cl.mention_key = c.mention_key WHERE c.mention_key = ?""",
+            [key],
+        ).fetchone()
+        extra = {"explain": r[4] or "", "policy": r[5], "calendar": r[6], "alerted": bool(r[7] or r[8]),
+                 **fields.pop("extra", {})}
+        return Event(
+            id=event_id, kind=kind, brand=r[0], thread=key, created_at=now, source=r[1], mention_key=key,
+            author=r[9], text=r[10], url=r[11] or "", sentiment=r[12], p_complaint=r[13], language=r[14],
+            mention_at=parse_iso(r[2]), deadline=parse_iso(r[3]), extra=extra, **fields,
+        )
 
     def _close(
         self,
@@ -499,101 +637,80 @@ class SyncStore:
         router: SinkRouter | None,
     ) -> bool:
         row = self.db.execute(
-            "SELECT opened_at, warned_at, breached_at, brand, source, deadline, round FROM complaints "
-            "WHERE mention_key = ? AND state = 'open'",
+            "SELECT opened_at, brand, round, calendar FROM complaints WHERE mention_key = ? AND state = 'open'",
             [mention_key],
         ).fetchone()
         if not row:
             return False
         opened_at = parse_iso(row[0]) or at
-        response = max(0.0, (at - opened_at).total_seconds())
+        business, wall = self.engine.response_seconds(row[3], opened_at, max(at, opened_at))
         self.db.execute(
-            """UPDATE complaints SET state = ?, closed_at = ?, closed_by = ?, close_reason = ?,
-                      reply_key = ?, response_seconds = ? WHERE mention_key = ?""",
-            [reason, iso(at), by, reason, reply_key, response, mention_key],
+            """UPDATE complaints SET state = ?, closed_at = ?, closed_by = ?, close_reason = ?, reply_key = ?,
+                      response_seconds = ?, business_seconds = ?, next_step_at = NULL WHERE mention_key = ?""",
+            [reason, iso(at), by, reason, reply_key, wall, business, mention_key],
         )
-        if router is not None and row[3] not in self.competitors:
-            mention = self.get_mentions([mention_key])
-            m = mention[0] if mention else None
-            self._enqueue(
-                Event(
-                    id=_event_id(mention_key, row[6], reason),
-                    kind=EventKind.REPLIED,
-                    brand=row[3],
-                    thread=mention_key,
-                    created_at=now,
-                    source=row[4],
-                    mention_key=mention_key,
-                    author=m.author if m else "",
-                    text=m.text if m else "",
-                    url=m.url if m else "",
-                    mention_at=opened_at,
-                    deadline=parse_iso(row[5]),
-                    response_seconds=response,
-                    state=reason,
-                    detail=by,
-                    extra={"alerted": bool(row[1] or row[2])},
-                ),
-                router,
+        if router is not None and row[1] not in self.competitors:
+            event = self._clock_event(
+                mention_key, EventKind.REPLIED, now, _event_id(mention_key, row[2], reason),
+                response_seconds=wall, state=reason, detail=by, extra={"business_seconds": business},
             )
+            self._enqueue(event, router)
         return True
 
     # -- the SLA sweep --------------------------------------------------------------------
 
     def sweep(self, now: datetime, router: SinkRouter) -> list[Event]:
-        """Queue warn/breach events for every open clock that has passed a threshold."""
+        """Walk every open clock with a step due: fire its ladder steps (warn, breach, escalations)."""
         events: list[Event] = []
         with self.db.atomic():
             rows = self.db.execute(
-                """SELECT c.mention_key, c.brand, c.source, c.opened_at, c.warn_at, c.deadline,
-                          c.warned_at, c.breached_at, m.author, m.text, m.url, cl.sentiment, cl.p_complaint,
-                          cl.language, c.round
-                   FROM complaints c JOIN mentions m ON m.key = c.mention_key
-                   LEFT JOIN classifications cl ON cl.mention_key = c.mention_key
-                   WHERE c.state = 'open' AND (
-                       (c.breached_at IS NULL AND c.deadline <= :now) OR
-                       (c.warned_at IS NULL AND c.warn_at <= :now))""",
-                {"now": iso(now)},
+                """SELECT mention_key, brand, round, opened_at, warn_at, deadline, escalations, acked_at,
+                          snoozed_until, fired, reescalate_after, reescalate_to, calendar
+                   FROM complaints WHERE state = 'open' AND next_step_at IS NOT NULL AND next_step_at <= ?""",
+                [iso(now)],
             ).fetchall()
             for r in rows:
-                key, deadline = r[0], parse_iso(r[5])
-                breach = r[7] is None and r[5] <= iso(now)
-                kind = EventKind.BREACH if breach else EventKind.WARN
-                column = "breached_at" if breach else "warned_at"
-                # A clock that passed both thresholds while we were down only breaches.
+                key = r[0]
+                deadline = parse_iso(r[5])
+                warn_at = parse_iso(r[4])
+                state = ClockState(
+                    key=_clock_key(key, r[2]),
+                    opened_at=parse_iso(r[3]),  # type: ignore[arg-type]
+                    deadline=deadline,  # type: ignore[arg-type]
+                    warn_at=warn_at if warn_at and deadline and warn_at < deadline else None,
+                    escalations=load_escalations(r[6]),
+                    acked_at=parse_iso(r[7]),
+                    snoozed_until=parse_iso(r[8]),
+                    fired=frozenset(json.loads(r[9] or "[]")),
+                    reescalate_after=seconds(r[10]),
+                    reescalate_to=tuple(json.loads(r[11] or "[]")),
+                )
+                decision = evaluate(state, now, self.engine.calendar(r[12]))
+                fired = sorted(state.fired | {s.id for s in decision.fire} | {s.id for s in decision.skip})
+                kinds = {s.kind for s in decision.fire}
                 self.db.execute(
-                    f"UPDATE complaints SET {column} = ?, warned_at = COALESCE(warned_at, ?) WHERE mention_key = ?",
-                    [iso(now), iso(now), key],
+                    """UPDATE complaints SET fired = ?, next_step_at = ?,
+                              warned_at = CASE WHEN ? THEN COALESCE(warned_at, ?) ELSE warned_at END,
+                              breached_at = CASE WHEN ? THEN COALESCE(breached_at, ?) ELSE breached_at END
+                       WHERE mention_key = ?""",
+                    [json.dumps(fired), iso(decision.next_at) if decision.next_at else None,
+                     int(StepKind.WARN in kinds or StepKind.BREACH in kinds), iso(now),
+                     int(StepKind.BREACH in kinds), iso(now), key],
                 )
-                event = Event(
-                    id=_event_id(key, r[14], kind.value),
-                    kind=kind,
-                    brand=r[1],
-                    thread=key,
-                    created_at=now,
-                    source=r[2],
-                    mention_key=key,
-                    author=r[8],
-                    text=r[9],
-                    url=r[10] or "",
-                    sentiment=r[11],
-                    p_complaint=r[12],
-                    language=r[13],
-                    mention_at=parse_iso(r[3]),
-                    deadline=deadline,
-                    state=kind.value,
-                )
-                if r[1] not in self.competitors and self._enqueue(event, router):
-                    events.append(event)
+                if r[1] in self.competitors:
+                    continue  # tracked for comparison, never alerted
+                for step in decision.fire:
+                    kind = _STEP_EVENTS[step.kind]
+                    extra = {"level": step.level, "to": list(step.to)} if kind is EventKind.ESCALATE else {}
+                    event = self._clock_event(key, kind, now, step.id, state=_STEP_STATES[step.kind], extra=extra)
+                    if self._enqueue(event, router):
+                        events.append(event)
         return events
 
     def next_due(self) -> datetime | None:
-        """The earliest warn or breach time among open clocks that has not fired yet."""
+        """The earliest instant at which an open clock has a ladder step to consider."""
         row = self.db.execute(
-            """SELECT MIN(t) FROM (
-                 SELECT MIN(warn_at) AS t FROM complaints WHERE state = 'open' AND warned_at IS NULL
-                 UNION ALL
-                 SELECT MIN(deadline) FROM complaints WHERE state = 'open' AND breached_at IS NULL)"""
+            "SELECT MIN(next_step_at) FROM complaints WHERE state = 'open' AND next_step_at IS NOT NULL"
         ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
@@ -822,6 +939,21 @@ def edited_at(mention: Mention) -> datetime | None:
         return to_utc(value)
     except ValueError:
         return None
+
+
+_STEP_EVENTS = {
+    StepKind.WARN: EventKind.WARN,
+    StepKind.BREACH: EventKind.BREACH,
+    StepKind.ESCALATE: EventKind.ESCALATE,
+    StepKind.REESCALATE: EventKind.ESCALATE,
+}
+_STEP_STATES = {StepKind.WARN: "warn", StepKind.BREACH: "breach", StepKind.ESCALATE: "escalated",
+                StepKind.REESCALATE: "escalated again"}
+
+
+def _clock_key(mention_key: str, round_: int | None) -> str:
+    """The ladder's key for a clock round: step ids are "<key>:warn", "<key>:r1:breach", ..."""
+    return f"{mention_key}:r{round_}" if round_ else mention_key
 
 
 def _event_id(mention_key: str, round_: int | None, what: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from listener.cli import cli, main
 from listener.corrections import load_corrections
 from listener.domain import Mention, Sentiment
-from listener.store import ClockPolicy, SyncStore
+from listener.store import SyncStore
 from models.base import Classification
 
 
@@ -30,8 +30,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     store.ingest("social", [complaint, praise], [], None, now)
     bad = Classification(model_id="t", scored=True, sentiment=Sentiment.NEGATIVE, complaint=True, p_complaint=0.9)
     good = Classification(model_id="t", scored=True, sentiment=Sentiment.POSITIVE, complaint=False, p_complaint=0.1)
-    store.save_classifications([(complaint, bad), (praise, good)],
-                               ClockPolicy(timedelta(hours=1), timedelta(minutes=45)), now)
+    store.save_classifications([(complaint, bad), (praise, good)], now)
     store.close()
     return path
 

@@ -17,6 +17,7 @@ from config.loader import load_config, parse_config
 from config.schema import Settings
 from config.types import format_duration, parse_duration
 from connectors.registry import connector_class
+from listener.sla.policy import CalendarSettings, Policy
 from listener.cli import main
 from listener.errors import ConfigError
 
@@ -95,6 +96,7 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> set[str]:
     keys = set()
     for key, value in data.items():
         if isinstance(value, dict) and key not in ("handles", "labels"):
+            keys.add(f"{prefix}{key}")
             keys |= _flatten(value, f"{prefix}{key}.")
         else:
             keys.add(f"{prefix}{key}")
@@ -109,8 +111,13 @@ def test_example_documents_every_key() -> None:
     commented = set(re.findall(r"^# ?([a-z_]+) = ", text, flags=re.M))
     missing = {k for k in _keys(Settings) - present if k.rsplit(".", 1)[-1] not in commented}
     assert not missing, f"config/listener.example.toml lacks {sorted(missing)}"
-    brand_keys = {k.split(".", 2)[2] for k in present if k.startswith("brands.")}
+    brand_keys = {k.split(".", 2)[2] for k in present if k.startswith("brands.") and k.count(".") >= 2}
     assert {"keywords", "exclude", "handles", "competitor"} <= brand_keys
+    text_keys = set(re.findall(r"^#? ?([a-z_]+) = ", text, flags=re.M))
+    policy_keys = set().union(*(p.keys() for p in data["sla"]["policies"])) | text_keys
+    assert set(Policy.model_fields) <= policy_keys, set(Policy.model_fields) - policy_keys
+    calendar_keys = set().union(*(c.keys() for c in data["sla"]["calendars"].values()))
+    assert set(CalendarSettings.model_fields) <= calendar_keys
     for name, table in data["connectors"].items():
         cls = connector_class(table.get("type", name))
         missing = set(cls.Config.model_fields) - set(table) - commented

@@ -118,9 +118,9 @@ def _slack_state(slack: FakeSlack) -> str | None:
     if not slack.messages:
         return None
     (message,) = slack.messages.values()
-    dump = json.dumps(message["blocks"]).lower()
-    for state in ("replied", "breach", "warn"):
-        if state in dump:
+    header = message["blocks"][0]["text"]["text"].lower()
+    for state, words in (("replied", "answered"), ("breach", "missed"), ("warn", "nearing")):
+        if words in header:
             return state
     return "other"
 

@@ -116,7 +116,12 @@ async def test_message_shows_the_facts(
     ):
         assert expected in shown, expected
     buttons = [el for block in message["blocks"] if block["type"] == "actions" for el in block["elements"]]
-    assert buttons and buttons[0]["url"] == "https://example.social/@dana/109"
+    assert [b["action_id"] for b in buttons] == [
+        "listener_ack", "listener_assign", "listener_snooze", "listener_not_complaint", "listener_replied",
+        "listener_open_mention",
+    ]
+    assert all(b["value"] == "mastodon:109" for b in buttons[:5])
+    assert buttons[-1]["url"] == "https://example.social/@dana/109"
     assert "Response deadline missed" in message["text"]  # the notification fallback
 
 

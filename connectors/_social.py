@@ -1,0 +1,281 @@
+"""Shared plumbing of the HTTP social connectors: config keys, GET helper, brand checks, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import aiohttp
+from pydantic import Field
+
+from config.types import Duration
+from connectors._http import (
+    USER_AGENT,
+    MalformedResponseError,
+    RateLimitHeaders,
+    Response,
+    describe,
+    parse_retry_after,
+    request,
+)
+from connectors.base import BrandView, ConnectorConfig
+from connectors.matching import match_brands, own_brands
+from connectors.timeutil import to_utc
+from listener.clock import Clock, SystemClock
+from listener.errors import SourceAuthError, SourceError, TransientSourceError
+from listener.redact import redact, register_secret
+
+logger = logging.getLogger(__name__)
+
+
+class MalformedItemError(ValueError):
+    """One post, comment or entry lacks what we need (id, author, time); it is skipped."""
+
+
+def http_url(value: str | None) -> str | None:
+    """Validate an http(s) URL and drop its trailing slash (pydantic validator body)."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL such as https://example.com")
+    return value.strip().rstrip("/")
+
+
+class HttpSourceConfig(ConnectorConfig):
+    """Keys shared by the HTTP social connectors (each subclass adds `base_url` and its own)."""
+
+    timeout: Duration = Field(default=timedelta(seconds=30), description="Limit for one request, body included.")
+    max_pages: int = Field(default=5, ge=1, le=100, description="Pages per stream and poll when catching up.")
+    attribute_to: tuple[str, ...] = Field(
+        default=(), description="Brands every item of this source is about (e.g. the brand's own channel or forum)."
+    )
+
+
+def secret(value: Any) -> str:
+    """The plain value of an optional SecretStr ('' when unset); registered for log masking."""
+    if value is None:
+        return ""
+    plain = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    register_secret(plain)
+    return str(plain)
+
+
+def text_of(value: Any) -> str | None:
+    """A non-empty string or int field as text (ids arrive as either); None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value):
+        return None
+    return str(value)
+
+
+def required_id(raw: Mapping[str, Any], key: str, what: str = "item") -> str:
+    """`raw[key]` as a non-empty string, or MalformedItemError."""
+    value = text_of(raw.get(key))
+    if value is None:
+        raise MalformedItemError(f"{what} has no {key}")
+    return value
+
+
+def required_time(value: Any, what: str = "created_at") -> datetime:
+    """A timestamp field as aware UTC, or MalformedItemError."""
+    if value is None:
+        raise MalformedItemError(f"missing {what}")
+    try:
+        return to_utc(value)
+    except ValueError as err:
+        raise MalformedItemError(f"bad {what}: {err}") from err
+
+
+def ident_of(raw: Any, *keys: str) -> str | None:
+    """Best-effort id of a raw item for log lines (first of `keys` present)."""
+    if isinstance(raw, Mapping):
+        for key in keys or ("id",):
+            value = text_of(raw.get(key))
+            if value:
+                return value
+    return None
+
+
+class HttpConnectorBase:
+    """Constructor, GET helper, malformed counter and brand checks shared by the social connectors."""
+
+    type_name: ClassVar[str]
+    rate_limit: ClassVar[RateLimitHeaders | None] = None
+
+    def __init__(
+        self,
+        name: str,
+        config: HttpSourceConfig,
+        brands: Sequence[BrandView],
+        session: aiohttp.ClientSession,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.brands = tuple(brands)
+        self.session = session
+        self.clock = clock or SystemClock()
+        self.malformed = 0  # items skipped because they lacked what we need
+        self.headers: dict[str, str] = {}
+
+    async def get(
+        self,
+        url: str,
+        params: Sequence[tuple[str, Any]] | Mapping[str, Any] = (),
+        *,
+        headers: Mapping[str, str] | None = None,
+        ok: frozenset[int] = frozenset(),
+        expect_json: bool = True,
+        method: str = "GET",
+        json_body: Any = None,
+    ) -> Response:
+        """One request through `connectors._http.request` with this connector's headers and limits."""
+        sent = {**self.headers, **(headers or {})}
+        return await request(
+            self.session, method, url,
+            params=list(params.items()) if isinstance(params, Mapping) else list(params),
+            headers=sent, json_body=json_body, timeout=self.config.timeout.total_seconds(),
+            expect_json=expect_json, rate_limit=self.rate_limit, now=self.clock.now, ok_statuses=ok,
+        )
+
+    def exhausted(self, resp: Response) -> bool:
+        """True (and logged) when the response says no calls remain in the rate-limit window."""
+        if self.rate_limit is None:
+            return False
+        wait = self.rate_limit.exhausted_for(resp.headers, self.clock.now())
+        if wait is None:
+            return False
+        logger.info("%s: rate limit used up; pausing until the window resets in %.0fs", self.name, wait)
+        return True
+
+    def skip(self, raw: Any, why: str, *keys: str) -> None:
+        """Log and count one item that lacks what we need; the run continues."""
+        self.malformed += 1
+        logger.warning("%s: skipping malformed %s %r: %s", self.name, self.type_name, ident_of(raw, *keys), why)
+
+    def own(self, *names: str | None) -> tuple[str, ...]:
+        """Brands whose handles for this source include any of `names` (user name, id, DID...)."""
+        found: list[str] = []
+        for name in names:
+            if name:
+                found.extend(b for b in own_brands(name, self.brands) if b not in found)
+        return tuple(found)
+
+    def attribute(self, text: str, mentioned: Iterable[str | None] = ()) -> tuple[str, ...]:
+        """Brands a text is about: keywords, @-mentions of a brand account, and `attribute_to`."""
+        names = set(match_brands(text, self.brands))
+        names.update(self.config.attribute_to)
+        for account in mentioned:
+            if account:
+                names.update(own_brands(account, self.brands))
+        return tuple(b.name for b in self.brands if b.name in names)
+
+
+def data_of(resp: Response, what: str) -> Mapping[str, Any]:
+    """The decoded body as a JSON object, or MalformedResponseError naming `what`."""
+    if not isinstance(resp.data, Mapping):
+        raise MalformedResponseError(f"{what} returned {type(resp.data).__name__}, not a JSON object")
+    return resp.data
+
+
+def list_at(data: Mapping[str, Any], key: str, what: str, *, optional: bool = False) -> list[Any]:
+    """`data[key]` as a list; absent is empty when `optional`, anything else is MalformedResponseError."""
+    value = data.get(key)
+    if value is None and optional:
+        return []
+    if not isinstance(value, list):
+        raise MalformedResponseError(f"{what}: {key!r} is {type(value).__name__}, not a list")
+    return value
+
+
+async def post_form(
+    session: aiohttp.ClientSession,
+    url: str,
+    form: Mapping[str, str],
+    *,
+    basic: tuple[str, str] | None,
+    timeout: float,
+    now: Callable[[], datetime],
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """POST a form (OAuth token endpoints) and return its JSON, mapping failures like `_http`.
+
+    `connectors._http.request` sends JSON bodies only; token endpoints want
+    application/x-www-form-urlencoded.
+    """
+    what = describe("POST", url)
+    sent = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+    if basic is not None:
+        sent["Authorization"] = "Basic " + base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
+    try:
+        async with asyncio.timeout(timeout):
+            async with session.post(url, data=dict(form), headers=sent) as resp:
+                body = await resp.read()
+                status, resp_headers = resp.status, resp.headers
+    except TimeoutError as err:
+        raise TransientSourceError(f"{what}: no complete answer within {timeout:g}s") from err
+    except aiohttp.ClientError as err:
+        raise TransientSourceError(f"{what}: {type(err).__name__}: {redact(str(err))}") from err
+    snippet = redact(" ".join(body[:400].decode("utf-8", "replace").split()))
+    if status in (401, 403):
+        raise SourceAuthError(f"{what}: HTTP {status}: {snippet}")
+    if status in (408, 429) or status >= 500:
+        raise TransientSourceError(f"{what}: HTTP {status}: {snippet}",
+                                   retry_after=parse_retry_after(resp_headers.get("Retry-After"), now()))
+    if not 200 <= status < 300:
+        raise SourceError(f"{what}: HTTP {status}: {snippet}")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise MalformedResponseError(f"{what}: body is not valid JSON") from err
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadNode:
+    """One post of a conversation tree: who wrote it, when, and what it answers."""
+
+    id: str
+    parent: str | None
+    created_at: datetime
+    own: bool
+    item: Any = None
+
+
+def brand_answers(mention_ids: Iterable[str], nodes: Sequence[ThreadNode]) -> dict[str, ThreadNode]:
+    """For each mention id, the brand post that answers it, if any.
+
+    A direct answer (parent is the mention) wins; otherwise the brand's earliest post further
+    down the mention's sub-thread counts (e.g. an answer to the customer's follow-up).
+    """
+    parents = {n.id: n.parent for n in nodes}
+    found: dict[str, ThreadNode] = {}
+    for mention_id in mention_ids:
+        best: tuple[bool, datetime, ThreadNode] | None = None
+        for node in nodes:
+            if not node.own or node.id == mention_id or not _descends(node.id, mention_id, parents):
+                continue
+            key = (node.parent != mention_id, node.created_at, node)
+            if best is None or key[:2] < best[:2]:
+                best = key
+        if best is not None:
+            found[mention_id] = best[2]
+    return found
+
+
+def _descends(node: str, ancestor: str, parents: Mapping[str, str | None]) -> bool:
+    seen: set[str] = set()
+    current = parents.get(node)
+    while current is not None and current not in seen:
+        if current == ancestor:
+            return True
+        seen.add(current)
+        current = parents.get(current)
+    return False

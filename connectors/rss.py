@@ -1,0 +1,192 @@
+"""RSS and Atom feeds (Google Alerts included), fetched conditionally and parsed with feedparser."""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import feedparser
+from pydantic import Field, field_validator
+
+from connectors._cursor import dump_cursor, load_cursor
+from connectors._http import MalformedResponseError
+from connectors._social import HttpConnectorBase, HttpSourceConfig, MalformedItemError, http_url
+from connectors.base import BrandView
+from connectors.htmltext import html_to_text
+from listener.clock import Clock
+from listener.domain import Cursor, Mention, Page, Reply
+from listener.errors import SourceAuthError, SourceError
+
+logger = logging.getLogger(__name__)
+
+ACCEPT = "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+MAX_SEEN = 1000  # entry fingerprints remembered per feed
+
+
+class RssConfig(HttpSourceConfig):
+    """[connectors.<name>] with type = "rss"."""
+
+    type: str = "rss"
+    feeds: tuple[str, ...] = Field(description="Feed URLs (RSS 2.0, Atom, Google Alerts).")
+    unwrap_google_links: bool = Field(default=True, description="Turn google.com/url?url=... links into the real URL.")
+
+    @field_validator("feeds")
+    @classmethod
+    def _urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("list at least one feed URL")
+        return tuple(http_url(v) or v for v in value)
+
+
+def unwrap(link: str) -> str:
+    """The `url=` target of a Google redirect link (Google Alerts); other links unchanged."""
+    parts = urlsplit(link)
+    if parts.netloc.endswith("google.com") and parts.path == "/url":
+        target = parse_qs(parts.query).get("url") or parse_qs(parts.query).get("q")
+        if target and target[0].startswith(("http://", "https://")):
+            return target[0]
+    return link
+
+
+def entry_id(entry: Mapping[str, Any]) -> str:
+    """The entry's id/guid, else its link, else a hash of title and date; MalformedItemError if none."""
+    for key in ("id", "link"):
+        value = entry.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    title = str(entry.get("title") or "")
+    if not title.strip():
+        raise MalformedItemError("entry has no id, link or title")
+    stamp = str(entry.get("published") or entry.get("updated") or "")
+    return "sha1:" + hashlib.sha1(f"{title}\x1f{stamp}".encode()).hexdigest()
+
+
+def entry_time(entry: Mapping[str, Any]) -> datetime | None:
+    """`published_parsed`, else `updated_parsed` (feedparser gives UTC struct_time); None if neither."""
+    for key in ("published_parsed", "updated_parsed"):
+        value = entry.get(key)
+        if value:
+            return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    return None
+
+
+def entry_text(entry: Mapping[str, Any]) -> str:
+    """Title and summary (or content) as plain text."""
+    title = html_to_text(str(entry.get("title") or ""))
+    body = entry.get("summary")
+    if not body and entry.get("content"):
+        first = entry["content"][0]
+        body = first.get("value") if isinstance(first, Mapping) else None
+    text = html_to_text(str(body or ""))
+    return f"{title}\n\n{text}".strip() if text and text != title else title
+
+
+def to_mention(entry: Mapping[str, Any], *, feed_url: str, feed_title: str, source: str, brands: tuple[str, ...],
+               seen_at: datetime, unwrap_links: bool = True) -> Mention:
+    """Map a feedparser entry to a Mention (an undated entry is dated when first seen)."""
+    ident = entry_id(entry)
+    link = str(entry.get("link") or "")
+    url = unwrap(link) if unwrap_links else link
+    when = entry_time(entry)
+    author = str(entry.get("author") or "").strip() or urlsplit(url).hostname or feed_title or urlsplit(feed_url).hostname or ""
+    return Mention(
+        source=source, external_id=ident, text=entry_text(entry), author=author, created_at=when or seen_at, url=url,
+        brands=brands,
+        raw={"feed": feed_url, "feed_title": feed_title, "id": ident, "title": entry.get("title"), "link": link,
+             "date_missing": when is None},
+    )
+
+
+def _fingerprint(ident: str) -> str:
+    return hashlib.sha1(ident.encode()).hexdigest()[:16]
+
+
+class RssConnector(HttpConnectorBase):
+    """Polls feeds with ETag/Last-Modified and remembers which entries it took; see docs/sources-social.md."""
+
+    type_name: ClassVar[str] = "rss"
+    Config: ClassVar[type[RssConfig]] = RssConfig
+    can_see_replies: ClassVar[bool] = False  # feeds carry no answers: clocks stop with `listener ack`
+
+    def __init__(
+        self,
+        name: str,
+        config: RssConfig,
+        brands: Sequence[BrandView],
+        session: aiohttp.ClientSession,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(name, config, brands, session, clock=clock)
+        self.config: RssConfig = config
+
+    async def poll(self, since: Cursor | None) -> Page:
+        """Fetch every feed; one failing feed is logged and retried next poll, unless all fail."""
+        state = load_cursor(since, source=self.name)
+        saved = state.get("feeds") if isinstance(state.get("feeds"), dict) else {}
+        feeds = {url: saved[url] for url in self.config.feeds if isinstance(saved.get(url), dict)}
+        mentions: dict[str, Mention] = {}
+        failures: list[SourceError] = []
+        for url in dict.fromkeys(self.config.feeds):
+            try:
+                feeds[url] = await self._poll_feed(url, feeds.get(url, {}), mentions)
+            except SourceError as err:
+                logger.warning("%s: feed %s failed: %s", self.name, urlsplit(url).netloc + urlsplit(url).path, err)
+                failures.append(err)
+        if failures and len(failures) == len(dict.fromkeys(self.config.feeds)):
+            # Every feed failed: report the worst (credentials first) so the source shows as down.
+            raise next((f for f in failures if isinstance(f, SourceAuthError)), failures[0])
+        return Page(mentions=list(mentions.values()), cursor=dump_cursor({"v": 1, "feeds": feeds}))
+
+    async def _poll_feed(self, url: str, state: Mapping[str, Any], mentions: dict[str, Mention]) -> dict[str, Any]:
+        headers = {"Accept": ACCEPT}
+        if isinstance(state.get("etag"), str):
+            headers["If-None-Match"] = state["etag"]
+        if isinstance(state.get("modified"), str):
+            headers["If-Modified-Since"] = state["modified"]
+        resp = await self.get(url, headers=headers, expect_json=False, ok=frozenset({304}))
+        if resp.status == 304:
+            return dict(state)
+        parsed = await asyncio.to_thread(
+            feedparser.parse, resp.body, response_headers={"content-type": resp.headers.get("Content-Type", "")}
+        )
+        if not parsed.get("version") and not parsed.entries:
+            raise MalformedResponseError(f"{self.name}: {urlsplit(url).netloc}{urlsplit(url).path} is not an RSS or "
+                                         f"Atom feed ({parsed.get('bozo_exception') or 'unknown format'})")
+        seen = set(state.get("seen") or ())
+        current: list[str] = []
+        feed_title = str(parsed.feed.get("title") or "")
+        now = self.clock.now()
+        for entry in parsed.entries:
+            try:
+                ident = entry_id(entry)
+                mark = _fingerprint(ident)
+                current.append(mark)
+                if mark in seen:
+                    continue
+                mention = to_mention(entry, feed_url=url, feed_title=feed_title, source=self.name,
+                                     brands=self.attribute(entry_text(entry)), seen_at=now,
+                                     unwrap_links=self.config.unwrap_google_links)
+            except MalformedItemError as err:
+                self.skip({"id": entry.get("title")}, str(err))
+                continue
+            mentions[mention.external_id] = mention
+        # Entries that fell out of the feed will not come back; remember the current window only.
+        kept = list(dict.fromkeys(current))[:MAX_SEEN]
+        result: dict[str, Any] = {"seen": kept}
+        if resp.headers.get("ETag"):
+            result["etag"] = resp.headers["ETag"]
+        if resp.headers.get("Last-Modified"):
+            result["modified"] = resp.headers["Last-Modified"]
+        return result
+
+    async def replies(self, to: Sequence[Mention]) -> list[Reply]:
+        """Feeds never show the brand's answers."""
+        return []

@@ -1,0 +1,127 @@
+"""Read-only SQLite connections for reports, `listener query` and the REST API.
+
+Three layers keep analyst SQL from changing anything: the file is opened with `mode=ro`,
+`PRAGMA query_only` is set, and an authorizer refuses ATTACH, DETACH, writes and any pragma
+that is not on a short list of harmless read-only ones.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from listener.errors import ListenerError
+
+# Pragmas that only read; those in _PRAGMA_WITH_ARG take a table or index name as argument.
+_PRAGMA_READ = frozenset(
+    {
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "database_list",
+        "collation_list",
+        "function_list",
+        "pragma_list",
+        "compile_options",
+        "user_version",
+        "schema_version",
+        "application_id",
+        "page_count",
+        "page_size",
+        "freelist_count",
+        "encoding",
+        "data_version",
+        "journal_mode",
+        "query_only",
+        "integrity_check",
+        "quick_check",
+    }
+)
+_PRAGMA_WITH_ARG = frozenset(
+    {
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "integrity_check",
+        "quick_check",
+    }
+)
+_ALLOWED_ACTIONS = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    sqlite3.SQLITE_RECURSIVE,
+}
+_DENIED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "fts3_tokenizer"})
+ANALYTICS_MIGRATION = "m002_analytics_rollups_and_views"
+
+
+class QueryRefused(ListenerError):
+    """A statement that would change the database or reach outside it."""
+
+
+class DatabaseMissing(ListenerError):
+    """No database file where one was expected."""
+
+
+def _authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
+    if action == sqlite3.SQLITE_PRAGMA:
+        name = (arg1 or "").lower()
+        if name in _PRAGMA_READ and (arg2 is None or name in _PRAGMA_WITH_ARG):
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION:
+        return sqlite3.SQLITE_DENY if (arg2 or "").lower() in _DENIED_FUNCTIONS else sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_OK if action in _ALLOWED_ACTIONS else sqlite3.SQLITE_DENY
+
+
+def ensure_schema(path: Path | str) -> None:
+    """Apply pending migrations (the analyst views and rollups) once, with a short write connection."""
+    file = Path(path)
+    if not file.exists():
+        raise DatabaseMissing(f"no database at {file} (run the daemon first, or pass --db / set LISTENER_DB)")
+    probe = sqlite3.connect(f"file:{quote(str(file.resolve()))}?mode=ro", uri=True)
+    try:
+        applied = probe.execute("SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = 'v_complaints'").fetchone()
+    finally:
+        probe.close()
+    if applied:
+        return
+    from listener.store import SyncStore  # the store applies every pending migration on open
+
+    SyncStore(file).close()
+
+
+def connect_readonly(path: Path | str, *, timeout_s: float | None = None) -> sqlite3.Connection:
+    """Open `path` read-only, with writes, ATTACH and state-changing pragmas refused.
+
+    `timeout_s` interrupts a statement that runs longer (checked every few thousand VM steps).
+    """
+    file = Path(path)
+    if not file.exists():
+        raise DatabaseMissing(f"no database at {file} (run the daemon first, or pass --db / set LISTENER_DB)")
+    conn = sqlite3.connect(f"file:{quote(str(file.resolve()))}?mode=ro", uri=True, timeout=10, check_same_thread=False)
+    conn.execute("PRAGMA query_only = ON")
+    conn.set_authorizer(_authorizer)
+    if timeout_s is not None:
+        deadline = time.monotonic() + timeout_s
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    return conn
+
+
+def check_statement(sql: str) -> None:
+    """Refuse what the authorizer cannot see clearly: several statements, ATTACH, VACUUM INTO."""
+    if not sql.strip():
+        raise QueryRefused("empty query")
+    if not sqlite3.complete_statement(sql.rstrip().rstrip(";") + ";"):
+        raise QueryRefused("incomplete SQL statement")

@@ -1,0 +1,197 @@
+"""The OpenAPI 3.1 description served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from listener.analytics.filters import EVERY
+from listener.analytics.listing import STATES
+from listener.analytics.sla import DIMENSIONS as SLA_DIMENSIONS
+from listener.analytics.trends import DIMENSIONS as TREND_DIMENSIONS
+
+
+def _param(name: str, description: str, schema: dict[str, Any], *, explode: bool = False) -> dict[str, Any]:
+    param: dict[str, Any] = {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+    if explode:
+        param["style"] = "form"
+        param["explode"] = True
+    return param
+
+
+_LIST = {"type": "array", "items": {"type": "string"}}
+_TIME = (
+    "A date (2026-01-31), an ISO-8601 datetime (UTC when it has no offset) or a duration back from now "
+    "(90d, 12w, 6h; floored to the start of the period)."
+)
+FILTERS = [
+    _param("since", "Start of the range (inclusive). " + _TIME, {"type": "string"}),
+    _param("until", "End of the range (exclusive). " + _TIME, {"type": "string"}),
+    _param("brand", "Only these brands (repeat, or comma-separate).", _LIST, explode=True),
+    _param("source", "Only these connector names (repeat, or comma-separate).", _LIST, explode=True),
+    _param("language", "Only these languages (detected, else as given by the source).", _LIST, explode=True),
+]
+PAGING = [
+    _param("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+    _param("page", "The `next` token of the previous page.", {"type": "string"}),
+]
+_NUM = {"type": ["number", "null"]}
+_COUNTS = {k: {"type": "integer"} for k in ("mentions", "scored", "negative", "neutral", "positive", "complaints")}
+TREND_ROW = {
+    "type": "object",
+    "properties": {
+        "bucket": {"type": "string", "description": "Start of the UTC period (weeks start on Monday)."},
+        **{d: {"type": "string"} for d in TREND_DIMENSIONS},
+        **_COUNTS,
+        "negative_share": _NUM,
+        "neutral_share": _NUM,
+        "positive_share": _NUM,
+        "complaint_rate": {**_NUM, "description": "complaints / scored"},
+    },
+}
+SLA_ROW = {
+    "type": "object",
+    "properties": {
+        "bucket": {"type": "string"},
+        **{d: {"type": ["string", "null"]} for d in SLA_DIMENSIONS},
+        "competitor": {"type": "boolean"},
+        **{
+            k: {"type": "integer"}
+            for k in ("complaints", "answered", "replied", "acknowledged", "open", "within_target", "breaches")
+        },
+        "response_rate": _NUM,
+        "median_response_s": {**_NUM, "description": "Wall-clock seconds to the first response."},
+        "p90_response_s": _NUM,
+        "within_target_share": {**_NUM, "description": "within_target / (within_target + breaches)"},
+    },
+}
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "200": {"description": description, "content": {"application/json": {"schema": schema}}},
+        "400": {"description": "A parameter is invalid (the `error` field says which)."},
+        "401": {"description": "A bearer token is configured and was not given or is wrong."},
+    }
+
+
+def _page(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": item},
+            "next": {"type": ["string", "null"]},
+            "filters": {"type": "object"},
+        },
+    }
+
+
+def spec() -> dict[str, Any]:
+    """The whole document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "listener analytics API",
+            "version": "1",
+            "description": "Read-only. Times are ISO-8601 UTC. First-response times are wall clock "
+            "(business-hours elapsed is not available yet). Same numbers as `listener trends` / "
+            "`listener sla-report --format json`.",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"TrendRow": TREND_ROW, "SlaRow": SLA_ROW},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/mentions": {
+                "get": {
+                    "summary": "Mentions with their labels, newest first.",
+                    "parameters": FILTERS
+                    + PAGING
+                    + [
+                        _param("sentiment", "Only this sentiment.", {"enum": ["negative", "neutral", "positive"]}),
+                        _param("complaint", "Only complaints (true) or non-complaints (false).", {"type": "boolean"}),
+                    ],
+                    "responses": _ok("A page of mentions.", _page({"type": "object"})),
+                }
+            },
+            "/api/complaints": {
+                "get": {
+                    "summary": "Complaint clocks. state=open is the queue, earliest deadline first.",
+                    "parameters": FILTERS + PAGING + [_param("state", "Only this state.", {"enum": list(STATES)})],
+                    "responses": _ok(
+                        "A page of complaints with `clock` (ok|warning|breach|closed) and "
+                        "`seconds_left`, plus the server's `now`.",
+                        _page({"type": "object"}),
+                    ),
+                }
+            },
+            "/api/trends": {
+                "get": {
+                    "summary": "Sentiment shares and complaint rate per period and group (default since=30d).",
+                    "parameters": FILTERS
+                    + [
+                        _param("every", "Period.", {"enum": list(EVERY), "default": "day"}),
+                        _param(
+                            "by",
+                            "Group by (repeat, or comma-separate).",
+                            {"type": "array", "items": {"enum": list(TREND_DIMENSIONS)}},
+                            explode=True,
+                        ),
+                    ],
+                    "responses": _ok(
+                        "The trend report.",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "rows": {"type": "array", "items": {"$ref": "#/components/schemas/TrendRow"}}
+                            },
+                        },
+                    ),
+                }
+            },
+            "/api/sla": {
+                "get": {
+                    "summary": "First-response report per group (default by=brand, since=30d).",
+                    "parameters": FILTERS
+                    + [
+                        _param("every", "Also split per period.", {"enum": list(EVERY)}),
+                        _param(
+                            "by",
+                            "Group by (repeat, or comma-separate).",
+                            {"type": "array", "items": {"enum": list(SLA_DIMENSIONS)}},
+                            explode=True,
+                        ),
+                    ],
+                    "responses": _ok(
+                        "The SLA report.",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "rows": {"type": "array", "items": {"$ref": "#/components/schemas/SlaRow"}},
+                                "total": {"$ref": "#/components/schemas/SlaRow"},
+                            },
+                        },
+                    ),
+                }
+            },
+            "/api/meta": {
+                "get": {
+                    "summary": "Known brands (competitors marked), sources and languages.",
+                    "responses": _ok("Pickers' contents.", {"type": "object"}),
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1"}},
+                }
+            },
+        },
+    }

@@ -1,0 +1,54 @@
+"""The daemon's one HTTP server: REST API and dashboard, and Slack's interactivity endpoint."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from listener.daemon import Daemon
+
+logger = logging.getLogger(__name__)
+
+
+async def start_web(daemon: Daemon) -> web.AppRunner | None:
+    """Start serving on `[api]` host and port when the API or Slack buttons are configured."""
+    settings = daemon.settings
+    secret = settings.alerts.slack.signing_secret
+    secret_value = secret.get_secret_value().strip() if secret else ""
+    if not settings.api.enabled and not secret_value:
+        return None
+    if settings.api.enabled:
+        from listener.api.server import build_app
+
+        app = build_app(settings.listener.database, settings, clock=daemon.clock)
+    else:
+        app = web.Application()
+    if secret_value:
+        from listener.interact import slack_actions_handler
+
+        async def act(key: str, action: str, user: str, request_key: str) -> str:
+            result: str = await daemon.store.take_action(
+                key, action, user, daemon.clock.now(), daemon.route, request_key=request_key
+            )
+            return result
+
+        app.router.add_post("/slack/actions", slack_actions_handler(secret_value, act))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.api.host, settings.api.port)
+    await site.start()
+    daemon.web_port = _bound_port(site) or settings.api.port
+    logger.info("serving %s on %s:%s", "API and dashboard" if settings.api.enabled else "Slack actions",
+                settings.api.host, daemon.web_port)
+    return runner
+
+
+def _bound_port(site: web.TCPSite) -> int | None:
+    server = site._server  # port 0 in tests: ask the socket which port it got
+    sockets = getattr(server, "sockets", None) or ()
+    for sock in sockets:
+        return int(sock.getsockname()[1])
+    return None
