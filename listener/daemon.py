@@ -96,8 +96,10 @@ class Daemon:
         classifier: Classifier | None = None,
         sinks: Mapping[str, Sink] | None = None,
         connectors: Mapping[str, Connector] | None = None,
+        console: Any | None = None,
     ) -> None:
         self.settings = settings
+        self.console = console  # rich Console the console sink prints on (the demo's live view)
         self.clock = clock or SystemClock()
         self._classifier = classifier
         self._sinks = sinks
@@ -201,7 +203,8 @@ class Daemon:
         from alerts import build_sinks
 
         assert self.session is not None
-        return {sink.name: sink for sink in build_sinks(self.settings.alerts, self.session)}
+        sinks = build_sinks(self.settings.alerts, self.session, clock=self.clock, console=self.console)
+        return {sink.name: sink for sink in sinks}
 
     def _load_classifier(self) -> Classifier:
         from models.loader import load_classifier
@@ -314,7 +317,7 @@ class Daemon:
                 misfire_grace_time=None,
             )
         self.scheduler.add_job(
-            self._sweep_job, "date", run_date=now, id="sla:sweep", misfire_grace_time=None
+            self._sweep_job, "date", run_date=now, id="sla:sweep", misfire_grace_time=None, max_instances=3
         )
         self.scheduler.add_job(
             self.dispatch, "interval", seconds=s.alerts.dispatch_interval.total_seconds(), id="alerts:dispatch",
@@ -349,7 +352,7 @@ class Daemon:
             run_date = min(run_date, datetime.now(UTC) + timedelta(seconds=max(offset, 0)))
         self.scheduler.add_job(
             self._sweep_job, "date", run_date=run_date, id="sla:sweep", replace_existing=True,
-            misfire_grace_time=None,
+            misfire_grace_time=None, max_instances=3,  # a sweep asked for mid-sweep waits, never skips
         )
 
     async def sweep(self) -> int:

@@ -68,7 +68,7 @@ def demo_settings(workdir: Path, sample: Path, database: Path | None) -> Setting
         },
         "connectors": {"demo": {"type": "jsonl", "path": str(sample), "replay": True, "poll_interval": "1s",
                                 "jitter": "0s"}},
-        "alerts": {"dispatch_interval": "1s"},
+        "alerts": {"dispatch_interval": "1s", "console": {"enabled": True}},
     }
     if os.environ.get("SLACK_WEBHOOK_URL"):
         data["alerts"]["slack"] = {"webhook_url": "${SLACK_WEBHOOK_URL}"}
@@ -156,7 +156,7 @@ async def _demo(seconds: float, database: Path | None, console: Console) -> int:
         count = shifted_sample(sample, datetime.now(UTC))
         settings = demo_settings(workdir, sample, database)
         console.print(f"Replaying {count} bundled mentions; loading the classifier (first run converts the model)...")
-        daemon = Daemon(settings)
+        daemon = Daemon(settings, console=console)
         runner = asyncio.create_task(daemon.run())
         await daemon.started.wait()
         deadline = asyncio.get_running_loop().time() + seconds
