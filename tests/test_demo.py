@@ -35,5 +35,6 @@ def test_demo_replays_the_sample_and_summarises(monkeypatch: pytest.MonkeyPatch,
     # Everything up to "now" was replayed; the live part of the sample arrives later.
     assert 235 <= counts["mentions"] <= 253  # 253 customer posts, 12 of them after "now"
     assert counts["classified"] == counts["mentions"]
-    assert acme["breaches"] >= 12  # the sample has a dozen complaints already overdue at start
-    assert acme["replied"] >= 20
+    # The keyword double finds fewer complaints than the model; some are overdue and some answered.
+    assert acme["breaches"] >= 3 and acme["replied"] >= 2
+    assert "BREACH" in text and "Response deadline missed" in text  # the console sink above the live view
