@@ -1,0 +1,1 @@
+"""Classifiers: multilingual sentiment and complaint detection behind `predict(texts)`."""

@@ -1,0 +1,154 @@
+"""The torch network: e5 encoder with LoRA on its top layers, mean pooling, sentiment and complaint heads."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+# The Linear modules of a BertLayer that receive a LoRA adapter, by their dotted path.
+LORA_TARGETS = (
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterConfig:
+    """Shape of our trainable part: which layers get LoRA, its rank and scaling, the pooled-feature scale."""
+
+    first_layer: int = 6
+    rank: int = 4
+    alpha: float = 8.0
+    feature_scale: float = 16.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        """Plain mapping for safetensors metadata."""
+        return asdict(self)
+
+
+class LoRALinear(nn.Module):
+    """A frozen Linear plus a low-rank update B·A, merged into the weight for inference."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.base = base
+        self.scale = alpha / rank
+        self.lora_a = nn.Parameter(torch.empty(rank, base.in_features))
+        self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank))
+        # B starts at zero so the adapted model starts exactly at the pretrained one.
+        nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Base output plus the low-rank correction."""
+        update = F.linear(F.linear(x, self.lora_a.to(x.dtype)), self.lora_b.to(x.dtype)) * self.scale
+        return self.base(x) + update
+
+    def merged(self) -> nn.Linear:
+        """The base Linear with the update folded into its weight (no extra cost at inference)."""
+        delta = (self.lora_b.float() @ self.lora_a.float()) * self.scale
+        with torch.no_grad():
+            self.base.weight.copy_((self.base.weight.float() + delta).to(self.base.weight.dtype))
+        return self.base
+
+
+def _get(module: nn.Module, path: str) -> nn.Module:
+    for part in path.split("."):
+        module = getattr(module, part)
+    return module
+
+
+def _set(module: nn.Module, path: str, value: nn.Module) -> None:
+    parent_path, _, name = path.rpartition(".")
+    setattr(_get(module, parent_path) if parent_path else module, name, value)
+
+
+def additive_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[B, T] 0/1 mask -> [B, 1, 1, T] additive mask that BertLayer's attention expects."""
+    return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens, then L2-normalised (the e5 sentence embedding)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    summed = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    return F.normalize(summed.float(), dim=-1)
+
+
+class ListenerNet(nn.Module):
+    """One forward pass -> (sentiment logits [B, 3], complaint logit [B])."""
+
+    def __init__(self, encoder: nn.Module, config: AdapterConfig) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.config = config
+        hidden = encoder.config.hidden_size
+        self.sentiment_head = nn.Linear(hidden, 3)
+        self.complaint_head = nn.Linear(hidden, 1)
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        layers = encoder.encoder.layer
+        for index in range(config.first_layer, len(layers)):
+            for target in LORA_TARGETS:
+                base = _get(layers[index], target)
+                _set(layers[index], target, LoRALinear(base, config.rank, config.alpha))
+
+    def heads(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Apply both heads to the normalised sentence embedding."""
+        x = pooled * self.config.feature_scale
+        return self.sentiment_head(x), self.complaint_head(x).squeeze(-1)
+
+    def forward_layers(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int
+    ) -> torch.Tensor:
+        """Run encoder layers `start..` on hidden states (training reuses cached lower layers)."""
+        mask = additive_mask(attention_mask, hidden.dtype)
+        for layer in self.encoder.encoder.layer[start:]:
+            hidden = layer(hidden, mask)
+        return hidden
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Token ids -> the pooled sentence embedding."""
+        hidden = self.encoder.embeddings(input_ids=input_ids)
+        hidden = self.forward_layers(hidden, attention_mask, 0)
+        return mean_pool(hidden, attention_mask)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids -> (sentiment logits, complaint logit)."""
+        return self.heads(self.embed(input_ids, attention_mask))
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """Only our parameters (LoRA matrices and heads): what we ship."""
+        return {
+            name: p.detach().float().contiguous()
+            for name, p in self.named_parameters()
+            if p.requires_grad
+        }
+
+    def load_trainable(self, state: dict[str, torch.Tensor]) -> None:
+        """Load LoRA matrices and heads saved by `trainable_state`."""
+        own = dict(self.named_parameters())
+        missing = [k for k, p in own.items() if p.requires_grad and k not in state]
+        unknown = [k for k in state if k not in own]
+        if missing or unknown:
+            raise ValueError(f"adapter does not fit: missing {missing[:3]}, unknown {unknown[:3]}")
+        with torch.no_grad():
+            for name, value in state.items():
+                own[name].copy_(value.to(own[name].dtype))
+
+    def merge(self) -> None:
+        """Fold every LoRA update into its base weight; afterwards the net is plain Linear layers."""
+        for layer in self.encoder.encoder.layer:
+            for target in LORA_TARGETS:
+                module = _get(layer, target)
+                if isinstance(module, LoRALinear):
+                    _set(layer, target, module.merged())

@@ -1,0 +1,19 @@
+"""Shared fixtures: the real classifier, loaded once per test session from the packaged weights."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Nothing in these tests may reach the model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from models.transformer import TransformerClassifier
+
+
+@pytest.fixture(scope="session")
+def classifier() -> TransformerClassifier:
+    """The builtin classifier exactly as the daemon loads it (default cache, packaged adapter)."""
+    return TransformerClassifier(threads=2)

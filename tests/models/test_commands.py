@@ -1,0 +1,96 @@
+"""`classify`, `model eval` and `model train` through click, on small CSVs written by the tests."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from models import commands
+from models.adapter_io import load_adapter, packaged_adapter
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture()
+def shared_classifier(classifier, monkeypatch: pytest.MonkeyPatch):
+    """Reuse the session's classifier instead of loading the model again for every command."""
+    monkeypatch.setattr(commands, "_classifier", lambda config_path, adapter: classifier)
+    return classifier
+
+
+def _write_csv(path: Path, rows: list[tuple[str, int]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return path
+
+
+SENTIMENT_ROWS = [
+    ("I hate this phone, it broke after two days", 0),
+    ("Worst airline ever, lost my bag again", 0),
+    ("The meeting is on Tuesday at 3pm", 1),
+    ("The store opens at 9 tomorrow", 1),
+    ("Love the new update, works perfectly!", 2),
+    ("Great service today, thank you so much", 2),
+]
+
+
+def test_classify_json_lines(shared_classifier, tmp_path: Path) -> None:
+    file = tmp_path / "texts.txt"
+    file.write_text("注文した商品が届きません\n\n", encoding="utf-8")
+    result = CliRunner().invoke(commands.classify_command, ["great job, thanks!", "--file", str(file), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["text"] for line in lines] == ["great job, thanks!", "注文した商品が届きません", ""]
+    assert lines[0]["scored"] and lines[0]["sentiment"] in {"negative", "neutral", "positive"}
+    assert lines[1]["language"] == "ja"
+    assert lines[2]["scored"] is False and lines[2]["unscored_reason"] == "empty"
+    assert set(lines[0]) >= {"model_id", "p_negative", "p_neutral", "p_positive", "complaint", "p_complaint"}
+
+
+def test_classify_without_text_is_a_usage_error() -> None:
+    result = CliRunner().invoke(commands.classify_command, [])
+    assert result.exit_code == 2
+
+
+def test_eval_prints_metrics(shared_classifier, tmp_path: Path) -> None:
+    data = _write_csv(tmp_path / "s.csv", SENTIMENT_ROWS + [("", 1), ("not a label", 7)])
+    result = CliRunner().invoke(commands.model_group, ["eval", "--task", "sentiment", "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["n"] == len(SENTIMENT_ROWS)  # the two bad rows are skipped with a warning
+    assert set(report["per_class"]) == {"negative", "neutral", "positive"}
+    assert 0.0 <= report["macro_recall"] <= 1.0
+    assert report["accuracy"] >= 4 / 6  # easy, unambiguous texts
+    text = CliRunner().invoke(commands.model_group, ["eval", "--task", "sentiment", "--data", str(data)])
+    assert text.exit_code == 0
+    assert "macro_recall" in text.output and "negative" in text.output
+
+
+def test_train_one_step_writes_a_loadable_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from listener.corrections import save_correction
+
+    db = tmp_path / "corr.db"
+    save_correction(db, "the courier threw my parcel over the fence", 0, 1)
+    data = _write_csv(tmp_path / "c.csv", [("my refund never came", 1), ("nice weather today", 0)])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        commands.model_group,
+        ["train", "--task", "complaint", "--data", str(data), "--val", str(data), "--include-corrections",
+         "--db", str(db), "--out", str(out), "--max-steps", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 corrections included" in result.output
+    state, config, version = load_adapter(out / "adapter.safetensors")
+    base_state, base_config, base_version = load_adapter(packaged_adapter())
+    assert config == base_config and version == f"{base_version}+complaint-ft"
+    assert set(state) == set(base_state)
+    # One optimizer step moved the complaint head away from the packaged one.
+    assert not (state["complaint_head.weight"] == base_state["complaint_head.weight"]).all()
+    metrics = json.loads(result.output.strip().splitlines()[-1])
+    assert metrics["n"] == 2
