@@ -120,8 +120,10 @@ def _link(url: str) -> str:
 
 
 def _field(label: str, value: str) -> MarkdownTextObject:
-    # `value` is already escaped; the label is ours.
-    return MarkdownTextObject(text=truncate(f"*{label}*\n{value}", FIELD_MAX), verbatim=True)
+    """A field of our own label over untrusted `value`, escaped within what the label leaves."""
+    # Escape after budgeting: truncating escaped text could cut an entity such as &amp; in half.
+    head = f"*{label}*\n"
+    return MarkdownTextObject(text=head + escape(value, FIELD_MAX - len(head)), verbatim=True)
 
 
 def _header(event: Event) -> HeaderBlock:
@@ -135,19 +137,19 @@ def _header(event: Event) -> HeaderBlock:
 def _fields(event: Event, now: datetime) -> list[MarkdownTextObject]:
     fields = []
     if event.brand:
-        fields.append(_field("Brand", escape(one_line(event.brand), FIELD_MAX)))
+        fields.append(_field("Brand", one_line(event.brand)))
     if event.source:
-        fields.append(_field("Source", escape(one_line(event.source), FIELD_MAX)))
+        fields.append(_field("Source", one_line(event.source)))
     if event.author:
-        fields.append(_field("Author", escape(one_line(event.author), FIELD_MAX)))
+        fields.append(_field("Author", one_line(event.author)))
     if sentiment := sentiment_text(event):
-        fields.append(_field("Sentiment", escape(sentiment, FIELD_MAX)))
+        fields.append(_field("Sentiment", sentiment))
     if event.mention_at is not None:
         age = human_duration(now - event.mention_at)
         fields.append(_field("Posted", f"{utc_text(event.mention_at)} ({age} ago)"))
     if deadline := deadline_text(event, now):
         fields.append(_field("Deadline", deadline))
-    fields.append(_field("State", escape(state_text(event), FIELD_MAX)))
+    fields.append(_field("State", state_text(event)))
     return fields
 
 

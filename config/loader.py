@@ -137,7 +137,7 @@ def _expand(value: Any, env: Mapping[str, str], path: tuple[str, ...], problems:
 def _format(err: ValidationError, model: type[BaseModel], prefix: tuple[str, ...]) -> list[str]:
     lines = []
     for item in err.errors(include_url=False):
-        loc = tuple(str(part) for part in item["loc"])
+        loc = tuple(_printable(str(part)) for part in item["loc"])
         # pydantic appends the validator name for unions; keep only real keys.
         path = ".".join((*prefix, *loc)) or "(top level)"
         if item["type"] == "extra_forbidden":
@@ -149,6 +149,11 @@ def _format(err: ValidationError, model: type[BaseModel], prefix: tuple[str, ...
             message = item["msg"].removeprefix("Value error, ")
             lines.append(f"{path}: {message}")
     return lines
+
+
+def _printable(part: str) -> str:
+    # A key with a newline or escape code would forge extra lines in the error report; quote it.
+    return part if part.isprintable() else repr(part)
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:

@@ -16,7 +16,7 @@ def load_cursor(text: str | None, *, source: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         value = None
     if not isinstance(value, dict):
         # Starting afresh re-reads at most one page per stream; the store dedupes it.

@@ -231,7 +231,7 @@ async def _post_form(
         raise TransientSourceError(f"{what}: {type(err).__name__}: {redact(str(err))}") from err
     try:
         data = json.loads(body) if body.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
         data = None
     if status == 429 or status >= 500:
         wait = parse_retry_after(headers.get("Retry-After"), now)
@@ -266,7 +266,7 @@ def parse_google_error(status: int, body: bytes) -> GoogleError:
     """Read `{"error": {"code", "status", "message", "errors": [{"reason"}]}}`; tolerant of anything else."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
         data = None
     error = data.get("error") if isinstance(data, Mapping) else None
     if not isinstance(error, Mapping):

@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 USER_AGENT = f"listener/{__version__} (self-hosted social listening; +https://github.com/listener)"
 DEFAULT_TIMEOUT = 30.0
 _SNIPPET = 200  # characters of an error body worth quoting in a message
+# No API page we read comes near this; a bigger body is a broken or hostile server, and reading
+# it whole would let one source exhaust the daemon's memory.
+MAX_BODY = 32 * 1024 * 1024
 
 
 class MalformedResponseError(TransientSourceError):
@@ -221,7 +224,7 @@ async def request(
             async with session.request(
                 method, url, params=params, headers=sent_headers, json=json_body, allow_redirects=True
             ) as resp:
-                body = await resp.read()
+                body = await _read_bounded(resp, what)
                 status, resp_headers, final_url = resp.status, resp.headers, str(resp.url)
     except TimeoutError as err:
         raise TransientSourceError(f"{what}: no complete answer within {timeout:g}s") from err
@@ -233,6 +236,18 @@ async def request(
     _raise_for_status(what, status, resp_headers, body, rate_limit, clock_now)
     data = _decode(what, body) if expect_json and status != 204 else None
     return Response(status, final_url, resp_headers, body, data)
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse, what: str) -> bytes:
+    """The whole body, or MalformedResponseError as soon as it passes MAX_BODY bytes."""
+    if resp.content_length is not None and resp.content_length > MAX_BODY:
+        raise MalformedResponseError(f"{what}: body of {resp.content_length} bytes exceeds {MAX_BODY}")
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise MalformedResponseError(f"{what}: body exceeds {MAX_BODY} bytes")
+    return bytes(body)
 
 
 def _raise_for_status(
@@ -265,9 +280,33 @@ def _decode(what: str, body: bytes) -> Any:
     if not body.strip():
         raise MalformedResponseError(f"{what}: empty body where JSON was expected")
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        data = json.loads(body)
+        # JSON may spell lone surrogates (`"\ud800"`); they cannot be stored as UTF-8 and would
+        # fail every later poll of the same page, so they become `?` here, once, for all connectors.
+        return without_surrogates(data) if b"\\ud" in body.lower() else data
+    except RecursionError as err:  # absurdly deep nesting: hostile or broken, never a real page
+        raise MalformedResponseError(f"{what}: JSON nested too deeply") from err
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise MalformedResponseError(f"{what}: body is not valid JSON ({err}){_snippet(body)}") from err
+
+
+def without_surrogates(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings (keys included) replaced by `?` (as clean_text does)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(value) else value
+    if isinstance(value, list):
+        return [without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {without_surrogates(k): without_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _snippet(body: bytes) -> str:

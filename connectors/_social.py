@@ -234,7 +234,7 @@ async def post_form(
         raise SourceError(f"{what}: HTTP {status}: {snippet}")
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (ValueError, RecursionError) as err:  # RecursionError: hostile nesting depth
         raise MalformedResponseError(f"{what}: body is not valid JSON") from err
 
 

@@ -174,7 +174,7 @@ def _error_codes(body: bytes) -> list[str]:
     """The `errors[].code` values of an App Store Connect error body."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
         return []
     errors = data.get("errors") if isinstance(data, Mapping) else None
     return [e["code"] for e in errors or () if isinstance(e, Mapping) and isinstance(e.get("code"), str)]

@@ -229,7 +229,7 @@ class BlueskyConnector(HttpConnectorBase):
     def _error(resp: Response) -> str:
         try:
             body = json.loads(resp.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return ""  # e.g. the HTML 403 page of the public AppView
         return str(body.get("error") or "") if isinstance(body, dict) else ""
 

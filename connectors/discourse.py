@@ -132,7 +132,7 @@ class DiscourseConnector(HttpConnectorBase):
         if data is None:
             try:
                 data = json.loads(resp.body)
-            except ValueError:
+            except (ValueError, RecursionError):
                 data = None
         extras = data.get("extras") if isinstance(data, dict) else None
         if wait is None and isinstance(extras, dict) and isinstance(extras.get("wait_seconds"), int | float):

@@ -16,6 +16,7 @@ import aiohttp
 from pydantic import Field, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor
+from connectors._http import without_surrogates
 from connectors.base import BrandView, ConnectorConfig
 from connectors.matching import match_brands, own_brands
 from connectors.timeutil import to_utc, zone
@@ -159,8 +160,12 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
         record = json.loads(text)
     except json.JSONDecodeError as err:
         raise MalformedRecordError(f"not valid JSON ({err.msg} at column {err.colno})") from err
+    except RecursionError as err:  # a hostile line nested thousands deep must not stop the source
+        raise MalformedRecordError("JSON nested too deeply") from err
     if not isinstance(record, dict):
         raise MalformedRecordError(f"expected a JSON object, got {type(record).__name__}")
+    if "\\ud" in text.lower():  # `"\ud800"`: a lone surrogate cannot be stored, it becomes `?`
+        record = without_surrogates(record)
     missing = [key for key in REQUIRED if record.get(key) is None]
     if missing:
         raise MalformedRecordError(f"missing required field(s): {', '.join(missing)}")
@@ -277,7 +282,7 @@ def _peek_id(raw_line: bytes) -> str | None:
     """The record's id, if the line is JSON enough to have one (for the log line only)."""
     try:
         value = json.loads(raw_line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None
     ident = value.get("id") if isinstance(value, dict) else None
     return str(ident) if isinstance(ident, str | int) and not isinstance(ident, bool) else None

@@ -179,7 +179,7 @@ class XConnector(HttpConnectorBase):
         """A 429 is either the 15-minute window (wait for x-rate-limit-reset) or the monthly usage cap."""
         try:
             body = json.loads(resp.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):
             body = {}
         kind = " ".join(str(body.get(k, "")) for k in ("title", "type", "detail")) if isinstance(body, dict) else ""
         if "usage" in kind.lower() and "cap" in kind.lower():

@@ -111,7 +111,7 @@ def _error_code(body: bytes) -> str:
     """`error.code` of a Yelp error body (`{"error": {"code", "description"}}`), or ""."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
         return ""
     error = data.get("error") if isinstance(data, Mapping) else None
     code = error.get("code") if isinstance(error, Mapping) else None

@@ -322,7 +322,7 @@ def _reason(resp: Response) -> tuple[str, str]:
     """`error.errors[0].reason` and `error.message` of a Google API error body."""
     try:
         body = json.loads(resp.body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "", ""
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):

@@ -24,6 +24,23 @@ def require_utc(value: datetime, what: str = "timestamp") -> datetime:
     return value.astimezone(UTC)
 
 
+_IDENTITY_FIELDS = ("external_id", "author", "author_name", "url", "in_reply_to", "conversation_id", "seen_as")
+
+
+def _storable(value: str) -> bool:
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _make_storable(value: str) -> str:
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mention:
     """One post, comment or review seen on a source.
@@ -54,6 +71,12 @@ class Mention:
         object.__setattr__(self, "created_at", require_utc(self.created_at, "created_at"))
         if self.edited_at is not None:
             object.__setattr__(self, "edited_at", require_utc(self.edited_at, "edited_at"))
+        # Ids, authors and URLs come from untrusted payloads too (HTML feeds can carry lone
+        # surrogates or NULs); SQLite and JSON reject those, so one bad field would sink a page.
+        for name in _IDENTITY_FIELDS:
+            value = getattr(self, name)
+            if value and not _storable(value):
+                object.__setattr__(self, name, _make_storable(value))
 
     @property
     def key(self) -> str:

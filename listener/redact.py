@@ -22,7 +22,8 @@ def register_secret(value: str | None) -> None:
 
 def redact(text: str) -> str:
     """Mask known secrets and anything shaped like a token or webhook URL."""
-    for secret in _known:
+    # Longest first: a secret that contains another must be masked whole, not leave its tail behind.
+    for secret in sorted(_known, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
     for pattern in _PATTERNS:

@@ -13,5 +13,5 @@ def clean_text(value: str | None, *, limit: int = MAX_TEXT) -> str:
     if "\x00" in text:
         text = text.replace("\x00", "")
     if len(text) > limit:
-        text = text[: limit - 1] + "…"
+        text = text[: limit - 1] + "…" if limit > 0 else ""
     return text
