@@ -89,6 +89,9 @@ def _rows(
                     iso(closed),
                     "reply by @AcmeCare" if brands[0] == "acme" else "reply by @globexcare",
                     seconds,
+                    seconds * 0.4,  # business time: nights and weekends do not count
+                    "vip" if rng.random() < 0.1 else "default",
+                    1,
                 )
             else:
                 clock = (
@@ -102,6 +105,9 @@ def _rows(
                     None,
                     None,
                     None,
+                    None,
+                    "default",
+                    1,
                 )
         yield mention, label, brands, clock
 
@@ -135,7 +141,8 @@ def generate(path: Path, n: int) -> dict[str, float]:
     )
     conn.executemany(
         "INSERT INTO complaints (mention_key, brand, source, opened_at, warn_at, deadline, state, closed_at, "
-        "closed_by, response_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "closed_by, response_seconds, business_seconds, policy, is_complaint) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         clocks,
     )
     loaded = time.perf_counter()

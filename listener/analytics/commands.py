@@ -163,7 +163,7 @@ def trends_command(
     "--by",
     "by",
     multiple=True,
-    type=click.Choice(["brand", "source", "assignee", "language"]),
+    type=click.Choice(["brand", "source", "policy", "assignee", "language"]),
     help="Group by (repeatable; default: brand).",
 )
 @click.option("--every", type=click.Choice(EVERY), default=None, help="Also split per period (UTC).")
@@ -180,7 +180,7 @@ def sla_report_command(
     every: str | None,
     fmt: str,
 ) -> None:
-    """Response rate, median/p90 first response, share within target and breaches (wall clock)."""
+    """Response rate, median/p90 first response (business time and wall clock), share within target, breaches."""
     from listener.analytics import render
     from listener.analytics.sla import sla_report
 

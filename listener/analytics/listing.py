@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from listener.analytics.filters import FilterError, Filters, in_clause
-from listener.analytics.schema_sql import LANGUAGE_EXPR
+from listener.analytics.schema_sql import ASSIGNEE_SQL, LANGUAGE_EXPR
 from listener.store import iso, parse_iso
 
 _LANGUAGE = LANGUAGE_EXPR.format(c="c", m="m")
@@ -57,10 +57,15 @@ COMPLAINT_COLUMNS: dict[str, str] = {
     "breached_at": "k.breached_at",
     "closed_at": "k.closed_at",
     "close_reason": "k.close_reason",
-    "assignee": "CASE WHEN k.closed_by LIKE 'reply by %' THEN substr(k.closed_by, 10) ELSE k.closed_by END",
+    "assignee": ASSIGNEE_SQL.format(k="k"),
     "response_seconds": "k.response_seconds",
+    "business_seconds": "k.business_seconds",
+    "policy": "k.policy",
+    "kind": "k.kind",
+    "is_complaint": "COALESCE(k.is_complaint, 1)",
+    "assigned_to": "k.assigned_to",
 }
-STATES = ("open", "replied", "acknowledged")
+STATES = ("open", "replied", "acknowledged", "marked_replied", "not_complaint")
 Sentiment = Literal["negative", "neutral", "positive"]
 
 

@@ -64,7 +64,7 @@ def trends_table(report: dict[str, Any], console: Console) -> None:
 
 def sla_table(report: dict[str, Any], console: Console) -> None:
     """SLA rows as a table; competitor brands are marked."""
-    table = Table(title="First response (wall clock)", caption=report["note"])
+    table = Table(title="First response (business time and wall clock)", caption=report["note"])
     dims = report["by"]
     head = (["period"] if report["every"] else []) + dims
     for name in [
@@ -72,11 +72,15 @@ def sla_table(report: dict[str, Any], console: Console) -> None:
         "complaints",
         "answered",
         "response rate",
-        "median",
-        "p90",
+        "median (business)",
+        "p90 (business)",
+        "median (wall)",
+        "p90 (wall)",
         "within target",
         "breaches",
         "open",
+        "not a complaint",
+        "questions unanswered",
     ]:
         table.add_column(name, justify="left" if name in head else "right")
     for row in [*report["rows"], {**report["total"], "_total": True}]:
@@ -92,11 +96,15 @@ def sla_table(report: dict[str, Any], console: Console) -> None:
             str(row["complaints"]),
             str(row["answered"]),
             _pct(row["response_rate"]),
+            human_seconds(row["median_business_s"]),
+            human_seconds(row["p90_business_s"]),
             human_seconds(row["median_response_s"]),
             human_seconds(row["p90_response_s"]),
             _pct(row["within_target_share"]),
             str(row["breaches"]),
             str(row["open"]),
+            str(row["not_complaint"]),
+            str(row["other_unanswered"]),
         ]
         table.add_row(*cells, style="bold" if row.get("_total") else None)
     console.print(table)

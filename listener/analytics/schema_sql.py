@@ -12,6 +12,12 @@ from __future__ import annotations
 # The language of a mention: what the classifier detected, else what the source said.
 LANGUAGE_EXPR = "COALESCE(NULLIF({c}.language, ''), NULLIF({m}.lang, ''), 'und')"
 
+# Who handled a clock: the person it was assigned to, else whoever closed it (a reply's author).
+ASSIGNEE_SQL = (
+    "COALESCE(NULLIF({k}.assigned_to, ''), "
+    "CASE WHEN {k}.closed_by LIKE 'reply by %' THEN substr({k}.closed_by, 10) ELSE {k}.closed_by END)"
+)
+
 COUNT_COLUMNS = ("mentions", "scored", "negative", "neutral", "positive", "complaints")
 
 CREATE_ROLLUPS = [
@@ -223,4 +229,39 @@ CREATE_VIEWS = [
     SELECT substr(hour, 1, 10) AS day, brand, source, language,
            {", ".join(f"SUM({k}) AS {k}" for k in COUNT_COLUMNS)}
     FROM trend_brand_hourly GROUP BY day, brand, source, language""",
+]
+
+
+# Applied by migration m006 (after m005 added the policy columns): the SLA index also covers the
+# business-time columns, and v_complaints gains them. m002 keeps the definitions above so that a
+# new database builds in order.
+BUSINESS_TIME_INDEX = [
+    "DROP INDEX IF EXISTS idx_complaints_sla",
+    "CREATE INDEX IF NOT EXISTS idx_complaints_sla_business ON complaints "
+    "(opened_at, brand, source, policy, state, is_complaint, deadline, closed_at, response_seconds, "
+    "business_seconds, assigned_to, closed_by)",
+]
+
+BUSINESS_TIME_VIEWS = [
+    "DROP VIEW IF EXISTS v_complaints",
+    f"""CREATE VIEW v_complaints AS
+    SELECT k.mention_key, k.brand, k.source, {LANGUAGE_EXPR.format(c="c", m="m")} AS language,
+           k.opened_at, substr(k.opened_at, 1, 10) AS day,
+           {BUCKET_SQL["week"].format(t="k.opened_at")} AS week,
+           {BUCKET_SQL["month"].format(t="k.opened_at")} AS month,
+           k.warn_at, k.deadline, k.state,
+           k.state IN ('replied', 'acknowledged', 'marked_replied') AS answered,
+           k.closed_at, k.close_reason,
+           {ASSIGNEE_SQL.format(k="k")} AS assignee,
+           k.response_seconds,
+           CASE WHEN k.closed_at IS NOT NULL THEN k.closed_at <= k.deadline END AS within_target,
+           (k.closed_at IS NOT NULL AND k.closed_at > k.deadline)
+             OR (k.closed_at IS NULL AND k.deadline <= {NOW_SQL}) AS late,
+           k.warned_at, k.breached_at, m.author, m.url, m.text,
+           k.policy, k.calendar, k.kind, k.explain, k.business_seconds,
+           COALESCE(k.is_complaint, 1) AS is_complaint,
+           COALESCE(k.is_complaint, 1) != 0 AND k.state != 'not_complaint' AS counts_as_complaint,
+           k.assigned_to, k.acked_at, k.acked_by, k.closed_by
+    FROM complaints k JOIN mentions m ON m.key = k.mention_key
+    LEFT JOIN classifications c ON c.mention_key = k.mention_key""",
 ]

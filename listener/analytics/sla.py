@@ -1,8 +1,9 @@
-"""The SLA report: response rate, median and p90 first response, share within target, breaches.
+"""The SLA report: response rate, median and p90 first response (business time and wall clock), breaches.
 
-Times are wall-clock seconds from the complaint's post to the first brand reply (or manual
-acknowledgement). Business-time elapsed needs the policy/calendar engine, which does not exist
-yet, so it is not reported. Complaints are counted in the period in which they were opened.
+Business time comes from the policy/calendar engine (`complaints.business_seconds`); wall clock is
+`response_seconds`. Only complaint clocks count in the complaint figures: a clock closed as
+`not_complaint` is counted apart, and clocks of non-complaint policies (questions, praise) only
+report how many went unanswered. Clocks are counted in the period in which they were opened.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from listener.analytics.filters import EVERY, FilterError, Filters, in_clause
-from listener.analytics.schema_sql import BUCKET_SQL, LANGUAGE_EXPR
+from listener.analytics.schema_sql import ASSIGNEE_SQL, BUCKET_SQL, LANGUAGE_EXPR
 from listener.analytics.stats import percentile
 from listener.store import iso
 
-DIMENSIONS: tuple[str, ...] = ("brand", "source", "assignee", "language")
-CLOCK_NOTE = "wall-clock time; business-hours elapsed is not available yet (needs the policy/calendar engine)"
-_ASSIGNEE = "CASE WHEN k.closed_by LIKE 'reply by %' THEN substr(k.closed_by, 10) ELSE k.closed_by END"
+DIMENSIONS: tuple[str, ...] = ("brand", "source", "policy", "assignee", "language")
+ANSWERED_STATES = frozenset({"replied", "acknowledged", "marked_replied"})
+CLOCK_NOTE = (
+    "business_s: response time in business hours of the clock's calendar; response_s: wall clock. "
+    "Closed as not_complaint and non-complaint policies are left out of the complaint figures."
+)
+_ASSIGNEE = ASSIGNEE_SQL.format(k="k")
 _LANGUAGE = LANGUAGE_EXPR.format(c="c", m="m")
 
 
@@ -29,21 +34,44 @@ class _Group:
     complaints: int = 0
     replied: int = 0
     acknowledged: int = 0
+    marked_replied: int = 0
     open: int = 0
     within: int = 0
     late: int = 0
     times: list[float] = field(default_factory=list)
+    business: list[float] = field(default_factory=list)
+    dismissed: int = 0
+    other: int = 0
+    other_answered: int = 0
+    other_unanswered: int = 0
 
-    def add(self, state: str, closed_at: str | None, deadline: str, seconds: float | None, now: str) -> None:
+    def add(self, state: str, closed_at: str | None, deadline: str, wall: float | None,
+            business: float | None, is_complaint: int | None, now: str) -> None:
+        """Count one clock: a complaint, one dismissed as not a complaint, or a non-complaint clock."""
+        if state == "not_complaint":
+            self.dismissed += 1
+            return
+        if is_complaint == 0:
+            self.other += 1
+            if state in ANSWERED_STATES:
+                self.other_answered += 1
+            elif state == "open":
+                self.other_unanswered += 1
+            return
         self.complaints += 1
         if state == "replied":
             self.replied += 1
         elif state == "acknowledged":
             self.acknowledged += 1
+        elif state == "marked_replied":
+            self.marked_replied += 1
         elif state == "open":
             self.open += 1
-        if state in ("replied", "acknowledged") and seconds is not None:
-            self.times.append(float(seconds))
+        if state in ANSWERED_STATES:
+            if wall is not None:
+                self.times.append(float(wall))
+            if business is not None:
+                self.business.append(float(business))
         if closed_at is not None:
             if closed_at <= deadline:
                 self.within += 1
@@ -53,22 +81,30 @@ class _Group:
             self.late += 1
 
     def summary(self) -> dict[str, Any]:
-        answered = self.replied + self.acknowledged
+        answered = self.replied + self.acknowledged + self.marked_replied
         times = sorted(self.times)
+        business = sorted(self.business)
         decided = self.within + self.late
         return {
             "complaints": self.complaints,
             "answered": answered,
             "replied": self.replied,
             "acknowledged": self.acknowledged,
+            "marked_replied": self.marked_replied,
             "open": self.open,
             "response_rate": answered / self.complaints if self.complaints else None,
+            "median_business_s": percentile(business, 0.5),
+            "p90_business_s": percentile(business, 0.9),
             "median_response_s": percentile(times, 0.5),
             "p90_response_s": percentile(times, 0.9),
             "within_target": self.within,
             "breaches": self.late,
             # Complaints still open before their deadline are not decided yet: left out.
             "within_target_share": self.within / decided if decided else None,
+            "not_complaint": self.dismissed,
+            "other_clocks": self.other,
+            "other_answered": self.other_answered,
+            "other_unanswered": self.other_unanswered,
         }
 
 
@@ -82,7 +118,9 @@ def _check(every: str | None, by: Sequence[str]) -> tuple[str, ...]:
 
 
 def _rows(conn: sqlite3.Connection, every: str | None, dims: tuple[str, ...], f: Filters) -> Iterable[tuple[Any, ...]]:
-    columns = {"brand": "k.brand", "source": "k.source", "assignee": _ASSIGNEE, "language": _LANGUAGE}
+    columns = {
+        "brand": "k.brand", "source": "k.source", "policy": "k.policy", "assignee": _ASSIGNEE, "language": _LANGUAGE,
+    }
     bucket = BUCKET_SQL[every].format(t="k.opened_at") if every else "NULL"
     params: list[object] = []
     where = []
@@ -105,7 +143,8 @@ def _rows(conn: sqlite3.Connection, every: str | None, dims: tuple[str, ...], f:
         )
     sql = (
         f"SELECT {bucket}{''.join(', ' + columns[d] for d in dims)}, k.state, k.closed_at, k.deadline, "
-        f"k.response_seconds FROM complaints k{joins}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        f"k.response_seconds, k.business_seconds, k.is_complaint FROM complaints k{joins}"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
     )
     return conn.execute(sql, params)
 
@@ -121,6 +160,8 @@ def sla_report(
 ) -> dict[str, Any]:
     """First-response statistics per group (and per period when `every` is given).
 
+    The deadline was set by the clock's policy and calendar, so within target / breach is judged
+    in business time; medians and p90s are given both in business time and wall clock.
     A breach is a complaint answered after its deadline, or still open past it at `now`.
     `within_target_share` = within target / (within target + breaches).
     """
@@ -133,9 +174,9 @@ def sla_report(
     width = len(dims) + 1
     for row in _rows(conn, every, dims, filters):
         key = tuple(row[:width])
-        state, closed_at, deadline, seconds = row[width:]
-        groups.setdefault(key, _Group()).add(state, closed_at, deadline, seconds, now_iso)
-        total.add(state, closed_at, deadline, seconds, now_iso)
+        facts = (*row[width:], now_iso)
+        groups.setdefault(key, _Group()).add(*facts)
+        total.add(*facts)
 
     def order(key: tuple[Any, ...]) -> tuple[Any, ...]:
         named = dict(zip(dims, key[1:], strict=True))
@@ -155,7 +196,7 @@ def sla_report(
         rows.append(row)
     return {
         "report": "sla",
-        "clock": "wall",
+        "clock": "business+wall",
         "note": CLOCK_NOTE,
         "every": every,
         "by": list(dims),

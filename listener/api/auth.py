@@ -1,4 +1,4 @@
-"""Bearer-token check for /api/* (constant-time compare); the page and its assets hold no data."""
+"""Bearer-token check for /api/* and /metrics (constant-time compare); the page and its assets hold no data."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def bearer_middleware(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """Refuse /api/ requests without `Authorization: Bearer <token>` when a token is configured."""
+    """Refuse /api/ and /metrics requests without `Authorization: Bearer <token>` when a token is configured."""
     expected = token.encode() if token else None
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if expected is None or not request.path.startswith("/api/") or request.path == "/api/openapi.json":
+        guarded = request.path.startswith("/api/") or request.path == "/metrics"
+        if expected is None or not guarded or request.path == "/api/openapi.json":
             return await handler(request)
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")

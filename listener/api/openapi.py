@@ -62,9 +62,14 @@ SLA_ROW = {
         "competitor": {"type": "boolean"},
         **{
             k: {"type": "integer"}
-            for k in ("complaints", "answered", "replied", "acknowledged", "open", "within_target", "breaches")
+            for k in (
+                "complaints", "answered", "replied", "acknowledged", "marked_replied", "open", "within_target",
+                "breaches", "not_complaint", "other_clocks", "other_answered", "other_unanswered",
+            )
         },
         "response_rate": _NUM,
+        "median_business_s": {**_NUM, "description": "Business-time seconds to the first response (policy calendar)."},
+        "p90_business_s": _NUM,
         "median_response_s": {**_NUM, "description": "Wall-clock seconds to the first response."},
         "p90_response_s": _NUM,
         "within_target_share": {**_NUM, "description": "within_target / (within_target + breaches)"},

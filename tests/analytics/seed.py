@@ -90,6 +90,10 @@ def seed_database(path: Path, *, n: int = 1500, seed: int = 7) -> Seeded:
                 store.acknowledge(
                     mention.key, rng.choice(["alice", "bob"]), created + timedelta(seconds=rng.randrange(120, 9000))
                 )
+            elif fate < 0.78:  # the social team's buttons: dismissed, marked replied, or only assigned
+                action = rng.choice(["not_complaint", "replied", "assign"])
+                at = created + timedelta(seconds=rng.randrange(120, 9000))
+                store.take_action(mention.key, action, rng.choice(["carol", "dave"]), at, None, request_key=f"a{i}")
             # else: still open, long past its deadline
     finally:
         store.close()

@@ -117,7 +117,7 @@ async def test_mentions_filters_and_keyset_paging(client: TestClient, seeded: Se
     [
         ("/api/trends", {"every": "fortnight"}),
         ("/api/trends", {"by": "colour"}),
-        ("/api/sla", {"by": "policy"}),
+        ("/api/sla", {"by": "weekday"}),
         ("/api/complaints", {"state": "lost"}),
         ("/api/mentions", {"limit": "0"}),
         ("/api/mentions", {"page": "!!"}),

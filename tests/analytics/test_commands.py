@@ -48,15 +48,15 @@ def test_sla_report_table_marks_competitors_and_states_the_clock(seeded: Seeded,
         f'[listener]\ndatabase = "{seeded.path}"\n[brands.acme]\nkeywords = ["acme"]\n'
         '[brands.globex]\nkeywords = ["globex"]\ncompetitor = true\n'
     )
-    out = CliRunner().invoke(sla_report_command, ["--config", str(config), *RANGE], env={"COLUMNS": "200"})
+    out = CliRunner().invoke(sla_report_command, ["--config", str(config), *RANGE], env={"COLUMNS": "300"})
     assert out.exit_code == 0, out.output
-    assert "globex (competitor)" in out.output and "wall" in out.output
+    assert "globex (competitor)" in out.output and "wall" in out.output and "business" in out.output
     data = json.loads(
         CliRunner()
         .invoke(sla_report_command, ["--config", str(config), *RANGE, "--by", "assignee", "--format", "json"])
         .output
     )
-    assert "@AcmeSupport" in {r["assignee"] for r in data["rows"]}
+    assert {"@AcmeSupport", "carol", "dave"} <= {r["assignee"] for r in data["rows"]}
 
 
 @pytest.mark.parametrize("args", [["--since", "soon"], ["--since", "2025-10-02", "--until", "2025-10-01"]])

@@ -185,5 +185,7 @@ def test_dashboard_shows_clocks_charts_and_the_api_numbers(server: str, browser:
         assert cell("complaints") == str(expected["complaints"])
         assert cell("breaches") == str(expected["breaches"])
         assert cell("median_response_s") == _duration(expected["median_response_s"])
+        assert cell("median_business_s") == _duration(expected["median_business_s"])
+        assert cell("not_complaint") == str(expected["not_complaint"])
         assert cell("response_rate") == f"{expected['response_rate'] * 100:.1f}%"
         assert ("(competitor)" in tr.text) is expected["competitor"]

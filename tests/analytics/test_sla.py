@@ -30,6 +30,10 @@ def _clock(
     state: str | None = None,
     target: timedelta = timedelta(hours=1),
     lang: str = "en",
+    business: float | None = None,
+    policy: str = "default",
+    is_complaint: int = 1,
+    assigned_to: str | None = None,
 ) -> None:
     conn.execute(
         "INSERT INTO mentions (key, source, external_id, text, author, created_at, fetched_at, lang) "
@@ -39,7 +43,8 @@ def _clock(
     closed = None if answered_after is None else opened + timedelta(seconds=answered_after)
     conn.execute(
         "INSERT INTO complaints (mention_key, brand, source, opened_at, warn_at, deadline, state, closed_at, "
-        "closed_by, response_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "closed_by, response_seconds, business_seconds, policy, is_complaint, assigned_to) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             key,
             brand,
@@ -51,6 +56,10 @@ def _clock(
             iso(closed) if closed else None,
             by if by is not None else (None if closed is None else "reply by @AcmeSupport"),
             answered_after,
+            business,
+            policy,
+            is_complaint,
+            assigned_to,
         ],
     )
 
@@ -103,7 +112,7 @@ def test_per_brand_numbers_and_competitor_beside_us(db: Path) -> None:
     assert acme["competitor"] is False and rows["globex"]["competitor"] is True
     assert rows["globex"]["median_response_s"] == pytest.approx(3700.0)
     assert report["total"]["complaints"] == 8
-    assert report["clock"] == "wall"
+    assert report["clock"] == "business+wall"
     conn.close()
 
 
@@ -136,7 +145,7 @@ def test_empty_report_has_no_rates(db: Path) -> None:
     assert report["rows"] == []
     assert report["total"]["response_rate"] is None and report["total"]["median_response_s"] is None
     with pytest.raises(FilterError):
-        sla_report(conn, by=["policy"], now=NOW)
+        sla_report(conn, by=["weekday"], now=NOW)
     conn.close()
 
 
@@ -158,3 +167,56 @@ def test_percentile_of_nothing_is_none() -> None:
     assert percentile([], 0.5) is None
     with pytest.raises(ValueError):
         percentile([1.0], 1.5)
+
+
+@pytest.fixture
+def policy_db(tmp_path: Path) -> Path:
+    """Clocks of two policies with business time, a dismissed one and non-complaint (question) clocks."""
+    path = tmp_path / "policy.db"
+    SyncStore(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    # vip complaints: answered over a weekend (much wall clock, little business time), and one marked replied.
+    _clock(conn, "v1", "acme", "mastodon", T0, 3 * 86400, business=1800, policy="vip", assigned_to="carol",
+           target=timedelta(days=4))
+    _clock(conn, "v2", "acme", "mastodon", T0, 600, business=600, policy="vip", by="dave", state="marked_replied")
+    _clock(conn, "v3", "acme", "mastodon", T0, 900, business=300, policy="vip", by="carol",
+           state="not_complaint")
+    # default complaints: one answered, one still open past its deadline.
+    _clock(conn, "d1", "acme", "reviews", T0, 1000, business=400)
+    _clock(conn, "d2", "acme", "reviews", T0, None)
+    # questions: a non-complaint policy; one answered, two unanswered.
+    _clock(conn, "q1", "acme", "reviews", T0, 500, business=500, policy="questions", is_complaint=0)
+    _clock(conn, "q2", "acme", "reviews", T0, None, policy="questions", is_complaint=0)
+    _clock(conn, "q3", "acme", "mastodon", T0, None, policy="questions", is_complaint=0)
+    conn.close()
+    return path
+
+
+def test_business_time_policies_and_non_complaint_clocks(policy_db: Path) -> None:
+    conn = connect_readonly(policy_db)
+    rows = _rows(sla_report(conn, by=["policy"], now=NOW), "policy")
+    vip = rows["vip"]
+    # v3 was closed as not a complaint: counted apart, not in any complaint figure.
+    assert (vip["complaints"], vip["answered"], vip["marked_replied"], vip["not_complaint"]) == (2, 2, 1, 1)
+    assert vip["median_business_s"] == pytest.approx((600 + 1800) / 2)
+    assert vip["median_response_s"] == pytest.approx((600 + 3 * 86400) / 2)
+    assert vip["p90_business_s"] == pytest.approx(600 + 0.9 * 1200)
+    assert (vip["within_target"], vip["breaches"]) == (2, 0)
+    default = rows["default"]
+    assert (default["complaints"], default["answered"], default["breaches"]) == (2, 1, 1)
+    assert default["median_business_s"] == pytest.approx(400.0)
+    questions = rows["questions"]
+    assert questions["complaints"] == 0 and questions["response_rate"] is None
+    assert (questions["other_clocks"], questions["other_answered"], questions["other_unanswered"]) == (3, 1, 2)
+    total = sla_report(conn, by=["brand"], now=NOW)["total"]
+    assert (total["complaints"], total["breaches"], total["not_complaint"], total["other_unanswered"]) == (4, 1, 1, 2)
+    conn.close()
+
+
+def test_assignee_is_the_assigned_person_else_who_closed(policy_db: Path) -> None:
+    conn = connect_readonly(policy_db)
+    rows = _rows(sla_report(conn, by=["assignee"], now=NOW), "assignee")
+    assert rows["carol"]["complaints"] == 1 and rows["carol"]["not_complaint"] == 1  # v1 assigned, v3 closed
+    assert rows["dave"]["marked_replied"] == 1
+    assert rows["@AcmeSupport"]["answered"] == 1
+    conn.close()

@@ -125,11 +125,15 @@ async function loadSla() {
     const fields = [
       ["complaints", String(row.complaints)],
       ["response_rate", fmtPct(row.response_rate)],
+      ["median_business_s", fmtDuration(row.median_business_s)],
+      ["p90_business_s", fmtDuration(row.p90_business_s)],
       ["median_response_s", fmtDuration(row.median_response_s)],
       ["p90_response_s", fmtDuration(row.p90_response_s)],
       ["within_target_share", fmtPct(row.within_target_share)],
       ["breaches", String(row.breaches)],
       ["open", String(row.open)],
+      ["not_complaint", String(row.not_complaint)],
+      ["other_unanswered", String(row.other_unanswered)],
     ];
     for (const [name, text] of fields) {
       const td = cell(tr, "", "num");
