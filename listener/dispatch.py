@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from alerts.base import Event, Sink
+from alerts.base import Event, EventKind, Sink
 from listener.backoff import delay_for_attempt
 from listener.clock import Clock
 from listener.errors import SinkError
@@ -17,6 +17,20 @@ from listener.store import Store
 
 logger = logging.getLogger(__name__)
 
+# Machine sinks keep receiving every event: noise controls are for humans only.
+MACHINE_SINKS = frozenset({"mqtt"})
+
+
+def mute_reason(event: Event, mutes: Mapping[tuple[str, str], object]) -> str | None:
+    """Why `event` is muted for humans (a muted source or brand), or None."""
+    if event.kind is EventKind.MENTION:
+        return None
+    if event.source and ("source", event.source) in mutes:
+        return f"muted source {event.source} until {mutes[('source', event.source)]}"
+    if event.brand and ("brand", event.brand) in mutes:
+        return f"muted brand {event.brand} until {mutes[('brand', event.brand)]}"
+    return None
+
 
 @dataclass(slots=True)
 class DispatchStats:
@@ -24,6 +38,7 @@ class DispatchStats:
 
     delivered: int = 0
     failures: int = 0
+    suppressed: int = 0
 
 
 class Dispatcher:
@@ -38,6 +53,8 @@ class Dispatcher:
         retry_base: float = 2.0,
         retry_max: float = 300.0,
         batch: int = 100,
+        mute_brands: Iterable[str] = (),
+        mute_sources: Iterable[str] = (),
     ) -> None:
         self.store = store
         self.sinks = dict(sinks)
@@ -46,6 +63,11 @@ class Dispatcher:
         self.retry_max = retry_max
         self.batch = batch
         self.stats = DispatchStats()
+        # Standing mutes from the config; timed ones (`listener mute`) are read from the store each pass.
+        self._standing: dict[tuple[str, str], object] = {
+            **{("brand", b): "unmuted in the config" for b in mute_brands},
+            **{("source", src): "unmuted in the config" for src in mute_sources},
+        }
         self._down: set[str] = set()
         self._lock = asyncio.Lock()
 
@@ -66,7 +88,15 @@ class Dispatcher:
             pending = await self.store.pending_deliveries(name, self.clock.now(), self.batch)
             if not pending:
                 return delivered
+            mutes = {} if name in MACHINE_SINKS else {
+                **self._standing, **await self.store.active_mutes(self.clock.now())}
             for item in pending:
+                reason = mute_reason(item.event, mutes) if mutes else None
+                if reason is not None:
+                    # Recorded with its reason rather than dropped: `listener alerts stats` counts it.
+                    await self.store.mark_suppressed(item.event_seq, name, reason, self.clock.now())
+                    self.stats.suppressed += 1
+                    continue
                 previous = await self.store.last_ref(item.event.thread, name)
                 try:
                     ref = await sink.send(item.event, previous)

@@ -214,3 +214,28 @@ def m005_policy_clocks(db: Database) -> None:
     )
     db["actions"].create_index(["request_key"], unique=True, if_not_exists=True)
     db["actions"].create_index(["mention_key"], if_not_exists=True)
+
+
+@migrations()
+def m007_sla_mutes_and_suppressions(db: Database) -> None:
+    """Stored mutes (source or brand, with expiry) and the reason a delivery was suppressed."""
+    db["mutes"].create(
+        {"scope": str, "name": str, "until": str, "by": str, "created_at": str},
+        pk=("scope", "name"), if_not_exists=True,
+    )
+    deliveries = db["deliveries"]
+    if "suppressed" not in deliveries.columns_dict:
+        deliveries.add_column("suppressed", str)
+    # Finding a customer's open case looked at every complaint of the brand from the last day:
+    # quadratic when thousands of complaints arrive at once. These let SQLite start from the author.
+    db["mentions"].create_index(["source", "author"], if_not_exists=True)
+    db["mentions"].create_index(["source", "conversation_id"], if_not_exists=True)
+
+
+@migrations()
+def m006_analytics_business_time(db: Database) -> None:
+    """Analyst view v_complaints with business time, policy and assignee; SLA index covering them."""
+    from listener.analytics.schema_sql import BUSINESS_TIME_INDEX, BUSINESS_TIME_VIEWS
+
+    for statement in BUSINESS_TIME_INDEX + BUSINESS_TIME_VIEWS:
+        db.execute(statement)

@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 import sqlite_utils
 
 from alerts.base import Event, EventKind
-from listener.domain import Cursor, Mention, Reply
+from listener.domain import Cursor, Mention, Reply, require_utc
 from listener.migrations import migrations
 from listener.clocks import ClockEngine, StoredDeadline, load_escalations, seconds
 from listener.dedupe import canonical_url, fingerprint
@@ -468,8 +468,10 @@ class SyncStore:
             if found:
                 return str(found[0])
         # The same customer writing again about the same brand within a day: still the same case.
+        # CROSS JOIN makes SQLite start from the author's mentions (index on source, author), not from
+        # every complaint of the brand in the last day: that was quadratic in a burst of complaints.
         found = self.db.execute(
-            """SELECT c.mention_key FROM complaints c JOIN mentions m ON m.key = c.mention_key
+            """SELECT c.mention_key FROM mentions m CROSS JOIN complaints c ON m.key = c.mention_key
                WHERE c.state IN ('open', 'replied') AND c.brand = ? AND m.source = ? AND m.author = ?
                  AND c.opened_at >= ? AND c.mention_key != ? ORDER BY c.opened_at DESC LIMIT 1""",
             [brand, mention.source, mention.author, iso(mention.created_at - timedelta(days=1)), mention.key],
@@ -788,6 +790,60 @@ class SyncStore:
                WHERE event_seq = ? AND sink = ?""",
             [error[:500], iso(retry_at), event_seq, sink],
         )
+
+    def mark_suppressed(self, event_seq: int, sink: str, reason: str, now: datetime) -> None:
+        """Close a delivery that noise controls suppressed, keeping the reason (never dropped silently)."""
+        self.db.execute(
+            """UPDATE deliveries SET state = 'suppressed', suppressed = ?, delivered_at = ?
+               WHERE event_seq = ? AND sink = ?""",
+            [reason[:500], iso(now), event_seq, sink],
+        )
+
+    # -- mutes (`listener mute`) ------------------------------------------------------------
+
+    def add_mute(self, scope: str, name: str, until: datetime, by: str, now: datetime) -> None:
+        """Mute a source or brand for humans until `until` (replaces an earlier mute of the same name)."""
+        if scope not in ("source", "brand"):
+            raise ValueError(f"mute scope must be 'source' or 'brand', not {scope!r}")
+        require_utc(until, "until")
+        self.db.execute(
+            "INSERT OR REPLACE INTO mutes (scope, name, until, by, created_at) VALUES (?, ?, ?, ?, ?)",
+            [scope, name, iso(until), by, iso(now)],
+        )
+
+    def remove_mute(self, scope: str, name: str) -> bool:
+        """Lift a mute; False when there was none."""
+        return self.db.execute("DELETE FROM mutes WHERE scope = ? AND name = ?", [scope, name]).rowcount > 0
+
+    def active_mutes(self, now: datetime) -> dict[tuple[str, str], datetime]:
+        """(scope, name) -> expiry of every mute still in force at `now`."""
+        rows = self.db.execute("SELECT scope, name, until FROM mutes WHERE until > ?", [iso(now)]).fetchall()
+        return {(r[0], r[1]): parse_iso(r[2]) for r in rows}  # type: ignore[misc]
+
+    # -- alert statistics (`listener alerts stats`) ------------------------------------------
+
+    def alert_stats(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Per alert kind: fired, acted on with a button, replied (within target / at all) after it, suppressed."""
+        rows = self.db.execute(
+            """SELECT e.kind, COUNT(*),
+                      SUM(EXISTS (SELECT 1 FROM actions a WHERE a.mention_key = e.thread AND a.at >= e.created_at)),
+                      SUM(EXISTS (SELECT 1 FROM complaints c WHERE c.mention_key = e.thread
+                                  AND c.close_reason IN ('replied', 'marked_replied')
+                                  AND c.closed_at >= e.created_at AND c.closed_at <= c.deadline)),
+                      SUM(EXISTS (SELECT 1 FROM complaints c WHERE c.mention_key = e.thread
+                                  AND c.close_reason IN ('replied', 'marked_replied')
+                                  AND c.closed_at >= e.created_at)),
+                      SUM(EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.state = 'suppressed'))
+               FROM events e
+               WHERE e.kind NOT IN ('mention', 'action', 'replied') AND e.created_at >= ?
+               GROUP BY e.kind ORDER BY e.kind""",
+            [iso(since) if since else ""],
+        ).fetchall()
+        return [
+            {"rule": r[0], "fired": r[1], "acted_on": r[2] or 0, "replied_in_target": r[3] or 0,
+             "replied_after": r[4] or 0, "suppressed": r[5] or 0}
+            for r in rows
+        ]
 
     def outbox_counts(self) -> dict[str, int]:
         """Deliveries by state."""

@@ -1,0 +1,156 @@
+"""CLI commands of the response-time engine: `listener mute`, `unmute` and `alerts stats` (registered by cli.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from config.types import parse_duration
+from listener.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from listener.store import SyncStore
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Config file (default: $LISTENER_CONFIG, else ./listener.toml).",
+)
+
+
+def _clock(ctx: click.Context) -> Clock:
+    """The clock in `ctx.obj["clock"]` (tests inject a FakeClock), else the system clock."""
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    clock = obj.get("clock")
+    return clock if clock is not None else SystemClock()
+
+
+def _open_store(config_path: Path | None) -> SyncStore:
+    from listener.cli import load_settings
+    from listener.store import SyncStore
+
+    return SyncStore(load_settings(config_path, required=False).listener.database)
+
+
+def _scope(source: str | None, brand: str | None) -> tuple[str, str]:
+    if (source is None) == (brand is None):
+        raise click.UsageError("give exactly one of --source NAME or --brand NAME")
+    return ("source", source) if source is not None else ("brand", brand)  # type: ignore[return-value]
+
+
+@click.command("mute")
+@CONFIG_OPTION
+@click.option("--source", default=None, help="Mute alerts from this source.")
+@click.option("--brand", default=None, help="Mute alerts about this brand.")
+@click.option("--for", "duration", default="1h", show_default=True, help='How long, e.g. "90m", "2h".')
+@click.option("--by", default="cli", show_default=True, help="Who muted (stored).")
+@click.pass_context
+def mute_command(ctx: click.Context, config_path: Path | None, source: str | None, brand: str | None,
+                 duration: str, by: str) -> None:
+    """Mute Slack/console alerts for a source or brand until the mute expires (MQTT still gets everything)."""
+    scope, name = _scope(source, brand)
+    try:
+        span = parse_duration(duration)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--for") from err
+    now = _clock(ctx).now()
+    store = _open_store(config_path)
+    try:
+        store.add_mute(scope, name, now + span, by, now)
+    finally:
+        store.close()
+    click.echo(f"{scope} {name} muted until {now + span:%Y-%m-%d %H:%M} UTC")
+
+
+@click.command("unmute")
+@CONFIG_OPTION
+@click.option("--source", default=None, help="Lift the mute of this source.")
+@click.option("--brand", default=None, help="Lift the mute of this brand.")
+def unmute_command(config_path: Path | None, source: str | None, brand: str | None) -> None:
+    """Lift a mute before it expires."""
+    scope, name = _scope(source, brand)
+    store = _open_store(config_path)
+    try:
+        removed = store.remove_mute(scope, name)
+    finally:
+        store.close()
+    if not removed:
+        raise click.ClickException(f"{scope} {name} was not muted")
+    click.echo(f"{scope} {name} unmuted")
+
+
+def _since(value: str | None, hint: str = "--since") -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=hint) from err
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@click.group("alerts")
+def alerts_group() -> None:
+    """Inspect the alerts the response-time engine sent."""
+
+
+@alerts_group.command("stats")
+@CONFIG_OPTION
+@click.option("--since", default=None, help="Only alerts created on or after this date (UTC).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def stats_command(config_path: Path | None, since: str | None, fmt: str) -> None:
+    """Per rule: alerts fired, acted on (Slack buttons), replied after (within target), suppressed."""
+    store = _open_store(config_path)
+    try:
+        rows = store.alert_stats(_since(since))
+    finally:
+        store.close()
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no alerts")
+        return
+    click.echo(f"{'rule':<12} {'fired':>6} {'acted':>6} {'replied':>8} {'in target':>9} {'suppressed':>10}")
+    for r in rows:
+        click.echo(f"{r['rule']:<12} {r['fired']:>6} {r['acted_on']:>6} {r['replied_after']:>8} "
+                   f"{r['replied_in_target']:>9} {r['suppressed']:>10}")
+
+
+COMMANDS: list[click.Command] = [mute_command, unmute_command, alerts_group]
+
+
+@click.command("backtest")
+@CONFIG_OPTION
+@click.option("--from", "start", required=True, help="First day (UTC, YYYY-MM-DD or ISO-8601).")
+@click.option("--to", "end", required=True, help="End of the period, exclusive (UTC).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def backtest_command(config_path: Path | None, start: str, end: str, fmt: str) -> None:
+    """Replay stored mentions through the policies and ladder (read-only): alerts it would fire, compliance."""
+    from listener.backtest import backtest
+    from listener.cli import load_settings
+    from listener.clocks import ClockEngine
+
+    settings = load_settings(config_path, required=False)
+    since, until = _since(start, "--from"), _since(end, "--to")
+    assert since is not None and until is not None
+    if until <= since:
+        raise click.BadParameter("--to must be after --from", param_hint="--to")
+    engine = ClockEngine.from_settings(settings.sla, config_path.parent if config_path else None)
+    report = backtest(settings.listener.database, engine, since, until)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    share = "n/a" if report.compliance is None else f"{report.compliance:.1%}"
+    click.echo(f"clocks {report.clocks}: met {report.met}, missed {report.missed}, unanswered {report.unanswered}; "
+               f"compliance {share}")
+    for rule, count in sorted(report.fired.items()):
+        click.echo(f"  would fire {rule}: {count}")
+    for policy, counts in sorted(report.by_policy.items()):
+        click.echo(f"  policy {policy}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+COMMANDS.append(backtest_command)
