@@ -26,10 +26,25 @@ class DaemonSettings(_Strict):
     shutdown_grace: Duration = Field(default="10s", description="How long shutdown waits for in-flight work.")
 
 
+class ClassifierPoolSettings(_Strict):
+    """[classifier.pool]: the MQTT broker and topics of the worker pool (backend = "pool")."""
+
+    host: str = Field(default="127.0.0.1", description="MQTT 5 broker with shared subscriptions (Mosquitto 2).")
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = Field(default=None, description="Use ${VAR}; never written to logs.")
+    topic_prefix: str = "listener/pool"
+    group: str = Field(default="classifiers", description="Shared-subscription group the workers join.")
+    timeout: Duration = Field(default="30s", description="An unanswered chunk is published again after this.")
+    chunk_size: int = Field(default=8, ge=1, description="Texts per work message, so workers share a batch.")
+    attempts: int = Field(default=5, ge=1, description="Publishes per chunk before the batch fails.")
+    model_id: str = Field(default="pool", description="model_id reported until a worker answers.")
+
+
 class ClassifierSettings(_Strict):
     """[classifier]: which model judges mentions, and how the pipeline batches them."""
 
-    backend: Literal["builtin", "huggingface"] = "builtin"
+    backend: Literal["builtin", "huggingface", "pool"] = "builtin"
     model: str = Field(default="", description="HF model id or local path (backend = huggingface).")
     labels: dict[str, Literal["negative", "neutral", "positive"]] = Field(
         default_factory=dict, description="Model label name -> sentiment (backend = huggingface)."
@@ -42,6 +57,7 @@ class ClassifierSettings(_Strict):
     max_wait: Duration = Field(default="50ms")
     queue_size: int = Field(default=1000, ge=1)
     threads: int = Field(default=2, ge=1, le=64)
+    pool: ClassifierPoolSettings = Field(default_factory=ClassifierPoolSettings)
 
     @model_validator(mode="after")
     def _model_needed(self) -> ClassifierSettings:
@@ -150,6 +166,13 @@ class ConsoleSettings(_Strict):
     enabled: bool = False
 
 
+class NoiseConfig(_Strict):
+    """[alerts.noise]: standing mutes (alerts for humans suppressed and recorded; MQTT still gets them)."""
+
+    mute_brands: list[str] = Field(default_factory=list)
+    mute_sources: list[str] = Field(default_factory=list)
+
+
 class AlertSettings(_Strict):
     """[alerts]: outbox dispatch and the sinks."""
 
@@ -159,6 +182,7 @@ class AlertSettings(_Strict):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    noise: NoiseConfig = Field(default_factory=NoiseConfig)
 
 
 def _is_loopback(host: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -89,7 +90,12 @@ def run_command(config_path: Path | None, once: bool) -> None:
     settings = load_settings(config_path)
     setup_logging(settings.listener.log_level, settings.listener.log_format)
     daemon = Daemon(settings)
-    summary = asyncio.run(daemon.run_once() if once else daemon.run())
+    try:
+        summary = asyncio.run(daemon.run_once() if once else daemon.run())
+    except sqlite3.OperationalError as err:
+        # Read-only mount, full disk, wrong permissions: one clear line naming the file, no traceback.
+        click.echo(f"error: {settings.listener.database}: the database cannot be used: {err}", err=True)
+        sys.exit(1)
     click.echo(summary.line())
 
 
@@ -345,26 +351,21 @@ def demo_command(seconds: float, database: Path | None) -> None:
     sys.exit(run_demo(seconds=seconds, database=database))
 
 
-def _register_model_commands() -> None:
-    try:
-        from models.commands import classify_command, model_group
-    except ImportError:  # pragma: no cover - only while the model package is being built
-        return
+def _register_commands() -> None:
+    # Each command family lives next to the code it drives; the CLI only collects them.
+    from listener.analytics.commands import COMMANDS as ANALYTICS
+    from listener.sla_commands import COMMANDS as SLA
+    from listener.worker import worker_command
+    from models.commands import classify_command, model_group
+
     cli.add_command(classify_command, "classify")
     cli.add_command(model_group, "model")
-
-
-_register_model_commands()
-
-
-def _register_analytics_commands() -> None:
-    from listener.analytics.commands import COMMANDS
-
-    for command in COMMANDS:
+    cli.add_command(worker_command, "worker")
+    for command in (*ANALYTICS, *SLA):
         cli.add_command(command)
 
 
-_register_analytics_commands()
+_register_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

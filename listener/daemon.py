@@ -145,6 +145,8 @@ class Daemon:
             self.clock,
             retry_base=s.alerts.retry_base.total_seconds(),
             retry_max=s.alerts.retry_max.total_seconds(),
+            mute_brands=s.alerts.noise.mute_brands,
+            mute_sources=s.alerts.noise.mute_sources,
         )
         stack.push_async_callback(self.dispatcher.close)
 
@@ -387,6 +389,11 @@ class Daemon:
             await classify_task
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._final_pass(), grace)
+        # A pool classifier holds a broker connection and a network thread; local models hold nothing.
+        close = getattr(self.stage.classifier if self.stage else None, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(close)
 
     async def _final_pass(self) -> None:
         await self.sweep()

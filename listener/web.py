@@ -1,4 +1,4 @@
-"""The daemon's one HTTP server: REST API and dashboard, and Slack's interactivity endpoint."""
+"""The daemon's one HTTP server: REST API, dashboard, /metrics, and Slack's interactivity endpoint."""
 
 from __future__ import annotations
 
@@ -23,7 +23,11 @@ async def start_web(daemon: Daemon) -> web.AppRunner | None:
     if settings.api.enabled:
         from listener.api.server import build_app
 
+        from listener.metrics import metrics_handler
+
         app = build_app(settings.listener.database, settings, clock=daemon.clock)
+        # Prometheus scrapes the same port; the bearer token (when set) guards it like /api/.
+        app.router.add_get("/metrics", metrics_handler(daemon))
     else:
         app = web.Application()
     if secret_value:

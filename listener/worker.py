@@ -1,0 +1,146 @@
+"""`listener worker`: take batches from the shared work topic, run the model, publish the results."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import queue
+import signal
+import socket
+from pathlib import Path
+from typing import Any
+
+import click
+import paho.mqtt.client as mqtt
+
+from listener.pool import PoolSettings, decode_request, encode_result, make_client, shared_work_filter
+from models.base import Classifier
+
+logger = logging.getLogger(__name__)
+
+
+def import_classifier(path: str) -> Classifier:
+    """Instantiate `module:Class` (tests and benchmarks use a fast stand-in this way)."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise click.BadParameter(f"expected module:Class, got {path!r}")
+    return getattr(importlib.import_module(module_name), attr)()  # type: ignore[no-any-return]
+
+
+class Worker:
+    """One worker process: paho's thread receives, this thread classifies (keepalives never starve)."""
+
+    def __init__(self, classifier: Classifier, settings: PoolSettings, *, name: str | None = None) -> None:
+        self.classifier = classifier
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.processed = 0
+        self._inbox: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        self._client = make_client(f"listener-worker-{self.name}", settings)
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = lambda _c, _u, message: self._inbox.put(message)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            logger.warning("worker %s: broker refused the connection: %s", self.name, reason)
+            return
+        # Every (re)connect subscribes again; the shared group spreads batches over live workers.
+        client.subscribe(shared_work_filter(self.settings.topic_prefix, self.settings.group), qos=1)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
+        # Tests and operators wait for this line: batches published before it reach other workers.
+        logger.info("worker %s subscribed (%s)", self.name, ", ".join(str(r) for r in reasons))
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from `run()`."""
+        self._inbox.put(None)
+
+    def handle(self, payload: bytes) -> tuple[str, bytes] | None:
+        """Classify one work message: (reply topic, result payload), or None when it is malformed."""
+        try:
+            request_id, reply_to, texts = decode_request(payload)
+        except (ValueError, KeyError, TypeError) as err:
+            logger.warning("worker %s: skipping a malformed work message: %s", self.name, err)
+            return None
+        try:
+            results = self.classifier.predict(texts)
+        except Exception:
+            # Unanswered, the chunk times out on the core, which falls back to text-by-text; we live on.
+            logger.exception("worker %s: the model failed on request %s (%d texts)", self.name, request_id, len(texts))
+            return None
+        self.processed += len(texts)
+        return reply_to, encode_result(request_id, self.name, results)
+
+    def run(self) -> None:
+        """Connect, then classify until `stop()`; paho reconnects after broker loss on its own."""
+        self._client.connect_async(self.settings.host, self.settings.port, keepalive=30)
+        self._client.loop_start()
+        try:
+            while (message := self._inbox.get()) is not None:
+                answer = self.handle(message.payload)
+                if answer is not None:
+                    self._client.publish(answer[0], answer[1], qos=1)
+        finally:
+            self._client.disconnect()
+            self._client.loop_stop()
+
+
+def settings_from(config_path: Path | None) -> tuple[PoolSettings, Any]:
+    """(`[classifier.pool]`, `[classifier]` as the builtin backend) from the config file; defaults without one."""
+    from config.schema import ClassifierSettings
+
+    if config_path is None:
+        return PoolSettings(), ClassifierSettings(backend="builtin")
+    from listener.cli import load_settings
+
+    classifier = load_settings(config_path).classifier
+    pool = getattr(classifier, "pool", None)
+    pool_settings = PoolSettings.model_validate(pool.model_dump()) if pool is not None else PoolSettings()
+    # The core's backend is "pool"; the worker runs the real model with the core's threshold and cache.
+    return pool_settings, ClassifierSettings.model_validate(
+        {k: v for k, v in classifier.model_dump().items() if k != "pool"} | {"backend": "builtin"}
+    )
+
+
+@click.command("worker")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True), default=None)
+@click.option("--classifier", "classifier_path", default=None, help="module:Class instead of the builtin model.")
+@click.option("--host", default=None, help="Broker host (overrides [classifier.pool] host).")
+@click.option("--port", type=int, default=None, help="Broker port (overrides [classifier.pool] port).")
+@click.option("--prefix", default=None, help="Topic prefix (overrides [classifier.pool] topic_prefix).")
+@click.option("--group", default=None, help="Shared-subscription group (overrides [classifier.pool] group).")
+@click.option("--threads", type=int, default=1, show_default=True, help="Torch threads for the builtin model.")
+@click.option("--name", default=None, help="Worker name in results and logs (default host-pid).")
+def worker_command(
+    config_path: Path | None,
+    classifier_path: str | None,
+    host: str | None,
+    port: int | None,
+    prefix: str | None,
+    group: str | None,
+    threads: int,
+    name: str | None,
+) -> None:
+    """Run one classification worker for the MQTT pool until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {"host": host, "port": port, "topic_prefix": prefix, "group": group}
+    pool_settings, classifier_settings = settings_from(config_path)
+    settings = pool_settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    if classifier_path:
+        classifier = import_classifier(classifier_path)
+    else:
+        from models.loader import load_classifier
+
+        # One model per process: scale out with more workers, not more threads per worker.
+        classifier = load_classifier(classifier_settings.model_copy(update={"threads": threads}))
+    worker = Worker(classifier, settings, name=name)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: worker.stop())
+    logger.info("worker %s starting (%s)", worker.name, classifier.model_id)
+    worker.run()
+
+
+if __name__ == "__main__":
+    worker_command()
