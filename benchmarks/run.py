@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-SECTIONS = ["benchmarks.pipeline", "benchmarks.model_speed", "benchmarks.analytics"]
+SECTIONS = ["benchmarks.pipeline", "benchmarks.model_speed", "benchmarks.analytics", "benchmarks.sla", "benchmarks.pool"]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
