@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from listener.text import clean_text
+
 
 class Sentiment(StrEnum):
     """Three-way sentiment label; the order matches the model's output columns."""
@@ -25,20 +27,6 @@ def require_utc(value: datetime, what: str = "timestamp") -> datetime:
 
 
 _IDENTITY_FIELDS = ("external_id", "author", "author_name", "url", "in_reply_to", "conversation_id", "seen_as")
-
-
-def _storable(value: str) -> bool:
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _make_storable(value: str) -> str:
-    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,8 +63,8 @@ class Mention:
         # surrogates or NULs); SQLite and JSON reject those, so one bad field would sink a page.
         for name in _IDENTITY_FIELDS:
             value = getattr(self, name)
-            if value and not _storable(value):
-                object.__setattr__(self, name, _make_storable(value))
+            if value:
+                object.__setattr__(self, name, clean_text(value, limit=len(value)))
 
     @property
     def key(self) -> str:
