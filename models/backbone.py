@@ -19,9 +19,20 @@ log = logging.getLogger(__name__)
 
 BACKBONE_NAME = "multilingual-e5-small"
 # Bump when the converter's output changes, so old caches are rebuilt rather than trusted.
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 MANIFEST = "manifest.json"
-CACHE_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+# The first four make a normal transformers directory (training, `listener model train`); the
+# last two serve inference lean: the word-embedding table still in Q4_0 blocks, and the same
+# vocabulary as a sentencepiece model (models/encoder.py, models/spm.py).
+CACHE_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "word_embeddings.q4.npy",
+    "sentencepiece.model",
+)
+_WORD_EMBEDDINGS = "emb.word"
 _MAGIC = b"E5S1"
 _Q4_BLOCK_BYTES = 18
 
@@ -157,22 +168,31 @@ def _shape(name: str, n: int, hdr: _Header) -> tuple[int, ...]:
     return (hdr.hidden, hdr.hidden)
 
 
-def read_e5s1(path: Path) -> tuple[_Header, list[tuple[str, float]], dict[str, int], dict[str, np.ndarray]]:
-    """Parse an E5S1 file: header, vocabulary, special ids and fp32 tensors under HF names."""
+def _read_directory(fh: BinaryIO, hdr: _Header) -> list[tuple[str, int, int, int, int]]:
+    (ndir,) = _read(fh, "<i")
+    entries = []
+    for _ in range(ndir):
+        (name_len,) = _read(fh, "<H")
+        name = fh.read(name_len).decode("ascii")
+        dtype, n, offset, nbytes = _read(fh, "<BIQQ")
+        expected = 4 * n if dtype == 0 else n // hdr.qk * _Q4_BLOCK_BYTES
+        if dtype not in (0, 1) or nbytes != expected:
+            raise BackboneError(f"bad directory entry for {name}")
+        entries.append((name, dtype, n, offset, nbytes))
+    return entries
+
+
+def read_e5s1(
+    path: Path,
+) -> tuple[_Header, list[tuple[str, float]], dict[str, int], dict[str, np.ndarray], np.ndarray | None]:
+    """Parse an E5S1 file: header, vocabulary, special ids, fp32 tensors under HF names, and the word
+    embeddings' raw Q4_0 blocks ([vocab, hidden / 32 * 18] uint8; None when stored in fp32)."""
     tensors: dict[str, np.ndarray] = {}
+    words_q4 = None
     with path.open("rb") as fh:
         hdr = _read_header(fh)
         pieces, special = _read_vocab(fh)
-        (ndir,) = _read(fh, "<i")
-        entries = []
-        for _ in range(ndir):
-            (name_len,) = _read(fh, "<H")
-            name = fh.read(name_len).decode("ascii")
-            dtype, n, offset, nbytes = _read(fh, "<BIQQ")
-            expected = 4 * n if dtype == 0 else n // hdr.qk * _Q4_BLOCK_BYTES
-            if dtype not in (0, 1) or nbytes != expected:
-                raise BackboneError(f"bad directory entry for {name}")
-            entries.append((name, dtype, n, offset, nbytes))
+        entries = _read_directory(fh, hdr)
         for name, dtype, n, offset, nbytes in entries:
             fh.seek(offset)
             raw = fh.read(nbytes)
@@ -180,7 +200,9 @@ def read_e5s1(path: Path) -> tuple[_Header, list[tuple[str, float]], dict[str, i
                 raise BackboneError(f"truncated tensor {name}")
             values = np.frombuffer(raw, dtype="<f4").copy() if dtype == 0 else _dequantize_q4(raw, n, hdr.qk)
             tensors[_hf_name(name)] = values.reshape(_shape(name, n, hdr))
-    return hdr, pieces, special, tensors
+            if name == _WORD_EMBEDDINGS and dtype == 1:
+                words_q4 = np.frombuffer(raw, dtype=np.uint8).reshape(hdr.vocab, -1)
+    return hdr, pieces, special, tensors, words_q4
 
 
 def _config(hdr: _Header, pad_id: int) -> dict:
@@ -258,8 +280,15 @@ def convert(source: Path, out: Path) -> None:
     import torch
     from safetensors.torch import save_file
 
-    hdr, pieces, special, tensors = read_e5s1(source)
+    from models.spm import model_proto
+
+    hdr, pieces, special, tensors, words_q4 = read_e5s1(source)
     out.mkdir(parents=True, exist_ok=True)
+    if words_q4 is None or hdr.qk != 32:
+        raise BackboneError("expected Q4_0 word embeddings with 32-value blocks")
+    np.save(out / "word_embeddings.q4.npy", words_q4)
+    (out / "sentencepiece.model").write_bytes(model_proto(pieces, special, [len(pieces) - 1]))
+    del words_q4
     # bf16 halves the cache and the resident size; Q4 weights lose nothing that matters to it.
     state = {k: torch.from_numpy(v).to(torch.bfloat16).contiguous() for k, v in tensors.items()}
     del tensors

@@ -7,34 +7,39 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
+from models.memory import configure_process, release_memory
 
-from models.adapter_io import load_adapter, packaged_adapter
-from models.backbone import BACKBONE_NAME, ensure_backbone
-from models.base import Classification
-from models.network import ListenerNet
-from models.runtime import fast_dtype, set_threads
-from models.assemble import classify
-from models.train import pad, tokenize
+# Before torch is imported and starts its worker threads (each would get its own malloc arena).
+configure_process()
+
+import torch  # noqa: E402
+
+from models.adapter_io import load_adapter, packaged_adapter  # noqa: E402
+from models.assemble import classify  # noqa: E402
+from models.backbone import BACKBONE_NAME, ensure_backbone  # noqa: E402
+from models.base import Classification  # noqa: E402
+from models.encoder import load_lean_net, quantize_int8  # noqa: E402
+from models.network import ListenerNet  # noqa: E402
+from models.runtime import fast_dtype, set_threads  # noqa: E402
+from models.spm import SentencePieceTokenizer  # noqa: E402
+from models.train import MAX_TOKENS, pad  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 
-def _load_encoder(path: Path, dtype: torch.dtype) -> torch.nn.Module:
+def load_listener_net(path: Path, adapter: Path, dtype: torch.dtype = torch.float32) -> ListenerNet:
+    """The transformers-based twin of the serving net (training code path), LoRA merged, in `dtype`.
+
+    Serving does not use it; the benchmark's plain-fp32 reference and the equivalence test do.
+    """
     from transformers import AutoModel
 
-    # The cache is bf16. The word-embedding table (96M of 118M parameters) is only a lookup, so it
-    # stays bf16 even on the fp32 path: that saves ~190 MB of resident memory at no accuracy cost
-    # (its rows are added to fp32 position embeddings, which promotes them).
-    encoder = AutoModel.from_pretrained(
-        path, local_files_only=True, add_pooling_layer=False, dtype=torch.bfloat16
-    )
-    if dtype != torch.bfloat16:
-        words = encoder.embeddings.word_embeddings
-        encoder.embeddings.word_embeddings = None
-        encoder.to(dtype)
-        encoder.embeddings.word_embeddings = words
-    return encoder
+    encoder = AutoModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False, dtype=dtype)
+    state, config, _ = load_adapter(adapter)
+    net = ListenerNet(encoder, config)
+    net.load_trainable(state)
+    net.merge()
+    return net.eval()
 
 
 class TransformerClassifier:
@@ -51,10 +56,6 @@ class TransformerClassifier:
         dtype: torch.dtype | None = None,
         quantize: bool = False,
     ) -> None:
-        from transformers import AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
         set_threads(threads)
         self.complaint_threshold = complaint_threshold
         self.batch_size = batch_size
@@ -67,18 +68,15 @@ class TransformerClassifier:
             raise FileNotFoundError(f"adapter weights not found: {adapter_path}")
         state, config, version = load_adapter(adapter_path)
         self.model_id = f"{BACKBONE_NAME}+listener-{version}"
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        encoder = _load_encoder(path, self.dtype)
-        net = ListenerNet(encoder, config)
-        net.load_trainable(state)
-        net.merge()  # LoRA folded into the weights: inference costs the same as the bare encoder
+        self.tokenizer = SentencePieceTokenizer(path / "sentencepiece.model")
+        # LoRA is folded into the weights here: inference costs the same as the bare encoder.
+        net = load_lean_net(path, state, config)
+        if self.dtype != torch.float32:
+            net.cast(self.dtype)
         self.quantized = quantize
         if quantize:
-            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
             # Per-channel int8 weights keep the accuracy cost small; activations are quantized per batch.
-            net.encoder = quantize_dynamic(net.encoder, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
-        net.eval()
+            quantize_int8(net, range(len(net.layers)), ("qkv", "attn_out", "ffn_in", "ffn_out"))
         self.net = net
 
     def predict(self, texts: Sequence[str]) -> list[Classification]:
@@ -93,7 +91,7 @@ class TransformerClassifier:
     @torch.inference_mode()
     def probabilities(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw model output for every text: (sentiment probabilities [N, 3], complaint probability [N])."""
-        ids = tokenize(self.tokenizer, texts)
+        ids = self.tokenizer.encode(texts, MAX_TOKENS)
         sent = torch.zeros((len(ids), 3))
         comp = torch.zeros(len(ids))
         # Length-sorted batches: neighbours have (nearly) the same length, so almost no padding.
@@ -104,4 +102,5 @@ class TransformerClassifier:
             s_logits, c_logit = self.net(input_ids, mask)
             sent[batch] = s_logits.float().softmax(-1)
             comp[batch] = torch.sigmoid(c_logit.float())
+        release_memory()
         return sent, comp
