@@ -20,6 +20,9 @@ class EventKind(StrEnum):
     ESCALATE = "escalate"  # an escalation level of the ladder (a thread reply in Slack)
     ACTION = "action"  # someone acknowledged, assigned, snoozed or dismissed the complaint
     SOURCE = "source"  # source health (credentials rejected, down, gap)
+    SPIKE = "spike"  # listening: mention volume or negative share above its rolling baseline
+    CRISIS = "crisis"  # listening: a mention with a crisis keyword
+    VIP = "vip"  # listening: a mention by a VIP or high-reach author
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.console import Console
@@ -65,6 +66,25 @@ class ConsoleSink:
     async def send(self, event: Event, previous_ref: str | None) -> str | None:
         """Print the line; nothing to remember between events."""
         self._console.print(self.line(event), soft_wrap=True, markup=False, highlight=False)
+        return None
+
+    def channel_for(self, event: Event) -> str:
+        """The terminal is one channel for noise controls."""
+        return "console"
+
+    async def send_digest(
+        self, channel: str, events: Sequence[Event], reasons: Sequence[str], digest_id: str
+    ) -> str | None:
+        """Print a digest: a header line, then one line per alert that was held back."""
+        why = ", ".join(r.replace("_", " ") for r in reasons) or "held back"
+        head = Text()
+        head.append(f"{self._clock.now():%H:%M:%S} ", style="dim")
+        head.append(f"DIGEST  {len(events)} alert{'s' if len(events) != 1 else ''} ({why})", style="bold blue")
+        self._console.print(head, soft_wrap=True, markup=False, highlight=False)
+        for event in events:
+            line = Text("  ")
+            line.append_text(self.line(event))
+            self._console.print(line, soft_wrap=True, markup=False, highlight=False)
         return None
 
     async def close(self) -> None:

@@ -10,7 +10,8 @@ import asyncio
 import email.utils
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -20,8 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from alerts.base import Event, EventKind
-from alerts.slack_blocks import SlackMessage, render
-from config.schema import SlackSettings
+from alerts.slack_blocks import SlackMessage, render, render_digest
+from config.schema import SlackRoute, SlackSettings
 from listener.clock import Clock, SystemClock
 from listener.errors import ConfigError, SinkError
 
@@ -118,6 +119,15 @@ def escape_plain(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where a message goes: a channel (bot token) or an incoming webhook; `label` names it for noise controls."""
+
+    label: str
+    channel: str = ""
+    hook: AsyncWebhookClient | None = None
+
+
 class SlackSink:
     """Deliver WARN/BREACH/REPLIED/SOURCE events to Slack.
 
@@ -155,6 +165,43 @@ class SlackSink:
         else:
             raise ConfigError(["alerts.slack: set `webhook_url` or `bot_token` (with `channel`)"])
         self._kinds = frozenset(settings.kinds)
+        self._default = (
+            _Target(settings.channel, channel=settings.channel) if self._web is not None
+            else _Target(settings.channel or "webhook", hook=self._hook)
+        )
+        # Routes in order (the first match wins); each webhook route gets its own client.
+        self._routes: list[tuple[SlackRoute, _Target]] = []
+        for number, route in enumerate(settings.routes, start=1):
+            url = route.webhook_url.get_secret_value().strip() if route.webhook_url else ""
+            if url:
+                hook = AsyncWebhookClient(url, session=session, timeout=max(1, int(self._timeout)), logger=_sdk_logger)
+                hook.proxy = None
+                target = _Target(route.channel or f"route {number}", hook=hook)
+            elif self._web is not None and route.channel:
+                target = _Target(route.channel, channel=route.channel)
+            else:
+                raise ConfigError([f"alerts.slack.routes[{number}]: needs `webhook_url` (no bot token)"])
+            self._routes.append((route, target))
+        self._by_label = {target.label: target for _, target in reversed(self._routes)}
+        self._by_label.setdefault(self._default.label, self._default)
+
+    def target(self, event: Event) -> _Target:
+        """The first route that matches `event` (brand, policy, source, kind), else the default channel."""
+        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
+        for route, target in self._routes:
+            if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
+                return target
+        return self._default
+
+    def channel_for(self, event: Event) -> str:
+        """The channel `event` goes to, as noise controls count it (a route's channel or label)."""
+        return self.target(event).label
+
+    @property
+    def max_in_flight(self) -> int | None:
+        """One send at a time when webhooks are involved (a webhook posts to one channel, where arrival
+        order is reading order); with a bot token only the dispatcher's limit applies."""
+        return 1 if self._web is None or any(t.hook is not None for _, t in self._routes) else None
 
     @property
     def mode(self) -> str:
@@ -173,29 +220,46 @@ class SlackSink:
 
     async def send(self, event: Event, previous_ref: str | None) -> str | None:
         """Post (or update) the message for `event`; raise SinkError when Slack did not take it."""
+        target = self.target(event)
         try:
-            message = render(event, now=self._clock.now(), buttons=self._web is not None)
+            # Buttons only where Slack can call us back about a message we can update.
+            message = render(event, now=self._clock.now(), buttons=target.hook is None)
         except SlackObjectFormationError as err:
             # A bug in rendering, not in Slack: keep the event and say which one.
             raise SinkError(f"slack: cannot render {event.id}: {err}", permanent=True) from err
-        if self._web is None:
-            await self._send_webhook(message, event)
+        if target.hook is not None:
+            await self._send_webhook(message, event, target.hook)
             return None
         channel, _, ts = (previous_ref or "").partition(":")
         if event.kind == EventKind.ESCALATE:
-            await self._escalate(event, message, channel, ts)
+            await self._escalate(event, message, channel, ts, target.channel)
             return previous_ref  # later updates still go to the complaint's own message
         if channel and ts:
             try:
                 return await self._call(event, "chat.update", lambda: self._update(channel, ts, message))
             except _MessageGone:
                 logger.info("slack: message for %s can no longer be updated; posting a new one", event.id)
-        return await self._call(event, "chat.postMessage", lambda: self._post(message))
+        return await self._call(event, "chat.postMessage", lambda: self._post(message, target.channel))
+
+    async def send_digest(
+        self, channel: str, events: Sequence[Event], reasons: Sequence[str], digest_id: str
+    ) -> str | None:
+        """Post one digest message for alerts held back from `channel` (quiet hours, rate limit)."""
+        target = self._by_label.get(channel, self._default)
+        try:
+            message = render_digest(events, reasons, now=self._clock.now(), digest_id=digest_id)
+        except SlackObjectFormationError as err:
+            raise SinkError(f"slack: cannot render {digest_id}: {err}", permanent=True) from err
+        what = Event(id=digest_id, kind=EventKind.SOURCE, brand="", thread=digest_id, created_at=self._clock.now())
+        if target.hook is not None:
+            await self._send_webhook(message, what, target.hook)
+            return None
+        return await self._call(what, "chat.postMessage", lambda: self._post(message, target.channel))
 
     async def close(self) -> None:
         """Nothing to release: the HTTP session belongs to the caller."""
 
-    async def _escalate(self, event: Event, message: SlackMessage, channel: str, ts: str) -> None:
+    async def _escalate(self, event: Event, message: SlackMessage, channel: str, ts: str, home: str) -> None:
         """An escalation: a thread reply under the complaint's message naming who is now on it,
         and a copy in every channel the level routes to."""
         assert self._web is not None
@@ -208,17 +272,17 @@ class SlackSink:
             await self._call(event, "chat.postMessage", lambda: web.chat_postMessage(
                 channel=channel, thread_ts=ts, text=text, link_names=False, parse="none",
                 unfurl_links=False, unfurl_media=False))
-        targets = [r for r in routes if _is_channel(r)] or ([] if channel and ts else [self._settings.channel])
+        targets = [r for r in routes if _is_channel(r)] or ([] if channel and ts else [home])
         for target in targets:
             await self._call(event, "chat.postMessage", lambda target=target: web.chat_postMessage(
                 channel=target, text=text, blocks=message.blocks, link_names=False, parse="none",
                 unfurl_links=False, unfurl_media=False))
 
-    async def _post(self, message: SlackMessage) -> str:
+    async def _post(self, message: SlackMessage, channel: str) -> str:
         assert self._web is not None
         # link_names/parse/unfurl are explicit so no mention or preview is ever derived from text.
         response = await self._web.chat_postMessage(
-            channel=self._settings.channel,
+            channel=channel,
             text=message.text,
             blocks=message.blocks,
             link_names=False,
@@ -272,11 +336,10 @@ class SlackSink:
         permanent = code in PERMANENT_ERRORS
         return SinkError(f"slack: {method} for {event.id}: {code or f'HTTP {status}'}", permanent=permanent)
 
-    async def _send_webhook(self, message: SlackMessage, event: Event) -> None:
-        assert self._hook is not None
+    async def _send_webhook(self, message: SlackMessage, event: Event, hook: AsyncWebhookClient) -> None:
         try:
             async with asyncio.timeout(self._timeout):
-                response = await self._hook.send(
+                response = await hook.send(
                     text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
                 )
         except (TimeoutError, aiohttp.ClientError, SlackClientError, OSError) as err:

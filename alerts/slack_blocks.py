@@ -64,7 +64,11 @@ _EMOJI = {
     EventKind.BREACH: ":red_circle:",
     EventKind.REPLIED: ":white_check_mark:",
     EventKind.SOURCE: ":rotating_light:",
+    EventKind.SPIKE: ":chart_with_upwards_trend:",
+    EventKind.CRISIS: ":fire:",
+    EventKind.VIP: ":star:",
 }
+LISTENING_KINDS = (EventKind.SPIKE, EventKind.CRISIS, EventKind.VIP)
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # Characters kept as they are in a link; everything else (`|`, `<`, `>`, spaces, quotes,
 # non-ASCII) is percent-encoded so the link cannot end early or show another label.
@@ -194,7 +198,8 @@ def render(event: Event, *, now: datetime, buttons: bool) -> SlackMessage:
 
 def _actionable(event: Event) -> bool:
     """Whether the complaint is still open to Acknowledge / Snooze / Mark replied."""
-    if event.kind in (EventKind.REPLIED, EventKind.SOURCE, EventKind.MENTION):
+    # Listening alerts are about a mention, not a clock: the buttons would have nothing to act on.
+    if event.kind in (EventKind.REPLIED, EventKind.SOURCE, EventKind.MENTION, *LISTENING_KINDS):
         return False
     return event.state not in CLOSED_STATES
 
@@ -206,3 +211,45 @@ def fallback_text(event: Event) -> str:
     tail = ": ".join(part for part in parts if part)
     line = f"{head} · {state_text(event)}" + (f" · {tail}" if tail else "")
     return escape(line, FALLBACK_MAX)
+
+
+DIGEST_SHOWN = 20  # alerts listed one per line; the rest are counted
+_REASONS = {"quiet_hours": "held during quiet hours", "rate_limit": "over the channel's rate limit"}
+
+
+def _digest_line(event: Event) -> str:
+    """One escaped line for an alert in a digest: what, brand, author, text and link."""
+    parts = [title(event), one_line(event.brand or event.source), one_line(event.author)]
+    head = " · ".join(part for part in parts if part)
+    body = one_line(event.detail if event.kind == EventKind.SOURCE else event.text)
+    line = escape(f"{head}: {body}" if body else head, 280)
+    url = safe_url(event.url)
+    return f"• {line}" + (f" {_link(url)}" if url else "")
+
+
+def render_digest(events: list[Event] | tuple[Event, ...], reasons: tuple[str, ...] | list[str], *, now: datetime,
+                  digest_id: str) -> SlackMessage:
+    """One message for alerts that were held back (quiet hours) or over a channel's rate limit.
+
+    Raises slack_sdk's SlackObjectFormationError if a block breaks Block Kit's rules.
+    """
+    why = " and ".join(_REASONS.get(r, r.replace("_", " ")) for r in reasons) or "held back"
+    count = len(events)
+    head = f":package: {count} alert{'s' if count != 1 else ''} {why}"
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=truncate(head, HEADER_MAX), emoji=True))]
+    lines = [_digest_line(e) for e in events[:DIGEST_SHOWN]]
+    if count > DIGEST_SHOWN:
+        lines.append(f"… and {count - DIGEST_SHOWN} more")
+    section: list[str] = []
+    for line in lines:  # sections of at most SECTION_TEXT_MAX characters, lines never cut
+        if section and sum(len(x) + 1 for x in section) + len(line) > SECTION_TEXT_MAX:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(section), verbatim=True)))
+            section = []
+        section.append(line)
+    if section:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(section), verbatim=True)))
+    blocks.append(ContextBlock(elements=[
+        MarkdownTextObject(text=escape(f"{digest_id} · sent {utc_text(now)}", FIELD_MAX), verbatim=True)]))
+    kinds = sorted({title(e) for e in events})
+    text = escape(f"{count} alert{'s' if count != 1 else ''} {why}: " + ", ".join(kinds), FALLBACK_MAX)
+    return SlackMessage(text=text, blocks=[block.to_dict() for block in blocks])

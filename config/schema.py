@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
+from listener.sla.noise import NoiseSettings, SpikeSettings
 from listener.sla.policy import CalendarSettings, Policy
 
 
@@ -103,6 +105,42 @@ class BrandSettings(_Strict):
         return value
 
 
+AlertKindName = Literal["warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"]
+
+
+class SlackRoute(_Strict):
+    """[[alerts.slack.routes]]: send matching alerts to another channel; the first matching route wins."""
+
+    brands: list[str] = Field(default_factory=list, description="Brand names (globs); empty matches any.")
+    policies: list[str] = Field(default_factory=list, description="SLA policy names (globs); empty matches any.")
+    sources: list[str] = Field(default_factory=list, description="Source names (globs); empty matches any.")
+    kinds: list[AlertKindName] = Field(default_factory=list, description="Alert kinds; empty matches any.")
+    channel: str = Field(
+        default="", description="Channel for chat.postMessage (bot token); with webhook_url only a label."
+    )
+    webhook_url: SecretStr | None = Field(
+        default=None, description="This route's own incoming webhook (${VAR}); one webhook posts to one channel."
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    def matches(self, *, brand: str, policy: str, source: str, kind: str) -> bool:
+        """Whether an alert with these facts takes this route."""
+        return (
+            _any_glob(self.brands, brand)
+            and _any_glob(self.policies, policy)
+            and _any_glob(self.sources, source)
+            and (not self.kinds or kind in self.kinds)
+        )
+
+
+def _any_glob(patterns: list[str], value: str) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
 class SlackSettings(_Strict):
     """[alerts.slack]: incoming webhook, or bot token for chat.postMessage/chat.update."""
 
@@ -115,16 +153,28 @@ class SlackSettings(_Strict):
     channel: str = ""
     base_url: str = Field(default="https://slack.com/api/", description="Web API root (bot token mode).")
     timeout: Duration = "10s"
-    kinds: list[Literal["warn", "breach", "escalate", "action", "replied", "source"]] = Field(
-        default_factory=lambda: ["warn", "breach", "escalate", "action", "replied", "source"]
+    kinds: list[AlertKindName] = Field(
+        default_factory=lambda: ["warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"]
+    )
+    routes: list[SlackRoute] = Field(
+        default_factory=list,
+        description="Per brand / policy / source / kind channels; the first match wins, else `channel`.",
     )
 
     @model_validator(mode="after")
     def _one_mode(self) -> SlackSettings:
-        has_webhook = bool(self.webhook_url and self.webhook_url.get_secret_value())
         has_token = bool(self.bot_token and self.bot_token.get_secret_value())
         if has_token and not self.channel:
             raise ValueError("bot_token needs `channel`")
+        configured = has_token or bool(self.webhook_url and self.webhook_url.get_secret_value().strip())
+        for number, route in enumerate(self.routes if configured else (), start=1):
+            if route.webhook_url is None and not route.channel:
+                raise ValueError(f"routes[{number}]: set `channel` (bot token) or `webhook_url`")
+            if route.webhook_url is None and not has_token:
+                raise ValueError(
+                    f"routes[{number}]: without bot_token a route needs its own `webhook_url` "
+                    "(an incoming webhook always posts to the one channel it was made for)"
+                )
         return self
 
     @property
@@ -166,11 +216,58 @@ class ConsoleSettings(_Strict):
     enabled: bool = False
 
 
-class NoiseConfig(_Strict):
-    """[alerts.noise]: standing mutes (alerts for humans suppressed and recorded; MQTT still gets them)."""
+# [alerts.noise] (mutes, cooldowns, rate limit with digests, quiet hours) is one model, shared with the
+# pure noise functions so the config and the code never disagree; the old name stays importable.
+NoiseConfig = NoiseSettings
 
-    mute_brands: list[str] = Field(default_factory=list)
-    mute_sources: list[str] = Field(default_factory=list)
+
+class ListeningSettings(_Strict):
+    """[alerts.listening]: volume and negative-share spikes, crisis keywords and VIP or high-reach authors."""
+
+    enabled: bool = True
+    interval: Duration = Field(default="5m", description="How often the listening job runs.")
+    settle: Duration = Field(
+        default="15m", description="Wait this long after an hour ends before judging it (late polls, classification)."
+    )
+    spikes: SpikeSettings = Field(default_factory=SpikeSettings)
+    crisis_keywords: list[str] = Field(
+        default_factory=list, description="Whole words or phrases; each mention with one raises one alert."
+    )
+    vip_authors: dict[str, list[str]] = Field(
+        default_factory=dict, description="Source name (glob) -> VIP handles; each mention by one raises one alert."
+    )
+    min_followers: int | None = Field(default=None, ge=1, description="Authors with this many followers are high-reach.")
+    from_policies: bool = Field(
+        default=True,
+        description="Also watch the keywords, authors and min_followers of [[sla.policies]], within their brands/sources.",
+    )
+    max_age: Duration = Field(default="24h", description="Older posts (backfills) raise no crisis or VIP alert.")
+    cooldowns: dict[str, Duration] = Field(
+        default_factory=lambda: {"spike.*": "3h", "crisis": "10m", "vip": "1h"},  # type: ignore[dict-item]
+        description="Rule (glob) -> least time between two alerts of the rule for one subject "
+        "(brand/source for spikes, brand/keyword for crisis, source/author for vip).",
+    )
+
+    @field_validator("crisis_keywords")
+    @classmethod
+    def _keywords_not_blank(cls, value: list[str]) -> list[str]:
+        if any(not k.strip() for k in value):
+            raise ValueError("crisis keywords must not be blank")
+        return value
+
+    @field_validator("vip_authors")
+    @classmethod
+    def _handles_not_blank(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if any(not h.strip() for handles in value.values() for h in handles):
+            raise ValueError("VIP handles must not be blank")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("interval must be positive")
+        return value
 
 
 class AlertSettings(_Strict):
@@ -179,10 +276,18 @@ class AlertSettings(_Strict):
     dispatch_interval: Duration = "1s"
     retry_base: Duration = "2s"
     retry_max: Duration = "5m"
+    max_in_flight: int = Field(
+        default=1, ge=1, le=64,
+        description=(
+            "Sends per sink at once, across different complaints (one complaint's messages stay in order). "
+            "Each send in flight is one message a crash can repeat: 1 keeps it to one per crash."
+        ),
+    )
     slack: SlackSettings = Field(default_factory=SlackSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
-    noise: NoiseConfig = Field(default_factory=NoiseConfig)
+    noise: NoiseSettings = Field(default_factory=NoiseSettings)
+    listening: ListeningSettings = Field(default_factory=ListeningSettings)
 
 
 def _is_loopback(host: str) -> bool:

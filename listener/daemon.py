@@ -22,12 +22,29 @@ from connectors.registry import connector_class
 from listener.classify import ClassifyStage
 from listener.clock import Clock, SystemClock
 from listener.dispatch import Dispatcher
+from listener.listening import ListeningJob
 from listener.poller import SourcePoller
 from listener.clocks import ClockEngine
 from listener.store import Store
 from models.base import Classifier
 
 logger = logging.getLogger(__name__)
+
+
+class _OverlapSkipFilter(logging.Filter):
+    """Drop APScheduler's note that an interval run was skipped because the previous one still runs.
+
+    The dispatch, sweep and listening jobs are periodic catch-up passes: a run that finds the last
+    one busy has nothing to add, and under load the warning would flood the log once per interval.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record except the overlap skip notice."""
+        return "maximum number of running instances reached" not in str(record.msg)
+
+
+_overlap_filter = _OverlapSkipFilter()
+logging.getLogger("apscheduler.scheduler").addFilter(_overlap_filter)
 
 USER_AGENT = "listener/0.1 (+https://github.com/listener-dev/listener)"
 
@@ -109,6 +126,7 @@ class Daemon:
         self.stop_event = asyncio.Event()
         self.started = asyncio.Event()
         self.pollers: list[SourcePoller] = []
+        self._poll_tasks: set[asyncio.Task[object]] = set()
         self.stage: ClassifyStage | None = None
         self.dispatcher: Dispatcher | None = None
         self.scheduler: AsyncIOScheduler | None = None
@@ -117,7 +135,7 @@ class Daemon:
         self._next_due_cache: datetime | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.web_port: int | None = None
-        self._kick_pending = False
+        self.listening: ListeningJob | None = None
 
     # -- assembly -------------------------------------------------------------------------
 
@@ -145,10 +163,14 @@ class Daemon:
             self.clock,
             retry_base=s.alerts.retry_base.total_seconds(),
             retry_max=s.alerts.retry_max.total_seconds(),
-            mute_brands=s.alerts.noise.mute_brands,
-            mute_sources=s.alerts.noise.mute_sources,
+            concurrency=s.alerts.max_in_flight,
+            noise=s.alerts.noise,
         )
         stack.push_async_callback(self.dispatcher.close)
+        if s.alerts.listening.enabled:
+            self.listening = ListeningJob(
+                self.store, s.alerts.listening, self.clock, self.route, policies=s.sla.policies
+            )
 
         classifier = self._classifier or await asyncio.to_thread(self._load_classifier)
         self.stage = ClassifyStage(
@@ -189,17 +211,11 @@ class Daemon:
         return names
 
     def _kick_dispatch(self) -> None:
-        if self.scheduler is None or self.stop_event.is_set() or self._kick_pending:
+        if self.dispatcher is None or self.stop_event.is_set():
             return
-        self._kick_pending = True
-        self.scheduler.add_job(
-            self._kicked_dispatch, "date", run_date=datetime.now(UTC), id="alerts:kick",
-            replace_existing=True, max_instances=3, misfire_grace_time=None,
-        )
-
-    async def _kicked_dispatch(self) -> None:
-        self._kick_pending = False  # events queued from now on need a new kick
-        await self.dispatch()
+        # The dispatcher coalesces kicks (one pass running, one waiting) and never loses one; a
+        # scheduler job per kick could be skipped at max_instances and leave alerts to the interval.
+        self.dispatcher.kick()
 
     def _build_sinks(self) -> dict[str, Sink]:
         from alerts import build_sinks
@@ -325,10 +341,28 @@ class Daemon:
             self.dispatch, "interval", seconds=s.alerts.dispatch_interval.total_seconds(), id="alerts:dispatch",
             next_run_time=now, max_instances=1, coalesce=True, misfire_grace_time=None,
         )
+        if self.listening is not None:
+            self.scheduler.add_job(
+                self.listen, "interval", seconds=s.alerts.listening.interval.total_seconds(), id="alerts:listening",
+                next_run_time=now, max_instances=1, coalesce=True, misfire_grace_time=None,
+            )
         self.scheduler.start()
 
     async def _poll_job(self, poller: SourcePoller) -> None:
-        delay = await poller.run_once()
+        task = asyncio.current_task()
+        if task is not None:
+            self._poll_tasks.add(task)
+        try:
+            delay = await poller.run_once()
+        except asyncio.CancelledError:
+            if self.stop_event.is_set():
+                # Shutdown cancelled a poll blocked on the full queue: what it stored stays in the
+                # database (re-queued at the next start) and the cursor only covers stored pages.
+                return
+            raise
+        finally:
+            if task is not None:
+                self._poll_tasks.discard(task)
         if self.stop_event.is_set() or self.scheduler is None:
             return
         run_date = datetime.now(UTC) + timedelta(seconds=poller.jittered(delay))
@@ -364,9 +398,22 @@ class Daemon:
         self._next_due_cache = await self.store.next_due()
         await self.store.beat("sla", self.clock.now())
         self.summary.alerts_queued += len(events)
-        if events:
+        if events and self.scheduler is None:
+            # Burst mode delivers here; a running daemon's route() already kicked the dispatcher, and
+            # waiting for that delivery would hold up the next sweep (alerts late by a whole drain).
             await self.dispatch()
         return len(events)
+
+    async def listen(self) -> int:
+        """Run the listening alerts (spikes, crisis keywords, VIP authors); deliver what they raise."""
+        if self.listening is None:
+            return 0
+        run = await self.listening.run_once()
+        await self.store.beat("listening", self.clock.now())
+        self.summary.alerts_queued += len(run.sent)
+        if run.sent and self.scheduler is None:
+            await self.dispatch()  # a running daemon's route() already kicked the dispatcher
+        return len(run.sent)
 
     async def dispatch(self) -> int:
         """Deliver what is due in the outbox."""
@@ -380,6 +427,13 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         requeue_task.cancel()
+        # Polls still running (possibly waiting for room in the queue) stop here, before the
+        # classifier and the store go away under them.
+        polls = list(self._poll_tasks)
+        for task in polls:
+            task.cancel()
+        if polls:
+            await asyncio.gather(*polls, return_exceptions=True)
         # Let the classifier finish what is queued, within the grace period; the rest stays
         # unclassified in the database and is re-queued at the next start.
         with contextlib.suppress(TimeoutError):

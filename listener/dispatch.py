@@ -1,24 +1,53 @@
-"""The outbox dispatcher: delivers pending events to each sink in order, retrying until they land."""
+"""The outbox dispatcher: delivers pending events to each sink in order, retrying until they land.
+
+One pass of a sink claims a batch in one store call (the due deliveries, the last message ref
+of each of their threads, mutes, and for noise controls the held alerts and recent history),
+sends the batch with bounded concurrency across threads (one thread's events stay in order, so
+Slack updates of one message never overtake each other), records each accepted send before its
+slot is freed (a crash repeats at most `max_in_flight` messages per sink) and the other outcomes
+in one transaction. Human sinks go through the noise controls first (`listener.sla.noise`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from alerts.base import Event, EventKind, Sink
 from listener.backoff import delay_for_attempt
 from listener.clock import Clock
 from listener.errors import SinkError
 from listener.redact import redact
-from listener.store import Store
+from listener.sla.noise import (
+    Alert,
+    HeldAlert,
+    Mute,
+    NoiseDecision,
+    NoiseSettings,
+    NoiseState,
+    SentAlert,
+    apply_noise_controls,
+)
+from listener.store import Claim, Delivery, DigestRecord, NoiseMeta, Outcomes, Store
 
 logger = logging.getLogger(__name__)
 
 # Machine sinks keep receiving every event: noise controls are for humans only.
 MACHINE_SINKS = frozenset({"mqtt"})
+
+# Updates of a message already sent (answered, someone pressed a button) are never noise:
+# they pass cooldowns, quiet hours and the rate limit (mutes still apply).
+UPDATE_KINDS = frozenset({EventKind.REPLIED, EventKind.ACTION, EventKind.MENTION})
+
+
+def _log_failure(future: asyncio.Future[int]) -> None:
+    """A kicked pass has no caller waiting for it: its unexpected errors are logged here."""
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("dispatch pass failed", exc_info=future.exception())
 
 
 def mute_reason(event: Event, mutes: Mapping[tuple[str, str], object]) -> str | None:
@@ -32,6 +61,40 @@ def mute_reason(event: Event, mutes: Mapping[tuple[str, str], object]) -> str | 
     return None
 
 
+def alert_rule(event: Event) -> str:
+    """The noise-control rule of an event: "sla.warn", "sla.breach", "sla.escalate", "source", or extra["rule"]."""
+    rule = event.extra.get("rule") if isinstance(event.extra, dict) else None
+    if isinstance(rule, str) and rule:
+        return rule
+    if event.kind in (EventKind.WARN, EventKind.BREACH, EventKind.ESCALATE):
+        return f"sla.{event.kind.value}"
+    return event.kind.value
+
+
+def alert_subject(event: Event) -> str:
+    """What a cooldown is kept per: extra["subject"], the source for source events, else the complaint."""
+    subject = event.extra.get("subject") if isinstance(event.extra, dict) else None
+    if isinstance(subject, str) and subject:
+        return subject
+    if event.kind is EventKind.SOURCE and event.source:
+        return event.source
+    return event.thread
+
+
+def noise_active(settings: NoiseSettings) -> bool:
+    """Whether any control beyond mutes is configured (otherwise delivery skips the bookkeeping)."""
+    return bool(settings.cooldowns or settings.max_per_channel or settings.quiet_hours)
+
+
+class _Digest(NamedTuple):
+    """A digest to send: its stable id, why, the channel, and its members (delivery, reason, meta)."""
+
+    id: str
+    reasons: tuple[str, ...]
+    channel: str
+    members: list[tuple[Delivery, str | None, NoiseMeta]]
+
+
 @dataclass(slots=True)
 class DispatchStats:
     """Counters for the shutdown summary and metrics."""
@@ -39,6 +102,54 @@ class DispatchStats:
     delivered: int = 0
     failures: int = 0
     suppressed: int = 0
+    held: int = 0
+    digests: int = 0
+
+
+class _SentWriter:
+    """Records what a sink accepted before the send slot is released, coalescing concurrent records.
+
+    A crash can repeat only what was sent and not yet recorded. Holding the slot until the record
+    commits bounds that to `max_in_flight` messages per sink per crash (one by default), while
+    sends finishing together still share one transaction.
+    """
+
+    def __init__(self, store: Store, sink: str, clock: Clock) -> None:
+        self._store = store
+        self._sink = sink
+        self._clock = clock
+        self._pending: list[tuple[Outcomes, asyncio.Future[None]]] = []
+        self._flushing = False
+
+    async def record(self, outcomes: Outcomes) -> None:
+        """Return once `outcomes` (deliveries and digests that landed) are committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((outcomes, future))
+        if not self._flushing:
+            self._flushing = True
+            try:
+                while self._pending:
+                    batch, self._pending = self._pending, []
+                    merged = Outcomes(
+                        delivered=[d for o, _ in batch for d in o.delivered],
+                        digests=[g for o, _ in batch for g in o.digests],
+                    )
+                    try:
+                        await self._store.record_outcomes(self._sink, merged, self._clock.now())
+                    except Exception as err:
+                        for _, waiting in batch:
+                            if not waiting.done():
+                                waiting.set_exception(err)
+                    else:
+                        for _, waiting in batch:
+                            if not waiting.done():
+                                waiting.set_result(None)
+            finally:
+                self._flushing = False
+                for _, waiting in self._pending:  # the flusher was cancelled: nobody records these now
+                    waiting.cancel()
+                self._pending = []
+        await future
 
 
 class Dispatcher:
@@ -52,9 +163,11 @@ class Dispatcher:
         *,
         retry_base: float = 2.0,
         retry_max: float = 300.0,
-        batch: int = 100,
+        batch: int = 500,
+        concurrency: int = 1,
         mute_brands: Iterable[str] = (),
         mute_sources: Iterable[str] = (),
+        noise: NoiseSettings | None = None,
     ) -> None:
         self.store = store
         self.sinks = dict(sinks)
@@ -62,61 +175,248 @@ class Dispatcher:
         self.retry_base = retry_base
         self.retry_max = retry_max
         self.batch = batch
+        self.concurrency = max(1, concurrency)
+        self.noise = noise or NoiseSettings()
         self.stats = DispatchStats()
         # Standing mutes from the config; timed ones (`listener mute`) are read from the store each pass.
         self._standing: dict[tuple[str, str], object] = {
-            **{("brand", b): "unmuted in the config" for b in mute_brands},
-            **{("source", src): "unmuted in the config" for src in mute_sources},
+            **{("brand", b): "unmuted in the config" for b in (*mute_brands, *self.noise.mute_brands)},
+            **{("source", src): "unmuted in the config" for src in (*mute_sources, *self.noise.mute_sources)},
         }
+        self._lookback = max([self.noise.rate_window, *self.noise.cooldowns.values()], default=timedelta(0))
         self._down: set[str] = set()
         self._lock = asyncio.Lock()
+        self._queued: asyncio.Future[int] | None = None
 
     def route(self, event: Event) -> list[str]:
         """Names of the sinks that want `event` (the store creates one delivery row per name)."""
         return [name for name, sink in self.sinks.items() if sink.accepts(event)]
 
     async def dispatch_once(self) -> int:
-        """Deliver everything that is due now; return how many deliveries succeeded."""
-        async with self._lock:  # the scheduler and a kick may overlap; one pass at a time
+        """Deliver everything that is due now; return how many deliveries the pass that did it made.
+
+        Passes never overlap. A call made while one runs joins the pass queued behind it (or
+        queues one): that pass starts after the call, so it sees everything due at the call.
+        """
+        return await asyncio.shield(self._queue_pass())
+
+    def kick(self) -> None:
+        """Have a pass start soon, without waiting for it (new events were queued).
+
+        Kicks coalesce: at most one pass runs and one waits, however many events arrive, and
+        no kick is ever lost (the waiting pass starts after the kick).
+        """
+        self._queue_pass()
+
+    def _queue_pass(self) -> asyncio.Future[int]:
+        if self._queued is None or self._queued.done():
+            self._queued = asyncio.ensure_future(self._locked_pass())
+            self._queued.add_done_callback(_log_failure)
+        return self._queued
+
+    async def _locked_pass(self) -> int:
+        async with self._lock:
+            self._queued = None  # from here on this pass may already have claimed: later calls queue anew
             counts = await asyncio.gather(*(self._drain_sink(name) for name in self.sinks))
         return sum(counts)
 
+    def _in_flight(self, name: str, sink: Sink) -> int:
+        """How many sends of `sink` may be in flight at once (a sink may ask for fewer).
+
+        A sink that is failing gets one request at a time until one lands again, so a 429's
+        Retry-After is honoured by everything that follows it.
+        """
+        if name in self._down:
+            return 1
+        wanted = getattr(sink, "max_in_flight", None)
+        return max(1, min(self.concurrency, wanted)) if isinstance(wanted, int) else self.concurrency
+
+    def _meta(self, name: str, sink: Sink, event: Event) -> NoiseMeta:
+        if name in MACHINE_SINKS:
+            return NoiseMeta()
+        if event.kind in UPDATE_KINDS:  # edits a message already counted: no channel, so no slot used
+            return NoiseMeta(rule=alert_rule(event), subject=alert_subject(event))
+        channel_for = getattr(sink, "channel_for", None)
+        channel = channel_for(event) if callable(channel_for) else name
+        return NoiseMeta(channel=str(channel or name), rule=alert_rule(event), subject=alert_subject(event))
+
     async def _drain_sink(self, name: str) -> int:
         sink = self.sinks[name]
+        human = name not in MACHINE_SINKS
+        noisy = human and noise_active(self.noise)
         delivered = 0
         while True:
-            pending = await self.store.pending_deliveries(name, self.clock.now(), self.batch)
-            if not pending:
+            now = self.clock.now()
+            # Held alerts are always read for people: a restart without quiet hours still releases them.
+            claim: Claim = await self.store.claim_deliveries(
+                name, now, self.batch, mutes=human, held=human, history_since=now - self._lookback if noisy else None)
+            if not claim.items and not any(h.until <= now for h in claim.held):
                 return delivered
-            mutes = {} if name in MACHINE_SINKS else {
-                **self._standing, **await self.store.active_mutes(self.clock.now())}
-            for item in pending:
+            out = Outcomes()
+            mutes = {**self._standing, **claim.mutes} if human else {}
+            to_send: list[Delivery] = []
+            for item in claim.items:
                 reason = mute_reason(item.event, mutes) if mutes else None
                 if reason is not None:
                     # Recorded with its reason rather than dropped: `listener alerts stats` counts it.
-                    await self.store.mark_suppressed(item.event_seq, name, reason, self.clock.now())
-                    self.stats.suppressed += 1
+                    out.suppressed.append((item.event_seq, reason, self._meta(name, sink, item.event)))
                     continue
-                previous = await self.store.last_ref(item.event.thread, name)
-                try:
-                    ref = await sink.send(item.event, previous)
-                except SinkError as err:
-                    await self._failed(name, item.event_seq, item.attempts + 1, err, err.retry_after)
-                    return delivered
-                except Exception as err:  # a sink bug must not lose the event
-                    logger.exception("%s: unexpected error delivering %s", name, item.event.id)
-                    await self._failed(name, item.event_seq, item.attempts + 1, err, None)
-                    return delivered
-                await self.store.mark_delivered(item.event_seq, name, ref, self.clock.now())
-                delivered += 1
-                self.stats.delivered += 1
-                if name in self._down:
-                    self._down.discard(name)
-                    logger.info("%s: delivering again", name)
-            if len(pending) < self.batch:
+                to_send.append(item)
+            digests: list[_Digest] = []
+            if noisy or claim.held:
+                to_send, digests = self._noise(name, sink, to_send, claim, mutes, now, out)
+            writer = _SentWriter(self.store, name, self.clock)
+            stopped = await self._send(name, sink, to_send, claim.refs, out, writer)
+            if not stopped:
+                stopped = await self._send_digests(name, sink, digests, out, writer)
+            # What landed is recorded already (each before its slot was freed); the rest goes in one go.
+            rest = Outcomes(failed=out.failed, suppressed=out.suppressed, held=out.held)
+            if len(rest):
+                await self.store.record_outcomes(name, rest, self.clock.now())
+            delivered += len(out.delivered)
+            self.stats.delivered += len(out.delivered)
+            self.stats.suppressed += len(out.suppressed)
+            self.stats.held += len(out.held)
+            if out.delivered or out.digests:
+                self._recovered(name)
+            if stopped or len(claim.items) < self.batch:
                 return delivered
 
-    async def _failed(self, name: str, seq: int, attempts: int, err: Exception, retry_after: float | None) -> None:
+    def _noise(
+        self, name: str, sink: Sink, items: Sequence[Delivery], claim: Claim, mutes: Mapping[tuple[str, str], object],
+        now: datetime, out: Outcomes,
+    ) -> tuple[list[Delivery], list[_Digest]]:
+        """Cooldowns, quiet hours and the rate limit over one batch (plus the alerts held earlier)."""
+        by_id: dict[str, tuple[Delivery, NoiseMeta, bool]] = {}
+        candidates: list[Alert] = []
+        passthrough: set[int] = set()
+        for item in items:
+            if item.event.kind in UPDATE_KINDS:
+                passthrough.add(item.event_seq)
+                continue
+            meta = self._meta(name, sink, item.event)
+            by_id[item.event.id] = (item, meta, False)
+            candidates.append(self._alert(item.event, meta))
+        held: list[HeldAlert] = []
+        for h in claim.held:
+            meta = NoiseMeta(h.channel, h.rule, h.subject)
+            by_id[h.delivery.event.id] = (h.delivery, meta, True)
+            held.append(HeldAlert(self._alert(h.delivery.event, meta), h.until, h.reason))
+        state = NoiseState(held=tuple(held), mutes=tuple(
+            Mute(brand=n if scope == "brand" else "", source=n if scope == "source" else "")
+            for scope, n in mutes))
+        history = [SentAlert(rule, channel, at, subject) for rule, channel, subject, at in claim.history]
+        decision: NoiseDecision = apply_noise_controls(candidates, history, state, now, self.noise)
+
+        was_held = {h.delivery.event.id: (h.until, h.reason) for h in claim.held}
+        for dropped in decision.dropped:
+            item, meta, _ = by_id[dropped.alert.id]
+            out.suppressed.append((item.event_seq, f"{dropped.reason} ({meta.rule})", meta))
+        for hold in decision.hold:
+            if was_held.get(hold.alert.id) == (hold.until, hold.reason):
+                continue  # still waiting as recorded
+            item, meta, _ = by_id[hold.alert.id]
+            out.held.append((item.event_seq, hold.reason, hold.until, meta))
+        send_ids = {a.id for a in decision.send}
+        to_send = [i for i in items if i.event_seq in passthrough or i.event.id in send_ids]
+        digests = []
+        for digest in decision.digests:
+            members = []
+            for alert in digest.alerts:
+                item, meta, from_hold = by_id[alert.id]
+                # A held alert keeps the reason it was held for; the rest were over the rate.
+                members.append((item, None if from_hold else "rate_limit", meta))
+            digests.append(_Digest(digest.id, digest.reasons, digest.channel, members))
+        return to_send, digests
+
+    @staticmethod
+    def _alert(event: Event, meta: NoiseMeta) -> Alert:
+        return Alert(id=event.id, rule=meta.rule, channel=meta.channel, at=event.created_at, brand=event.brand,
+                     source=event.source, subject=meta.subject)
+
+    async def _send(
+        self, name: str, sink: Sink, items: Sequence[Delivery], refs: Mapping[str, str], out: Outcomes,
+        writer: _SentWriter,
+    ) -> bool:
+        """Send `items`: each thread in order, threads side by side; True when a failure stopped the pass."""
+        if not items:
+            return False
+        chains: dict[str, list[Delivery]] = {}
+        for item in items:
+            chains.setdefault(item.event.thread, []).append(item)
+        limit = self._in_flight(name, sink)
+        gate = asyncio.Semaphore(limit)
+        failed = False
+
+        async def run(thread: str, chain: list[Delivery]) -> None:
+            nonlocal failed
+            previous = refs.get(thread)
+            for item in chain:
+                async with gate:
+                    if failed:
+                        return  # a failing sink gets no more work this pass; the rest waits in order
+                    try:
+                        ref = await sink.send(item.event, previous)
+                    except SinkError as err:
+                        failed = True
+                        out.failed.append(self._failed(name, item.event_seq, item.attempts + 1, err, err.retry_after))
+                        return
+                    except Exception as err:  # a sink bug must not lose the event
+                        logger.exception("%s: unexpected error delivering %s", name, item.event.id)
+                        failed = True
+                        out.failed.append(self._failed(name, item.event_seq, item.attempts + 1, err, None))
+                        return
+                    landed = (item.event_seq, ref, self._meta(name, sink, item.event))
+                    await writer.record(Outcomes(delivered=[landed]))
+                out.delivered.append(landed)
+                if ref is not None:
+                    previous = ref  # the next event of this thread updates what this one posted
+
+        if len(chains) == 1 or limit == 1:
+            for thread, chain in chains.items():
+                await run(thread, chain)
+        else:
+            await asyncio.gather(*(run(thread, chain) for thread, chain in chains.items()))
+        return failed
+
+    async def _send_digests(
+        self, name: str, sink: Sink,
+        digests: Sequence[_Digest], out: Outcomes, writer: _SentWriter,
+    ) -> bool:
+        """One message per digest; a sink without `send_digest` gets the alerts one by one."""
+        send_digest = getattr(sink, "send_digest", None)
+        for digest_id, reasons, channel, members in digests:
+            events = [item.event for item, _, _ in members]
+            try:
+                if callable(send_digest):
+                    ref = await send_digest(channel, events, reasons, digest_id)
+                else:
+                    ref = None
+                    for event in events:
+                        await sink.send(event, None)
+            except Exception as err:
+                if not isinstance(err, SinkError):
+                    logger.exception("%s: unexpected error delivering digest %s", name, digest_id)
+                retry_after = err.retry_after if isinstance(err, SinkError) else None
+                attempts = max(item.attempts for item, _, _ in members) + 1
+                failure = self._failed(name, members[0][0].event_seq, attempts, err, retry_after)
+                out.failed.extend((item.event_seq, failure[1], failure[2]) for item, _, _ in members)
+                return True
+            record = DigestRecord(digest_id, channel, reasons, ref, [
+                (item.event_seq, reason, meta) for item, reason, meta in members])
+            await writer.record(Outcomes(digests=[record]))
+            self.stats.digests += 1
+            out.digests.append(record)
+        return False
+
+    def _recovered(self, name: str) -> None:
+        if name in self._down:
+            self._down.discard(name)
+            logger.info("%s: delivering again", name)
+
+    def _failed(
+        self, name: str, seq: int, attempts: int, err: Exception, retry_after: float | None
+    ) -> tuple[int, str, datetime]:
         self.stats.failures += 1
         delay = retry_after if retry_after is not None else delay_for_attempt(attempts, self.retry_base, self.retry_max)
         retry_at = self.clock.now() + timedelta(seconds=delay)
@@ -124,7 +424,7 @@ class Dispatcher:
         if name not in self._down:
             logger.warning("%s: delivery failed (%s); the outbox keeps the event, retry in %.1fs", name, message, delay)
             self._down.add(name)
-        await self.store.mark_failed(seq, name, message, retry_at)
+        return seq, message, retry_at
 
     async def close(self) -> None:
         """Close every sink."""
@@ -133,3 +433,4 @@ class Dispatcher:
                 await sink.close()
             except Exception:
                 logger.exception("%s: error while closing", name)
+

@@ -239,3 +239,38 @@ def m006_analytics_business_time(db: Database) -> None:
 
     for statement in BUSINESS_TIME_INDEX + BUSINESS_TIME_VIEWS:
         db.execute(statement)
+
+
+@migrations()
+def m008_delivery_noise(db: Database) -> None:
+    """Noise controls in delivery: each delivery's channel, rule and subject, holds, and the digests sent."""
+    deliveries = db["deliveries"]
+    for column in ("channel", "rule", "subject", "held_until", "digest"):
+        if column not in deliveries.columns_dict:
+            deliveries.add_column(column, str)
+    # Cooldowns and the per-channel rate look back over what a sink delivered recently.
+    deliveries.create_index(["sink", "delivered_at"], if_not_exists=True)
+    deliveries.create_index(["sink", "state", "held_until"], if_not_exists=True)
+    db["digests"].create(
+        {"id": str, "sink": str, "channel": str, "sent_at": str, "size": int, "reasons": str, "ref": str},
+        pk=("id", "sink"), if_not_exists=True,
+    )
+    db["digests"].create_index(["sink", "sent_at"], if_not_exists=True)
+
+
+@migrations()
+def m009_listening_alerts(db: Database) -> None:
+    """Listening alerts: the job's cursor, per-rule cooldowns, and a series index on the brand rollup."""
+    db["listening_state"].create({"name": str, "value": str}, pk="name", if_not_exists=True)
+    db["alert_cooldowns"].create(
+        {"rule": str, "subject": str, "last_at": str, "event_id": str}, pk=("rule", "subject"), if_not_exists=True
+    )
+    # Alerts held back by a cooldown, once each (by event id): the next alert says how many.
+    db["alert_skips"].create(
+        {"event_id": str, "rule": str, "subject": str, "at": str}, pk="event_id", if_not_exists=True
+    )
+    db["alert_skips"].create_index(["rule", "subject", "at"], if_not_exists=True)
+    # The first hour of a brand/source series (how long its baseline really is) in one index seek.
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_trend_brand_series ON trend_brand_hourly (brand, source, hour)"
+    )

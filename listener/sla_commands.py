@@ -128,9 +128,10 @@ COMMANDS: list[click.Command] = [mute_command, unmute_command, alerts_group]
 @click.option("--from", "start", required=True, help="First day (UTC, YYYY-MM-DD or ISO-8601).")
 @click.option("--to", "end", required=True, help="End of the period, exclusive (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def backtest_command(config_path: Path | None, start: str, end: str, fmt: str) -> None:
-    """Replay stored mentions through the policies and ladder (read-only): alerts it would fire, compliance."""
-    from listener.backtest import backtest
+@click.pass_context
+def backtest_command(ctx: click.Context, config_path: Path | None, start: str, end: str, fmt: str) -> None:
+    """Replay stored mentions through the policies, ladder and listening rules (read-only): what would fire."""
+    from listener.backtest import REPLAYED, backtest
     from listener.cli import load_settings
     from listener.clocks import ClockEngine
 
@@ -140,7 +141,13 @@ def backtest_command(config_path: Path | None, start: str, end: str, fmt: str) -
     if until <= since:
         raise click.BadParameter("--to must be after --from", param_hint="--to")
     engine = ClockEngine.from_settings(settings.sla, config_path.parent if config_path else None)
-    report = backtest(settings.listener.database, engine, since, until)
+    report = backtest(
+        settings.listener.database, engine, since, until,
+        listening=settings.alerts.listening, policies=settings.sla.policies,
+        # As the daemon: competitor brands are tracked but never alert.
+        competitors=[name for name, brand in settings.brands.items() if brand.competitor],
+        now=_clock(ctx).now(),  # hours not yet over and settled are not judged, as in the daemon
+    )
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -151,6 +158,23 @@ def backtest_command(config_path: Path | None, start: str, end: str, fmt: str) -
         click.echo(f"  would fire {rule}: {count}")
     for policy, counts in sorted(report.by_policy.items()):
         click.echo(f"  policy {policy}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if report.listening_status != REPLAYED:
+        click.echo(f"listening rules: {report.listening_status}")
+        return
+    old = f", {report.too_old} too old when stored (max_age)" if report.too_old else ""
+    click.echo(f"listening rules: {report.hours_judged} settled hours judged, "
+               f"{report.mentions_checked} mentions checked{old}")
+    for rule, counts in report.listening.items():
+        click.echo(f"  {rule}: would fire {counts['fired']}, held back by cooldown {counts['held_back']}")
+    if report.spike_examples:
+        click.echo(f"  first {len(report.spike_examples)} spikes:")
+    for ex in report.spike_examples:
+        if ex.metric == "negative_share":
+            what = f"{ex.value:.0%} negative of {ex.count} scored > threshold {ex.threshold:.1%}"
+        else:
+            what = f"{ex.count} mentions > threshold {ex.threshold:.3g}"
+        held = " (held back)" if ex.held_back else ""
+        click.echo(f"    {ex.hour:%Y-%m-%d %H:00} {ex.brand}/{ex.source} {ex.metric}: {what}{held}")
 
 
 COMMANDS.append(backtest_command)

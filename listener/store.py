@@ -8,10 +8,11 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import sqlite_utils
 
@@ -74,6 +75,64 @@ class Delivery:
     sink: str
     attempts: int
     event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class HeldDelivery:
+    """A delivery that noise controls hold back until `until` (quiet hours or the rate limit)."""
+
+    delivery: Delivery
+    until: datetime
+    reason: str
+    channel: str
+    rule: str
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What one dispatch pass of a sink works on (see `SyncStore.claim_deliveries`)."""
+
+    items: list[Delivery]
+    refs: dict[str, str]
+    mutes: dict[tuple[str, str], datetime]
+    held: list[HeldDelivery]
+    history: list[tuple[str, str, str, datetime]]  # (rule, channel, subject, sent at)
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseMeta:
+    """Where a delivery went for noise controls: its channel, rule and cooldown subject."""
+
+    channel: str = ""
+    rule: str = ""
+    subject: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """A digest message that went out, and the held deliveries (seq, reason or None, meta) it carried."""
+
+    id: str
+    channel: str
+    reasons: tuple[str, ...]
+    ref: str | None
+    members: list[tuple[int, str | None, NoiseMeta]]
+
+
+@dataclass(slots=True)
+class Outcomes:
+    """The result of one dispatch pass of a sink, written by `SyncStore.record_outcomes` at once."""
+
+    delivered: list[tuple[int, str | None, NoiseMeta]] = field(default_factory=list)
+    failed: list[tuple[int, str, datetime]] = field(default_factory=list)
+    suppressed: list[tuple[int, str, NoiseMeta]] = field(default_factory=list)
+    held: list[tuple[int, str, datetime, NoiseMeta]] = field(default_factory=list)
+    digests: list[DigestRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (len(self.delivered) + len(self.failed) + len(self.suppressed) + len(self.held)
+                + sum(len(d.members) for d in self.digests))
 
 
 SinkRouter = Callable[[Event], list[str]]
@@ -799,6 +858,106 @@ class SyncStore:
             [reason[:500], iso(now), event_seq, sink],
         )
 
+    # -- batched delivery (the dispatcher's fast path and noise controls) ------------------
+
+    def claim_deliveries(
+        self, sink: str, now: datetime, limit: int = 100, *, mutes: bool = False, held: bool = False,
+        history_since: datetime | None = None,
+    ) -> Claim:
+        """Everything one dispatch pass of `sink` needs, in one call on the store thread.
+
+        The due pending deliveries (as `pending_deliveries`), the last ref of each of their
+        threads, and when asked the active mutes, the held deliveries, and what the sink sent
+        since `history_since` (for cooldowns and the rate limit).
+        """
+        items = self.pending_deliveries(sink, now, limit)
+        holds: list[HeldDelivery] = []
+        history: list[tuple[str, str, str, datetime]] = []
+        if held:
+            rows = self.db.execute(
+                """SELECT d.event_seq, d.attempts, d.held_until, d.suppressed, d.channel, d.rule, d.subject, e.payload
+                   FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                   WHERE d.sink = ? AND d.state = 'held' ORDER BY d.event_seq""",
+                [sink],
+            ).fetchall()
+            holds = [HeldDelivery(Delivery(r[0], sink, r[1], _row_to_event(r[7])), parse_iso(r[2]) or now,
+                                  r[3] or "", r[4] or "", r[5] or "", r[6] or "") for r in rows]
+        if history_since is not None:
+            history = [
+                (r[0] or "", r[1] or "", r[2] or "", parse_iso(r[3]) or now)
+                for r in self.db.execute(
+                    """SELECT rule, channel, subject, delivered_at FROM deliveries
+                       WHERE sink = ? AND delivered_at > ? AND state = 'delivered' AND channel IS NOT NULL""",
+                    [sink, iso(history_since)],
+                ).fetchall()
+            ]
+            history += [
+                ("digest", r[0] or "", "", parse_iso(r[1]) or now)
+                for r in self.db.execute(
+                    "SELECT channel, sent_at FROM digests WHERE sink = ? AND sent_at > ?", [sink, iso(history_since)]
+                ).fetchall()
+            ]
+        threads = sorted({d.event.thread for d in items} | {h.delivery.event.thread for h in holds})
+        return Claim(items, self.last_refs(threads, sink), self.active_mutes(now) if mutes else {}, holds, history)
+
+    def last_refs(self, threads: Sequence[str], sink: str) -> dict[str, str]:
+        """`last_ref` for many threads at once (threads without a ref are left out)."""
+        refs: dict[str, str] = {}
+        for start in range(0, len(threads), 500):
+            chunk = list(threads[start : start + 500])
+            marks = ",".join("?" for _ in chunk)
+            for thread, ref in self.db.execute(
+                f"""SELECT e.thread, d.ref FROM events e JOIN deliveries d ON d.event_seq = e.seq AND d.sink = ?
+                    WHERE e.thread IN ({marks}) AND d.state = 'delivered' AND d.ref IS NOT NULL
+                    ORDER BY d.event_seq""",
+                [sink, *chunk],
+            ):
+                refs[thread] = ref  # ordered by seq: the latest wins
+        return refs
+
+    def record_outcomes(self, sink: str, outcomes: Outcomes, now: datetime) -> None:
+        """Record one dispatch pass of `sink` in one transaction (delivered, failed, suppressed, held, digested)."""
+        stamp = iso(now)
+        with self.db.atomic():
+            self.db.conn.executemany(
+                """UPDATE deliveries SET state = 'delivered', ref = ?, delivered_at = ?, attempts = attempts + 1,
+                          last_error = NULL, channel = ?, rule = ?, subject = ?, held_until = NULL
+                   WHERE event_seq = ? AND sink = ?""",
+                [(ref, stamp, m.channel or None, m.rule or None, m.subject or None, seq, sink) for seq, ref, m in outcomes.delivered],
+            )
+            self.db.conn.executemany(
+                """UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+                          held_until = CASE WHEN state = 'held' THEN ? ELSE held_until END
+                   WHERE event_seq = ? AND sink = ?""",
+                [(error[:500], iso(at), iso(at), seq, sink) for seq, error, at in outcomes.failed],
+            )
+            self.db.conn.executemany(
+                """UPDATE deliveries SET state = 'suppressed', suppressed = ?, delivered_at = ?, channel = ?,
+                          rule = ?, subject = ?, held_until = NULL WHERE event_seq = ? AND sink = ?""",
+                [(reason[:500], stamp, m.channel or None, m.rule or None, m.subject or None, seq, sink)
+                 for seq, reason, m in outcomes.suppressed],
+            )
+            self.db.conn.executemany(
+                """UPDATE deliveries SET state = 'held', suppressed = ?, held_until = ?, channel = ?, rule = ?,
+                          subject = ? WHERE event_seq = ? AND sink = ?""",
+                [(reason[:500], iso(until), m.channel or None, m.rule or None, m.subject or None, seq, sink)
+                 for seq, reason, until, m in outcomes.held],
+            )
+            for digest in outcomes.digests:
+                self.db.execute(
+                    """INSERT OR REPLACE INTO digests (id, sink, channel, sent_at, size, reasons, ref)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    [digest.id, sink, digest.channel, stamp, len(digest.members), ",".join(digest.reasons), digest.ref],
+                )
+                # Each alert keeps the reason it was held for; `digest` says which message carried it.
+                self.db.conn.executemany(
+                    """UPDATE deliveries SET state = 'digested', digest = ?, delivered_at = ?, channel = ?, rule = ?,
+                              subject = ?, held_until = NULL, attempts = attempts + 1, last_error = NULL,
+                              suppressed = COALESCE(?, suppressed) WHERE event_seq = ? AND sink = ?""",
+                    [(digest.id, stamp, m.channel or None, m.rule or None, m.subject or None, reason, seq, sink)
+                     for seq, reason, m in digest.members],
+                )
+
     # -- mutes (`listener mute`) ------------------------------------------------------------
 
     def add_mute(self, scope: str, name: str, until: datetime, by: str, now: datetime) -> None:
@@ -823,7 +982,7 @@ class SyncStore:
     # -- alert statistics (`listener alerts stats`) ------------------------------------------
 
     def alert_stats(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        """Per alert kind: fired, acted on with a button, replied (within target / at all) after it, suppressed."""
+        """Per alert kind: fired, acted on, replied (in target / at all) after it, suppressed (dropped, held, digested)."""
         rows = self.db.execute(
             """SELECT e.kind, COUNT(*),
                       SUM(EXISTS (SELECT 1 FROM actions a WHERE a.mention_key = e.thread AND a.at >= e.created_at)),
@@ -833,7 +992,8 @@ class SyncStore:
                       SUM(EXISTS (SELECT 1 FROM complaints c WHERE c.mention_key = e.thread
                                   AND c.close_reason IN ('replied', 'marked_replied')
                                   AND c.closed_at >= e.created_at)),
-                      SUM(EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.state = 'suppressed'))
+                      SUM(EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq
+                                  AND d.state IN ('suppressed', 'held', 'digested')))
                FROM events e
                WHERE e.kind NOT IN ('mention', 'action', 'replied') AND e.created_at >= ?
                GROUP BY e.kind ORDER BY e.kind""",
@@ -982,6 +1142,268 @@ class SyncStore:
             "median_response_s": _percentile(times, 50),
             "p90_response_s": _percentile(times, 90),
         }
+
+
+    # -- listening alerts (listener/listening.py) -----------------------------------------
+
+    def hourly_brand_counts(self, first_hour: datetime, last_hour: datetime) -> list[HourlyCount]:
+        """Classified, scored and negative mentions per brand, source and hour in [first_hour, last_hour].
+
+        Competitor brands are left out. Reads the `trend_brand_hourly` rollup that triggers keep
+        current: its primary key starts with the hour, so the cost follows the window, not the
+        number of stored mentions.
+        """
+        return read_hourly_brand_counts(self.db, first_hour, last_hour, self.competitors)
+
+    def series_first_hour(self, brand: str, source: str) -> datetime | None:
+        """The first hour with a classified mention of `brand` on `source` (one index seek)."""
+        return read_series_first_hour(self.db, brand, source)
+
+    def listening_cursor(self) -> int | None:
+        """The rowid of the last mention the listening job handled, or None to start from recent posts.
+
+        The row's key is saved with its rowid: if VACUUM renumbered the rows the key finds its new
+        place; if the row is gone, None (event ids still keep a mention from alerting twice).
+        """
+        row = self.db.execute("SELECT value FROM listening_state WHERE name = 'mentions'").fetchone()
+        if row is None:
+            return None
+        saved = json.loads(row[0])
+        if not saved.get("key"):
+            return int(saved.get("rowid") or 0)
+        found = self.db.execute("SELECT rowid FROM mentions WHERE key = ?", [saved["key"]]).fetchone()
+        return int(found[0]) if found else None
+
+    def listening_mentions(
+        self, after: int | None, posted_since: datetime, limit: int = 1000
+    ) -> tuple[list[ListenedMention], tuple[int, str]]:
+        """Mentions stored after rowid `after` and posted since `posted_since`, in storage order, with
+        their brands (competitors left out) and the author's follower count; and the cursor to save
+        once they are handled. `after=None` starts at the first mention posted since `posted_since`.
+        """
+        since = iso(posted_since)
+        if after is None:
+            # Without INDEXED BY, SQLite walks the table in rowid order looking for the first recent row.
+            first = self.db.execute(
+                "SELECT MIN(rowid) FROM mentions INDEXED BY idx_mentions_created_at WHERE created_at >= ?", [since]
+            ).fetchone()
+            if first and first[0] is not None:
+                after = int(first[0]) - 1
+            else:
+                last = self.db.execute("SELECT MAX(rowid) FROM mentions").fetchone()
+                after = int(last[0]) if last and last[0] is not None else 0
+        # `+m.created_at` keeps SQLite on the rowid range (the cursor), not the created_at index.
+        rows = self.db.execute(
+            """SELECT m.rowid, m.key, m.source, m.author, COALESCE(m.author_followers, a.followers), m.text,
+                      m.url, m.created_at,
+                      (SELECT group_concat(b.brand, char(31)) FROM mention_brands b WHERE b.mention_key = m.key),
+                      c.sentiment, c.p_complaint, c.language
+               FROM mentions m
+               LEFT JOIN authors a ON a.source = m.source AND a.handle = m.author
+               LEFT JOIN classifications c ON c.mention_key = m.key
+               WHERE m.rowid > ? AND +m.created_at >= ? ORDER BY m.rowid LIMIT ?""",
+            [after, since, limit],
+        ).fetchall()
+        found = []
+        for r in rows:
+            brands = tuple(sorted(b for b in (r[8] or "").split("\x1f") if b and b not in self.competitors))
+            created = parse_iso(r[7])
+            if created is None:
+                continue
+            found.append(ListenedMention(
+                rowid=r[0], key=r[1], source=r[2], author=r[3] or "", followers=r[4], text=r[5] or "",
+                url=r[6] or "", created_at=created, brands=brands, sentiment=r[9], p_complaint=r[10],
+                language=r[11],
+            ))
+        if len(rows) == limit:
+            cursor = (int(rows[-1][0]), str(rows[-1][1]))
+        else:
+            # Everything up to the newest row was looked at (rows posted too long ago included).
+            last = self.db.execute("SELECT rowid, key FROM mentions ORDER BY rowid DESC LIMIT 1").fetchone()
+            cursor = (int(last[0]), str(last[1])) if last else (0, "")
+        return found, cursor
+
+    def fire_listening_alerts(
+        self,
+        alerts: Sequence[RuleAlert],
+        cooldown: Callable[[str], timedelta],
+        router: SinkRouter,
+        cursor: tuple[int, str] | None = None,
+    ) -> ListeningOutcome:
+        """Queue each alert once (by event id) unless its rule's cooldown for its subject is running.
+
+        An alert held back by the cooldown is recorded (once) and counted into the next alert of
+        the same rule and subject. The mention cursor is saved in the same transaction, so a crash
+        neither loses nor repeats an alert.
+        """
+        outcome = ListeningOutcome()
+        with self.db.atomic():
+            for alert in sorted(alerts, key=lambda a: (a.at, a.event.id)):
+                event_id = alert.event.id
+                if (self.db.execute("SELECT 1 FROM events WHERE id = ?", [event_id]).fetchone()
+                        or self.db.execute("SELECT 1 FROM alert_skips WHERE event_id = ?", [event_id]).fetchone()):
+                    outcome.duplicates += 1
+                    continue
+                row = self.db.execute(
+                    "SELECT last_at FROM alert_cooldowns WHERE rule = ? AND subject = ?", [alert.rule, alert.subject]
+                ).fetchone()
+                last_at = parse_iso(row[0]) if row else None
+                wait = cooldown(alert.rule)
+                if last_at is not None and wait > timedelta(0) and abs(alert.at - last_at) < wait:
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO alert_skips (event_id, rule, subject, at) VALUES (?, ?, ?, ?)",
+                        [event_id, alert.rule, alert.subject, iso(alert.at)],
+                    )
+                    outcome.held_back.append(alert)
+                    continue
+                held = self.db.execute(
+                    "SELECT COUNT(*) FROM alert_skips WHERE rule = ? AND subject = ? AND at >= ?",
+                    [alert.rule, alert.subject, iso(last_at) if last_at else ""],
+                ).fetchone()[0]
+                event = _with_held_back(alert.event, held) if held else alert.event
+                if not self._enqueue(event, router):
+                    outcome.unrouted += 1  # no sink wants this kind: nothing sent, no cooldown started
+                    continue
+                latest = max(alert.at, last_at) if last_at else alert.at
+                self.db.execute(
+                    """INSERT INTO alert_cooldowns (rule, subject, last_at, event_id) VALUES (?, ?, ?, ?)
+                       ON CONFLICT(rule, subject) DO UPDATE SET last_at = excluded.last_at,
+                                                                event_id = excluded.event_id""",
+                    [alert.rule, alert.subject, iso(latest), event_id],
+                )
+                outcome.sent.append(event)
+            if cursor is not None:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO listening_state (name, value) VALUES ('mentions', ?)",
+                    [json.dumps({"rowid": cursor[0], "key": cursor[1]})],
+                )
+        return outcome
+
+
+def hour_key(value: datetime) -> str:
+    """The rollups' hour bucket of an instant: "2026-01-05T09" (UTC)."""
+    return require_utc(value, "hour").strftime("%Y-%m-%dT%H")
+
+
+def parse_hour(value: str) -> datetime | None:
+    """Inverse of `hour_key`; None for text that is not an hour bucket."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+# -- the rollup reads of the listening job, shared with `listener backtest` ------------------
+# Module-level so the backtest runs the very same SQL on its own read-only connection.
+
+HOURLY_BRAND_COUNTS_SQL = (
+    # Grouped in primary-key order (hour first), so SQLite needs no sort.
+    """SELECT brand, source, hour, SUM(mentions), SUM(scored), SUM(negative) FROM trend_brand_hourly
+       WHERE hour >= ? AND hour <= ? GROUP BY hour, brand, source"""
+)
+SERIES_FIRST_HOUR_SQL = "SELECT MIN(hour) FROM trend_brand_hourly WHERE brand = ? AND source = ?"
+# Every series at once (the (brand, source, hour) index serves the grouping): the backtest's bulk form.
+SERIES_FIRST_HOURS_SQL = "SELECT brand, source, MIN(hour) FROM trend_brand_hourly GROUP BY brand, source"
+
+
+class Executes(Protocol):
+    """A connection that runs SQL: `sqlite3.Connection` or `sqlite_utils.Database`."""
+
+    def execute(self, sql: str, parameters: Sequence[Any], /) -> sqlite3.Cursor:
+        """Run one statement with positional parameters."""
+        ...
+
+
+def read_hourly_brand_counts(
+    db: Executes, first_hour: datetime, last_hour: datetime, competitors: Iterable[str] = ()
+) -> list[HourlyCount]:
+    """Rollup buckets per brand, source and hour in [first_hour, last_hour], competitors left out."""
+    rows = db.execute(HOURLY_BRAND_COUNTS_SQL, [hour_key(first_hour), hour_key(last_hour)]).fetchall()
+    skip = frozenset(competitors)
+    counts = []
+    hours: dict[str, datetime | None] = {}  # each hour's text is parsed once, not once per series
+    for brand, source, hour, mentions, scored, negative in rows:
+        if hour not in hours:
+            hours[hour] = parse_hour(hour)
+        at = hours[hour]
+        if brand in skip or at is None:
+            continue
+        counts.append(HourlyCount(brand, source, at, mentions or 0, scored or 0, negative or 0))
+    return counts
+
+
+def read_series_first_hour(db: Executes, brand: str, source: str) -> datetime | None:
+    """The first rollup hour of one brand/source series (one index seek), or None."""
+    row = db.execute(SERIES_FIRST_HOUR_SQL, [brand, source]).fetchone()
+    return parse_hour(row[0]) if row and row[0] else None
+
+
+def read_series_first_hours(db: Executes) -> dict[tuple[str, str], datetime]:
+    """The first rollup hour of every brand/source series: `read_series_first_hour` for all at once."""
+    found = {}
+    for brand, source, first in db.execute(SERIES_FIRST_HOURS_SQL, []).fetchall():
+        at = parse_hour(first) if first else None
+        if at is not None:
+            found[(brand, source)] = at
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyCount:
+    """One brand/source/hour bucket of the rollup: classified mentions, scored ones, negative ones."""
+
+    brand: str
+    source: str
+    hour: datetime
+    mentions: int
+    scored: int
+    negative: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListenedMention:
+    """What the listening job needs of a stored mention (brands without competitors)."""
+
+    rowid: int
+    key: str
+    source: str
+    author: str
+    followers: int | None
+    text: str
+    url: str
+    created_at: datetime
+    brands: tuple[str, ...]
+    sentiment: str | None = None
+    p_complaint: float | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleAlert:
+    """A listening alert to queue: the event, and the rule, subject and time its cooldown is kept by."""
+
+    rule: str
+    subject: str
+    at: datetime
+    event: Event
+
+
+@dataclass(slots=True)
+class ListeningOutcome:
+    """What `fire_listening_alerts` did: queued, already queued before, held back by a cooldown, unrouted."""
+
+    sent: list[Event] = field(default_factory=list)
+    duplicates: int = 0
+    held_back: list[RuleAlert] = field(default_factory=list)
+    unrouted: int = 0
+
+
+def _with_held_back(event: Event, count: int) -> Event:
+    """Say in the alert how many alerts of its rule and subject the cooldown held back since the last one."""
+    note = f"{count} more held back by the cooldown since the last alert"
+    return dataclasses.replace(
+        event, state=f"{event.state}; {note}" if event.state else note, extra={**event.extra, "held_back": count}
+    )
 
 
 def edited_at(mention: Mention) -> datetime | None:
