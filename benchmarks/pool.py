@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,51 @@ def measure(port: int, workers: int, texts: int, batch: int, chunk: int, stand_i
             process.wait(timeout=30)
 
 
+def measure_all(texts: int, batch: int, chunk: int, counts: list[int], nodelay: bool,
+                stand_in: bool) -> list[tuple[int, float, dict[str, int]]]:
+    """Start a private Mosquitto and measure each worker count in turn: (workers, texts/s, chunks per worker)."""
+    binary = find_mosquitto()
+    if binary is None:
+        raise RuntimeError("mosquitto is not installed")
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        broker = Mosquitto(binary, Path(workdir), free_port())
+        if nodelay:  # Mosquitto's default leaves Nagle on for its outgoing packets
+            with broker.config.open("a", encoding="utf-8") as config:
+                config.write("set_tcp_nodelay true\n")
+        broker.start()
+        try:
+            for n in counts:
+                rate, spread = measure(broker.port, n, texts, batch, chunk, stand_in)
+                rows.append((n, rate, spread))
+        finally:
+            broker.stop()
+    return rows
+
+
+def run(texts: int = 512, batch: int = 32, chunk: int = 8) -> str:
+    """The worker-pool section of docs/benchmarks.md (real model, 1 and 2 workers on this machine)."""
+    stand_in = not WEIGHTS.is_file()
+    counts = [1, 2]
+    rows = measure_all(texts, batch, chunk, counts, True, stand_in)
+    model = "keyword stand-in" if stand_in else "builtin model, 1 torch thread per worker"
+    lines = [
+        "## Worker pool (`backend = \"pool\"`)",
+        "",
+        f"Command: `.venv/bin/python -m benchmarks.pool --texts {texts} --batch {batch} --chunk {chunk} --workers 1,2`. "
+        f"{model}; a private Mosquitto with `set_tcp_nodelay`; the core calls `predict` in batches of {batch} "
+        f"and the pool splits them into work messages of {chunk} texts.",
+        "",
+        "| workers | texts/s | chunks handled per worker |",
+        "|---:|---:|---|",
+    ]
+    for n, rate, spread in rows:
+        lines.append(f"| {n} | {rate:,.1f} | {', '.join(f'{k}: {v}' for k, v in sorted(spread.items()))} |")
+    lines += ["", f"On {os.cpu_count()} CPUs more workers than cores only compete for them; "
+              "the pool pays off when workers run on other machines.", ""]
+    return "\n".join(lines)
+
+
 @click.command()
 @click.option("--texts", default=1024, show_default=True, help="Texts classified per measurement.")
 @click.option("--batch", default=32, show_default=True, help="Texts per predict() call (the stage's batch_size).")
@@ -71,27 +117,18 @@ def measure(port: int, workers: int, texts: int, batch: int, chunk: int, stand_i
 @click.option("--nodelay/--no-nodelay", default=True, show_default=True, help="Broker set_tcp_nodelay.")
 @click.option("--stand-in", is_flag=True, help="Use the keyword stand-in instead of the real model.")
 def main(texts: int, batch: int, chunk: int, counts: str, nodelay: bool, stand_in: bool) -> None:
-    """Start a private Mosquitto, then measure each worker count in turn."""
-    binary = find_mosquitto()
-    if binary is None:
-        raise click.ClickException("mosquitto is not installed")
+    """Measure the pool with each worker count and print texts per second."""
     if not stand_in and not WEIGHTS.is_file():
         click.echo("models/weights has no adapter: using the keyword stand-in")
         stand_in = True
-    with tempfile.TemporaryDirectory() as workdir:
-        broker = Mosquitto(binary, Path(workdir), free_port())
-        if nodelay:  # Mosquitto's default leaves Nagle on for its outgoing packets
-            with broker.config.open("a", encoding="utf-8") as config:
-                config.write("set_tcp_nodelay true\n")
-        broker.start()
-        try:
-            model = "keyword stand-in" if stand_in else "builtin model (1 torch thread per worker)"
-            click.echo(f"{model}; {texts} texts, predict batches of {batch}, chunks of {chunk}")
-            for n in (int(c) for c in counts.split(",")):
-                rate, spread = measure(broker.port, n, texts, batch, chunk, stand_in)
-                click.echo(f"{n} worker(s): {rate:8.1f} texts/s   chunks per worker {spread}")
-        finally:
-            broker.stop()
+    model = "keyword stand-in" if stand_in else "builtin model (1 torch thread per worker)"
+    click.echo(f"{model}; {texts} texts, predict batches of {batch}, chunks of {chunk}")
+    try:
+        rows = measure_all(texts, batch, chunk, [int(c) for c in counts.split(",")], nodelay, stand_in)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from error
+    for n, rate, spread in rows:
+        click.echo(f"{n} worker(s): {rate:8.1f} texts/s   chunks per worker {spread}")
 
 
 if __name__ == "__main__":

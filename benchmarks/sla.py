@@ -103,10 +103,27 @@ def bench_sweep(n: int = 10_000) -> dict[str, float]:
     return {"clocks": n, "events": len(sent), "seconds": elapsed, "per_clock_us": elapsed / n * 1e6}
 
 
-def run() -> str:
-    """Run the response-time benchmarks and return their markdown section."""
+def _lateness_row(late: dict[str, float], spread: str) -> str:
+    return (
+        f"| alert lateness, deadline -> breach at a loopback Slack webhook through the real daemon, "
+        f"{late['clocks']:,} open clocks, deadlines over {spread} (target p99 <= 1000 ms) | "
+        f"delivered {late['delivered']:,}; p50 {late['p50_ms']:.0f} ms, p99 {late['p99_ms']:.0f} ms, "
+        f"max {late['max_ms']:.0f} ms |"
+    )
+
+
+def run(*, realistic: bool = True) -> str:
+    """Run the response-time benchmarks and return their markdown section.
+
+    The harsh case puts 10,000 deadlines in 30 s (333 alerts a second, more than one Slack
+    workspace would accept); the realistic one spreads them over 10 minutes (about 11 minutes
+    to run; `realistic=False` skips it).
+    """
     sweep = bench_sweep()
     late = bench_lateness()
+    rows = [_lateness_row(late, "30 s")]
+    if realistic:
+        rows.append(_lateness_row(bench_lateness(spread_s=600.0), "10 minutes"))
     return "\n".join([
         "## Response-time engine (issue 5)",
         "",
@@ -114,10 +131,7 @@ def run() -> str:
         "|---|---|",
         f"| one sweep over {sweep['clocks']:,} due clocks ({sweep['events']:,} events queued) | "
         f"{sweep['seconds']:.2f} s, {sweep['per_clock_us']:.0f} µs per clock |",
-        f"| alert lateness, deadline -> breach at a loopback Slack webhook through the real daemon, "
-        f"{late['clocks']:,} open clocks, deadlines over 30 s (target p99 <= 1000 ms) | "
-        f"delivered {late['delivered']:,}; p50 {late['p50_ms']:.0f} ms, p99 {late['p99_ms']:.0f} ms, "
-        f"max {late['max_ms']:.0f} ms |",
+        *rows,
         "",
     ])
 
