@@ -87,15 +87,15 @@ def measure_all(texts: int, batch: int, chunk: int, counts: list[int], nodelay: 
 
 
 def run(texts: int = 512, batch: int = 32, chunk: int = 8) -> str:
-    """The worker-pool section of docs/benchmarks.md (real model, 1 and 2 workers on this machine)."""
+    """The worker-pool section of docs/benchmarks.md (real model, 1, 2 and 4 workers on this machine)."""
     stand_in = not WEIGHTS.is_file()
-    counts = [1, 2]
+    counts = [1, 2, 4]
     rows = measure_all(texts, batch, chunk, counts, True, stand_in)
     model = "keyword stand-in" if stand_in else "builtin model, 1 torch thread per worker"
     lines = [
         "## Worker pool (`backend = \"pool\"`)",
         "",
-        f"Command: `.venv/bin/python -m benchmarks.pool --texts {texts} --batch {batch} --chunk {chunk} --workers 1,2`. "
+        f"Command: `.venv/bin/python -m benchmarks.pool --texts {texts} --batch {batch} --chunk {chunk} --workers 1,2,4`. "
         f"{model}; a private Mosquitto with `set_tcp_nodelay`; the core calls `predict` in batches of {batch} "
         f"and the pool splits them into work messages of {chunk} texts.",
         "",
