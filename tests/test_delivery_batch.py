@@ -214,3 +214,31 @@ async def test_kicks_coalesce_and_a_kick_during_a_pass_is_never_lost(tmp_path: P
     await store.close()
     assert [e.id for e, _ in sink.events] == [queued[0].id, queued[1].id]
     assert len(passes) == 2
+
+
+def test_thread_refs_are_looked_up_from_the_threads_not_the_whole_history(tmp_path: Path) -> None:
+    from listener.store import SyncStore
+
+    store = SyncStore(tmp_path / "d.db")
+    try:
+        for t in range(300):  # a history: every thread's warn delivered with a ref
+            event = Event(id=f"t{t}:warn", kind=EventKind.WARN, brand="acme", thread=f"t{t}", created_at=START)
+            store.enqueue(event, lambda _e: ["slack"])
+        for delivery in store.pending_deliveries("slack", START, 1000):
+            store.mark_delivered(delivery.event_seq, "slack", f"ref:{delivery.event.id}", START)
+        store.db.conn.execute("ANALYZE")  # statistics must not tempt the planner into the history scan
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        refs = store.last_refs(["t3", "t7", "nope"], "slack")
+        one = store.last_ref("t5", "slack")
+        store.db.conn.set_trace_callback(None)
+        plans = [" | ".join(row[3] for row in store.db.conn.execute("EXPLAIN QUERY PLAN " + sql))
+                 for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    finally:
+        store.close()
+    assert refs == {"t3": "ref:t3:warn", "t7": "ref:t7:warn"} and one == "ref:t5:warn"
+    assert len(plans) == 2
+    for plan in plans:
+        # The thread index finds the few events; each delivery is then reached by its key.
+        assert plan.startswith("SEARCH e USING COVERING INDEX idx_events_thread"), plan
+        assert "event_seq=?" in plan, plan
