@@ -32,10 +32,11 @@ from listener.listening import (
 from listener.sla.ladder import ClockState, evaluate
 from listener.sla.policy import MentionFacts, Policy
 from listener.store import (
+    LISTENED_MENTIONS_SQL,
     HourlyCount,
-    ListenedMention,
     RuleAlert,
     iso,
+    listened_mention,
     parse_iso,
     read_hourly_brand_counts,
     read_series_first_hours,
@@ -343,15 +344,7 @@ def _spike_alerts(
     return decided
 
 
-# The same columns as `SyncStore.listening_mentions`, chosen by creation time instead of a rowid cursor.
-_MENTIONS_SQL = """SELECT m.rowid, m.key, m.source, m.author, COALESCE(m.author_followers, a.followers), m.text,
-       m.url, m.created_at, m.fetched_at,
-       (SELECT group_concat(b.brand, char(31)) FROM mention_brands b WHERE b.mention_key = m.key),
-       c.sentiment, c.p_complaint, c.language
-   FROM mentions m
-   LEFT JOIN authors a ON a.source = m.source AND a.handle = m.author
-   LEFT JOIN classifications c ON c.mention_key = m.key
-   WHERE m.created_at >= ? AND m.created_at < ? ORDER BY m.rowid"""
+_MENTIONS_SQL = f"{LISTENED_MENTIONS_SQL} WHERE m.created_at >= ? AND m.created_at < ? ORDER BY m.rowid"
 
 
 def _mention_alerts(
@@ -370,22 +363,17 @@ def _mention_alerts(
         return []  # nothing to watch: the job scans mentions but can raise nothing
     raised: list[RuleAlert] = []
     for r in db.execute(_MENTIONS_SQL, [iso(start), iso(end)]):
-        created = parse_iso(r[7])
-        if created is None:
+        mention = listened_mention(r, competitors)
+        if mention is None:
             continue
         report.mentions_checked += 1
-        brands = tuple(sorted(b for b in (r[9] or "").split("\x1f") if b and b not in competitors))
-        if not brands:
+        if not mention.brands:
             continue  # only competitors named: never an alert
-        mention = ListenedMention(
-            rowid=r[0], key=r[1], source=r[2], author=r[3] or "", followers=r[4], text=r[5] or "",
-            url=r[6] or "", created_at=created, brands=brands, sentiment=r[10], p_complaint=r[11],
-            language=r[12],
-        )
+        created = mention.created_at
         alerts = mention_alerts(mention, watches, created)
         if not alerts:
             continue
-        fetched = parse_iso(r[8])
+        fetched = parse_iso(r[12])
         # The job only checks posts younger than max_age when it first sees them (right after they
         # are stored): a backfilled old post raises nothing, so it raises nothing here either.
         if fetched is not None and fetched - created > settings.max_age:

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 import dataclasses
 from dataclasses import dataclass, field
@@ -141,6 +141,30 @@ SinkRouter = Callable[[Event], list[str]]
 # order: left to itself SQLite walks the sink's whole delivered history (its state index gives the
 # ORDER BY for free), so every dispatch pass grew slower with the age of the database.
 _THREAD_DELIVERIES = "FROM events e CROSS JOIN deliveries d ON d.event_seq = e.seq AND d.sink = ?"
+
+# What the listening rules read of a mention; the live job and the backtest add their own WHERE.
+# Columns: rowid, key, source, author, followers, text, url, created_at, brands, sentiment,
+# p_complaint, language, fetched_at.
+LISTENED_MENTIONS_SQL = """SELECT m.rowid, m.key, m.source, m.author, COALESCE(m.author_followers, a.followers),
+       m.text, m.url, m.created_at,
+       (SELECT group_concat(b.brand, char(31)) FROM mention_brands b WHERE b.mention_key = m.key),
+       c.sentiment, c.p_complaint, c.language, m.fetched_at
+   FROM mentions m
+   LEFT JOIN authors a ON a.source = m.source AND a.handle = m.author
+   LEFT JOIN classifications c ON c.mention_key = m.key"""
+
+
+def listened_mention(row: Sequence[Any], competitors: Collection[str]) -> ListenedMention | None:
+    """A row of `LISTENED_MENTIONS_SQL` as a ListenedMention (competitor brands left out); None without a time."""
+    created = parse_iso(row[7])
+    if created is None:
+        return None
+    brands = tuple(sorted(b for b in (row[8] or "").split("\x1f") if b and b not in competitors))
+    return ListenedMention(
+        rowid=row[0], key=row[1], source=row[2], author=row[3] or "", followers=row[4], text=row[5] or "",
+        url=row[6] or "", created_at=created, brands=brands, sentiment=row[9], p_complaint=row[10],
+        language=row[11],
+    )
 
 
 def _row_to_event(payload: str) -> Event:
@@ -1199,27 +1223,10 @@ class SyncStore:
                 after = int(last[0]) if last and last[0] is not None else 0
         # `+m.created_at` keeps SQLite on the rowid range (the cursor), not the created_at index.
         rows = self.db.execute(
-            """SELECT m.rowid, m.key, m.source, m.author, COALESCE(m.author_followers, a.followers), m.text,
-                      m.url, m.created_at,
-                      (SELECT group_concat(b.brand, char(31)) FROM mention_brands b WHERE b.mention_key = m.key),
-                      c.sentiment, c.p_complaint, c.language
-               FROM mentions m
-               LEFT JOIN authors a ON a.source = m.source AND a.handle = m.author
-               LEFT JOIN classifications c ON c.mention_key = m.key
-               WHERE m.rowid > ? AND +m.created_at >= ? ORDER BY m.rowid LIMIT ?""",
+            f"{LISTENED_MENTIONS_SQL} WHERE m.rowid > ? AND +m.created_at >= ? ORDER BY m.rowid LIMIT ?",
             [after, since, limit],
         ).fetchall()
-        found = []
-        for r in rows:
-            brands = tuple(sorted(b for b in (r[8] or "").split("\x1f") if b and b not in self.competitors))
-            created = parse_iso(r[7])
-            if created is None:
-                continue
-            found.append(ListenedMention(
-                rowid=r[0], key=r[1], source=r[2], author=r[3] or "", followers=r[4], text=r[5] or "",
-                url=r[6] or "", created_at=created, brands=brands, sentiment=r[9], p_complaint=r[10],
-                language=r[11],
-            ))
+        found = [m for m in (listened_mention(r, self.competitors) for r in rows) if m is not None]
         if len(rows) == limit:
             cursor = (int(rows[-1][0]), str(rows[-1][1]))
         else:
