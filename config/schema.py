@@ -57,6 +57,15 @@ class ClassifierSettings(_Strict):
     complaint_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     batch_size: int = Field(default=32, ge=1, le=1024)
     max_wait: Duration = Field(default="50ms")
+    max_batch: int = Field(
+        default=256, ge=1, le=4096, description="Most mentions one predict call takes when a backlog is queued."
+    )
+    runtime: Literal["onnx", "torch"] = Field(
+        default="onnx", description="builtin backend: ONNX Runtime (torch when onnxruntime is missing) or torch."
+    )
+    int8: Literal["none", "upper", "all"] = Field(
+        default="none", description="ONNX runtime: dynamic int8 on no layers, the upper six, or all (accuracy cost)."
+    )
     queue_size: int = Field(default=1000, ge=1)
     threads: int = Field(default=2, ge=1, le=64)
     pool: ClassifierPoolSettings = Field(default_factory=ClassifierPoolSettings)

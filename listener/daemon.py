@@ -181,6 +181,7 @@ class Daemon:
             self.route,
             batch_size=s.classifier.batch_size,
             max_wait=s.classifier.max_wait.total_seconds(),
+            max_batch=s.classifier.max_batch,
             on_opened=lambda _keys: self._schedule_sweep(soon=True),
         )
         stack.callback(self.stage.close)
