@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-
-import torch
+from typing import TYPE_CHECKING
 
 from listener.domain import Sentiment
 from models.base import Classification
@@ -12,8 +11,13 @@ from models.textcheck import UNSUPPORTED_LANGUAGE, check_text
 
 SENTIMENTS = (Sentiment.NEGATIVE, Sentiment.NEUTRAL, Sentiment.POSITIVE)
 
-# texts -> (sentiment probabilities [N, 3] in SENTIMENTS order, complaint probability [N])
-ProbabilityFn = Callable[[Sequence[str]], tuple[torch.Tensor, torch.Tensor]]
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+# texts -> (sentiment probabilities [N, 3] in SENTIMENTS order, complaint probability [N]), as torch
+# tensors or numpy arrays (the ONNX path never imports torch, which alone costs ~200 MB resident).
+ProbabilityFn = Callable[[Sequence[str]], "tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray]"]
 
 
 def classify(

@@ -163,8 +163,13 @@ def load_lean_net(backbone: Path, state: dict[str, torch.Tensor], adapter: Adapt
                     module.weight.copy_(weight(i, theirs) if theirs in LORA_TARGETS else get(prefix + theirs + ".weight"))
                     module.bias.copy_(get(prefix + theirs + ".bias"))
     with torch.no_grad():
-        for head in ("sentiment_head", "complaint_head"):
-            getattr(net, head).weight.copy_(state[f"{head}.weight"].float())
+        # Every head the adapter carries (sentiment, complaint, and any later one), so exports see them all.
+        for key in sorted(k for k in state if k.endswith("_head.weight")):
+            head = key.removesuffix(".weight")
+            weight = state[key].float()
+            if not isinstance(getattr(net, head, None), nn.Linear):
+                net.add_module(head, nn.Linear(weight.shape[1], weight.shape[0]).requires_grad_(False))
+            getattr(net, head).weight.copy_(weight)
             getattr(net, head).bias.copy_(state[f"{head}.bias"].float())
     return net.eval()
 

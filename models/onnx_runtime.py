@@ -1,0 +1,307 @@
+"""The builtin classifier served by ONNX Runtime: graph exported locally on first use, checksummed, no torch.
+
+The first start exports our own weights (cached backbone + adapter, LoRA folded in, every head)
+into `<cache>/onnx-<variant>-<key>/model.onnx` in a child process (`python -m models.onnx_graph`,
+the only place torch is imported), written into a temporary directory and renamed into place with
+a manifest of sha256 checksums, checked at every start like the backbone cache. The key hashes
+the backbone manifest, the adapter file and the exporter version, so new weights get a new graph.
+Serving needs numpy, sentencepiece and onnxruntime only: the 4-bit word-embedding rows are
+looked up here, the graph does the rest (models/onnx_graph.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from models.memory import configure_process, release_memory
+
+configure_process()
+
+from models.assemble import classify  # noqa: E402
+from models.backbone import BACKBONE_NAME, MANIFEST, ensure_backbone  # noqa: E402
+from models.base import Classification  # noqa: E402
+from models.spm import SPM_FILE, SentencePieceTokenizer  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+# Bump when models/onnx_graph.py writes a different graph, so old exports are rebuilt, not trusted.
+EXPORT_VERSION = "1"
+MODEL_FILE = "model.onnx"
+Q4_EMBEDDING_FILE = "word_embeddings.q4.npy"
+# Same as models.train.MAX_TOKENS (a test checks), kept here so serving never imports torch.
+MAX_TOKENS = 128
+# Same as models.adapter_io.packaged_adapter() (a test checks); that module imports torch.
+PACKAGED_ADAPTER = Path(__file__).with_name("weights") / "adapter.safetensors"
+Int8 = Literal["none", "upper", "all"]
+_Q4_BLOCK = 32
+_Q4_BLOCK_BYTES = 18
+
+
+class OnnxExportError(RuntimeError):
+    """The graph could not be exported or loaded."""
+
+
+def resolve_adapter(adapter: Path | None = None) -> Path:
+    """The adapter to serve: the argument, else `$LISTENER_ADAPTER`, else the packaged one."""
+    env = os.environ.get("LISTENER_ADAPTER")
+    path = adapter or (Path(env).expanduser() if env else PACKAGED_ADAPTER)
+    if not path.is_file():
+        raise FileNotFoundError(f"adapter weights not found: {path}")
+    return path
+
+
+def adapter_version(path: Path) -> str:
+    """The version in an adapter file's metadata (read without torch)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as fh:
+        meta = fh.metadata() or {}
+    if "adapter_config" not in meta:
+        raise ValueError(f"{path} is not a listener adapter (no adapter_config metadata)")
+    return meta.get("version", "unknown")
+
+
+def int8_layers(int8: Int8, n_layers: int) -> list[int]:
+    """Which encoder layers run in int8: none, the upper half (6-11 of 12), or all."""
+    if int8 == "none":
+        return []
+    if int8 == "upper":
+        return list(range(n_layers // 2, n_layers))
+    if int8 == "all":
+        return list(range(n_layers))
+    raise ValueError(f"classifier.int8: expected none, upper or all, got {int8!r}")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def export_key(backbone: Path, adapter: Path, layers: Sequence[int]) -> str:
+    """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 layers."""
+    digest = hashlib.sha256()
+    digest.update(f"export={EXPORT_VERSION};int8={','.join(map(str, layers))};".encode())
+    digest.update((backbone / MANIFEST).read_bytes())
+    digest.update(_sha256(adapter).encode())
+    return digest.hexdigest()
+
+
+def verify_export(directory: Path, key: str) -> dict | None:
+    """The manifest of a complete export for `key` whose model file matches its checksum, else None."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if manifest.get("key") != key or manifest.get("export") != EXPORT_VERSION:
+        return None
+    model = directory / MODEL_FILE
+    if not model.is_file() or _sha256(model) != manifest.get("files", {}).get(MODEL_FILE):
+        return None
+    return manifest
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _run_exporter(backbone: Path, adapter: Path, out: Path, layers: Sequence[int]) -> dict:
+    package_root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(package_root), env.get("PYTHONPATH", "")) if p)
+    cmd = [
+        sys.executable, "-m", "models.onnx_graph",
+        "--backbone", str(backbone), "--adapter", str(adapter), "--out", str(out),
+        "--int8-layers", ",".join(map(str, layers)),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise OnnxExportError(f"exporting the ONNX graph failed (exit {done.returncode}): {tail[0]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ensure_onnx_model(
+    backbone: Path, adapter: Path, layers: Sequence[int] = (), cache_root: Path | None = None
+) -> tuple[Path, dict]:
+    """The exported graph's directory and manifest, exporting it first when missing, stale or corrupted."""
+    root = (cache_root or backbone.parent).expanduser()
+    key = export_key(backbone, adapter, layers)
+    variant = "fp32" if not layers else f"int8-{len(layers)}"
+    target = root / f"onnx-{variant}-{key[:16]}"
+    manifest = verify_export(target, key)
+    if manifest is not None:
+        return target, manifest
+    if target.exists():
+        log.warning("ONNX export %s is incomplete or corrupted; exporting it again", target)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
+    try:
+        log.info("exporting the classifier to ONNX into %s (first use)", target)
+        summary = _run_exporter(backbone, adapter, tmp, layers)
+        manifest = {
+            "export": EXPORT_VERSION,
+            "key": key,
+            "backbone": BACKBONE_NAME,
+            "adapter_sha256": _sha256(adapter),
+            "int8_layers": list(layers),
+            "heads": summary["heads"],
+            "files": {MODEL_FILE: _sha256(tmp / MODEL_FILE)},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        for name in (MODEL_FILE, MANIFEST):
+            _fsync(tmp / name)
+        tmp.chmod(0o755)
+        _fsync(tmp)
+        if target.exists():
+            stale = root / f".stale-{target.name}-{os.getpid()}"
+            os.replace(target, stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            # Another process exported the same graph at the same moment: use theirs if it is whole.
+            theirs = verify_export(target, key)
+            if theirs is None:
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+            return target, theirs
+        _fsync(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target, manifest
+
+
+class Q4WordTable:
+    """The 250k-row word-embedding table in its Q4_0 blocks; rows are dequantized per batch and rounded
+    to bf16, exactly as models.encoder.Q4Embedding does (the cached model and the training saw bf16)."""
+
+    def __init__(self, path: Path, hidden: int) -> None:
+        blocks = np.load(path, mmap_mode="r")
+        if blocks.dtype != np.uint8 or blocks.shape[1] != hidden // _Q4_BLOCK * _Q4_BLOCK_BYTES:
+            raise ValueError(f"bad Q4 table shape {blocks.shape} for hidden size {hidden}")
+        # Read into memory once (54 MB): page faults on a memory map would add jitter to every batch.
+        self.blocks = np.ascontiguousarray(blocks).reshape(blocks.shape[0], hidden // _Q4_BLOCK, _Q4_BLOCK_BYTES)
+        self.hidden = hidden
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """float32 rows for `ids` ([B, T] -> [B, T, hidden])."""
+        rows = self.blocks[ids]  # [B, T, nblocks, 18]
+        scale = np.ascontiguousarray(rows[..., :2]).view(np.float16).astype(np.float32)
+        packed = rows[..., 2:]
+        # Low nibbles hold a block's first 16 values, high nibbles the last 16 (models/backbone.py).
+        values = np.concatenate([packed & 0x0F, packed >> 4], axis=-1).astype(np.int8) - 8
+        out = (values.astype(np.float32) * scale).reshape(*ids.shape, self.hidden)
+        # Round to bf16 (nearest, ties to even) and back, like torch's .to(bfloat16).float().
+        bits = out.view(np.uint32)
+        bits = (bits + (np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1)))) & np.uint32(0xFFFF0000)
+        return bits.view(np.float32)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class OnnxClassifier:
+    """Same contract and answers as TransformerClassifier (within float rounding), run by ONNX Runtime."""
+
+    runtime = "onnx"
+
+    def __init__(
+        self,
+        *,
+        cache_dir: Path | None = None,
+        adapter: Path | None = None,
+        complaint_threshold: float = 0.5,
+        threads: int = 2,
+        batch_size: int = 32,
+        int8: Int8 = "none",
+    ) -> None:
+        import onnxruntime as ort
+
+        self.complaint_threshold = complaint_threshold
+        self.batch_size = batch_size
+        backbone = ensure_backbone(Path(cache_dir) if cache_dir else None)
+        adapter_path = resolve_adapter(adapter)
+        self.model_id = f"{BACKBONE_NAME}+listener-{adapter_version(adapter_path)}"
+        config = json.loads((backbone / "config.json").read_text())
+        self.int8 = int8
+        self.int8_layers = int8_layers(int8, config["num_hidden_layers"])
+        self.export_dir, manifest = ensure_onnx_model(backbone, adapter_path, self.int8_layers)
+        self.heads: dict[str, int] = manifest["heads"]
+        self.tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)
+        self.words = Q4WordTable(backbone / Q4_EMBEDDING_FILE, config["hidden_size"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # The daemon's pollers share the cores: idle model threads sleep rather than spin.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(
+                str(self.export_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own (unexported) exception types
+            raise OnnxExportError(f"cannot load {self.export_dir / MODEL_FILE}: {exc}") from exc
+        self._outputs = [o.name for o in self.session.get_outputs()]
+
+    def predict(self, texts: Sequence[str]) -> list[Classification]:
+        """Classify `texts` in order; texts that cannot be judged come back unscored with a reason."""
+        return classify(
+            texts,
+            model_id=self.model_id,
+            probabilities=self.probabilities,
+            complaint_threshold=self.complaint_threshold,
+        )
+
+    def head_logits(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Raw logits of every head for every text, in order: {head name: [N, head outputs]}."""
+        ids = self.tokenizer.encode(texts, MAX_TOKENS)
+        out = {name: np.zeros((len(ids), width), dtype=np.float32) for name, width in self.heads.items()}
+        # Length-bucketed batches: sorted by length, neighbours have (nearly) the same length, so almost no padding.
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        pad_id = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            width = max(len(ids[i]) for i in batch)
+            input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int32)
+            for row, i in enumerate(batch):
+                input_ids[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1
+            results = self.session.run(None, {"words": self.words.rows(input_ids), "attention_mask": mask})
+            for name, value in zip(self._outputs, results, strict=True):
+                out[name][batch] = value
+        release_memory()
+        return out
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(sentiment probabilities [N, 3], complaint probability [N]), as TransformerClassifier.probabilities."""
+        logits = self.head_logits(texts)
+        return _softmax(logits["sentiment"]), _sigmoid(logits["complaint"][:, 0])
