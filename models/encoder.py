@@ -100,6 +100,11 @@ class LeanNet(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Same contract as ListenerNet.forward (mask is 0/1 [B, T])."""
+        feats = self.features(input_ids, attention_mask)
+        return self.sentiment_head(feats), self.complaint_head(feats).squeeze(-1)
+
+    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """What every head reads: the mean-pooled, L2-normalised embedding times the feature scale [B, H]."""
         t = input_ids.shape[1]
         x = self.emb_norm(self.words(input_ids).to(self.positions.dtype) + self.token_type + self.positions[:t])
         padded = not bool(attention_mask.all())
@@ -109,8 +114,7 @@ class LeanNet(nn.Module):
             x = layer(x, mask)
         keep = attention_mask.unsqueeze(-1).to(x.dtype)
         pooled = F.normalize(((x * keep).sum(1) / keep.sum(1).clamp(min=1.0)).float(), dim=-1)
-        feats = pooled * self.adapter.feature_scale
-        return self.sentiment_head(feats), self.complaint_head(feats).squeeze(-1)
+        return pooled * self.adapter.feature_scale
 
 
 _HF = "encoder.layer.{i}."

@@ -155,32 +155,31 @@ def build_graph(net: LeanNet) -> onnx.ModelProto:
     return model
 
 
-def quantize_layers(source: Path, target: Path, layers: Iterable[int]) -> list[str]:
-    """Dynamic int8 (per-channel weights, activations quantized per batch) on the Attention and MatMul
-    nodes of `layers`; the embeddings, LayerNorms, pooling and heads stay fp32. Returns the node names."""
+def quantize_nodes(source: Path, target: Path, names: Iterable[str]) -> list[str]:
+    """Dynamic int8 (per-channel weights, activations quantized per batch) on the named Attention and
+    MatMul nodes ("layer3.ffn_out"); everything else stays fp32. Returns the names quantized."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    chosen = set(layers)
+    wanted = set(names)
     model = onnx.load(str(source))
-    names = [
-        n.name
-        for n in model.graph.node
-        if n.op_type in ("Attention", "MatMul") and n.name.startswith("layer") and int(n.name[5:].split(".")[0]) in chosen
-    ]
+    present = {n.name for n in model.graph.node if n.op_type in ("Attention", "MatMul")}
+    if wanted - present:
+        raise ValueError(f"no Attention/MatMul node named {sorted(wanted - present)[:3]}")
+    chosen = [n.name for n in model.graph.node if n.name in wanted]
     quantize_dynamic(
         source,
         target,
         op_types_to_quantize=["Attention", "MatMul"],
         per_channel=True,
         weight_type=QuantType.QInt8,
-        nodes_to_quantize=names,
+        nodes_to_quantize=chosen,
         # Shape inference cannot type the outputs of the com.microsoft ops; everything here is float.
         extra_options={"DefaultTensorType": TensorProto.FLOAT},
     )
-    return names
+    return chosen
 
 
-def export(backbone: Path, adapter: Path, out: Path, int8_layers: Iterable[int] = ()) -> dict:
+def export(backbone: Path, adapter: Path, out: Path, int8_nodes: Iterable[str] = ()) -> dict:
     """Write `out/model.onnx` from the cached backbone and an adapter; returns what it wrote (heads, int8 nodes)."""
     from models.adapter_io import load_adapter
     from models.encoder import load_lean_net
@@ -190,12 +189,12 @@ def export(backbone: Path, adapter: Path, out: Path, int8_layers: Iterable[int] 
     model = build_graph(net)
     heads = {name: int(h.out_features) for name, h in head_modules(net).items()}
     del net
-    layers = sorted(set(int8_layers))
+    names = list(dict.fromkeys(int8_nodes))
     target = out / "model.onnx"
-    if layers:
+    if names:
         fp32 = out / "fp32.onnx"
         onnx.save(model, str(fp32))
-        quantized = quantize_layers(fp32, target, layers)
+        quantized = quantize_nodes(fp32, target, names)
         fp32.unlink()
     else:
         onnx.save(model, str(target))
@@ -209,10 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backbone", type=Path, required=True)
     parser.add_argument("--adapter", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--int8-layers", default="", help="comma-separated layer indexes to run in int8")
+    parser.add_argument("--int8-nodes", default="", help="comma-separated node names to run in int8")
     args = parser.parse_args(argv)
-    layers = [int(x) for x in args.int8_layers.split(",") if x.strip()]
-    summary = export(args.backbone, args.adapter, args.out, layers)
+    names = [x for x in args.int8_nodes.split(",") if x.strip()]
+    summary = export(args.backbone, args.adapter, args.out, names)
     print(json.dumps(summary))
     return 0
 

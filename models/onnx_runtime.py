@@ -45,6 +45,8 @@ MAX_TOKENS = 128
 # Same as models.adapter_io.packaged_adapter() (a test checks); that module imports torch.
 PACKAGED_ADAPTER = Path(__file__).with_name("weights") / "adapter.safetensors"
 Int8 = Literal["none", "upper", "all"]
+# The nodes of one encoder layer that can run in int8 (models/onnx_graph.py names them layer<i>.<kind>).
+INT8_KINDS = ("attention", "attn_out", "ffn_in", "ffn_out")
 _Q4_BLOCK = 32
 _Q4_BLOCK_BYTES = 18
 
@@ -73,15 +75,17 @@ def adapter_version(path: Path) -> str:
     return meta.get("version", "unknown")
 
 
-def int8_layers(int8: Int8, n_layers: int) -> list[int]:
-    """Which encoder layers run in int8: none, the upper half (6-11 of 12), or all."""
+def int8_nodes_for(int8: Int8, n_layers: int) -> list[str]:
+    """Graph nodes that run in int8: none, every projection of the upper half (layers 6-11 of 12), or all."""
     if int8 == "none":
-        return []
-    if int8 == "upper":
-        return list(range(n_layers // 2, n_layers))
-    if int8 == "all":
-        return list(range(n_layers))
-    raise ValueError(f"classifier.int8: expected none, upper or all, got {int8!r}")
+        layers: range = range(0)
+    elif int8 == "upper":
+        layers = range(n_layers // 2, n_layers)
+    elif int8 == "all":
+        layers = range(n_layers)
+    else:
+        raise ValueError(f"classifier.int8: expected none, upper or all, got {int8!r}")
+    return [f"layer{i}.{kind}" for i in layers for kind in INT8_KINDS]
 
 
 def _sha256(path: Path) -> str:
@@ -92,10 +96,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def export_key(backbone: Path, adapter: Path, layers: Sequence[int]) -> str:
-    """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 layers."""
+def export_key(backbone: Path, adapter: Path, int8: Sequence[str]) -> str:
+    """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes."""
     digest = hashlib.sha256()
-    digest.update(f"export={EXPORT_VERSION};int8={','.join(map(str, layers))};".encode())
+    digest.update(f"export={EXPORT_VERSION};int8={','.join(int8)};".encode())
     digest.update((backbone / MANIFEST).read_bytes())
     digest.update(_sha256(adapter).encode())
     return digest.hexdigest()
@@ -123,14 +127,14 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _run_exporter(backbone: Path, adapter: Path, out: Path, layers: Sequence[int]) -> dict:
+def _run_exporter(backbone: Path, adapter: Path, out: Path, int8: Sequence[str]) -> dict:
     package_root = Path(__file__).resolve().parents[1]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(package_root), env.get("PYTHONPATH", "")) if p)
     cmd = [
         sys.executable, "-m", "models.onnx_graph",
         "--backbone", str(backbone), "--adapter", str(adapter), "--out", str(out),
-        "--int8-layers", ",".join(map(str, layers)),
+        "--int8-nodes", ",".join(int8),
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode != 0:
@@ -140,12 +144,12 @@ def _run_exporter(backbone: Path, adapter: Path, out: Path, layers: Sequence[int
 
 
 def ensure_onnx_model(
-    backbone: Path, adapter: Path, layers: Sequence[int] = (), cache_root: Path | None = None
+    backbone: Path, adapter: Path, int8: Sequence[str] = (), cache_root: Path | None = None
 ) -> tuple[Path, dict]:
     """The exported graph's directory and manifest, exporting it first when missing, stale or corrupted."""
     root = (cache_root or backbone.parent).expanduser()
-    key = export_key(backbone, adapter, layers)
-    variant = "fp32" if not layers else f"int8-{len(layers)}"
+    key = export_key(backbone, adapter, int8)
+    variant = "fp32" if not int8 else f"int8-{len(int8)}"
     target = root / f"onnx-{variant}-{key[:16]}"
     manifest = verify_export(target, key)
     if manifest is not None:
@@ -156,13 +160,13 @@ def ensure_onnx_model(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     try:
         log.info("exporting the classifier to ONNX into %s (first use)", target)
-        summary = _run_exporter(backbone, adapter, tmp, layers)
+        summary = _run_exporter(backbone, adapter, tmp, int8)
         manifest = {
             "export": EXPORT_VERSION,
             "key": key,
             "backbone": BACKBONE_NAME,
             "adapter_sha256": _sha256(adapter),
-            "int8_layers": list(layers),
+            "int8_nodes": summary["int8_nodes"],
             "heads": summary["heads"],
             "files": {MODEL_FILE: _sha256(tmp / MODEL_FILE)},
         }
@@ -240,6 +244,7 @@ class OnnxClassifier:
         threads: int = 2,
         batch_size: int = 32,
         int8: Int8 = "none",
+        int8_nodes: Sequence[str] | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -250,8 +255,9 @@ class OnnxClassifier:
         self.model_id = f"{BACKBONE_NAME}+listener-{adapter_version(adapter_path)}"
         config = json.loads((backbone / "config.json").read_text())
         self.int8 = int8
-        self.int8_layers = int8_layers(int8, config["num_hidden_layers"])
-        self.export_dir, manifest = ensure_onnx_model(backbone, adapter_path, self.int8_layers)
+        # `int8_nodes` (benchmarks, experiments) names the int8 nodes directly instead of the preset.
+        self.int8_nodes = list(int8_nodes) if int8_nodes is not None else int8_nodes_for(int8, config["num_hidden_layers"])
+        self.export_dir, manifest = ensure_onnx_model(backbone, adapter_path, self.int8_nodes, cache_root=backbone.parent)
         self.heads: dict[str, int] = manifest["heads"]
         self.tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)
         self.words = Q4WordTable(backbone / Q4_EMBEDDING_FILE, config["hidden_size"])

@@ -17,3 +17,11 @@ from models.transformer import TransformerClassifier
 def classifier() -> TransformerClassifier:
     """The builtin classifier exactly as the daemon loads it (default cache, packaged adapter)."""
     return TransformerClassifier(threads=2)
+
+
+@pytest.fixture(scope="session")
+def onnx_classifier():
+    """The builtin classifier on ONNX Runtime (fp32), exported into the default cache on first use."""
+    from models.onnx_runtime import OnnxClassifier
+
+    return OnnxClassifier(threads=2)

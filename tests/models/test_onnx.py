@@ -1,0 +1,277 @@
+"""The ONNX Runtime serving path: same answers as torch, a checksummed export cache, no torch when serving."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from config.schema import ClassifierSettings
+from models import onnx_runtime
+from models.encoder import LeanNet, Q4Embedding
+from models.network import AdapterConfig
+from models.onnx_graph import build_graph, head_modules, quantize_nodes
+from models.onnx_runtime import (
+    INT8_KINDS,
+    OnnxExportError,
+    Q4WordTable,
+    ensure_onnx_model,
+    int8_nodes_for,
+)
+from models.train import pad
+
+ROOT = Path(__file__).resolve().parents[2]
+# English and Japanese, complaints, praise, questions, plus whitespace and symbol corners.
+MIXED = [
+    "@united my bag is lost AGAIN and nobody answers the phone. 3 days!!",
+    "Loving the new update, the app finally feels fast 😍 https://t.co/abc",
+    "Does anyone know if the store on 5th opens on Sundays?",
+    "Been with Acme Mobile 6 years now and genuinely never had a reason to leave",
+    "Wow, waited on hold for two hours just to get disconnected. Amazing service as always 🙄",
+    "注文した商品が一週間たっても届きません。問い合わせにも返事がない。",
+    "スタッフの対応がとても丁寧で、また泊まりたいです！",
+    "アクメモバイル、なんだかんだ5年使ってるけど不満ない",
+    "日曜日は何時まで開いていますか？",
+    "ｶﾀｶﾅ と ① は NFKC で変わる",
+    "  many   spaces   inside  ",
+    "word " * 200,
+]
+
+
+def _block(scale: float, values: list[int]) -> bytes:
+    q = [v + 8 for v in values]
+    return struct.pack("<e", scale) + bytes((q[j] & 0x0F) | (q[j + 16] << 4) for j in range(16))
+
+
+def _q4_table(vocab: int, hidden: int, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    raw = b"".join(
+        _block(float(rng.uniform(-0.1, 0.1)), [int(v) for v in rng.integers(-8, 8, 32)])
+        for _ in range(vocab * hidden // 32)
+    )
+    return np.frombuffer(raw, dtype=np.uint8).reshape(vocab, -1).copy()
+
+
+def test_serving_constants_match_the_torch_modules() -> None:
+    from models.adapter_io import packaged_adapter
+    from models.encoder import Q4_EMBEDDING_FILE
+    from models.train import MAX_TOKENS
+
+    assert onnx_runtime.MAX_TOKENS == MAX_TOKENS
+    assert onnx_runtime.PACKAGED_ADAPTER == packaged_adapter()
+    assert onnx_runtime.Q4_EMBEDDING_FILE == Q4_EMBEDDING_FILE
+
+
+def test_q4_rows_equal_the_torch_embedding_bit_for_bit(tmp_path: Path) -> None:
+    table = _q4_table(7, 64)
+    np.save(tmp_path / "t.npy", table)
+    ids = np.array([[4, 0, 2, 6], [1, 1, 3, 5]])
+    got = Q4WordTable(tmp_path / "t.npy", 64).rows(ids)
+    want = Q4Embedding(torch.from_numpy(table), 64)(torch.from_numpy(ids)).numpy()
+    assert got.dtype == np.float32 and got.shape == (2, 4, 64)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_int8_presets_name_whole_layers() -> None:
+    assert int8_nodes_for("none", 12) == []
+    upper = int8_nodes_for("upper", 12)
+    assert upper[0] == "layer6.attention" and upper[-1] == "layer11.ffn_out" and len(upper) == 6 * len(INT8_KINDS)
+    assert len(int8_nodes_for("all", 12)) == 12 * len(INT8_KINDS)
+    with pytest.raises(ValueError, match="classifier.int8"):
+        int8_nodes_for("half", 12)  # type: ignore[arg-type]
+
+
+def _tiny_net(extra_head: bool = True) -> LeanNet:
+    torch.manual_seed(0)
+    config = {
+        "hidden_size": 64,
+        "max_position_embeddings": 32,
+        "layer_norm_eps": 1e-12,
+        "num_attention_heads": 4,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+    }
+    net = LeanNet(config, AdapterConfig(), torch.from_numpy(_q4_table(50, 64)))
+    with torch.no_grad():
+        net.positions.normal_(0, 0.2)
+        net.token_type.normal_(0, 0.2)
+    if extra_head:  # a head the net does not define itself, as a later adapter may carry
+        net.add_module("needs_reply_head", torch.nn.Linear(64, 1))
+    return net.eval()
+
+
+def _run(model, words: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, {"words": words, "attention_mask": mask}), strict=True))
+
+
+def test_graph_has_every_head_and_equals_the_torch_net_with_padding() -> None:
+    net = _tiny_net()
+    ids = [[0, 5, 9, 2], [0, 7, 2], [0, 11, 12, 13, 14, 15, 2]]
+    input_ids, mask = pad(ids, 1, torch.device("cpu"))
+    model = build_graph(net)
+    assert [o.name for o in model.graph.output] == ["sentiment", "complaint", "needs_reply"]
+    ops = {n.op_type for n in model.graph.node}
+    assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= ops  # ONNX Runtime's fused CPU kernels
+    with torch.inference_mode():
+        words = net.words(input_ids).numpy()
+        feats = net.features(input_ids, mask)
+        want = {name: head(feats).numpy() for name, head in head_modules(net).items()}
+    got = _run(model, words, mask.numpy().astype(np.int32))
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4)
+    # A padded row gives what the same text gives alone (the mask hides the padding).
+    alone = _run(model, words[1:2, :3], np.ones((1, 3), dtype=np.int32))
+    np.testing.assert_allclose(alone["sentiment"], got["sentiment"][1:2], rtol=1e-4, atol=1e-4)
+
+
+def test_quantize_touches_only_the_named_nodes(tmp_path: Path) -> None:
+    import onnx
+
+    net = _tiny_net(extra_head=False)
+    fp32 = tmp_path / "fp32.onnx"
+    onnx.save(build_graph(net), str(fp32))
+    names = quantize_nodes(fp32, tmp_path / "int8.onnx", ["layer1.attention", "layer1.ffn_in"])
+    assert names == ["layer1.attention", "layer1.ffn_in"]
+    ops = {n.name: n.op_type for n in onnx.load(str(tmp_path / "int8.onnx")).graph.node}
+    assert ops["layer0.attention"] == "Attention" and ops["layer0.ffn_in"] == "MatMul"
+    assert ops["layer1.ffn_out"] == "MatMul" and "layer1.attention" not in ops
+    assert any(op == "QAttention" for op in ops.values())
+    with pytest.raises(ValueError, match="no Attention/MatMul node"):
+        quantize_nodes(fp32, tmp_path / "x.onnx", ["layer9.attention"])
+
+
+def _fake_backbone(tmp_path: Path) -> tuple[Path, Path]:
+    backbone = tmp_path / "cache" / "backbone"
+    backbone.mkdir(parents=True)
+    (backbone / "manifest.json").write_text('{"files": {}}')
+    adapter = tmp_path / "adapter.safetensors"
+    adapter.write_bytes(b"adapter v1")
+    return backbone, adapter
+
+
+def test_export_is_cached_checksummed_and_rebuilt_when_corrupted(tmp_path: Path, monkeypatch) -> None:
+    backbone, adapter = _fake_backbone(tmp_path)
+    calls = []
+
+    def fake_exporter(backbone: Path, adapter: Path, out: Path, int8) -> dict:
+        calls.append(out)
+        (out / "model.onnx").write_bytes(b"graph " + adapter.read_bytes())
+        return {"heads": {"sentiment": 3, "complaint": 1}, "int8_nodes": list(int8)}
+
+    monkeypatch.setattr(onnx_runtime, "_run_exporter", fake_exporter)
+    first, manifest = ensure_onnx_model(backbone, adapter)
+    assert (first / "model.onnx").read_bytes() == b"graph adapter v1"
+    assert manifest["heads"] == {"sentiment": 3, "complaint": 1}
+    assert json.loads((first / "manifest.json").read_text()) == manifest
+    assert ensure_onnx_model(backbone, adapter)[0] == first and len(calls) == 1  # reused, not exported again
+    (first / "model.onnx").write_bytes(b"graph adapter v1 but truncat")
+    assert ensure_onnx_model(backbone, adapter)[0] == first and len(calls) == 2  # checksum caught it
+    assert (first / "model.onnx").read_bytes() == b"graph adapter v1"
+    adapter.write_bytes(b"adapter v2")
+    second, _ = ensure_onnx_model(backbone, adapter)
+    assert second != first and (second / "model.onnx").read_bytes() == b"graph adapter v2"
+    int8, manifest = ensure_onnx_model(backbone, adapter, ["layer6.ffn_in"])
+    assert int8 not in (first, second) and manifest["int8_nodes"] == ["layer6.ffn_in"]
+    # Nothing half-written is left behind.
+    assert not [p for p in backbone.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_a_failed_export_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
+    backbone, adapter = _fake_backbone(tmp_path)
+
+    def failing(backbone: Path, adapter: Path, out: Path, int8) -> dict:
+        (out / "model.onnx").write_bytes(b"half")
+        raise OnnxExportError("exporting the ONNX graph failed (exit 1): boom")
+
+    monkeypatch.setattr(onnx_runtime, "_run_exporter", failing)
+    with pytest.raises(OnnxExportError, match="boom"):
+        ensure_onnx_model(backbone, adapter)
+    assert sorted(p.name for p in backbone.parent.iterdir()) == ["backbone"]
+
+
+class _TorchStandIn:
+    def __init__(self, **kwargs) -> None:
+        self.kwargs = kwargs
+
+
+def test_loader_falls_back_to_torch_with_one_log_line_when_onnxruntime_is_missing(monkeypatch, caplog) -> None:
+    import models.transformer
+    from models.loader import load_classifier
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
+    monkeypatch.setattr(models.transformer, "TransformerClassifier", _TorchStandIn)
+    with caplog.at_level(logging.WARNING, logger="models.loader"):
+        clf = load_classifier(ClassifierSettings(runtime="onnx", threads=1, batch_size=16))
+    assert isinstance(clf, _TorchStandIn) and clf.kwargs["threads"] == 1 and clf.kwargs["batch_size"] == 16
+    assert len(caplog.records) == 1 and "using the torch runtime" in caplog.records[0].getMessage()
+
+
+def test_loader_uses_torch_without_trying_onnx_when_asked(monkeypatch) -> None:
+    import models.transformer
+    from models.loader import load_classifier
+
+    def boom(**kwargs):
+        raise AssertionError("the ONNX runtime must not be tried")
+
+    monkeypatch.setattr(onnx_runtime, "OnnxClassifier", boom)
+    monkeypatch.setattr(models.transformer, "TransformerClassifier", _TorchStandIn)
+    assert isinstance(load_classifier(ClassifierSettings(runtime="torch")), _TorchStandIn)
+
+
+@pytest.fixture(scope="module")
+def torch_fp32():
+    """The torch serving path forced to fp32 (on a CPU with working AMX it would pick bf16)."""
+    from models.transformer import TransformerClassifier
+
+    return TransformerClassifier(threads=2, dtype=torch.float32)
+
+
+@pytest.mark.model
+def test_onnx_and_torch_give_the_same_probabilities(torch_fp32, onnx_classifier) -> None:
+    sent_t, comp_t = torch_fp32.probabilities(MIXED)
+    sent_o, comp_o = onnx_classifier.probabilities(MIXED)
+    np.testing.assert_allclose(sent_o, sent_t.numpy(), atol=1e-4)
+    np.testing.assert_allclose(comp_o, comp_t.numpy(), atol=1e-4)
+    torch_results = torch_fp32.predict(MIXED)
+    onnx_results = onnx_classifier.predict(MIXED)
+    assert [r.sentiment for r in onnx_results] == [r.sentiment for r in torch_results]
+    assert [r.complaint for r in onnx_results] == [r.complaint for r in torch_results]
+    assert [r.language for r in onnx_results] == [r.language for r in torch_results]
+    assert onnx_classifier.model_id == torch_fp32.model_id
+
+
+@pytest.mark.model
+def test_the_export_carries_every_head_of_the_adapter(onnx_classifier) -> None:
+    from models.adapter_io import load_adapter, packaged_adapter
+
+    state, _, _ = load_adapter(packaged_adapter())
+    heads = {k.removesuffix("_head.weight"): int(v.shape[0]) for k, v in state.items() if k.endswith("_head.weight")}
+    assert onnx_classifier.heads == heads
+    logits = onnx_classifier.head_logits(MIXED[:3])
+    assert {name: v.shape for name, v in logits.items()} == {name: (3, w) for name, w in heads.items()}
+
+
+@pytest.mark.model
+def test_the_serving_process_never_imports_torch() -> None:
+    code = (
+        "import sys\n"
+        "from models.onnx_runtime import OnnxClassifier\n"
+        "r = OnnxClassifier(threads=1).predict(['the app keeps crashing', 'アプリが落ちる'])\n"
+        "print(all(x.scored for x in r), 'torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
