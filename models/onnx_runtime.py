@@ -30,7 +30,13 @@ from models.memory import configure_process, release_memory
 configure_process()
 
 from models.assemble import classify  # noqa: E402
-from models.backbone import BACKBONE_NAME, MANIFEST, ensure_backbone  # noqa: E402
+from models.backbone import (  # noqa: E402
+    BACKBONE_NAME,
+    CONVERTER_VERSION,
+    MANIFEST,
+    default_cache_root,
+    ensure_backbone,
+)
 from models.base import Classification  # noqa: E402
 from models.spm import SPM_FILE, SentencePieceTokenizer  # noqa: E402
 
@@ -40,6 +46,8 @@ log = logging.getLogger(__name__)
 EXPORT_VERSION = "1"
 MODEL_FILE = "model.onnx"
 Q4_EMBEDDING_FILE = "word_embeddings.q4.npy"
+# What serving reads from the backbone cache (the exporter reads the rest).
+SERVING_FILES = ("config.json", Q4_EMBEDDING_FILE, SPM_FILE)
 # Same as models.train.MAX_TOKENS (a test checks), kept here so serving never imports torch.
 MAX_TOKENS = 128
 # Same as models.adapter_io.packaged_adapter() (a test checks); that module imports torch.
@@ -86,6 +94,25 @@ def int8_nodes_for(int8: Int8, n_layers: int) -> list[str]:
     else:
         raise ValueError(f"classifier.int8: expected none, upper or all, got {int8!r}")
     return [f"layer{i}.{kind}" for i in layers for kind in INT8_KINDS]
+
+
+def serving_backbone(cache_root: Path | None = None) -> Path:
+    """The cached backbone directory, checking only the files serving reads against its manifest.
+
+    The 235 MB bf16 weights are read only by the exporter (which checks the whole cache first), so
+    a warm start does not hash them; anything amiss falls back to the full check and rebuild.
+    """
+    target = (cache_root or default_cache_root()).expanduser() / f"{BACKBONE_NAME}-v{CONVERTER_VERSION}"
+    try:
+        manifest = json.loads((target / MANIFEST).read_text())
+        files = manifest["files"]
+        if manifest.get("converter") == CONVERTER_VERSION and all(
+            _sha256(target / name) == files[name] for name in SERVING_FILES
+        ):
+            return target
+    except (OSError, ValueError, KeyError):
+        pass
+    return ensure_backbone(cache_root)
 
 
 def _sha256(path: Path) -> str:
@@ -144,9 +171,17 @@ def _run_exporter(backbone: Path, adapter: Path, out: Path, int8: Sequence[str])
 
 
 def ensure_onnx_model(
-    backbone: Path, adapter: Path, int8: Sequence[str] = (), cache_root: Path | None = None
+    backbone: Path,
+    adapter: Path,
+    int8: Sequence[str] = (),
+    cache_root: Path | None = None,
+    *,
+    check_backbone: bool = True,
 ) -> tuple[Path, dict]:
-    """The exported graph's directory and manifest, exporting it first when missing, stale or corrupted."""
+    """The exported graph's directory and manifest, exporting it first when missing, stale or corrupted.
+
+    Before exporting, the whole backbone cache is checked (`check_backbone`), since the exporter reads all of it.
+    """
     root = (cache_root or backbone.parent).expanduser()
     key = export_key(backbone, adapter, int8)
     variant = "fp32" if not int8 else f"int8-{len(int8)}"
@@ -156,6 +191,8 @@ def ensure_onnx_model(
         return target, manifest
     if target.exists():
         log.warning("ONNX export %s is incomplete or corrupted; exporting it again", target)
+    if check_backbone:
+        backbone = ensure_backbone(backbone.parent)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     try:
@@ -250,7 +287,7 @@ class OnnxClassifier:
 
         self.complaint_threshold = complaint_threshold
         self.batch_size = batch_size
-        backbone = ensure_backbone(Path(cache_dir) if cache_dir else None)
+        backbone = serving_backbone(Path(cache_dir) if cache_dir else None)
         adapter_path = resolve_adapter(adapter)
         self.model_id = f"{BACKBONE_NAME}+listener-{adapter_version(adapter_path)}"
         config = json.loads((backbone / "config.json").read_text())

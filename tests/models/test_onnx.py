@@ -171,21 +171,39 @@ def test_export_is_cached_checksummed_and_rebuilt_when_corrupted(tmp_path: Path,
         return {"heads": {"sentiment": 3, "complaint": 1}, "int8_nodes": list(int8)}
 
     monkeypatch.setattr(onnx_runtime, "_run_exporter", fake_exporter)
-    first, manifest = ensure_onnx_model(backbone, adapter)
+    first, manifest = ensure_onnx_model(backbone, adapter, check_backbone=False)
     assert (first / "model.onnx").read_bytes() == b"graph adapter v1"
     assert manifest["heads"] == {"sentiment": 3, "complaint": 1}
     assert json.loads((first / "manifest.json").read_text()) == manifest
-    assert ensure_onnx_model(backbone, adapter)[0] == first and len(calls) == 1  # reused, not exported again
+    assert ensure_onnx_model(backbone, adapter, check_backbone=False)[0] == first and len(calls) == 1  # reused, not exported again
     (first / "model.onnx").write_bytes(b"graph adapter v1 but truncat")
-    assert ensure_onnx_model(backbone, adapter)[0] == first and len(calls) == 2  # checksum caught it
+    assert ensure_onnx_model(backbone, adapter, check_backbone=False)[0] == first and len(calls) == 2  # checksum caught it
     assert (first / "model.onnx").read_bytes() == b"graph adapter v1"
     adapter.write_bytes(b"adapter v2")
-    second, _ = ensure_onnx_model(backbone, adapter)
+    second, _ = ensure_onnx_model(backbone, adapter, check_backbone=False)
     assert second != first and (second / "model.onnx").read_bytes() == b"graph adapter v2"
-    int8, manifest = ensure_onnx_model(backbone, adapter, ["layer6.ffn_in"])
+    int8, manifest = ensure_onnx_model(backbone, adapter, ["layer6.ffn_in"], check_backbone=False)
     assert int8 not in (first, second) and manifest["int8_nodes"] == ["layer6.ffn_in"]
     # Nothing half-written is left behind.
     assert not [p for p in backbone.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_serving_checks_the_backbone_files_it_reads_and_rebuilds_when_one_is_bad(tmp_path: Path, monkeypatch) -> None:
+    from models.backbone import CONVERTER_VERSION, MANIFEST
+
+    cache = tmp_path / "cache" / f"multilingual-e5-small-v{CONVERTER_VERSION}"
+    cache.mkdir(parents=True)
+    files = {}
+    for name in onnx_runtime.SERVING_FILES:
+        (cache / name).write_bytes(name.encode())
+        files[name] = onnx_runtime._sha256(cache / name)
+    files["model.safetensors"] = "not checked when serving"
+    (cache / MANIFEST).write_text(json.dumps({"converter": CONVERTER_VERSION, "files": files}))
+    rebuilt = []
+    monkeypatch.setattr(onnx_runtime, "ensure_backbone", lambda root: rebuilt.append(root) or cache)
+    assert onnx_runtime.serving_backbone(tmp_path / "cache") == cache and rebuilt == []
+    (cache / onnx_runtime.SPM_FILE).write_bytes(b"bitrot")
+    assert onnx_runtime.serving_backbone(tmp_path / "cache") == cache and rebuilt == [tmp_path / "cache"]
 
 
 def test_a_failed_export_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
@@ -197,7 +215,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> N
 
     monkeypatch.setattr(onnx_runtime, "_run_exporter", failing)
     with pytest.raises(OnnxExportError, match="boom"):
-        ensure_onnx_model(backbone, adapter)
+        ensure_onnx_model(backbone, adapter, check_backbone=False)
     assert sorted(p.name for p in backbone.parent.iterdir()) == ["backbone"]
 
 
