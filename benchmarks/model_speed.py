@@ -243,6 +243,8 @@ def _paths() -> list[tuple[str, str, Callable]]:
          lambda: OnnxClassifier(threads=THREADS)),
         ("onnx-int8-upper", "ONNX Runtime, dynamic int8 (per-channel) on layers 6-11 (`int8 = \"upper\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="upper")),
+        ("onnx-int8-mixed", "ONNX Runtime, dynamic int8 (per-channel) on all but layers 4-5 FFN-out (`int8 = \"mixed\"`)",
+         lambda: OnnxClassifier(threads=THREADS, int8="mixed")),
         ("onnx-int8-all", "ONNX Runtime, dynamic int8 (per-channel) on all 12 layers (`int8 = \"all\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="all")),
     ]  # fmt: skip
@@ -256,7 +258,7 @@ def measure(n: int = N_TEXTS, rounds: int = ROUNDS) -> dict:
     children = {}
     for label, settings, runs in (
         ("onnx-fp32", {"runtime": "onnx", "threads": THREADS}, 2),
-        ("onnx-int8-upper", {"runtime": "onnx", "threads": THREADS, "int8": "upper"}, 1),
+        ("onnx-int8-mixed", {"runtime": "onnx", "threads": THREADS, "int8": "mixed"}, 1),
         ("torch", {"runtime": "torch", "threads": THREADS}, 1),
     ):
         child_process_figures(child_texts[:64], settings)  # exports the graph if needed: start-up is timed warm

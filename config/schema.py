@@ -63,8 +63,8 @@ class ClassifierSettings(_Strict):
     runtime: Literal["onnx", "torch"] = Field(
         default="onnx", description="builtin backend: ONNX Runtime (torch when onnxruntime is missing) or torch."
     )
-    int8: Literal["none", "upper", "all"] = Field(
-        default="none", description="ONNX runtime: dynamic int8 on no layers, the upper six, or all (accuracy cost)."
+    int8: Literal["none", "upper", "mixed", "all"] = Field(
+        default="none", description="ONNX runtime: dynamic int8 on none, the upper six layers, all but two nodes, or all."
     )
     queue_size: int = Field(default=1000, ge=1)
     threads: int = Field(default=2, ge=1, le=64)

@@ -85,6 +85,8 @@ def test_int8_presets_name_whole_layers() -> None:
     upper = int8_nodes_for("upper", 12)
     assert upper[0] == "layer6.attention" and upper[-1] == "layer11.ffn_out" and len(upper) == 6 * len(INT8_KINDS)
     assert len(int8_nodes_for("all", 12)) == 12 * len(INT8_KINDS)
+    mixed = int8_nodes_for("mixed", 12)
+    assert set(int8_nodes_for("all", 12)) - set(mixed) == {"layer4.ffn_out", "layer5.ffn_out"}
     with pytest.raises(ValueError, match="classifier.int8"):
         int8_nodes_for("half", 12)  # type: ignore[arg-type]
 
