@@ -55,9 +55,9 @@ PACKAGED_ADAPTER = Path(__file__).with_name("weights") / "adapter.safetensors"
 Int8 = Literal["none", "upper", "mixed", "all"]
 # The nodes of one encoder layer that can run in int8 (models/onnx_graph.py names them layer<i>.<kind>).
 INT8_KINDS = ("attention", "attn_out", "ffn_in", "ffn_out")
-# Kept fp32 by the "mixed" preset: quantized alone, each flipped 1.7-3.7 % of sentiment answers on
-# training texts (every other node: under 0.9 %). Layers 0-5 are the frozen pretrained backbone, so
-# retraining the adapter does not move them.
+# Kept fp32 by the "mixed" preset: quantized alone, each flipped 1.7-3.7 % of the sentiment answers on
+# training texts (the other FFN-outs measured: 0.5-0.9 %; docs/model.md). Layers 0-5 are the frozen
+# pretrained backbone, so retraining the adapter does not move them.
 MIXED_FP32_NODES = ("layer4.ffn_out", "layer5.ffn_out")
 _Q4_BLOCK = 32
 _Q4_BLOCK_BYTES = 18
