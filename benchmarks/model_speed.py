@@ -250,11 +250,12 @@ def _paths() -> list[tuple[str, str, Callable]]:
     ]  # fmt: skip
 
 
-def measure(n: int = N_TEXTS, rounds: int = ROUNDS) -> dict:
+def measure(n: int = N_TEXTS, rounds: int = ROUNDS, child_n: int = CHILD_TEXTS) -> dict:
     """All figures as a dict (throughputs are medians over `rounds` interleaved runs)."""
+    started = time.time()
     load_before = os.getloadavg()[0]
     texts = bench_texts(n)
-    child_texts = texts[:CHILD_TEXTS]
+    child_texts = texts[:child_n]
     children = {}
     for label, settings, runs in (
         ("onnx-fp32", {"runtime": "onnx", "threads": THREADS}, 2),
@@ -294,6 +295,7 @@ def measure(n: int = N_TEXTS, rounds: int = ROUNDS) -> dict:
         "cpu": cpu_description(),
         "torch_dtype": str(torch_clf.dtype).replace("torch.", ""),
         "load": (load_before, os.getloadavg()[0]),
+        "minutes": (time.time() - started) / 60,
         "children": children,
         "child_texts": len(child_texts),
         "paths": {},
@@ -366,7 +368,7 @@ def to_markdown(f: dict) -> str:
     rows += [
         "",
         "(Higher / slower of the runs: 2 for onnx-fp32, 1 for the others.) Command: "
-        "`nice -n 10 .venv/bin/python -m benchmarks.run benchmarks.model_speed`.",
+        f"`{f.get('command', 'nice -n 10 .venv/bin/python -m benchmarks.run benchmarks.model_speed')}`.",
         "",
     ]
     return "\n".join(rows)
@@ -381,9 +383,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=N_TEXTS)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--child-texts", type=int, default=CHILD_TEXTS)
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = parser.parse_args()
-    result = measure(args.n, args.rounds)
+    result = measure(args.n, args.rounds, args.child_texts)
+    result["command"] = "nice -n 10 .venv/bin/python -m benchmarks.model_speed " + " ".join(sys.argv[1:])
     if args.json:
         print(json.dumps(result, indent=2))
     print(to_markdown(result))
