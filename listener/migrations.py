@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -50,13 +51,30 @@ def pending_names(path: Path | str) -> list[str]:
         conn.close()
 
 
+def enable_wal(db: Database, timeout: float = 30.0) -> None:
+    """Switch the database to WAL mode, waiting for other writers (a no-op read once it is WAL).
+
+    SQLite answers the switch with "database is locked" at once, without its busy timeout, while
+    another connection writes: retry until `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def migrate(path: Path | str) -> None:
     """Bring the database at `path` up to date (for commands that only read it), waiting for any other owner."""
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     try:
         db = Database(conn)
+        enable_wal(db)  # first, as the daemon's store does: the migration then runs in WAL mode like every write
         migrations.apply(db)
-        db.enable_wal()  # what the daemon's store does on open; after the lock, nothing left to race for
     finally:
         conn.close()
 
