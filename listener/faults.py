@@ -55,7 +55,7 @@ class JobFaults:
     faults: dict[str, Fault] = field(default_factory=dict)
     # Bumped at every edge, so the daemon knows the stored picture is out of date.
     version: int = 0
-    _store_since: datetime | None = None
+    _store_since: datetime | None = field(default=None, init=False)
 
     def failed(self, job: str, err: BaseException) -> float:
         """Record a failed run of `job`; return how long it should wait before the next one (seconds)."""
