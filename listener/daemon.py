@@ -383,10 +383,10 @@ class Daemon:
     async def _save_faults(self) -> None:
         """Store the failing jobs for `listener health`, when that changed (best effort: the disk may be full)."""
         version = self.faults.version
-        if version == self._faults_saved or str(self.settings.listener.database) == ":memory:":
+        if version == self._faults_saved:
             return
         try:
-            await asyncio.to_thread(save_faults, self.settings.listener.database, list(self.faults.faults.values()))
+            await self.store.call(save_faults, list(self.faults.faults.values()))
         except Exception as err:  # heartbeats go stale instead, and `listener health` says so
             logger.debug("could not store the failing jobs: %s", err)
             return

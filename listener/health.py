@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from listener.faults import Fault
 from listener.store import SyncStore, iso, parse_iso
@@ -44,28 +43,18 @@ def failing_jobs(conn: sqlite3.Connection) -> list[str]:
     return lines
 
 
-def save_faults(database: Path | str, faults: Sequence[Fault]) -> None:
-    """Replace the stored failing jobs with `faults`, on a short connection of its own.
+def save_faults(store: SyncStore, faults: Sequence[Fault]) -> None:
+    """Replace the stored failing jobs with `faults` (on the store's thread: `Store.call`).
 
     The daemon calls this at every failure and recovery edge; it may fail itself when the disk is
     full, and then the stale heartbeats tell `listener health` what the daemon could not.
     """
-    conn = sqlite3.connect(str(database), timeout=2, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("DELETE FROM job_faults")
-            conn.executemany(
-                "INSERT INTO job_faults (job, since, error, store) VALUES (?, ?, ?, ?)",
-                [(f.job, iso(f.since), f.error, int(f.store)) for f in faults],
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.close()
+    with store.db.atomic():
+        store.db.execute("DELETE FROM job_faults")
+        store.db.conn.executemany(
+            "INSERT INTO job_faults (job, since, error, store) VALUES (?, ?, ?, ?)",
+            [(f.job, iso(f.since), f.error, int(f.store)) for f in faults],
+        )
 
 
 def _clock(value: str) -> str:

@@ -1489,6 +1489,12 @@ class Store:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(sync_store, *args)` on the store thread (for helpers kept outside this module)."""
+        if self._sync is None:
+            raise RuntimeError("store is not open")
+        return await self._call(fn, self._sync, *args)
+
     async def run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call `SyncStore.<method>` on the store thread."""
         if self._sync is None:
