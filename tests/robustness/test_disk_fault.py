@@ -1,20 +1,23 @@
 """A running daemon whose disk refuses writes, then gets room back: the same process catches up by itself.
 
-The daemon is a real process polling a loopback feed. Its writes are made to fail by lowering its
-RLIMIT_FSIZE (every write past the first byte of a file fails, as on a full disk) and restored by
-raising it again: nothing is lost, `listener health` tells the truth on both sides, and the log has
-one line when the trouble starts and one when it ends.
+The daemon is a real process polling a loopback feed. Its writes fail either because its
+RLIMIT_FSIZE is lowered (every write past the first byte of a file fails) or because the small
+filesystem holding its database is filled up (root only: a tmpfs; writes into space already
+allocated still work, as on a real full disk). Then the room comes back: nothing is lost,
+`listener health` tells the truth on both sides, and the log has one line when the trouble starts
+and one when it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -69,12 +72,62 @@ def health(config: Path, max_age: str) -> subprocess.CompletedProcess[str]:
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
-async def test_daemon_catches_up_after_the_disk_refuses_writes(aiohttp_server, tmp_path: Path) -> None:
+class Fault:
+    """How the disk goes bad for the daemon process, and how it gets better."""
+
+    def __init__(self, kind: str, directory: Path) -> None:
+        self.kind = kind
+        self.directory = directory
+        self.filler = directory / "filler"
+        self.limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+    def start(self, pid: int) -> None:
+        """Make the daemon's writes fail."""
+        if self.kind == "rlimit":
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, self.limits[1]))
+            return
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            for size in (1 << 20, 1 << 14, 1 << 10, 1):  # until not one more byte fits
+                while True:
+                    try:
+                        os.write(fd, b"\0" * size)
+                    except OSError:
+                        break
+        finally:
+            os.close(fd)
+
+    def end(self, pid: int) -> None:
+        """Give the room back."""
+        if self.kind == "rlimit":
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, self.limits)
+        else:
+            self.filler.unlink()
+
+
+@pytest.fixture(params=["rlimit", "full_disk"])
+def fault(request, tmp_path: Path) -> Iterator[Fault]:  # type: ignore[no-untyped-def]
+    """A way to break the disk, with the directory the database must live in."""
+    if request.param == "rlimit":
+        yield Fault("rlimit", tmp_path)
+        return
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
+                                           capture_output=True).returncode:
+        pytest.skip("filling a small filesystem needs a tmpfs mount (root)")
+    try:
+        yield Fault("full_disk", disk)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+async def test_daemon_catches_up_after_the_disk_refuses_writes(aiohttp_server, tmp_path: Path, fault: Fault) -> None:
     """Writes fail for several seconds; afterwards every mention is stored and classified, clocks open."""
     fake = FakeFeeds()
     fake.documents[FEED] = (rss(10), "application/rss+xml")
     server = await aiohttp_server(fake.app())
-    db = tmp_path / "listener.db"
+    db = fault.directory / "listener.db"
     config = tmp_path / "listener.toml"
     config.write_text(f"""
 [listener]
@@ -108,19 +161,18 @@ dispatch_interval = "200ms"
             log.append(line.decode(errors="replace").rstrip())
 
     reader = asyncio.create_task(collect())
-    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
     try:
         assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"started", log
         assert await eventually(lambda: counts(db) == (10, 10, 10), 30), counts(db)
 
-        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (1, limits[1]))  # the disk is full
+        fault.start(proc.pid)  # the disk is full
         fake.documents[FEED] = (rss(30), "application/rss+xml")  # and twenty more complaints arrive
         await asyncio.sleep(4)
         assert counts(db)[0] == 10  # nothing could be written
         during = await asyncio.to_thread(health, config, "2s")
         assert during.returncode == 1, during.stdout + during.stderr
 
-        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, limits)  # room again
+        fault.end(proc.pid)  # room again
         assert await eventually(lambda: counts(db) == (30, 30, 30), 90), (counts(db), log)
 
         def healthy() -> bool:
@@ -128,6 +180,8 @@ dispatch_interval = "200ms"
 
         assert await eventually(healthy, 60), (health(config, "5s").stderr, log)
     finally:
+        if fault.filler.exists():
+            fault.filler.unlink()
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 60)
