@@ -101,8 +101,12 @@ def ensure_schema(path: Path | str) -> None:
     if not file.exists():
         raise DatabaseMissing(f"no database at {file} (run the daemon first, or pass --db / set LISTENER_DB)")
     try:
-        if not pending_names(file):
-            return
+        pending = pending_names(file)
+    except sqlite3.Error as err:
+        raise DatabaseNotReady(f"cannot read the database at {file} ({err})") from None
+    if not pending:
+        return
+    try:
         migrate(file)
     except sqlite3.OperationalError as err:
         raise DatabaseNotReady(

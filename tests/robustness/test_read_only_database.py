@@ -91,7 +91,7 @@ def test_run_on_a_read_only_directory_exits_at_start_with_one_line(read_only_dir
 def test_complaints_on_a_read_only_directory_prints_one_line(read_only_dir: Path, tmp_path: Path) -> None:
     """Commands that open the store say what is wrong in one line."""
     config = _config(tmp_path, read_only_dir)
-    for command in (["complaints"], ["health"], ["sources"]):
+    for command in (["complaints"], ["health"], ["sources"], ["query", "SELECT count(*) FROM mentions"]):
         done = _run(*command, "--config", str(config))
         assert done.returncode == 1, (command, done.stderr)
         assert "Traceback" not in done.stderr, done.stderr
