@@ -17,9 +17,9 @@ from pydantic import BaseModel, SecretStr
 from alerts.base import Event
 from config.loader import load_config, resolve_config_path
 from config.schema import Settings
-from listener.errors import ConfigError
+from listener.errors import ConfigError, SourceError
 from listener.logging_setup import setup_logging
-from listener.redact import register_secret
+from listener.redact import redact, register_secret
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -280,7 +280,17 @@ def poll_command(config_path: Path | None, name: str, once: bool, dry_run: bool)
     if name not in settings.connectors:
         raise click.UsageError(f"no connector {name!r}; configured: {', '.join(settings.connectors) or 'none'}")
     setup_logging(settings.listener.log_level, settings.listener.log_format)
-    for line in asyncio.run(poll_once(settings, name, store=not dry_run)):
+    try:
+        lines = asyncio.run(poll_once(settings, name, store=not dry_run))
+    except (SourceError, ConfigError) as err:
+        # What the daemon would log as the source's error: one line, no traceback.
+        first_line = (redact(str(err)).splitlines() or [type(err).__name__])[0]
+        click.echo(f"error: {name}: poll failed: {first_line}", err=True)
+        sys.exit(1)
+    except sqlite3.Error as err:
+        click.echo(f"error: {settings.listener.database}: the database cannot be used: {err}", err=True)
+        sys.exit(1)
+    for line in lines:
         click.echo(line)
 
 
