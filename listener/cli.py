@@ -106,13 +106,18 @@ def _fmt_age(seconds: float) -> str:
     return f"{sign}{hours}h{rest // 60:02d}m" if hours else f"{sign}{rest // 60}m{rest % 60:02d}s"
 
 
+def _time_left(seconds: float) -> str:
+    """"40m12s left" before the deadline, "overdue 2h12m" after it."""
+    return f"overdue {_fmt_age(-seconds)}" if seconds < 0 else f"{_fmt_age(seconds)} left"
+
+
 @cli.command("complaints")
 @CONFIG_OPTION
 @click.option("--open", "open_only", is_flag=True, help="Only complaints whose clock is running.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("--limit", type=int, default=200, show_default=True)
 def complaints_command(config_path: Path | None, open_only: bool, fmt: str, limit: int) -> None:
-    """List complaints with their age, deadline and state."""
+    """List complaints with their age, deadline and state (--open: most urgent first, overdue at the top)."""
     from listener.store import SyncStore
 
     settings = load_settings(config_path, required=False)
@@ -155,7 +160,7 @@ def complaints_command(config_path: Path | None, open_only: bool, fmt: str, limi
         state = c.state + (" (breached)" if c.breached_at else "")
         if c.response_seconds is not None:
             state += f" in {_fmt_age(c.response_seconds)}"
-        deadline = c.deadline.strftime("%Y-%m-%d %H:%M") + (f" ({_fmt_age(left)} left)" if c.state == "open" else "")
+        deadline = c.deadline.strftime("%Y-%m-%d %H:%M") + (f" ({_time_left(left)})" if c.state == "open" else "")
         table.add_row(
             c.mention_key, c.brand, c.author, _fmt_age((now - c.opened_at).total_seconds()), deadline, state,
             c.text[:80].replace("\n", " "),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -74,3 +75,40 @@ def test_label_stores_a_correction(db: Path) -> None:
 def test_every_command_has_help() -> None:
     for name, command in cli.commands.items():
         assert command.help or command.short_help, f"`listener {name}` has no help text"
+
+
+@pytest.fixture
+def queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Three open complaints (default 60m target): 3h old, 70m old and 20m old."""
+    path = tmp_path / "queue.db"
+    monkeypatch.setenv("LISTENER_DB", str(path))
+    monkeypatch.chdir(tmp_path)
+    store = SyncStore(path)
+    now = datetime.now(UTC)
+    mentions = [
+        Mention(source="social", external_id=ident, text=f"acme broke {ident}", author=f"@{ident}",
+                created_at=now - timedelta(minutes=age), brands=("acme",))
+        for ident, age in (("fresh", 20), ("old", 180), ("late", 70))
+    ]
+    store.ingest("social", mentions, [], None, now)
+    bad = Classification(model_id="t", scored=True, sentiment=Sentiment.NEGATIVE, complaint=True, p_complaint=0.9)
+    store.save_classifications([(m, bad) for m in mentions], now)
+    store.close()
+    return path
+
+
+def test_open_complaints_most_urgent_first(queue: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["complaints", "--open", "--format", "json"]) == 0
+    keys = [json.loads(line)["mention"] for line in capsys.readouterr().out.strip().splitlines()]
+    assert keys == ["social:old", "social:late", "social:fresh"]
+
+
+def test_overdue_is_printed_as_overdue_not_negative_time_left(
+    queue: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["complaints", "--open"]) == 0
+    out = capsys.readouterr().out
+    assert "-" + "2h" not in out and "-0h" not in out
+    assert re.search(r"overdue 2h0\dm", out) and re.search(r"overdue 1\dm\d\ds", out)
+    assert re.search(r"\b(39|40)m\d\ds left", out)
