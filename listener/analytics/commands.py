@@ -65,10 +65,10 @@ def _filters(default_since: str | None) -> Callable[[F], F]:
 @contextlib.contextmanager
 def _open(config_path: Path | None, db_path: Path | None) -> Iterator[tuple[Any, frozenset[str]]]:
     """A read-only connection and the competitor brand names from the config."""
-    from listener.cli import load_settings  # late import: the main CLI imports this module
+    from listener.cli import database_path, load_settings  # late import: the main CLI imports this module
 
     settings = load_settings(config_path, required=False)
-    path = db_path or settings.listener.database
+    path = database_path(settings, config_path, db_path)
     competitors = frozenset(name for name, brand in settings.brands.items() if brand.competitor)
     try:
         ensure_schema(path)
@@ -321,7 +321,7 @@ def export_command(
 def api_command(config_path: Path | None, db_path: Path | None, host: str | None, port: int | None) -> None:
     """Serve the REST API and the dashboard on their own (read-only), without the daemon."""
     from listener.api.server import start_api
-    from listener.cli import load_settings
+    from listener.cli import database_path, load_settings
 
     settings = load_settings(config_path, required=False)
     api = settings.api
@@ -332,7 +332,7 @@ def api_command(config_path: Path | None, db_path: Path | None, host: str | None
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
     settings = settings.model_copy(update={"api": api})
-    path = db_path or settings.listener.database
+    path = database_path(settings, config_path, db_path)
     try:
         ensure_schema(path)
     except DatabaseMissing as err:
