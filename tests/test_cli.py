@@ -192,3 +192,15 @@ def test_db_option_reads_the_given_file(db: Path, monkeypatch: pytest.MonkeyPatc
     assert main(["complaints", "--db", str(db.with_name("other.db"))]) == 1
     assert f"no database at {db.with_name('other.db')} (--db)" in capsys.readouterr().err
     assert not db.with_name("other.db").exists()
+
+
+@pytest.mark.parametrize(("command", "dimension"), [("trends", "source"), ("sla-report", "brand")])
+def test_group_is_the_same_as_by(
+    db: Path, command: str, dimension: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--group", dimension, "--every", "day", "--format", "json"]) == 0
+    grouped = json.loads(capsys.readouterr().out)
+    assert main([command, "--by", dimension, "--every", "day", "--format", "json"]) == 0
+    by = json.loads(capsys.readouterr().out)
+    grouped.pop("as_of", None), by.pop("as_of", None)
+    assert grouped == by and grouped["by"] == [dimension] and grouped["rows"]

@@ -95,6 +95,11 @@ def _build(
         raise click.BadParameter(str(err)) from None
 
 
+def _groups(by: tuple[str, ...], group: tuple[str, ...]) -> tuple[str, ...]:
+    """--by and its alias --group together, in the order given, each once."""
+    return tuple(dict.fromkeys((*by, *group)))
+
+
 def _emit(report: dict[str, Any], fmt: str, table: Callable[[dict[str, Any], Any], None]) -> None:
     from listener.analytics import render
 
@@ -115,6 +120,9 @@ def _emit(report: dict[str, Any], fmt: str, table: Callable[[dict[str, Any], Any
 @click.option(
     "--by", "by", multiple=True, type=click.Choice(["brand", "source", "language"]), help="Group by (repeatable)."
 )
+@click.option(
+    "--group", "group", multiple=True, type=click.Choice(["brand", "source", "language"]), help="Same as --by."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option(
     "--chart",
@@ -132,6 +140,7 @@ def trends_command(
     languages: tuple[str, ...],
     every: str,
     by: tuple[str, ...],
+    group: tuple[str, ...],
     fmt: str,
     chart: Path | None,
 ) -> None:
@@ -142,7 +151,7 @@ def trends_command(
     filters = _build(since, until, brands, sources, languages, every)
     with _open(config_path, db_path) as (conn, _competitors):
         try:
-            report = trends(conn, every=every, by=by, filters=filters)
+            report = trends(conn, every=every, by=_groups(by, group), filters=filters)
         except FilterError as err:
             raise click.BadParameter(str(err)) from None
     _emit(report, fmt, render.trends_table)
@@ -166,6 +175,13 @@ def trends_command(
     type=click.Choice(["brand", "source", "policy", "assignee", "language"]),
     help="Group by (repeatable; default: brand).",
 )
+@click.option(
+    "--group",
+    "group",
+    multiple=True,
+    type=click.Choice(["brand", "source", "policy", "assignee", "language"]),
+    help="Same as --by.",
+)
 @click.option("--every", type=click.Choice(EVERY), default=None, help="Also split per period (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def sla_report_command(
@@ -177,6 +193,7 @@ def sla_report_command(
     sources: tuple[str, ...],
     languages: tuple[str, ...],
     by: tuple[str, ...],
+    group: tuple[str, ...],
     every: str | None,
     fmt: str,
 ) -> None:
@@ -186,7 +203,9 @@ def sla_report_command(
 
     filters = _build(since, until, brands, sources, languages, every or "day")
     with _open(config_path, db_path) as (conn, competitors):
-        report = sla_report(conn, by=by or ("brand",), every=every, filters=filters, competitors=competitors)
+        report = sla_report(
+            conn, by=_groups(by, group) or ("brand",), every=every, filters=filters, competitors=competitors
+        )
     _emit(report, fmt, render.sla_table)
 
 
