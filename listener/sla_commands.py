@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,10 +15,13 @@ from listener.clock import Clock, SystemClock
 if TYPE_CHECKING:
     from listener.store import SyncStore
 
-F = TypeVar("F", bound=Callable[..., Any])
 CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Config file (default: $LISTENER_CONFIG, else ./listener.toml).",
+)
+DB_OPTION = click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="SQLite file to use (default: $LISTENER_DB, else the config's listener.database).",
 )
 
 
@@ -28,12 +30,6 @@ def _clock(ctx: click.Context) -> Clock:
     obj = ctx.obj if isinstance(ctx.obj, dict) else {}
     clock = obj.get("clock")
     return clock if clock is not None else SystemClock()
-
-
-def _db_option(fn: F) -> F:
-    from listener.cli import DB_OPTION  # late import: the main CLI imports this module
-
-    return DB_OPTION(fn)  # type: ignore[no-any-return]
 
 
 def _open_store(config_path: Path | None, db_path: Path | None, *, create: bool = False) -> SyncStore:
@@ -52,7 +48,7 @@ def _scope(source: str | None, brand: str | None) -> tuple[str, str]:
 
 @click.command("mute")
 @CONFIG_OPTION
-@_db_option
+@DB_OPTION
 @click.option("--source", default=None, help="Mute alerts from this source.")
 @click.option("--brand", default=None, help="Mute alerts about this brand.")
 @click.option("--for", "duration", default="1h", show_default=True, help='How long, e.g. "90m", "2h".')
@@ -78,7 +74,7 @@ def mute_command(ctx: click.Context, config_path: Path | None, db_path: Path | N
 
 @click.command("unmute")
 @CONFIG_OPTION
-@_db_option
+@DB_OPTION
 @click.option("--source", default=None, help="Lift the mute of this source.")
 @click.option("--brand", default=None, help="Lift the mute of this brand.")
 def unmute_command(config_path: Path | None, db_path: Path | None, source: str | None, brand: str | None) -> None:
@@ -111,7 +107,7 @@ def alerts_group() -> None:
 
 @alerts_group.command("stats")
 @CONFIG_OPTION
-@_db_option
+@DB_OPTION
 @click.option("--since", default=None, help="Only alerts created on or after this date (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def stats_command(config_path: Path | None, db_path: Path | None, since: str | None, fmt: str) -> None:
@@ -138,7 +134,7 @@ COMMANDS: list[click.Command] = [mute_command, unmute_command, alerts_group]
 
 @click.command("backtest")
 @CONFIG_OPTION
-@_db_option
+@DB_OPTION
 @click.option("--from", "start", required=True, help="First day (UTC, YYYY-MM-DD or ISO-8601).")
 @click.option("--to", "end", required=True, help="End of the period, exclusive (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
