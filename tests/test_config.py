@@ -283,3 +283,18 @@ def test_poll_that_fails_at_run_time_prints_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("error: x: poll failed:") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_errors_between_keys_name_the_key_at_fault() -> None:
+    problems = problems_of(
+        {
+            "sla": {"target": "30m", "warn_after": "45m"},
+            "classifier": {"backend": "huggingface"},
+            "alerts": {"mqtt": {"ca_file": "ca.pem"}},
+        }
+    )
+    assert sorted(problems) == [
+        "alerts.mqtt.ca_file: ca_file needs tls = true",
+        'classifier.model: backend = "huggingface" needs `model` (a model id or a local path)',
+        "sla.warn_after: warn_after must not be later than target",
+    ]
