@@ -10,10 +10,13 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import BaseModel, SecretStr
+
+if TYPE_CHECKING:
+    from listener.store import SyncStore
 
 from alerts.base import Event
 from config.loader import load_config, resolve_config_path
@@ -101,7 +104,9 @@ def database_path(
     )
 
 
-def open_store(settings: Settings, config_path: Path | None, db_path: Path | None, *, create: bool = False) -> Any:
+def open_store(
+    settings: Settings, config_path: Path | None, db_path: Path | None, *, create: bool = False
+) -> SyncStore:
     """A SyncStore on the database `database_path` picks."""
     from listener.store import SyncStore
 
@@ -152,7 +157,7 @@ def _fmt_age(seconds: float) -> str:
 
 
 def _time_left(seconds: float) -> str:
-    """"40m12s left" before the deadline, "overdue 2h12m" after it."""
+    """Time to the deadline as `40m12s left`, or past it as `overdue 2h12m`."""
     return f"overdue {_fmt_age(-seconds)}" if seconds < 0 else f"{_fmt_age(seconds)} left"
 
 
@@ -275,12 +280,13 @@ def label_command(
 ) -> None:
     """Store a human correction of a mention's labels (used by `model train --include-corrections`)."""
     from listener.corrections import save_correction
+    from listener.store import SyncStore
 
     if sentiment is None and complaint is None:
         raise click.UsageError("give --sentiment and/or --complaint")
     settings = load_settings(config_path, required=False)
     database = database_path(settings, config_path, db_path)
-    store = open_store(settings, config_path, database)
+    store = SyncStore(database)
     try:
         key = _resolve_key(store, mention_id)
         text = store.get_mentions([key])[0].text
@@ -349,7 +355,7 @@ def poll_command(config_path: Path | None, db_path: Path | None, name: str, once
         click.echo(line)
 
 
-def _replies_seen(store: Any, source: str) -> tuple[int, str | None]:
+def _replies_seen(store: SyncStore, source: str) -> tuple[int, str | None]:
     """How many brand replies this source has brought us, and when we saw the latest."""
     row = store.db.execute("SELECT COUNT(*), MAX(seen_at) FROM replies WHERE source = ?", [source]).fetchone()
     return (row[0] or 0, row[1]) if row else (0, None)
