@@ -149,7 +149,9 @@ def _cross_checks(data: Mapping[str, Any], connector_tables: Any) -> list[str]:
             table = spec.get(key)
             for source in table if isinstance(table, Mapping) else ():
                 if source not in names:
-                    problems.append(f"brands.{brand}.{key}.{source}: no connector named {source!r}" + _suggest(source, names))
+                    problems.append(
+                        f"brands.{brand}.{key}.{source}: no connector named {source!r}" + _suggest(source, names)
+                    )
     return problems
 
 

@@ -80,7 +80,9 @@ class BlueskyConfig(HttpSourceConfig):
     @classmethod
     def _password_set(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if info.data.get("enabled", True) and info.data.get("identifier") and not secret(value).strip():
-            raise ValueError("must not be empty: identifier and app_password go together (put ${BLUESKY_APP_PASSWORD} here)")
+            raise ValueError(
+                "must not be empty: identifier and app_password go together (put ${BLUESKY_APP_PASSWORD} here)"
+            )
         return value
 
     @model_validator(mode="after")

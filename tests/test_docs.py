@@ -366,3 +366,22 @@ def test_trends_sql_with_the_since_the_docs_suggest_keeps_the_first_hour(
                  "-p", f"until={report['filters']['until']}", "--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["mentions"] == report["rows"][0]["mentions"] == 2
+
+
+def test_the_commands_the_demo_suggests_run(in_workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from listener.demo import explore_hint
+
+    hint = explore_hint(in_workspace / "demo.db", in_workspace / "demo.toml")
+    lines = [line.split("    (")[0].strip() for line in hint.splitlines() if line.startswith("  listener ")]
+    assert len(lines) == 5
+    for line in lines:
+        words = shlex.split(line)[1:]
+        if words[0] == "api":  # serves until stopped: parse it only
+            cli.commands["api"].make_context("listener api", words[1:])
+            continue
+        assert main(words) == 0, f"the demo suggests `{line}`, which fails: {capsys.readouterr().err[-300:]}"
+    capsys.readouterr()
+    # The config the demo points at keeps the competitor flag for the reports.
+    assert main(["sla-report", "--config", str(in_workspace / "demo.toml"), "--by", "brand", "--format", "json"]) == 0
+    rows = {row["brand"]: row["competitor"] for row in json.loads(capsys.readouterr().out)["rows"]}
+    assert rows == {"acme": False, "globex": True}
