@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 # Google Business Profile writes star ratings as words.
 _STAR_WORDS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 _MAX_IDS = 200  # ids remembered at the watermark instant (many reviews can share one second)
+# A list empty at its first poll is read from this long before that poll on: a review written
+# just before it may be listed a little late.
+QUIET_START_SLACK = timedelta(minutes=10)
 
 
 class ReviewConfig(ConnectorConfig):
@@ -274,6 +277,7 @@ async def read_newest_first(
     max_pages: int,
     mentions: dict[str, Mention],
     replies: dict[str, Reply],
+    started: datetime,
     stop: Callable[[], bool] = lambda: False,
     source: str = "",
 ) -> StreamState:
@@ -281,8 +285,27 @@ async def read_newest_first(
 
     `fetch(ref)` returns one page and the reference of the next (None: the last page); `ref` None
     asks for the newest page. New reviews go to `mentions`; every reply seen goes to `replies`
-    (the store ignores repeats). The first run reads one page only: no backfill.
+    (the store ignores repeats). The first run reads one page only: no backfill. A list still
+    empty at its first poll (begun at `started`) is marked read up to a little before then, so
+    the next poll pages down to that point instead of staying a first poll.
     """
+    result = await _read_pages(fetch, state, max_pages=max_pages, mentions=mentions, replies=replies,
+                               stop=stop, source=source)
+    if result.mark.empty:
+        return StreamState(Watermark(started - QUIET_START_SLACK))
+    return result
+
+
+async def _read_pages(
+    fetch: Fetch,
+    state: StreamState,
+    *,
+    max_pages: int,
+    mentions: dict[str, Mention],
+    replies: dict[str, Reply],
+    stop: Callable[[], bool],
+    source: str,
+) -> StreamState:
     floor = state.mark
     top = state.top if state.resume is not None and state.top is not None else Watermark(floor.at, set(floor.ids))
     ref = state.resume

@@ -291,7 +291,7 @@ class AppStoreConnector(ReviewConnectorBase):
         replies: dict[str, Reply] = {}
         streams[self.stream] = await read_newest_first(
             self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            mentions=mentions, replies=replies, stop=self._exhausted, source=self.name,
+            started=self.clock.now(), mentions=mentions, replies=replies, stop=self._exhausted, source=self.name,
         )
         if self._exhausted():
             self._log.info("%s: hourly request limit used up; the rest waits for a later poll", self.name)

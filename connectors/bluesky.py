@@ -250,7 +250,7 @@ class BlueskyConnector(HttpConnectorBase):
 
     async def _poll_stream(self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention],
                            replies: dict[str, Reply]) -> bool:
-        overlap, first_run, page_cursor = self.config.overlap, mark.fresh, None
+        overlap, first_run, page_cursor, started = self.config.overlap, mark.fresh, None, self.clock.now()
         params = list(stream.params)
         floor = mark.floor(overlap)
         if floor is not None and stream.method.endswith("searchPosts"):
@@ -274,7 +274,7 @@ class BlueskyConnector(HttpConnectorBase):
                     return False
             return False
         finally:
-            mark.advance(taken, overlap)
+            mark.advance(taken, overlap, started=started)
 
     def _take(self, post: Any, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply],
               taken: list[tuple[str, datetime]]) -> datetime | None:

@@ -180,7 +180,7 @@ class GoogleBusinessConnector(ReviewConnectorBase):
         for key, location in keys.items():
             streams[key] = await read_newest_first(
                 partial(self._fetch, location), streams[key], max_pages=self.config.max_pages,
-                mentions=mentions, replies=replies, source=f"{self.name} {location}",
+                started=self.clock.now(), mentions=mentions, replies=replies, source=f"{self.name} {location}",
             )
         return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
 

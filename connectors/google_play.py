@@ -186,7 +186,7 @@ class GooglePlayConnector(ReviewConnectorBase):
         replies: dict[str, Reply] = {}
         streams[self.stream] = await read_newest_first(
             self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            mentions=mentions, replies=replies, source=self.name,
+            started=self.clock.now(), mentions=mentions, replies=replies, source=self.name,
         )
         return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
 

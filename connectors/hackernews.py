@@ -169,7 +169,7 @@ class HackerNewsConnector(HttpConnectorBase):
     async def _poll_stream(
         self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply]
     ) -> None:
-        overlap = self.config.overlap
+        overlap, started = self.config.overlap, self.clock.now()
         params = [("query", stream.query), ("tags", stream.tags), ("hitsPerPage", str(self.config.hits_per_page))]
         floor = mark.floor(overlap)
         if floor is not None:
@@ -187,7 +187,7 @@ class HackerNewsConnector(HttpConnectorBase):
             logger.info("%s: %s: more than %d pages new; the rest waits for the next poll",
                         self.name, stream.key, self.config.max_pages)
         finally:
-            mark.advance(taken, overlap)
+            mark.advance(taken, overlap, started=started)
 
     def _take(self, hit: Any, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply],
               taken: list[tuple[str, datetime]]) -> None:

@@ -269,7 +269,7 @@ class RedditConnector(HttpConnectorBase):
         self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply]
     ) -> bool:
         """Read one listing newest-first until known ground; True when the rate limit is used up."""
-        overlap, first_run, after = self.config.overlap, mark.fresh, None
+        overlap, first_run, after, started = self.config.overlap, mark.fresh, None, self.clock.now()
         taken: list[tuple[str, datetime]] = []
         try:
             for _ in range(self.config.max_pages):
@@ -295,7 +295,7 @@ class RedditConnector(HttpConnectorBase):
                         self.name, stream.key, self.config.max_pages)
             return False
         finally:
-            mark.advance(taken, overlap)
+            mark.advance(taken, overlap, started=started)
 
     def _take(
         self, child: Any, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply],

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
-from connectors._cursor import dump_cursor, id_order, load_cursor
+from connectors._cursor import dump_cursor, id_order, load_cursor, saved_time
 from connectors._http import RateLimitHeaders, Response
 from connectors._social import (
     HttpConnectorBase,
@@ -189,22 +189,43 @@ class XConnector(HttpConnectorBase):
         return TransientSourceError(f"{self.name}: GET /tweets/search/recent: HTTP 429 (rate limit)", retry_after=wait)
 
     async def poll(self, since: Cursor | None) -> Page:
-        """Search each stream above its `since_id`, following `next_token`, newest id kept as the cursor."""
+        """Search each stream above its `since_id`, following `next_token`, newest id kept as the cursor.
+
+        A stream that found nothing at its first poll keeps that poll's time instead (`starts`),
+        and the next poll searches from it (`start_time`) through every page.
+        """
         state = load_cursor(since, source=self.name)
         saved = state.get("since") if isinstance(state.get("since"), dict) else {}
         positions = {k: v for k, v in saved.items() if k in self.streams and isinstance(v, str)}
+        saved_starts = state.get("starts") if isinstance(state.get("starts"), dict) else {}
+        starts = {k: v for k, v in saved_starts.items()
+                  if k in self.streams and k not in positions and saved_time(v) is not None}
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         for key, query in self.streams.items():
-            if await self._poll_stream(key, query, positions, mentions, replies):
+            started = self.clock.now()
+            stop = await self._poll_stream(key, query, positions, saved_time(starts.get(key)), mentions, replies)
+            if key in positions:
+                starts.pop(key, None)
+            else:
+                starts.setdefault(key, started.isoformat())
+            if stop:
                 break
-        return Page(mentions=list(mentions.values()), cursor=dump_cursor({"v": 1, "since": positions}),
-                    replies=list(replies.values()))
+        cursor = {"v": 1, "since": positions, **({"starts": starts} if starts else {})}
+        return Page(mentions=list(mentions.values()), cursor=dump_cursor(cursor), replies=list(replies.values()))
 
-    async def _poll_stream(self, key: str, query: str, positions: dict[str, str],
+    async def _poll_stream(self, key: str, query: str, positions: dict[str, str], start: datetime | None,
                            mentions: dict[str, Mention], replies: dict[str, Reply]) -> bool:
-        first_run, token, newest, stop = key not in positions, None, None, False
-        base = [("query", query), *((("since_id", positions[key]),) if key in positions else ())]
+        first_run = key not in positions and start is None
+        token, newest, stop = None, None, False
+        if key in positions:
+            base = [("query", query), ("since_id", positions[key])]
+        elif start is not None:
+            # Recent search reaches back 7 days; asking for more is a 400.
+            floor = max(start, self.clock.now() - self.max_lookback + timedelta(minutes=1))
+            base = [("query", query), ("start_time", floor.strftime("%Y-%m-%dT%H:%M:%SZ"))]
+        else:
+            base = [("query", query)]
         for number in range(self.config.max_pages):
             resp = await self._search([*base, *((("next_token", token),) if token else ())])
             data = data_of(resp, f"{self.name}: recent search")

@@ -187,7 +187,7 @@ class YelpConnector(ReviewConnectorBase):
         for key, business in keys.items():
             streams[key] = await read_newest_first(
                 partial(self._fetch, business), streams[key], max_pages=1,
-                mentions=mentions, replies=replies, source=f"{self.name} {business}",
+                started=self.clock.now(), mentions=mentions, replies=replies, source=f"{self.name} {business}",
             )
             if self._spent:
                 self._log.info("%s: daily Yelp budget used up; the other businesses wait", self.name)

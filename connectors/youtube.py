@@ -205,7 +205,7 @@ class YouTubeConnector(HttpConnectorBase):
 
     async def _poll_stream(self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention],
                            replies: dict[str, Reply]) -> None:
-        overlap, first_run, token = self.config.overlap, mark.fresh, None
+        overlap, first_run, token, started = self.config.overlap, mark.fresh, None, self.clock.now()
         taken: list[tuple[str, datetime]] = []
         try:
             for _ in range(self.config.max_pages):
@@ -219,7 +219,7 @@ class YouTubeConnector(HttpConnectorBase):
                 if first_run or not token or (times and mark.reached(min(times), overlap)):
                     return
         finally:
-            mark.advance(taken, overlap)
+            mark.advance(taken, overlap, started=started)
 
     def _thread(self, item: Any, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply],
                 taken: list[tuple[str, datetime]]) -> datetime | None:

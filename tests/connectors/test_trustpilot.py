@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -91,7 +91,8 @@ async def test_pages_down_to_the_watermark(tp, brands, session, clock) -> None: 
 async def test_empty_result(tp, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
     _, url = tp
     page = await connector(url, brands, session, clock).poll(None)
-    assert page.mentions == [] and page.replies == [] and json.loads(page.cursor or "")["streams"] == {}
+    assert page.mentions == [] and page.replies == []
+    assert json.loads(page.cursor or "")["streams"] == {f"bu:{UNIT}": {"at": "2026-01-05T09:50:00+00:00", "ids": []}}
 
 
 async def test_private_endpoint_with_a_token(tp, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -184,3 +185,15 @@ def test_config() -> None:
     with pytest.raises(ValidationError, match="business unit id"):
         TrustpilotConfig(business_unit_id="a/b", api_key=API_KEY, brand="acme")
     assert TrustpilotConnector.can_see_replies is True and TrustpilotConnector.type_name == "trustpilot"
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(tp, brands, session) -> None:  # type: ignore[no-untyped-def]
+    fake, url = tp
+    quiet = FakeClock(datetime(2026, 1, 4, 10, 0, tzinfo=UTC))
+    conn = connector(url, brands, session, quiet, per_page=5)
+    first = await conn.poll(None)
+    assert first.mentions == []
+    fake.add(numbered(12, 1))
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == [f"tp{n:03d}" for n in range(1, 13)]

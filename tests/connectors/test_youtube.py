@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -83,7 +83,8 @@ async def test_pages_down_to_the_mark(yt, session, clock) -> None:  # type: igno
 async def test_empty_video(yt, session, clock) -> None:  # type: ignore[no-untyped-def]
     _, url = yt
     page = await make(url, session, clock, channel_id=None, video_ids=["nocomments1"]).poll(None)
-    assert page.mentions == [] and json.loads(page.cursor or "")["streams"] == {}
+    assert page.mentions == []
+    assert json.loads(page.cursor or "")["streams"] == {"video:nocomments1": {"at": clock.now().isoformat(), "seen": {}}}
 
 
 async def test_quota_exceeded_is_a_403_that_waits_for_pacific_midnight(yt, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -185,3 +186,16 @@ def test_config_needs_credentials_and_a_target() -> None:
     assert YouTubeConfig(channel_id="UC1", api_key="", enabled=False).channel_id == "UC1"
     with pytest.raises(ValueError, match="channel_id or video_ids"):
         YouTubeConfig(api_key="k")
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(yt, session) -> None:  # type: ignore[no-untyped-def]
+    fake, url = yt
+    fake.threads = []
+    quiet = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    conn = make(url, session, quiet, max_results=5)
+    first = await conn.poll(None)
+    assert first.mentions == []
+    fake.threads = [thread(n, n) for n in range(1, 13)]
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == [f"UgzNew{n:04d}" for n in range(1, 13)]
