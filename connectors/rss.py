@@ -21,6 +21,7 @@ from connectors._social import HttpConnectorBase, HttpSourceConfig, MalformedIte
 from connectors.base import BrandView
 from connectors.htmltext import html_to_text
 from listener.clock import Clock
+from listener.dedupe import canonical_url
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError
 
@@ -90,14 +91,18 @@ def entry_text(entry: Mapping[str, Any]) -> str:
 
 def to_mention(entry: Mapping[str, Any], *, feed_url: str, feed_title: str, source: str, brands: tuple[str, ...],
                seen_at: datetime, unwrap_links: bool = True) -> Mention:
-    """Map a feedparser entry to a Mention (an undated entry is dated when first seen)."""
+    """Map a feedparser entry to a Mention (an undated entry is dated when first seen).
+
+    The mention's id is the article's canonical link when it has one: two feeds of one source
+    (two Google Alerts) that list the same article under different entry ids are one post.
+    """
     ident = entry_id(entry)
     link = str(entry.get("link") or "")
     url = unwrap(link) if unwrap_links else link
     when = entry_time(entry)
     author = str(entry.get("author") or "").strip() or urlsplit(url).hostname or feed_title or urlsplit(feed_url).hostname or ""
     return Mention(
-        source=source, external_id=ident, text=entry_text(entry), author=author, created_at=when or seen_at, url=url,
+        source=source, external_id=canonical_url(url) or ident, text=entry_text(entry), author=author, created_at=when or seen_at, url=url,
         brands=brands,
         raw={"feed": feed_url, "feed_title": feed_title, "id": ident, "title": entry.get("title"), "link": link,
              "date_missing": when is None},

@@ -428,3 +428,34 @@ async def test_feed_warns_when_its_pages_do_not_reach_back(rss, brands, session,
     second = await conn.poll(first.cursor)
     assert sorted(m.external_id for m in second.mentions) == ["7000000003", "7000000004"]
     assert "may be missing" in caplog.text
+
+
+async def test_every_review_is_its_own_mention_and_each_complaint_its_own_clock(  # type: ignore[no-untyped-def]
+    asc, brands, session, clock, make_settings
+) -> None:
+    """Reviews share the app's page URL; the store must still keep eleven reviews as eleven mentions."""
+    from listener.daemon import Daemon
+    from listener.store import SyncStore
+    from tests.doubles import KeywordClassifier, RecordingSink
+
+    fake, url = asc
+    reviews = numbered(11, 1)
+    reviews[2]["attributes"]["body"] = "the app is broken since the update"
+    reviews[7]["attributes"]["body"] = "charged twice, I want a refund"
+    fake.add(reviews)
+    conn = connector(url, brands, session, clock)
+    page = await conn.poll(None)
+    assert len({m.url for m in page.mentions}) == 1 and len(page.mentions) == 11  # one page URL for all
+    settings = make_settings()
+    daemon = Daemon(settings, clock=clock, classifier=KeywordClassifier(), sinks={"slack": RecordingSink("slack")},
+                    connectors={"ios": conn})
+    await daemon.run_once()
+    store = SyncStore(settings.listener.database)
+    try:
+        stored = store.db.execute("SELECT key, reach FROM mentions WHERE source = 'ios' ORDER BY key").fetchall()
+        complaints = sorted(c.mention_key for c in store.complaints())
+    finally:
+        store.close()
+    assert [key for key, _ in stored] == [f"ios:r-{n:03d}" for n in range(1, 12)]
+    assert {reach for _, reach in stored} == {1}
+    assert complaints == ["ios:r-003", "ios:r-008"]
