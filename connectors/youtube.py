@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 PACIFIC = ZoneInfo("America/Los_Angeles")  # the daily quota resets at midnight Pacific time
 _QUOTA = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 _RATE = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-_SKIP = frozenset({"commentsDisabled", "videoNotFound", "channelNotFound", "forbidden"})
+# Only these 403/404 reasons concern one video or channel; any other 403 (notably `forbidden`,
+# "insufficient permissions") is about our credentials and must not leave the source looking up.
+_SKIP = frozenset({"commentsDisabled", "videoNotFound", "channelNotFound"})
 _BAD_KEY = frozenset({"keyInvalid", "keyExpired", "accessNotConfigured", "ipRefererBlocked"})
 
 
@@ -173,13 +175,13 @@ class YouTubeConnector(HttpConnectorBase):
         resp = await self.get(self.config.base_url + path, [*params, *self._auth], ok=frozenset({400, 403, 404}))
         if resp.status == 200:
             return resp
-        reason, message = _reason(resp)
+        reason, message, infos = _reason(resp)
         what = f"{self.name}: {path}: HTTP {resp.status} {reason}"
         if reason in _QUOTA:
             raise TransientSourceError(f"{what} (daily quota used up)", retry_after=self._until_pacific_midnight())
         if reason in _RATE:
             raise TransientSourceError(f"{what} (per-minute limit)", retry_after=60.0)
-        if reason in _BAD_KEY or (resp.status == 403 and reason not in _SKIP):
+        if _credentials_refused(resp.status, reason, message, infos):
             raise SourceAuthError(f"{what}: {message}")
         if reason in _SKIP or resp.status == 404:
             logger.warning("%s: skipped (%s)", what, message or reason)
@@ -318,15 +320,32 @@ class YouTubeConnector(HttpConnectorBase):
         return best
 
 
-def _reason(resp: Response) -> tuple[str, str]:
-    """`error.errors[0].reason` and `error.message` of a Google API error body."""
+def _reason(resp: Response) -> tuple[str, str, frozenset[str]]:
+    """`error.errors[0].reason`, `error.message` and the `google.rpc.ErrorInfo` reasons of a Google error body."""
     try:
         body = json.loads(resp.body)
     except (ValueError, RecursionError):
-        return "", ""
+        return "", "", frozenset()
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        return "", ""
+        return "", "", frozenset()
     errors = error.get("errors")
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
-    return str(first.get("reason") or ""), str(error.get("message") or "")
+    details = error.get("details")
+    infos = frozenset(str(d["reason"]) for d in details if isinstance(d, dict) and d.get("reason")) \
+        if isinstance(details, list) else frozenset()
+    return str(first.get("reason") or ""), str(error.get("message") or ""), infos
+
+
+def _credentials_refused(status: int, reason: str, message: str, infos: frozenset[str]) -> bool:
+    """Whether an error means our key or token is wrong, not this video or request.
+
+    Google answers a wrong key today with 400 `badRequest` ("API key not valid", ErrorInfo
+    `API_KEY_INVALID`); older answers said `keyInvalid`. A token without the permission gets 403
+    `forbidden`. Any 403 not about one video or channel is treated the same way.
+    """
+    if reason in _BAD_KEY or any(i.startswith("API_KEY_") for i in infos):
+        return True
+    if reason == "badRequest" and "api key" in message.casefold():
+        return True
+    return status == 403 and reason not in _SKIP
