@@ -7,7 +7,7 @@ import calendar
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +15,7 @@ import aiohttp
 import feedparser
 from pydantic import Field, field_validator
 
-from connectors._cursor import dump_cursor, load_cursor
+from connectors._cursor import dump_cursor, load_cursor, saved_time
 from connectors._http import MalformedResponseError
 from connectors._social import HttpConnectorBase, HttpSourceConfig, MalformedItemError, http_url
 from connectors.base import BrandView
@@ -23,7 +23,7 @@ from connectors.htmltext import html_to_text
 from listener.clock import Clock
 from listener.dedupe import canonical_url
 from listener.domain import Cursor, Mention, Page, Reply
-from listener.errors import SourceAuthError, SourceError
+from listener.errors import SourceAuthError, SourceError, TransientSourceError
 
 logger = logging.getLogger(__name__)
 
@@ -133,19 +133,34 @@ class RssConnector(HttpConnectorBase):
         self.config: RssConfig = config
 
     async def poll(self, since: Cursor | None) -> Page:
-        """Fetch every feed; one failing feed is logged and retried next poll, unless all fail."""
+        """Fetch every feed; one failing feed is logged and retried next poll, unless all fail.
+
+        A feed that answered 429 (or 503) with `Retry-After` is left alone until then; its
+        retry time is kept in its cursor entry (`retry_at`), the other feeds go on.
+        """
         state = load_cursor(since, source=self.name)
         saved = state.get("feeds") if isinstance(state.get("feeds"), dict) else {}
         feeds = {url: saved[url] for url in self.config.feeds if isinstance(saved.get(url), dict)}
         mentions: dict[str, Mention] = {}
         failures: list[SourceError] = []
+        now = self.clock.now()
+        tried = 0
         for url in dict.fromkeys(self.config.feeds):
+            where = urlsplit(url).netloc + urlsplit(url).path
+            retry_at = saved_time(feeds.get(url, {}).get("retry_at"))
+            if retry_at is not None and retry_at > now:
+                logger.info("%s: feed %s is rate limited until %s; not asked this poll", self.name, where, retry_at)
+                continue
+            previous = {k: v for k, v in feeds.get(url, {}).items() if k != "retry_at"}
+            tried += 1
             try:
-                feeds[url] = await self._poll_feed(url, feeds.get(url, {}), mentions)
+                feeds[url] = await self._poll_feed(url, previous, mentions)
             except SourceError as err:
-                logger.warning("%s: feed %s failed: %s", self.name, urlsplit(url).netloc + urlsplit(url).path, err)
+                logger.warning("%s: feed %s failed: %s", self.name, where, err)
                 failures.append(err)
-        if failures and len(failures) == len(dict.fromkeys(self.config.feeds)):
+                if isinstance(err, TransientSourceError) and err.retry_after:
+                    feeds[url] = {**previous, "retry_at": (now + timedelta(seconds=err.retry_after)).isoformat()}
+        if failures and len(failures) == tried:
             # Every feed failed: report the worst (credentials first) so the source shows as down.
             raise next((f for f in failures if isinstance(f, SourceAuthError)), failures[0])
         return Page(mentions=list(mentions.values()), cursor=dump_cursor({"v": 1, "feeds": feeds}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -101,6 +101,24 @@ async def test_one_failing_feed_does_not_stop_the_others(feeds, session, clock, 
     assert {m.raw["feed"] for m in page.mentions} == {url + BLOG}
     assert url + ALERTS not in json.loads(page.cursor or "")["feeds"]  # retried from scratch next time
     assert "503" in caplog.text
+
+
+async def test_a_rate_limited_feed_waits_out_its_retry_after(feeds, session, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = feeds
+    fake.fail_next(ALERTS, Scripted(status=429, body="Too many requests", content_type="text/plain",
+                                    headers={"Retry-After": "3600"}))
+    conn = make(url, session, clock, [ALERTS, BLOG])
+    first = await conn.poll(None)
+    assert {m.raw["feed"] for m in first.mentions} == {url + BLOG}
+    clock.advance(timedelta(minutes=2))
+    fake.requests.clear()
+    second = await conn.poll(first.cursor)  # the next poll leaves the rate-limited feed alone
+    assert [r.path for r in fake.requests] == [BLOG]
+    clock.advance(timedelta(minutes=59))
+    fake.requests.clear()
+    third = await conn.poll(second.cursor)  # the hour has passed
+    assert [r.path for r in fake.requests] == [ALERTS, BLOG]
+    assert {m.raw["feed"] for m in third.mentions} == {url + ALERTS}
 
 
 async def test_401_and_quota_like_403(feeds, session, clock) -> None:  # type: ignore[no-untyped-def]
