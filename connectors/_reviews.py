@@ -259,12 +259,18 @@ class StreamState:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One entry of a page: its change time and id (for the watermark) and the mapped review."""
+    """One entry of a page: its change time and id (for the watermark) and the mapped review.
+
+    `listed` is the time the list is sorted by, when that is not the change time (Trustpilot
+    sorts by creation, but an edit changes a review later): paging stops on it, while what is
+    new is judged on `changed`.
+    """
 
     changed: datetime
     ident: str
     mention: Mention | None  # None: counts for the position but is not a mention (e.g. stars only)
     reply: Reply | None = None
+    listed: datetime | None = None
 
 
 Fetch = Callable[[str | None], Awaitable[tuple[list[Item], str | None]]]
@@ -321,7 +327,7 @@ async def _read_pages(
             return StreamState(top)
         reached = False
         for item in items:
-            reached = reached or floor.reached(item.changed)
+            reached = reached or floor.reached(item.listed or item.changed)
             if floor.is_new(item.changed, item.ident):
                 top.advance(item.changed, item.ident)
                 if item.mention is not None:

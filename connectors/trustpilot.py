@@ -226,7 +226,10 @@ class TrustpilotConnector(ReviewConnectorBase):
             except MalformedReviewError as err:  # the review itself is still worth keeping
                 self._skip(mention.external_id, str(err))
                 reply = None
-            items.append(Item(mention.created_at, mention.external_id, mention, reply))
+            # An edit (or a company reply) moves `updatedAt`: keyed on it, the changed review is
+            # new again and comes back with `edited_at`; the list itself is sorted by creation.
+            changed = max(mention.created_at, optional_time(raw.get("updatedAt")) or mention.created_at)
+            items.append(Item(changed, mention.external_id, mention, reply, listed=mention.created_at))
         return items, self._next_page(data, page, len(reviews))
 
     def _next_page(self, data: Mapping[str, Any], page: int, count: int) -> str | None:
