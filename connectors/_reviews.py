@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
+from connectors._records import MalformedRecord
 from connectors.base import BrandView, ConnectorConfig
 from connectors.timeutil import to_utc
 from listener.clock import Clock, SystemClock
@@ -64,7 +65,7 @@ def owner_brand(source: str, config: ReviewConfig, brands: Sequence[BrandView]) 
     return config.brand
 
 
-class MalformedReviewError(ValueError):
+class MalformedReviewError(MalformedRecord):
     """A review lacks what we need (id, time); the message says what."""
 
 

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import RateLimitHeaders, Response
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -294,8 +295,8 @@ class BlueskyConnector(HttpConnectorBase):
                 brands = self.attribute(str(record.get("text") or ""), mentioned_dids(record))
                 mention = to_mention(post, source=self.name, brands=brands)
                 mentions[mention.external_id] = mention
-        except MalformedItemError as err:
-            self.skip(post, str(err), "uri")
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self.skip(post, why_skipped(err), "uri")
             return None
         taken.append((uri, when))
         return when
@@ -333,7 +334,7 @@ class BlueskyConnector(HttpConnectorBase):
                 author = _author(post)
                 nodes.append(ThreadNode(required_id(post, "uri", "post"), _reply_ref(record, "parent"), sort_at(post),
                                         bool(self.own("@" + str(author["handle"]), str(author["did"]))), post))
-            except MalformedItemError as err:
-                self.skip(post, str(err), "uri")
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(post, why_skipped(err), "uri")
             pending.extend(view.get("replies") or ())
         return nodes

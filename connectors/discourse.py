@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, Response, parse_retry_after
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -222,8 +223,8 @@ class DiscourseConnector(HttpConnectorBase):
             title = text_of(post.get("topic_title"))
             text = _text(post, title)
             mention = to_mention(post, base_url=self.config.base_url, source=self.name, brands=self.attribute(text))
-        except MalformedItemError as err:
-            self.skip(post, str(err))
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self.skip(post, why_skipped(err))
             return
         mentions[mention.external_id] = mention
 
@@ -274,8 +275,8 @@ class DiscourseConnector(HttpConnectorBase):
                 continue
             try:
                 reply = to_reply(post, base_url=self.config.base_url, source=self.name, in_reply_to=mention.external_id)
-            except MalformedItemError as err:
-                self.skip(post, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(post, why_skipped(err))
                 continue
             key = (post.get("reply_to_post_number") != number, reply.created_at, reply)
             if best is None or key[:2] < best[:2]:

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -205,8 +206,8 @@ class HackerNewsConnector(HttpConnectorBase):
             else:
                 mention = to_mention(hit, source=self.name, brands=self.attribute(hit_text(hit)))
                 mentions[mention.external_id] = mention
-        except MalformedItemError as err:
-            self.skip(hit, str(err), "objectID")
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self.skip(hit, why_skipped(err), "objectID")
             return
         taken.append((ident, when))
 
@@ -224,8 +225,8 @@ class HackerNewsConnector(HttpConnectorBase):
             for mention_id, node in brand_answers([m.external_id for m in waiting], nodes).items():
                 try:
                     found.append(to_reply(node.item, source=self.name, in_reply_to=mention_id))
-                except MalformedItemError as err:
-                    self.skip(node.item, str(err))
+                except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                    self.skip(node.item, why_skipped(err))
         return found
 
     def _flatten(self, root: Mapping[str, Any]) -> list[ThreadNode]:

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, id_order, load_cursor, newest_id, saved_time
 from connectors._http import MASTODON_RATE_LIMIT, MalformedResponseError, Response, request
+from connectors._records import MalformedRecord, why_skipped
 from connectors.base import BrandView, ConnectorConfig
 from connectors.htmltext import html_to_text
 from connectors.matching import match_brands, own_brands
@@ -74,7 +75,7 @@ class MastodonConfig(ConnectorConfig):
         return (self.instance_domain or urlsplit(self.base_url).hostname or "").lower()
 
 
-class MalformedStatusError(ValueError):
+class MalformedStatusError(MalformedRecord):
     """A status lacks what we need (id, account, created_at)."""
 
 
@@ -359,8 +360,8 @@ class MastodonConnector:
                     replies[reply.external_id] = reply
                 return  # the brand's own posts are never customer mentions
             mention = to_mention(status, source=self.name, brands=self.brands, home=self.home)
-        except MalformedStatusError as err:
-            self._skip(status, str(err))
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self._skip(status, why_skipped(err))
             return
         if boost_id:  # each boost is one more sighting of the same post (reach)
             mention = dataclasses.replace(mention, seen_as=boost_id)
@@ -398,8 +399,8 @@ class MastodonConnector:
                 if not own_brands(author_of(status), self.brands, home=self.home):
                     continue
                 reply = to_reply(status, source=self.name, in_reply_to=mention.external_id)
-            except MalformedStatusError as err:
-                self._skip(status, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(status, why_skipped(err))
                 continue
             direct = _optional_str(status.get("in_reply_to_id")) == mention.external_id
             candidates.append((not direct, reply.created_at, reply))

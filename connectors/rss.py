@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor, saved_time
 from connectors._http import MalformedResponseError
+from connectors._records import why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, MalformedItemError, http_url
 from connectors.base import BrandView
 from connectors.htmltext import html_to_text
@@ -194,8 +195,8 @@ class RssConnector(HttpConnectorBase):
                 mention = to_mention(entry, feed_url=url, feed_title=feed_title, source=self.name,
                                      brands=self.attribute(entry_text(entry)), seen_at=now,
                                      unwrap_links=self.config.unwrap_google_links)
-            except MalformedItemError as err:
-                self.skip({"id": entry.get("title")}, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip({"id": entry.get("title")}, why_skipped(err))
                 continue
             mentions[mention.external_id] = mention
         # Entries that fell out of the feed will not come back; remember the current window only.

@@ -18,6 +18,7 @@ import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._http import MalformedResponseError, Response, query_param, request
+from connectors._records import why_skipped
 from connectors._reviews import (
     Item,
     MalformedReviewError,
@@ -218,13 +219,13 @@ class TrustpilotConnector(ReviewConnectorBase):
                 continue
             try:
                 mention = to_mention(raw, source=self.name, brand=self.brand)
-            except MalformedReviewError as err:
-                self._skip(raw.get("id"), str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(raw.get("id"), why_skipped(err))
                 continue
             try:
                 reply = to_reply(raw, source=self.name, brand=self.brand)
-            except MalformedReviewError as err:  # the review itself is still worth keeping
-                self._skip(mention.external_id, str(err))
+            except Exception as err:  # noqa: BLE001 - the review itself is still worth keeping
+                self._skip(mention.external_id, why_skipped(err))
                 reply = None
             # An edit (or a company reply) moves `updatedAt`: keyed on it, the changed review is
             # new again and comes back with `edited_at`; the list itself is sorted by creation.
@@ -252,8 +253,8 @@ class TrustpilotConnector(ReviewConnectorBase):
                 raise MalformedResponseError(f"{self.name}: review answer is not an object")
             try:
                 reply = to_reply(resp.data, source=self.name, brand=self.brand)
-            except MalformedReviewError as err:
-                self._skip(mention.external_id, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(mention.external_id, why_skipped(err))
                 continue
             if reply is not None:
                 found.append(reply)

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors._cursor import dump_cursor, id_order, load_cursor, saved_time
 from connectors._http import RateLimitHeaders, Response
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -91,6 +92,13 @@ def retweeted(raw: Mapping[str, Any]) -> str | None:
         if isinstance(ref, Mapping) and ref.get("type") == "retweeted":
             return text_of(ref.get("id"))
     return None
+
+
+def _by_id(value: Any) -> dict[str, Mapping[str, Any]]:
+    """An `includes` list (users, tweets) by id; anything that is not a list of objects is empty."""
+    if not isinstance(value, list):
+        return {}
+    return {str(item["id"]): item for item in value if isinstance(item, Mapping) and text_of(item.get("id"))}
 
 
 def _user(raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]) -> tuple[str, Mapping[str, Any]]:
@@ -249,17 +257,17 @@ class XConnector(HttpConnectorBase):
     def _take(self, data: Mapping[str, Any], mentions: dict[str, Mention], replies: dict[str, Reply]) -> None:
         tweets = list_at(data, "data", f"{self.name}: recent search", optional=True)
         includes = data.get("includes") if isinstance(data.get("includes"), Mapping) else {}
-        users = {str(u["id"]): u for u in includes.get("users") or () if isinstance(u, Mapping) and text_of(u.get("id"))}
-        originals = {str(t["id"]): t for t in includes.get("tweets") or () if isinstance(t, Mapping) and text_of(t.get("id"))}
+        users = _by_id(includes.get("users"))
+        originals = _by_id(includes.get("tweets"))
         for tweet in tweets:
             if not isinstance(tweet, Mapping):
                 self.skip(tweet, "tweet is not an object")
                 continue
             seen_as = None
-            repeated = retweeted(tweet)
-            if repeated and repeated in originals:  # a retweet is one more sighting of the original
-                seen_as, tweet = text_of(tweet.get("id")), originals[repeated]
             try:
+                repeated = retweeted(tweet)
+                if repeated and repeated in originals:  # a retweet is one more sighting of the original
+                    seen_as, tweet = text_of(tweet.get("id")), originals[repeated]
                 author, _ = _user(tweet, users)
                 if self.own(author, text_of(tweet.get("author_id"))):
                     if replied_to(tweet) and not seen_as:
@@ -268,8 +276,8 @@ class XConnector(HttpConnectorBase):
                     continue
                 text = str(tweet.get("text") or "")
                 mention = to_mention(tweet, users, source=self.name, brands=self.attribute(text, mentioned_handles(text)))
-            except MalformedItemError as err:
-                self.skip(tweet, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(tweet, why_skipped(err))
                 continue
             if seen_as:
                 mention = dataclasses.replace(mention, seen_as=seen_as)
@@ -289,7 +297,7 @@ class XConnector(HttpConnectorBase):
             resp = await self._search([("query", f"conversation_id:{thread} ({froms})"), ("since_id", oldest)])
             data = data_of(resp, f"{self.name}: recent search")
             includes = data.get("includes") if isinstance(data.get("includes"), Mapping) else {}
-            users = {str(u.get("id")): u for u in includes.get("users") or () if isinstance(u, Mapping)}
+            users = _by_id(includes.get("users"))
             tweets = [t for t in list_at(data, "data", f"{self.name}: recent search", optional=True) if isinstance(t, Mapping)]
             for mention in waiting:
                 reply = self._answer(mention, tweets, users)
@@ -303,8 +311,8 @@ class XConnector(HttpConnectorBase):
         for tweet in tweets:
             try:
                 reply = to_reply(tweet, users, source=self.name, in_reply_to=mention.external_id)
-            except MalformedItemError as err:
-                self.skip(tweet, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(tweet, why_skipped(err))
                 continue
             if reply.created_at < mention.created_at or reply.external_id == mention.external_id:
                 continue

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -234,8 +235,8 @@ class YouTubeConnector(HttpConnectorBase):
                 raise MalformedItemError("thread has no id or topLevelComment")
             when = required_time(_snippet(top).get("publishedAt"), "publishedAt")
             comments = [(top, None)] + [(c, thread_id) for c in (item.get("replies") or {}).get("comments") or ()]
-        except MalformedItemError as err:
-            self.skip(item, str(err))
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self.skip(item, why_skipped(err))
             return None
         top_is_brand = False
         for comment, parent in comments:
@@ -252,8 +253,8 @@ class YouTubeConnector(HttpConnectorBase):
                     continue
                 brands = self.attribute(_text(_snippet(comment)))
                 mention = to_mention(comment, thread_id=thread_id, source=self.name, brands=brands)
-            except MalformedItemError as err:
-                self.skip(comment, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(comment, why_skipped(err))
                 continue
             mentions[mention.external_id] = mention
             taken.append((ident, published))
@@ -312,8 +313,8 @@ class YouTubeConnector(HttpConnectorBase):
                 if not isinstance(comment, Mapping) or not self._brand_of(comment):
                     continue
                 reply = to_reply(comment, source=self.name, in_reply_to=mention.external_id)
-            except MalformedItemError as err:
-                self.skip(comment, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(comment, why_skipped(err))
                 continue
             if reply.created_at > mention.created_at and (best is None or reply.created_at < best.created_at):
                 best = reply
