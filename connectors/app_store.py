@@ -479,8 +479,9 @@ class AppStoreRssConnector(ReviewConnectorBase):
         mentions: dict[str, Mention] = {}
         for country in self.config.countries:
             newest = await self._poll_country(country, positions.get(country), mentions)
-            if newest is not None:
-                positions[country] = newest
+            # An empty storefront gets "0", below every review id: the next poll reads its first
+            # burst down the pages instead of staying in first-poll mode (newest page only).
+            positions[country] = newest if newest is not None else "0"
         return Page(mentions=list(mentions.values()), cursor=dump_cursor({"v": 1, "countries": positions}))
 
     async def _poll_country(self, country: str, position: str | None, mentions: dict[str, Mention]) -> str | None:

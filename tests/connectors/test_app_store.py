@@ -351,9 +351,14 @@ async def test_feed_countries_keep_their_own_position(rss, brands, session, cloc
     fake.entries["us"] = rss_numbered(1, 1)  # a single entry comes as an object
     page = await rss_connector(url, brands, session, clock, countries=["US", "jp"]).poll(None)
     assert [m.external_id for m in page.mentions] == ["7000000001"]
-    # jp has no reviews: the feed has no "entry" at all, and no position is kept.
-    assert json.loads(page.cursor or "")["countries"] == {"us": "7000000001"}
+    # jp has no reviews: the feed has no "entry" at all; its position is "0" (below every id), so
+    # the first burst there is read down the pages instead of the newest page only.
+    assert json.loads(page.cursor or "")["countries"] == {"us": "7000000001", "jp": "0"}
     assert [r.path.split("/")[1] for r in fake.requests] == ["us", "jp"]
+    fake.page_size = 2
+    fake.entries["jp"] = rss_numbered(5, 1)
+    later = await rss_connector(url, brands, session, clock, countries=["US", "jp"]).poll(page.cursor)
+    assert sorted(m.external_id for m in later.mentions) == [str(7000000000 + n) for n in range(1, 6)]
 
 
 async def test_feed_unknown_app_is_empty(rss, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
