@@ -245,5 +245,7 @@ class HackerNewsConnector(HttpConnectorBase):
                 continue  # deleted items come back without id or time
             nodes.append(ThreadNode(ident, _int_text(item.get("parent_id")) or parent, when,
                                     bool(self.own(text_of(item.get("author")))), item))
-            pending.extend((child, ident) for child in item.get("children") or ())
+            children = item.get("children")
+            if isinstance(children, list):
+                pending.extend((child, ident) for child in children)
         return nodes

@@ -234,7 +234,7 @@ class YouTubeConnector(HttpConnectorBase):
             if thread_id is None or not isinstance(top, Mapping):
                 raise MalformedItemError("thread has no id or topLevelComment")
             when = required_time(_snippet(top).get("publishedAt"), "publishedAt")
-            comments = [(top, None)] + [(c, thread_id) for c in (item.get("replies") or {}).get("comments") or ()]
+            comments = [(top, None)] + [(c, thread_id) for c in _inline_replies(item)]
         except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
             self.skip(item, why_skipped(err))
             return None
@@ -285,7 +285,7 @@ class YouTubeConnector(HttpConnectorBase):
 
     async def _all_replies(self, item: Mapping[str, Any]) -> list[Any]:
         """The thread's replies; fetched with comments.list when commentThreads returned only some."""
-        inline = list((item.get("replies") or {}).get("comments") or ())
+        inline = _inline_replies(item)
         snippet = item.get("snippet") if isinstance(item.get("snippet"), Mapping) else {}
         total = snippet.get("totalReplyCount")
         if not isinstance(total, int) or total <= len(inline):
@@ -319,6 +319,13 @@ class YouTubeConnector(HttpConnectorBase):
             if reply.created_at > mention.created_at and (best is None or reply.created_at < best.created_at):
                 best = reply
         return best
+
+
+def _inline_replies(thread: Mapping[str, Any]) -> list[Any]:
+    """The replies a commentThread carries inline (`replies.comments`); none when that is not a list."""
+    replies = thread.get("replies")
+    comments = replies.get("comments") if isinstance(replies, Mapping) else None
+    return list(comments) if isinstance(comments, list) else []
 
 
 def _reason(resp: Response) -> tuple[str, str, frozenset[str]]:

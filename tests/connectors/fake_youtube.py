@@ -101,5 +101,6 @@ class FakeYouTube(FakeApi):
         self.units += 1
         parent = request.query.get("parentId", "")
         thread = next((t for t in self.threads if t["id"] == parent), None)
-        inline = (thread or {}).get("replies", {}).get("comments", [])
+        replies = (thread or {}).get("replies")
+        inline = replies.get("comments", []) if isinstance(replies, dict) else []
         return web.json_response(self._page(request, [*inline, *self.extra_replies.get(parent, [])]))

@@ -182,3 +182,12 @@ async def test_burst_after_an_empty_first_poll_is_read_completely(hn, session) -
     quiet.advance(timedelta(hours=2))
     second = await conn.poll(first.cursor)
     assert sorted(m.external_id for m in second.mentions) == [str(42000000 + n) for n in range(1, 13)]
+
+
+async def test_replies_sweep_survives_odd_children(hn, session, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = hn
+    conn = make(url, session, clock)
+    mentions = (await conn.poll(None)).mentions
+    fake.items["41000100"]["children"][0]["children"] = 7  # not a list
+    replies = await conn.replies(mentions)
+    assert [(r.external_id, r.in_reply_to) for r in replies] == [("41000203", "41000100")]

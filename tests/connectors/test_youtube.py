@@ -232,3 +232,12 @@ async def test_rejected_credentials_are_auth_failed_with_one_alert(  # type: ign
         assert {row["source"]: row["state"] for row in store.health()} == {"yt": "auth_failed"}
     finally:
         store.close()
+
+
+async def test_replies_sweep_skips_a_thread_whose_replies_are_not_a_list(yt, session, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = yt
+    conn = make(url, session, clock)
+    mentions = (await conn.poll(None)).mentions
+    for item in fake.threads:
+        item["replies"] = ["not", "an", "object"]
+    assert await conn.replies(mentions) == []
