@@ -192,3 +192,24 @@ def test_every_mapper_skips_what_it_cannot_read(name: str, monkeypatch: pytest.M
         assert page.cursor
 
     check()
+
+
+def test_jsonl_skips_any_line_and_moves_on(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from connectors.jsonl import JsonlConfig, JsonlConnector
+
+    good = {"id": "m-good", "text": "acme order late", "author": "@c", "created_at": "2026-01-15T09:00:00Z"}
+    template = {**good, "id": "m-bad", "url": "https://x.example/1", "lang": "en", "in_reply_to": None,
+                "author_name": "C", "followers": 3, "brand": "acme", "conversation_id": "c-1"}
+    folder = tmp_path_factory.mktemp("jsonl")
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(bad=JSON | mutated(template))
+    def check(bad: Any) -> None:
+        path = folder / "m.jsonl"
+        path.write_text(json.dumps(bad) + "\n" + json.dumps(good) + "\n", encoding="utf-8")
+        conn = JsonlConnector("import", JsonlConfig(path=path), BRANDS, None, clock=FakeClock(NOW))
+        page = asyncio.run(conn.poll(None))
+        assert "m-good" in {m.external_id for m in page.mentions}
+        assert json.loads(page.cursor or "")["line"] == 2
+
+    check()
