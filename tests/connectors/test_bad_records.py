@@ -97,6 +97,12 @@ def reddit_child(record: Any) -> Any:
     return {"kind": "t3", "data": record} if isinstance(record, dict) and "title" in record else record
 
 
+def logged_in(conn: BlueskyConnector) -> BlueskyConnector:
+    """A Bluesky connector that already holds a session (search needs a login)."""
+    conn._access = "session-token"
+    return conn
+
+
 CASES: dict[str, Case] = {
     "hackernews": Case(
         lambda: HackerNewsConnector("hn", HackerNewsConfig(base_url=URL, search=["acme"], brand_comments=False),
@@ -108,8 +114,9 @@ CASES: dict[str, Case] = {
         fixture("reddit", "search.json")["data"]["children"][0]["data"],
         lambda rs: {"kind": "Listing", "data": {"after": None, "children": [reddit_child(r) for r in rs]}}),
     "bluesky": Case(
-        lambda: BlueskyConnector("bsky", BlueskyConfig(base_url=URL, search=["acme"], brand_feeds=False),
-                                 BRANDS, None, clock=FakeClock(NOW)),  # type: ignore[arg-type]
+        lambda: logged_in(BlueskyConnector(
+            "bsky", BlueskyConfig(base_url=URL, search=["acme"], brand_feeds=False, identifier="me.bsky.social",
+                                  app_password="app-pw"), BRANDS, None, clock=FakeClock(NOW))),  # type: ignore[arg-type]
         fixture("bluesky", "posts.json")[0], lambda rs: {"posts": rs}),
     "youtube": Case(
         lambda: YouTubeConnector("yt", YouTubeConfig(base_url=URL, api_key="k", channel_id="UCbrand"),
