@@ -19,6 +19,7 @@ BUILTIN: dict[str, str] = {
     "app_store": "connectors.app_store:AppStoreConnector",
     "app_store_rss": "connectors.app_store:AppStoreRssConnector",
     "google_business": "connectors.google_business:GoogleBusinessConnector",
+    "facebook": "connectors.facebook:FacebookConnector",
     "trustpilot": "connectors.trustpilot:TrustpilotConnector",
     "yelp": "connectors.yelp:YelpConnector",
 }

@@ -317,6 +317,9 @@ def sources_command(config_path: Path | None, fmt: str) -> None:
                 "next_retry": row.get("retry_at"),
                 "mentions_24h": activity["last_24h"],
                 "replies_visible": getattr(cls, "can_see_replies", True) if cls else None,
+                # What the platform lets the connector see, and what it never shows (docs/sources-*.md).
+                "shows": list(getattr(cls, "shows", ())) if cls else [],
+                "cannot_show": list(getattr(cls, "hides", ())) if cls else [],
             })
     finally:
         store.close()
@@ -328,7 +331,7 @@ def sources_command(config_path: Path | None, fmt: str) -> None:
     from rich.table import Table
 
     table = Table(title="Sources")
-    for column in ("source", "type", "state", "last success", "failures", "24h", "replies", "last error"):
+    for column in ("source", "type", "state", "last success", "failures", "24h", "replies", "cannot show", "last error"):
         table.add_column(column, overflow="fold")
     for item in report:
         style = {"up": "green", "down": "red", "auth_failed": "red"}.get(item["state"], "yellow")
@@ -336,7 +339,7 @@ def sources_command(config_path: Path | None, fmt: str) -> None:
         table.add_row(
             item["source"], item["type"] or "-", f"[{style}]{item['state']}[/]",
             (item["last_success"] or "-")[:19], str(item["consecutive_failures"]), str(item["mentions_24h"]),
-            replies, item["last_error"] or "",
+            replies, "; ".join(item["cannot_show"]), item["last_error"] or "",
         )
     Console().print(table)
 
