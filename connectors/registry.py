@@ -20,6 +20,7 @@ BUILTIN: dict[str, str] = {
     "app_store_rss": "connectors.app_store:AppStoreRssConnector",
     "google_business": "connectors.google_business:GoogleBusinessConnector",
     "facebook": "connectors.facebook:FacebookConnector",
+    "instagram": "connectors.instagram:InstagramConnector",
     "trustpilot": "connectors.trustpilot:TrustpilotConnector",
     "yelp": "connectors.yelp:YelpConnector",
 }

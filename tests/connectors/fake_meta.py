@@ -120,7 +120,7 @@ class FakeGraph(FakeApi):
 
     def _filtered(self, request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if request.query.get("filter") != "stream" and request.match_info["edge"] == "comments":
-            items = [c for c in items if not c.get("parent")]  # toplevel: replies to comments are nested
+            items = [c for c in items if not (isinstance(c, dict) and c.get("parent"))]  # toplevel: replies to comments are nested
         if request.query.get("order") == "chronological":
             items = list(reversed(items))
         since = request.query.get("since")

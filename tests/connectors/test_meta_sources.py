@@ -82,3 +82,22 @@ async def test_rejected_page_token_alerts_once(graph, tmp_path, clock) -> None: 
         clock.advance(timedelta(minutes=5))
     assert [e.state for e, _ in sink.events] == ["auth_failed"]
     assert "code 190" in sink.events[0][0].detail and "EAAG-revoked" not in sink.events[0][0].detail
+
+
+async def test_instagram_from_the_example_config(graph, tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    _, url = await graph("instagram")
+    settings = example_settings(tmp_path, "instagram", url, META_IG_TOKEN=PAGE_TOKEN)
+    await run(settings, clock, RecordingSink())
+    keys = {k for (k,) in stored(settings, "SELECT key FROM mentions")}
+    assert {"instagram:17850000000000001", "instagram:17910000000000001"} <= keys
+    assert stored(settings, "SELECT mention_key FROM replies") == [("instagram:17850000000000001",)]
+
+
+async def test_rejected_instagram_token_alerts_once(graph, tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    _, url = await graph("instagram")
+    settings = example_settings(tmp_path, "instagram", url, META_IG_TOKEN="IGQ-revoked")
+    sink = RecordingSink()
+    for _ in range(2):
+        await run(settings, clock, sink)
+        clock.advance(timedelta(minutes=5))
+    assert [e.state for e, _ in sink.events] == ["auth_failed"]
