@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
 from connectors._http import Response
+from connectors._meta_webhook import Account, WebhookItems, entry_items
 from connectors._watermark import Watermark
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, http_url, list_at, secret, text_of
 from connectors.base import BrandView
@@ -61,6 +62,13 @@ class MetaConfig(HttpSourceConfig):
     @classmethod
     def _http(cls, value: str) -> str:
         return http_url(value) or value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> MetaConfig:
+        # An unsigned webhook would let anyone on the internet write mentions into the database.
+        if self.enabled and secret(self.verify_token) and not secret(self.app_secret):
+            raise ValueError("verify_token (webhooks) needs app_secret to check Meta's signatures")
+        return self
 
     @field_validator("api_version")
     @classmethod
@@ -237,6 +245,27 @@ class GraphConnectorBase(HttpConnectorBase):
         proof_secret = secret(config.app_secret)
         self._proof = [("appsecret_proof", appsecret_proof(token, proof_secret))] if token and proof_secret else []
         self.paused_until: datetime | None = None
+
+    webhook_object: ClassVar[str] = ""  # `object` of the Meta webhooks this connector takes ("page", "instagram")
+
+    @property
+    def webhook_id(self) -> str:
+        """The account id Meta puts in `entry[].id` (Page id, IG User id)."""
+        return ""
+
+    def webhook_account(self) -> Account:
+        """How webhook entries for this account are mapped (brand recognition and attribution)."""
+        own = self.own(self.webhook_id)
+        return Account(source=self.name, account_id=self.webhook_id, is_brand=self.is_brand, attribute=self.attribute,
+                       brands=own or tuple(self.config.attribute_to) or tuple(b.name for b in self.brands[:1]))
+
+    def is_brand(self, ident: str, name: str = "") -> bool:
+        """Whether an author id / name is the brand's own account here."""
+        return ident == self.webhook_id or bool(self.own(ident, name))
+
+    async def webhook_entry(self, obj: str, entry: Mapping[str, Any], now: datetime) -> WebhookItems:
+        """Map one verified webhook entry addressed to this account."""
+        return await entry_items(self.webhook_account(), obj, entry, now)
 
     def url(self, path: str, version: str | None = None) -> str:
         """Absolute URL of a Graph path (`/{id}/comments`) under the configured version."""

@@ -96,9 +96,15 @@ class FacebookConnector(GraphConnectorBase):
     )
 
     config: FacebookConfig
+    webhook_object: ClassVar[str] = "page"
+
+    @property
+    def webhook_id(self) -> str:
+        """The Page id (`entry[].id` of Page feed and Messenger webhooks)."""
+        return self.config.page_id
 
     def _is_page(self, ident: str, name: str = "") -> bool:
-        return ident == self.config.page_id or bool(self.own(ident, name))
+        return self.is_brand(ident, name)
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read the feed down to its mark, then comments of the newest posts, then recommendations."""

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from connectors._cursor import dump_cursor, load_cursor
+from connectors._meta_webhook import WebhookItems, entry_items
 from connectors._meta import GONE_CODE, GraphConnectorBase, GraphSourceError, MetaConfig, settle
 from connectors._social import MalformedItemError, required_id, required_time, secret, text_of
 from connectors._watermark import Watermark
@@ -86,10 +87,24 @@ class InstagramConnector(GraphConnectorBase):
     )
 
     config: InstagramConfig
+    webhook_object: ClassVar[str] = "instagram"
 
-    def _is_account(self, ident: str, name: str) -> bool:
+    @property
+    def webhook_id(self) -> str:
+        """The IG User id (`entry[].id` of Instagram comment, mention and messaging webhooks)."""
+        return self.config.ig_user_id
+
+    def is_brand(self, ident: str, name: str = "") -> bool:
+        """The account itself (id or username) or one of the brand's handles."""
         handle = self.config.username.lstrip("@").lower()
         return ident == self.config.ig_user_id or bool(handle and name.lower() == handle) or bool(self.own(ident, name))
+
+    def _is_account(self, ident: str, name: str) -> bool:
+        return self.is_brand(ident, name)
+
+    async def webhook_entry(self, obj: str, entry: Mapping[str, Any], now: datetime) -> WebhookItems:
+        """Map one verified webhook entry; `mentions` changes are fetched with mentioned_media/comment."""
+        return await entry_items(self.webhook_account(), obj, entry, now, self.mentioned)
 
     async def poll(self, since: Cursor | None) -> Page:
         """Comments on media whose comment count moved, then tagged media, newest first down to the marks."""
