@@ -21,6 +21,7 @@ BUILTIN: dict[str, str] = {
     "google_business": "connectors.google_business:GoogleBusinessConnector",
     "facebook": "connectors.facebook:FacebookConnector",
     "instagram": "connectors.instagram:InstagramConnector",
+    "threads": "connectors.threads:ThreadsConnector",
     "trustpilot": "connectors.trustpilot:TrustpilotConnector",
     "yelp": "connectors.yelp:YelpConnector",
 }

@@ -88,6 +88,8 @@ class FakeGraph(FakeApi):
         return headers
 
     async def _node(self, request: web.Request) -> web.Response:
+        if request.match_info["node"] == "keyword_search":
+            return self._search(request)
         node = self.nodes.get(request.match_info["node"])
         if node is None:
             return graph_error(400, 100, "Unsupported get request. Object does not exist.", type_="GraphMethodException",
@@ -104,7 +106,7 @@ class FakeGraph(FakeApi):
         items = self.edges.get((node, edge), [] if edge in ("comments", "replies") else None)
         if items is None:
             return graph_error(400, 100, f"Tried accessing nonexisting field ({edge})", type_="OAuthException")
-        items = self._filtered(request, items)
+        items = self._filtered(request, items, edge)
         size = int(request.query.get("limit", "25"))
         if edge == "feed":
             return web.json_response(self._time_page(request, items, size))
@@ -118,14 +120,14 @@ class FakeGraph(FakeApi):
                     {"after": _cursor(start + len(chunk) - 1), "access_token": self.token}))
         return web.json_response(body)
 
-    def _filtered(self, request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if request.query.get("filter") != "stream" and request.match_info["edge"] == "comments":
+    def _filtered(self, request: web.Request, items: list[dict[str, Any]], edge: str) -> list[dict[str, Any]]:
+        if request.query.get("filter") != "stream" and edge == "comments":
             items = [c for c in items if not (isinstance(c, dict) and c.get("parent"))]  # toplevel: replies to comments are nested
         if request.query.get("order") == "chronological":
             items = list(reversed(items))
         since = request.query.get("since")
         if since:
-            items = [i for i in items if _epoch(i) >= int(since)]
+            items = [i for i in items if not isinstance(i, dict) or _epoch(i) >= int(since)]
         return items
 
     def _time_page(self, request: web.Request, items: list[dict[str, Any]], size: int) -> dict[str, Any]:
@@ -140,6 +142,23 @@ class FakeGraph(FakeApi):
             body["paging"] = {"next": str(request.url.update_query(
                 {"until": str(_epoch(chunk[-1])), "__paging_token": chunk[-1]["id"], "access_token": self.token}))}
         return body
+
+    def _search(self, request: web.Request) -> web.Response:
+        """Threads `/keyword_search`: case-insensitive match on text, newest first, `since` honoured."""
+        query = request.query.get("q", "").lower()
+        if not query:
+            return graph_error(400, 100, "The parameter q is required", type_="THApiException")
+        pool = [p for p in self.edges.get(("keyword_search", "posts"), []) if query in str(p.get("text", "")).lower()]
+        items = self._filtered(request, pool, "keyword_search")
+        size = int(request.query.get("limit", "25"))
+        start = _index(request.query["after"]) + 1 if "after" in request.query else 0
+        chunk = items[start:start + size]
+        body: dict[str, Any] = {"data": copy.deepcopy(chunk)}
+        if chunk:
+            body["paging"] = {"cursors": {"before": _cursor(start), "after": _cursor(start + len(chunk) - 1)}}
+            if start + size < len(items):
+                body["paging"]["next"] = str(request.url.update_query({"after": _cursor(start + len(chunk) - 1)}))
+        return web.json_response(body)
 
     def add(self, node: str, edge: str, item: dict[str, Any]) -> None:
         """Put a new item at the top (newest first) of an edge."""

@@ -101,3 +101,13 @@ async def test_rejected_instagram_token_alerts_once(graph, tmp_path, clock) -> N
         await run(settings, clock, sink)
         clock.advance(timedelta(minutes=5))
     assert [e.state for e, _ in sink.events] == ["auth_failed"]
+
+
+async def test_threads_from_the_example_config(graph, tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = await graph("threads")
+    settings = example_settings(tmp_path, "threads", url, THREADS_TOKEN=PAGE_TOKEN)
+    await run(settings, clock, RecordingSink())
+    keys = {k for (k,) in stored(settings, "SELECT key FROM mentions")}
+    assert {"threads:18050000000000003", "threads:18070000000000001"} <= keys
+    assert stored(settings, "SELECT mention_key FROM replies") == [("threads:18070000000000001",)]
+    assert {r.query["q"] for r in fake.requests if r.path.endswith("/keyword_search")} == {"acme", "globex", "アクメ"}
