@@ -22,6 +22,7 @@ BUILTIN: dict[str, str] = {
     "facebook": "connectors.facebook:FacebookConnector",
     "instagram": "connectors.instagram:InstagramConnector",
     "threads": "connectors.threads:ThreadsConnector",
+    "linkedin": "connectors.linkedin:LinkedInConnector",
     "trustpilot": "connectors.trustpilot:TrustpilotConnector",
     "yelp": "connectors.yelp:YelpConnector",
 }

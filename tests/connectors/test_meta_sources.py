@@ -111,3 +111,23 @@ async def test_threads_from_the_example_config(graph, tmp_path, clock) -> None: 
     assert {"threads:18050000000000003", "threads:18070000000000001"} <= keys
     assert stored(settings, "SELECT mention_key FROM replies") == [("threads:18070000000000001",)]
     assert {r.query["q"] for r in fake.requests if r.path.endswith("/keyword_search")} == {"acme", "globex", "アクメ"}
+
+
+async def test_linkedin_from_the_example_config(aiohttp_server, tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    from tests.connectors.fake_linkedin import TOKEN, FakeLinkedIn
+
+    fake = FakeLinkedIn()
+    server = await aiohttp_server(fake.app())
+    settings = example_settings(tmp_path, "linkedin", str(server.make_url("")).rstrip("/"), LINKEDIN_TOKEN=TOKEN)
+    sink = RecordingSink()
+    await run(settings, clock, sink)
+    keys = {k for (k,) in stored(settings, "SELECT key FROM mentions")}
+    ask = "linkedin:urn:li:comment:(urn:li:activity:7100000000000000001,7100000000000001001)"
+    assert ask in keys and len(keys) == 2
+    assert stored(settings, "SELECT mention_key FROM replies") == [(ask,)]
+    bad = example_settings(tmp_path / "x", "linkedin", str(server.make_url("")).rstrip("/"), LINKEDIN_TOKEN="nope")
+    (tmp_path / "x").mkdir()
+    for _ in range(2):
+        await run(bad, clock, sink)
+        clock.advance(timedelta(minutes=5))
+    assert [e.state for e, _ in sink.events] == ["auth_failed"]
