@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
@@ -17,12 +17,23 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
 from connectors._http import Response
-from connectors._meta_webhook import Account, WebhookItems, entry_items
 from connectors._watermark import Watermark
-from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, http_url, list_at, secret, text_of
+from connectors._social import (
+    HttpConnectorBase,
+    HttpSourceConfig,
+    MalformedItemError,
+    data_of,
+    http_url,
+    list_at,
+    secret,
+    text_of,
+)
 from connectors.base import BrandView
 from listener.clock import Clock
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
+
+if TYPE_CHECKING:
+    from connectors._meta_webhook import Account, WebhookItems
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +46,14 @@ GONE_CODE = 100  # invalid parameter; with subcode 33 the object was deleted or 
 DEPRECATED_CODE = 12  # the edge or field no longer exists in this API version
 DEFAULT_RATE_WAIT = 600.0  # seconds: platform limits are a rolling hour; this is a first step, not the whole hour
 _ALL_4XX = frozenset(range(400, 500))
+# What mapping one hostile or odd record can raise; such a record is logged and skipped, never
+# allowed to fail the page (the cursor would stop there for good). SourceError is not among them.
+BAD_ITEM = (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError, RecursionError)
+
+
+def why(err: BaseException) -> str:
+    """A skip reason: our own message for a malformed item, else the exception type too."""
+    return str(err) if isinstance(err, MalformedItemError) else f"{type(err).__name__}: {err}"
 _ACCESS_TOKEN = "access_token"
 
 
@@ -255,6 +274,8 @@ class GraphConnectorBase(HttpConnectorBase):
 
     def webhook_account(self) -> Account:
         """How webhook entries for this account are mapped (brand recognition and attribution)."""
+        from connectors._meta_webhook import Account  # the webhook mapper uses this module's error helpers
+
         own = self.own(self.webhook_id)
         return Account(source=self.name, account_id=self.webhook_id, is_brand=self.is_brand, attribute=self.attribute,
                        brands=own or tuple(self.config.attribute_to) or tuple(b.name for b in self.brands[:1]))
@@ -265,6 +286,8 @@ class GraphConnectorBase(HttpConnectorBase):
 
     async def webhook_entry(self, obj: str, entry: Mapping[str, Any], now: datetime) -> WebhookItems:
         """Map one verified webhook entry addressed to this account."""
+        from connectors._meta_webhook import entry_items
+
         return await entry_items(self.webhook_account(), obj, entry, now)
 
     def url(self, path: str, version: str | None = None) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors._meta import BAD_ITEM, why
 from connectors._social import MalformedItemError, text_of
 from connectors.timeutil import to_utc
 from listener.domain import Mention, Reply
@@ -63,7 +64,10 @@ def entry_time(entry: Mapping[str, Any], now: datetime) -> datetime:
     """`entry.time` (epoch seconds, or milliseconds on messaging entries) as UTC."""
     value = entry.get("time")
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000 if value > 10**11 else value, UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000 if value > 10**11 else value, UTC)
+        except (ValueError, OverflowError, OSError):
+            logger.debug("unreadable webhook time %r; using the arrival time", value)
     return now
 
 
@@ -168,7 +172,8 @@ async def entry_items(account: Account, obj: str, entry: Mapping[str, Any], now:
     """Map one `entry` of an `object: page` or `object: instagram` webhook; malformed parts are skipped."""
     found = WebhookItems()
     when = entry_time(entry, now)
-    for change in entry.get("changes") or ():
+    changes, events = entry.get("changes"), entry.get("messaging")
+    for change in changes if isinstance(changes, list) else ():
         try:
             if not isinstance(change, Mapping) or not isinstance(change.get("value"), Mapping):
                 raise MalformedItemError("change without value")
@@ -184,18 +189,18 @@ async def entry_items(account: Account, obj: str, entry: Mapping[str, Any], now:
                 _add(found, await lookup(media, text_of(value.get("comment_id"))), None)
             else:
                 logger.debug("%s: webhook field %r of %r not used", account.source, kind, obj)
-        except MalformedItemError as err:
+        except BAD_ITEM as err:  # a failed mention lookup (SourceError) is not caught: Meta must deliver again
             found.skipped += 1
             logger.warning("%s: skipping malformed webhook change %r: %s", account.source,
-                           change.get("field") if isinstance(change, Mapping) else None, err)
-    for event in entry.get("messaging") or ():
+                           change.get("field") if isinstance(change, Mapping) else None, why(err))
+    for event in events if isinstance(events, list) else ():
         try:
             if not isinstance(event, Mapping):
                 raise MalformedItemError("messaging event is not an object")
             mention, reply = message(account, event, now)
-        except MalformedItemError as err:
+        except BAD_ITEM as err:
             found.skipped += 1
-            logger.warning("%s: skipping malformed webhook message: %s", account.source, err)
+            logger.warning("%s: skipping malformed webhook message: %s", account.source, why(err))
             continue
         if mention is not None:
             found.mentions.append(mention)

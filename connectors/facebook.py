@@ -10,7 +10,16 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from connectors._cursor import dump_cursor, load_cursor
-from connectors._meta import DEPRECATED_CODE, GONE_CODE, GraphConnectorBase, GraphSourceError, MetaConfig, settle
+from connectors._meta import (
+    BAD_ITEM,
+    DEPRECATED_CODE,
+    GONE_CODE,
+    GraphConnectorBase,
+    GraphSourceError,
+    MetaConfig,
+    settle,
+    why,
+)
 from connectors._reviews import review_mention
 from connectors._social import MalformedItemError, required_id, required_time, secret, text_of
 from connectors._watermark import Watermark
@@ -137,23 +146,7 @@ class FacebookConnector(GraphConnectorBase):
         taken: list[tuple[str, datetime]] = []
         try:
             async for items in self.pages(f"/{self.config.page_id}/feed", params):
-                times = []
-                for item in items:
-                    try:
-                        ident = required_id(item, "id", "post")
-                        created = required_time(item.get("created_time"), "created_time")
-                        active = required_time(item.get("updated_time") or item.get("created_time"), "updated_time")
-                        posts.append((ident, active))
-                        times.append(created)
-                        if not self.config.feed or not mark.is_new(ident, created, overlap):
-                            continue
-                        author, name = author_of(item, "post")
-                        if self._is_page(author, name):
-                            continue  # the Page's own announcement: its comments are read below
-                        mentions[ident] = self._mention(item, ident, created, author, name, None, ident)
-                        taken.append((ident, created))
-                    except MalformedItemError as err:
-                        self.skip(item, str(err))
+                times = [t for t in (self._feed_item(item, mark, mentions, taken, posts) for item in items) if t]
                 known = first_run or (times and mark.reached(min(times), overlap))
                 # Comments are read on the newest `comment_posts` posts, so the listing goes on until it has them.
                 if known and (not self.config.comments or len(posts) >= self.config.comment_posts):
@@ -161,6 +154,27 @@ class FacebookConnector(GraphConnectorBase):
         finally:
             settle(mark, taken, overlap, self.clock.now())
         return posts
+
+    def _feed_item(self, item: Any, mark: Watermark, mentions: dict[str, Mention], taken: list[tuple[str, datetime]],
+                   posts: list[tuple[str, datetime]]) -> datetime | None:
+        """Note one feed post for the comment sweep; a visitor's becomes a Mention. Returns its time."""
+        try:
+            if not isinstance(item, Mapping):
+                raise MalformedItemError("post is not an object")
+            ident = required_id(item, "id", "post")
+            created = required_time(item.get("created_time"), "created_time")
+            active = required_time(item.get("updated_time") or item.get("created_time"), "updated_time")
+            posts.append((ident, active))
+            if not self.config.feed or not mark.is_new(ident, created, self.config.overlap):
+                return created
+            author, name = author_of(item, "post")
+            if not self._is_page(author, name):  # the Page's own announcement: its comments are read later
+                mentions[ident] = self._mention(item, ident, created, author, name, None, ident)
+                taken.append((ident, created))
+            return created
+        except BAD_ITEM as err:
+            self.skip(item, why(err))
+            return None
 
     async def _comments(self, posts: list[tuple[str, datetime]], swept: datetime | None, mark: Watermark,
                         mentions: dict[str, Mention], replies: dict[str, Reply]) -> bool:
@@ -209,8 +223,8 @@ class FacebookConnector(GraphConnectorBase):
                 mentions[ident] = self._mention(comment, ident, created, author, name, parent, parent or ident)
                 taken.append((ident, created))
             return created
-        except MalformedItemError as err:
-            self.skip(comment, str(err))
+        except BAD_ITEM as err:
+            self.skip(comment, why(err))
             return None
 
     def _mention(self, item: Mapping[str, Any], ident: str, created: datetime, author: str, name: str,
@@ -232,7 +246,7 @@ class FacebookConnector(GraphConnectorBase):
         overlap, first_run = self.config.overlap, mark.fresh
         params = [("fields", RATING_FIELDS), ("limit", str(self.config.limit))]
         taken: list[tuple[str, datetime]] = []
-        brand = self.config.attribute_to[0] if self.config.attribute_to else (self.brands[0].name if self.brands else "")
+        brand = next(iter((*self.config.attribute_to, *(b.name for b in self.brands[:1]))), "")
         try:
             async for items in self.pages(f"/{self.config.page_id}/ratings", params,
                                           version=self.config.ratings_api_version):
@@ -240,8 +254,8 @@ class FacebookConnector(GraphConnectorBase):
                 for item in items:
                     try:
                         mention = self._rating(item, brand)
-                    except MalformedItemError as err:
-                        self.skip(item, str(err), "created_time")
+                    except BAD_ITEM as err:
+                        self.skip(item, why(err), "created_time")
                         continue
                     times.append(mention.created_at)
                     if mark.is_new(mention.external_id, mention.created_at, overlap):
@@ -299,8 +313,8 @@ class FacebookConnector(GraphConnectorBase):
                         if self._is_page(author, name):
                             created = required_time(comment.get("created_time"), "created_time")
                             answers.append(self._reply(comment, ident, created, name, parent_of(comment) or thread))
-                    except (MalformedItemError, AttributeError) as err:
-                        self.skip(comment, str(err))
+                    except BAD_ITEM as err:
+                        self.skip(comment, why(err))
             for mention in waiting:
                 later = [a for a in answers if a.created_at > mention.created_at]
                 if later:

@@ -11,8 +11,16 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from connectors._cursor import dump_cursor, load_cursor
+from connectors._meta import (
+    BAD_ITEM,
+    GONE_CODE,
+    GraphConnectorBase,
+    GraphSourceError,
+    MetaConfig,
+    settle,
+    why,
+)
 from connectors._meta_webhook import WebhookItems, entry_items
-from connectors._meta import GONE_CODE, GraphConnectorBase, GraphSourceError, MetaConfig, settle
 from connectors._social import MalformedItemError, required_id, required_time, secret, text_of
 from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
@@ -192,8 +200,8 @@ class InstagramConnector(GraphConnectorBase):
                 mentions[ident] = self.comment_mention(comment, ident, created, author, name, parent, media)
                 taken.append((ident, created))
             return ident
-        except MalformedItemError as err:
-            self.skip(comment, str(err))
+        except BAD_ITEM as err:
+            self.skip(comment, why(err))
             return None
 
     def comment_mention(self, comment: Mapping[str, Any], ident: str, created: datetime, author: str, name: str,
@@ -224,8 +232,8 @@ class InstagramConnector(GraphConnectorBase):
                 for item in items:
                     try:
                         mention = self.media_mention(item, "tagged")
-                    except MalformedItemError as err:
-                        self.skip(item, str(err))
+                    except BAD_ITEM as err:
+                        self.skip(item, why(err))
                         continue
                     times.append(mention.created_at)
                     if mark.is_new(mention.external_id, mention.created_at, overlap):
@@ -275,8 +283,8 @@ class InstagramConnector(GraphConnectorBase):
                 return replace(mention, brands=tuple(dict.fromkeys((*mention.brands, *self._account_brands()))),
                                raw={**mention.raw, "seen_because": "mentioned"})
             return self.media_mention(data.get("mentioned_media"), "mentioned")
-        except MalformedItemError as err:
-            self.skip(data, str(err))
+        except BAD_ITEM as err:
+            self.skip(data, why(err))
             return None
 
     async def replies(self, to: Sequence[Mention]) -> list[Reply]:
@@ -302,8 +310,8 @@ class InstagramConnector(GraphConnectorBase):
                             if self._is_account(author, name):
                                 answers.append(self._reply(comment, ident, required_time(comment.get("timestamp")),
                                                            name, thread, {}))
-                        except (MalformedItemError, AttributeError) as err:
-                            self.skip(comment, str(err))
+                        except BAD_ITEM as err:
+                            self.skip(comment, why(err))
             except GraphSourceError as err:
                 if err.error.code != GONE_CODE:
                     raise

@@ -16,7 +16,7 @@ from yarl import URL
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response, parse_retry_after
-from connectors._meta import settle
+from connectors._meta import BAD_ITEM, settle, why
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -234,8 +234,8 @@ class LinkedInConnector(HttpConnectorBase):
                 )
                 taken.append((urn, created))
             return urn
-        except MalformedItemError as err:
-            self.skip(comment, str(err), "$URN", "id")
+        except BAD_ITEM as err:
+            self.skip(comment, why(err), "$URN", "id")
             return None
 
     def _reply(self, comment: Mapping[str, Any], urn: str, created: datetime, actor: str, parent: str,
@@ -244,7 +244,7 @@ class LinkedInConnector(HttpConnectorBase):
                      url=comment_url(post_urn, urn), text=_text(comment))
 
     async def replies(self, to: Sequence[Mention]) -> list[Reply]:
-        """For open comment mentions, read their thread's comments and report the organisation's first answer after each."""
+        """Read open mentions' threads and report the organisation's first answer after each."""
         threads: dict[str, list[Mention]] = {}
         for mention in list(to)[: self.config.reply_checks]:
             threads.setdefault(mention.conversation_id or mention.external_id, []).append(mention)
@@ -264,8 +264,8 @@ class LinkedInConnector(HttpConnectorBase):
                         post = str((waiting[0].raw or {}).get("post") or "")
                         own.append(self._reply(comment, comment_urn(comment), _created(comment),
                                                str(comment["actor"]), thread, post))
-                except MalformedItemError as err:
-                    self.skip(comment, str(err), "$URN", "id")
+                except BAD_ITEM as err:
+                    self.skip(comment, why(err), "$URN", "id")
             for mention in waiting:
                 later = [r for r in own if r.created_at > mention.created_at]
                 if later:

@@ -11,8 +11,24 @@ import aiohttp
 from pydantic import Field, model_validator
 
 from connectors._cursor import dump_cursor, load_cursor
-from connectors._meta import GONE_CODE, GraphConnectorBase, GraphSourceError, MetaConfig, settle
-from connectors._social import MalformedItemError, ThreadNode, brand_answers, required_id, required_time, secret, text_of
+from connectors._meta import (
+    BAD_ITEM,
+    GONE_CODE,
+    GraphConnectorBase,
+    GraphSourceError,
+    MetaConfig,
+    settle,
+    why,
+)
+from connectors._social import (
+    MalformedItemError,
+    ThreadNode,
+    brand_answers,
+    required_id,
+    required_time,
+    secret,
+    text_of,
+)
 from connectors._watermark import Watermark
 from connectors.base import BrandView
 from listener.clock import Clock
@@ -83,7 +99,8 @@ class ThreadsConnector(GraphConnectorBase):
         self.terms = list(unique.values())
 
     def _is_brand(self, name: str) -> bool:
-        return bool(name) and (name.lower() == self.config.username.lstrip("@").lower() or bool(self.own(name, f"@{name}")))
+        own_name = self.config.username.lstrip("@").lower()
+        return bool(name) and (name.lower() == own_name or bool(self.own(name, f"@{name}")))
 
     async def poll(self, since: Cursor | None) -> Page:
         """Each search term down to its mark (server-side `since`), then the brand's newest conversations."""
@@ -104,7 +121,8 @@ class ThreadsConnector(GraphConnectorBase):
         cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh}})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
-    async def _search(self, term: str, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply]) -> None:
+    async def _search(self, term: str, mark: Watermark, mentions: dict[str, Mention],
+                      replies: dict[str, Reply]) -> None:
         overlap, floor = self.config.overlap, mark.floor(self.config.overlap)
         params = [("q", term), ("search_type", "RECENT"), ("search_mode", self.config.search_mode),
                   ("fields", FIELDS), ("limit", str(self.config.limit))]
@@ -161,8 +179,8 @@ class ThreadsConnector(GraphConnectorBase):
                 return
             mentions[ident] = self.to_mention(item, ident, created, name, parent, _ref(item, "root_post") or root)
             taken.append((ident, created))
-        except MalformedItemError as err:
-            self.skip(item, str(err))
+        except BAD_ITEM as err:
+            self.skip(item, why(err))
 
     def to_mention(self, item: Mapping[str, Any], ident: str, created: datetime, name: str, parent: str | None,
                    root: str | None) -> Mention:
@@ -201,8 +219,8 @@ class ThreadsConnector(GraphConnectorBase):
                             name = text_of(item.get("username")) or ""
                             nodes.append(ThreadNode(ident, _ref(item, "replied_to"), required_time(item.get("timestamp")),
                                                     self._is_brand(name), item))
-                        except MalformedItemError as err:
-                            self.skip(item, str(err))
+                        except BAD_ITEM as err:
+                            self.skip(item, why(err))
             except GraphSourceError as err:
                 if err.error.code != GONE_CODE:
                     raise
