@@ -74,7 +74,6 @@ class ThreadsConnector(GraphConnectorBase):
     type_name: ClassVar[str] = "threads"
     Config: ClassVar[type[ThreadsConfig]] = ThreadsConfig
     can_see_replies: ClassVar[bool] = True
-    max_lookback: ClassVar[timedelta] = timedelta(days=7)  # recent keyword search is not a full archive
     shows: ClassVar[tuple[str, ...]] = (
         "public posts matching a keyword or topic tag", "replies under the brand's threads", "the brand's replies",
     )
