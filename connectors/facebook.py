@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
+
+from config.types import Duration
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._meta import (
@@ -40,6 +42,9 @@ class FacebookConfig(MetaConfig):
     feed: bool = Field(default=True, description="Read /{page}/feed: visitor posts become mentions.")
     comments: bool = Field(default=True, description="Read comments on the newest posts of the feed.")
     comment_posts: int = Field(default=25, ge=1, le=100, description="Newest posts whose comments are read per poll.")
+    full_sweep: Duration = Field(
+        default=timedelta(hours=1), description="Read comments of all `comment_posts` posts at least this often."
+    )
     ratings: bool = Field(default=False, description="Read /{page}/ratings (recommendations).")
     ratings_api_version: str = Field(
         default="v21.0", description="Graph version for /ratings (Meta removed recommendations in v22.0)."
@@ -127,15 +132,18 @@ class FacebookConnector(GraphConnectorBase):
         posts: list[tuple[str, datetime]] = []
         if self.config.feed or self.config.comments:
             posts = await self._feed(marks["feed"], mentions)
-        swept = _time(state.get("swept"))
+        swept, full = _time(state.get("swept")), _time(state.get("full"))
         if self.config.comments and self.paused_until is None:
             started = self.clock.now()
-            if await self._comments(posts, swept, marks["comments"], mentions, replies):
-                swept = started
+            # Now and then every recent post is read, whether or not its updated_time moved.
+            whole = full is None or started - full >= self.config.full_sweep
+            if await self._comments(posts, None if whole else swept, marks["comments"], mentions, replies):
+                swept, full = started, started if whole else full
         if self.config.ratings and self.paused_until is None:
             await self._ratings(marks["ratings"], mentions)
         cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh},
-                              "swept": swept.isoformat() if swept else None})
+                              "swept": swept.isoformat() if swept else None,
+                              "full": full.isoformat() if full else None})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
     async def _feed(self, mark: Watermark, mentions: dict[str, Mention]) -> list[tuple[str, datetime]]:

@@ -110,6 +110,18 @@ async def test_quiet_posts_are_not_asked_for_comments(fb, session, clock) -> Non
     assert not [r for r in fake.requests if r.path.endswith("/comments")]  # no updated_time moved
 
 
+async def test_a_full_sweep_finds_comments_on_posts_whose_updated_time_did_not_move(fb, session, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = fb
+    conn = make(url, session, clock, overlap="0s", full_sweep="1h")
+    first = await conn.poll(None)
+    fake.add(POST, "comments", comment(1, 59))  # updated_time of the post left as it was
+    clock.advance(timedelta(minutes=2))
+    assert (await conn.poll(first.cursor)).mentions == []  # not due yet
+    clock.advance(timedelta(hours=1))
+    later = await conn.poll(first.cursor)
+    assert [m.external_id for m in later.mentions] == ["200000000000001_400000000000001"]
+
+
 async def test_expired_token_is_an_auth_error_without_the_token(fb, session, clock) -> None:  # type: ignore[no-untyped-def]
     _, url = fb
     with pytest.raises(SourceAuthError, match="code 190/463 OAuthException") as info:
