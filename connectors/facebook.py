@@ -22,6 +22,7 @@ from connectors._meta import (
     settle,
     why,
 )
+from connectors._messenger import poll_conversations
 from connectors._reviews import review_mention
 from connectors._social import MalformedItemError, required_id, required_time, secret, text_of
 from connectors._watermark import Watermark
@@ -45,6 +46,7 @@ class FacebookConfig(MetaConfig):
     full_sweep: Duration = Field(
         default=timedelta(hours=1), description="Read comments of all `comment_posts` posts at least this often."
     )
+    messages: bool = Field(default=False, description="Poll Messenger conversations (pages_messaging).")
     ratings: bool = Field(default=False, description="Read /{page}/ratings (recommendations).")
     ratings_api_version: str = Field(
         default="v21.0", description="Graph version for /ratings (Meta removed recommendations in v22.0)."
@@ -102,11 +104,12 @@ class FacebookConnector(GraphConnectorBase):
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "visitor posts", "comments and replies on the Page's posts", "the Page's own replies",
-        "recommendations (Graph v21.0 and older)", "Messenger messages (webhook)",
+        "recommendations (Graph v21.0 and older)", "Messenger messages and the Page's answers (webhook, or polling "
+        "with `messages`)",
     )
     hides: ClassVar[tuple[str, ...]] = (
         "posts elsewhere that name the brand (no public search)", "comments on posts beyond `comment_posts` "
-        "(webhook only)", "recommendations on v22.0+", "the Page's Messenger answers when polling",
+        "(webhook only)", "recommendations on v22.0+", "Messenger customers' names in webhooks",
     )
 
     config: FacebookConfig
@@ -126,7 +129,7 @@ class FacebookConnector(GraphConnectorBase):
             return Page([], since)
         state = load_cursor(since, source=self.name)
         saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
-        marks = {k: Watermark.load(saved.get(k)) for k in ("feed", "comments", "ratings")}
+        marks = {k: Watermark.load(saved.get(k)) for k in ("feed", "comments", "ratings", "messages")}
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         posts: list[tuple[str, datetime]] = []
@@ -141,6 +144,8 @@ class FacebookConnector(GraphConnectorBase):
                 swept, full = started, started if whole else full
         if self.config.ratings and self.paused_until is None:
             await self._ratings(marks["ratings"], mentions)
+        if self.config.messages and self.paused_until is None:
+            await poll_conversations(self, marks["messages"], mentions, replies)
         cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh},
                               "swept": swept.isoformat() if swept else None,
                               "full": full.isoformat() if full else None})

@@ -184,6 +184,20 @@ async def test_messenger_messages_are_direct_messages_and_echoes_answer_them(hoo
     assert harness.rows("SELECT key, mention_key FROM replies") == [("facebook:m_echo", "facebook:m_second")]
 
 
+async def test_a_dm_by_webhook_and_again_by_polling_is_one_mention(hooks) -> None:  # type: ignore[no-untyped-def]
+    harness, client = hooks
+    body, headers = signed(dm("m_002", "Order 123 never arrived", ms=1767605460000))
+    assert (await client.post(ROUTE, data=body, headers=headers)).status == 200
+    config = harness.facebook.config.model_copy(update={"messages": True, "feed": False, "comments": False})
+    poller = FacebookConnector("facebook", config, BRANDS, harness.facebook.session, clock=FakeClock(NOW))
+    page = await poller.poll(None)
+    new = await harness.store.ingest("facebook", page.mentions, page.replies, page.cursor, NOW)
+    assert new == ["facebook:m_001"]  # m_002 came by webhook already
+    assert harness.rows("SELECT key FROM mentions ORDER BY key") == [("facebook:m_001",), ("facebook:m_002",)]
+    assert harness.rows("SELECT DISTINCT conversation_id FROM mentions") == [(f"dm:{PAGE}:7000000000000001",)]
+    assert harness.rows("SELECT key, mention_key FROM replies") == [("facebook:m_003", "facebook:m_002")]
+
+
 async def test_instagram_comments_and_mentions(hooks, graph) -> None:  # type: ignore[no-untyped-def]
     harness, client = hooks
     fake, _ = graph

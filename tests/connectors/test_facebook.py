@@ -122,6 +122,29 @@ async def test_a_full_sweep_finds_comments_on_posts_whose_updated_time_did_not_m
     assert [m.external_id for m in later.mentions] == ["200000000000001_400000000000001"]
 
 
+async def test_messenger_conversations_by_polling(fb, session, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = fb
+    conn = make(url, session, clock, feed=False, comments=False, messages=True, overlap="0s")
+    page = await conn.poll(None)
+    assert sorted(m.external_id for m in page.mentions) == ["m_001", "m_002"]
+    dm = next(m for m in page.mentions if m.external_id == "m_002")
+    assert (dm.author, dm.author_name, dm.conversation_id) == ("7000000000000001", "Dana Buyer",
+                                                               f"dm:{PAGE}:7000000000000001")
+    assert dm.raw["channel"] == "direct_message" and dm.brands == ("acme",)
+    # The Page's message answers the customer's latest one before it.
+    assert [(r.external_id, r.in_reply_to) for r in page.replies] == [("m_003", "m_002")]
+    assert fake.requests[0].query["platform"] == "messenger"
+    fake.add("t_10001", "messages", {"id": "m_004", "message": "thanks", "from": {"id": "7000000000000001"},
+                                      "created_time": "2026-01-05T09:50:00+0000"})
+    fake.edges[(PAGE, "conversations")][0]["updated_time"] = "2026-01-05T09:50:00+0000"
+    fake.add(PAGE, "conversations", {"id": "t_quiet", "updated_time": "2026-01-05T08:00:00+0000"})
+    fake.edges[(PAGE, "conversations")].reverse()  # newest first again
+    fake.requests.clear()
+    later = await conn.poll(page.cursor)
+    assert [m.external_id for m in later.mentions] == ["m_004"]
+    assert "/v24.0/t_quiet/messages" not in fake.paths()  # not updated since the mark
+
+
 async def test_expired_token_is_an_auth_error_without_the_token(fb, session, clock) -> None:  # type: ignore[no-untyped-def]
     _, url = fb
     with pytest.raises(SourceAuthError, match="code 190/463 OAuthException") as info:
