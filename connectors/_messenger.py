@@ -109,7 +109,8 @@ def _recipient(read: list[tuple[datetime, str, Mapping[str, Any], str, bool]], p
     """The customer of a conversation where only the Page wrote (in what was read): its `to` participant."""
     for _, _, item, _, _ in read:
         to = item.get("to")
-        for person in to.get("data") or () if isinstance(to, Mapping) else ():
+        people = to.get("data") if isinstance(to, Mapping) else None
+        for person in people if isinstance(people, list) else ():
             ident = text_of(person.get("id")) if isinstance(person, Mapping) else None
             if ident and ident != page_id:
                 return ident
