@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
+
+from config.types import Duration
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._meta import (
@@ -42,6 +44,9 @@ class InstagramConfig(MetaConfig):
     username: str = Field(default="", description="The account's username, to recognise its answers.")
     comments: bool = Field(default=True, description="Read comments on the account's newest media.")
     media_checks: int = Field(default=25, ge=1, le=100, description="Newest media whose comments are read per poll.")
+    full_sweep: Duration = Field(
+        default=timedelta(hours=1), description="Read comments of all `media_checks` media at least this often."
+    )
     tags: bool = Field(default=True, description="Read media the account is tagged in (/{ig-user-id}/tags).")
 
     @field_validator("ig_user_id")
@@ -68,6 +73,13 @@ def author_of(comment: Mapping[str, Any]) -> tuple[str, str]:
     if not ident and not name:
         raise MalformedItemError("comment has neither from nor username")
     return ident, name
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return required_time(value) if value else None
+    except MalformedItemError:
+        return None
 
 
 def comment_url(media: Mapping[str, Any], comment_id: str) -> str:
@@ -122,14 +134,20 @@ class InstagramConnector(GraphConnectorBase):
         saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
         marks = {k: Watermark.load(saved.get(k)) for k in ("comments", "tags")}
         counts = state.get("counts") if isinstance(state.get("counts"), dict) else {}
+        full = _time(state.get("full"))
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         if self.config.comments:
-            counts = await self._comments(counts, marks["comments"], mentions, replies)
+            started = self.clock.now()
+            # Now and then every watched media is read, count moved or not (a deletion can hide a new comment).
+            whole = full is None or started - full >= self.config.full_sweep
+            counts = await self._comments({} if whole else counts, marks["comments"], mentions, replies)
+            if whole and self.paused_until is None:
+                full = started
         if self.config.tags and self.paused_until is None:
             await self._tags(marks["tags"], mentions)
         cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh},
-                              "counts": counts})
+                              "counts": counts, "full": full.isoformat() if full else None})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
     async def _comments(self, counts: dict[str, Any], mark: Watermark, mentions: dict[str, Mention],

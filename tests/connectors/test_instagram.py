@@ -76,6 +76,19 @@ async def test_only_media_whose_comment_count_moved_are_read_again(ig, session, 
         False, True, True, True]  # five new comments and the old ones at two a page: read until the last page
 
 
+async def test_a_full_sweep_finds_a_comment_hidden_by_a_deletion(ig, session, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = ig
+    conn = make(url, session, clock, overlap="0s", tags=False)
+    first = await conn.poll(None)
+    comments = fake.edges[(MEDIA, "comments")]
+    comments.remove(next(c for c in comments if c["id"] == FAN))  # one deleted...
+    fake.add(MEDIA, "comments", comment(1, 1))  # ...one new: comments_count does not move
+    clock.advance(timedelta(minutes=5))
+    assert (await conn.poll(first.cursor)).mentions == []
+    clock.advance(timedelta(hours=1))
+    assert [m.external_id for m in (await conn.poll(first.cursor)).mentions] == ["17860000000000001"]
+
+
 async def test_tags_page_down_to_the_mark(ig, session, clock) -> None:  # type: ignore[no-untyped-def]
     fake, url = ig
     conn = make(url, session, clock, overlap="0s", limit=1, comments=False)
