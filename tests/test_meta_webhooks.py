@@ -214,6 +214,23 @@ async def test_instagram_comments_and_mentions(hooks, graph) -> None:  # type: i
     assert fake.requests[-1].query["fields"].startswith("mentioned_media.media_id(17920000000000001)")
 
 
+async def test_an_instagram_comment_by_webhook_and_by_polling_is_one_mention(hooks) -> None:  # type: ignore[no-untyped-def]
+    harness, client = hooks
+    comment = {"object": "instagram", "entry": [{"id": IG, "time": 1767600000, "changes": [
+        {"field": "comments", "value": {"from": {"id": "6100000000000001", "username": "jdoe"},
+                                        "media": {"id": "17900000000000001", "media_product_type": "FEED"},
+                                        "id": "17850000000000001", "text": "Acme charged me twice for one pair"}}]}]}
+    body, headers = signed(comment)
+    assert (await client.post(ROUTE, data=body, headers=headers)).status == 200
+    page = await harness.instagram.poll(None)
+    assert "17850000000000001" in {m.external_id for m in page.mentions}
+    new = await harness.store.ingest("instagram", page.mentions, page.replies, page.cursor, NOW)
+    assert "instagram:17850000000000001" not in new
+    assert harness.rows("SELECT count(*) FROM mentions WHERE external_id = '17850000000000001'") == [(1,)]
+    # The account's answer, found by polling, stops what the webhook brought.
+    assert harness.rows("SELECT mention_key FROM replies") == [("instagram:17850000000000001",)]
+
+
 async def test_a_failed_lookup_or_store_asks_meta_to_deliver_again(hooks, graph) -> None:  # type: ignore[no-untyped-def]
     harness, client = hooks
     fake, _ = graph
