@@ -131,3 +131,13 @@ async def test_linkedin_from_the_example_config(aiohttp_server, tmp_path, clock)
         await run(bad, clock, sink)
         clock.advance(timedelta(minutes=5))
     assert [e.state for e, _ in sink.events] == ["auth_failed"]
+
+
+async def test_rejected_threads_token_alerts_once(graph, tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    _, url = await graph("threads")
+    settings = example_settings(tmp_path, "threads", url, THREADS_TOKEN="TH-revoked")
+    sink = RecordingSink()
+    for _ in range(2):
+        await run(settings, clock, sink)
+        clock.advance(timedelta(minutes=5))
+    assert [e.state for e, _ in sink.events] == ["auth_failed"] and "code 190" in sink.events[0][0].detail
