@@ -184,6 +184,22 @@ async def test_messenger_messages_are_direct_messages_and_echoes_answer_them(hoo
     assert harness.rows("SELECT key, mention_key FROM replies") == [("facebook:m_echo", "facebook:m_second")]
 
 
+async def test_instagram_direct_messages(hooks) -> None:  # type: ignore[no-untyped-def]
+    harness, client = hooks
+    customer, account = {"id": "6300000000000001"}, {"id": IG}
+    for sender, recipient, mid, extra, ms in ((customer, account, "aWdfZmFrZTE", {}, 1767603600000),
+                                              (account, customer, "aWdfZmFrZTI", {"is_echo": True}, 1767603660000)):
+        payload = {"object": "instagram", "entry": [{"id": IG, "time": ms, "messaging": [{
+            "sender": sender, "recipient": recipient, "timestamp": ms,
+            "message": {"mid": mid, "text": "acme refund?" if not extra else "Checking!", **extra}}]}]}
+        body, headers = signed(payload)
+        assert (await client.post(ROUTE, data=body, headers=headers)).status == 200
+    (row,) = harness.rows("SELECT key, conversation_id, raw FROM mentions")
+    assert row[:2] == ("instagram:aWdfZmFrZTE", f"dm:{IG}:6300000000000001")
+    assert json.loads(row[2])["channel"] == "direct_message"
+    assert harness.rows("SELECT mention_key FROM replies") == [("instagram:aWdfZmFrZTE",)]
+
+
 async def test_a_dm_by_webhook_and_again_by_polling_is_one_mention(hooks) -> None:  # type: ignore[no-untyped-def]
     harness, client = hooks
     body, headers = signed(dm("m_002", "Order 123 never arrived", ms=1767605460000))
