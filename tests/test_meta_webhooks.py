@@ -312,6 +312,44 @@ async def test_the_daemon_serves_the_route_and_classifies_what_arrives(aiohttp_s
         await task
 
 
+async def test_a_direct_message_runs_on_the_direct_message_policy(aiohttp_server, make_settings) -> None:  # type: ignore[no-untyped-def]
+    fake = FakeGraph("facebook")
+    fake.edges = {k: [] for k in fake.edges}
+    server = await aiohttp_server(fake.app())
+    settings = make_settings(
+        {"api": {"port": 0, "enabled": False},
+         "sla": {"policies": [{"name": "dms", "channels": ["direct_message"], "first_response": "15m"},
+                              {"name": "public", "first_response": "60m"}]},
+         "connectors": {"facebook": {"page_id": PAGE, "access_token": "${T}", "app_secret": "${S}",
+                                     "verify_token": "${V}", "base_url": str(server.make_url("")).rstrip("/"),
+                                     "poll_interval": "1h", "attribute_to": ["acme"]}}},
+        T=PAGE_TOKEN, S=APP_SECRET, V=VERIFY)
+    daemon = Daemon(settings, classifier=KeywordClassifier(), sinks={"recording": RecordingSink()})
+    task = asyncio.create_task(daemon.run(install_signals=False))
+    try:
+        await _until(lambda: daemon.web_port is not None)
+        sent = int(time.time() * 1000)
+        body, headers = signed(dm("m_live", "acme my order is broken and nobody answers", ms=sent))
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{daemon.web_port}{ROUTE}"
+            assert (await http.post(url, data=body, headers=headers)).status == 200
+        await _until(lambda: bool(_complaints(settings)))
+    finally:
+        daemon.stop()
+        await task
+    (case,) = _complaints(settings)
+    assert case.mention_key == "facebook:m_live"
+    assert (case.deadline - case.opened_at).total_seconds() == 15 * 60  # the DM policy, not the public one
+
+
+def _complaints(settings: Any) -> list[Any]:
+    store = SyncStore(settings.listener.database)
+    try:
+        return store.complaints()
+    finally:
+        store.close()
+
+
 def _classified(settings: Any, key: str) -> bool:
     store = SyncStore(settings.listener.database)
     try:
