@@ -69,7 +69,7 @@ async def test_facebook_from_the_example_config(graph, tmp_path, clock, monkeypa
                   if k not in ("access_token", "app_secret", "verify_token", "attribute_to")))
     assert main(["sources", "--format", "json"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
-    assert row["source"] == "facebook" and row["replies_visible"] is True and row["state"] == "up"
+    assert row["source"] == "facebook" and row["platform_shows_replies"] is True and row["state"] == "up"
     assert any("no public search" in item for item in row["cannot_show"]) and row["shows"]
 
 
