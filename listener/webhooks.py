@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 ROUTE = "/webhooks/meta"
 MAX_BODY = 1024 * 1024  # Meta batches up to 1,000 updates; a bigger body is not Meta
 _LAST_DMS = 10_000  # conversations whose latest customer message is remembered for echoes
+# Meta gives up on a delivery that is not answered within about 20 seconds; a mention lookup that
+# takes longer is abandoned and the delivery asked for again (503) rather than timed out silently.
+MAPPING_LIMIT = 15.0
 
 Ingest = Callable[[str, list[Mention], list[Reply]], Awaitable[None]]
 """(source, mentions, replies): store them durably (and queue new mentions for classification)."""
@@ -143,7 +146,12 @@ class MetaWebhooks:
     async def _store(self, target: WebhookTarget, obj: str, entry: Mapping[str, Any]) -> bool:
         """Map and store one entry; False when it must be delivered again."""
         try:
-            items = await target.webhook_entry(obj, entry, self.now())
+            async with asyncio.timeout(MAPPING_LIMIT):
+                items = await target.webhook_entry(obj, entry, self.now())
+        except TimeoutError:
+            logger.warning("%s: a webhook lookup took over %.0fs; asking Meta to deliver again", target.name,
+                           MAPPING_LIMIT)
+            return False
         except SourceError as err:  # a mention lookup failed (rate limit, network): Meta will retry
             logger.warning("%s: webhook entry not complete (%s); asking Meta to deliver again", target.name, err)
             return False

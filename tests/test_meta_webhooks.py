@@ -21,7 +21,8 @@ from listener.daemon import Daemon
 from listener.domain import Mention, Reply
 from listener.store import Store, SyncStore
 from listener.webhooks import ROUTE, MetaWebhooks, meta_webhook_targets, signature_of
-from tests.connectors.fake_meta import PAGE_TOKEN, FakeGraph
+from tests.connectors.fake_meta import PAGE_TOKEN, FakeGraph, error_body
+from tests.connectors.fake_social import Scripted
 from tests.doubles import KeywordClassifier, RecordingSink
 
 APP_SECRET = "meta-app-secret-5f2c"
@@ -250,9 +251,6 @@ async def test_an_instagram_comment_by_webhook_and_by_polling_is_one_mention(hoo
 async def test_a_failed_lookup_or_store_asks_meta_to_deliver_again(hooks, graph) -> None:  # type: ignore[no-untyped-def]
     harness, client = hooks
     fake, _ = graph
-    from tests.connectors.fake_meta import error_body
-    from tests.connectors.fake_social import Scripted
-
     fake.fail_next(f"/v24.0/{IG}", Scripted(status=400, body=error_body(4, "Application request limit reached")))
     mention = {"object": "instagram", "entry": [{"id": IG, "time": 1767607200, "changes": [
         {"field": "mentions", "value": {"media_id": "17920000000000001"}}]}]}
@@ -265,6 +263,18 @@ async def test_a_failed_lookup_or_store_asks_meta_to_deliver_again(hooks, graph)
     harness.fail = False
     assert (await client.post(ROUTE, data=body, headers=headers)).status == 200
     assert harness.rows("SELECT count(*) FROM mentions") == [(2,)]
+
+
+async def test_a_slow_lookup_is_abandoned_before_meta_gives_up(hooks, graph, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    harness, client = hooks
+    fake, _ = graph
+    monkeypatch.setattr("listener.webhooks.MAPPING_LIMIT", 0.2)
+    fake.fail_next(f"/v24.0/{IG}", Scripted(body="{}", delay_body=2))
+    mention = {"object": "instagram", "entry": [{"id": IG, "time": 1767607200, "changes": [
+        {"field": "mentions", "value": {"media_id": "17920000000000001"}}]}]}
+    body, headers = signed(mention)
+    assert (await client.post(ROUTE, data=body, headers=headers)).status == 503
+    assert harness.rows("SELECT count(*) FROM mentions") == [(0,)]
 
 
 async def test_entries_for_unknown_accounts_and_bad_bodies(hooks) -> None:  # type: ignore[no-untyped-def]
