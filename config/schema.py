@@ -316,6 +316,10 @@ class ApiSettings(_Strict):
     host: str = Field(default="127.0.0.1", description="Bind address; anything but loopback needs `token`.")
     port: int = Field(default=8787, ge=0, le=65535)
     token: SecretStr | None = Field(default=None, description="Bearer token clients must send (from ${ENV}).")
+    users: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Per-user bearer tokens (name = \"${ENV}\"): the web queue records actions under the name.",
+    )
 
     @field_validator("token")
     @classmethod
@@ -326,9 +330,23 @@ class ApiSettings(_Strict):
             raise ValueError("token must be at least 16 characters (generate one with `openssl rand -hex 32`)")
         return value
 
+    @field_validator("users")
+    @classmethod
+    def _user_tokens(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        kept = {name: secret for name, secret in value.items() if secret.get_secret_value().strip()}
+        for name, secret in kept.items():
+            if not name.strip() or len(name) > 80 or not name.isprintable():
+                raise ValueError(f"user name {name!r} must be 1 to 80 printable characters")
+            if len(secret.get_secret_value()) < 16:
+                raise ValueError(f"{name}: token must be at least 16 characters")
+        tokens = [s.get_secret_value() for s in kept.values()]
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("two users have the same token")
+        return kept
+
     @model_validator(mode="after")
     def _token_off_loopback(self) -> ApiSettings:
-        if not _is_loopback(self.host) and self.token is None:
+        if not _is_loopback(self.host) and self.token is None and not self.users:
             raise ValueError(
                 f"binding to {self.host!r} (not loopback) requires `token` "
                 "(e.g. token = \"${LISTENER_API_TOKEN}\")"

@@ -274,3 +274,11 @@ def m009_listening_alerts(db: Database) -> None:
     db.execute(
         "CREATE INDEX IF NOT EXISTS idx_trend_brand_series ON trend_brand_hourly (brand, source, hour)"
     )
+
+
+@migrations()
+def m019_web_actions(db: Database) -> None:
+    """Actions from the web queue: whom an `assign` named and where the action came from (slack, web)."""
+    for column in ("assignee", "via"):
+        if column not in db["actions"].columns_dict:
+            db["actions"].add_column(column, str)

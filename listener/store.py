@@ -641,16 +641,19 @@ class SyncStore:
 
     def take_action(
         self, mention_key: str, action: str, user: str, now: datetime, router: SinkRouter | None,
-        *, request_key: str, snooze: timedelta = timedelta(minutes=30),
+        *, request_key: str, snooze: timedelta = timedelta(minutes=30), assignee: str | None = None,
+        via: str | None = None,
     ) -> str:
-        """Apply a Slack button (ack, assign, snooze, not_complaint, replied) once per request.
+        """Apply a Slack button or web queue action (ack, assign, snooze, not_complaint, replied) once per request.
 
+        `assign` gives the clock to `assignee` (default: `user`, who pressed it); `via` records where from.
         Returns "done", "duplicate" (this request was applied before) or "closed" (no open clock).
         """
         with self.db.atomic():
             cur = self.db.execute(
-                "INSERT OR IGNORE INTO actions (request_key, mention_key, action, user, at) VALUES (?, ?, ?, ?, ?)",
-                [request_key, mention_key, action, user, iso(now)],
+                "INSERT OR IGNORE INTO actions (request_key, mention_key, action, user, at, assignee, via) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [request_key, mention_key, action, user, iso(now), assignee if action == "assign" else None, via],
             )
             if cur.rowcount == 0:
                 return "duplicate"
@@ -684,8 +687,9 @@ class SyncStore:
                 )
                 state = f"acknowledged by {user}"
             elif action == "assign":
-                self.db.execute("UPDATE complaints SET assigned_to = ? WHERE mention_key = ?", [user, case])
-                state = f"assigned to {user}"
+                owner = assignee or user
+                self.db.execute("UPDATE complaints SET assigned_to = ? WHERE mention_key = ?", [owner, case])
+                state = f"assigned to {owner}" + (f" by {user}" if owner != user else "")
             elif action == "snooze":
                 until = now + snooze
                 self.db.execute(
