@@ -156,10 +156,13 @@ def trends_command(
             raise click.BadParameter(str(err)) from None
     _emit(report, fmt, render.trends_table)
     if chart is not None:
-        from listener.analytics.chart import draw_trends
+        from listener.analytics.chart import NoData, draw_trends
 
         try:
             draw_trends(report, chart)
+        except NoData as err:
+            click.echo(str(err), err=True)
+            return
         except RuntimeError as err:
             raise click.ClickException(str(err)) from None
         click.echo(f"chart written to {chart}", err=True)
