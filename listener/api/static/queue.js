@@ -158,7 +158,13 @@ function fillGroup(tbody, title, items, total) {
 
 async function loadQueue() {
   if (Q.loading) { Q.again = true; return Q.loading; }
+  if (document.querySelector("#queue tr.action-form")) {  // never redraw under someone typing a name
+    setTimeout(() => loadQueue().catch(() => {}), 1000);
+    return undefined;
+  }
   Q.loading = (async () => {
+    const active = document.activeElement;
+    const hadFocus = Boolean(active && active.closest && active.closest("#queue tbody tr[data-key]"));
     const body = await window.api("/api/queue", queueParams());
     window.listenerState.offsetMs = Date.parse(body.now) - Date.now();
     Q.items = new Map([...body.due, ...body.overdue].map(i => [i.mention_key, i]));
@@ -172,7 +178,7 @@ async function loadQueue() {
     qs("queue-empty").hidden = Q.order.length > 0;
     qs("queue-scope").textContent = `opened in the last ${qs("range").selectedOptions[0].textContent}`;
     if (Q.selected && !Q.items.has(Q.selected)) Q.selected = Q.order[0] || null;
-    if (Q.selected) markSelected();
+    if (Q.selected) markSelected(hadFocus || document.activeElement === document.body);
     tickQueue();
     Q.firstLoad = false;
   })();
@@ -256,6 +262,8 @@ function startAction(key, action) {
   });
   form.addEventListener("keydown", event => {
     if (event.key === "Escape") { closeForm(); select(key, true); }
+    // Enter on the duration list submits (Chromium would only open the list).
+    if (event.key === "Enter" && event.target.tagName === "SELECT") { event.preventDefault(); form.requestSubmit(); }
   });
   cell.appendChild(form);
   formRow.appendChild(cell);
