@@ -25,6 +25,7 @@ from connectors._http import (
     parse_retry_after,
     request,
 )
+from connectors._records import MalformedRecord
 from connectors.base import BrandView, ConnectorConfig
 from connectors.matching import match_brands, own_brands
 from connectors.timeutil import to_utc
@@ -35,7 +36,7 @@ from listener.redact import redact, register_secret
 logger = logging.getLogger(__name__)
 
 
-class MalformedItemError(ValueError):
+class MalformedItemError(MalformedRecord):
     """One post, comment or entry lacks what we need (id, author, time); it is skipped."""
 
 
