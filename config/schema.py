@@ -310,7 +310,7 @@ def _is_loopback(host: str) -> bool:
 
 
 class ApiSettings(_Strict):
-    """[api]: the REST API and dashboard served by the daemon (read-only)."""
+    """[api]: the REST API, dashboard and web queue served by the daemon."""
 
     enabled: bool = False
     host: str = Field(default="127.0.0.1", description="Bind address; anything but loopback needs `token`.")

@@ -277,6 +277,7 @@ def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: 
             assert band == ("good" if share >= 0.9 else "fair" if share >= 0.75 else "poor")
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(DOCS_IMG / "queue.png"))
+    driver.find_element(By.CSS_SELECTOR, "section.charts").screenshot(str(DOCS_IMG / "charts.png"))
 
 
 def test_actions_by_click_and_keyboard(server: Server, browser: Any) -> None:
@@ -302,7 +303,9 @@ def test_actions_by_click_and_keyboard(server: Server, browser: Any) -> None:
     _row(driver, "mastodon:fresh").find_element(By.CSS_SELECTOR, "button[data-action=assign]").click()
     field = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "tr.action-form input[name=assignee]"))
     field.clear()
-    field.send_keys("sam", Keys.ENTER)
+    field.send_keys("sam")
+    driver.save_screenshot(str(DOCS_IMG / "queue-assign.png"))
+    field.send_keys(Keys.ENTER)
     wait.until(lambda _d: "→ sam" in who("mastodon:fresh"))
     assert _row(driver, "mastodon:fresh").find_element(By.CSS_SELECTOR, "a[data-action=open]").get_attribute(
         "href") == "https://social.example/@fresh/1"

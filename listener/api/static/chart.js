@@ -57,6 +57,8 @@ function drawLineChart(svg, legend, series) {
     return;
   }
   const x0 = Math.min(...xs), x1 = Math.max(...xs);
+  const uniqueXs = [...new Set(xs)].sort((a, b) => a - b);
+  const step = Math.min(Infinity, ...uniqueXs.slice(1).map((t, i) => t - uniqueXs[i]));
   const yTicks = shareTicks(ys.length ? Math.max(...ys) : 0);
   const yMax = yTicks[yTicks.length - 1];
   const sx = t => pad.left + (x1 === x0 ? 0.5 : (t - x0) / (x1 - x0)) * (width - pad.left - pad.right);
@@ -76,9 +78,12 @@ function drawLineChart(svg, legend, series) {
   }
   series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length];
-    let d = "", pen = false;
+    let d = "", pen = false, last = null;
     const sorted = [...s.points].sort((a, b) => a.x - b.x);
     for (const p of sorted) {
+      // A period with no row (no mentions) breaks the line rather than bridging the gap.
+      if (last !== null && p.x.getTime() - last > step * 1.5) pen = false;
+      last = p.x.getTime();
       if (p.y === null) { pen = false; continue; }
       d += `${pen ? "L" : "M"}${sx(p.x.getTime()).toFixed(1)},${sy(p.y).toFixed(1)}`;
       pen = true;
