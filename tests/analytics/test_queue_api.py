@@ -116,3 +116,23 @@ async def test_events_announce_changes_made_elsewhere(client: TestClient, db: Pa
     await asyncio.get_running_loop().run_in_executor(None, _clock, db, "news", 1)
     assert "event: queue" in await frame()
     resp.close()
+
+
+async def test_an_open_event_stream_does_not_hold_up_shutdown(db: Path) -> None:
+    import time
+
+    import aiohttp
+    from aiohttp import web
+
+    runner = web.AppRunner(build_app(db, analytics_settings(db), clock=FakeClock(NOW)))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    async with aiohttp.ClientSession() as http:
+        resp = await http.get(f"http://127.0.0.1:{port}/api/events")
+        assert b"event: hello" in await asyncio.wait_for(resp.content.readuntil(b"\n\n"), 5)
+        started = time.monotonic()
+        await asyncio.wait_for(runner.cleanup(), 10)
+        assert time.monotonic() - started < 5  # aiohttp would otherwise wait up to a minute for the handler
+        resp.close()
