@@ -240,7 +240,7 @@ def ack_command(config_path: Path | None, db_path: Path | None, mention_id: str,
     try:
         key = _resolve_key(store, mention_id)
         # Events are routed at the next daemon pass: queue them for every sink that wants them.
-        stopped = store.acknowledge(key, by, datetime.now(UTC), _offline_router(settings))
+        stopped = store.acknowledge(key, by, datetime.now(UTC), offline_router(settings))
     finally:
         store.close()
     if not stopped:
@@ -248,7 +248,7 @@ def ack_command(config_path: Path | None, db_path: Path | None, mention_id: str,
     click.echo(f"{key}: clock stopped by {by}")
 
 
-def _offline_router(settings: Settings) -> Callable[[Event], list[str]]:
+def offline_router(settings: Settings) -> Callable[[Event], list[str]]:
     """Route events to the configured sinks' names without delivering anything.
 
     The running daemon delivers what we queue here; delivering from the CLI too could send

@@ -71,7 +71,7 @@ class ApiContext:
         self.brands = brands
         self.clock = clock
         self.sla_target_s = sla_target_s
-        self.actions = actions  # None: `listener api` on its own serves the queue read-only
+        self.actions = actions  # None: the queue is served read-only
         self.watcher = watcher
         self.people = people  # the per-user token names: whom the page offers to assign to
 
@@ -195,7 +195,7 @@ async def action_handler(request: web.Request) -> web.Response:
     _db, ctx = _ctx(request)
     if ctx.actions is None:
         return web.json_response(
-            {"error": "this server is read-only: actions need the daemon ([api] enabled = true)"}, status=503
+            {"error": "this server is read-only: it was started without actions"}, status=503
         )
     # Only our own page's fetch() can send JSON with these headers: a cross-site form cannot (CSRF).
     if request.content_type != "application/json":

@@ -223,7 +223,7 @@ def spec() -> dict[str, Any]:
             "/api/actions": {
                 "post": {
                     "summary": "Act on a clock (the same actions, records and idempotency as Slack's buttons). "
-                    "Needs the daemon; `listener api` on its own answers 503.",
+                    "A server built without an action path answers 503.",
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -255,7 +255,7 @@ def spec() -> dict[str, Any]:
                               {"type": "object"}),
                         "403": {"description": "A cross-origin request."},
                         "415": {"description": "Not application/json."},
-                        "503": {"description": "Read-only server (no daemon)."},
+                        "503": {"description": "This server takes no actions."},
                     },
                 }
             },

@@ -65,7 +65,7 @@ def build_app(
     """The API, dashboard and web queue over the database at `store_path`.
 
     Reads run on read-only connections; queue actions go through `actions` (the daemon's store, the
-    same path as Slack's buttons) and are refused when it is None (`listener api` on its own).
+    same path as Slack's buttons) and are refused when it is None.
     """
     token = settings.api.token.get_secret_value() if settings.api.token else None
     users = {name: secret.get_secret_value() for name, secret in settings.api.users.items()}
@@ -107,9 +107,11 @@ def build_app(
     return app
 
 
-async def start_api(settings: Settings, store_path: Path | str, *, clock: Clock | None = None) -> web.AppRunner:
+async def start_api(
+    settings: Settings, store_path: Path | str, *, clock: Clock | None = None, actions: ClockActions | None = None
+) -> web.AppRunner:
     """Start serving on `settings.api.host:port`; stop it with `await runner.cleanup()`."""
-    app = build_app(store_path, settings, clock=clock)
+    app = build_app(store_path, settings, clock=clock, actions=actions)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.api.host, settings.api.port)

@@ -136,3 +136,48 @@ async def test_an_open_event_stream_does_not_hold_up_shutdown(db: Path) -> None:
         await asyncio.wait_for(runner.cleanup(), 10)
         assert time.monotonic() - started < 5  # aiohttp would otherwise wait up to a minute for the handler
         resp.close()
+
+
+def test_listener_api_on_its_own_lets_the_queue_act(db: Path, tmp_path: Path) -> None:
+    """`listener api` without the daemon: actions are recorded like `listener ack`'s (the daemon delivers alerts)."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "listener", "api", "--db", str(db), "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/api/whoami", timeout=5) as resp:  # noqa: S310 - loopback
+                    assert json.load(resp)["actions"] is True
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.stdout else ""
+                time.sleep(0.3)
+        body = json.dumps({"mention_key": "mastodon:soon", "action": "ack", "request_id": "cli-000001", "by": "ann"})
+        request = urllib.request.Request(
+            base + "/api/actions", data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback
+            assert json.load(resp) == {"result": "done", "by": "ann"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT acked_by FROM complaints WHERE mention_key = 'mastodon:soon'").fetchone() == ("ann",)
+        assert conn.execute("SELECT user, via FROM actions WHERE request_key = 'web:cli-000001'").fetchone() == (
+            "ann", "web/open")
