@@ -50,6 +50,10 @@ async def _index(_request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+async def _no_icon(_request: web.Request) -> web.Response:
+    return web.Response(status=204)  # browsers ask for it; a 404 would fill their consoles with errors
+
+
 async def _openapi(_request: web.Request) -> web.Response:
     return web.json_response(spec())
 
@@ -93,6 +97,7 @@ def build_app(
     app.on_cleanup.append(watcher.stop)
     app.on_cleanup.append(close_db)
     app.router.add_get("/", _index)
+    app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/api/openapi.json", _openapi)
     app.router.add_get("/api/mentions", handlers.mentions_handler)
     app.router.add_get("/api/complaints", handlers.complaints_handler)
