@@ -101,8 +101,10 @@ class Server:
 
 
 @pytest.fixture
-def server(seeded: Seeded, tmp_path: Path) -> Iterator[Server]:
+def server(seeded: Seeded, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The API and page with the daemon's action path; `[api]` settings from an indirect parameter."""
     db = _database(seeded, tmp_path)
+    settings = analytics_settings(db, **getattr(request, "param", {}))
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, Any] = {}
@@ -111,7 +113,7 @@ def server(seeded: Seeded, tmp_path: Path) -> Iterator[Server]:
         clock = FakeClock(NOW)
         store = await Store(db).open()
         actions = ClockActions(store, None, clock.now)  # the daemon's path, without sinks
-        app = build_app(db, analytics_settings(db), clock=clock, actions=actions, live_interval_s=0.2)
+        app = build_app(db, settings, clock=clock, actions=actions, live_interval_s=0.2)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -154,8 +156,9 @@ def browser() -> Iterator[Any]:
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:
         yield driver
-        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        assert errors == []  # no script error on the page
+        logs = driver.get_log("browser")
+        asked = [e for e in logs if e["source"] == "network" and "status of 401" in e["message"]]  # token asked
+        assert [e for e in logs if e["level"] == "SEVERE" and e not in asked] == []  # no script error on the page
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
@@ -355,3 +358,27 @@ def test_actions_by_click_and_keyboard(server: Server, browser: Any) -> None:
     driver.find_element(By.ID, "tab-complaints").send_keys(Keys.ARROW_RIGHT)
     wait.until(lambda _d: _shown(driver) == ["mastodon:question"])
     assert driver.switch_to.active_element.get_attribute("id") == "tab-other"
+
+
+DANA = "dana-token-0123456789abcdef"
+
+
+@pytest.mark.parametrize("server", [{"token": "shared-token-0123456789abc", "users": {"dana": DANA}}], indirect=True)
+def test_sign_in_with_a_personal_token_records_the_user(server: Server, browser: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.get(server.base + "/")
+    wait = WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
+    token = wait.until(lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
+    token.send_keys(DANA, Keys.ENTER)
+    _loaded(driver)
+    assert driver.find_element(By.ID, "signed-in").text == "signed in as dana"
+    assert not driver.find_element(By.ID, "my-name").is_displayed()  # the token names the user
+    wait.until(lambda d: d.find_element(By.ID, "live").get_attribute("data-state") == "on")  # events carry the token
+    _row(driver, "mastodon:late").find_element(By.CSS_SELECTOR, "button[data-action=replied]").click()
+    wait.until(lambda _d: "mastodon:late" not in _shown(driver))
+    assert _actions(server.db) == [("mastodon:late", "replied", "dana", "", "web/user-token")]
