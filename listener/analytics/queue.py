@@ -51,6 +51,11 @@ _FROM = (
 )
 
 
+def _from(f: Filters, *, language: bool = False) -> str:
+    """The joins a count needs: the mention and its labels only for the language (a count's main cost)."""
+    return _FROM if language or f.languages else " FROM complaints k"
+
+
 @dataclass(frozen=True, slots=True)
 class QueueQuery:
     """Which part of the queue: a tab plus the filters beyond brand, source and language."""
@@ -126,19 +131,20 @@ def queue(
         params = [*base, *tab_params, iso(now)]
         sql = f"SELECT {select}{_FROM}{clause} AND {test} ORDER BY k.deadline {order}, k.mention_key LIMIT ?"
         groups[group] = _rows(conn, sql, [*params, limit], now)
-        totals[group] = conn.execute(f"SELECT COUNT(*){_FROM}{clause} AND {test}", params).fetchone()[0]
+        totals[group] = conn.execute(f"SELECT COUNT(*){_from(f)}{clause} AND {test}", params).fetchone()[0]
     counts = {}
     for name in TABS:
         p: list[object] = []
         w = _filters(f, q, p)
         t = _tab_clause(name, rivals, p)
-        counts[name] = conn.execute(f"SELECT COUNT(*){_FROM} WHERE {' AND '.join([*w, t])}", p).fetchone()[0]
+        counts[name] = conn.execute(f"SELECT COUNT(*){_from(f)} WHERE {' AND '.join([*w, t])}", p).fetchone()[0]
     facets: dict[str, list[dict[str, Any]]] = {}
     for name, expr in _FACET_SQL.items():
         p = []
         w = _filters(Filters(since=f.since, until=f.until), QueueQuery(tab=q.tab), p)
         t = _tab_clause(q.tab, rivals, p)
-        sql = f"SELECT {expr}, COUNT(*){_FROM} WHERE {' AND '.join([*w, t])} GROUP BY 1 ORDER BY 1"
+        joins = _from(f, language=name == "language")
+        sql = f"SELECT {expr}, COUNT(*){joins} WHERE {' AND '.join([*w, t])} GROUP BY 1 ORDER BY 1"
         facets[name] = [{"value": v, "count": n} for v, n in conn.execute(sql, p)]
     return {
         "tab": q.tab,

@@ -22,10 +22,11 @@ from aiohttp import web
 
 logger = logging.getLogger(__name__)
 
-# Enough to see a new clock, a closed one, an action, a reopened or restarted round.
+# Enough to see a new clock, a closed or reopened one, an action, a restarted round (its deadline
+# moves); the open clocks' part reads only the (state, deadline) index.
 _SIGNATURE_SQL = """SELECT (SELECT MAX(id) FROM actions), (SELECT MAX(rowid) FROM complaints),
-    (SELECT COUNT(*) FROM complaints WHERE state = 'open'), (SELECT MAX(closed_at) FROM complaints),
-    (SELECT MAX(opened_at) FROM complaints WHERE state = 'open')"""
+    (SELECT COUNT(*) FROM complaints WHERE state = 'open'),
+    (SELECT total(julianday(deadline)) FROM complaints WHERE state = 'open')"""
 HEARTBEAT_S = 15.0
 
 
