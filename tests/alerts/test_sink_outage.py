@@ -1,0 +1,112 @@
+"""Every HTTP sink through the real outbox: 429s and 500s for ten fake minutes lose and double nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from alerts.base import Event, EventKind, Sink
+from alerts.webhook import WebhookSink
+from config.sinks import WebhookSettings
+from listener.clock import FakeClock
+from listener.dispatch import Dispatcher
+from listener.store import Store
+from tests.alerts.fake_http import Scripted, ScriptedFake
+from tests.alerts.fake_webhook import PATH, SECRET, FakeReceiver
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+OUTAGE = timedelta(minutes=10)
+
+
+@dataclass
+class Case:
+    """A sink and its fake: how to build each, and what the fake ended up holding per case."""
+
+    make_fake: Callable[[FakeClock], ScriptedFake]
+    make_sink: Callable[[TestServer, aiohttp.ClientSession, FakeClock], Sink]
+    delivered: Callable[[Any], list[str]]  # event ids (or case ids) the fake accepted, in arrival order
+    expected: Callable[[list[Event]], list[str]]
+
+
+CASES: dict[str, Case] = {
+    "webhook": Case(
+        make_fake=lambda clock: FakeReceiver(now=clock.now),
+        make_sink=lambda server, session, clock: WebhookSink(
+            WebhookSettings(url=str(server.make_url(PATH)), secret=SECRET, timeout="5s"), session, clock=clock),
+        delivered=lambda fake: [body["id"] for body in fake.accepted],
+        expected=lambda events: [e.id for e in events],
+    ),
+}
+
+
+def outage(clock: FakeClock) -> Callable[[], Scripted | None]:
+    """Alternate 500 and 429 (Retry-After: 30) until the outage ends."""
+    count = [0]
+
+    def answer() -> Scripted | None:
+        if clock.now() >= START + OUTAGE:
+            return None
+        count[0] += 1
+        if count[0] % 2:
+            return Scripted(500, json_body={"error": "internal"})
+        return Scripted(429, json_body={"error": "rate limited"}, headers={"Retry-After": "30"})
+
+    return answer
+
+
+def events_for(clock: FakeClock, n: int = 12) -> list[Event]:
+    """Breaches of `n` complaints, then a reply to each of the first three."""
+    events = []
+    for i in range(n):
+        events.append(Event(
+            id=f"m{i}:breach", kind=EventKind.BREACH, brand="acme", thread=f"m{i}", created_at=clock.now(),
+            source="social", mention_key=f"m{i}", author=f"@u{i}", text=f"complaint number {i:02d} *bold* <b>",
+            url=f"https://social.example/p/{i}", mention_at=clock.now() - timedelta(hours=1),
+            deadline=clock.now(), extra={"policy": "default", "alerted": True}))
+    for i in range(3):
+        events.append(Event(
+            id=f"m{i}:replied", kind=EventKind.REPLIED, brand="acme", thread=f"m{i}", created_at=clock.now(),
+            source="social", mention_key=f"m{i}", author=f"@u{i}", text=f"complaint number {i:02d}",
+            mention_at=clock.now() - timedelta(hours=1), deadline=clock.now(), response_seconds=4000.0,
+            state="replied", extra={"policy": "default", "alerted": True}))
+    return events
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+async def test_outage_then_everything_delivered_once(
+    name: str, aiohttp_server: Callable[..., Any], tmp_path: Any
+) -> None:
+    case = CASES[name]
+    clock = FakeClock(START)
+    fake = case.make_fake(clock)
+    fake.outage = outage(clock)
+    app: web.Application = fake.app()  # type: ignore[attr-defined]
+    server = await aiohttp_server(app)
+    store = await Store(tmp_path / "db.sqlite").open()
+    try:
+        async with aiohttp.ClientSession() as session:
+            sink = case.make_sink(server, session, clock)
+            dispatcher = Dispatcher(store, {name: sink}, clock, retry_base=2.0, retry_max=60.0)
+            events = events_for(clock)
+            for event in events:
+                await store.enqueue(event, dispatcher.route)
+            while clock.now() < START + OUTAGE + timedelta(minutes=3):
+                await dispatcher.dispatch_once()
+                clock.advance(timedelta(seconds=5))
+    finally:
+        await store.close()
+    refused = [r for r in fake.requests if r.method != "GET"]
+    assert len(refused) > len(events)  # the outage really refused requests
+    delivered = case.delivered(fake)
+    assert sorted(delivered) == sorted(case.expected(events)), delivered
+    # Each case's events arrived in order (a reply never overtakes its breach).
+    for i in range(3):
+        mine = [d for d in delivered if d.startswith(f"m{i}:")]
+        assert mine == sorted(mine, key=lambda d: d.endswith("replied")), mine
