@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 # Table under [alerts] -> "module:Class". The order is the build order (and the dispatcher's).
 BUILTIN: dict[str, str] = {
     "slack": "alerts.slack:SlackSink",
+    "teams": "alerts.teams:TeamsSink",
     "webhook": "alerts.webhook:WebhookSink",
     "mqtt": "alerts.mqtt:MqttSink",
     "console": "alerts.console:ConsoleSink",

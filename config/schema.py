@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from config.sinks import (
     AlertKindName,
     RouteMatch,
+    TeamsSettings,
     WebhookSettings,
 )
 from config.types import Duration
@@ -270,6 +271,7 @@ class AlertSettings(_Strict):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     noise: NoiseSettings = Field(default_factory=NoiseSettings)
     listening: ListeningSettings = Field(default_factory=ListeningSettings)

@@ -13,12 +13,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from alerts.base import Event, EventKind, Sink
+from alerts.teams import TeamsSink
 from alerts.webhook import WebhookSink
-from config.sinks import WebhookSettings
+from config.sinks import TeamsSettings, WebhookSettings
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
 from listener.store import Store
 from tests.alerts.fake_http import Scripted, ScriptedFake
+from tests.alerts.fake_teams import PATH as TEAMS_PATH
+from tests.alerts.fake_teams import QUERY as TEAMS_QUERY
+from tests.alerts.fake_teams import FakeWorkflow
 from tests.alerts.fake_webhook import PATH, SECRET, FakeReceiver
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -43,7 +47,21 @@ CASES: dict[str, Case] = {
         delivered=lambda fake: [body["id"] for body in fake.accepted],
         expected=lambda events: [e.id for e in events],
     ),
+    "teams": Case(
+        make_fake=lambda clock: FakeWorkflow(),
+        make_sink=lambda server, session, clock: TeamsSink(
+            TeamsSettings(webhook_url=f"{server.make_url(TEAMS_PATH)}?{TEAMS_QUERY}", timeout="5s"), session,
+            clock=clock),
+        delivered=lambda fake: [_card_event_id(card) for card in fake.cards],
+        expected=lambda events: [e.id for e in events],
+    ),
 }
+
+
+def _card_event_id(message: dict[str, Any]) -> str:
+    """The `event <id>` line every card ends with."""
+    last = message["attachments"][0]["content"]["body"][-1]
+    return str(last["inlines"][0]["text"]).removeprefix("event ")
 
 
 def outage(clock: FakeClock) -> Callable[[], Scripted | None]:
