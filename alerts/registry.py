@@ -17,6 +17,7 @@ BUILTIN: dict[str, str] = {
     "slack": "alerts.slack:SlackSink",
     "teams": "alerts.teams:TeamsSink",
     "webhook": "alerts.webhook:WebhookSink",
+    "pagerduty": "alerts.pagerduty:PagerDutySink",
     "mqtt": "alerts.mqtt:MqttSink",
     "console": "alerts.console:ConsoleSink",
 }

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from config.sinks import (
     AlertKindName,
+    PagerDutySettings,
     RouteMatch,
     TeamsSettings,
     WebhookSettings,
@@ -273,6 +274,7 @@ class AlertSettings(_Strict):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
     noise: NoiseSettings = Field(default_factory=NoiseSettings)
     listening: ListeningSettings = Field(default_factory=ListeningSettings)
 

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from listener.store import SyncStore
+from tests.alerts.fake_pagerduty import PATH as PD_PATH
+from tests.alerts.fake_pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.alerts.fake_webhook import PATH as HOOK_PATH
 from tests.alerts.fake_webhook import SECRET as HOOK_SECRET
 from tests.alerts.fake_webhook import FakeReceiver
@@ -21,13 +23,17 @@ from tests.test_crash_safety import COMPLAINTS, KILLS, kill_at_random_points, st
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
 
-def sink_tables(hook_url: str) -> str:
+def sink_tables(hook_url: str, pagerduty_url: str) -> str:
     """The new sinks' tables, pointing at the loopback fakes."""
     return f"""
 [alerts.webhook]
 url = "{hook_url}"
 secret = "{HOOK_SECRET}"
 kinds = ["breach"]
+timeout = "2s"
+[alerts.pagerduty]
+routing_key = "{ROUTING_KEY}"
+url = "{pagerduty_url}"
 timeout = "2s"
 """
 
@@ -37,14 +43,17 @@ async def test_new_sinks_survive_sigkill_without_loss_or_unbounded_repeats(
 ) -> None:
     hook = FakeReceiver()
     hook_server = await aiohttp_server(hook.app())
+    pagerduty = FakePagerDuty()
+    pagerduty_server = await aiohttp_server(pagerduty.app())
     sample, db, config = tmp_path / "sample.jsonl", tmp_path / "crash.db", tmp_path / "listener.toml"
     write_sample(sample, datetime.now(UTC))
-    write_config(config, sample, db, mosquitto, extra=sink_tables(str(hook_server.make_url(HOOK_PATH))))
+    write_config(config, sample, db, mosquitto, extra=sink_tables(
+        str(hook_server.make_url(HOOK_PATH)), str(pagerduty_server.make_url(PD_PATH))))
 
     await kill_at_random_points(config, db, seed=20261206)
     final = await start(config)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(hook.unique) < COMPLAINTS:
+    while time.monotonic() < deadline and (len(hook.unique) < COMPLAINTS or len(pagerduty.alerts) < COMPLAINTS):
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)  # anything still to come would be a duplicate: give it the chance
     final.send_signal(signal.SIGTERM)
@@ -64,3 +73,9 @@ async def test_new_sinks_survive_sigkill_without_loss_or_unbounded_repeats(
     assert set(hook.unique) == breaches
     repeats = sum(n - 1 for n in Counter(hook.keys).values())
     assert repeats <= KILLS, f"{repeats} repeated webhook deliveries for {KILLS} crashes"
+
+    # PagerDuty: one alert per case, whatever was repeated (dedup_key = the case id).
+    cases = {c.mention_key for c in clocks}
+    assert sorted(a.dedup_key for a in pagerduty.alerts) == sorted(cases)
+    triggers = sum(len(a.triggers) for a in pagerduty.alerts)
+    assert COMPLAINTS <= triggers <= COMPLAINTS + KILLS, triggers

@@ -13,13 +13,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from alerts.base import Event, EventKind, Sink
+from alerts.pagerduty import PagerDutySink
 from alerts.teams import TeamsSink
 from alerts.webhook import WebhookSink
-from config.sinks import TeamsSettings, WebhookSettings
+from config.sinks import PagerDutySettings, TeamsSettings, WebhookSettings
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
 from listener.store import Store
 from tests.alerts.fake_http import Scripted, ScriptedFake
+from tests.alerts.fake_pagerduty import PATH as PD_PATH
+from tests.alerts.fake_pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.alerts.fake_teams import PATH as TEAMS_PATH
 from tests.alerts.fake_teams import QUERY as TEAMS_QUERY
 from tests.alerts.fake_teams import FakeWorkflow
@@ -53,6 +56,16 @@ CASES: dict[str, Case] = {
             TeamsSettings(webhook_url=f"{server.make_url(TEAMS_PATH)}?{TEAMS_QUERY}", timeout="5s"), session,
             clock=clock),
         delivered=lambda fake: [_card_event_id(card) for card in fake.cards],
+        expected=lambda events: [e.id for e in events],
+    ),
+    "pagerduty": Case(
+        make_fake=lambda clock: FakePagerDuty(),
+        make_sink=lambda server, session, clock: PagerDutySink(
+            PagerDutySettings(routing_key=ROUTING_KEY, url=str(server.make_url(PD_PATH)), timeout="5s"), session,
+            clock=clock),
+        delivered=lambda fake: [
+            e["payload"]["custom_details"]["event_id"] if e["event_action"] == "trigger" else f"{e['dedup_key']}:replied"
+            for e in fake.accepted],
         expected=lambda events: [e.id for e in events],
     ),
 }
