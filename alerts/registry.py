@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 BUILTIN: dict[str, str] = {
     "slack": "alerts.slack:SlackSink",
     "teams": "alerts.teams:TeamsSink",
+    "email": "alerts.mail:EmailSink",
     "webhook": "alerts.webhook:WebhookSink",
     "pagerduty": "alerts.pagerduty:PagerDutySink",
     "mqtt": "alerts.mqtt:MqttSink",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from config.sinks import (
     AlertKindName,
+    EmailSettings,
     PagerDutySettings,
     RouteMatch,
     TeamsSettings,
@@ -273,6 +274,7 @@ class AlertSettings(_Strict):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
     noise: NoiseSettings = Field(default_factory=NoiseSettings)
