@@ -62,13 +62,12 @@ async def request(
     timeout: float,
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
-    auth: aiohttp.BasicAuth | None = None,
 ) -> Answer:
     """One request; network trouble and timeouts raise a retryable `SinkError` naming only `what`."""
     try:
         async with asyncio.timeout(timeout):
             async with session.request(
-                method, url, data=body, headers=dict(headers or {}), auth=auth, allow_redirects=False
+                method, url, data=body, headers=dict(headers or {}), allow_redirects=False
             ) as response:
                 text = await response.text(errors="replace")
                 data = None

@@ -63,6 +63,11 @@ def _page(heading: str, colour: str, inner: str) -> str:
 
 def html_part(event: Event, now: datetime) -> str:
     """The text/html part: the facts as a table, the mention as a quote, the post as a link."""
+    return _page(title(event), _COLOURS.get(event.kind.value, "#344054"), html_fragment(event, now))
+
+
+def html_fragment(event: Event, now: datetime) -> str:
+    """The body of the HTML (also a help-desk note): facts, quote, link and the event id, all escaped."""
     inner = _table(facts(event, now))
     quoted = truncate(body_text(event), TEXT_MAX)
     if quoted:
@@ -71,7 +76,7 @@ def html_part(event: Event, now: datetime) -> str:
     if url := safe_http_url(event.url):
         inner += f"<p><a href=\"{esc(url)}\">Open post</a></p>"
     inner += f"<p style=\"color:#667085;font-size:small\">event {esc(event.id)}</p>"
-    return _page(title(event), _COLOURS.get(event.kind.value, "#344054"), inner)
+    return inner
 
 
 def digest_subject(events: Sequence[Event], reasons: Sequence[str], prefix: str) -> str:

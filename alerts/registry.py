@@ -19,6 +19,7 @@ BUILTIN: dict[str, str] = {
     "email": "alerts.mail:EmailSink",
     "webhook": "alerts.webhook:WebhookSink",
     "pagerduty": "alerts.pagerduty:PagerDutySink",
+    "zendesk": "alerts.zendesk:ZendeskSink",
     "mqtt": "alerts.mqtt:MqttSink",
     "console": "alerts.console:ConsoleSink",
 }

@@ -16,6 +16,7 @@ from config.sinks import (
     RouteMatch,
     TeamsSettings,
     WebhookSettings,
+    ZendeskSettings,
 )
 from config.types import Duration
 from listener.sla.noise import NoiseSettings, SpikeSettings
@@ -277,6 +278,7 @@ class AlertSettings(_Strict):
     email: EmailSettings = Field(default_factory=EmailSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    zendesk: ZendeskSettings = Field(default_factory=ZendeskSettings)
     noise: NoiseSettings = Field(default_factory=NoiseSettings)
     listening: ListeningSettings = Field(default_factory=ListeningSettings)
 
