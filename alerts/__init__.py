@@ -1,4 +1,4 @@
-"""Alert sinks (Slack, Teams, e-mail, webhook, PagerDuty, Zendesk, MQTT, console), fed by the outbox dispatcher."""
+"""Alert sinks (Slack, Teams, e-mail, webhook, PagerDuty, Zendesk, Freshdesk, MQTT, console), fed by the outbox."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ BUILTIN: dict[str, str] = {
     "webhook": "alerts.webhook:WebhookSink",
     "pagerduty": "alerts.pagerduty:PagerDutySink",
     "zendesk": "alerts.zendesk:ZendeskSink",
+    "freshdesk": "alerts.freshdesk:FreshdeskSink",
     "mqtt": "alerts.mqtt:MqttSink",
     "console": "alerts.console:ConsoleSink",
 }

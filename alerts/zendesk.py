@@ -11,17 +11,16 @@ as Markdown), and they are private (`public: false`): the customer never sees th
 from __future__ import annotations
 
 import base64
-import html
 import json
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import aiohttp
 
-from alerts._format import one_line, title, truncate
+from alerts._format import one_line, truncate
+from alerts._helpdesk import marker, note_html, parse_ref, ticket_ref
 from alerts._http import Answer, raise_for, request
 from alerts.base import Event, EventKind
-from alerts.mail_render import html_fragment
 from alerts.mail_render import subject as mail_subject
 from alerts.registry import SinkContext
 from config.sinks import ZendeskSettings
@@ -30,17 +29,11 @@ from listener.errors import SinkError
 
 _NOTE_KINDS = frozenset({"breach", "escalate", "action", "replied"})
 SUBJECT_MAX = 150
-_SOLVED = ":solved"
 
 
 def external_id(case: str) -> str:
     """The ticket's external id for a case."""
     return f"listener:{case}"
-
-
-def marker(event: Event) -> str:
-    """The line that ends every note (how a note already added is recognised)."""
-    return f"listener event {event.id}"
 
 
 class ZendeskSink:
@@ -79,11 +72,11 @@ class ZendeskSink:
 
     async def send(self, event: Event, previous_ref: str | None) -> str | None:
         """Open the case's ticket, or add a note to it (solving it on a reply). Returns `<ticket id>[:solved]`."""
-        ticket, solved = _parse_ref(previous_ref)
+        ticket, solved = parse_ref(previous_ref)
         if ticket is None:
             ticket, solved = await self._find(event)
         if ticket is not None and await self._note(ticket, event, reopen=solved):
-            return f"{ticket}{_SOLVED if event.kind is EventKind.REPLIED else ''}"
+            return ticket_ref(ticket, solved=event.kind is EventKind.REPLIED)
         # No ticket, or it is gone (deleted, closed for good): open one if this kind opens tickets.
         if event.kind.value not in self._create_on:
             return None  # nothing to annotate (yet)
@@ -143,9 +136,7 @@ class ZendeskSink:
         return answer is not None
 
     def _html(self, event: Event) -> str:
-        heading = f"<p><strong>{html.escape(title(event))}</strong></p>"
-        body = html_fragment(event, self._clock.now())
-        return heading + body + f"<p>{html.escape(marker(event))}</p>"
+        return note_html(event, self._clock.now())
 
     async def _call(self, method: str, url: str, what: str, document: Any = None, *, missing_ok: bool = False,
                     closed_ok: bool = False) -> Any:
@@ -164,11 +155,6 @@ class ZendeskSink:
             raise SinkError(f"{what}: HTTP 409 {_problem(answer)}".strip())
         raise_for(answer, what, self._clock.now(), detail=_problem(answer))
         return answer.data
-
-
-def _parse_ref(ref: str | None) -> tuple[int | None, bool]:
-    text = (ref or "").removesuffix(_SOLVED)
-    return (int(text), bool(ref and ref.endswith(_SOLVED))) if text.isdigit() else (None, False)
 
 
 def _problem(answer: Answer) -> str:

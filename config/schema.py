@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from config.sinks import (
     AlertKindName,
     EmailSettings,
+    FreshdeskSettings,
     PagerDutySettings,
     RouteMatch,
     TeamsSettings,
@@ -279,6 +280,7 @@ class AlertSettings(_Strict):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
     zendesk: ZendeskSettings = Field(default_factory=ZendeskSettings)
+    freshdesk: FreshdeskSettings = Field(default_factory=FreshdeskSettings)
     noise: NoiseSettings = Field(default_factory=NoiseSettings)
     listening: ListeningSettings = Field(default_factory=ListeningSettings)
 

@@ -269,3 +269,46 @@ class ZendeskSettings(_Strict):
     def root(self) -> str:
         """The account's API root, without a trailing slash."""
         return (self.base_url or f"https://{self.subdomain}.zendesk.com").rstrip("/")
+
+
+# ---- help desk: Freshdesk --------------------------------------------------------------------------
+
+
+class FreshdeskSettings(_Strict):
+    """[alerts.freshdesk]: one ticket per case (tagged), a private note per later event, resolved on reply."""
+
+    enabled: bool = True
+    domain: str = Field(default="", description="`acme` for https://acme.freshdesk.com; empty leaves it off.")
+    base_url: str = Field(default="", description="Overrides the URL built from `domain` (a proxy, a test server).")
+    api_key: SecretStr | None = Field(default=None, description="The agent's Freshdesk API key (${VAR}).")
+    requester_email: str = Field(default="", description="Requester of the tickets (Freshdesk requires one).")
+    create_on: list[Literal["warn", "breach", "escalate"]] = Field(
+        default_factory=lambda: ["breach"],  # type: ignore[arg-type]
+        description="Alert kinds that open the case's ticket; later events of the case add notes.",
+    )
+    solved_status: Literal[4, 5] = Field(default=4, description="4 Resolved (reopenable) or 5 Closed, when replied.")
+    priority: Literal[1, 2, 3, 4] = Field(default=3, description="1 low, 2 medium, 3 high, 4 urgent.")
+    group_id: int | None = Field(default=None, description="Assign new tickets to this group.")
+    tags: list[str] = Field(default_factory=lambda: ["listener"])
+    timeout: Duration = "15s"
+
+    @model_validator(mode="after")
+    def _complete(self) -> FreshdeskSettings:
+        _http_url(self.base_url, "base_url")
+        if self.domain and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.domain):
+            raise ValueError("domain: only the name, e.g. \"acme\" for acme.freshdesk.com")
+        if self.configured and not _secret(self.api_key):
+            raise ValueError("api_key: needed (the agent's API key)")
+        if self.configured and not _ADDRESS.fullmatch(self.requester_email.strip()):
+            raise ValueError("requester_email: Freshdesk tickets need a requester, e.g. your social-care inbox")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """True when enabled with a domain (or base URL)."""
+        return self.enabled and bool(self.domain or self.base_url)
+
+    @property
+    def root(self) -> str:
+        """The account's API root, without a trailing slash."""
+        return (self.base_url or f"https://{self.domain}.freshdesk.com").rstrip("/")
