@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,10 @@ from config.loader import parse_config
 from config.schema import AlertSettings
 from config.sinks import EmailSettings
 from listener.clock import FakeClock
+from listener.dispatch import Dispatcher
 from listener.errors import ConfigError, SinkError
+from listener.sla.noise import NoiseSettings
+from listener.store import Store
 from tests.alerts.conftest import NOW
 from tests.alerts.smtp_server import PASSWORD, USER, Received, SmtpServer, make_certificate
 
@@ -271,3 +274,33 @@ async def test_registry_builds_it_only_with_a_host(session: aiohttp.ClientSessio
                                                  "to": ["b@acme.example"]}})
     assert [s.name for s in build_sinks(on, session)] == ["email"]
     assert build_sinks(AlertSettings(), session) == []
+
+
+async def test_quiet_hours_through_the_outbox_become_one_digest_mail_per_recipient_list(
+    smtp: SmtpServer, certificate: tuple[Path, Path], tmp_path: Path, make_event: Callable[..., Event]
+) -> None:
+    start = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)  # a Monday night, quiet from 22:00 to 07:00
+    clock = FakeClock(start)
+    sink = sink_for(smtp, certificate[0], clock, routes=[{"kinds": ["breach"], "to": ["night-lead@acme.example"]}])
+    noise = NoiseSettings.model_validate({"quiet_hours": [{"hours": "22:00-07:00", "timezone": "UTC"}]})
+    store = await Store(tmp_path / "db.sqlite").open()
+    try:
+        dispatcher = Dispatcher(store, {"email": sink}, clock, noise=noise)
+        for n in range(3):
+            await store.enqueue(make_event(EventKind.BREACH, id=f"c{n}:breach", thread=f"c{n}", created_at=start,
+                                           text=f"<i>complaint {n}</i>"), dispatcher.route)
+        await store.enqueue(make_event(EventKind.WARN, id="c9:warn", thread="c9", created_at=start), dispatcher.route)
+        await dispatcher.dispatch_once()
+        assert smtp.handler.received == []  # held for the night
+        clock.set(start + timedelta(hours=8))  # 07:00
+        await dispatcher.dispatch_once()
+        await dispatcher.dispatch_once()  # nothing twice
+    finally:
+        await store.close()
+    digests = {tuple(r.recipients): r for r in smtp.handler.received}
+    assert sorted(digests) == [("care@acme.example",), ("night-lead@acme.example",)]
+    lead = digests[("night-lead@acme.example",)]
+    assert lead.message["Subject"] == "[listener] 3 alerts held during quiet hours"
+    plain, html = parts(lead)
+    assert all(f"complaint {n}" in plain for n in range(3)) and "&lt;i&gt;complaint 0&lt;/i&gt;" in html
+    assert digests[("care@acme.example",)].message["Subject"] == "[listener] 1 alert held during quiet hours"
