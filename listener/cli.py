@@ -481,6 +481,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
         return 1
+    except sqlite3.Error as err:
+        # A read-only mount, a full disk, a file that is not a database: one line, no traceback.
+        click.echo(f"error: the database cannot be used: {err} (check the path in [listener] database, "
+                   "that it and its directory are writable, and free disk space)", err=True)
+        return 1
     except SystemExit as done:
         return int(done.code or 0) if isinstance(done.code, int) or done.code is None else 1
     return 0
