@@ -109,7 +109,8 @@ async def test_keys_still_waiting_at_shutdown_are_classified_at_the_next_start(
         daemon.stop()
         await asyncio.wait_for(task, 10)
         # The daemon leaves no task behind waiting for room in a queue nobody reads any more.
-        waiting = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Daemon._enqueue"]  # type: ignore[union-attr]
+        waiting = [t for t in asyncio.all_tasks()
+                   if getattr(t.get_coro(), "__qualname__", "") == "Daemon._enqueue"]
         assert not waiting
         assert _classified(settings) == dict.fromkeys(KEYS, False)
     finally:
