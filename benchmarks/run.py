@@ -25,6 +25,7 @@ SECTIONS = [
     "benchmarks.queue",
     "benchmarks.sla",
     "benchmarks.pool",
+    "benchmarks.webhooks",
     "benchmarks.soak",
 ]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
