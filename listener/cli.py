@@ -180,10 +180,12 @@ def _resolve_key(store: Any, mention_id: str) -> str:
 @click.option("--by", default="cli", show_default=True, help="Who answered (recorded with the clock).")
 def ack_command(config_path: Path | None, mention_id: str, by: str) -> None:
     """Stop a complaint's clock by hand and record the response time."""
+    from listener.clocks import ClockEngine
     from listener.store import SyncStore
 
     settings = load_settings(config_path, required=False)
     store = SyncStore(settings.listener.database)
+    store.set_engine(ClockEngine.from_settings(settings.sla))  # the case rules need the policies
     try:
         key = _resolve_key(store, mention_id)
         # Events are routed at the next daemon pass: queue them for every sink that wants them.
@@ -222,6 +224,7 @@ def _offline_router(settings: Settings) -> Callable[[Event], list[str]]:
 @click.option("--by", default="cli", show_default=True)
 def label_command(config_path: Path | None, mention_id: str, sentiment: str | None, complaint: str | None, by: str) -> None:
     """Store a human correction of a mention's labels (used by `model train --include-corrections`)."""
+    from listener.clocks import ClockEngine
     from listener.corrections import save_correction
     from listener.store import SyncStore
 
@@ -242,6 +245,13 @@ def label_command(config_path: Path | None, mention_id: str, sentiment: str | No
         mention_key=key,
         by=by,
     )
+    if complaint is not None:  # "not a complaint" closes its clock; "a complaint" may open one
+        store = SyncStore(settings.listener.database)
+        store.set_engine(ClockEngine.from_settings(settings.sla))
+        try:
+            store.reconsider(key, datetime.now(UTC), _offline_router(settings))
+        finally:
+            store.close()
     click.echo(f"{key}: correction stored")
 
 

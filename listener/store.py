@@ -6,7 +6,7 @@ import asyncio
 import functools
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 import dataclasses
 from dataclasses import dataclass, field
@@ -17,12 +17,27 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 import sqlite_utils
 
 from alerts.base import Event, EventKind
-from listener.domain import Cursor, Mention, Reply, require_utc
+from listener.domain import CHANNELS, Cursor, Mention, Reply, require_utc
 from listener.migrations import migrations
 from listener.clocks import ClockEngine, StoredDeadline, load_escalations, seconds
 from listener.dedupe import canonical_url, fingerprint
-from listener.sla.ladder import ClockState, StepKind, evaluate
-from listener.sla.policy import MentionFacts, TargetKind, default_policy
+from listener.sla.cases import (
+    ACTIONS,
+    CaseAction,
+    CaseHistory,
+    CaseMessage,
+    CaseReply,
+    Decision,
+    Outcome,
+    StoredCase,
+    answered_text,
+    breach_step_id,
+    clock_key,
+    message_kind,
+    resolve_case,
+)
+from listener.sla.ladder import ClockState, StepKind
+from listener.sla.policy import MentionFacts, default_policy
 from listener.text import clean_text
 from connectors.matching import same_account
 from connectors.timeutil import to_utc
@@ -142,6 +157,11 @@ SinkRouter = Callable[[Event], list[str]]
 # ORDER BY for free), so every dispatch pass grew slower with the age of the database.
 _THREAD_DELIVERIES = "FROM events e CROSS JOIN deliveries d ON d.event_seq = e.seq AND d.sink = ?"
 
+# "Not a complaint" labels (`listener label`) that are not the correction a button wrote with its action.
+CORRECTION_DISMISSALS_SQL = """SELECT k.id, k."by", k.created_at, k.mention_key FROM corrections k
+   WHERE k.complaint = 0 AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.action = 'not_complaint'
+         AND a.mention_key = k.mention_key AND a.at = k.created_at AND a.user = k."by")"""
+
 # What the listening rules read of a mention; the live job and the backtest add their own WHERE.
 # Columns: rowid, key, source, author, followers, text, url, created_at, brands, sentiment,
 # p_complaint, language, fetched_at.
@@ -238,7 +258,7 @@ class SyncStore:
                 if self._insert_mention(mention, now):
                     new_keys.append(mention.key)
             for key, edited_at in self._reopened:
-                self._reopen(key, edited_at)
+                self._reopen(key, edited_at, now)
                 new_keys.append(key)  # re-judged by the classifier with the edited text
             if replies:
                 self._record_replies(replies, now, router)
@@ -285,6 +305,8 @@ class SyncStore:
             "canonical_url": url or None,
             "fingerprint": print_ or None,
             "edited_at": iso(edited) if (edited := edited_at(mention)) else None,
+            "channel": mention.channel or _raw_channel(mention.raw),
+            "rating": mention.rating if mention.rating is not None else _raw_rating(mention.raw),
         }
         self.db.execute(
             "INSERT INTO mentions ({}) VALUES ({})".format(
@@ -415,7 +437,7 @@ class SyncStore:
                 )
                 self.db.execute("UPDATE mentions SET classified_at = ? WHERE key = ?", [iso(now), mention.key])
                 brand = _primary_brand(mention.brands, self.competitors)
-                if result.scored and brand and self._open_clock(mention, brand, result.complaint, now, router):
+                if result.scored and brand and self._file(mention, brand, now, router):
                     opened.append(mention.key)
                 if router is not None:
                     self._enqueue(
@@ -441,146 +463,198 @@ class SyncStore:
                     )
         return opened
 
-    def _facts(self, mention: Mention, brand: str, is_complaint: bool) -> MentionFacts:
-        raw = self.db.execute("SELECT raw FROM mentions WHERE key = ?", [mention.key]).fetchone()
-        data = json.loads(raw[0]) if raw and raw[0] else {}
-        channel = data.get("channel") if data.get("channel") in ("public_mention", "review", "direct_message") else None
-        rating = data.get("rating")
-        return MentionFacts(
-            brand=brand,
-            source=mention.source,
-            channel=channel or "public_mention",
-            author=mention.author,
-            followers=mention.author_followers,
-            text=mention.text,
-            is_complaint=is_complaint,
-            rating=rating if isinstance(rating, int) and not isinstance(rating, bool) else None,
-        )
+    # -- cases: the store loads a case's history, the engine decides, the store writes ------
 
-    def _open_clock(
-        self, mention: Mention, brand: str, is_complaint: bool, now: datetime, router: SinkRouter | None
-    ) -> bool:
-        case = self._existing_case(mention, brand)
-        if case is not None:  # a follow-up belongs to its case: one case, one clock
-            self.db.execute("INSERT OR IGNORE INTO case_members VALUES (?, ?)", [mention.key, case])
-            self._follow_up(case, mention, now)
+    def _file(self, mention: Mention, brand: str, now: datetime, router: SinkRouter | None) -> bool:
+        """File a classified mention into its case (or a new one); True when it opened a new clock."""
+        (message,) = self._messages_where("m.key = ?", [mention.key]) or (None,)
+        if message is None:
             return False
-        facts = self._facts(mention, brand, is_complaint)
-        deadline = self.engine.deadline(facts, mention.created_at, anchor_key=mention.key)
-        if deadline is None:  # no policy covers it: no clock
-            return False
-        cur = self._insert_clock(mention.key, brand, mention.source, mention.created_at, deadline, is_complaint)
-        if cur == 0:
-            return False
-        self.db.execute("INSERT OR IGNORE INTO case_members VALUES (?, ?)", [mention.key, mention.key])
-        self._close_if_answered(mention.key, mention.created_at, now, router)
-        return True
+        case = self._member_of(mention.key) or self._linked_case(mention, message) or mention.key
+        self.db.execute("INSERT OR IGNORE INTO case_members VALUES (?, ?)", [mention.key, case])
+        decision, opened = self._settle(case, now, router)
+        if decision.clock is None and not self._has_clock(case):
+            self.db.execute("DELETE FROM case_members WHERE mention_key = ? AND case_key = ?", [mention.key, case])
+        return opened
 
-    def _insert_clock(
-        self, key: str, brand: str, source: str, opened_at: datetime, d: StoredDeadline, is_complaint: bool
-    ) -> int:
-        row = {
-            "mention_key": key,
-            "brand": brand,
-            "source": source,
-            "opened_at": iso(opened_at),
-            "warn_at": iso(d.warn_at or d.due),
-            "deadline": iso(d.due),
-            "state": "open",
-            "round": 0,
-            "kind": d.kind,
-            "policy": d.policy,
-            "calendar": d.calendar,
-            "explain": d.explain,
-            "escalations": d.escalations,
-            "reescalate_after": d.reescalate_after,
-            "reescalate_to": d.reescalate_to,
-            "fired": "[]",
-            "next_step_at": iso(d.warn_at or d.due),
-            "is_complaint": int(is_complaint),
-        }
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO complaints ({}) VALUES ({})".format(", ".join(row), ", ".join("?" for _ in row)),
-            list(row.values()),
-        )
-        return cur.rowcount
+    def reconsider(self, mention_key: str, now: datetime, router: SinkRouter | None = None) -> str:
+        """Apply the case rules again after a correction (`listener label`); returns the outcome."""
+        with self.db.atomic():
+            case = self._case_of(mention_key)
+            if case is not None and self._has_clock(case):
+                return self._settle(case, now, router)[0].outcome.value
+            (mention,) = self.get_mentions([mention_key]) or (None,)
+            brand = _primary_brand(mention.brands, self.competitors) if mention else ""
+            if mention is None or not brand or not self._member_of(mention_key) and not self._file(
+                    mention, brand, now, router):
+                return Outcome.IGNORE.value
+            return Outcome.OPEN.value
 
-    def _restart(self, key: str, anchor_at: datetime, kind: TargetKind) -> bool:
-        """A new round of an answered clock: the customer wrote again, or edited their review."""
-        row = self.db.execute(
-            """SELECT c.state, c.closed_at, c.round, c.policy, c.brand, c.source, c.is_complaint, m.author, m.text,
-                      m.author_followers FROM complaints c JOIN mentions m ON m.key = c.mention_key
-               WHERE c.mention_key = ?""",
-            [key],
-        ).fetchone()
-        if row is None or row[0] == "open" or row[0] == "not_complaint" or (row[1] and row[1] > iso(anchor_at)):
-            return False
-        facts = MentionFacts(brand=row[4], source=row[5], author=row[7], text=row[8], followers=row[9],
-                             is_complaint=bool(row[6]))
-        round_ = (row[2] or 0) + 1
-        d = self.engine.deadline(facts, anchor_at, kind=kind, anchor_key=f"{key}:r{round_}", policy_name=row[3])
-        if d is None:
-            return False
-        self.db.execute(
-            """UPDATE complaints SET state = 'open', opened_at = ?, warn_at = ?, deadline = ?, warned_at = NULL,
-                      breached_at = NULL, closed_at = NULL, closed_by = NULL, close_reason = NULL, reply_key = NULL,
-                      response_seconds = NULL, business_seconds = NULL, round = ?, kind = ?, explain = ?,
-                      escalations = ?, reescalate_after = ?, reescalate_to = ?, fired = '[]', next_step_at = ?,
-                      acked_at = NULL, acked_by = NULL, snoozed_until = NULL
-               WHERE mention_key = ?""",
-            [iso(anchor_at), iso(d.warn_at or d.due), iso(d.due), round_, d.kind, d.explain, d.escalations,
-             d.reescalate_after, d.reescalate_to, iso(d.warn_at or d.due), key],
-        )
-        return True
+    def _member_of(self, key: str) -> str | None:
+        row = self.db.execute("SELECT case_key FROM case_members WHERE mention_key = ?", [key]).fetchone()
+        return str(row[0]) if row else None
 
-    def _follow_up(self, case: str, mention: Mention, now: datetime) -> None:
-        """The customer wrote again after the brand answered: the next-response clock starts."""
-        row = self.db.execute("SELECT state, closed_at FROM complaints WHERE mention_key = ?", [case]).fetchone()
-        author = self.db.execute("SELECT author FROM mentions WHERE key = ?", [case]).fetchone()
-        if (row and row[0] == "replied" and row[1] and row[1] < iso(mention.created_at)
-                and author and author[0] == mention.author):
-            self._restart(case, mention.created_at, "next_response")
+    def _has_clock(self, case: str) -> bool:
+        return self.db.execute("SELECT 1 FROM complaints WHERE mention_key = ?", [case]).fetchone() is not None
 
-    def _existing_case(self, mention: Mention, brand: str) -> str | None:
-        """The open or recent case this mention continues: its thread, or the author's open complaint."""
+    def _linked_case(self, mention: Mention, message: CaseMessage) -> str | None:
+        """The case this mention continues: its thread or conversation, else the author's recent case."""
         if mention.in_reply_to:
             case = self._case_of(f"{mention.source}:{mention.in_reply_to}")
-            if case is not None:
+            if case is not None and self._has_clock(case):
                 return case
         if mention.conversation_id:
             found = self.db.execute(
                 """SELECT c.mention_key FROM complaints c JOIN mentions m ON m.key = c.mention_key
-                   WHERE m.source = ? AND m.conversation_id = ? ORDER BY c.opened_at LIMIT 1""",
-                [mention.source, mention.conversation_id],
+                   WHERE m.source = ? AND m.conversation_id = ? AND c.mention_key != ? ORDER BY c.opened_at LIMIT 1""",
+                [mention.source, mention.conversation_id, mention.key],
             ).fetchone()
             if found:
                 return str(found[0])
-        # The same customer writing again about the same brand within a day: still the same case.
         # CROSS JOIN makes SQLite start from the author's mentions (index on source, author), not from
-        # every complaint of the brand in the last day: that was quadratic in a burst of complaints.
+        # every complaint of the brand in the window: that was quadratic in a burst of complaints.
+        window = self.engine.rules.follow_up_window
         found = self.db.execute(
-            """SELECT c.mention_key FROM mentions m CROSS JOIN complaints c ON m.key = c.mention_key
-               WHERE c.state IN ('open', 'replied') AND c.brand = ? AND m.source = ? AND m.author = ?
-                 AND c.opened_at >= ? AND c.mention_key != ? ORDER BY c.opened_at DESC LIMIT 1""",
-            [brand, mention.source, mention.author, iso(mention.created_at - timedelta(days=1)), mention.key],
+            """SELECT c.mention_key, c.brand, c.opened_at FROM mentions m CROSS JOIN complaints c ON m.key = c.mention_key
+               WHERE c.state != 'not_complaint' AND c.brand = ? AND m.source = ? AND m.author = ?
+                 AND c.opened_at BETWEEN ? AND ? AND c.mention_key != ? ORDER BY c.opened_at DESC LIMIT 1""",
+            [message.facts.brand, mention.source, mention.author, iso(mention.created_at - window),
+             iso(mention.created_at + window), mention.key],
         ).fetchone()
-        return str(found[0]) if found else None
+        if found and self.engine.joins(message, "author", found[1], parse_iso(found[2]) or mention.created_at):
+            return str(found[0])
+        return None
 
-    def _close_if_answered(self, case: str, since: datetime, now: datetime, router: SinkRouter | None) -> None:
-        """The brand may have answered before the classifier got to the mention (or before an edit)."""
-        reply = self.db.execute(
-            """SELECT r.key, r.author, r.created_at FROM replies r
-               WHERE r.counts = 1 AND r.created_at >= ? AND (r.mention_key = ? OR r.mention_key IN
-                     (SELECT mention_key FROM case_members WHERE case_key = ?))
-               ORDER BY r.created_at LIMIT 1""",
-            [iso(since), case, case],
+    def _messages_where(self, where: str, params: Sequence[Any]) -> list[CaseMessage]:
+        return read_case_messages(self.db, where, params, self.competitors)
+
+    def _history(self, case: str) -> CaseHistory:
+        """Everything stored about a case: its members, the counted replies to them, the actions on it."""
+        members = "SELECT mention_key FROM case_members WHERE case_key = ?"
+        messages = self._messages_where(f"m.key IN ({members})", [case])
+        replies = [
+            CaseReply(r[0], r[1], parse_iso(r[2]) or datetime.now(UTC))
+            for r in self.db.execute(
+                f"""SELECT r.key, r.author, r.created_at FROM replies r WHERE r.counts = 1 AND (
+                        r.mention_key IN ({members})
+                        OR r.mention_key IN (SELECT sighting_key FROM mention_sightings WHERE mention_key IN ({members}))
+                        OR r.mention_key IN (SELECT key FROM replies WHERE mention_key IN ({members})))""",
+                [case, case, case],
+            )
+        ]
+        actions = [
+            CaseAction(r[0], r[1] or "", parse_iso(r[2]) or datetime.now(UTC), r[3] or "", parse_iso(r[4]))
+            for r in self.db.execute(
+                f"""SELECT action, user, at, request_key, until FROM actions
+                    WHERE mention_key = ? OR mention_key IN ({members})""",
+                [case, case],
+            )
+        ]
+        # A "not a complaint" label on the case's first message dismisses the case, as the button does.
+        actions += [
+            CaseAction("not_complaint", r[1] or "label", parse_iso(r[2]) or datetime.now(UTC), f"label-{r[0]}")
+            for r in self.db.execute(
+                CORRECTION_DISMISSALS_SQL + " AND k.mention_key = ?", [case]
+            )
+        ]
+        return CaseHistory(tuple(messages), tuple(replies), tuple(actions))
+
+    def _settle(self, case: str, now: datetime, router: SinkRouter | None) -> tuple[Decision, bool]:
+        """Replay the case's history through the engine and write what it decides; (decision, opened)."""
+        row = self.db.execute(
+            "SELECT round, state, breached_at, acked_at FROM complaints WHERE mention_key = ?", [case]
         ).fetchone()
-        if reply:
-            self._close(case, parse_iso(reply[2]) or now, f"reply by {reply[1]}", "replied", reply[0], now, router)
+        stored = StoredCase(round=row[0] or 0, state=row[1], breached_at=parse_iso(row[2])) if row else None
+        history = self._history(case)
+        decision = self.engine.decide(history, stored, now)
+        clock = decision.clock
+        if clock is None:
+            return decision, False
+        if clock.case_key != case and not self._has_clock(clock.case_key):
+            # An earlier message of the case arrived late: the case is named after its first message.
+            self.db.execute("UPDATE case_members SET case_key = ? WHERE case_key = ?", [clock.case_key, case])
+            self.db.execute("UPDATE complaints SET mention_key = ? WHERE mention_key = ?", [clock.case_key, case])
+        case = clock.case_key
+        brand = next((m.facts.brand for m in history.messages if m.key == case), "")
+        d = clock.deadline
+        closed = clock.state != "open"
+        business = wall = None
+        if clock.response_seconds is not None and clock.closed_at is not None:
+            business, wall = self.engine.response_seconds(d.calendar, clock.opened_at,
+                                                          max(clock.closed_at, clock.opened_at))
+        fields: dict[str, Any] = {
+            "brand": brand, "opened_at": iso(clock.opened_at), "warn_at": iso(d.warn_at or d.due),
+            "deadline": iso(d.due), "state": clock.state, "round": clock.round, "kind": d.kind, "policy": d.policy,
+            "calendar": d.calendar, "explain": d.explain, "escalations": d.escalations,
+            "reescalate_after": d.reescalate_after, "reescalate_to": d.reescalate_to,
+            "is_complaint": int(clock.is_complaint), "anchor_key": clock.anchor_key,
+            "closed_at": iso(clock.closed_at) if clock.closed_at else None, "closed_by": clock.closed_by,
+            "close_reason": clock.state if closed else None, "reply_key": clock.reply_key,
+            "response_seconds": wall, "business_seconds": business,
+            "acked_at": iso(clock.acked_at) if clock.acked_at else None, "acked_by": clock.acked_by,
+            "snoozed_until": iso(clock.snoozed_until) if clock.snoozed_until else None,
+            "assigned_to": clock.assigned_to,
+        }
+        new_round = stored is None or stored.round != clock.round
+        if new_round:
+            fields.update(fired="[]", warned_at=None, breached_at=None,
+                          next_step_at=None if closed else iso(d.warn_at or d.due))
+        elif closed:
+            fields["next_step_at"] = None
+        elif clock.acked_at is not None and row is not None and row[3] is None:
+            fields["next_step_at"] = iso(now)  # re-evaluate the ladder now: escalations are skipped
+        if decision.breach_now:
+            fields["breached_at"] = iso(d.due)
+        if stored is None:
+            self.db.execute(
+                "INSERT INTO complaints (mention_key, source, {}) VALUES (?, ?, {})".format(
+                    ", ".join(fields), ", ".join("?" for _ in fields)),
+                [case, next((m.facts.source for m in history.messages if m.key == case), ""), *fields.values()],
+            )
+        else:
+            self.db.execute(
+                "UPDATE complaints SET {} WHERE mention_key = ?".format(", ".join(f"{k} = ?" for k in fields)),
+                [*fields.values(), case],
+            )
+        self.db.execute("INSERT OR IGNORE INTO case_members VALUES (?, ?)", [case, case])
+        if router is not None and brand not in self.competitors:
+            self._raise_case_events(case, decision, stored, now, router)
+        return decision, stored is None
 
-    def _reopen(self, key: str, edited_at: datetime) -> None:
-        """An edit after the brand's answer starts a new round of the clock."""
-        self._restart(key, edited_at, "first_response")
+    def _raise_case_events(self, case: str, decision: Decision, stored: StoredCase | None, now: datetime,
+                           router: SinkRouter) -> None:
+        """Queue what a decision announces: a late answer's breach, the answer, a dismissal."""
+        clock = decision.clock
+        assert clock is not None
+        if decision.breach_now and clock.response_seconds is not None:
+            self._enqueue(self._clock_event(
+                case, EventKind.BREACH, now, breach_step_id(case, clock.round), state=answered_text(
+                    clock.response_seconds, clock.opened_at, clock.deadline.due),
+                response_seconds=clock.response_seconds), router)
+        newly_closed = clock.state != "open" and (stored is None or stored.state == "open"
+                                                  or stored.round != clock.round)
+        if not newly_closed:
+            return
+        if clock.state == "not_complaint":
+            action = clock.applied[-1] if clock.applied else None
+            self._enqueue(self._clock_event(
+                case, EventKind.ACTION, now,
+                f"{clock_key(case, clock.round)}:not_complaint:{action.request_key if action else 'label'}",
+                state=f"not a complaint (per {clock.closed_by})", detail=clock.closed_by or "",
+                extra={"closed": True}), router)
+            return
+        business = self.db.execute("SELECT business_seconds FROM complaints WHERE mention_key = ?",
+                                   [case]).fetchone()
+        self._enqueue(self._clock_event(
+            case, EventKind.REPLIED, now, _event_id(case, clock.round, clock.state),
+            response_seconds=clock.response_seconds, state=clock.state, detail=clock.closed_by or "",
+            extra={"business_seconds": business[0] if business else None}), router)
+
+    def _reopen(self, key: str, edited_at: datetime, now: datetime) -> None:
+        """An edit after the brand's answer starts a new round of the clock (the case rules decide)."""
+        case = self._case_of(key)
+        if case is not None and self._has_clock(case):
+            self._settle(case, now, None)
 
     # -- replies and acknowledgements -----------------------------------------------------
 
@@ -590,7 +664,7 @@ class SyncStore:
             return self._record_replies(replies, now, router)
 
     def _record_replies(self, replies: Sequence[Reply], now: datetime, router: SinkRouter | None) -> int:
-        stopped = 0
+        cases: list[str] = []
         for reply in replies:
             key = f"{reply.source}:{reply.external_id}"
             counts = not self._is_bot(reply.source, reply.author)  # an auto-reply is not an answer
@@ -601,111 +675,90 @@ class SyncStore:
                 [key, reply.mention_key, reply.source, reply.author, iso(reply.created_at),
                  clean_text(reply.url, limit=2000), clean_text(reply.text), iso(now), int(counts)],
             )
-            if not counts:
-                continue
-            target = self._case_of(reply.mention_key)
-            if target is None:
-                continue
-            opened = self.db.execute("SELECT opened_at FROM complaints WHERE mention_key = ?", [target]).fetchone()
-            if opened and iso(reply.created_at) < opened[0]:
-                continue  # an answer from before this round (an older message, or before an edit)
-            if self._close(target, reply.created_at, f"reply by {reply.author}", "replied", key, now, router):
+            case = self._case_of(reply.mention_key) if counts else None
+            if case is not None and case not in cases and self._has_clock(case):
+                cases.append(case)
+        stopped = 0
+        for case in cases:
+            before = self.db.execute("SELECT state FROM complaints WHERE mention_key = ?", [case]).fetchone()
+            decision, _ = self._settle(case, now, router)
+            if before and before[0] == "open" and decision.outcome in (Outcome.REPLIED, Outcome.REPLIED_LATE):
                 stopped += 1
         return stopped
 
     def _case_of(self, mention_key: str) -> str | None:
-        """The complaint a reply to `mention_key` answers: the mention's case, found through
+        """The case a reply to `mention_key` answers: the mention's case, found through
         duplicates (sightings), case membership (follow-ups) and the reply chain."""
-        seen = set()
-        key: str | None = mention_key
-        while key and key not in seen:
-            seen.add(key)
-            alias = self.db.execute("SELECT mention_key FROM mention_sightings WHERE sighting_key = ?", [key]).fetchone()
-            if alias:
-                key = alias[0]
-            member = self.db.execute("SELECT case_key FROM case_members WHERE mention_key = ?", [key]).fetchone()
-            if member:
-                return str(member[0])
+
+        def alias(key: str) -> str | None:
+            row = self.db.execute("SELECT mention_key FROM mention_sightings WHERE sighting_key = ?", [key]).fetchone()
+            return row[0] if row else None
+
+        def up(key: str) -> str | None:
             row = self.db.execute("SELECT source, in_reply_to FROM mentions WHERE key = ?", [key]).fetchone()
-            if row is None:  # a brand reply: continue with the message it answered
-                answered = self.db.execute("SELECT mention_key FROM replies WHERE key = ?", [key]).fetchone()
-                key = answered[0] if answered else None
-                continue
-            key = f"{row[0]}:{row[1]}" if row[1] else None
-        return None
+            if row is not None:
+                return f"{row[0]}:{row[1]}" if row[1] else None
+            answered = self.db.execute("SELECT mention_key FROM replies WHERE key = ?", [key]).fetchone()
+            return answered[0] if answered else None  # a brand reply: continue with the message it answered
+
+        return resolve_case(mention_key, alias=alias, case_of_member=self._member_of, up=up)
 
     def acknowledge(self, mention_key: str, by: str, now: datetime, router: SinkRouter | None = None) -> bool:
         """Stop a complaint's clock by hand (`listener ack`: answered elsewhere); False when no open clock."""
-        with self.db.atomic():
-            return self._close(mention_key, now, by, "acknowledged", None, now, router)
+        result = self.take_action(mention_key, "acknowledged", by, now, router,
+                                  request_key=f"ack:{mention_key}:{iso(now)}:{by}")
+        return result == "done"
 
     def take_action(
         self, mention_key: str, action: str, user: str, now: datetime, router: SinkRouter | None,
         *, request_key: str, snooze: timedelta = timedelta(minutes=30),
     ) -> str:
-        """Apply a Slack button (ack, assign, snooze, not_complaint, replied) once per request.
+        """Apply a Slack button (ack, assign, snooze, not_complaint, replied) or `listener ack` once per request.
 
         Returns "done", "duplicate" (this request was applied before) or "closed" (no open clock).
         """
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
         with self.db.atomic():
+            until = now + snooze if action == "snooze" else None
             cur = self.db.execute(
-                "INSERT OR IGNORE INTO actions (request_key, mention_key, action, user, at) VALUES (?, ?, ?, ?, ?)",
-                [request_key, mention_key, action, user, iso(now)],
+                "INSERT OR IGNORE INTO actions (request_key, mention_key, action, user, at, until) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [request_key, mention_key, action, user, iso(now), iso(until) if until else None],
             )
             if cur.rowcount == 0:
                 return "duplicate"
             case = self._case_of(mention_key) or mention_key
-            row = self.db.execute(
-                "SELECT state, brand, round FROM complaints WHERE mention_key = ?", [case]
-            ).fetchone()
-            if row is None or row[0] != "open":
+            if not self._has_clock(case):
                 return "closed"
-            if action == "replied":
-                self._close(case, now, user, "marked_replied", None, now, router)
-                return "done"
-            if action == "not_complaint":
-                self.db.execute(
-                    """UPDATE complaints SET state = 'not_complaint', closed_at = ?, closed_by = ?,
-                              close_reason = 'not_complaint', next_step_at = NULL WHERE mention_key = ?""",
-                    [iso(now), user, case],
-                )
+            if action == "not_complaint":  # also a label correction, for training
                 text = self.db.execute("SELECT text FROM mentions WHERE key = ?", [case]).fetchone()
                 self.db.execute(
                     """INSERT INTO corrections (mention_key, text, sentiment, complaint, "by", created_at)
                        VALUES (?, ?, NULL, 0, ?, ?)""",
                     [case, text[0] if text else "", user, iso(now)],
                 )
-                state = f"not a complaint (per {user})"
-            elif action == "ack":
-                self.db.execute(
-                    "UPDATE complaints SET acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?), "
-                    "next_step_at = ? WHERE mention_key = ?",
-                    [iso(now), user, iso(now), case],  # re-evaluate the ladder now: escalations are skipped
-                )
-                state = f"acknowledged by {user}"
-            elif action == "assign":
-                self.db.execute("UPDATE complaints SET assigned_to = ? WHERE mention_key = ?", [user, case])
-                state = f"assigned to {user}"
-            elif action == "snooze":
-                until = now + snooze
-                self.db.execute(
-                    "UPDATE complaints SET snoozed_until = ? WHERE mention_key = ?", [iso(until), case]
-                )
-                state = f"snoozed until {until:%H:%M} UTC by {user}"
-            else:
-                raise ValueError(f"unknown action {action!r}")
-            if router is not None and row[1] not in self.competitors:
-                self._enqueue(self._clock_event(case, EventKind.ACTION, now, f"{_clock_key(case, row[2])}:"
-                                                f"{action}:{request_key}", state=state, detail=user), router)
+            decision, _ = self._settle(case, now, router)
+            clock = decision.clock
+            if clock is None or not any(a.request_key == request_key for a in clock.applied):
+                return "closed"  # the round had ended before this action
+            brand = self.db.execute("SELECT brand FROM complaints WHERE mention_key = ?", [clock.case_key]).fetchone()
+            if router is not None and action in ("ack", "assign", "snooze") and brand[0] not in self.competitors:
+                state = (f"snoozed until {until:%H:%M} UTC by {user}" if until is not None
+                         else f"acknowledged by {user}" if action == "ack" else f"assigned to {user}")
+                self._enqueue(self._clock_event(
+                    clock.case_key, EventKind.ACTION, now,
+                    f"{clock_key(clock.case_key, clock.round)}:{action}:{request_key}", state=state, detail=user,
+                ), router)
             return "done"
 
     def _clock_event(self, key: str, kind: EventKind, now: datetime, event_id: str, **fields: Any) -> Event:
-        """An outbox event about a clock, carrying the mention and how its deadline was computed."""
+        """An outbox event about a clock, quoting the message its round answers and how its deadline was computed."""
         r = self.db.execute(
             """SELECT c.brand, c.source, c.opened_at, c.deadline, c.explain, c.policy, c.calendar, c.warned_at,
                       c.breached_at, m.author, m.text, m.url, cl.sentiment, cl.p_complaint, cl.language
-               FROM complaints c JOIN mentions m ON m.key = c.mention_key
-               LEFT JOIN classifications cl ON cl.mention_key = c.mention_key WHERE c.mention_key = ?""",
+               FROM complaints c JOIN mentions m ON m.key = COALESCE(c.anchor_key, c.mention_key)
+               LEFT JOIN classifications cl ON cl.mention_key = m.key WHERE c.mention_key = ?""",
             [key],
         ).fetchone()
         extra = {"explain": r[4] or "", "policy": r[5], "calendar": r[6], "alerted": bool(r[7] or r[8]),
@@ -715,37 +768,6 @@ class SyncStore:
             author=r[9], text=r[10], url=r[11] or "", sentiment=r[12], p_complaint=r[13], language=r[14],
             mention_at=parse_iso(r[2]), deadline=parse_iso(r[3]), extra=extra, **fields,
         )
-
-    def _close(
-        self,
-        mention_key: str,
-        at: datetime,
-        by: str,
-        reason: str,
-        reply_key: str | None,
-        now: datetime,
-        router: SinkRouter | None,
-    ) -> bool:
-        row = self.db.execute(
-            "SELECT opened_at, brand, round, calendar FROM complaints WHERE mention_key = ? AND state = 'open'",
-            [mention_key],
-        ).fetchone()
-        if not row:
-            return False
-        opened_at = parse_iso(row[0]) or at
-        business, wall = self.engine.response_seconds(row[3], opened_at, max(at, opened_at))
-        self.db.execute(
-            """UPDATE complaints SET state = ?, closed_at = ?, closed_by = ?, close_reason = ?, reply_key = ?,
-                      response_seconds = ?, business_seconds = ?, next_step_at = NULL WHERE mention_key = ?""",
-            [reason, iso(at), by, reason, reply_key, wall, business, mention_key],
-        )
-        if router is not None and row[1] not in self.competitors:
-            event = self._clock_event(
-                mention_key, EventKind.REPLIED, now, _event_id(mention_key, row[2], reason),
-                response_seconds=wall, state=reason, detail=by, extra={"business_seconds": business},
-            )
-            self._enqueue(event, router)
-        return True
 
     # -- the SLA sweep --------------------------------------------------------------------
 
@@ -764,7 +786,7 @@ class SyncStore:
                 deadline = parse_iso(r[5])
                 warn_at = parse_iso(r[4])
                 state = ClockState(
-                    key=_clock_key(key, r[2]),
+                    key=clock_key(key, r[2]),
                     opened_at=parse_iso(r[3]),  # type: ignore[arg-type]
                     deadline=deadline,  # type: ignore[arg-type]
                     warn_at=warn_at if warn_at and deadline and warn_at < deadline else None,
@@ -775,7 +797,7 @@ class SyncStore:
                     reescalate_after=seconds(r[10]),
                     reescalate_to=tuple(json.loads(r[11] or "[]")),
                 )
-                decision = evaluate(state, now, self.engine.calendar(r[12]))
+                decision = self.engine.ladder_step(state, now, r[12])
                 fired = sorted(state.fired | {s.id for s in decision.fire} | {s.id for s in decision.skip})
                 kinds = {s.kind for s in decision.fire}
                 self.db.execute(
@@ -1326,6 +1348,41 @@ class Executes(Protocol):
         ...
 
 
+def read_case_messages(db: Executes, where: str, params: Sequence[Any], competitors: Collection[str] = ()
+                       ) -> list[CaseMessage]:
+    """Classified mentions as case messages (a "complaint: no/yes" correction overrides the model).
+
+    Shared by the store and `listener backtest`, so both file the same facts into cases.
+    """
+    rows = db.execute(
+        f"""SELECT m.key, m.source, m.author, m.text, m.author_followers, m.created_at, m.fetched_at,
+                   m.edited_at, m.channel, m.rating, cl.scored, cl.complaint, cl.sentiment,
+                   (SELECT group_concat(b.brand, char(31)) FROM mention_brands b WHERE b.mention_key = m.key),
+                   (SELECT k.complaint FROM corrections k WHERE k.mention_key = m.key
+                    AND k.complaint IS NOT NULL ORDER BY k.id DESC LIMIT 1)
+            FROM mentions m JOIN classifications cl ON cl.mention_key = m.key WHERE {where}""",
+        list(params),
+    ).fetchall()
+    rivals = frozenset(competitors)
+    messages = []
+    for r in rows:
+        # "Not a complaint" keeps the facts the clock was opened on (the dismissal closes it, see
+        # `SyncStore._history`) but stops the message restarting a clock; "a complaint" can open one.
+        corrected = bool(r[11]) if r[14] is None else bool(r[14])
+        complaint = bool(r[11]) or corrected
+        scored = bool(r[10]) or r[14] is not None
+        brand = _primary_brand((r[13] or "").split("\x1f") if r[13] else (), rivals)
+        facts = MentionFacts(brand=brand, source=r[1], channel=r[8] or "public_mention", author=r[2] or "",
+                             followers=r[4], text=r[3] or "", is_complaint=complaint, rating=r[9])
+        messages.append(CaseMessage(
+            key=r[0], at=parse_iso(r[5]) or datetime.now(UTC), author=r[2] or "", facts=facts,
+            kind=message_kind(scored=scored, complaint=corrected, sentiment=r[12], text=r[3] or ""),
+            seen_at=parse_iso(r[6]), edited_at=parse_iso(r[7]),
+        ))
+    return messages
+
+
+
 def read_hourly_brand_counts(
     db: Executes, first_hour: datetime, last_hour: datetime, competitors: Iterable[str] = ()
 ) -> list[HourlyCount]:
@@ -1441,14 +1498,21 @@ _STEP_STATES = {StepKind.WARN: "warn", StepKind.BREACH: "breach", StepKind.ESCAL
                 StepKind.REESCALATE: "escalated again"}
 
 
-def _clock_key(mention_key: str, round_: int | None) -> str:
-    """The ladder's key for a clock round: step ids are "<key>:warn", "<key>:r1:breach", ..."""
-    return f"{mention_key}:r{round_}" if round_ else mention_key
-
-
 def _event_id(mention_key: str, round_: int | None, what: str) -> str:
     """Stable alert id; a clock reopened by an edit counts rounds so its alerts are new events."""
     return f"{mention_key}:{what}" if not round_ else f"{mention_key}:r{round_}:{what}"
+
+
+def _raw_channel(raw: Mapping[str, Any] | None) -> str | None:
+    """A review's channel as connectors written before `Mention.channel` kept it in `raw`."""
+    value = raw.get("channel") if raw else None
+    return value if value in CHANNELS else None
+
+
+def _raw_rating(raw: Mapping[str, Any] | None) -> int | None:
+    """A review's rating as connectors written before `Mention.rating` kept it in `raw`."""
+    value = raw.get("rating") if raw else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _percentile(values: Sequence[float], pct: float) -> float | None:
