@@ -35,6 +35,7 @@ from listener.sla.cases import (
     CaseHistory,
     CaseMessage,
     CaseReply,
+    case_outcome,
     ladder_changes,
     ladder_state,
     replay,
@@ -112,6 +113,8 @@ class BacktestReport:
     too_old: int = 0  # mentions that would have alerted but were stored later than `max_age` (backfills)
     listening: dict[str, Counter[str]] = field(default_factory=dict)
     spike_examples: list[SpikeExample] = field(default_factory=list)
+    # Each case's outcome at the period's end (`listener.sla.cases.case_outcome`); not in `to_dict`.
+    cases: dict[str, str] = field(default_factory=dict, repr=False)
     # Every ladder step id the clocks would fire (the live sweep's event ids); not in `to_dict`.
     steps: list[str] = field(default_factory=list, repr=False)
     # Every replayed listening alert (for comparisons and tests); not part of `to_dict`, it can be long.
@@ -197,7 +200,8 @@ def _replay_clocks(db: sqlite3.Connection, engine: ClockEngine, start: datetime,
         clock = replay(book.history(case), engine, engine.rules, end)
         if clock is None:
             continue
-        if clock.state == "not_complaint" and clock.round == 0:
+        report.cases[clock.case_key] = case_outcome(clock, end)
+        if clock.state == "not_complaint":
             report.not_complaint += 1
             continue
         report.clocks += 1
@@ -314,7 +318,7 @@ class _CaseBook:
             if root.author != message.author or root.facts.source != source or root.facts.brand != message.facts.brand:
                 continue
             clock = replay(self.history(case, message.at), self.engine, self.engine.rules, message.at)
-            if clock is None or clock.state == "not_complaint" or abs(clock.opened_at - message.at) > window:
+            if clock is None or abs(clock.opened_at - message.at) > window:
                 continue
             if best is None or clock.opened_at > best[0]:
                 best = (clock.opened_at, case)

@@ -475,7 +475,30 @@ class SyncStore:
         decision, opened = self._settle(case, now, router)
         if decision.clock is None and not self._has_clock(case):
             self.db.execute("DELETE FROM case_members WHERE mention_key = ? AND case_key = ?", [mention.key, case])
+        else:  # replies to it that were classified before it had a case join now
+            self._adopt_replies(mention, now, router)
         return opened
+
+    def _adopt_replies(self, mention: Mention, now: datetime, router: SinkRouter | None) -> None:
+        """Messages classified before this one had a case are filed again now: the replies to it, and
+        the same customer's messages within the follow-up window (the case rules decide if they join)."""
+        window = self.engine.rules.follow_up_window
+        rows = self.db.execute(
+            """SELECT m.key FROM mentions m JOIN classifications cl ON cl.mention_key = m.key
+               WHERE ((m.source = ? AND m.in_reply_to = ?)
+                      OR (m.source = ? AND m.author = ? AND m.created_at BETWEEN ? AND ?))
+                 AND cl.scored = 1 AND m.key != ?
+                 AND NOT EXISTS (SELECT 1 FROM case_members cm WHERE cm.mention_key = m.key)
+               ORDER BY m.created_at, m.key""",
+            [mention.source, mention.external_id, mention.source, mention.author,
+             iso(mention.created_at - window), iso(mention.created_at + window), mention.key],
+        ).fetchall()
+        for child in self.get_mentions([r[0] for r in rows]):
+            if self._member_of(child.key):
+                continue  # filed meanwhile, by an earlier adoption
+            brand = _primary_brand(child.brands, self.competitors)
+            if brand:
+                self._file(child, brand, now, router)
 
     def reconsider(self, mention_key: str, now: datetime, router: SinkRouter | None = None) -> str:
         """Apply the case rules again after a correction (`listener label`); returns the outcome."""
@@ -516,7 +539,7 @@ class SyncStore:
         window = self.engine.rules.follow_up_window
         found = self.db.execute(
             """SELECT c.mention_key, c.brand, c.opened_at FROM mentions m CROSS JOIN complaints c ON m.key = c.mention_key
-               WHERE c.state != 'not_complaint' AND c.brand = ? AND m.source = ? AND m.author = ?
+               WHERE c.brand = ? AND m.source = ? AND m.author = ?
                  AND c.opened_at BETWEEN ? AND ? AND c.mention_key != ? ORDER BY c.opened_at DESC LIMIT 1""",
             [message.facts.brand, mention.source, mention.author, iso(mention.created_at - window),
              iso(mention.created_at + window), mention.key],
@@ -603,8 +626,11 @@ class SyncStore:
             fields["next_step_at"] = None
         elif clock.acked_at is not None and row is not None and row[3] is None:
             fields["next_step_at"] = iso(now)  # re-evaluate the ladder now: escalations are skipped
-        if decision.breach_now:
-            fields["breached_at"] = iso(d.due)
+        if closed:
+            # Closed, the record says what happened: breached when answered late, whatever the sweep
+            # believed before it knew of the answer; a dismissed case was never a complaint to breach.
+            kept = stored.breached_at if stored and not new_round and stored.breached_at else None
+            fields["breached_at"] = (iso(kept or d.due)) if clock.late else None
         if stored is None:
             self.db.execute(
                 "INSERT INTO complaints (mention_key, source, {}) VALUES (?, ?, {})".format(

@@ -16,6 +16,7 @@ from listener.backtest import backtest
 from listener.cli import cli
 from listener.clocks import ClockEngine
 from listener.domain import Page, Reply
+from listener.migrations import m015_case_engine
 from tests.test_policy_clocks import LADDER, Harness, mention, sla
 
 
@@ -181,3 +182,22 @@ async def test_importing_old_mentions_opens_no_clocks(make_settings, clock) -> N
     keys = [c.mention_key for c in store.complaints()]
     store.close()
     assert keys == ["social:new"]
+
+
+async def test_review_rating_and_channel_are_typed_fields_and_old_rows_keep_working(make_settings, clock) -> None:
+    settings = make_settings(sla({"name": "bad-reviews", "channels": ["review"], "max_rating": 2, "applies_to": "all",
+                                  "first_response": "4h"}, {"name": "rest", "first_response": "60m"}))
+    h = Harness(settings, clock)
+    now = clock.now()
+    typed = mention(now, "t", "acme app broken after update", channel="review", rating=1)
+    legacy = mention(now, "l", "acme app broken after the update", author="@bob", raw={"rating": 2, "channel": "review"})
+    await h.run(Page([typed, legacy], "c"))
+    store = h.store()
+    targets = {c.mention_key: c.deadline - c.opened_at for c in store.complaints()}
+    assert targets == {"social:t": timedelta(hours=4), "social:l": timedelta(hours=4)}
+    # Rows written before the columns existed had the facts in `raw` only: the migration copies them.
+    store.db.execute("UPDATE mentions SET channel = NULL, rating = NULL")
+    m015_case_engine(store.db)
+    rows = dict(store.db.execute("SELECT key, rating FROM mentions WHERE channel = 'review'").fetchall())
+    store.close()
+    assert rows == {"social:l": 2}  # the typed one never had them in raw

@@ -252,7 +252,8 @@ def replay(history: CaseHistory, engine: Deadlines, rules: CaseRules, now: datet
     - A complaint or question by the customer after the answer starts a new round (next response
       target), as does an edit of the first message after the answer; praise and neutral follow-ups
       never restart it.
-    - "Not a complaint" closes the case for good; "Mark replied" and `listener ack` close the round;
+    - "Not a complaint" closes the case (a later complaint or question by the customer opens a new
+      round, first-response target, under the policy that covers it); "Mark replied" and `listener ack` close the round;
       Slack's Acknowledge, Snooze and Assign change how the running round alerts.
     """
     messages = sorted(history.messages, key=lambda m: (m.at, m.key))
@@ -302,8 +303,13 @@ def _apply(clock: CaseClock, at: datetime, item: object, root: CaseMessage, engi
             return _close(clock, "replied", at, f"reply by {item.author}", item.key)
         return clock
     if isinstance(item, CaseMessage):
-        if item.kind in ("complaint", "question") and _answered_before(clock, at):
+        if item.kind not in ("complaint", "question"):
+            return clock
+        if _answered_before(clock, at):
             return _restart(clock, item.key, at, "next_response", item.facts, engine)
+        if clock.state == "not_complaint" and clock.closed_at is not None and clock.closed_at < at:
+            # Dismissed, then the customer really complains: a new round under that message's policy.
+            return _restart(clock, item.key, at, "first_response", item.facts, engine, keep_policy=False)
         return clock
     if isinstance(item, tuple):  # ("edit", root): the customer changed their review after the answer
         if _answered_before(clock, at):
@@ -322,15 +328,16 @@ def _close(clock: CaseClock, state: ClosedState, at: datetime, by: str, reply_ke
 
 
 def _restart(clock: CaseClock, anchor_key: str, at: datetime, kind: TargetKind, facts: MentionFacts,
-             engine: Deadlines) -> CaseClock:
+             engine: Deadlines, *, keep_policy: bool = True) -> CaseClock:
     round_ = clock.round + 1
-    facts = dataclasses.replace(facts, is_complaint=clock.is_complaint)
+    if keep_policy:  # the case's policy answers the follow-up
+        facts = dataclasses.replace(facts, is_complaint=clock.is_complaint)
     deadline = engine.deadline(facts, at, kind=kind, anchor_key=f"{clock.case_key}:r{round_}",
-                               policy_name=clock.deadline.policy)
+                               policy_name=clock.deadline.policy if keep_policy else None)
     if deadline is None:
         return clock
     return CaseClock(case_key=clock.case_key, anchor_key=anchor_key, round=round_, opened_at=at, deadline=deadline,
-                     is_complaint=clock.is_complaint, assigned_to=clock.assigned_to,
+                     is_complaint=facts.is_complaint, assigned_to=clock.assigned_to,
                      earlier=(*clock.earlier, dataclasses.replace(clock, earlier=())))
 
 
@@ -380,6 +387,16 @@ def _closing(clock: CaseClock) -> Outcome:
     if clock.state == "not_complaint":
         return Outcome.NOT_COMPLAINT
     return Outcome.REPLIED_LATE if clock.late else Outcome.REPLIED
+
+
+def case_outcome(clock: CaseClock, now: datetime) -> str:
+    """The case in one word at `now`: "not_complaint", "met" (answered in time), "late" (answered after
+    the deadline), "breached" (still unanswered past it) or "open" (unanswered, still in time)."""
+    if clock.state == "not_complaint":
+        return "not_complaint"
+    if clock.state in ANSWERED:
+        return "late" if clock.late else "met"
+    return "breached" if clock.deadline.due <= now else "open"
 
 
 # -- the escalation ladder ---------------------------------------------------------------------
