@@ -79,10 +79,17 @@ def _brands(record: Mapping[str, Any], text: str, brands: Sequence[BrandView]) -
     if given is None:
         return match_brands(text, brands)
     if isinstance(given, str) and given:
-        return (given,)
-    if isinstance(given, list) and given and all(isinstance(b, str) and b for b in given):
-        return tuple(dict.fromkeys(given))
-    raise MalformedRecordError("'brand' must be a brand name or a list of names")
+        names: tuple[str, ...] = (given,)
+    elif isinstance(given, list) and given and all(isinstance(b, str) and b for b in given):
+        names = tuple(dict.fromkeys(given))
+    else:
+        raise MalformedRecordError("'brand' must be a brand name or a list of names")
+    # A typo or a brand nobody configured would open clocks and raise alerts for it: refuse the record.
+    known = [b.name for b in brands]
+    for name in names:
+        if name not in known:
+            raise MalformedRecordError(f"brand {name!r} is not configured (known: {', '.join(known) or 'none'})")
+    return names
 
 
 def to_mention(

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import aiohttp
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._cursor import dump_cursor, id_order, load_cursor
 from connectors._http import RateLimitHeaders, Response
@@ -57,6 +57,14 @@ class XConfig(HttpSourceConfig):
     @classmethod
     def _http(cls, value: str) -> str:
         return http_url(value) or value
+
+    @field_validator("bearer_token")
+    @classmethod
+    def _token_set(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        # Checked only when enabled, so a disabled example table with an unset ${VAR} still loads.
+        if info.data.get("enabled", True) and not value.get_secret_value().strip():
+            raise ValueError("must not be empty (put ${X_BEARER_TOKEN} here)")
+        return value
 
 
 def _quote(term: str) -> str:

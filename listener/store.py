@@ -1130,14 +1130,15 @@ class SyncStore:
     # -- queries for the CLI and the demo -------------------------------------------------
 
     def complaints(self, *, open_only: bool = False, limit: int = 1000) -> list[Complaint]:
-        """Complaints, newest first."""
+        """Complaints, newest first; open ones most urgent first (overdue first, then by deadline)."""
         where = "WHERE c.state = 'open'" if open_only else ""
+        order = "c.deadline ASC, c.opened_at ASC" if open_only else "c.opened_at DESC"
         rows = self.db.execute(
             f"""SELECT c.mention_key, c.brand, c.source, c.opened_at, c.warn_at, c.deadline, c.state,
                        c.warned_at, c.breached_at, c.closed_at, c.closed_by, c.close_reason,
                        c.response_seconds, m.author, m.text, m.url
                 FROM complaints c JOIN mentions m ON m.key = c.mention_key {where}
-                ORDER BY c.opened_at DESC LIMIT ?""",
+                ORDER BY {order} LIMIT ?""",
             [limit],
         ).fetchall()
         return [

@@ -128,7 +128,7 @@ async def test_wrong_app_password(bsky, session, clock) -> None:  # type: ignore
 async def test_public_appview_search_is_forbidden(bsky, session, clock) -> None:  # type: ignore[no-untyped-def]
     fake, url = bsky
     fake.public = True
-    conn = BlueskyConnector("bsky", BlueskyConfig(base_url=url, search=["acme"]), BRANDS, session, clock=clock)
+    conn = BlueskyConnector("bsky", BlueskyConfig(base_url=url, search=["acme"], enabled=False), BRANDS, session, clock=clock)
     with pytest.raises(SourceAuthError, match="needs a login"):
         await conn.poll(None)
 
@@ -199,5 +199,5 @@ async def test_replies_walk_the_thread(bsky, session, clock) -> None:  # type: i
 def test_login_pair_is_checked() -> None:
     with pytest.raises(ValueError, match="go together"):
         BlueskyConfig(identifier="me.bsky.social")
-    assert BlueskyConfig().base_url == "https://bsky.social"
-    assert timedelta(minutes=10) == BlueskyConfig().overlap
+    assert BlueskyConfig(search=[]).base_url == "https://bsky.social"
+    assert timedelta(minutes=10) == BlueskyConfig(search=[]).overlap
