@@ -32,9 +32,10 @@ async def start_web(daemon: Daemon) -> web.AppRunner | None:
         app = web.Application()
     if secret_value:
         from listener.interact import slack_actions_handler
+        from listener.store import SyncStore
 
         async def act(key: str, action: str, user: str, request_key: str) -> str:
-            result: str = await daemon.store.take_action(
+            result: str = await daemon.store.call(SyncStore.take_action,
                 key, action, user, daemon.clock.now(), daemon.route, request_key=request_key
             )
             return result
