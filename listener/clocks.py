@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from listener.sla.calendar import BusinessCalendar
+from listener.sla.casefile import load_escalations, seconds  # noqa: F401 (stored JSON -> data)
 from listener.sla.cases import (
     CaseHistory,
     CaseMessage,
@@ -122,16 +123,3 @@ def _stored(deadline: Deadline) -> StoredDeadline:
     )
 
 
-def load_escalations(text: str | None) -> tuple[ScheduledEscalation, ...]:
-    """Inverse of the JSON kept in the complaints table."""
-    if not text:
-        return ()
-    return tuple(
-        ScheduledEscalation(level=e["level"], at=datetime.fromisoformat(e["at"]), to=tuple(e["to"]))
-        for e in json.loads(text)
-    )
-
-
-def seconds(value: float | None) -> timedelta | None:
-    """Seconds from the database as a timedelta."""
-    return None if value is None else timedelta(seconds=value)

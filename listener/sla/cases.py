@@ -14,45 +14,45 @@ No SQL and no I/O here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Protocol
 
 from listener.sla.calendar import BusinessCalendar
-from listener.sla.ladder import ClockState, LadderDecision, ScheduledEscalation, StepKind, evaluate, step_id
-from listener.sla.policy import MentionFacts, TargetKind
 
-MessageKind = Literal["complaint", "question", "other"]
-Link = Literal["thread", "author"]
-ClosedState = Literal["replied", "marked_replied", "acknowledged", "not_complaint"]
-ANSWERED: frozenset[str] = frozenset({"replied", "marked_replied", "acknowledged"})
-# Actions a person can take on a case; "acknowledged" is `listener ack` (answered elsewhere),
-# "ack" is Slack's Acknowledge button (someone is on it: the clock keeps running).
-ACTIONS = ("ack", "assign", "snooze", "not_complaint", "replied", "acknowledged")
-DEFAULT_FOLLOW_UP_WINDOW = timedelta(hours=24)
-DEFAULT_MAX_AGE = timedelta(hours=72)
-
-
-class Outcome(StrEnum):
-    """What a new fact did to its case."""
-
-    OPEN = "open"  # a new case and clock
-    JOIN = "join"  # a follow-up joined the case; the clock is unchanged
-    RESTART = "restart"  # the customer wrote again after the answer: a new round of the clock
-    REPLIED = "replied"  # closed: answered in time
-    REPLIED_LATE = "replied_late"  # closed: answered after the deadline (a breach)
-    NOT_COMPLAINT = "not_complaint"  # closed: a person said it is not a complaint
-    IGNORE = "ignore"  # nothing changes
-
-
-@dataclass(frozen=True, slots=True)
-class CaseRules:
-    """The configurable parts of the case rules (`[sla]` follow_up_window and max_age)."""
-
-    follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW
-    max_age: timedelta | None = DEFAULT_MAX_AGE
+# The data the rules decide on (re-exported: callers may import it from here).
+from listener.sla.casefile import (  # noqa: F401
+    ACTIONS,
+    ANSWERED,
+    DEFAULT_FOLLOW_UP_WINDOW,
+    DEFAULT_MAX_AGE,
+    CaseAction,
+    CaseClock,
+    CaseHistory,
+    CaseMessage,
+    CaseReply,
+    CaseRules,
+    ClockState,
+    ClosedState,
+    Decision,
+    LadderDecision,
+    Link,
+    MentionFacts,
+    MessageKind,
+    Outcome,
+    ScheduledEscalation,
+    StepKind,
+    StoredCase,
+    TargetKind,
+    _Deadline,
+    answered_text,
+    breach_step_id,
+    clock_key,
+    duration_text,
+    message_kind,
+    resolve_case,
+)
+from listener.sla.ladder import evaluate
 
 
 class Deadlines(Protocol):
@@ -70,140 +70,7 @@ class Deadlines(Protocol):
         ...
 
 
-class _Deadline(Protocol):
-    policy: str
-    calendar: str
-    kind: TargetKind
-    warn_at: datetime | None
-    due: datetime
-    explain: str
-    escalations: str
-    reescalate_after: float | None
-    reescalate_to: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CaseMessage:
-    """A customer's message in a case: when, by whom, what kind, and the facts policies match on."""
-
-    key: str
-    at: datetime
-    author: str
-    facts: MentionFacts
-    kind: MessageKind
-    seen_at: datetime | None = None  # when we first stored it (an old import is not a new case)
-    edited_at: datetime | None = None  # an edit after the answer restarts the clock (reviews)
-
-
-@dataclass(frozen=True, slots=True)
-class CaseReply:
-    """A brand reply (auto-replies left out) to a message of the case."""
-
-    key: str
-    author: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CaseAction:
-    """A person's action on the case: a Slack button, `listener ack`, or a "not a complaint" label."""
-
-    action: str
-    by: str
-    at: datetime
-    request_key: str = ""
-    until: datetime | None = None  # snoozes
-
-
-@dataclass(frozen=True, slots=True)
-class CaseHistory:
-    """Everything known about one case: its messages, the replies to them and the actions on it."""
-
-    messages: tuple[CaseMessage, ...]
-    replies: tuple[CaseReply, ...] = ()
-    actions: tuple[CaseAction, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CaseClock:
-    """A case's clock after replaying its history: the current round and how it ended (if it did)."""
-
-    case_key: str  # the case is named after its first message
-    anchor_key: str  # the message the current round answers (the follow-up, after a restart)
-    round: int
-    opened_at: datetime
-    deadline: _Deadline
-    is_complaint: bool
-    state: Literal["open", "replied", "marked_replied", "acknowledged", "not_complaint"] = "open"
-    closed_at: datetime | None = None
-    closed_by: str | None = None
-    reply_key: str | None = None
-    acked_at: datetime | None = None
-    acked_by: str | None = None
-    snoozed_until: datetime | None = None
-    assigned_to: str | None = None
-    # The actions that took effect in this round, in time order (the live run's ACTION alerts).
-    applied: tuple[CaseAction, ...] = ()
-    earlier: tuple[CaseClock, ...] = ()  # the rounds before this one, oldest first
-
-    @property
-    def rounds(self) -> tuple[CaseClock, ...]:
-        """Every round of the case, oldest first (this one last)."""
-        return (*self.earlier, self)
-
-    @property
-    def late(self) -> bool:
-        """Answered after the deadline (a breach, however late we learned of the answer)."""
-        return self.state in ANSWERED and self.closed_at is not None and self.closed_at > self.deadline.due
-
-    @property
-    def response_seconds(self) -> float | None:
-        """Wall-clock seconds from the round's message to the answer."""
-        if self.state not in ANSWERED or self.closed_at is None:
-            return None
-        return (max(self.closed_at, self.opened_at) - self.opened_at).total_seconds()
-
-    def explain(self) -> str:
-        """How the deadline was computed, and how the clock ended."""
-        text = self.deadline.explain
-        if self.state in ANSWERED and self.response_seconds is not None:
-            text += f"; {answered_text(self.response_seconds, self.opened_at, self.deadline.due)}"
-        elif self.state == "not_complaint":
-            text += f"; not a complaint (per {self.closed_by})"
-        return text
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredCase:
-    """What the store holds of a case's clock (the part `decide` compares with)."""
-
-    round: int
-    state: str
-    breached_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What to do with a case: the outcome, the clock to store (None: no clock) and why."""
-
-    outcome: Outcome
-    clock: CaseClock | None
-    breach_now: bool = False  # a late answer learned after the fact: record and announce the breach
-    explain: str = ""
-
-
 # -- joining a case -----------------------------------------------------------------------------
-
-
-def message_kind(*, scored: bool, complaint: bool, sentiment: str | None, text: str) -> MessageKind:
-    """A complaint, a question (asks something, not praise), or anything else (praise, neutral, unscored)."""
-    if not scored:
-        return "other"
-    if complaint:
-        return "complaint"
-    if "?" in text and sentiment != "positive":
-        return "question"
-    return "other"
 
 
 def joins(message: CaseMessage, link: Link, case_brand: str, case_at: datetime, rules: CaseRules) -> bool:
@@ -218,26 +85,6 @@ def joins(message: CaseMessage, link: Link, case_brand: str, case_at: datetime, 
         return True
     return (message.kind in ("complaint", "question") and message.facts.brand == case_brand
             and abs(message.at - case_at) <= rules.follow_up_window)
-
-
-def resolve_case(
-    key: str | None,
-    *,
-    alias: Callable[[str], str | None],
-    case_of_member: Callable[[str], str | None],
-    up: Callable[[str], str | None],
-) -> str | None:
-    """The case a message (or brand reply) belongs to: through duplicates (`alias`), membership,
-    and up the reply chain (`up`: the message a stored message or a brand reply answers)."""
-    seen: set[str] = set()
-    while key and key not in seen:
-        seen.add(key)
-        key = alias(key) or key
-        case = case_of_member(key)
-        if case is not None:
-            return case
-        key = up(key)
-    return None
 
 
 # -- replaying a case ---------------------------------------------------------------------------
@@ -402,16 +249,6 @@ def case_outcome(clock: CaseClock, now: datetime) -> str:
 # -- the escalation ladder ---------------------------------------------------------------------
 
 
-def clock_key(case_key: str, round_: int | None) -> str:
-    """The ladder's key for a clock round: step ids are "<key>:warn", "<key>:r1:breach", ..."""
-    return f"{case_key}:r{round_}" if round_ else case_key
-
-
-def breach_step_id(case_key: str, round_: int | None) -> str:
-    """The id of a round's breach alert (the sweep's, or the late answer's: never both)."""
-    return step_id(clock_key(case_key, round_), StepKind.BREACH)
-
-
 def ladder_state(clock: CaseClock, escalations: tuple[ScheduledEscalation, ...],
                  reescalate_after: timedelta | None, reescalate_to: tuple[str, ...],
                  fired: frozenset[str] = frozenset()) -> ClockState:
@@ -472,20 +309,3 @@ def ladder_changes(clock: CaseClock) -> list[tuple[datetime, datetime | None, da
 # -- words --------------------------------------------------------------------------------------
 
 
-def answered_text(response_seconds: float, opened_at: datetime, due: datetime) -> str:
-    """"answered after 55s, 15s late" or "answered after 40s, within target"."""
-    late = response_seconds - (due - opened_at).total_seconds()
-    spoken = f"answered after {duration_text(response_seconds)}"
-    return spoken + (f", {duration_text(late)} late" if late > 0 else ", within target")
-
-
-def duration_text(seconds: float) -> str:
-    """45s, 12m, 3h 05m, 2d 4h."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m" + (f" {s % 60:02d}s" if s % 60 and s < 600 else "")
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"

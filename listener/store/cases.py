@@ -8,18 +8,18 @@ from typing import Any
 
 from listener.domain import Mention, Reply
 from listener.events import Event, EventKind
-from listener.sla.cases import (
+from listener.sla.casefile import (
     ACTIONS,
     CaseAction,
     CaseHistory,
     CaseMessage,
     CaseReply,
+    MentionFacts,
     Outcome,
     clock_key,
     message_kind,
     resolve_case,
 )
-from listener.sla.policy import MentionFacts
 from listener.store.clocks import ClockStore
 from listener.store.db import Executes, SinkRouter, _primary_brand, iso, parse_iso
 from listener.text import clean_text

@@ -6,10 +6,19 @@ import json
 from datetime import datetime
 from typing import Any
 
-from listener.clocks import load_escalations, seconds
 from listener.events import Event, EventKind
-from listener.sla.cases import CaseHistory, Decision, StoredCase, answered_text, breach_step_id, clock_key
-from listener.sla.ladder import ClockState, StepKind
+from listener.sla.casefile import (
+    CaseHistory,
+    ClockState,
+    Decision,
+    StepKind,
+    StoredCase,
+    answered_text,
+    breach_step_id,
+    clock_key,
+    load_escalations,
+    seconds,
+)
 from listener.store.db import SinkRouter, iso, parse_iso
 from listener.store.mentions import MentionStore
 

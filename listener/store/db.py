@@ -15,8 +15,16 @@ from listener.identity import same_account
 from listener.migrations import migrations
 
 if TYPE_CHECKING:
-    from listener.sla.cases import CaseHistory, CaseMessage, CaseRules, Decision, Link, StoredCase
-    from listener.sla.ladder import ClockState, LadderDecision
+    from listener.sla.casefile import (
+        CaseHistory,
+        CaseMessage,
+        CaseRules,
+        ClockState,
+        Decision,
+        LadderDecision,
+        Link,
+        StoredCase,
+    )
 
 SinkRouter = Callable[[Event], list[str]]
 
