@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import RateLimitHeaders, Response
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -274,7 +275,7 @@ class BlueskyConnector(HttpConnectorBase):
 
     async def _poll_stream(self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention],
                            replies: dict[str, Reply]) -> bool:
-        overlap, first_run, page_cursor = self.config.overlap, mark.fresh, None
+        overlap, first_run, page_cursor, started = self.config.overlap, mark.fresh, None, self.clock.now()
         params = list(stream.params)
         floor = mark.floor(overlap)
         if floor is not None and stream.method.endswith("searchPosts"):
@@ -298,7 +299,7 @@ class BlueskyConnector(HttpConnectorBase):
                     return False
             return False
         finally:
-            mark.advance(taken, overlap)
+            mark.advance(taken, overlap, started=started)
 
     def _take(self, post: Any, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply],
               taken: list[tuple[str, datetime]]) -> datetime | None:
@@ -318,8 +319,8 @@ class BlueskyConnector(HttpConnectorBase):
                 brands = self.attribute(str(record.get("text") or ""), mentioned_dids(record))
                 mention = to_mention(post, source=self.name, brands=brands)
                 mentions[mention.external_id] = mention
-        except MalformedItemError as err:
-            self.skip(post, str(err), "uri")
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self.skip(post, why_skipped(err), "uri")
             return None
         taken.append((uri, when))
         return when
@@ -357,7 +358,7 @@ class BlueskyConnector(HttpConnectorBase):
                 author = _author(post)
                 nodes.append(ThreadNode(required_id(post, "uri", "post"), _reply_ref(record, "parent"), sort_at(post),
                                         bool(self.own("@" + str(author["handle"]), str(author["did"]))), post))
-            except MalformedItemError as err:
-                self.skip(post, str(err), "uri")
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(post, why_skipped(err), "uri")
             pending.extend(view.get("replies") or ())
         return nodes

@@ -267,6 +267,9 @@ class JsonlConnector:
                 return False  # probably still being written; look again next poll
             self._report(number, str(err), batch, raw_line)
             item = None
+        except Exception as err:  # noqa: BLE001 - whatever one record breaks, it must not stall the file
+            self._report(number, f"{type(err).__name__}: {err}", batch, raw_line)
+            item = None
         else:
             if item is not None and self.config.replay and item.created_at > now:
                 return False  # not due yet: leave it (and everything after it) for a later poll

@@ -424,6 +424,9 @@ def sources_command(config_path: Path | None, db_path: Path | None, fmt: str) ->
                 "platform_shows_replies": shows,
                 "replies_seen": seen,
                 "last_reply_seen_at": last_seen,
+                # What the platform lets the connector see, and what it never shows (docs/sources-*.md).
+                "shows": list(getattr(cls, "shows", ())) if cls else [],
+                "cannot_show": list(getattr(cls, "hides", ())) if cls else [],
             })
     finally:
         store.close()
@@ -435,14 +438,14 @@ def sources_command(config_path: Path | None, db_path: Path | None, fmt: str) ->
     from rich.table import Table
 
     table = Table(title="Sources")
-    for column in ("source", "type", "state", "last success", "failures", "24h", "replies", "last error"):
+    for column in ("source", "type", "state", "last success", "failures", "24h", "replies", "cannot show", "last error"):
         table.add_column(column, overflow="fold")
     for item in report:
         style = {"up": "green", "down": "red", "auth_failed": "red"}.get(item["state"], "yellow")
         table.add_row(
             item["source"], item["type"] or "-", f"[{style}]{item['state']}[/]",
             (item["last_success"] or "-")[:19], str(item["consecutive_failures"]), str(item["mentions_24h"]),
-            _replies_cell(item), item["last_error"] or "",
+            _replies_cell(item), "; ".join(item["cannot_show"]), item["last_error"] or "",
         )
     Console().print(table)
 
@@ -488,6 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
+        return 1
+    except sqlite3.Error as err:
+        # A read-only mount, a full disk, a file that is not a database: one line, no traceback.
+        click.echo(f"error: the database cannot be used: {err} (check the path in [listener] database, "
+                   "that it and its directory are writable, and free disk space)", err=True)
         return 1
     except SystemExit as done:
         return int(done.code or 0) if isinstance(done.code, int) or done.code is None else 1

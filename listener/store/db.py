@@ -12,7 +12,7 @@ import sqlite_utils
 
 from listener.events import Event
 from listener.identity import same_account
-from listener.migrations import migrations
+from listener.migrations import enable_wal, migrations
 
 if TYPE_CHECKING:
     from listener.sla.casefile import (
@@ -95,7 +95,7 @@ class StoreBase:
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         self.db = sqlite_utils.Database(conn)
         if str(path) != ":memory:":
-            self.db.enable_wal()
+            enable_wal(self.db)  # retries while another process holds the write lock (a migration)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         migrations.apply(self.db)

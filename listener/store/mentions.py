@@ -138,14 +138,22 @@ class MentionStore(OutboxStore):
         return True
 
     def _same_post(self, mention: Mention, url: str, print_: str) -> str | None:
-        """Key of a stored mention that is the same post under another id or source."""
+        """Key of a stored mention that is the same post under another source.
+
+        Within one source the external id is the identity: two items with different ids are two
+        posts even when they share a URL (every App Store review links to the app's page) or
+        their words (a customer repeating a complaint).
+        """
         found = self.db.execute("SELECT key FROM mentions WHERE key = ?", [mention.key]).fetchone()
         if found is None and url:
-            found = self.db.execute("SELECT key FROM mentions WHERE canonical_url = ? LIMIT 1", [url]).fetchone()
+            found = self.db.execute(
+                "SELECT key FROM mentions WHERE canonical_url = ? AND source <> ? LIMIT 1", [url, mention.source]
+            ).fetchone()
         if found is None and print_:
             found = self.db.execute(
-                "SELECT key FROM mentions WHERE fingerprint = ? AND created_at BETWEEN ? AND ? LIMIT 1",
-                [print_, iso(mention.created_at - timedelta(days=1)), iso(mention.created_at + timedelta(days=1))],
+                "SELECT key FROM mentions WHERE fingerprint = ? AND source <> ? AND created_at BETWEEN ? AND ? LIMIT 1",
+                [print_, mention.source, iso(mention.created_at - timedelta(days=1)),
+                 iso(mention.created_at + timedelta(days=1))],
             ).fetchone()
         return found[0] if found else None
 
