@@ -97,7 +97,10 @@ class Harness:
         self.store = store
         self.fail = False
         targets = meta_webhook_targets([self.facebook, self.instagram])
-        self.hooks = MetaWebhooks(targets, self.ingest, store.open_complaint_mentions, clock.now)
+        self.hooks = MetaWebhooks(targets, self.ingest, self.open_mentions, clock.now)
+
+    async def open_mentions(self, source: str) -> list[Mention]:
+        return await self.store.call(SyncStore.open_complaint_mentions, source)
 
     async def ingest(self, source: str, mentions: list[Mention], replies: list[Reply]) -> None:
         if self.fail:
