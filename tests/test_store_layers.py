@@ -35,6 +35,11 @@ def test_store_modules_are_small_and_import_no_decision_code(path: Path) -> None
     assert bad == [], f"{path.name} imports {bad}"
 
 
+def test_the_store_builds_no_events_it_only_queues_and_reads_them() -> None:
+    builders = {path.name for path in STORE.glob("*.py") if "Event(" in path.read_text()}
+    assert builders == {"outbox.py"}  # where a queued payload is read back; factories are in listener/events.py
+
+
 async def test_calls_are_typed_not_proxied(tmp_path: Path) -> None:
     store = await Store(tmp_path / "s.db").open()
     try:

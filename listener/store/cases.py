@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from listener.domain import Mention, Reply
-from listener.events import Event, EventKind
+from listener.events import EventKind, clock_event, mention_event
 from listener.sla.casefile import (
     ACTIONS,
     CaseAction,
@@ -104,27 +104,7 @@ class CaseStore(ClockStore):
                 if result.scored and brand and self._file(mention, brand, now, router):
                     opened.append(mention.key)
                 if router is not None:
-                    self._enqueue(
-                        Event(
-                            id=f"{mention.key}:mention",
-                            kind=EventKind.MENTION,
-                            brand=brand,
-                            thread=mention.key,
-                            created_at=now,
-                            source=mention.source,
-                            mention_key=mention.key,
-                            author=mention.author,
-                            text=mention.text,
-                            url=mention.url,
-                            sentiment=result.sentiment.value if result.sentiment else None,
-                            p_complaint=result.p_complaint,
-                            language=result.language,
-                            mention_at=mention.created_at,
-                            state="complaint" if result.complaint else "mention",
-                            extra={"brands": list(mention.brands), "scored": result.scored},
-                        ),
-                        router,
-                    )
+                    self._enqueue(mention_event(mention, result, brand, now), router)
         return opened
 
     def _file(self, mention: Mention, brand: str, now: datetime, router: SinkRouter | None) -> bool:
@@ -338,8 +318,8 @@ class CaseStore(ClockStore):
             if router is not None and action in ("ack", "assign", "snooze") and brand[0] not in self.competitors:
                 state = (f"snoozed until {until:%H:%M} UTC by {user}" if until is not None
                          else f"acknowledged by {user}" if action == "ack" else f"assigned to {user}")
-                self._enqueue(self._clock_event(
-                    clock.case_key, EventKind.ACTION, now,
+                self._enqueue(clock_event(
+                    self._clock_view(clock.case_key), EventKind.ACTION, now,
                     f"{clock_key(clock.case_key, clock.round)}:{action}:{request_key}", state=state, detail=user,
                 ), router)
             return "done"

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from listener.events import Event, EventKind
+from listener.events import ClockView, Event, EventKind, answer_event_id, clock_event, step_event
 from listener.sla.casefile import (
     CaseHistory,
     ClockState,
@@ -21,23 +21,6 @@ from listener.sla.casefile import (
 )
 from listener.store.db import SinkRouter, iso, parse_iso
 from listener.store.mentions import MentionStore
-
-
-_STEP_EVENTS = {
-    StepKind.WARN: EventKind.WARN,
-    StepKind.BREACH: EventKind.BREACH,
-    StepKind.ESCALATE: EventKind.ESCALATE,
-    StepKind.REESCALATE: EventKind.ESCALATE,
-}
-
-
-_STEP_STATES = {StepKind.WARN: "warn", StepKind.BREACH: "breach", StepKind.ESCALATE: "escalated",
-                StepKind.REESCALATE: "escalated again"}
-
-
-def _event_id(mention_key: str, round_: int | None, what: str) -> str:
-    """Stable alert id; a clock reopened by an edit counts rounds so its alerts are new events."""
-    return f"{mention_key}:{what}" if not round_ else f"{mention_key}:r{round_}:{what}"
 
 
 class ClockStore(MentionStore):
@@ -118,8 +101,8 @@ class ClockStore(MentionStore):
         clock = decision.clock
         assert clock is not None
         if decision.breach_now and clock.response_seconds is not None:
-            self._enqueue(self._clock_event(
-                case, EventKind.BREACH, now, breach_step_id(case, clock.round), state=answered_text(
+            self._enqueue(clock_event(
+                self._clock_view(case), EventKind.BREACH, now, breach_step_id(case, clock.round), state=answered_text(
                     clock.response_seconds, clock.opened_at, clock.deadline.due),
                 response_seconds=clock.response_seconds), router)
         newly_closed = clock.state != "open" and (stored is None or stored.state == "open"
@@ -128,21 +111,21 @@ class ClockStore(MentionStore):
             return
         if clock.state == "not_complaint":
             action = clock.applied[-1] if clock.applied else None
-            self._enqueue(self._clock_event(
-                case, EventKind.ACTION, now,
+            self._enqueue(clock_event(
+                self._clock_view(case), EventKind.ACTION, now,
                 f"{clock_key(case, clock.round)}:not_complaint:{action.request_key if action else 'label'}",
                 state=f"not a complaint (per {clock.closed_by})", detail=clock.closed_by or "",
                 extra={"closed": True}), router)
             return
         business = self.db.execute("SELECT business_seconds FROM complaints WHERE mention_key = ?",
                                    [case]).fetchone()
-        self._enqueue(self._clock_event(
-            case, EventKind.REPLIED, now, _event_id(case, clock.round, clock.state),
+        self._enqueue(clock_event(
+            self._clock_view(case), EventKind.REPLIED, now, answer_event_id(case, clock.round, clock.state),
             response_seconds=clock.response_seconds, state=clock.state, detail=clock.closed_by or "",
             extra={"business_seconds": business[0] if business else None}), router)
 
-    def _clock_event(self, key: str, kind: EventKind, now: datetime, event_id: str, **fields: Any) -> Event:
-        """An outbox event about a clock, quoting the message its round answers and how its deadline was computed."""
+    def _clock_view(self, key: str) -> ClockView:
+        """What an event about the clock shows: the case and the message its current round answers."""
         r = self.db.execute(
             """SELECT c.brand, c.source, c.opened_at, c.deadline, c.explain, c.policy, c.calendar, c.warned_at,
                       c.breached_at, m.author, m.text, m.url, cl.sentiment, cl.p_complaint, cl.language
@@ -150,12 +133,10 @@ class ClockStore(MentionStore):
                LEFT JOIN classifications cl ON cl.mention_key = m.key WHERE c.mention_key = ?""",
             [key],
         ).fetchone()
-        extra = {"explain": r[4] or "", "policy": r[5], "calendar": r[6], "alerted": bool(r[7] or r[8]),
-                 **fields.pop("extra", {})}
-        return Event(
-            id=event_id, kind=kind, brand=r[0], thread=key, created_at=now, source=r[1], mention_key=key,
-            author=r[9], text=r[10], url=r[11] or "", sentiment=r[12], p_complaint=r[13], language=r[14],
-            mention_at=parse_iso(r[2]), deadline=parse_iso(r[3]), extra=extra, **fields,
+        return ClockView(
+            case_key=key, brand=r[0], source=r[1], opened_at=parse_iso(r[2]), deadline=parse_iso(r[3]),
+            explain=r[4] or "", policy=r[5], calendar=r[6], alerted=bool(r[7] or r[8]), author=r[9], text=r[10],
+            url=r[11] or "", sentiment=r[12], p_complaint=r[13], language=r[14],
         )
 
     def sweep(self, now: datetime, router: SinkRouter) -> list[Event]:
@@ -199,9 +180,7 @@ class ClockStore(MentionStore):
                 if r[1] in self.competitors:
                     continue  # tracked for comparison, never alerted
                 for step in decision.fire:
-                    kind = _STEP_EVENTS[step.kind]
-                    extra = {"level": step.level, "to": list(step.to)} if kind is EventKind.ESCALATE else {}
-                    event = self._clock_event(key, kind, now, step.id, state=_STEP_STATES[step.kind], extra=extra)
+                    event = step_event(self._clock_view(key), step.kind.value, step.id, step.level, step.to, now)
                     if self._enqueue(event, router):
                         events.append(event)
         return events
