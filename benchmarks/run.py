@@ -24,6 +24,7 @@ SECTIONS = [
     "benchmarks.analytics",
     "benchmarks.sla",
     "benchmarks.pool",
+    "benchmarks.webhooks",
     "benchmarks.soak",
 ]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
