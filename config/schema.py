@@ -87,6 +87,14 @@ class SlaSettings(_Strict):
     sweep_interval: Duration = Field(default="5s")
     policies: list[Policy] = Field(default_factory=list, description="Ordered policies; the first match wins.")
     calendars: dict[str, CalendarSettings] = Field(default_factory=dict, description="Business calendars by name.")
+    follow_up_window: Duration = Field(
+        default="24h", description="A complaint or question by the same customer about the same brand this soon "
+        "joins their case (posts in the same thread or conversation always do).",
+    )
+    max_age: Duration | None = Field(
+        default="72h", description="Posts first seen longer than this after they were written (imports, "
+        "backfills) get no clock.",
+    )
 
     @field_validator("target")
     @classmethod

@@ -11,14 +11,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
+from listener.store import SyncStore
+
 if TYPE_CHECKING:
-    from alerts.base import Event
+    from listener.events import Event
+    from listener.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -71,15 +74,10 @@ ActionHandler = Callable[[ActionRequest], Awaitable[str]]
 """An action request -> "done" | "duplicate" (applied before) | "closed" (no open clock)."""
 
 
-class _ActionStore(Protocol):
-    async def take_action(self, mention_key: str, action: str, user: str, now: datetime,
-                          router: Callable[[Event], list[str]] | None, **kwargs: Any) -> str: ...
-
-
 class ClockActions:
     """Applies action requests through the daemon's store (its outbox updates the Slack message and other sinks)."""
 
-    def __init__(self, store: _ActionStore, route: Callable[[Event], list[str]] | None,
+    def __init__(self, store: Store, route: Callable[[Event], list[str]] | None,
                  now: Callable[[], datetime]) -> None:
         self._store = store
         self._route = route
@@ -92,8 +90,8 @@ class ClockActions:
 
     async def apply(self, request: ActionRequest) -> str:
         """Apply one request once; "done", "duplicate" or "closed"."""
-        result: str = await self._store.take_action(
-            request.mention_key, request.action, request.user, self._now(), self._route,
+        result = await self._store.call(
+            SyncStore.take_action, request.mention_key, request.action, request.user, self._now(), self._route,
             request_key=request.request_key, snooze=request.snooze, assignee=request.assignee, via=request.via,
         )
         logger.info("%s: %s pressed %s on %s -> %s", request.via, request.user, request.action,

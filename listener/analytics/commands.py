@@ -351,7 +351,7 @@ def api_command(config_path: Path | None, db_path: Path | None, host: str | None
     from listener.clock import SystemClock
     from listener.interact import ClockActions
     from listener.clocks import ClockEngine
-    from listener.store import Store
+    from listener.store import Store, SyncStore
 
     settings = load_settings(config_path, required=False)
     api = settings.api
@@ -372,8 +372,8 @@ def api_command(config_path: Path | None, db_path: Path | None, host: str | None
 
     async def serve() -> None:
         store = await Store(path).open()
-        await store.set_competitors([n for n, b in settings.brands.items() if b.competitor])
-        await store.set_engine(ClockEngine.from_settings(settings.sla))
+        await store.call(SyncStore.set_competitors, [n for n, b in settings.brands.items() if b.competitor])
+        await store.call(SyncStore.set_engine, ClockEngine.from_settings(settings.sla))
         clock = SystemClock()
         try:
             runner = await start_api(settings, path, clock=clock, actions=ClockActions(store, router, clock.now))
