@@ -107,13 +107,17 @@ class _MemoryStore:
     def __init__(self, mentions: Sequence) -> None:
         self.mentions = {m.key: m for m in mentions}
 
-    async def get_mentions(self, keys: Sequence[str]) -> list:
+    async def call(self, method: Callable, *args):
+        """`Store.call(SyncStore.<method>, ...)` answered from memory."""
+        return getattr(self, method.__name__)(*args)
+
+    def get_mentions(self, keys: Sequence[str]) -> list:
         return [self.mentions[k] for k in keys if k in self.mentions]
 
-    async def save_classifications(self, results: Sequence, now: datetime, router: object) -> list[str]:
+    def save_classifications(self, results: Sequence, now: datetime, router: object) -> list[str]:
         return []
 
-    async def beat(self, stage: str, now: datetime) -> None:
+    def beat(self, stage: str, now: datetime) -> None:
         return None
 
 

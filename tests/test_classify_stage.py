@@ -20,22 +20,25 @@ class _Clock:
 
 
 class _MemoryStore:
-    """Just the three store calls the stage makes, kept in memory."""
+    """Just the three store calls the stage makes (`Store.call(SyncStore.<method>, ...)`), kept in memory."""
 
     def __init__(self, mentions: Sequence[Mention]) -> None:
         self.mentions = {m.key: m for m in mentions}
         self.saved: list[str] = []
 
-    async def get_mentions(self, keys: Sequence[str]) -> list[Mention]:
+    async def call(self, method, *args):
+        return getattr(self, method.__name__)(*args)
+
+    def get_mentions(self, keys: Sequence[str]) -> list[Mention]:
         return [self.mentions[k] for k in keys if k in self.mentions]
 
-    async def save_classifications(
+    def save_classifications(
         self, results: Sequence[tuple[Mention, Classification]], now: datetime, router: object
     ) -> list[str]:
         self.saved.extend(m.key for m, _ in results)
         return []
 
-    async def beat(self, stage: str, now: datetime) -> None:
+    def beat(self, stage: str, now: datetime) -> None:
         return None
 
 
