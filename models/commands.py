@@ -41,6 +41,8 @@ def _classifier(config_path: Path | None, adapter: Path | None):
             cache_dir=settings.cache_dir,
             adapter=adapter,
             complaint_threshold=settings.complaint_threshold,
+            unsure_band=settings.unsure_band,
+            require_agreement=settings.require_agreement,
             threads=settings.threads,
             batch_size=settings.batch_size,
         )
