@@ -71,6 +71,8 @@ def complaint_breakdown(
             "recall": c.recall,
             "f1": c.f1,
             "macro_f1": report.macro_f1,
+            # Share of rows flagged as complaints: for kinds without complaints, the false-alarm rate.
+            "flagged": sum(1 for p in pred if p == 1) / len(rows) if rows else 0.0,
             "praise": len(praise),
             "praise_flagged": sum(1 for i in praise if complaint[i] == 1) / len(praise) if praise else None,
             "praise_negative": sum(1 for i in praise if negative[i]) / len(praise) if praise else None,
@@ -100,11 +102,14 @@ def format_breakdown(report: dict[str, Any]) -> str:
 
     lines = []
     for title, rows in (("language", report["language"]), ("kind", report["kind"])):
-        lines.append(f"{title:<20} {'n':>5} {'precision':>9} {'recall':>7} {'f1':>7} {'praise→complaint':>17} {'praise→negative':>16}")
+        lines.append(
+            f"{title:<20} {'n':>5} {'precision':>9} {'recall':>7} {'f1':>7} {'flagged':>8} "
+            f"{'praise→complaint':>17} {'praise→negative':>16}"
+        )
         for name, r in [("all", report["all"])] + list(rows.items()):
             lines.append(
                 f"{name:<20} {r['n']:>5} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['f1']:>7.3f} "
-                f"{pct(r['praise_flagged']):>17} {pct(r['praise_negative']):>16}"
+                f"{pct(r['flagged']):>8} {pct(r['praise_flagged']):>17} {pct(r['praise_negative']):>16}"
             )
         lines.append("")
     matrix = report["confusion"]

@@ -32,6 +32,8 @@ def test_breakdown_by_language_and_kind() -> None:
     assert ja["praise_flagged"] == 0.0 and ja["praise_negative"] == 0.0
     assert report["kind"]["praise_negation"]["praise_flagged"] == pytest.approx(1 / 2)
     assert report["kind"]["news"]["praise_flagged"] is None
+    assert report["kind"]["praise_negation"]["flagged"] == pytest.approx(1 / 2)
+    assert report["language"]["ja"]["flagged"] == pytest.approx(1 / 3)
     assert report["confusion"] == [[1, 1, 1], [1, 2, 0]]
     text = format_breakdown(report)
     assert "praise_negation" in text and "ja" in text and "confusion" in text
