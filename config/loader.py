@@ -42,8 +42,27 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError([f"{file}: not valid TOML: {err}"]) from None
+        raise ConfigError([f"{file}: {_toml_problem(str(err))}"]) from None
     return parse_config(data, env=env)
+
+
+_TOML_WHERE = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
+_TOML_TWICE = re.compile(r"^Cannot declare \((?P<keys>.*)\) twice$")
+
+
+def _toml_problem(message: str) -> str:
+    """tomllib's message in our words, led by the line number (tomllib names tables as Python tuples)."""
+    where = _TOML_WHERE.match(message)
+    if where is None:
+        return f"not valid TOML: {message}"
+    text, line = where.group("msg"), where.group("line")
+    twice = _TOML_TWICE.match(text)
+    if twice is not None:
+        table = ".".join(part.strip().strip("'\"") for part in twice.group("keys").split(",") if part.strip())
+        return f"line {line}: the table [{table}] is declared twice; merge the two into one"
+    if text == "Cannot overwrite a value":
+        return f"line {line}: a key is set twice (or a table is redefined by a key)"
+    return f"line {line}, column {where.group('column')}: not valid TOML: {text}"
 
 
 def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,8 +81,7 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
             built = _validate_connector(name, table, problems)
             if built is not None:
                 connectors[name] = built
-    if settings is not None:
-        problems.extend(_cross_checks(settings, connectors))
+    problems.extend(_cross_checks(expanded, connector_tables))
     if problems:
         raise ConfigError(problems)
     assert settings is not None
@@ -99,17 +117,40 @@ def _validate_connector(name: str, table: Any, problems: list[str]) -> BaseModel
         return None
 
 
-def _cross_checks(settings: Settings, connectors: Mapping[str, Any]) -> list[str]:
-    from listener.sla.policy import check_references
-
-    problems = check_references(settings.sla.policies, settings.sla.calendars)
-    for brand, spec in settings.brands.items():
-        for key, table in (("handles", spec.handles), ("bots", spec.bots)):
-            for source in table:
-                if source not in connectors:
+def _cross_checks(data: Mapping[str, Any], connector_tables: Any) -> list[str]:
+    """Checks between tables, run on the raw tables so they report even when other parts fail to validate."""
+    problems: list[str] = []
+    sla = data.get("sla")
+    sla = sla if isinstance(sla, Mapping) else {}
+    calendars = sla.get("calendars")
+    calendar_names = sorted(str(n) for n in calendars) if isinstance(calendars, Mapping) else []
+    policies = sla.get("policies")
+    seen: set[str] = set()
+    for index, policy in enumerate(policies if isinstance(policies, list) else []):
+        if not isinstance(policy, Mapping):
+            continue
+        name, calendar = policy.get("name"), policy.get("calendar")
+        if isinstance(name, str):
+            if name in seen:
+                problems.append(f"sla.policies[{index}].name: duplicate policy name {name!r}")
+            seen.add(name)
+        if isinstance(calendar, str) and calendar not in calendar_names:
+            known = ", ".join(calendar_names) or "none defined"
+            problems.append(
+                f"sla.policies[{index}].calendar: unknown calendar {calendar!r} (known: {known})"
+                + _suggest(calendar, calendar_names)
+            )
+    names = [str(n) for n in connector_tables] if isinstance(connector_tables, Mapping) else []
+    brands = data.get("brands")
+    for brand, spec in (brands.items() if isinstance(brands, Mapping) else ()):
+        if not isinstance(spec, Mapping):
+            continue
+        for key in ("handles", "bots"):
+            table = spec.get(key)
+            for source in table if isinstance(table, Mapping) else ():
+                if source not in names:
                     problems.append(
-                        f"brands.{brand}.{key}.{source}: no connector named {source!r}"
-                        + _suggest(source, list(connectors))
+                        f"brands.{brand}.{key}.{source}: no connector named {source!r}" + _suggest(source, names)
                     )
     return problems
 
@@ -123,23 +164,22 @@ def _expand(value: Any, env: Mapping[str, str], path: tuple[str, ...], problems:
                 return env[var]
             if default is not None:
                 return default
-            problems.append(f"{'.'.join(path)}: environment variable {var} is not set")
+            problems.append(f"{_dotted(path)}: environment variable {var} is not set")
             return ""
 
         return _VAR.sub(substitute, value)
     if isinstance(value, dict):
         return {k: _expand(v, env, (*path, str(k)), problems) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, env, (*path, str(i)), problems) for i, v in enumerate(value)]
+        return [_expand(v, env, (*path, f"[{i}]"), problems) for i, v in enumerate(value)]
     return value
 
 
 def _format(err: ValidationError, model: type[BaseModel], prefix: tuple[str, ...]) -> list[str]:
     lines = []
     for item in err.errors(include_url=False):
-        loc = tuple(_printable(str(part)) for part in item["loc"])
-        # pydantic appends the validator name for unions; keep only real keys.
-        path = ".".join((*prefix, *loc)) or "(top level)"
+        loc = tuple(f"[{part}]" if isinstance(part, int) else _printable(str(part)) for part in item["loc"])
+        path = _dotted((*prefix, *loc)) or "(top level)"
         if item["type"] == "extra_forbidden":
             allowed = _fields_at(model, loc[:-1])
             lines.append(f"{path}: unknown key{_suggest(loc[-1], allowed)}")
@@ -149,6 +189,11 @@ def _format(err: ValidationError, model: type[BaseModel], prefix: tuple[str, ...
             message = item["msg"].removeprefix("Value error, ")
             lines.append(f"{path}: {message}")
     return lines
+
+
+def _dotted(parts: tuple[str, ...]) -> str:
+    """`sla.policies[0].calendar`: keys joined by dots, list indexes in brackets."""
+    return "".join(part if part.startswith("[") or not i else "." + part for i, part in enumerate(parts))
 
 
 def _printable(part: str) -> str:

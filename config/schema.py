@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from config.types import Duration
 from listener.sla.noise import NoiseSettings, SpikeSettings
@@ -65,11 +65,13 @@ class ClassifierSettings(_Strict):
     threads: int = Field(default=2, ge=1, le=64)
     pool: ClassifierPoolSettings = Field(default_factory=ClassifierPoolSettings)
 
-    @model_validator(mode="after")
-    def _model_needed(self) -> ClassifierSettings:
-        if self.backend == "huggingface" and not self.model:
+    # Field validators that read earlier fields (`info.data`) so each error names its own key.
+    @field_validator("model")
+    @classmethod
+    def _model_needed(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("backend") == "huggingface" and not value:
             raise ValueError("backend = \"huggingface\" needs `model` (a model id or a local path)")
-        return self
+        return value
 
 
 class SlaSettings(_Strict):
@@ -81,13 +83,20 @@ class SlaSettings(_Strict):
     policies: list[Policy] = Field(default_factory=list, description="Ordered policies; the first match wins.")
     calendars: dict[str, CalendarSettings] = Field(default_factory=dict, description="Business calendars by name.")
 
-    @model_validator(mode="after")
-    def _warn_before_target(self) -> SlaSettings:
-        if self.warn_after > self.target:
-            raise ValueError("warn_after must not be later than target")
-        if self.target <= timedelta(0):
+    @field_validator("target")
+    @classmethod
+    def _target_positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
             raise ValueError("target must be positive")
-        return self
+        return value
+
+    @field_validator("warn_after")
+    @classmethod
+    def _warn_before_target(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        target = info.data.get("target")
+        if target is not None and value > target:
+            raise ValueError("warn_after must not be later than target")
+        return value
 
 
 class BrandSettings(_Strict):
@@ -207,11 +216,12 @@ class MqttSettings(_Strict):
     qos: Literal[0, 1, 2] = 1
     timeout: Duration = "10s"
 
-    @model_validator(mode="after")
-    def _ca_needs_tls(self) -> MqttSettings:
-        if self.ca_file is not None and not self.tls:
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_needs_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not info.data.get("tls"):
             raise ValueError("ca_file needs tls = true")
-        return self
+        return value
 
 
 class ConsoleSettings(_Strict):

@@ -9,19 +9,19 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_HINT = 'use a number with a unit, e.g. "90s", "60m", "2h"'
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 
 
 def parse_duration(value: Any) -> timedelta:
-    """Parse "90s", "60m", "2h", "1h30m", "250ms" or a number of seconds into a timedelta."""
+    """Parse "90s", "60m", "2h", "1h30m", "250ms" into a timedelta; a bare number is refused (no unit)."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
         raise ValueError("expected a duration like \"60m\", got a boolean")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
+        # A bare number has no unit: `first_response = 60` meant minutes more often than seconds.
+        raise ValueError(f"invalid duration {value!r}: a bare number has no unit; {_HINT}")
     if not isinstance(value, str):
         raise ValueError(f"expected a duration like \"60m\", got {type(value).__name__}")
     text = value.strip().lower().replace(" ", "")
@@ -34,7 +34,7 @@ def parse_duration(value: Any) -> timedelta:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if pos != len(text):
-        raise ValueError(f"invalid duration {value!r}: use a number with a unit, e.g. \"90s\", \"60m\", \"2h\"")
+        raise ValueError(f"invalid duration {value!r}: {_HINT}")
     return timedelta(seconds=total)
 
 

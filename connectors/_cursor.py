@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
+
+from connectors.timeutil import to_utc
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +45,13 @@ def newest_id(ids: Iterable[str | None], current: str | None = None) -> str | No
         if candidate and (best is None or id_order(candidate) > id_order(best)):
             best = candidate
     return best
+
+
+def saved_time(value: Any) -> datetime | None:
+    """A time this package wrote into a cursor (ISO-8601) as aware UTC; None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return to_utc(value)
+    except ValueError:
+        return None

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
+from connectors._records import MalformedRecord
 from connectors.base import BrandView, ConnectorConfig
 from connectors.timeutil import to_utc
 from listener.clock import Clock, SystemClock
@@ -25,6 +26,9 @@ logger = logging.getLogger(__name__)
 # Google Business Profile writes star ratings as words.
 _STAR_WORDS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 _MAX_IDS = 200  # ids remembered at the watermark instant (many reviews can share one second)
+# A list empty at its first poll is read from this long before that poll on: a review written
+# just before it may be listed a little late.
+QUIET_START_SLACK = timedelta(minutes=10)
 
 
 class ReviewConfig(ConnectorConfig):
@@ -61,7 +65,7 @@ def owner_brand(source: str, config: ReviewConfig, brands: Sequence[BrandView]) 
     return config.brand
 
 
-class MalformedReviewError(ValueError):
+class MalformedReviewError(MalformedRecord):
     """A review lacks what we need (id, time); the message says what."""
 
 
@@ -256,12 +260,18 @@ class StreamState:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One entry of a page: its change time and id (for the watermark) and the mapped review."""
+    """One entry of a page: its change time and id (for the watermark) and the mapped review.
+
+    `listed` is the time the list is sorted by, when that is not the change time (Trustpilot
+    sorts by creation, but an edit changes a review later): paging stops on it, while what is
+    new is judged on `changed`.
+    """
 
     changed: datetime
     ident: str
     mention: Mention | None  # None: counts for the position but is not a mention (e.g. stars only)
     reply: Reply | None = None
+    listed: datetime | None = None
 
 
 Fetch = Callable[[str | None], Awaitable[tuple[list[Item], str | None]]]
@@ -274,6 +284,7 @@ async def read_newest_first(
     max_pages: int,
     mentions: dict[str, Mention],
     replies: dict[str, Reply],
+    started: datetime,
     stop: Callable[[], bool] = lambda: False,
     source: str = "",
 ) -> StreamState:
@@ -281,8 +292,27 @@ async def read_newest_first(
 
     `fetch(ref)` returns one page and the reference of the next (None: the last page); `ref` None
     asks for the newest page. New reviews go to `mentions`; every reply seen goes to `replies`
-    (the store ignores repeats). The first run reads one page only: no backfill.
+    (the store ignores repeats). The first run reads one page only: no backfill. A list still
+    empty at its first poll (begun at `started`) is marked read up to a little before then, so
+    the next poll pages down to that point instead of staying a first poll.
     """
+    result = await _read_pages(fetch, state, max_pages=max_pages, mentions=mentions, replies=replies,
+                               stop=stop, source=source)
+    if result.mark.empty:
+        return StreamState(Watermark(started - QUIET_START_SLACK))
+    return result
+
+
+async def _read_pages(
+    fetch: Fetch,
+    state: StreamState,
+    *,
+    max_pages: int,
+    mentions: dict[str, Mention],
+    replies: dict[str, Reply],
+    stop: Callable[[], bool],
+    source: str,
+) -> StreamState:
     floor = state.mark
     top = state.top if state.resume is not None and state.top is not None else Watermark(floor.at, set(floor.ids))
     ref = state.resume
@@ -298,7 +328,7 @@ async def read_newest_first(
             return StreamState(top)
         reached = False
         for item in items:
-            reached = reached or floor.reached(item.changed)
+            reached = reached or floor.reached(item.listed or item.changed)
             if floor.is_new(item.changed, item.ident):
                 top.advance(item.changed, item.ident)
                 if item.mention is not None:

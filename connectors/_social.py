@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import Field
+from yarl import URL
 
 from config.types import Duration
 from connectors._http import (
@@ -25,6 +26,7 @@ from connectors._http import (
     parse_retry_after,
     request,
 )
+from connectors._records import MalformedRecord
 from connectors.base import BrandView, ConnectorConfig
 from connectors.matching import match_brands, own_brands
 from connectors.timeutil import to_utc
@@ -35,7 +37,7 @@ from listener.redact import redact, register_secret
 logger = logging.getLogger(__name__)
 
 
-class MalformedItemError(ValueError):
+class MalformedItemError(MalformedRecord):
     """One post, comment or entry lacks what we need (id, author, time); it is skipped."""
 
 
@@ -128,7 +130,7 @@ class HttpConnectorBase:
 
     async def get(
         self,
-        url: str,
+        url: str | URL,
         params: Sequence[tuple[str, Any]] | Mapping[str, Any] = (),
         *,
         headers: Mapping[str, str] | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +43,7 @@ class Watermark:
 
     @property
     def fresh(self) -> bool:
-        """True before anything was ever seen (first run: read the newest page only)."""
+        """True before the stream was ever polled (first run: read the newest page only)."""
         return self.at is None
 
     def floor(self, overlap: timedelta) -> datetime | None:
@@ -62,8 +62,16 @@ class Watermark:
         floor = self.floor(overlap)
         return floor is not None and when <= floor
 
-    def advance(self, items: Iterable[tuple[str, datetime]], overlap: timedelta) -> None:
-        """Record items taken (or looked at) in this poll."""
+    def advance(self, items: Sequence[tuple[str, datetime]], overlap: timedelta, *, started: datetime) -> None:
+        """Record items taken (or looked at) in a poll that began at `started`.
+
+        A stream still empty after its first poll is marked read up to `started` (its quiet
+        start): otherwise every later poll would stay a first poll, read only the newest page,
+        and cut the first burst bigger than a page.
+        """
+        if self.at is None and not items:
+            self.at = started
+            return
         for ident, when in items:
             if self.at is None or when > self.at:
                 self.at = when

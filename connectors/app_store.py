@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors._cursor import dump_cursor, id_order, load_cursor, newest_id
 from connectors._http import MalformedResponseError, Response, describe, parse_retry_after, request
+from connectors._records import why_skipped
 from connectors._reviews import (
     Item,
     MalformedReviewError,
@@ -291,7 +292,7 @@ class AppStoreConnector(ReviewConnectorBase):
         replies: dict[str, Reply] = {}
         streams[self.stream] = await read_newest_first(
             self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            mentions=mentions, replies=replies, stop=self._exhausted, source=self.name,
+            started=self.clock.now(), mentions=mentions, replies=replies, stop=self._exhausted, source=self.name,
         )
         if self._exhausted():
             self._log.info("%s: hourly request limit used up; the rest waits for a later poll", self.name)
@@ -310,8 +311,8 @@ class AppStoreConnector(ReviewConnectorBase):
         for raw in reviews:
             try:
                 mention = to_mention(raw, source=self.name, brand=self.brand, app_id=self.config.app_id)
-            except MalformedReviewError as err:
-                self._skip(raw.get("id"), str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(raw.get("id"), why_skipped(err))
                 continue
             linked = _linked_response_id(raw)
             reply = self._response(mention.external_id, included[linked]) if linked in included else None
@@ -322,8 +323,8 @@ class AppStoreConnector(ReviewConnectorBase):
         try:
             return response_reply(review_id, response, source=self.name, brand=self.brand,
                                   count_pending=self.config.count_pending_responses)
-        except MalformedReviewError as err:
-            self._skip(review_id, str(err))
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self._skip(review_id, why_skipped(err))
             return None
 
     def _page(self, resp: Response) -> tuple[Mapping[str, Any], list[Mapping[str, Any]]]:
@@ -478,8 +479,9 @@ class AppStoreRssConnector(ReviewConnectorBase):
         mentions: dict[str, Mention] = {}
         for country in self.config.countries:
             newest = await self._poll_country(country, positions.get(country), mentions)
-            if newest is not None:
-                positions[country] = newest
+            # An empty storefront gets "0", below every review id: the next poll reads its first
+            # burst down the pages instead of staying in first-poll mode (newest page only).
+            positions[country] = newest if newest is not None else "0"
         return Page(mentions=list(mentions.values()), cursor=dump_cursor({"v": 1, "countries": positions}))
 
     async def _poll_country(self, country: str, position: str | None, mentions: dict[str, Mention]) -> str | None:
@@ -500,8 +502,8 @@ class AppStoreRssConnector(ReviewConnectorBase):
                 try:
                     mention = rss_to_mention(raw, source=self.name, brand=self.brand, app_id=self.config.app_id,
                                              country=country, seen_at=self.clock.now())
-                except MalformedReviewError as err:
-                    self._skip(_label(raw.get("id")) or None, str(err))
+                except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                    self._skip(_label(raw.get("id")) or None, why_skipped(err))
                     continue
                 if position is not None and id_order(mention.external_id) <= id_order(position):
                     reached = True

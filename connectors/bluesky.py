@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import aiohttp
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import RateLimitHeaders, Response
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -47,9 +48,11 @@ class BlueskyConfig(HttpSourceConfig):
     type: str = "bluesky"
     base_url: str = Field(default="https://bsky.social", description="PDS (with login) or public AppView root.")
     auth_url: str | None = Field(default=None, description="Where createSession lives; default: base_url.")
+    search: tuple[str, ...] | None = Field(
+        default=None, description="Search terms; default: the brands' keywords; [] turns search off."
+    )
     identifier: str | None = Field(default=None, description="Login handle or DID; search needs a login.")
     app_password: SecretStr | None = Field(default=None, description="App password; ${BLUESKY_APP_PASSWORD}.")
-    search: tuple[str, ...] | None = Field(default=None, description="Search terms; default: the brands' keywords.")
     lang: str | None = Field(default=None, description="Only posts in this language (searchPosts `lang`).")
     brand_feeds: bool = Field(default=True, description="Read the brand accounts' feeds for their replies.")
     limit: int = Field(default=100, ge=1, le=100, description="Page size (1-100).")
@@ -60,6 +63,28 @@ class BlueskyConfig(HttpSourceConfig):
     @classmethod
     def _http(cls, value: str | None) -> str | None:
         return http_url(value)
+
+    @field_validator("identifier")
+    @classmethod
+    def _login_needed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # searchPosts answers 403 without a login. Brand feeds alone (search = []) and a disabled
+        # table (the example's) need none; `search` is declared first so it is known here.
+        searching = info.data.get("search", None) != ()
+        if info.data.get("enabled", True) and searching and not (value or "").strip():
+            raise ValueError(
+                'required: searchPosts needs a login (set identifier and app_password = "${BLUESKY_APP_PASSWORD}", '
+                "or search = [] to read only the brand feeds)"
+            )
+        return value
+
+    @field_validator("app_password")
+    @classmethod
+    def _password_set(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("enabled", True) and info.data.get("identifier") and not secret(value).strip():
+            raise ValueError(
+                "must not be empty: identifier and app_password go together (put ${BLUESKY_APP_PASSWORD} here)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _login_pair(self) -> BlueskyConfig:
@@ -250,7 +275,7 @@ class BlueskyConnector(HttpConnectorBase):
 
     async def _poll_stream(self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention],
                            replies: dict[str, Reply]) -> bool:
-        overlap, first_run, page_cursor = self.config.overlap, mark.fresh, None
+        overlap, first_run, page_cursor, started = self.config.overlap, mark.fresh, None, self.clock.now()
         params = list(stream.params)
         floor = mark.floor(overlap)
         if floor is not None and stream.method.endswith("searchPosts"):
@@ -274,7 +299,7 @@ class BlueskyConnector(HttpConnectorBase):
                     return False
             return False
         finally:
-            mark.advance(taken, overlap)
+            mark.advance(taken, overlap, started=started)
 
     def _take(self, post: Any, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply],
               taken: list[tuple[str, datetime]]) -> datetime | None:
@@ -294,8 +319,8 @@ class BlueskyConnector(HttpConnectorBase):
                 brands = self.attribute(str(record.get("text") or ""), mentioned_dids(record))
                 mention = to_mention(post, source=self.name, brands=brands)
                 mentions[mention.external_id] = mention
-        except MalformedItemError as err:
-            self.skip(post, str(err), "uri")
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self.skip(post, why_skipped(err), "uri")
             return None
         taken.append((uri, when))
         return when
@@ -333,7 +358,7 @@ class BlueskyConnector(HttpConnectorBase):
                 author = _author(post)
                 nodes.append(ThreadNode(required_id(post, "uri", "post"), _reply_ref(record, "parent"), sort_at(post),
                                         bool(self.own("@" + str(author["handle"]), str(author["did"]))), post))
-            except MalformedItemError as err:
-                self.skip(post, str(err), "uri")
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(post, why_skipped(err), "uri")
             pending.extend(view.get("replies") or ())
         return nodes

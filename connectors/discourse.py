@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, Response, parse_retry_after
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -32,6 +33,8 @@ from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import TransientSourceError
 
 logger = logging.getLogger(__name__)
+
+SEARCH_PAGE_LIMIT = 10  # SearchController#show answers 400 to page > 10
 
 
 class DiscourseConfig(HttpSourceConfig):
@@ -95,6 +98,19 @@ def to_reply(raw: Mapping[str, Any], *, base_url: str, source: str, in_reply_to:
     return Reply(source=source, external_id=key, in_reply_to=target, author=text_of(raw.get("username")) or "",
                  created_at=required_time(raw.get("created_at")), url=f"{base_url}/t/{slug}/{topic}/{number}",
                  text=_text(raw, None))
+
+
+def _more_results(data: Mapping[str, Any]) -> bool:
+    """Whether a search page has a next page.
+
+    `/search.json` is Discourse's full-page search (type filter "topic"): it sets
+    `grouped_search_result.more_full_page_results` and leaves `more_posts` null; `more_posts` is
+    the header search's flag, still read in case a proxy or an old version answers that way.
+    """
+    grouped = data.get("grouped_search_result")
+    if not isinstance(grouped, Mapping):
+        return False
+    return bool(grouped.get("more_full_page_results") or grouped.get("more_posts"))
 
 
 class DiscourseConnector(HttpConnectorBase):
@@ -169,14 +185,13 @@ class DiscourseConnector(HttpConnectorBase):
             if mark is None or not ids or min(ids) <= mark + 1:
                 break
             before = min(ids)
-        if newest is not None:
-            marks["latest"] = newest
+        marks["latest"] = newest if newest is not None else 0  # an empty forum: every later post is new
 
     async def _search(self, term: str, marks: dict[str, int], mentions: dict[str, Mention],
                       replies: dict[str, Reply]) -> None:
         key = f"search:{term}"
         mark, newest = marks.get(key), marks.get(key)
-        for page in range(1, self.config.max_pages + 1):
+        for page in range(1, min(self.config.max_pages, SEARCH_PAGE_LIMIT) + 1):
             data = data_of(await self._json("/search.json", (("q", f"{term} order:latest"), ("page", str(page)))),
                            f"{self.name}: search.json")
             posts = list_at(data, "posts", f"{self.name}: search.json", optional=True)
@@ -190,11 +205,10 @@ class DiscourseConnector(HttpConnectorBase):
                 self._take({**post, "topic_title": topic.get("title"), "topic_slug": topic.get("slug")}, mentions, replies)
             if ids:
                 newest = max(ids + ([newest] if newest is not None else []))
-            more = (data.get("grouped_search_result") or {}).get("more_posts") if isinstance(data.get("grouped_search_result"), Mapping) else None
-            if mark is None or not ids or min(ids) <= mark or not more:
+            if mark is None or not ids or min(ids) <= mark or not _more_results(data):
                 break
-        if newest is not None:
-            marks[key] = newest
+        # Nothing found at the first poll: everything found later is new (post ids start at 1).
+        marks[key] = newest if newest is not None else 0
 
     def _take(self, post: Any, mentions: dict[str, Mention], replies: dict[str, Reply]) -> None:
         if not isinstance(post, Mapping):
@@ -209,8 +223,8 @@ class DiscourseConnector(HttpConnectorBase):
             title = text_of(post.get("topic_title"))
             text = _text(post, title)
             mention = to_mention(post, base_url=self.config.base_url, source=self.name, brands=self.attribute(text))
-        except MalformedItemError as err:
-            self.skip(post, str(err))
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self.skip(post, why_skipped(err))
             return
         mentions[mention.external_id] = mention
 
@@ -261,8 +275,8 @@ class DiscourseConnector(HttpConnectorBase):
                 continue
             try:
                 reply = to_reply(post, base_url=self.config.base_url, source=self.name, in_reply_to=mention.external_id)
-            except MalformedItemError as err:
-                self.skip(post, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(post, why_skipped(err))
                 continue
             key = (post.get("reply_to_post_number") != number, reply.created_at, reply)
             if best is None or key[:2] < best[:2]:

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from connectors._google import GoogleReviewConfig, GoogleTokens, google_get
 from connectors._http import MalformedResponseError, Response
+from connectors._records import why_skipped
 from connectors._reviews import (
     Item,
     MalformedReviewError,
@@ -180,7 +181,7 @@ class GoogleBusinessConnector(ReviewConnectorBase):
         for key, location in keys.items():
             streams[key] = await read_newest_first(
                 partial(self._fetch, location), streams[key], max_pages=self.config.max_pages,
-                mentions=mentions, replies=replies, source=f"{self.name} {location}",
+                started=self.clock.now(), mentions=mentions, replies=replies, source=f"{self.name} {location}",
             )
         return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
 
@@ -195,13 +196,13 @@ class GoogleBusinessConnector(ReviewConnectorBase):
             try:
                 changed = changed_at(raw)
                 mention = to_mention(raw, source=self.name, brand=self.brand, location=location)
-            except MalformedReviewError as err:
-                self._skip(raw.get("name") or raw.get("reviewId"), str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(raw.get("name") or raw.get("reviewId"), why_skipped(err))
                 continue
             try:
                 reply = to_reply(raw, source=self.name, brand=self.brand, location=location)
-            except MalformedReviewError as err:  # the review itself is still worth keeping
-                self._skip(mention.external_id, str(err))
+            except Exception as err:  # noqa: BLE001 - the review itself is still worth keeping
+                self._skip(mention.external_id, why_skipped(err))
                 reply = None
             if reply is not None and not answers_current_version(reply.created_at, mention.edited_at):
                 reply = None  # the customer edited after it: the new version is unanswered
@@ -241,8 +242,8 @@ class GoogleBusinessConnector(ReviewConnectorBase):
             try:
                 reply = to_reply(resp.data, source=self.name, brand=self.brand, location=location)
                 edit = edited_at(resp.data)
-            except MalformedReviewError as err:
-                self._skip(mention.external_id, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(mention.external_id, why_skipped(err))
                 continue
             if reply is not None and answers_current_version(reply.created_at, edit):
                 found.append(reply)

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from config.types import Duration
 from connectors._google import GoogleReviewConfig, GoogleTokens, google_get
 from connectors._http import MalformedResponseError, Response
+from connectors._records import why_skipped
 from connectors._reviews import (
     Item,
     MalformedReviewError,
@@ -186,7 +187,7 @@ class GooglePlayConnector(ReviewConnectorBase):
         replies: dict[str, Reply] = {}
         streams[self.stream] = await read_newest_first(
             self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            mentions=mentions, replies=replies, source=self.name,
+            started=self.clock.now(), mentions=mentions, replies=replies, source=self.name,
         )
         return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
 
@@ -198,13 +199,13 @@ class GooglePlayConnector(ReviewConnectorBase):
         for raw in reviews:
             try:
                 mention = to_mention(raw, source=self.name, brand=self.brand, package=self.config.package_name)
-            except MalformedReviewError as err:
-                self._skip(raw.get("reviewId"), str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(raw.get("reviewId"), why_skipped(err))
                 continue
             try:
                 reply = to_reply(raw, source=self.name, brand=self.brand, package=self.config.package_name)
-            except MalformedReviewError as err:  # the review itself is still worth keeping
-                self._skip(mention.external_id, str(err))
+            except Exception as err:  # noqa: BLE001 - the review itself is still worth keeping
+                self._skip(mention.external_id, why_skipped(err))
                 reply = None
             items.append(Item(mention.created_at, mention.external_id, mention, reply))
         return items, next_token
@@ -238,8 +239,8 @@ class GooglePlayConnector(ReviewConnectorBase):
                 raise MalformedResponseError(f"{self.name}: reviews.get returned {type(resp.data).__name__}")
             try:
                 reply = to_reply(resp.data, source=self.name, brand=self.brand, package=self.config.package_name)
-            except MalformedReviewError as err:
-                self._skip(mention.external_id, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(mention.external_id, why_skipped(err))
                 continue
             if reply is not None:
                 found.append(reply)

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -169,7 +170,7 @@ class HackerNewsConnector(HttpConnectorBase):
     async def _poll_stream(
         self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply]
     ) -> None:
-        overlap = self.config.overlap
+        overlap, started = self.config.overlap, self.clock.now()
         params = [("query", stream.query), ("tags", stream.tags), ("hitsPerPage", str(self.config.hits_per_page))]
         floor = mark.floor(overlap)
         if floor is not None:
@@ -187,7 +188,7 @@ class HackerNewsConnector(HttpConnectorBase):
             logger.info("%s: %s: more than %d pages new; the rest waits for the next poll",
                         self.name, stream.key, self.config.max_pages)
         finally:
-            mark.advance(taken, overlap)
+            mark.advance(taken, overlap, started=started)
 
     def _take(self, hit: Any, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply],
               taken: list[tuple[str, datetime]]) -> None:
@@ -205,8 +206,8 @@ class HackerNewsConnector(HttpConnectorBase):
             else:
                 mention = to_mention(hit, source=self.name, brands=self.attribute(hit_text(hit)))
                 mentions[mention.external_id] = mention
-        except MalformedItemError as err:
-            self.skip(hit, str(err), "objectID")
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self.skip(hit, why_skipped(err), "objectID")
             return
         taken.append((ident, when))
 
@@ -224,8 +225,8 @@ class HackerNewsConnector(HttpConnectorBase):
             for mention_id, node in brand_answers([m.external_id for m in waiting], nodes).items():
                 try:
                     found.append(to_reply(node.item, source=self.name, in_reply_to=mention_id))
-                except MalformedItemError as err:
-                    self.skip(node.item, str(err))
+                except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                    self.skip(node.item, why_skipped(err))
         return found
 
     def _flatten(self, root: Mapping[str, Any]) -> list[ThreadNode]:
@@ -244,5 +245,7 @@ class HackerNewsConnector(HttpConnectorBase):
                 continue  # deleted items come back without id or time
             nodes.append(ThreadNode(ident, _int_text(item.get("parent_id")) or parent, when,
                                     bool(self.own(text_of(item.get("author")))), item))
-            pending.extend((child, ident) for child in item.get("children") or ())
+            children = item.get("children")
+            if isinstance(children, list):
+                pending.extend((child, ident) for child in children)
         return nodes

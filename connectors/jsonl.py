@@ -79,10 +79,17 @@ def _brands(record: Mapping[str, Any], text: str, brands: Sequence[BrandView]) -
     if given is None:
         return match_brands(text, brands)
     if isinstance(given, str) and given:
-        return (given,)
-    if isinstance(given, list) and given and all(isinstance(b, str) and b for b in given):
-        return tuple(dict.fromkeys(given))
-    raise MalformedRecordError("'brand' must be a brand name or a list of names")
+        names: tuple[str, ...] = (given,)
+    elif isinstance(given, list) and given and all(isinstance(b, str) and b for b in given):
+        names = tuple(dict.fromkeys(given))
+    else:
+        raise MalformedRecordError("'brand' must be a brand name or a list of names")
+    # A typo or a brand nobody configured would open clocks and raise alerts for it: refuse the record.
+    known = [b.name for b in brands]
+    for name in names:
+        if name not in known:
+            raise MalformedRecordError(f"brand {name!r} is not configured (known: {', '.join(known) or 'none'})")
+    return names
 
 
 def to_mention(
@@ -259,6 +266,9 @@ class JsonlConnector:
             if not complete:
                 return False  # probably still being written; look again next poll
             self._report(number, str(err), batch, raw_line)
+            item = None
+        except Exception as err:  # noqa: BLE001 - whatever one record breaks, it must not stall the file
+            self._report(number, f"{type(err).__name__}: {err}", batch, raw_line)
             item = None
         else:
             if item is not None and self.config.replay and item.created_at > now:

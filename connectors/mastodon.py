@@ -15,8 +15,9 @@ import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
-from connectors._cursor import dump_cursor, load_cursor, newest_id
+from connectors._cursor import dump_cursor, id_order, load_cursor, newest_id, saved_time
 from connectors._http import MASTODON_RATE_LIMIT, MalformedResponseError, Response, request
+from connectors._records import MalformedRecord, why_skipped
 from connectors.base import BrandView, ConnectorConfig
 from connectors.htmltext import html_to_text
 from connectors.matching import match_brands, own_brands
@@ -74,7 +75,7 @@ class MastodonConfig(ConnectorConfig):
         return (self.instance_domain or urlsplit(self.base_url).hostname or "").lower()
 
 
-class MalformedStatusError(ValueError):
+class MalformedStatusError(MalformedRecord):
     """A status lacks what we need (id, account, created_at)."""
 
 
@@ -112,6 +113,22 @@ def _created_at(raw: Mapping[str, Any]) -> datetime:
         return to_utc(raw.get("created_at"))
     except ValueError as err:
         raise MalformedStatusError(f"bad created_at: {err}") from err
+
+
+def _oldest_id(items: Sequence[Mapping[str, Any]]) -> str | None:
+    ids = [i for i in (_optional_str(item.get("id")) for item in items) if i]
+    return min(ids, key=id_order) if ids else None
+
+
+def _reached(items: Sequence[Mapping[str, Any]], start: datetime) -> bool:
+    """Whether a newest-first page has come down to a time at or before `start`."""
+    for item in items:
+        try:
+            if to_utc(item.get("created_at")) <= start:
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
 
 
 def _optional_str(value: Any) -> str | None:
@@ -247,23 +264,43 @@ class MastodonConnector:
         # Positions of streams no longer configured are dropped; a re-added one starts afresh.
         positions = {k: v for k, v in (saved if isinstance(saved, dict) else {}).items()
                      if k in known and isinstance(v, str)}
+        saved_starts = state.get("starts")
+        starts = {k: v for k, v in (saved_starts if isinstance(saved_starts, dict) else {}).items()
+                  if k in known and k not in positions and saved_time(v) is not None}
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         for stream in self.streams:
-            exhausted = await self._poll_stream(stream, positions, mentions, replies)
+            started = self.clock.now()
+            exhausted = await self._poll_stream(stream, positions, saved_time(starts.get(stream.key)),
+                                                mentions, replies)
+            if stream.key in positions:
+                starts.pop(stream.key, None)
+            else:
+                # Empty at its first poll: remember when, so the next poll reads everything since.
+                starts.setdefault(stream.key, started.isoformat())
             if exhausted:
                 break
-        cursor = dump_cursor({"v": 1, "streams": positions})
+        cursor = dump_cursor({"v": 1, "streams": positions, **({"starts": starts} if starts else {})})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
     async def _poll_stream(
-        self, stream: _Stream, positions: dict[str, str], mentions: dict[str, Mention], replies: dict[str, Reply]
+        self, stream: _Stream, positions: dict[str, str], start: datetime | None,
+        mentions: dict[str, Mention], replies: dict[str, Reply],
     ) -> bool:
-        """Page forward through one stream; True when the rate-limit window is used up."""
-        first_run = stream.key not in positions
+        """Page through one stream; True when the rate-limit window is used up.
+
+        With a position, pages forward from it (`min_id`); a stream that was empty at its first
+        poll (`start`) is read newest first (`max_id`) down to that time instead.
+        """
+        if stream.key in positions:
+            start = None
+        first_run = stream.key not in positions and start is None
+        older_than: str | None = None
         for _ in range(self.config.max_pages):
             params = list(stream.params)
-            if stream.key in positions:
+            if start is not None and older_than is not None:
+                params.append(("max_id", older_than))
+            elif start is None and stream.key in positions:
                 # min_id pages forward from our position without gaps; since_id would skip items.
                 params.append(("min_id", positions[stream.key]))
             resp = await self._get(stream.path, params, ok=frozenset({404}) if stream.kind == "tag" else frozenset())
@@ -281,6 +318,13 @@ class MastodonConnector:
                 return True
             if first_run or len(items) < self.config.limit:
                 return False  # no backfill on the first run; a short page is the last one
+            if start is not None:
+                older_than = _oldest_id(items)
+                if older_than is None or _reached(items, start):
+                    return False
+        if start is not None:
+            logger.warning("%s: %s: more than %d pages since the stream's quiet start; older ones are skipped",
+                           self.name, stream.key, self.config.max_pages)
         return False
 
     def _items(self, stream: _Stream, resp: Response) -> list[Mapping[str, Any]]:
@@ -316,8 +360,8 @@ class MastodonConnector:
                     replies[reply.external_id] = reply
                 return  # the brand's own posts are never customer mentions
             mention = to_mention(status, source=self.name, brands=self.brands, home=self.home)
-        except MalformedStatusError as err:
-            self._skip(status, str(err))
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self._skip(status, why_skipped(err))
             return
         if boost_id:  # each boost is one more sighting of the same post (reach)
             mention = dataclasses.replace(mention, seen_as=boost_id)
@@ -355,8 +399,8 @@ class MastodonConnector:
                 if not own_brands(author_of(status), self.brands, home=self.home):
                     continue
                 reply = to_reply(status, source=self.name, in_reply_to=mention.external_id)
-            except MalformedStatusError as err:
-                self._skip(status, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(status, why_skipped(err))
                 continue
             direct = _optional_str(status.get("in_reply_to_id")) == mention.external_id
             candidates.append((not direct, reply.created_at, reply))

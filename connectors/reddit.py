@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, RateLimitHeaders, Response
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -269,7 +270,7 @@ class RedditConnector(HttpConnectorBase):
         self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply]
     ) -> bool:
         """Read one listing newest-first until known ground; True when the rate limit is used up."""
-        overlap, first_run, after = self.config.overlap, mark.fresh, None
+        overlap, first_run, after, started = self.config.overlap, mark.fresh, None, self.clock.now()
         taken: list[tuple[str, datetime]] = []
         try:
             for _ in range(self.config.max_pages):
@@ -295,7 +296,7 @@ class RedditConnector(HttpConnectorBase):
                         self.name, stream.key, self.config.max_pages)
             return False
         finally:
-            mark.advance(taken, overlap)
+            mark.advance(taken, overlap, started=started)
 
     def _take(
         self, child: Any, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply],
@@ -320,8 +321,8 @@ class RedditConnector(HttpConnectorBase):
             else:
                 mention = to_mention(raw, kind=kind, source=self.name, brands=self.attribute(_text(raw)))
                 mentions[mention.external_id] = mention
-        except MalformedItemError as err:
-            self.skip(raw, str(err), "name", "id")
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self.skip(raw, why_skipped(err), "name", "id")
             return None
         taken.append((ident, when))
         return when
@@ -345,8 +346,8 @@ class RedditConnector(HttpConnectorBase):
             for mention_id, node in brand_answers([m.external_id for m in waiting], nodes).items():
                 try:
                     found.append(to_reply(node.item, source=self.name, in_reply_to=mention_id))
-                except MalformedItemError as err:
-                    self.skip(node.item, str(err), "name")
+                except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                    self.skip(node.item, why_skipped(err), "name")
         return found
 
     def _tree(self, listing: Any, post: str) -> list[ThreadNode]:
@@ -365,8 +366,8 @@ class RedditConnector(HttpConnectorBase):
                     nodes.append(ThreadNode(_fullname(raw, "t1"), text_of(raw.get("parent_id")) or post,
                                             required_time(raw.get("created_utc"), "created_utc"),
                                             bool(self.own(text_of(raw.get("author")))), raw))
-                except MalformedItemError as err:
-                    self.skip(raw, str(err), "name", "id")
+                except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                    self.skip(raw, why_skipped(err), "name", "id")
                     continue
                 pending.append(raw.get("replies"))
         return nodes

@@ -7,7 +7,7 @@ import calendar
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,14 +15,16 @@ import aiohttp
 import feedparser
 from pydantic import Field, field_validator
 
-from connectors._cursor import dump_cursor, load_cursor
+from connectors._cursor import dump_cursor, load_cursor, saved_time
 from connectors._http import MalformedResponseError
+from connectors._records import why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, MalformedItemError, http_url
 from connectors.base import BrandView
 from connectors.htmltext import html_to_text
 from listener.clock import Clock
+from listener.dedupe import canonical_url
 from listener.domain import Cursor, Mention, Page, Reply
-from listener.errors import SourceAuthError, SourceError
+from listener.errors import SourceAuthError, SourceError, TransientSourceError
 
 logger = logging.getLogger(__name__)
 
@@ -90,14 +92,18 @@ def entry_text(entry: Mapping[str, Any]) -> str:
 
 def to_mention(entry: Mapping[str, Any], *, feed_url: str, feed_title: str, source: str, brands: tuple[str, ...],
                seen_at: datetime, unwrap_links: bool = True) -> Mention:
-    """Map a feedparser entry to a Mention (an undated entry is dated when first seen)."""
+    """Map a feedparser entry to a Mention (an undated entry is dated when first seen).
+
+    The mention's id is the article's canonical link when it has one: two feeds of one source
+    (two Google Alerts) that list the same article under different entry ids are one post.
+    """
     ident = entry_id(entry)
     link = str(entry.get("link") or "")
     url = unwrap(link) if unwrap_links else link
     when = entry_time(entry)
     author = str(entry.get("author") or "").strip() or urlsplit(url).hostname or feed_title or urlsplit(feed_url).hostname or ""
     return Mention(
-        source=source, external_id=ident, text=entry_text(entry), author=author, created_at=when or seen_at, url=url,
+        source=source, external_id=canonical_url(url) or ident, text=entry_text(entry), author=author, created_at=when or seen_at, url=url,
         brands=brands,
         raw={"feed": feed_url, "feed_title": feed_title, "id": ident, "title": entry.get("title"), "link": link,
              "date_missing": when is None},
@@ -128,19 +134,34 @@ class RssConnector(HttpConnectorBase):
         self.config: RssConfig = config
 
     async def poll(self, since: Cursor | None) -> Page:
-        """Fetch every feed; one failing feed is logged and retried next poll, unless all fail."""
+        """Fetch every feed; one failing feed is logged and retried next poll, unless all fail.
+
+        A feed that answered 429 (or 503) with `Retry-After` is left alone until then; its
+        retry time is kept in its cursor entry (`retry_at`), the other feeds go on.
+        """
         state = load_cursor(since, source=self.name)
         saved = state.get("feeds") if isinstance(state.get("feeds"), dict) else {}
         feeds = {url: saved[url] for url in self.config.feeds if isinstance(saved.get(url), dict)}
         mentions: dict[str, Mention] = {}
         failures: list[SourceError] = []
+        now = self.clock.now()
+        tried = 0
         for url in dict.fromkeys(self.config.feeds):
+            where = urlsplit(url).netloc + urlsplit(url).path
+            retry_at = saved_time(feeds.get(url, {}).get("retry_at"))
+            if retry_at is not None and retry_at > now:
+                logger.info("%s: feed %s is rate limited until %s; not asked this poll", self.name, where, retry_at)
+                continue
+            previous = {k: v for k, v in feeds.get(url, {}).items() if k != "retry_at"}
+            tried += 1
             try:
-                feeds[url] = await self._poll_feed(url, feeds.get(url, {}), mentions)
+                feeds[url] = await self._poll_feed(url, previous, mentions)
             except SourceError as err:
-                logger.warning("%s: feed %s failed: %s", self.name, urlsplit(url).netloc + urlsplit(url).path, err)
+                logger.warning("%s: feed %s failed: %s", self.name, where, err)
                 failures.append(err)
-        if failures and len(failures) == len(dict.fromkeys(self.config.feeds)):
+                if isinstance(err, TransientSourceError) and err.retry_after:
+                    feeds[url] = {**previous, "retry_at": (now + timedelta(seconds=err.retry_after)).isoformat()}
+        if failures and len(failures) == tried:
             # Every feed failed: report the worst (credentials first) so the source shows as down.
             raise next((f for f in failures if isinstance(f, SourceAuthError)), failures[0])
         return Page(mentions=list(mentions.values()), cursor=dump_cursor({"v": 1, "feeds": feeds}))
@@ -174,8 +195,8 @@ class RssConnector(HttpConnectorBase):
                 mention = to_mention(entry, feed_url=url, feed_title=feed_title, source=self.name,
                                      brands=self.attribute(entry_text(entry)), seen_at=now,
                                      unwrap_links=self.config.unwrap_google_links)
-            except MalformedItemError as err:
-                self.skip({"id": entry.get("title")}, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip({"id": entry.get("title")}, why_skipped(err))
                 continue
             mentions[mention.external_id] = mention
         # Entries that fell out of the feed will not come back; remember the current window only.

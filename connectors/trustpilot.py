@@ -18,6 +18,7 @@ import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._http import MalformedResponseError, Response, query_param, request
+from connectors._records import why_skipped
 from connectors._reviews import (
     Item,
     MalformedReviewError,
@@ -195,7 +196,7 @@ class TrustpilotConnector(ReviewConnectorBase):
         replies: dict[str, Reply] = {}
         streams[self.stream] = await read_newest_first(
             self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            mentions=mentions, replies=replies, source=self.name,
+            started=self.clock.now(), mentions=mentions, replies=replies, source=self.name,
         )
         return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
 
@@ -218,15 +219,18 @@ class TrustpilotConnector(ReviewConnectorBase):
                 continue
             try:
                 mention = to_mention(raw, source=self.name, brand=self.brand)
-            except MalformedReviewError as err:
-                self._skip(raw.get("id"), str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(raw.get("id"), why_skipped(err))
                 continue
             try:
                 reply = to_reply(raw, source=self.name, brand=self.brand)
-            except MalformedReviewError as err:  # the review itself is still worth keeping
-                self._skip(mention.external_id, str(err))
+            except Exception as err:  # noqa: BLE001 - the review itself is still worth keeping
+                self._skip(mention.external_id, why_skipped(err))
                 reply = None
-            items.append(Item(mention.created_at, mention.external_id, mention, reply))
+            # An edit (or a company reply) moves `updatedAt`: keyed on it, the changed review is
+            # new again and comes back with `edited_at`; the list itself is sorted by creation.
+            changed = max(mention.created_at, optional_time(raw.get("updatedAt")) or mention.created_at)
+            items.append(Item(changed, mention.external_id, mention, reply, listed=mention.created_at))
         return items, self._next_page(data, page, len(reviews))
 
     def _next_page(self, data: Mapping[str, Any], page: int, count: int) -> str | None:
@@ -249,8 +253,8 @@ class TrustpilotConnector(ReviewConnectorBase):
                 raise MalformedResponseError(f"{self.name}: review answer is not an object")
             try:
                 reply = to_reply(resp.data, source=self.name, brand=self.brand)
-            except MalformedReviewError as err:
-                self._skip(mention.external_id, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(mention.external_id, why_skipped(err))
                 continue
             if reply is not None:
                 found.append(reply)

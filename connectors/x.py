@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import aiohttp
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from connectors._cursor import dump_cursor, id_order, load_cursor
+from connectors._cursor import dump_cursor, id_order, load_cursor, saved_time
 from connectors._http import RateLimitHeaders, Response
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -58,6 +59,14 @@ class XConfig(HttpSourceConfig):
     def _http(cls, value: str) -> str:
         return http_url(value) or value
 
+    @field_validator("bearer_token")
+    @classmethod
+    def _token_set(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        # Checked only when enabled, so a disabled example table with an unset ${VAR} still loads.
+        if info.data.get("enabled", True) and not value.get_secret_value().strip():
+            raise ValueError("must not be empty (put ${X_BEARER_TOKEN} here)")
+        return value
+
 
 def _quote(term: str) -> str:
     term = term.strip()
@@ -91,6 +100,13 @@ def retweeted(raw: Mapping[str, Any]) -> str | None:
         if isinstance(ref, Mapping) and ref.get("type") == "retweeted":
             return text_of(ref.get("id"))
     return None
+
+
+def _by_id(value: Any) -> dict[str, Mapping[str, Any]]:
+    """An `includes` list (users, tweets) by id; anything that is not a list of objects is empty."""
+    if not isinstance(value, list):
+        return {}
+    return {str(item["id"]): item for item in value if isinstance(item, Mapping) and text_of(item.get("id"))}
 
 
 def _user(raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]) -> tuple[str, Mapping[str, Any]]:
@@ -189,22 +205,43 @@ class XConnector(HttpConnectorBase):
         return TransientSourceError(f"{self.name}: GET /tweets/search/recent: HTTP 429 (rate limit)", retry_after=wait)
 
     async def poll(self, since: Cursor | None) -> Page:
-        """Search each stream above its `since_id`, following `next_token`, newest id kept as the cursor."""
+        """Search each stream above its `since_id`, following `next_token`, newest id kept as the cursor.
+
+        A stream that found nothing at its first poll keeps that poll's time instead (`starts`),
+        and the next poll searches from it (`start_time`) through every page.
+        """
         state = load_cursor(since, source=self.name)
         saved = state.get("since") if isinstance(state.get("since"), dict) else {}
         positions = {k: v for k, v in saved.items() if k in self.streams and isinstance(v, str)}
+        saved_starts = state.get("starts") if isinstance(state.get("starts"), dict) else {}
+        starts = {k: v for k, v in saved_starts.items()
+                  if k in self.streams and k not in positions and saved_time(v) is not None}
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         for key, query in self.streams.items():
-            if await self._poll_stream(key, query, positions, mentions, replies):
+            started = self.clock.now()
+            stop = await self._poll_stream(key, query, positions, saved_time(starts.get(key)), mentions, replies)
+            if key in positions:
+                starts.pop(key, None)
+            else:
+                starts.setdefault(key, started.isoformat())
+            if stop:
                 break
-        return Page(mentions=list(mentions.values()), cursor=dump_cursor({"v": 1, "since": positions}),
-                    replies=list(replies.values()))
+        cursor = {"v": 1, "since": positions, **({"starts": starts} if starts else {})}
+        return Page(mentions=list(mentions.values()), cursor=dump_cursor(cursor), replies=list(replies.values()))
 
-    async def _poll_stream(self, key: str, query: str, positions: dict[str, str],
+    async def _poll_stream(self, key: str, query: str, positions: dict[str, str], start: datetime | None,
                            mentions: dict[str, Mention], replies: dict[str, Reply]) -> bool:
-        first_run, token, newest, stop = key not in positions, None, None, False
-        base = [("query", query), *((("since_id", positions[key]),) if key in positions else ())]
+        first_run = key not in positions and start is None
+        token, newest, stop = None, None, False
+        if key in positions:
+            base = [("query", query), ("since_id", positions[key])]
+        elif start is not None:
+            # Recent search reaches back 7 days; asking for more is a 400.
+            floor = max(start, self.clock.now() - self.max_lookback + timedelta(minutes=1))
+            base = [("query", query), ("start_time", floor.strftime("%Y-%m-%dT%H:%M:%SZ"))]
+        else:
+            base = [("query", query)]
         for number in range(self.config.max_pages):
             resp = await self._search([*base, *((("next_token", token),) if token else ())])
             data = data_of(resp, f"{self.name}: recent search")
@@ -228,17 +265,17 @@ class XConnector(HttpConnectorBase):
     def _take(self, data: Mapping[str, Any], mentions: dict[str, Mention], replies: dict[str, Reply]) -> None:
         tweets = list_at(data, "data", f"{self.name}: recent search", optional=True)
         includes = data.get("includes") if isinstance(data.get("includes"), Mapping) else {}
-        users = {str(u["id"]): u for u in includes.get("users") or () if isinstance(u, Mapping) and text_of(u.get("id"))}
-        originals = {str(t["id"]): t for t in includes.get("tweets") or () if isinstance(t, Mapping) and text_of(t.get("id"))}
+        users = _by_id(includes.get("users"))
+        originals = _by_id(includes.get("tweets"))
         for tweet in tweets:
             if not isinstance(tweet, Mapping):
                 self.skip(tweet, "tweet is not an object")
                 continue
             seen_as = None
-            repeated = retweeted(tweet)
-            if repeated and repeated in originals:  # a retweet is one more sighting of the original
-                seen_as, tweet = text_of(tweet.get("id")), originals[repeated]
             try:
+                repeated = retweeted(tweet)
+                if repeated and repeated in originals:  # a retweet is one more sighting of the original
+                    seen_as, tweet = text_of(tweet.get("id")), originals[repeated]
                 author, _ = _user(tweet, users)
                 if self.own(author, text_of(tweet.get("author_id"))):
                     if replied_to(tweet) and not seen_as:
@@ -247,8 +284,8 @@ class XConnector(HttpConnectorBase):
                     continue
                 text = str(tweet.get("text") or "")
                 mention = to_mention(tweet, users, source=self.name, brands=self.attribute(text, mentioned_handles(text)))
-            except MalformedItemError as err:
-                self.skip(tweet, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(tweet, why_skipped(err))
                 continue
             if seen_as:
                 mention = dataclasses.replace(mention, seen_as=seen_as)
@@ -268,7 +305,7 @@ class XConnector(HttpConnectorBase):
             resp = await self._search([("query", f"conversation_id:{thread} ({froms})"), ("since_id", oldest)])
             data = data_of(resp, f"{self.name}: recent search")
             includes = data.get("includes") if isinstance(data.get("includes"), Mapping) else {}
-            users = {str(u.get("id")): u for u in includes.get("users") or () if isinstance(u, Mapping)}
+            users = _by_id(includes.get("users"))
             tweets = [t for t in list_at(data, "data", f"{self.name}: recent search", optional=True) if isinstance(t, Mapping)]
             for mention in waiting:
                 reply = self._answer(mention, tweets, users)
@@ -282,8 +319,8 @@ class XConnector(HttpConnectorBase):
         for tweet in tweets:
             try:
                 reply = to_reply(tweet, users, source=self.name, in_reply_to=mention.external_id)
-            except MalformedItemError as err:
-                self.skip(tweet, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(tweet, why_skipped(err))
                 continue
             if reply.created_at < mention.created_at or reply.external_id == mention.external_id:
                 continue

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from config.types import Duration
 from connectors._http import MalformedResponseError, RateLimitHeaders, Response, describe, parse_retry_after, request
+from connectors._records import why_skipped
 from connectors._reviews import (
     Item,
     MalformedReviewError,
@@ -187,7 +188,7 @@ class YelpConnector(ReviewConnectorBase):
         for key, business in keys.items():
             streams[key] = await read_newest_first(
                 partial(self._fetch, business), streams[key], max_pages=1,
-                mentions=mentions, replies=replies, source=f"{self.name} {business}",
+                started=self.clock.now(), mentions=mentions, replies=replies, source=f"{self.name} {business}",
             )
             if self._spent:
                 self._log.info("%s: daily Yelp budget used up; the other businesses wait", self.name)
@@ -209,8 +210,8 @@ class YelpConnector(ReviewConnectorBase):
             try:
                 mention = to_mention(raw, source=self.name, brand=self.brand, business=business,
                                      tz=self.config.timezone)
-            except MalformedReviewError as err:
-                self._skip(raw.get("id"), str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self._skip(raw.get("id"), why_skipped(err))
                 continue
             items.append(Item(mention.created_at, mention.external_id, mention))
         # Yelp's own order is not by date: sort newest first, as read_newest_first expects.

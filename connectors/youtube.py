@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response
+from connectors._records import why_skipped
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -39,7 +40,9 @@ logger = logging.getLogger(__name__)
 PACIFIC = ZoneInfo("America/Los_Angeles")  # the daily quota resets at midnight Pacific time
 _QUOTA = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 _RATE = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-_SKIP = frozenset({"commentsDisabled", "videoNotFound", "channelNotFound", "forbidden"})
+# Only these 403/404 reasons concern one video or channel; any other 403 (notably `forbidden`,
+# "insufficient permissions") is about our credentials and must not leave the source looking up.
+_SKIP = frozenset({"commentsDisabled", "videoNotFound", "channelNotFound"})
 _BAD_KEY = frozenset({"keyInvalid", "keyExpired", "accessNotConfigured", "ipRefererBlocked"})
 
 
@@ -173,13 +176,13 @@ class YouTubeConnector(HttpConnectorBase):
         resp = await self.get(self.config.base_url + path, [*params, *self._auth], ok=frozenset({400, 403, 404}))
         if resp.status == 200:
             return resp
-        reason, message = _reason(resp)
+        reason, message, infos = _reason(resp)
         what = f"{self.name}: {path}: HTTP {resp.status} {reason}"
         if reason in _QUOTA:
             raise TransientSourceError(f"{what} (daily quota used up)", retry_after=self._until_pacific_midnight())
         if reason in _RATE:
             raise TransientSourceError(f"{what} (per-minute limit)", retry_after=60.0)
-        if reason in _BAD_KEY or (resp.status == 403 and reason not in _SKIP):
+        if _credentials_refused(resp.status, reason, message, infos):
             raise SourceAuthError(f"{what}: {message}")
         if reason in _SKIP or resp.status == 404:
             logger.warning("%s: skipped (%s)", what, message or reason)
@@ -205,7 +208,7 @@ class YouTubeConnector(HttpConnectorBase):
 
     async def _poll_stream(self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention],
                            replies: dict[str, Reply]) -> None:
-        overlap, first_run, token = self.config.overlap, mark.fresh, None
+        overlap, first_run, token, started = self.config.overlap, mark.fresh, None, self.clock.now()
         taken: list[tuple[str, datetime]] = []
         try:
             for _ in range(self.config.max_pages):
@@ -219,7 +222,7 @@ class YouTubeConnector(HttpConnectorBase):
                 if first_run or not token or (times and mark.reached(min(times), overlap)):
                     return
         finally:
-            mark.advance(taken, overlap)
+            mark.advance(taken, overlap, started=started)
 
     def _thread(self, item: Any, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply],
                 taken: list[tuple[str, datetime]]) -> datetime | None:
@@ -231,9 +234,9 @@ class YouTubeConnector(HttpConnectorBase):
             if thread_id is None or not isinstance(top, Mapping):
                 raise MalformedItemError("thread has no id or topLevelComment")
             when = required_time(_snippet(top).get("publishedAt"), "publishedAt")
-            comments = [(top, None)] + [(c, thread_id) for c in (item.get("replies") or {}).get("comments") or ()]
-        except MalformedItemError as err:
-            self.skip(item, str(err))
+            comments = [(top, None)] + [(c, thread_id) for c in _inline_replies(item)]
+        except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+            self.skip(item, why_skipped(err))
             return None
         top_is_brand = False
         for comment, parent in comments:
@@ -250,8 +253,8 @@ class YouTubeConnector(HttpConnectorBase):
                     continue
                 brands = self.attribute(_text(_snippet(comment)))
                 mention = to_mention(comment, thread_id=thread_id, source=self.name, brands=brands)
-            except MalformedItemError as err:
-                self.skip(comment, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(comment, why_skipped(err))
                 continue
             mentions[mention.external_id] = mention
             taken.append((ident, published))
@@ -282,7 +285,7 @@ class YouTubeConnector(HttpConnectorBase):
 
     async def _all_replies(self, item: Mapping[str, Any]) -> list[Any]:
         """The thread's replies; fetched with comments.list when commentThreads returned only some."""
-        inline = list((item.get("replies") or {}).get("comments") or ())
+        inline = _inline_replies(item)
         snippet = item.get("snippet") if isinstance(item.get("snippet"), Mapping) else {}
         total = snippet.get("totalReplyCount")
         if not isinstance(total, int) or total <= len(inline):
@@ -310,23 +313,47 @@ class YouTubeConnector(HttpConnectorBase):
                 if not isinstance(comment, Mapping) or not self._brand_of(comment):
                     continue
                 reply = to_reply(comment, source=self.name, in_reply_to=mention.external_id)
-            except MalformedItemError as err:
-                self.skip(comment, str(err))
+            except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
+                self.skip(comment, why_skipped(err))
                 continue
             if reply.created_at > mention.created_at and (best is None or reply.created_at < best.created_at):
                 best = reply
         return best
 
 
-def _reason(resp: Response) -> tuple[str, str]:
-    """`error.errors[0].reason` and `error.message` of a Google API error body."""
+def _inline_replies(thread: Mapping[str, Any]) -> list[Any]:
+    """The replies a commentThread carries inline (`replies.comments`); none when that is not a list."""
+    replies = thread.get("replies")
+    comments = replies.get("comments") if isinstance(replies, Mapping) else None
+    return list(comments) if isinstance(comments, list) else []
+
+
+def _reason(resp: Response) -> tuple[str, str, frozenset[str]]:
+    """`error.errors[0].reason`, `error.message` and the `google.rpc.ErrorInfo` reasons of a Google error body."""
     try:
         body = json.loads(resp.body)
     except (ValueError, RecursionError):
-        return "", ""
+        return "", "", frozenset()
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        return "", ""
+        return "", "", frozenset()
     errors = error.get("errors")
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
-    return str(first.get("reason") or ""), str(error.get("message") or "")
+    details = error.get("details")
+    infos = frozenset(str(d["reason"]) for d in details if isinstance(d, dict) and d.get("reason")) \
+        if isinstance(details, list) else frozenset()
+    return str(first.get("reason") or ""), str(error.get("message") or ""), infos
+
+
+def _credentials_refused(status: int, reason: str, message: str, infos: frozenset[str]) -> bool:
+    """Whether an error means our key or token is wrong, not this video or request.
+
+    Google answers a wrong key today with 400 `badRequest` ("API key not valid", ErrorInfo
+    `API_KEY_INVALID`); older answers said `keyInvalid`. A token without the permission gets 403
+    `forbidden`. Any 403 not about one video or channel is treated the same way.
+    """
+    if reason in _BAD_KEY or any(i.startswith("API_KEY_") for i in infos):
+        return True
+    if reason == "badRequest" and "api key" in message.casefold():
+        return True
+    return status == 403 and reason not in _SKIP

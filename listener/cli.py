@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import BaseModel, SecretStr
 
+if TYPE_CHECKING:
+    from listener.store import SyncStore
+
 from alerts.base import Event
 from config.loader import load_config, resolve_config_path
 from config.schema import Settings
-from listener.errors import ConfigError
+from listener.errors import ConfigError, SourceError
 from listener.logging_setup import setup_logging
-from listener.redact import register_secret
+from listener.redact import redact, register_secret
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -27,6 +31,14 @@ CONFIG_OPTION = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Config file (default: $LISTENER_CONFIG, else ./listener.toml).",
+)
+
+DB_OPTION = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite file to use (default: $LISTENER_DB, else the config's listener.database).",
 )
 
 
@@ -61,6 +73,44 @@ def load_settings(config_path: Path | None, *, required: bool = True) -> Setting
             sys.exit(2)
     _register_secrets(settings)
     return settings
+
+
+def database_path(
+    settings: Settings, config_path: Path | None, db_path: Path | None, *, create: bool = False
+) -> Path:
+    """The database an operator command uses; a click error, never a new empty file, when there is none.
+
+    `create` (commands that only write, like `mute`) accepts a database that the config or
+    $LISTENER_DB names but that does not exist yet; without a config file nothing is created.
+    """
+    if db_path is not None:
+        if not db_path.is_file():
+            raise click.ClickException(f"no database at {db_path} (--db)")
+        return db_path
+    path = settings.listener.database
+    if path.is_file():
+        return path
+    config = resolve_config_path(config_path)
+    if not config.exists() and not os.environ.get("LISTENER_DB"):
+        raise click.ClickException(
+            f"no config file found ({config}: give --config or set $LISTENER_CONFIG) and no database at {path} "
+            "(give --db or set $LISTENER_DB); `listener demo` builds one to explore"
+        )
+    if create:
+        return path
+    where = f"listener.database in {config}" if config.exists() else "$LISTENER_DB"
+    raise click.ClickException(
+        f"no database at {path} ({where}): has `listener run` started yet? Give --db to read another file"
+    )
+
+
+def open_store(
+    settings: Settings, config_path: Path | None, db_path: Path | None, *, create: bool = False
+) -> SyncStore:
+    """A SyncStore on the database `database_path` picks."""
+    from listener.store import SyncStore
+
+    return SyncStore(database_path(settings, config_path, db_path, create=create))
 
 
 @click.group()
@@ -106,17 +156,21 @@ def _fmt_age(seconds: float) -> str:
     return f"{sign}{hours}h{rest // 60:02d}m" if hours else f"{sign}{rest // 60}m{rest % 60:02d}s"
 
 
+def _time_left(seconds: float) -> str:
+    """Time to the deadline as `40m12s left`, or past it as `overdue 2h12m`."""
+    return f"overdue {_fmt_age(-seconds)}" if seconds < 0 else f"{_fmt_age(seconds)} left"
+
+
 @cli.command("complaints")
 @CONFIG_OPTION
+@DB_OPTION
 @click.option("--open", "open_only", is_flag=True, help="Only complaints whose clock is running.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("--limit", type=int, default=200, show_default=True)
-def complaints_command(config_path: Path | None, open_only: bool, fmt: str, limit: int) -> None:
-    """List complaints with their age, deadline and state."""
-    from listener.store import SyncStore
-
+def complaints_command(config_path: Path | None, db_path: Path | None, open_only: bool, fmt: str, limit: int) -> None:
+    """List complaints with their age, deadline and state (--open: most urgent first, overdue at the top)."""
     settings = load_settings(config_path, required=False)
-    store = SyncStore(settings.listener.database)
+    store = open_store(settings, config_path, db_path)
     try:
         rows = store.complaints(open_only=open_only, limit=limit)
     finally:
@@ -155,7 +209,7 @@ def complaints_command(config_path: Path | None, open_only: bool, fmt: str, limi
         state = c.state + (" (breached)" if c.breached_at else "")
         if c.response_seconds is not None:
             state += f" in {_fmt_age(c.response_seconds)}"
-        deadline = c.deadline.strftime("%Y-%m-%d %H:%M") + (f" ({_fmt_age(left)} left)" if c.state == "open" else "")
+        deadline = c.deadline.strftime("%Y-%m-%d %H:%M") + (f" ({_time_left(left)})" if c.state == "open" else "")
         table.add_row(
             c.mention_key, c.brand, c.author, _fmt_age((now - c.opened_at).total_seconds()), deadline, state,
             c.text[:80].replace("\n", " "),
@@ -176,14 +230,13 @@ def _resolve_key(store: Any, mention_id: str) -> str:
 
 @cli.command("ack")
 @CONFIG_OPTION
+@DB_OPTION
 @click.argument("mention_id")
 @click.option("--by", default="cli", show_default=True, help="Who answered (recorded with the clock).")
-def ack_command(config_path: Path | None, mention_id: str, by: str) -> None:
+def ack_command(config_path: Path | None, db_path: Path | None, mention_id: str, by: str) -> None:
     """Stop a complaint's clock by hand and record the response time."""
-    from listener.store import SyncStore
-
     settings = load_settings(config_path, required=False)
-    store = SyncStore(settings.listener.database)
+    store = open_store(settings, config_path, db_path)
     try:
         key = _resolve_key(store, mention_id)
         # Events are routed at the next daemon pass: queue them for every sink that wants them.
@@ -216,11 +269,15 @@ def _offline_router(settings: Settings) -> Callable[[Event], list[str]]:
 
 @cli.command("label")
 @CONFIG_OPTION
+@DB_OPTION
 @click.argument("mention_id")
 @click.option("--sentiment", type=click.Choice(["negative", "neutral", "positive"]), default=None)
 @click.option("--complaint", type=click.Choice(["yes", "no"]), default=None)
 @click.option("--by", default="cli", show_default=True)
-def label_command(config_path: Path | None, mention_id: str, sentiment: str | None, complaint: str | None, by: str) -> None:
+def label_command(
+    config_path: Path | None, db_path: Path | None, mention_id: str, sentiment: str | None, complaint: str | None,
+    by: str,
+) -> None:
     """Store a human correction of a mention's labels (used by `model train --include-corrections`)."""
     from listener.corrections import save_correction
     from listener.store import SyncStore
@@ -228,14 +285,15 @@ def label_command(config_path: Path | None, mention_id: str, sentiment: str | No
     if sentiment is None and complaint is None:
         raise click.UsageError("give --sentiment and/or --complaint")
     settings = load_settings(config_path, required=False)
-    store = SyncStore(settings.listener.database)
+    database = database_path(settings, config_path, db_path)
+    store = SyncStore(database)
     try:
         key = _resolve_key(store, mention_id)
         text = store.get_mentions([key])[0].text
     finally:
         store.close()
     save_correction(
-        settings.listener.database,
+        database,
         text,
         None if sentiment is None else ["negative", "neutral", "positive"].index(sentiment),
         None if complaint is None else int(complaint == "yes"),
@@ -247,15 +305,15 @@ def label_command(config_path: Path | None, mention_id: str, sentiment: str | No
 
 @cli.command("health")
 @CONFIG_OPTION
+@DB_OPTION
 @click.option("--max-age", default="5m", show_default=True, help="Longest acceptable silence of a stage.")
-def health_command(config_path: Path | None, max_age: str) -> None:
+def health_command(config_path: Path | None, db_path: Path | None, max_age: str) -> None:
     """Exit non-zero when a daemon stage has stalled (used by the Docker HEALTHCHECK)."""
     from config.types import parse_duration
     from listener.health import check_health
-    from listener.store import SyncStore
 
     settings = load_settings(config_path, required=False)
-    store = SyncStore(settings.listener.database)
+    store = open_store(settings, config_path, db_path)
     try:
         problems = check_health(store, datetime.now(UTC), parse_duration(max_age))
     finally:
@@ -269,31 +327,63 @@ def health_command(config_path: Path | None, max_age: str) -> None:
 
 @cli.command("poll")
 @CONFIG_OPTION
+@DB_OPTION
 @click.argument("name")
 @click.option("--once", is_flag=True, required=True, help="Poll one time (the only mode for now).")
 @click.option("--dry-run", is_flag=True, help="Print mapped mentions as JSON lines; store nothing.")
-def poll_command(config_path: Path | None, name: str, once: bool, dry_run: bool) -> None:
+def poll_command(config_path: Path | None, db_path: Path | None, name: str, once: bool, dry_run: bool) -> None:
     """Poll one connector once and print what it maps (the developer loop)."""
     from listener.probe import poll_once
 
     settings = load_settings(config_path)
+    if db_path is not None:  # the cursor is read from (and, without --dry-run, the page stored in) this file
+        settings = settings.model_copy(update={"listener": settings.listener.model_copy(update={"database": db_path})})
     if name not in settings.connectors:
         raise click.UsageError(f"no connector {name!r}; configured: {', '.join(settings.connectors) or 'none'}")
     setup_logging(settings.listener.log_level, settings.listener.log_format)
-    for line in asyncio.run(poll_once(settings, name, store=not dry_run)):
+    try:
+        lines = asyncio.run(poll_once(settings, name, store=not dry_run))
+    except (SourceError, ConfigError) as err:
+        # What the daemon would log as the source's error: one line, no traceback.
+        first_line = (redact(str(err)).splitlines() or [type(err).__name__])[0]
+        click.echo(f"error: {name}: poll failed: {first_line}", err=True)
+        sys.exit(1)
+    except sqlite3.Error as err:
+        click.echo(f"error: {settings.listener.database}: the database cannot be used: {err}", err=True)
+        sys.exit(1)
+    for line in lines:
         click.echo(line)
+
+
+def _replies_seen(store: SyncStore, source: str) -> tuple[int, str | None]:
+    """How many brand replies this source has brought us, and when we saw the latest."""
+    row = store.db.execute("SELECT COUNT(*), MAX(seen_at) FROM replies WHERE source = ?", [source]).fetchone()
+    return (row[0] or 0, row[1]) if row else (0, None)
+
+
+def _replies_cell(item: dict[str, Any]) -> str:
+    """What the platform can show, then what we have actually seen (only after a successful poll)."""
+    if item["platform_shows_replies"] is None:
+        return "?"
+    if not item["platform_shows_replies"]:
+        return "platform hides them (use ack)"
+    if item["replies_seen"] is None:
+        return "shown; not polled yet"
+    if item["replies_seen"] == 0:
+        return "shown; none seen yet"
+    return f"shown; {item['replies_seen']} seen, last {(item['last_reply_seen_at'] or '')[:16]}"
 
 
 @cli.command("sources")
 @CONFIG_OPTION
+@DB_OPTION
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def sources_command(config_path: Path | None, fmt: str) -> None:
-    """Health of every source: state, last success and error, failures, mentions in 24 h."""
+def sources_command(config_path: Path | None, db_path: Path | None, fmt: str) -> None:
+    """Health of every source: state, last success and error, failures, mentions in 24 h, replies shown and seen."""
     from connectors.registry import connector_class
-    from listener.store import SyncStore
 
     settings = load_settings(config_path, required=False)
-    store = SyncStore(settings.listener.database)
+    store = open_store(settings, config_path, db_path)
     now = datetime.now(UTC)
     try:
         rows = {row["source"]: row for row in store.health()}
@@ -304,6 +394,10 @@ def sources_command(config_path: Path | None, fmt: str) -> None:
             config = settings.connectors.get(name)
             cls = connector_class(config.type) if config else None
             activity = store.source_activity(name, now)
+            shows = bool(getattr(cls, "can_see_replies", True)) if cls else None
+            # Seen means seen: a source that never polled successfully has shown us nothing.
+            polled = bool(row.get("last_success"))
+            seen, last_seen = _replies_seen(store, name) if shows and polled else (None, None)
             report.append({
                 "source": name,
                 "type": config.type if config else None,
@@ -316,7 +410,12 @@ def sources_command(config_path: Path | None, fmt: str) -> None:
                 "rate_limited_until": row.get("rate_limited_until"),
                 "next_retry": row.get("retry_at"),
                 "mentions_24h": activity["last_24h"],
-                "replies_visible": getattr(cls, "can_see_replies", True) if cls else None,
+                "platform_shows_replies": shows,
+                "replies_seen": seen,
+                "last_reply_seen_at": last_seen,
+                # What the platform lets the connector see, and what it never shows (docs/sources-*.md).
+                "shows": list(getattr(cls, "shows", ())) if cls else [],
+                "cannot_show": list(getattr(cls, "hides", ())) if cls else [],
             })
     finally:
         store.close()
@@ -328,22 +427,24 @@ def sources_command(config_path: Path | None, fmt: str) -> None:
     from rich.table import Table
 
     table = Table(title="Sources")
-    for column in ("source", "type", "state", "last success", "failures", "24h", "replies", "last error"):
+    for column in ("source", "type", "state", "last success", "failures", "24h", "replies", "cannot show", "last error"):
         table.add_column(column, overflow="fold")
     for item in report:
         style = {"up": "green", "down": "red", "auth_failed": "red"}.get(item["state"], "yellow")
-        replies = {True: "seen", False: "not visible", None: "?"}[item["replies_visible"]]
         table.add_row(
             item["source"], item["type"] or "-", f"[{style}]{item['state']}[/]",
             (item["last_success"] or "-")[:19], str(item["consecutive_failures"]), str(item["mentions_24h"]),
-            replies, item["last_error"] or "",
+            _replies_cell(item), "; ".join(item["cannot_show"]), item["last_error"] or "",
         )
     Console().print(table)
 
 
 @cli.command("demo")
 @click.option("--seconds", type=float, default=110.0, show_default=True, help="How long the live part runs.")
-@click.option("--database", type=click.Path(path_type=Path), default=None, help="Keep the demo database here.")
+@click.option(
+    "--database", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Keep the demo database here, with a matching config (same name, .toml) to explore it.",
+)
 def demo_command(seconds: float, database: Path | None) -> None:
     """Replay the bundled sample through the real model and pipeline, with a live view."""
     from listener.demo import run_demo
@@ -379,6 +480,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
+        return 1
+    except sqlite3.Error as err:
+        # A read-only mount, a full disk, a file that is not a database: one line, no traceback.
+        click.echo(f"error: the database cannot be used: {err} (check the path in [listener] database, "
+                   "that it and its directory are writable, and free disk space)", err=True)
         return 1
     except SystemExit as done:
         return int(done.code or 0) if isinstance(done.code, int) or done.code is None else 1

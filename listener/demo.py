@@ -20,6 +20,7 @@ from rich.text import Text
 
 from config.loader import parse_config
 from config.schema import Settings
+from config.types import format_duration
 from listener.daemon import Daemon
 from listener.logging_setup import setup_logging
 from listener.store import parse_iso
@@ -73,6 +74,65 @@ def demo_settings(workdir: Path, sample: Path, database: Path | None) -> Setting
     if os.environ.get("SLACK_WEBHOOK_URL"):
         data["alerts"]["slack"] = {"webhook_url": "${SLACK_WEBHOOK_URL}"}
     return parse_config(data)
+
+
+_CONFIG_MARK = "# Written by `listener demo`"
+
+
+def explore_config_text(settings: Settings) -> str:
+    """A config for the kept demo database: its path, the SLA target and the brands (competitor flag kept).
+
+    No connectors: the replayed sample lived in a temporary folder. Hand-written TOML, because
+    strings dumped as JSON (ASCII, escaped) are valid TOML basic strings.
+    """
+    lines = [
+        f"{_CONFIG_MARK}: the analyst commands and the dashboard read the demo database with it.",
+        "",
+        "[listener]",
+        f"database = {json.dumps(str(settings.listener.database.resolve()))}",
+        "",
+        "[sla]",
+        f'target = "{format_duration(settings.sla.target)}"',
+        f'warn_after = "{format_duration(settings.sla.warn_after)}"',
+    ]
+    for name, brand in settings.brands.items():
+        lines += ["", f"[brands.{json.dumps(name)}]", f"keywords = {json.dumps(list(brand.keywords))}"]
+        lines.append(f"competitor = {'true' if brand.competitor else 'false'}")
+    return "\n".join(lines) + "\n"
+
+
+def write_explore_config(settings: Settings, database: Path) -> Path | None:
+    """Write `<database>.toml` beside a kept demo database; None when a file not written by us is there."""
+    path = database.with_suffix(".toml")
+    if path.exists() and not path.read_text(encoding="utf-8", errors="replace").startswith(_CONFIG_MARK):
+        return None
+    path.write_text(explore_config_text(settings), encoding="utf-8")
+    return path
+
+
+def explore_hint(database: Path | None, config: Path | None) -> str:
+    """What to run next: where the database is and the commands that explore it."""
+    if database is None:
+        return (
+            "The demo database was temporary and is gone. Keep one to explore with "
+            "`listener demo --database demo.db` (it also writes demo.toml beside it)."
+        )
+    if config is None:
+        return (
+            f"Demo database: {database}. {database.with_suffix('.toml')} exists and was not written by the demo, "
+            f"so it was left alone; explore with --db {database} (competitors are then not marked)."
+        )
+    option = f"--config {config}"
+    return "\n".join([
+        f"Demo database: {database}",
+        f"Its config:    {config} (brands with the competitor flag)",
+        "Explore it:",
+        f"  listener complaints {option} --open",
+        f"  listener trends {option} --every day --by brand",
+        f"  listener sla-report {option} --by brand",
+        f"  listener query {option} \"SELECT brand, COUNT(*) FROM v_complaints GROUP BY brand\"",
+        f"  listener api {option}    (dashboard on http://127.0.0.1:8787/)",
+    ])
 
 
 def _age(seconds: float) -> str:
@@ -177,6 +237,9 @@ async def _demo(seconds: float, database: Path | None, console: Console) -> int:
         f"{counts['breached']} breaches, {summary.delivered} alert deliveries."
     )
     console.print(summary.line())
+    kept = database.resolve() if database is not None else None
+    config = write_explore_config(settings, kept) if kept is not None else None
+    console.print(explore_hint(kept, config), soft_wrap=True)
     return 0
 
 

@@ -19,6 +19,10 @@ CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Config file (default: $LISTENER_CONFIG, else ./listener.toml).",
 )
+DB_OPTION = click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="SQLite file to use (default: $LISTENER_DB, else the config's listener.database).",
+)
 
 
 def _clock(ctx: click.Context) -> Clock:
@@ -28,11 +32,12 @@ def _clock(ctx: click.Context) -> Clock:
     return clock if clock is not None else SystemClock()
 
 
-def _open_store(config_path: Path | None) -> SyncStore:
-    from listener.cli import load_settings
-    from listener.store import SyncStore
+def _open_store(config_path: Path | None, db_path: Path | None, *, create: bool = False) -> SyncStore:
+    """The database (--db, $LISTENER_DB or the config's); without a config file never a new empty one."""
+    from listener.cli import load_settings, open_store
 
-    return SyncStore(load_settings(config_path, required=False).listener.database)
+    store: SyncStore = open_store(load_settings(config_path, required=False), config_path, db_path, create=create)
+    return store
 
 
 def _scope(source: str | None, brand: str | None) -> tuple[str, str]:
@@ -43,13 +48,14 @@ def _scope(source: str | None, brand: str | None) -> tuple[str, str]:
 
 @click.command("mute")
 @CONFIG_OPTION
+@DB_OPTION
 @click.option("--source", default=None, help="Mute alerts from this source.")
 @click.option("--brand", default=None, help="Mute alerts about this brand.")
 @click.option("--for", "duration", default="1h", show_default=True, help='How long, e.g. "90m", "2h".')
 @click.option("--by", default="cli", show_default=True, help="Who muted (stored).")
 @click.pass_context
-def mute_command(ctx: click.Context, config_path: Path | None, source: str | None, brand: str | None,
-                 duration: str, by: str) -> None:
+def mute_command(ctx: click.Context, config_path: Path | None, db_path: Path | None, source: str | None,
+                 brand: str | None, duration: str, by: str) -> None:
     """Mute Slack/console alerts for a source or brand until the mute expires (MQTT still gets everything)."""
     scope, name = _scope(source, brand)
     try:
@@ -57,7 +63,8 @@ def mute_command(ctx: click.Context, config_path: Path | None, source: str | Non
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--for") from err
     now = _clock(ctx).now()
-    store = _open_store(config_path)
+    # A mute may come before the daemon's first run: the configured database may be created here.
+    store = _open_store(config_path, db_path, create=True)
     try:
         store.add_mute(scope, name, now + span, by, now)
     finally:
@@ -67,12 +74,13 @@ def mute_command(ctx: click.Context, config_path: Path | None, source: str | Non
 
 @click.command("unmute")
 @CONFIG_OPTION
+@DB_OPTION
 @click.option("--source", default=None, help="Lift the mute of this source.")
 @click.option("--brand", default=None, help="Lift the mute of this brand.")
-def unmute_command(config_path: Path | None, source: str | None, brand: str | None) -> None:
+def unmute_command(config_path: Path | None, db_path: Path | None, source: str | None, brand: str | None) -> None:
     """Lift a mute before it expires."""
     scope, name = _scope(source, brand)
-    store = _open_store(config_path)
+    store = _open_store(config_path, db_path)
     try:
         removed = store.remove_mute(scope, name)
     finally:
@@ -99,11 +107,12 @@ def alerts_group() -> None:
 
 @alerts_group.command("stats")
 @CONFIG_OPTION
+@DB_OPTION
 @click.option("--since", default=None, help="Only alerts created on or after this date (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def stats_command(config_path: Path | None, since: str | None, fmt: str) -> None:
+def stats_command(config_path: Path | None, db_path: Path | None, since: str | None, fmt: str) -> None:
     """Per rule: alerts fired, acted on (Slack buttons), replied after (within target), suppressed."""
-    store = _open_store(config_path)
+    store = _open_store(config_path, db_path)
     try:
         rows = store.alert_stats(_since(since))
     finally:
@@ -125,24 +134,28 @@ COMMANDS: list[click.Command] = [mute_command, unmute_command, alerts_group]
 
 @click.command("backtest")
 @CONFIG_OPTION
+@DB_OPTION
 @click.option("--from", "start", required=True, help="First day (UTC, YYYY-MM-DD or ISO-8601).")
 @click.option("--to", "end", required=True, help="End of the period, exclusive (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
-def backtest_command(ctx: click.Context, config_path: Path | None, start: str, end: str, fmt: str) -> None:
+def backtest_command(
+    ctx: click.Context, config_path: Path | None, db_path: Path | None, start: str, end: str, fmt: str
+) -> None:
     """Replay stored mentions through the policies, ladder and listening rules (read-only): what would fire."""
     from listener.backtest import REPLAYED, backtest
-    from listener.cli import load_settings
+    from listener.cli import database_path, load_settings
     from listener.clocks import ClockEngine
 
     settings = load_settings(config_path, required=False)
+    database = database_path(settings, config_path, db_path)
     since, until = _since(start, "--from"), _since(end, "--to")
     assert since is not None and until is not None
     if until <= since:
         raise click.BadParameter("--to must be after --from", param_hint="--to")
     engine = ClockEngine.from_settings(settings.sla, config_path.parent if config_path else None)
     report = backtest(
-        settings.listener.database, engine, since, until,
+        database, engine, since, until,
         listening=settings.alerts.listening, policies=settings.sla.policies,
         # As the daemon: competitor brands are tracked but never alert.
         competitors=[name for name, brand in settings.brands.items() if brand.competitor],

@@ -18,7 +18,7 @@ import sqlite_utils
 
 from alerts.base import Event, EventKind
 from listener.domain import Cursor, Mention, Reply, require_utc
-from listener.migrations import migrations
+from listener.migrations import enable_wal, migrations
 from listener.clocks import ClockEngine, StoredDeadline, load_escalations, seconds
 from listener.dedupe import canonical_url, fingerprint
 from listener.sla.ladder import ClockState, StepKind, evaluate
@@ -185,7 +185,7 @@ class SyncStore:
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         self.db = sqlite_utils.Database(conn)
         if str(path) != ":memory:":
-            self.db.enable_wal()
+            enable_wal(self.db)  # retries while another process holds the write lock (a migration)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         migrations.apply(self.db)
@@ -311,14 +311,22 @@ class SyncStore:
         return True
 
     def _same_post(self, mention: Mention, url: str, print_: str) -> str | None:
-        """Key of a stored mention that is the same post under another id or source."""
+        """Key of a stored mention that is the same post under another source.
+
+        Within one source the external id is the identity: two items with different ids are two
+        posts even when they share a URL (every App Store review links to the app's page) or
+        their words (a customer repeating a complaint).
+        """
         found = self.db.execute("SELECT key FROM mentions WHERE key = ?", [mention.key]).fetchone()
         if found is None and url:
-            found = self.db.execute("SELECT key FROM mentions WHERE canonical_url = ? LIMIT 1", [url]).fetchone()
+            found = self.db.execute(
+                "SELECT key FROM mentions WHERE canonical_url = ? AND source <> ? LIMIT 1", [url, mention.source]
+            ).fetchone()
         if found is None and print_:
             found = self.db.execute(
-                "SELECT key FROM mentions WHERE fingerprint = ? AND created_at BETWEEN ? AND ? LIMIT 1",
-                [print_, iso(mention.created_at - timedelta(days=1)), iso(mention.created_at + timedelta(days=1))],
+                "SELECT key FROM mentions WHERE fingerprint = ? AND source <> ? AND created_at BETWEEN ? AND ? LIMIT 1",
+                [print_, mention.source, iso(mention.created_at - timedelta(days=1)),
+                 iso(mention.created_at + timedelta(days=1))],
             ).fetchone()
         return found[0] if found else None
 
@@ -1082,14 +1090,15 @@ class SyncStore:
     # -- queries for the CLI and the demo -------------------------------------------------
 
     def complaints(self, *, open_only: bool = False, limit: int = 1000) -> list[Complaint]:
-        """Complaints, newest first."""
+        """Complaints, newest first; open ones most urgent first (overdue first, then by deadline)."""
         where = "WHERE c.state = 'open'" if open_only else ""
+        order = "c.deadline ASC, c.opened_at ASC" if open_only else "c.opened_at DESC"
         rows = self.db.execute(
             f"""SELECT c.mention_key, c.brand, c.source, c.opened_at, c.warn_at, c.deadline, c.state,
                        c.warned_at, c.breached_at, c.closed_at, c.closed_by, c.close_reason,
                        c.response_seconds, m.author, m.text, m.url
                 FROM complaints c JOIN mentions m ON m.key = c.mention_key {where}
-                ORDER BY c.opened_at DESC LIMIT ?""",
+                ORDER BY {order} LIMIT ?""",
             [limit],
         ).fetchall()
         return [
@@ -1488,6 +1497,12 @@ class Store:
     async def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(sync_store, *args)` on the store thread (for helpers kept outside this module)."""
+        if self._sync is None:
+            raise RuntimeError("store is not open")
+        return await self._call(fn, self._sync, *args)
 
     async def run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call `SyncStore.<method>` on the store thread."""

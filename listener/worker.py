@@ -9,13 +9,17 @@ import queue
 import signal
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import paho.mqtt.client as mqtt
 
+from listener.logging_setup import setup_logging
 from listener.pool import PoolSettings, decode_request, encode_result, make_client, shared_work_filter
 from models.base import Classifier
+
+if TYPE_CHECKING:
+    from config.schema import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -87,15 +91,17 @@ class Worker:
             self._client.loop_stop()
 
 
-def settings_from(config_path: Path | None) -> tuple[PoolSettings, Any]:
+def settings_from(config_path: Path | None, settings: Settings | None = None) -> tuple[PoolSettings, Any]:
     """(`[classifier.pool]`, `[classifier]` as the builtin backend) from the config file; defaults without one."""
     from config.schema import ClassifierSettings
 
-    if config_path is None:
+    if config_path is None and settings is None:
         return PoolSettings(), ClassifierSettings(backend="builtin")
-    from listener.cli import load_settings
+    if settings is None:
+        from listener.cli import load_settings
 
-    classifier = load_settings(config_path).classifier
+        settings = load_settings(config_path)
+    classifier = settings.classifier
     pool = getattr(classifier, "pool", None)
     pool_settings = PoolSettings.model_validate(pool.model_dump()) if pool is not None else PoolSettings()
     # The core's backend is "pool"; the worker runs the real model with the core's threshold and cache.
@@ -124,9 +130,14 @@ def worker_command(
     name: str | None,
 ) -> None:
     """Run one classification worker for the MQTT pool until SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from listener.cli import load_settings
+
+    # The daemon's logging: [listener] log_level and log_format, and every configured secret masked.
+    settings = load_settings(config_path) if config_path is not None else None
+    listener = settings.listener if settings is not None else None
+    setup_logging(listener.log_level if listener else "INFO", listener.log_format if listener else "text")
     overrides = {"host": host, "port": port, "topic_prefix": prefix, "group": group}
-    pool_settings, classifier_settings = settings_from(config_path)
+    pool_settings, classifier_settings = settings_from(config_path, settings)
     settings = pool_settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     if classifier_path:
         classifier = import_classifier(classifier_path)

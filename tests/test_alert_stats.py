@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from listener.clock import FakeClock
 from listener.domain import Page
 from listener.sla_commands import alerts_group
+from listener.store import SyncStore
 from tests.test_policy_clocks import Harness, mention
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -54,5 +55,8 @@ async def test_stats_count_fired_acted_and_replied(make_settings, tmp_path) -> N
 def test_stats_on_an_empty_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
     config = tmp_path / "listener.toml"
     config.write_text(f'[listener]\ndatabase = "{tmp_path / "e.db"}"\n\n[brands.acme]\nkeywords = ["acme"]\n')
+    missing = CliRunner().invoke(alerts_group, ["stats", "--config", str(config)])
+    assert missing.exit_code == 1 and "no database at" in missing.output  # never a new empty file
+    SyncStore(tmp_path / "e.db").close()
     result = CliRunner().invoke(alerts_group, ["stats", "--config", str(config)])
     assert result.exit_code == 0 and "no alerts" in result.output

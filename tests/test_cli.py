@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from listener.cli import cli, main
 from listener.corrections import load_corrections
-from listener.domain import Mention, Sentiment
+from listener.domain import Mention, Reply, Sentiment
 from listener.store import SyncStore
 from models.base import Classification
 
@@ -74,3 +75,132 @@ def test_label_stores_a_correction(db: Path) -> None:
 def test_every_command_has_help() -> None:
     for name, command in cli.commands.items():
         assert command.help or command.short_help, f"`listener {name}` has no help text"
+
+
+@pytest.fixture
+def queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Three open complaints (default 60m target): 3h old, 70m old and 20m old."""
+    path = tmp_path / "queue.db"
+    monkeypatch.setenv("LISTENER_DB", str(path))
+    monkeypatch.chdir(tmp_path)
+    store = SyncStore(path)
+    now = datetime.now(UTC)
+    mentions = [
+        Mention(source="social", external_id=ident, text=f"acme broke {ident}", author=f"@{ident}",
+                created_at=now - timedelta(minutes=age), brands=("acme",))
+        for ident, age in (("fresh", 20), ("old", 180), ("late", 70))
+    ]
+    store.ingest("social", mentions, [], None, now)
+    bad = Classification(model_id="t", scored=True, sentiment=Sentiment.NEGATIVE, complaint=True, p_complaint=0.9)
+    store.save_classifications([(m, bad) for m in mentions], now)
+    store.close()
+    return path
+
+
+def test_open_complaints_most_urgent_first(queue: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["complaints", "--open", "--format", "json"]) == 0
+    keys = [json.loads(line)["mention"] for line in capsys.readouterr().out.strip().splitlines()]
+    assert keys == ["social:old", "social:late", "social:fresh"]
+
+
+def test_overdue_is_printed_as_overdue_not_negative_time_left(
+    queue: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["complaints", "--open"]) == 0
+    out = capsys.readouterr().out
+    assert "-" + "2h" not in out and "-0h" not in out
+    assert re.search(r"overdue 2h0\dm", out) and re.search(r"overdue 1\dm\d\ds", out)
+    assert re.search(r"\b(39|40)m\d\ds left", out)
+
+
+def test_sources_separates_what_the_platform_shows_from_what_we_saw(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "sources.db"
+    config = tmp_path / "listener.toml"
+    config.write_text(
+        f'[listener]\ndatabase = "{db}"\n[brands.acme]\nkeywords = ["acme"]\nhandles = {{ feed = ["@acme"] }}\n'
+        '[connectors.feed]\ntype = "jsonl"\npath = "feed.jsonl"\n'
+        '[connectors.broken]\ntype = "jsonl"\npath = "broken.jsonl"\n'
+        '[connectors.news]\ntype = "rss"\nfeeds = ["https://example.com/feed"]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    now = datetime.now(UTC)
+    store = SyncStore(db)
+    mention = Mention(source="feed", external_id="1", text="acme?", author="@ann",
+                      created_at=now - timedelta(minutes=30), brands=("acme",))
+    reply = Reply(source="feed", external_id="r1", in_reply_to="1", author="@acme", created_at=now - timedelta(minutes=5))
+    store.ingest("feed", [mention], [reply], None, now)
+    store.save_health("feed", state="up", last_success=now.isoformat(), consecutive_failures=0)
+    store.save_health("broken", state="down", last_error="HTTP 502", consecutive_failures=4)
+    store.close()
+    assert main(["sources", "--config", str(config), "--format", "json"]) == 0
+    rows = {r["source"]: r for r in map(json.loads, capsys.readouterr().out.strip().splitlines())}
+    assert (rows["feed"]["platform_shows_replies"], rows["feed"]["replies_seen"]) == (True, 1)
+    assert rows["feed"]["last_reply_seen_at"] is not None
+    # Never polled successfully: the platform could show replies, but we have seen none.
+    assert (rows["broken"]["platform_shows_replies"], rows["broken"]["replies_seen"]) == (True, None)
+    assert (rows["news"]["platform_shows_replies"], rows["news"]["replies_seen"]) == (False, None)
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["sources", "--config", str(config)]) == 0
+    table = {line.split("│")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.count("│") > 3}
+    assert "1 seen" in table["feed"]
+    assert "not polled yet" in table["broken"] and "seen" not in table["broken"]
+    assert "platform hides them" in table["news"] and "seen" not in table["news"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["complaints"], ["complaints", "--open"], ["ack", "social:1"], ["label", "social:1", "--sentiment", "neutral"],
+        ["health"], ["sources"], ["mute", "--source", "social"], ["unmute", "--source", "social"], ["alerts", "stats"],
+        ["trends"], ["sla-report"], ["query", "SELECT 1"], ["backtest", "--from", "2026-01-01", "--to", "2026-01-02"],
+    ],
+)
+def test_without_config_or_database_nothing_is_created(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LISTENER_DB", raising=False)
+    monkeypatch.delenv("LISTENER_CONFIG", raising=False)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "no config file found (listener.toml" in err and "no database at listener.db" in err and "--db" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_configured_database_that_does_not_exist_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LISTENER_DB", raising=False)
+    (tmp_path / "listener.toml").write_text('[listener]\ndatabase = "data/live.db"\n')
+    assert main(["complaints"]) == 1
+    assert "no database at data/live.db (listener.database in listener.toml)" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
+def test_db_option_reads_the_given_file(db: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("LISTENER_DB")
+    for argv in (["complaints", "--format", "json"], ["sources", "--format", "json"], ["health", "--max-age", "999d"]):
+        assert main([*argv, "--db", str(db)]) in (0, 1)
+    out = capsys.readouterr().out
+    assert '"mention": "social:1"' in out
+    assert main(["complaints", "--db", str(db.with_name("other.db"))]) == 1
+    assert f"no database at {db.with_name('other.db')} (--db)" in capsys.readouterr().err
+    assert not db.with_name("other.db").exists()
+
+
+@pytest.mark.parametrize(("command", "dimension"), [("trends", "source"), ("sla-report", "brand")])
+def test_group_is_the_same_as_by(
+    db: Path, command: str, dimension: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--group", dimension, "--every", "day", "--format", "json"]) == 0
+    grouped = json.loads(capsys.readouterr().out)
+    assert main([command, "--by", dimension, "--every", "day", "--format", "json"]) == 0
+    by = json.loads(capsys.readouterr().out)
+    grouped.pop("as_of", None), by.pop("as_of", None)
+    assert grouped == by and grouped["by"] == [dimension] and grouped["rows"]

@@ -140,13 +140,13 @@ def test_check_config_reports_toml_syntax_errors(tmp_path: Path, capsys: pytest.
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90), ("60m", 3600), ("2h", 7200), ("1h30m", 5400), ("250ms", 0.25), (45, 45)]
+    ("text", "seconds"), [("90s", 90), ("60m", 3600), ("2h", 7200), ("1h30m", 5400), ("250ms", 0.25)]
 )
 def test_durations(text: Any, seconds: float) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("bad", ["", "m", "10 parsecs", "-5m", True, [1]])
+@pytest.mark.parametrize("bad", ["", "m", "10 parsecs", "-5m", True, [1], 45, 0, 1.5])
 def test_bad_durations_are_refused(bad: Any) -> None:
     with pytest.raises(ValueError):
         parse_duration(bad)
@@ -163,3 +163,138 @@ def test_duration_parser_never_crashes_unexpectedly(text: str) -> None:
         parse_duration(text)
     except ValueError:
         pass
+
+
+# -- issue 16: every problem at once, exact keys, credentials, bare numbers ----------------------
+
+
+def test_cross_checks_run_even_when_other_tables_fail() -> None:
+    problems = problems_of(
+        {
+            "sla": {
+                "target": "sixty",
+                "policies": [{"name": "p", "first_response": "1h", "calendar": "offce"}],
+                "calendars": {"office": {"timezone": "UTC"}},
+            },
+            "brands": {"acme": {"keywords": ["acme"], "handles": {"x": ["@acme"]}}},
+            "connectors": {"x": {"type": "x", "bearer_token": "t", "max_results": 5}},
+        }
+    )
+    text = "\n".join(problems)
+    assert "sla.target: invalid duration 'sixty'" in text
+    assert "sla.policies[0].calendar: unknown calendar 'offce'" in text
+    # The connector table is invalid, but it exists: the brand's handles do not point at nothing.
+    assert "connectors.x.max_results:" in text
+    assert not any(p.startswith("brands.acme.handles") for p in problems)
+
+
+def test_calendar_errors_name_the_exact_key() -> None:
+    problems = problems_of(
+        {"sla": {"calendars": {"office": {"timezone": "Mars/Olympus"}, "shop": {"hours": {"mon": "9-17"}}}}}
+    )
+    assert any(p.startswith("sla.calendars.office.timezone: unknown timezone 'Mars/Olympus'") for p in problems)
+    assert any(p.startswith("sla.calendars.shop.hours: invalid shift '9-17'") for p in problems)
+
+
+def test_duplicate_toml_table_is_reported_in_our_words(tmp_path: Path) -> None:
+    path = tmp_path / "dup.toml"
+    path.write_text('[listener]\nlog_level = "INFO"\n\n[sla]\ntarget = "1h"\n[listener]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    (line,) = info.value.problems
+    assert line == f"{path}: line 6: the table [listener] is declared twice; merge the two into one"
+
+
+def test_duplicate_toml_key_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "dup.toml"
+    path.write_text('[sla]\ntarget = "1h"\ntarget = "2h"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert info.value.problems == [f"{path}: line 3: a key is set twice (or a table is redefined by a key)"]
+
+
+@pytest.mark.parametrize("number", [60, 0, 1.5])
+def test_bare_number_duration_is_refused_with_the_hint(number: float) -> None:
+    problems = problems_of({"sla": {"policies": [{"name": "p", "first_response": number}]}})
+    assert problems == [
+        f"sla.policies[0].first_response: invalid duration {number!r}: a bare number has no unit; "
+        'use a number with a unit, e.g. "90s", "60m", "2h"'
+    ]
+
+
+def test_enabled_x_connector_needs_a_bearer_token() -> None:
+    problems = problems_of({"connectors": {"x": {"type": "x", "bearer_token": "${X_TOKEN:-}"}}})
+    assert problems == ["connectors.x.bearer_token: must not be empty (put ${X_BEARER_TOKEN} here)"]
+    # A disabled table (like the example's) may leave it empty.
+    parse_config({"connectors": {"x": {"type": "x", "enabled": False, "bearer_token": ""}}}, env={})
+
+
+def test_enabled_bluesky_connector_needs_a_login() -> None:
+    problems = problems_of({"connectors": {"bsky": {"type": "bluesky"}}})
+    assert problems == [
+        "connectors.bsky.identifier: required: searchPosts needs a login "
+        '(set identifier and app_password = "${BLUESKY_APP_PASSWORD}", or search = [] to read only the brand feeds)'
+    ]
+    problems = problems_of(
+        {"connectors": {"bsky": {"type": "bluesky", "identifier": "me.bsky.social", "app_password": "${PW:-}"}}}
+    )
+    assert problems == [
+        "connectors.bsky.app_password: must not be empty: identifier and app_password go together "
+        "(put ${BLUESKY_APP_PASSWORD} here)"
+    ]
+    parse_config({"connectors": {"bsky": {"type": "bluesky", "enabled": False}}}, env={})
+    parse_config({"connectors": {"bsky": {"type": "bluesky", "search": []}}}, env={})  # brand feeds only
+
+
+def test_poll_with_a_bad_connector_config_prints_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "listener.toml"
+    path.write_text('[brands.acme]\nkeywords = ["acme"]\n[connectors.x]\ntype = "x"\nbearer_token = "${X_TOKEN:-}"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "listener", "poll", "x", "--once", "--dry-run", "--config", str(path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "connectors.x.bearer_token: must not be empty" in done.stderr
+
+
+def test_poll_that_fails_at_run_time_prints_one_line(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "listener.toml"
+    path.write_text(
+        '[brands.acme]\nkeywords = ["acme"]\n[connectors.x]\ntype = "x"\nbearer_token = "t"\n'
+        f'base_url = "http://127.0.0.1:{port}/2"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "listener", "poll", "x", "--once", "--dry-run", "--config", str(path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("error: x: poll failed:") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_errors_between_keys_name_the_key_at_fault() -> None:
+    problems = problems_of(
+        {
+            "sla": {"target": "30m", "warn_after": "45m"},
+            "classifier": {"backend": "huggingface"},
+            "alerts": {"mqtt": {"ca_file": "ca.pem"}},
+        }
+    )
+    assert sorted(problems) == [
+        "alerts.mqtt.ca_file: ca_file needs tls = true",
+        'classifier.model: backend = "huggingface" needs `model` (a model id or a local path)',
+        "sla.warn_after: warn_after must not be later than target",
+    ]

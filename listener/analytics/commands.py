@@ -65,10 +65,10 @@ def _filters(default_since: str | None) -> Callable[[F], F]:
 @contextlib.contextmanager
 def _open(config_path: Path | None, db_path: Path | None) -> Iterator[tuple[Any, frozenset[str]]]:
     """A read-only connection and the competitor brand names from the config."""
-    from listener.cli import load_settings  # late import: the main CLI imports this module
+    from listener.cli import database_path, load_settings  # late import: the main CLI imports this module
 
     settings = load_settings(config_path, required=False)
-    path = db_path or settings.listener.database
+    path = database_path(settings, config_path, db_path)
     competitors = frozenset(name for name, brand in settings.brands.items() if brand.competitor)
     try:
         ensure_schema(path)
@@ -95,6 +95,11 @@ def _build(
         raise click.BadParameter(str(err)) from None
 
 
+def _groups(by: tuple[str, ...], group: tuple[str, ...]) -> tuple[str, ...]:
+    """--by and its alias --group together, in the order given, each once."""
+    return tuple(dict.fromkeys((*by, *group)))
+
+
 def _emit(report: dict[str, Any], fmt: str, table: Callable[[dict[str, Any], Any], None]) -> None:
     from listener.analytics import render
 
@@ -115,6 +120,9 @@ def _emit(report: dict[str, Any], fmt: str, table: Callable[[dict[str, Any], Any
 @click.option(
     "--by", "by", multiple=True, type=click.Choice(["brand", "source", "language"]), help="Group by (repeatable)."
 )
+@click.option(
+    "--group", "group", multiple=True, type=click.Choice(["brand", "source", "language"]), help="Same as --by."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option(
     "--chart",
@@ -132,6 +140,7 @@ def trends_command(
     languages: tuple[str, ...],
     every: str,
     by: tuple[str, ...],
+    group: tuple[str, ...],
     fmt: str,
     chart: Path | None,
 ) -> None:
@@ -142,7 +151,7 @@ def trends_command(
     filters = _build(since, until, brands, sources, languages, every)
     with _open(config_path, db_path) as (conn, _competitors):
         try:
-            report = trends(conn, every=every, by=by, filters=filters)
+            report = trends(conn, every=every, by=_groups(by, group), filters=filters)
         except FilterError as err:
             raise click.BadParameter(str(err)) from None
     _emit(report, fmt, render.trends_table)
@@ -166,6 +175,13 @@ def trends_command(
     type=click.Choice(["brand", "source", "policy", "assignee", "language"]),
     help="Group by (repeatable; default: brand).",
 )
+@click.option(
+    "--group",
+    "group",
+    multiple=True,
+    type=click.Choice(["brand", "source", "policy", "assignee", "language"]),
+    help="Same as --by.",
+)
 @click.option("--every", type=click.Choice(EVERY), default=None, help="Also split per period (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def sla_report_command(
@@ -177,6 +193,7 @@ def sla_report_command(
     sources: tuple[str, ...],
     languages: tuple[str, ...],
     by: tuple[str, ...],
+    group: tuple[str, ...],
     every: str | None,
     fmt: str,
 ) -> None:
@@ -186,7 +203,9 @@ def sla_report_command(
 
     filters = _build(since, until, brands, sources, languages, every or "day")
     with _open(config_path, db_path) as (conn, competitors):
-        report = sla_report(conn, by=by or ("brand",), every=every, filters=filters, competitors=competitors)
+        report = sla_report(
+            conn, by=_groups(by, group) or ("brand",), every=every, filters=filters, competitors=competitors
+        )
     _emit(report, fmt, render.sla_table)
 
 
@@ -321,7 +340,7 @@ def export_command(
 def api_command(config_path: Path | None, db_path: Path | None, host: str | None, port: int | None) -> None:
     """Serve the REST API and the dashboard on their own (read-only), without the daemon."""
     from listener.api.server import start_api
-    from listener.cli import load_settings
+    from listener.cli import database_path, load_settings
 
     settings = load_settings(config_path, required=False)
     api = settings.api
@@ -332,7 +351,7 @@ def api_command(config_path: Path | None, db_path: Path | None, host: str | None
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
     settings = settings.model_copy(update={"api": api})
-    path = db_path or settings.listener.database
+    path = database_path(settings, config_path, db_path)
     try:
         ensure_schema(path)
     except DatabaseMissing as err:

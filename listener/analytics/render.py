@@ -83,12 +83,14 @@ def sla_table(report: dict[str, Any], console: Console) -> None:
         "questions unanswered",
     ]:
         table.add_column(name, justify="left" if name in head else "right")
+    # The total is ours alone when competitors are configured; say so on the row.
+    total_label = "all ours" if report.get("competitors") else "all"
     for row in [*report["rows"], {**report["total"], "_total": True}]:
         cells = []
         if report["every"]:
             cells.append("" if row.get("_total") else str(row["bucket"]))
         for d in dims:
-            value = "all" if row.get("_total") else str(row[d] if row[d] is not None else "-")
+            value = total_label if row.get("_total") else str(row[d] if row[d] is not None else "-")
             if d == "brand" and row.get("competitor"):
                 value += " (competitor)"
             cells.append(value)

@@ -141,9 +141,10 @@ def _rows(conn: sqlite3.Connection, every: str | None, dims: tuple[str, ...], f:
             " LEFT JOIN mentions m ON m.key = k.mention_key"
             " LEFT JOIN classifications c ON c.mention_key = k.mention_key"
         )
+    # k.brand comes last as well, whatever the grouping, so the total can leave competitors out.
     sql = (
         f"SELECT {bucket}{''.join(', ' + columns[d] for d in dims)}, k.state, k.closed_at, k.deadline, "
-        f"k.response_seconds, k.business_seconds, k.is_complaint FROM complaints k{joins}"
+        f"k.response_seconds, k.business_seconds, k.is_complaint, k.brand FROM complaints k{joins}"
         + (f" WHERE {' AND '.join(where)}" if where else "")
     )
     return conn.execute(sql, params)
@@ -164,6 +165,7 @@ def sla_report(
     in business time; medians and p90s are given both in business time and wall clock.
     A breach is a complaint answered after its deadline, or still open past it at `now`.
     `within_target_share` = within target / (within target + breaches).
+    The total counts our brands only: competitors are compared beside us, never summed with us.
     """
     dims = _check(every, by)
     filters = filters or Filters()
@@ -174,9 +176,10 @@ def sla_report(
     width = len(dims) + 1
     for row in _rows(conn, every, dims, filters):
         key = tuple(row[:width])
-        facts = (*row[width:], now_iso)
+        facts = (*row[width:-1], now_iso)
         groups.setdefault(key, _Group()).add(*facts)
-        total.add(*facts)
+        if row[-1] not in rivals:
+            total.add(*facts)
 
     def order(key: tuple[Any, ...]) -> tuple[Any, ...]:
         named = dict(zip(dims, key[1:], strict=True))
@@ -205,4 +208,5 @@ def sla_report(
         "competitors": sorted(rivals),
         "rows": rows,
         "total": total.summary(),
+        "total_scope": "our brands (competitors left out)" if rivals else "all brands",
     }

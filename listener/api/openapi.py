@@ -103,8 +103,10 @@ def spec() -> dict[str, Any]:
         "info": {
             "title": "listener analytics API",
             "version": "1",
-            "description": "Read-only. Times are ISO-8601 UTC. First-response times are wall clock "
-            "(business-hours elapsed is not available yet). Same numbers as `listener trends` / "
+            "description": "Read-only. Times are ISO-8601 UTC. First-response times are given in business "
+            "time of the clock's policy calendar (`median_business_s`, `p90_business_s`) and in wall clock "
+            "(`median_response_s`, `p90_response_s`); within target and breaches are judged against the "
+            "deadline the policy and calendar set. Same numbers as `listener trends` / "
             "`listener sla-report --format json`.",
         },
         "components": {
@@ -179,7 +181,15 @@ def spec() -> dict[str, Any]:
                             "type": "object",
                             "properties": {
                                 "rows": {"type": "array", "items": {"$ref": "#/components/schemas/SlaRow"}},
-                                "total": {"$ref": "#/components/schemas/SlaRow"},
+                                "total": {
+                                    "$ref": "#/components/schemas/SlaRow",
+                                    "description": "Our brands together; competitors are never summed with us.",
+                                },
+                                "total_scope": {
+                                    "type": "string",
+                                    "description": "What the total counts: \"our brands (competitors left out)\" "
+                                    "or \"all brands\" (no competitor configured).",
+                                },
                             },
                         },
                     ),

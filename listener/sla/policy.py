@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -62,6 +63,22 @@ class CalendarSettings(_Strict):
         description="A message that arrives and is answered inside one closed period: "
         '"zero" (business time) or "wall" (its wall-clock time).',
     )
+
+    # Zone and shifts are checked on their own fields so errors name `sla.calendars.<name>.timezone`.
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f'unknown timezone {value!r}: use an IANA name like "Europe/Berlin"') from exc
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _valid_shifts(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        parse_hours(value)  # CalendarError is a ValueError: pydantic reports it under `hours`
+        return value
 
     @model_validator(mode="after")
     def _valid(self) -> CalendarSettings:

@@ -111,8 +111,23 @@ def test_per_brand_numbers_and_competitor_beside_us(db: Path) -> None:
     assert acme["within_target_share"] == pytest.approx(3 / 5)
     assert acme["competitor"] is False and rows["globex"]["competitor"] is True
     assert rows["globex"]["median_response_s"] == pytest.approx(3700.0)
-    assert report["total"]["complaints"] == 8
+    # Competitors are compared, never summed with us: the total is acme's alone.
+    assert report["total"]["complaints"] == 6
+    assert report["total"]["within_target"] == 3
+    assert report["total_scope"] == "our brands (competitors left out)"
     assert report["clock"] == "business+wall"
+    conn.close()
+
+
+def test_total_leaves_competitors_out_whatever_the_grouping(db: Path) -> None:
+    conn = connect_readonly(db)
+    by_source = sla_report(conn, by=["source"], competitors=["globex"], now=NOW)
+    by_brand = sla_report(conn, by=["brand"], competitors=["globex"], now=NOW)
+    acme = {k: v for k, v in _rows(by_brand, "brand")["acme"].items() if k not in ("brand", "competitor")}
+    assert by_source["total"] == by_brand["total"] == acme
+    assert by_source["total"]["complaints"] == 6
+    # Without competitors configured every brand is ours.
+    assert sla_report(conn, by=["source"], now=NOW)["total"]["complaints"] == 8
     conn.close()
 
 

@@ -52,12 +52,21 @@ class FakeDiscourse(FakeApi):
                       key=lambda p: p["id"], reverse=True)
         page = int(request.query.get("page", "1"))
         chunk = hits[(page - 1) * self.page_size: page * self.page_size]
-        posts = [{k: p[k] for k in ("id", "name", "username", "avatar_template", "created_at", "post_number", "topic_id")}
+        posts = [{k: p.get(k) for k in ("id", "name", "username", "avatar_template", "created_at", "post_number", "topic_id")}
                  | {"blurb": p["cooked"].replace("<p>", "").replace("</p>", "")} for p in chunk]
         topics = {p["topic_id"]: {"id": p["topic_id"], "title": p["topic_title"], "slug": p["topic_slug"]} for p in chunk}
+        # /search is a full-page search (SearchController#show: type_filter "topic"), so
+        # GroupedSearchResults#add flips `more_full_page_results` when a page overflows and never
+        # sets `more_posts` (that is the header search, /search/query); unset flags serialize as null.
+        more = True if len(hits) > page * self.page_size else None
         return web.json_response({"posts": posts, "topics": list(topics.values()), "users": [], "categories": [],
-                                  "grouped_search_result": {"more_posts": len(hits) > page * self.page_size,
-                                                            "post_ids": [p["id"] for p in chunk]}})
+                                  "tags": [], "groups": [],
+                                  "grouped_search_result": {"more_posts": None, "more_users": None,
+                                                            "more_categories": None, "term": request.query.get("q", ""),
+                                                            "search_log_id": 7, "more_full_page_results": more,
+                                                            "can_create_topic": False, "error": None, "extra": {},
+                                                            "post_ids": [p["id"] for p in chunk], "user_ids": [],
+                                                            "category_ids": [], "tag_ids": [], "group_ids": []}})
 
     def _in_topic(self, topic: str) -> list[dict[str, Any]]:
         return sorted((p for p in self.posts if str(p["topic_id"]) == topic), key=lambda p: p["post_number"])

@@ -72,6 +72,8 @@ class FakeX(FakeApi):
         found = sorted((t for t in self.tweets if self._matches(t, query)), key=lambda t: _order(t["id"]), reverse=True)
         if "since_id" in request.query:
             found = [t for t in found if _order(t["id"]) > _order(request.query["since_id"])]  # exclusive
+        if "start_time" in request.query:  # inclusive; ISO-8601 YYYY-MM-DDTHH:mm:ssZ
+            found = [t for t in found if t["created_at"][:19] >= request.query["start_time"][:19]]
         if not found:
             return web.json_response({"meta": {"result_count": 0}})
         newest = found[0]["id"]

@@ -10,6 +10,8 @@ from aiohttp import web
 from tests.connectors.fake_social import FakeApi, load_fixture
 
 API_KEY = "yt-api-key-AIzaFake123"
+ACCESS_TOKEN = "ya29.yt-token-ok"
+NO_PERMISSION_TOKEN = "ya29.yt-token-without-the-youtube-scope"
 
 
 def google_error(status: int, reason: str, message: str, domain: str = "youtube.commentThread") -> web.Response:
@@ -34,12 +36,36 @@ class FakeYouTube(FakeApi):
         app.router.add_get("/youtube/v3/comments", self._comments)
 
     def authorized(self, request: web.Request) -> bool:
-        """An API key in the query string."""
+        """An API key in the query string, or a bearer token that may read comments."""
+        if "Authorization" in request.headers:
+            return request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
         return request.query.get("key") == API_KEY
 
     def unauthorized(self, request: web.Request) -> web.StreamResponse:
-        """Google answers a bad key with 400 keyInvalid."""
-        return google_error(400, "keyInvalid", "API key not valid. Please pass a valid API key.", "usageLimits")
+        """Google's current answers (googleapis.com JSON errors with google.rpc details).
+
+        A wrong key is 400 with the legacy reason `badRequest` (older keys said `keyInvalid`)
+        and ErrorInfo `API_KEY_INVALID`; a valid token that may not read the comments is 403
+        `forbidden` (`PERMISSION_DENIED`).
+        """
+        if request.headers.get("Authorization") == f"Bearer {NO_PERMISSION_TOKEN}":
+            message = "The caller does not have permission"
+            return web.json_response({"error": {
+                "code": 403, "message": message, "status": "PERMISSION_DENIED",
+                "errors": [{"message": message, "domain": "global", "reason": "forbidden"}]}}, status=403)
+        if "Authorization" in request.headers:
+            return web.json_response({"error": {
+                "code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED",
+                "errors": [{"message": "Invalid Credentials", "domain": "global", "reason": "authError",
+                            "location": "Authorization", "locationType": "header"}]}}, status=401)
+        message = "API key not valid. Please pass a valid API key."
+        return web.json_response({"error": {
+            "code": 400, "message": message, "status": "INVALID_ARGUMENT",
+            "errors": [{"message": message, "domain": "global", "reason": "badRequest"}],
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                         "domain": "googleapis.com", "metadata": {"service": "youtube.googleapis.com"}},
+                        {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
+                         "message": message}]}}, status=400)
 
     @staticmethod
     def _published(thread: dict[str, Any]) -> str:
@@ -75,5 +101,6 @@ class FakeYouTube(FakeApi):
         self.units += 1
         parent = request.query.get("parentId", "")
         thread = next((t for t in self.threads if t["id"] == parent), None)
-        inline = (thread or {}).get("replies", {}).get("comments", [])
+        replies = (thread or {}).get("replies")
+        inline = replies.get("comments", []) if isinstance(replies, dict) else []
         return web.json_response(self._page(request, [*inline, *self.extra_replies.get(parent, [])]))

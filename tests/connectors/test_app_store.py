@@ -121,7 +121,9 @@ async def test_pages_with_links_next_down_to_the_watermark(asc, brands, session,
 async def test_empty_result(asc, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
     _, url = asc
     page = await connector(url, brands, session, clock).poll(None)
-    assert page.mentions == [] and page.replies == [] and json.loads(page.cursor or "")["streams"] == {}
+    assert page.mentions == [] and page.replies == []
+    # A quiet start is a position too (its time, less a little slack), so the next poll pages down to it.
+    assert json.loads(page.cursor or "")["streams"] == {f"app:{APP_ID}": {"at": "2026-01-05T09:50:00+00:00", "ids": []}}
 
 
 @pytest.mark.parametrize(
@@ -349,9 +351,14 @@ async def test_feed_countries_keep_their_own_position(rss, brands, session, cloc
     fake.entries["us"] = rss_numbered(1, 1)  # a single entry comes as an object
     page = await rss_connector(url, brands, session, clock, countries=["US", "jp"]).poll(None)
     assert [m.external_id for m in page.mentions] == ["7000000001"]
-    # jp has no reviews: the feed has no "entry" at all, and no position is kept.
-    assert json.loads(page.cursor or "")["countries"] == {"us": "7000000001"}
+    # jp has no reviews: the feed has no "entry" at all; its position is "0" (below every id), so
+    # the first burst there is read down the pages instead of the newest page only.
+    assert json.loads(page.cursor or "")["countries"] == {"us": "7000000001", "jp": "0"}
     assert [r.path.split("/")[1] for r in fake.requests] == ["us", "jp"]
+    fake.page_size = 2
+    fake.entries["jp"] = rss_numbered(5, 1)
+    later = await rss_connector(url, brands, session, clock, countries=["US", "jp"]).poll(page.cursor)
+    assert sorted(m.external_id for m in later.mentions) == [str(7000000000 + n) for n in range(1, 6)]
 
 
 async def test_feed_unknown_app_is_empty(rss, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -426,3 +433,34 @@ async def test_feed_warns_when_its_pages_do_not_reach_back(rss, brands, session,
     second = await conn.poll(first.cursor)
     assert sorted(m.external_id for m in second.mentions) == ["7000000003", "7000000004"]
     assert "may be missing" in caplog.text
+
+
+async def test_every_review_is_its_own_mention_and_each_complaint_its_own_clock(  # type: ignore[no-untyped-def]
+    asc, brands, session, clock, make_settings
+) -> None:
+    """Reviews share the app's page URL; the store must still keep eleven reviews as eleven mentions."""
+    from listener.daemon import Daemon
+    from listener.store import SyncStore
+    from tests.doubles import KeywordClassifier, RecordingSink
+
+    fake, url = asc
+    reviews = numbered(11, 1)
+    reviews[2]["attributes"]["body"] = "the app is broken since the update"
+    reviews[7]["attributes"]["body"] = "charged twice, I want a refund"
+    fake.add(reviews)
+    conn = connector(url, brands, session, clock)
+    page = await conn.poll(None)
+    assert len({m.url for m in page.mentions}) == 1 and len(page.mentions) == 11  # one page URL for all
+    settings = make_settings()
+    daemon = Daemon(settings, clock=clock, classifier=KeywordClassifier(), sinks={"slack": RecordingSink("slack")},
+                    connectors={"ios": conn})
+    await daemon.run_once()
+    store = SyncStore(settings.listener.database)
+    try:
+        stored = store.db.execute("SELECT key, reach FROM mentions WHERE source = 'ios' ORDER BY key").fetchall()
+        complaints = sorted(c.mention_key for c in store.complaints())
+    finally:
+        store.close()
+    assert [key for key, _ in stored] == [f"ios:r-{n:03d}" for n in range(1, 12)]
+    assert {reach for _, reach in stored} == {1}
+    assert complaints == ["ios:r-003", "ios:r-008"]

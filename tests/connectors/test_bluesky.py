@@ -85,7 +85,8 @@ async def test_pages_with_the_cursor_down_to_the_mark(bsky, session, clock) -> N
 async def test_empty_result(bsky, session, clock) -> None:  # type: ignore[no-untyped-def]
     _, url = bsky
     page = await make(url, session, clock, search=["zzz"]).poll(None)
-    assert page.mentions == [] and json.loads(page.cursor or "")["streams"] == {}
+    assert page.mentions == []
+    assert json.loads(page.cursor or "")["streams"] == {"search:zzz": {"at": clock.now().isoformat(), "seen": {}}}
 
 
 async def test_429_uses_the_epoch_reset(bsky, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -128,7 +129,7 @@ async def test_wrong_app_password(bsky, session, clock) -> None:  # type: ignore
 async def test_public_appview_search_is_forbidden(bsky, session, clock) -> None:  # type: ignore[no-untyped-def]
     fake, url = bsky
     fake.public = True
-    conn = BlueskyConnector("bsky", BlueskyConfig(base_url=url, search=["acme"]), BRANDS, session, clock=clock)
+    conn = BlueskyConnector("bsky", BlueskyConfig(base_url=url, search=["acme"], enabled=False), BRANDS, session, clock=clock)
     with pytest.raises(SourceAuthError, match="needs a login"):
         await conn.poll(None)
 
@@ -199,5 +200,19 @@ async def test_replies_walk_the_thread(bsky, session, clock) -> None:  # type: i
 def test_login_pair_is_checked() -> None:
     with pytest.raises(ValueError, match="go together"):
         BlueskyConfig(identifier="me.bsky.social")
-    assert BlueskyConfig().base_url == "https://bsky.social"
-    assert timedelta(minutes=10) == BlueskyConfig().overlap
+    assert BlueskyConfig(search=[]).base_url == "https://bsky.social"
+    assert timedelta(minutes=10) == BlueskyConfig(search=[]).overlap
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(bsky, session) -> None:  # type: ignore[no-untyped-def]
+    fake, url = bsky
+    fake.posts = []
+    quiet = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    conn = make(url, session, quiet, search=["refund"], limit=5)
+    first = await conn.poll(None)
+    assert first.mentions == []
+    fake.posts = [post(n, n) for n in range(1, 13)]
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == sorted(
+        f"at://did:plc:user{n}/app.bsky.feed.post/p{n:04d}" for n in range(1, 13))

@@ -71,8 +71,13 @@ async def test_pages_back_with_before(forum, session, clock) -> None:  # type: i
 async def test_empty_forum(forum, session, clock) -> None:  # type: ignore[no-untyped-def]
     fake, url = forum
     fake.posts = []
-    page = await make(url, session, clock).poll(None)
-    assert page.mentions == [] and json.loads(page.cursor or "")["marks"] == {}
+    conn = make(url, session, clock)
+    page = await conn.poll(None)
+    assert page.mentions == [] and json.loads(page.cursor or "")["marks"] == {"latest": 0}
+    fake.page_size = 2
+    fake.posts = [post(n, number=n) for n in range(1, 6)]  # a burst after the quiet start is read whole
+    second = await conn.poll(page.cursor)
+    assert sorted(m.external_id for m in second.mentions) == [f"90/{n}" for n in range(1, 6)]
 
 
 async def test_search_stream(forum, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -83,6 +88,20 @@ async def test_search_stream(forum, session, clock) -> None:  # type: ignore[no-
     assert fake.requests[0].query["q"] == "sync order:latest"
     assert {m.url for m in page.mentions} == {f"{url}/t/acme-sync-broken/77/1", f"{url}/t/acme-sync-broken/77/2"}
     assert json.loads(page.cursor or "")["marks"] == {"search:sync": 1004}
+
+
+async def test_search_pages_on_more_full_page_results(forum, session, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = forum
+    fake.page_size = 2
+    fake.posts.append(post(0))
+    conn = make(url, session, clock, latest_posts=False, search=["problem"])
+    first = await conn.poll(None)
+    assert [m.external_id for m in first.mentions] == ["90/1"]
+    fake.posts += [post(n, number=n + 1) for n in range(1, 6)]
+    fake.requests.clear()
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == [f"90/{n}" for n in range(2, 7)]
+    assert [r.query["page"] for r in fake.requests] == ["1", "2", "3"]
 
 
 async def test_429_retry_after_header(forum, session, clock) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -94,8 +94,9 @@ async def test_rating_only_reviews_when_asked(gbp, brands, session, clock) -> No
     assert lee.text == "" and lee.raw["rating"] == 5
 
 
-async def test_pages_each_location_down_to_its_watermark(gbp, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_pages_each_location_down_to_its_watermark(gbp, brands, session) -> None:  # type: ignore[no-untyped-def]
     fake, url = gbp
+    clock = FakeClock(datetime(2026, 1, 4, 10, 0, tzinfo=UTC))  # before the reviews below
     fake.add(LOCATION, numbered(3, 1))
     conn = connector(url, brands, session, clock, page_size=2, locations=[LOCATION, OTHER])
     first = await conn.poll(None)
@@ -133,7 +134,8 @@ async def test_an_edit_after_the_reply_comes_back(gbp, brands, session, clock) -
 async def test_empty_location(gbp, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
     _, url = gbp
     page = await connector(url, brands, session, clock).poll(None)
-    assert page.mentions == [] and page.replies == [] and json.loads(page.cursor or "")["streams"] == {}
+    assert page.mentions == [] and page.replies == []
+    assert json.loads(page.cursor or "")["streams"] == {f"loc:{LOCATION}": {"at": "2026-01-05T09:50:00+00:00", "ids": []}}
 
 
 async def test_rate_limit_uses_retry_after(gbp, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -245,3 +247,15 @@ def test_config_checks_location_names() -> None:
 def test_class_attributes() -> None:
     assert GoogleBusinessConnector.type_name == "google_business"
     assert GoogleBusinessConnector.can_see_replies is True
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(gbp, brands, session) -> None:  # type: ignore[no-untyped-def]
+    fake, url = gbp
+    quiet = FakeClock(datetime(2026, 1, 4, 10, 0, tzinfo=UTC))
+    conn = connector(url, brands, session, quiet, page_size=5)
+    first = await conn.poll(None)
+    assert first.mentions == []
+    fake.add(LOCATION, numbered(12, 1))
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id.rsplit("/", 1)[1] for m in second.mentions) == [f"r{n:03d}" for n in range(1, 13)]

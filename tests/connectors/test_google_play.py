@@ -121,12 +121,13 @@ async def test_an_edited_review_comes_back_with_edited_at(play, brands, session,
     assert second.replies == []  # the 09:30 reply answered the old version
 
 
-async def test_empty_result(play, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_empty_result(play, brands, session) -> None:  # type: ignore[no-untyped-def]
     fake, url = play
+    clock = FakeClock(datetime(2026, 1, 4, 4, 0, tzinfo=UTC))  # before the review added below
     conn = connector(url, brands, session, clock)
     page = await conn.poll(None)
     assert page.mentions == [] and page.replies == []
-    assert json.loads(page.cursor or "") == {"v": 1, "streams": {}}
+    assert json.loads(page.cursor or "") == {"v": 1, "streams": {f"app:{PACKAGE}": {"at": "2026-01-04T03:50:00+00:00", "ids": []}}}
     fake.add(numbered(1, 1))
     assert [m.external_id for m in (await conn.poll(page.cursor)).mentions] == ["gp:n001"]
 
@@ -344,3 +345,15 @@ async def test_an_expired_resume_token_starts_again_from_the_top(play, brands, s
     assert third.mentions == []
     assert json.loads(third.cursor or "")["streams"][f"app:{PACKAGE}"]["ids"] == ["gp:n006"]
     assert "may be missing" in caplog.text
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(play, brands, session) -> None:  # type: ignore[no-untyped-def]
+    fake, url = play
+    quiet = FakeClock(datetime(2026, 1, 4, 4, 0, tzinfo=UTC))
+    conn = connector(url, brands, session, quiet, max_results=5)
+    first = await conn.poll(None)
+    assert first.mentions == []
+    fake.add(numbered(12, 1))
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == [f"gp:n{n:03d}" for n in range(1, 13)]

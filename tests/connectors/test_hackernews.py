@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -82,7 +82,8 @@ async def test_later_polls_use_a_moving_created_at_floor_and_page(hn, session, c
 async def test_empty_result(hn, session, clock) -> None:  # type: ignore[no-untyped-def]
     _, url = hn
     page = await make(url, session, clock, search=["zzz"]).poll(None)
-    assert page.mentions == [] and json.loads(page.cursor or "")["streams"] == {}
+    assert page.mentions == []
+    assert json.loads(page.cursor or "")["streams"] == {"search:zzz": {"at": clock.now().isoformat(), "seen": {}}}
 
 
 async def test_brand_account_stream(hn, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -168,3 +169,25 @@ async def test_replies_ignore_other_users_and_missing_stories(hn, session, clock
     mentions = (await conn.poll(None)).mentions
     orphan = dataclasses.replace(mentions[0], external_id="1", conversation_id="999")
     assert await conn.replies([*mentions, orphan]) == []
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(hn, session) -> None:  # type: ignore[no-untyped-def]
+    fake, url = hn
+    fake.hits = []
+    quiet = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    conn = make(url, session, quiet, hits_per_page=5)
+    first = await conn.poll(None)
+    assert first.mentions == []
+    fake.hits = [comment(n, n) for n in range(1, 13)]  # 12 hits, more than two pages
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == [str(42000000 + n) for n in range(1, 13)]
+
+
+async def test_replies_sweep_survives_odd_children(hn, session, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = hn
+    conn = make(url, session, clock)
+    mentions = (await conn.poll(None)).mentions
+    fake.items["41000100"]["children"][0]["children"] = 7  # not a list
+    replies = await conn.replies(mentions)
+    assert [(r.external_id, r.in_reply_to) for r in replies] == [("41000203", "41000100")]

@@ -262,3 +262,41 @@ def test_config_rejects_unknown_zone_and_keys(tmp_path: Path) -> None:
         JsonlConfig(path=tmp_path / "x", timezone="Nowhere/City")
     with pytest.raises(ValueError, match="extra"):
         JsonlConfig(path=tmp_path / "x", replay_speed=2)  # type: ignore[call-arg]
+
+
+async def test_record_naming_an_unconfigured_brand_is_rejected_counted_and_logged(
+    tmp_path: Path, brands: list[BrandView], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "brands.jsonl"
+    write_lines(path, [
+        record("1", brand="acme"),
+        record("2", brand="initech"),
+        record("3", brand=["globex", "acmee"]),
+        record("4", brand=["globex"]),
+    ])
+    connector = make(path, brands)
+    caplog.set_level(logging.WARNING, logger="connectors.jsonl")
+    page = await connector.poll(None)
+    assert [(m.external_id, m.brands) for m in page.mentions] == [("1", ("acme",)), ("4", ("globex",))]
+    assert connector.malformed == 2
+    warnings = [r.getMessage() for r in caplog.records]
+    assert f"{path} line 2 (id '2') skipped: brand 'initech' is not configured (known: acme, globex)" in warnings[0]
+    assert f"{path} line 3 (id '3') skipped: brand 'acmee' is not configured (known: acme, globex)" in warnings[1]
+
+
+async def test_a_record_that_breaks_the_mapper_is_skipped_and_the_cursor_moves_on(  # type: ignore[no-untyped-def]
+    tmp_path: Path, brands: list[BrandView], caplog
+) -> None:
+    # 700 levels of nesting and a lone surrogate escape: valid JSON that sinks the surrogate cleaner.
+    hostile = '{"id": "deep", "text": "acme", "author": "@x", "created_at": "2026-01-15T09:00:00Z", "x": ' \
+              + '{"a": ' * 700 + '"\\ud800"' + "}" * 700 + "}"
+    path = tmp_path / "m.jsonl"
+    write_lines(path, [record("m-1"), hostile, record("m-3")])
+    conn = make(path, brands)
+    caplog.set_level(logging.WARNING)
+    page = await conn.poll(None)
+    assert [m.external_id for m in page.mentions] == ["m-1", "m-3"]
+    assert conn.malformed == 1 and "line 2" in caplog.text and "RecursionError" in caplog.text
+    assert json.loads(page.cursor or "")["line"] == 3
+    write_lines(path, [record("m-4")], mode="a")
+    assert [m.external_id for m in (await conn.poll(page.cursor)).mentions] == ["m-4"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -307,3 +307,20 @@ async def test_other_client_error_is_permanent(fake, brands, session, clock) -> 
     with pytest.raises(SourceError) as info:
         await connector(url, brands, session, clock, search=["acme"]).poll(None)
     assert not isinstance(info.value, TransientSourceError)
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(fake, brands, session) -> None:  # type: ignore[no-untyped-def]
+    server, url = fake
+    quiet = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    conn = connector(url, brands, session, quiet, hashtags=["acme"], limit=5)
+    first = await conn.poll(None)  # the hashtag was never used: 404, nothing to read
+    assert first.mentions == []
+    burst = numbered(12, 1)
+    for n, status in enumerate(burst, start=1):
+        status["created_at"] = f"2026-01-05T09:{n:02d}:00.000Z"
+    server.add_statuses(burst)
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == [s["id"] for s in burst]
+    third = await conn.poll(second.cursor)  # from here on, forward from the newest id
+    assert third.mentions == [] and json.loads(third.cursor or "")["streams"] == {"tag:acme": burst[-1]["id"]}

@@ -108,7 +108,7 @@ async def test_empty_result(reddit, session, clock) -> None:  # type: ignore[no-
     _, url = reddit
     page = await make(url, session, clock, search=["zzz"]).poll(None)
     assert page.mentions == [] and page.replies == []
-    assert json.loads(page.cursor or "") == {"v": 1, "streams": {}}
+    assert json.loads(page.cursor or "") == {"v": 1, "streams": {"search:zzz": {"at": clock.now().isoformat(), "seen": {}}}}
 
 
 async def test_429_waits_for_reddits_reset_seconds(reddit, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -244,3 +244,16 @@ def test_config_checks() -> None:
         RedditConfig(client_id="x")
     assert RedditConfig().api_root == "https://www.reddit.com"
     assert RedditConfig(subreddits=["r/Acme"]).subreddits == ("Acme",)
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(reddit, session) -> None:  # type: ignore[no-untyped-def]
+    fake, url = reddit
+    fake.posts = []
+    quiet = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    conn = make(url, session, quiet, limit=5)
+    first = await conn.poll(None)
+    assert first.mentions == []
+    fake.posts = [post(n, n) for n in range(1, 13)]
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == [f"t3_p{n:04d}" for n in range(1, 13)]

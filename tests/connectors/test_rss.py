@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -43,17 +43,17 @@ async def test_google_alerts_and_rss(feeds, session, clock) -> None:  # type: ig
     fake, url = feeds
     page = await make(url, session, clock, [ALERTS, BLOG]).poll(None)
     by_id = {m.external_id: m for m in page.mentions}
-    alert = by_id["tag:google.com,2013:googlealerts/feed:1171474364562104823"]
+    alert = by_id["https://news.example.com/acme-outage"]  # the article's link is its identity
     assert alert.url == "https://news.example.com/acme-outage"
     assert alert.text == 'Customers angry at Acme outage\n\nUsers of Acme reported "hours" of downtime'
     assert alert.created_at == datetime(2026, 1, 5, 8, 55, 10, tzinfo=UTC)
     assert alert.author == "news.example.com" and alert.brands == ("acme",)
-    assert by_id["tag:google.com,2013:googlealerts/feed:1171474364562104824"].brands == ("globex",)
-    review = by_id["gadgets-4711"]
+    assert by_id["https://tech.example.org/globex-launch"].brands == ("globex",)
+    review = by_id["https://gadgets.example.net/acme-phone-x"]
     assert review.created_at == datetime(2026, 1, 5, 5, 0, tzinfo=UTC)  # +0100 offset
     assert review.text == "Acme Phone X review: great camera, bad support\n\nThe Acme Phone X is fast."
     assert review.author == "editor@gadgets.example.net (Sam Editor)"
-    undated = by_id["https://gadgets.example.net/note"]  # no guid: the link is the id
+    undated = by_id["https://gadgets.example.net/note"]
     assert undated.created_at == NOW and undated.raw["date_missing"] is True
     assert page.replies == []
     assert "application/atom+xml" in fake.requests[0].headers["Accept"]
@@ -74,7 +74,7 @@ async def test_conditional_get_and_only_new_entries(feeds, session, clock) -> No
     extra = body.split(" <entry>")[1].replace("1171474364562104823", "1171474364562109999")
     fake.documents[ALERTS] = (body.replace(" <entry>", " <entry>" + extra + " <entry>", 1), kind)
     third = await conn.poll(second.cursor)
-    assert [m.external_id for m in third.mentions] == ["tag:google.com,2013:googlealerts/feed:1171474364562109999"]
+    assert [m.raw["id"] for m in third.mentions] == ["tag:google.com,2013:googlealerts/feed:1171474364562109999"]
 
 
 async def test_empty_feed(feeds, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -101,6 +101,24 @@ async def test_one_failing_feed_does_not_stop_the_others(feeds, session, clock, 
     assert {m.raw["feed"] for m in page.mentions} == {url + BLOG}
     assert url + ALERTS not in json.loads(page.cursor or "")["feeds"]  # retried from scratch next time
     assert "503" in caplog.text
+
+
+async def test_a_rate_limited_feed_waits_out_its_retry_after(feeds, session, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = feeds
+    fake.fail_next(ALERTS, Scripted(status=429, body="Too many requests", content_type="text/plain",
+                                    headers={"Retry-After": "3600"}))
+    conn = make(url, session, clock, [ALERTS, BLOG])
+    first = await conn.poll(None)
+    assert {m.raw["feed"] for m in first.mentions} == {url + BLOG}
+    clock.advance(timedelta(minutes=2))
+    fake.requests.clear()
+    second = await conn.poll(first.cursor)  # the next poll leaves the rate-limited feed alone
+    assert [r.path for r in fake.requests] == [BLOG]
+    clock.advance(timedelta(minutes=59))
+    fake.requests.clear()
+    third = await conn.poll(second.cursor)  # the hour has passed
+    assert [r.path for r in fake.requests] == [ALERTS, BLOG]
+    assert {m.raw["feed"] for m in third.mentions} == {url + ALERTS}
 
 
 async def test_401_and_quota_like_403(feeds, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -134,7 +152,7 @@ async def test_entries_without_id_link_or_title_are_skipped(feeds, session, cloc
     fake.documents[BLOG] = (body, "application/rss+xml")
     conn = make(url, session, clock, [BLOG])
     page = await conn.poll(None)
-    assert [m.external_id for m in page.mentions] == ["gadgets-4711"]
+    assert [m.raw["id"] for m in page.mentions] == ["gadgets-4711"]
     assert conn.malformed == 1 and "no id, link or title" in caplog.text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -91,7 +91,8 @@ async def test_pages_down_to_the_watermark(tp, brands, session, clock) -> None: 
 async def test_empty_result(tp, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
     _, url = tp
     page = await connector(url, brands, session, clock).poll(None)
-    assert page.mentions == [] and page.replies == [] and json.loads(page.cursor or "")["streams"] == {}
+    assert page.mentions == [] and page.replies == []
+    assert json.loads(page.cursor or "")["streams"] == {f"bu:{UNIT}": {"at": "2026-01-05T09:50:00+00:00", "ids": []}}
 
 
 async def test_private_endpoint_with_a_token(tp, brands, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -184,3 +185,62 @@ def test_config() -> None:
     with pytest.raises(ValidationError, match="business unit id"):
         TrustpilotConfig(business_unit_id="a/b", api_key=API_KEY, brand="acme")
     assert TrustpilotConnector.can_see_replies is True and TrustpilotConnector.type_name == "trustpilot"
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(tp, brands, session) -> None:  # type: ignore[no-untyped-def]
+    fake, url = tp
+    quiet = FakeClock(datetime(2026, 1, 4, 10, 0, tzinfo=UTC))
+    conn = connector(url, brands, session, quiet, per_page=5)
+    first = await conn.poll(None)
+    assert first.mentions == []
+    fake.add(numbered(12, 1))
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == [f"tp{n:03d}" for n in range(1, 13)]
+
+
+async def test_an_edit_after_the_reply_is_reported_and_reopens_the_clock(  # type: ignore[no-untyped-def]
+    tp, brands, session, clock, make_settings
+) -> None:
+    from listener.daemon import Daemon
+    from listener.store import SyncStore
+    from tests.doubles import KeywordClassifier, RecordingSink
+
+    fake, url = tp
+    first, second = numbered(2, 1)
+    first["text"] = "app broken, nothing loads"
+    fake.add([first, second])
+    conn = connector(url, brands, session, clock)
+    settings = make_settings()
+
+    async def poll() -> None:
+        daemon = Daemon(settings, clock=clock, classifier=KeywordClassifier(), sinks={"slack": RecordingSink("slack")},
+                        connectors={"tp": conn})
+        await daemon.run_once()
+
+    await poll()
+    # The company answers (whether that moves the review's updatedAt is UNCONFIRMED: here it does).
+    fake.add([{**first, "updatedAt": "2026-01-04T12:00:00.000Z",
+               "companyReply": {"text": "Sorry, fixed now", "createdAt": "2026-01-04T12:00:00.000Z"}}])
+    clock.advance(timedelta(minutes=5))
+    await poll()
+    store = SyncStore(settings.listener.database)
+    assert [c.state for c in store.complaints()] == ["replied"]
+    cursor = store.get_cursor("tp")
+    store.close()
+    # The customer edits the review after the answer: the edit is reported, the clock runs again.
+    fake.add([{**first, "text": "still broken, the reply did not help", "updatedAt": "2026-01-05T09:30:00.000Z",
+               "companyReply": {"text": "Sorry, fixed now", "createdAt": "2026-01-04T12:00:00.000Z"}}])
+    clock.advance(timedelta(minutes=5))
+    edited = await conn.poll(cursor)
+    assert [(m.external_id, m.edited_at) for m in edited.mentions] == [
+        ("tp001", datetime(2026, 1, 5, 9, 30, tzinfo=UTC))]
+    await poll()
+    store = SyncStore(settings.listener.database)
+    try:
+        (case,) = store.complaints()
+        text = store.get_mentions(["tp:tp001"])[0].text
+    finally:
+        store.close()
+    assert text.startswith("t1\n\nstill broken")
+    assert case.state == "open" and case.opened_at == datetime(2026, 1, 5, 9, 30, tzinfo=UTC)

@@ -201,3 +201,17 @@ async def test_retweets_are_sightings_of_the_original(x, session, clock) -> None
 def test_overlong_query_is_a_config_error(session, clock) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match="512"):
         make("http://127.0.0.1:9", session, clock, query="acme " * 120)
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(x, session) -> None:  # type: ignore[no-untyped-def]
+    fake, url = x
+    fake.tweets = []
+    quiet = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    conn = make(url, session, quiet, max_results=10)
+    first = await conn.poll(None)
+    assert first.mentions == []
+    fake.tweets = tweets(22, 1)  # 22 tweets: three pages of 10
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == sorted(t["id"] for t in tweets(22, 1))
+    assert fake.requests[1].query["start_time"] == "2026-01-05T08:00:00Z"

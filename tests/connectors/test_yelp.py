@@ -94,7 +94,8 @@ async def test_empty_result(yelp, brands, session, clock) -> None:  # type: igno
     fake, url = yelp
     fake.reviews[BIZ] = []
     page = await connector(url, brands, session, clock).poll(None)
-    assert page.mentions == [] and json.loads(page.cursor or "")["streams"] == {}
+    assert page.mentions == []
+    assert [s["at"] for s in json.loads(page.cursor or "")["streams"].values()] == ["2026-01-05T09:50:00+00:00"]
 
 
 async def test_per_second_limit(yelp, brands, session, clock) -> None:  # type: ignore[no-untyped-def]

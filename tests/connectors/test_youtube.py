@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -17,7 +17,7 @@ from connectors.youtube import YouTubeConfig, YouTubeConnector
 from listener.clock import FakeClock
 from listener.errors import SourceAuthError, TransientSourceError
 from tests.connectors.fake_social import Scripted
-from tests.connectors.fake_youtube import API_KEY, FakeYouTube
+from tests.connectors.fake_youtube import ACCESS_TOKEN, API_KEY, NO_PERMISSION_TOKEN, FakeYouTube
 
 BRANDS = [BrandView(name="acme", keywords=("acme",), handles=("UCbrand",)), BrandView(name="globex", keywords=("globex",))]
 THREAD, ANSWER, FOLLOW_UP = "UgzDE2tasfmrYLyNkGt4AaABAg", "UgzDE2tasfmrYLyNkGt4AaABAg.9x1", "UgzDE2tasfmrYLyNkGt4AaABAg.9x0"
@@ -83,7 +83,8 @@ async def test_pages_down_to_the_mark(yt, session, clock) -> None:  # type: igno
 async def test_empty_video(yt, session, clock) -> None:  # type: ignore[no-untyped-def]
     _, url = yt
     page = await make(url, session, clock, channel_id=None, video_ids=["nocomments1"]).poll(None)
-    assert page.mentions == [] and json.loads(page.cursor or "")["streams"] == {}
+    assert page.mentions == []
+    assert json.loads(page.cursor or "")["streams"] == {"video:nocomments1": {"at": clock.now().isoformat(), "seen": {}}}
 
 
 async def test_quota_exceeded_is_a_403_that_waits_for_pacific_midnight(yt, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -114,9 +115,17 @@ async def test_429_with_retry_after(yt, session, clock) -> None:  # type: ignore
 
 async def test_bad_key_and_bad_token(yt, session, clock) -> None:  # type: ignore[no-untyped-def]
     fake, url = yt
-    with pytest.raises(SourceAuthError, match="keyInvalid") as info:
+    with pytest.raises(SourceAuthError, match="API key not valid") as info:
         await make(url, session, clock, api_key="AIza-wrong-key").poll(None)
     assert "AIza-wrong-key" not in str(info.value)
+    old_style = '{"error": {"code": 400, "message": "Bad Request", "errors": [{"domain": "usageLimits", "reason": "keyInvalid", "message": "Bad Request"}]}}'
+    fake.fail_next("/youtube/v3/commentThreads", Scripted(status=400, body=old_style))
+    with pytest.raises(SourceAuthError, match="keyInvalid"):
+        await make(url, session, clock).poll(None)
+    with pytest.raises(SourceAuthError, match="forbidden"):
+        await make(url, session, clock, api_key=None, access_token=NO_PERMISSION_TOKEN).poll(None)
+    page = await make(url, session, clock, api_key=None, access_token=ACCESS_TOKEN).poll(None)
+    assert len(page.mentions) == 3
     fake.fail_next("/youtube/v3/commentThreads", Scripted(status=401, body='{"error": {"code": 401}}'))
     with pytest.raises(SourceAuthError):
         await make(url, session, clock).poll(None)
@@ -185,3 +194,50 @@ def test_config_needs_credentials_and_a_target() -> None:
     assert YouTubeConfig(channel_id="UC1", api_key="", enabled=False).channel_id == "UC1"
     with pytest.raises(ValueError, match="channel_id or video_ids"):
         YouTubeConfig(api_key="k")
+
+
+async def test_burst_after_an_empty_first_poll_is_read_completely(yt, session) -> None:  # type: ignore[no-untyped-def]
+    fake, url = yt
+    fake.threads = []
+    quiet = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    conn = make(url, session, quiet, max_results=5)
+    first = await conn.poll(None)
+    assert first.mentions == []
+    fake.threads = [thread(n, n) for n in range(1, 13)]
+    quiet.advance(timedelta(hours=2))
+    second = await conn.poll(first.cursor)
+    assert sorted(m.external_id for m in second.mentions) == [f"UgzNew{n:04d}" for n in range(1, 13)]
+
+
+@pytest.mark.parametrize("credentials", [{"api_key": "AIza-wrong-key"},
+                                         {"api_key": None, "access_token": NO_PERMISSION_TOKEN}], ids=["key", "token"])
+async def test_rejected_credentials_are_auth_failed_with_one_alert(  # type: ignore[no-untyped-def]
+    yt, session, clock, make_settings, credentials
+) -> None:
+    from listener.daemon import Daemon
+    from listener.store import SyncStore
+    from tests.doubles import KeywordClassifier, RecordingSink
+
+    _, url = yt
+    settings, sink = make_settings(), RecordingSink()
+    conn = make(url, session, clock, **credentials)
+    for _ in range(3):
+        daemon = Daemon(settings, clock=clock, classifier=KeywordClassifier(), sinks={sink.name: sink},
+                        connectors={"yt": conn})
+        await daemon.run_once()
+        clock.advance(timedelta(minutes=5))
+    assert [e.state for e, _ in sink.events] == ["auth_failed"]
+    store = SyncStore(settings.listener.database)
+    try:
+        assert {row["source"]: row["state"] for row in store.health()} == {"yt": "auth_failed"}
+    finally:
+        store.close()
+
+
+async def test_replies_sweep_skips_a_thread_whose_replies_are_not_a_list(yt, session, clock) -> None:  # type: ignore[no-untyped-def]
+    fake, url = yt
+    conn = make(url, session, clock)
+    mentions = (await conn.poll(None)).mentions
+    for item in fake.threads:
+        item["replies"] = ["not", "an", "object"]
+    assert await conn.replies(mentions) == []
