@@ -164,9 +164,15 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
 @click.option("--mentions", "mentions_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=None, help="multitask: the brand-mention corpus folder (default: models/data/mentions).")
 @click.option("--tweeteval-sample", type=int, default=1000, show_default=True,
-              help="multitask: TweetEval train rows used (a seeded sample; 0 = all).")
+              help="multitask: TweetEval train rows used (a seeded sample; 0 = none, -1 = all).")
 @click.option("--mentions-sample", type=int, default=3000, show_default=True,
-              help="multitask: corpus train rows used (a seeded sample; 0 = all).")
+              help="multitask: corpus train rows used (a seeded sample; -1 = all).")
+@click.option("--head-lr", type=float, default=1e-3, show_default=True, help="multitask: heads' learning rate.")
+@click.option("--freeze-head", "freeze_heads", multiple=True,
+              type=click.Choice(["sentiment_head", "complaint_head", "needs_reply_head"]),
+              help="multitask: keep this head as packaged (repeatable).")
+@click.option("--fold-precision", type=float, default=0.92, show_default=True,
+              help="multitask: fold the corpus-val threshold for this precision into the complaint bias (0 = none).")
 @click.option("--eval-every", type=int, default=200, show_default=True, help="multitask: steps between val runs.")
 @click.option("--lr", type=float, default=5e-4, show_default=True, help="multitask: LoRA learning rate.")
 @click.option("--version", default="v2", show_default=True, help="multitask: version written into the adapter.")
@@ -187,6 +193,9 @@ def train_command(
     mentions_dir: Path | None,
     tweeteval_sample: int,
     mentions_sample: int,
+    head_lr: float,
+    freeze_heads: tuple[str, ...],
+    fold_precision: float,
     eval_every: int,
     lr: float,
     version: str,
@@ -214,8 +223,11 @@ def train_command(
             mentions_dir=mentions_dir or MENTIONS_DIR,
             epochs=epochs,
             lr=lr,
-            tweeteval_sample=tweeteval_sample or None,
-            mentions_sample=mentions_sample or None,
+            tweeteval_sample=None if tweeteval_sample < 0 else tweeteval_sample,
+            mentions_sample=None if mentions_sample < 0 else mentions_sample,
+            head_lr=head_lr,
+            freeze_heads=freeze_heads,
+            fold_precision=fold_precision or None,
             eval_every=eval_every,
             max_steps=max_steps,
             version=version,

@@ -229,6 +229,9 @@ def train_multitask(
     cache_dir: Path | None = None,
     progress: bool = True,
     train_from: int = 11,
+    head_lr: float = 1e-3,
+    freeze_heads: Sequence[str] = (),
+    fold_precision: float | None = 0.92,
 ) -> dict[str, Any]:
     """Multi-task fine-tuning (sentiment, complaint, needs-reply) from the packaged adapter, selected on the val splits.
 
@@ -236,6 +239,9 @@ def train_multitask(
     sentences. Every `eval_every` steps: TweetEval val, complaints val, the corpus val split per language
     (selection) and JRTE val (measured and logged, never used to select). Resumable: OUT/checkpoint.pt.
     LoRA below `train_from` stays as packaged (those layers are cached once, which is what makes a CPU run short).
+    `freeze_heads` (e.g. "sentiment_head") keep their packaged values; with `train_from` = 12 and the
+    sentiment head frozen, sentiment (TweetEval, JRTE) is exactly the packaged model's.
+    A step is selected only if TweetEval val and complaints val stay at or above min(target, step 0).
     Writes OUT/adapter.safetensors (the best step, complaint threshold chosen on val folded in),
     OUT/steps.jsonl (every evaluation) and OUT/metrics.json.
     """
@@ -251,7 +257,9 @@ def train_multitask(
     out_dir.mkdir(parents=True, exist_ok=True)
     train_mentions = read_mentions(mentions_dir / "train.csv")
     val_mentions = read_mentions(mentions_dir / "val.csv")
-    examples = _sample(read_csv(data_dir / "tweeteval_sentiment" / "train.csv", "sentiment"), tweeteval_sample, seed)
+    examples = []
+    if tweeteval_sample != 0:
+        examples = _sample(read_csv(data_dir / "tweeteval_sentiment" / "train.csv", "sentiment"), tweeteval_sample, seed)
     examples += read_csv(data_dir / "complaints" / "train.csv", "complaint")
     examples += [m.example for m in _sample(train_mentions, mentions_sample, seed)]
     examples += read_own_sentences() * own_repeat
@@ -260,6 +268,8 @@ def train_multitask(
     net.load_trainable(base_state)
     # Layers below `train_from` keep their packaged LoRA and are run once (cached); above it LoRA and heads train.
     net.freeze_lora_below(train_from)
+    for head in freeze_heads:
+        getattr(net, head).requires_grad_(False)
     data = cache_lower(net, tokenizer, examples, progress=progress, upto=train_from)
     vals = {
         "tweeteval_val": (read_csv(data_dir / "tweeteval_sentiment" / "val.csv", "sentiment"), "sentiment"),
@@ -303,24 +313,29 @@ def train_multitask(
     test_before = mention_metrics(net, test_cache, test_mentions, rule)
     best = {"row": baseline, "state": copy.deepcopy(net.trainable_state())}
 
+    floors = {k: min(PUBLIC_TARGETS[k], baseline[k]) for k in ("tweeteval_val", "complaints_val")}
+
     def on_eval(step: int) -> dict[str, Any]:
         row = measure(step)
-        if row["score"] > best["row"]["score"]:
+        eligible = all(row[k] >= floor for k, floor in floors.items())
+        if eligible and row["score"] > best["row"]["score"]:
             best["row"], best["state"] = row, copy.deepcopy(net.trainable_state())
         return {"best_step": best["row"]["step"]}
 
     settings = TrainSettings(
-        epochs=epochs, lr=lr, head_lr=1e-3, seed=seed, max_steps=max_steps, eval_every=eval_every,
+        epochs=epochs, lr=lr, head_lr=head_lr, seed=seed, max_steps=max_steps, eval_every=eval_every,
         checkpoint=out_dir / "checkpoint.pt", progress=progress,
     )
     train(net, data, settings, on_eval=on_eval)
     net.load_trainable(best["state"])
-    # The decision threshold: the lowest one reaching 0.92 precision on the corpus val split, folded into the bias.
+    # The decision threshold: the lowest one reaching `fold_precision` on the corpus val split, folded into the bias.
     sent, comp, _ = predict_all(net, mention_cache)
     gold = [int(m.example.complaint) for m in val_mentions]
     agree = [rule.agrees(float(s[0]), float(s[2])) for s in sent]
-    chosen = threshold_for_precision(gold, comp.tolist(), agree, 0.92) or 0.5
-    fold_threshold(net, chosen)
+    chosen = 0.5
+    if fold_precision:
+        chosen = threshold_for_precision(gold, comp.tolist(), agree, fold_precision) or 0.5
+        fold_threshold(net, chosen)
     sent, comp, _ = predict_all(net, mention_cache)
     thresholds = {
         f"{t:.2f}": threshold_for_precision(gold, comp.tolist(), agree, t) for t in PRECISION_TARGETS

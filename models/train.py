@@ -258,10 +258,9 @@ def train(
         comp_pos_w = torch.tensor((len(comp_labels) - pos) / pos, device=device)
     lora = [p for n, p in net.named_parameters() if p.requires_grad and "lora_" in n]
     heads = [p for n, p in net.named_parameters() if p.requires_grad and "lora_" not in n]
-    optim = torch.optim.AdamW(
-        [{"params": lora, "lr": settings.lr}, {"params": heads, "lr": settings.head_lr}],
-        weight_decay=settings.weight_decay,
-    )
+    groups = [{"params": lora, "lr": settings.lr}, {"params": heads, "lr": settings.head_lr}]
+    # A heads-only run (every LoRA frozen) has no LoRA group.
+    optim = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=settings.weight_decay)
     # Examples with only a complaint label are few; repeating them keeps that head learning alongside sentiment.
     pool = []
     for i, e in enumerate(data.examples):

@@ -61,7 +61,8 @@ class TransformerClassifier:
     ) -> None:
         set_threads(threads)
         self.complaint_threshold = complaint_threshold
-        self.rule = DecisionRule(complaint_threshold, unsure_band, require_agreement)
+        self.unsure_band = unsure_band
+        self.require_agreement = require_agreement
         self.batch_size = batch_size
         self.device = torch.device("cpu")
         self.dtype = dtype or fast_dtype(self.device)
@@ -90,7 +91,7 @@ class TransformerClassifier:
             model_id=self.model_id,
             probabilities=self.probabilities,
             complaint_threshold=self.complaint_threshold,
-            rule=self.rule,
+            rule=DecisionRule(self.complaint_threshold, self.unsure_band, self.require_agreement),
         )
 
     @torch.inference_mode()
