@@ -22,8 +22,10 @@ SECTIONS = [
     "benchmarks.pipeline",
     "benchmarks.model_speed",
     "benchmarks.analytics",
+    "benchmarks.queue",
     "benchmarks.sla",
     "benchmarks.pool",
+    "benchmarks.webhooks",
     "benchmarks.soak",
 ]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"

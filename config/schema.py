@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +9,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from config.sinks import (
+    AlertKindName,
+    EmailSettings,
+    FreshdeskSettings,
+    PagerDutySettings,
+    RouteMatch,
+    TeamsSettings,
+    WebhookSettings,
+    ZendeskSettings,
+)
 from config.types import Duration
 from listener.sla.noise import NoiseSettings, SpikeSettings
 from listener.sla.policy import CalendarSettings, Policy
@@ -82,6 +91,14 @@ class SlaSettings(_Strict):
     sweep_interval: Duration = Field(default="5s")
     policies: list[Policy] = Field(default_factory=list, description="Ordered policies; the first match wins.")
     calendars: dict[str, CalendarSettings] = Field(default_factory=dict, description="Business calendars by name.")
+    follow_up_window: Duration = Field(
+        default="24h", description="A complaint or question by the same customer about the same brand this soon "
+        "joins their case (posts in the same thread or conversation always do).",
+    )
+    max_age: Duration | None = Field(
+        default="72h", description="Posts first seen longer than this after they were written (imports, "
+        "backfills) get no clock.",
+    )
 
     @field_validator("target")
     @classmethod
@@ -118,16 +135,9 @@ class BrandSettings(_Strict):
         return value
 
 
-AlertKindName = Literal["warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"]
-
-
-class SlackRoute(_Strict):
+class SlackRoute(RouteMatch):
     """[[alerts.slack.routes]]: send matching alerts to another channel; the first matching route wins."""
 
-    brands: list[str] = Field(default_factory=list, description="Brand names (globs); empty matches any.")
-    policies: list[str] = Field(default_factory=list, description="SLA policy names (globs); empty matches any.")
-    sources: list[str] = Field(default_factory=list, description="Source names (globs); empty matches any.")
-    kinds: list[AlertKindName] = Field(default_factory=list, description="Alert kinds; empty matches any.")
     channel: str = Field(
         default="", description="Channel for chat.postMessage (bot token); with webhook_url only a label."
     )
@@ -139,19 +149,6 @@ class SlackRoute(_Strict):
     @classmethod
     def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None
-
-    def matches(self, *, brand: str, policy: str, source: str, kind: str) -> bool:
-        """Whether an alert with these facts takes this route."""
-        return (
-            _any_glob(self.brands, brand)
-            and _any_glob(self.policies, policy)
-            and _any_glob(self.sources, source)
-            and (not self.kinds or kind in self.kinds)
-        )
-
-
-def _any_glob(patterns: list[str], value: str) -> bool:
-    return not patterns or any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
 class SlackSettings(_Strict):
@@ -300,6 +297,12 @@ class AlertSettings(_Strict):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    zendesk: ZendeskSettings = Field(default_factory=ZendeskSettings)
+    freshdesk: FreshdeskSettings = Field(default_factory=FreshdeskSettings)
     noise: NoiseSettings = Field(default_factory=NoiseSettings)
     listening: ListeningSettings = Field(default_factory=ListeningSettings)
 
@@ -314,12 +317,16 @@ def _is_loopback(host: str) -> bool:
 
 
 class ApiSettings(_Strict):
-    """[api]: the REST API and dashboard served by the daemon (read-only)."""
+    """[api]: the REST API, dashboard and web queue served by the daemon."""
 
     enabled: bool = False
     host: str = Field(default="127.0.0.1", description="Bind address; anything but loopback needs `token`.")
     port: int = Field(default=8787, ge=0, le=65535)
     token: SecretStr | None = Field(default=None, description="Bearer token clients must send (from ${ENV}).")
+    users: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Per-user bearer tokens (name = \"${ENV}\"): the web queue records actions under the name.",
+    )
 
     @field_validator("token")
     @classmethod
@@ -330,9 +337,23 @@ class ApiSettings(_Strict):
             raise ValueError("token must be at least 16 characters (generate one with `openssl rand -hex 32`)")
         return value
 
+    @field_validator("users")
+    @classmethod
+    def _user_tokens(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        kept = {name: secret for name, secret in value.items() if secret.get_secret_value().strip()}
+        for name, secret in kept.items():
+            if not name.strip() or len(name) > 80 or not name.isprintable():
+                raise ValueError(f"user name {name!r} must be 1 to 80 printable characters")
+            if len(secret.get_secret_value()) < 16:
+                raise ValueError(f"{name}: token must be at least 16 characters")
+        tokens = [s.get_secret_value() for s in kept.values()]
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("two users have the same token")
+        return kept
+
     @model_validator(mode="after")
     def _token_off_loopback(self) -> ApiSettings:
-        if not _is_loopback(self.host) and self.token is None:
+        if not _is_loopback(self.host) and self.token is None and not self.users:
             raise ValueError(
                 f"binding to {self.host!r} (not loopback) requires `token` "
                 "(e.g. token = \"${LISTENER_API_TOKEN}\")"
