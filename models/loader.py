@@ -39,6 +39,8 @@ def load_classifier(settings: ClassifierSettings) -> Classifier:
     return TransformerClassifier(
         cache_dir=cache_dir,
         complaint_threshold=settings.complaint_threshold,
+        unsure_band=settings.unsure_band,
+        require_agreement=settings.require_agreement,
         threads=settings.threads,
         batch_size=settings.batch_size,
     )
@@ -58,6 +60,8 @@ def _load_onnx(settings: ClassifierSettings, cache_dir: Path | None) -> Classifi
             threads=settings.threads,
             batch_size=settings.batch_size,
             int8=settings.int8,
+            unsure_band=settings.unsure_band,
+            require_agreement=settings.require_agreement,
         )
     except (ImportError, OnnxExportError) as exc:
         log.warning("ONNX runtime unavailable (%s); using the torch runtime", exc)

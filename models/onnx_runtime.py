@@ -38,6 +38,7 @@ from models.backbone import (  # noqa: E402
     ensure_backbone,
 )
 from models.base import Classification  # noqa: E402
+from models.decision import DecisionRule  # noqa: E402
 from models.spm import SPM_FILE, SentencePieceTokenizer  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -292,10 +293,14 @@ class OnnxClassifier:
         batch_size: int = 32,
         int8: Int8 = "none",
         int8_nodes: Sequence[str] | None = None,
+        unsure_band: float = 0.1,
+        require_agreement: bool = True,
     ) -> None:
         import onnxruntime as ort
 
         self.complaint_threshold = complaint_threshold
+        self.unsure_band = unsure_band
+        self.require_agreement = require_agreement
         self.batch_size = batch_size
         backbone = serving_backbone(Path(cache_dir) if cache_dir else None)
         adapter_path = resolve_adapter(adapter)
@@ -331,6 +336,7 @@ class OnnxClassifier:
             model_id=self.model_id,
             probabilities=self.probabilities,
             complaint_threshold=self.complaint_threshold,
+            rule=DecisionRule(self.complaint_threshold, self.unsure_band, self.require_agreement),
         )
 
     def head_logits(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -354,7 +360,11 @@ class OnnxClassifier:
         release_memory()
         return out
 
-    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(sentiment probabilities [N, 3], complaint probability [N]), as TransformerClassifier.probabilities."""
+    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, ...]:
+        """(sentiment probabilities [N, 3], complaint probability [N][, needs-reply probability [N]]);
+        the third only when the adapter has a needs-reply head."""
         logits = self.head_logits(texts)
-        return _softmax(logits["sentiment"]), _sigmoid(logits["complaint"][:, 0])
+        out = (_softmax(logits["sentiment"]), _sigmoid(logits["complaint"][:, 0]))
+        if "needs_reply" in logits:
+            out += (_sigmoid(logits["needs_reply"][:, 0]),)
+        return out

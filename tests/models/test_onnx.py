@@ -260,14 +260,21 @@ def torch_fp32():
 
 @pytest.mark.model
 def test_onnx_and_torch_give_the_same_probabilities(torch_fp32, onnx_classifier) -> None:
-    sent_t, comp_t = torch_fp32.probabilities(MIXED)
-    sent_o, comp_o = onnx_classifier.probabilities(MIXED)
+    sent_t, comp_t = torch_fp32.probabilities(MIXED)[:2]
+    sent_o, comp_o, *rest = onnx_classifier.probabilities(MIXED)
     np.testing.assert_allclose(sent_o, sent_t.numpy(), atol=1e-4)
     np.testing.assert_allclose(comp_o, comp_t.numpy(), atol=1e-4)
+    if "needs_reply" in onnx_classifier.heads:  # every head, not only the two the torch path returns
+        ids = torch_fp32.tokenizer.encode(MIXED, 128)
+        input_ids, mask = pad(ids, torch_fp32.tokenizer.pad_token_id, torch.device("cpu"))
+        with torch.inference_mode():
+            want = torch.sigmoid(torch_fp32.net.needs_reply_head(torch_fp32.net.features(input_ids, mask)))[:, 0]
+        np.testing.assert_allclose(rest[0], want.numpy(), atol=1e-4)
     torch_results = torch_fp32.predict(MIXED)
     onnx_results = onnx_classifier.predict(MIXED)
     assert [r.sentiment for r in onnx_results] == [r.sentiment for r in torch_results]
     assert [r.complaint for r in onnx_results] == [r.complaint for r in torch_results]
+    assert [r.unsure for r in onnx_results] == [r.unsure for r in torch_results]
     assert [r.language for r in onnx_results] == [r.language for r in torch_results]
     assert onnx_classifier.model_id == torch_fp32.model_id
 
