@@ -22,7 +22,8 @@ from listener.analytics.listing import iter_mentions
 from listener.analytics.schema_sql import REBUILD_ROLLUPS
 from listener.analytics.sla import sla_report
 from listener.analytics.trends import trends
-from listener.store import SyncStore, iso
+from listener.store import SyncStore
+from listener.timefmt import iso
 
 END = datetime(2026, 1, 1, tzinfo=UTC)
 SOURCES = ("mastodon", "bluesky", "reddit", "reviews", "replay")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from listener.pool import PoolClassifier, PoolSettings
+from models.pool.client import PoolClassifier, PoolSettings
 from tests.brokers import Mosquitto, find_mosquitto, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ SAMPLES = [
 
 def spawn_worker(port: int, prefix: str, name: str, stand_in: bool) -> subprocess.Popen[str]:
     """Start one `listener worker` and return once it has subscribed."""
-    command = [sys.executable, "-m", "listener.worker", "--host", "127.0.0.1", "--port", str(port),
+    command = [sys.executable, "-m", "listener", "worker", "--host", "127.0.0.1", "--port", str(port),
                "--prefix", prefix, "--name", name, "--threads", "1"]  # fmt: skip
     if stand_in:
         command += ["--classifier", "tests.doubles:KeywordClassifier"]

@@ -23,7 +23,7 @@ from config.schema import Settings
 from config.types import format_duration
 from listener.daemon import Daemon
 from listener.logging_setup import setup_logging
-from listener.store import parse_iso
+from listener.timefmt import parse_iso
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from listener.store import SyncStore, parse_iso
+from listener.store import SyncStore
+from listener.timefmt import parse_iso
 
 # Stages that beat on a timer whether or not there is work.
 TIMED_STAGES = ("sla", "alerts")

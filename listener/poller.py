@@ -14,7 +14,8 @@ from listener.backoff import Backoff
 from listener.clock import Clock
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 from listener.redact import redact
-from listener.store import SinkRouter, Store, iso, parse_iso
+from listener.store import SinkRouter, Store
+from listener.timefmt import iso, parse_iso
 
 logger = logging.getLogger(__name__)
 

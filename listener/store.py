@@ -24,25 +24,13 @@ from listener.dedupe import canonical_url, fingerprint
 from listener.sla.ladder import ClockState, StepKind, evaluate
 from listener.sla.policy import MentionFacts, TargetKind, default_policy
 from listener.text import clean_text
+from listener.timefmt import iso, parse_iso
 from connectors.matching import same_account
 from connectors.timeutil import to_utc
 from models.base import Classification
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-def iso(value: datetime) -> str:
-    """Aware datetime -> ISO-8601 UTC string with a fixed width (sortable as text)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    """Inverse of `iso` (also accepts other ISO-8601 strings with an offset)."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from models.base import Classifier
 def load_classifier(settings: ClassifierSettings) -> Classifier:
     """The classifier that `[classifier]` names; heavy imports happen only here, on first use."""
     if settings.backend == "pool":
-        from listener.pool import PoolClassifier, PoolSettings
+        from models.pool.client import PoolClassifier, PoolSettings
 
         pool = PoolClassifier(PoolSettings.model_validate(settings.pool.model_dump()))
         pool.start()

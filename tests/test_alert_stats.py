@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from listener.clock import FakeClock
 from listener.domain import Page
-from listener.sla_commands import alerts_group
+from listener.cli.sla import alerts_group
 from listener.store import SyncStore
 from tests.test_policy_clocks import Harness, mention
 

@@ -18,7 +18,7 @@ from listener.domain import Mention
 from listener.listening import ListeningJob
 from listener.sla import default_policy
 from listener.sla.policy import Policy
-from listener.sla_commands import backtest_command
+from listener.cli.sla import backtest_command
 from listener.store import SyncStore
 from tests.test_listening import BURST, START, Router, add, history, open_store, settings
 

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import click
 import pytest
 
 from listener.cli import cli, main
@@ -73,8 +74,29 @@ def test_label_stores_a_correction(db: Path) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for name, command in cli.commands.items():
+    ctx = click.Context(cli)
+    names = cli.list_commands(ctx)
+    assert len(names) >= 21  # every family is listed, loaded or not
+    for name in names:
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name, f"`listener {name}` is registered under another name"
         assert command.help or command.short_help, f"`listener {name}` has no help text"
+
+
+def test_help_loads_no_daemon_store_or_aiohttp() -> None:
+    """`listener --help` must start fast: command modules import the light cli.common only (issue 17)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from listener.cli import main; main(['--help']); "
+        "heavy = [m for m in ('listener.store', 'listener.daemon', 'aiohttp', 'torch', 'alerts.base') if m in sys.modules]; "
+        "print('HEAVY', heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout, done.stdout[-300:]
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from listener.pool import (
+from config.loader import load_config
+from models.base import Classification
+from models.pool.client import (
     PoolClassifier,
     PoolSettings,
     decode_request,
@@ -21,8 +23,7 @@ from listener.pool import (
     encode_request,
     encode_result,
 )
-from listener.worker import Worker, settings_from
-from models.base import Classification
+from models.pool.worker import Worker, settings_from
 from tests.brokers import Mosquitto, mosquitto  # noqa: F401  (fixture)
 from tests.doubles import KeywordClassifier
 
@@ -42,7 +43,7 @@ class SlowClassifier(KeywordClassifier):
 
 def spawn(broker: Mosquitto, prefix: str, classifier: str, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """A `listener worker` process on the test broker."""
-    command = [sys.executable, "-m", "listener.worker", "--classifier", classifier, "--host", broker.host,
+    command = [sys.executable, "-m", "listener", "worker", "--classifier", classifier, "--host", broker.host,
                "--port", str(broker.port), "--prefix", prefix, "--name", name]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -150,9 +151,17 @@ def test_worker_takes_the_model_settings_from_the_config_but_runs_the_builtin_ba
         '[classifier]\nbackend = "huggingface"\nmodel = "some/model"\ncomplaint_threshold = 0.7\n',
         encoding="utf-8",
     )
-    pool, classifier = settings_from(config)
+    pool, classifier = settings_from(load_config(config))
     assert classifier.backend == "builtin" and classifier.complaint_threshold == 0.7
     assert pool == PoolSettings()
+
+
+def test_worker_defaults_without_a_config_and_rejects_a_missing_one(tmp_path: Path) -> None:
+    pool, classifier = settings_from(None)
+    assert pool == PoolSettings() and classifier.backend == "builtin"
+    from listener.cli import main
+
+    assert main(["worker", "--config", str(tmp_path / "absent.toml")]) == 2
 
 
 class _Exploding(KeywordClassifier):
@@ -171,7 +180,7 @@ def test_a_model_failure_leaves_the_request_unanswered_and_the_worker_alive() ->
 
 def test_config_backend_pool_builds_a_pool_classifier_from_classifier_pool() -> None:
     from config.loader import parse_config
-    from listener.pool import PoolClassifier
+    from models.pool.client import PoolClassifier
     from models.loader import load_classifier
 
     settings = parse_config({

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from listener.analytics.commands import query_command, sla_report_command, trends_command
+from listener.cli.analytics import query_command, sla_report_command, trends_command
 from listener.api.server import build_app
 from tests.analytics.conftest import analytics_settings
 from tests.analytics.seed import Seeded

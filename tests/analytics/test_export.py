@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from listener.analytics.commands import export_command
+from listener.cli.analytics import export_command
 from tests.analytics.seed import Seeded
 
 RANGE = ["--since", "2025-11-01", "--until", "2025-12-01"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from listener.analytics.commands import query_command
+from listener.cli.analytics import query_command
 from listener.analytics.db import QueryRefused, connect_readonly
 from listener.analytics.query import parse_params, run_query
 from listener.store import SyncStore

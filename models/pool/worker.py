@@ -1,4 +1,4 @@
-"""`listener worker`: take batches from the shared work topic, run the model, publish the results."""
+"""One classification worker of the MQTT pool: take batches from the shared work topic, run the model, publish results."""
 
 from __future__ import annotations
 
@@ -6,25 +6,25 @@ import importlib
 import logging
 import os
 import queue
-import signal
 import socket
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import paho.mqtt.client as mqtt
 
-from listener.pool import PoolSettings, decode_request, encode_result, make_client, shared_work_filter
 from models.base import Classifier
+from models.pool.client import PoolSettings, decode_request, encode_result, make_client, shared_work_filter
+
+if TYPE_CHECKING:
+    from config.schema import ClassifierSettings, Settings
 
 logger = logging.getLogger(__name__)
 
 
 def import_classifier(path: str) -> Classifier:
-    """Instantiate `module:Class` (tests and benchmarks use a fast stand-in this way)."""
+    """Instantiate `module:Class` (tests and benchmarks use a fast stand-in this way); ValueError when malformed."""
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
-        raise click.BadParameter(f"expected module:Class, got {path!r}")
+        raise ValueError(f"expected module:Class, got {path!r}")
     return getattr(importlib.import_module(module_name), attr)()  # type: ignore[no-any-return]
 
 
@@ -87,60 +87,16 @@ class Worker:
             self._client.loop_stop()
 
 
-def settings_from(config_path: Path | None) -> tuple[PoolSettings, Any]:
-    """(`[classifier.pool]`, `[classifier]` as the builtin backend) from the config file; defaults without one."""
+def settings_from(settings: Settings | None) -> tuple[PoolSettings, ClassifierSettings]:
+    """(`[classifier.pool]`, `[classifier]` as the builtin backend) from the settings; defaults without any."""
     from config.schema import ClassifierSettings
 
-    if config_path is None:
+    if settings is None:
         return PoolSettings(), ClassifierSettings(backend="builtin")
-    from listener.cli import load_settings
-
-    classifier = load_settings(config_path).classifier
+    classifier = settings.classifier
     pool = getattr(classifier, "pool", None)
     pool_settings = PoolSettings.model_validate(pool.model_dump()) if pool is not None else PoolSettings()
     # The core's backend is "pool"; the worker runs the real model with the core's threshold and cache.
     return pool_settings, ClassifierSettings.model_validate(
         {k: v for k, v in classifier.model_dump().items() if k != "pool"} | {"backend": "builtin"}
     )
-
-
-@click.command("worker")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True), default=None)
-@click.option("--classifier", "classifier_path", default=None, help="module:Class instead of the builtin model.")
-@click.option("--host", default=None, help="Broker host (overrides [classifier.pool] host).")
-@click.option("--port", type=int, default=None, help="Broker port (overrides [classifier.pool] port).")
-@click.option("--prefix", default=None, help="Topic prefix (overrides [classifier.pool] topic_prefix).")
-@click.option("--group", default=None, help="Shared-subscription group (overrides [classifier.pool] group).")
-@click.option("--threads", type=int, default=1, show_default=True, help="Torch threads for the builtin model.")
-@click.option("--name", default=None, help="Worker name in results and logs (default host-pid).")
-def worker_command(
-    config_path: Path | None,
-    classifier_path: str | None,
-    host: str | None,
-    port: int | None,
-    prefix: str | None,
-    group: str | None,
-    threads: int,
-    name: str | None,
-) -> None:
-    """Run one classification worker for the MQTT pool until SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = {"host": host, "port": port, "topic_prefix": prefix, "group": group}
-    pool_settings, classifier_settings = settings_from(config_path)
-    settings = pool_settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    if classifier_path:
-        classifier = import_classifier(classifier_path)
-    else:
-        from models.loader import load_classifier
-
-        # One model per process: scale out with more workers, not more threads per worker.
-        classifier = load_classifier(classifier_settings.model_copy(update={"threads": threads}))
-    worker = Worker(classifier, settings, name=name)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: worker.stop())
-    logger.info("worker %s starting (%s)", worker.name, classifier.model_id)
-    worker.run()
-
-
-if __name__ == "__main__":
-    worker_command()

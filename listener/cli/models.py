@@ -1,4 +1,4 @@
-"""Click commands: `classify`, `model train` and `model eval` (registered in the main `listener` CLI)."""
+"""`listener classify`, `model train` and `model eval`: run and fine-tune the classifier."""
 
 from __future__ import annotations
 
@@ -6,18 +6,17 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from listener.cli.common import config_option, db_option, load_settings
+
+if TYPE_CHECKING:
+    from config.schema import Settings
 log = logging.getLogger(__name__)
 
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Config file whose [classifier] table picks the model (default: builtin).",
-)
+_CONFIG = config_option("Config file whose [classifier] table picks the model (default: builtin).")
 _ADAPTER = click.option(
     "--adapter",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -26,9 +25,8 @@ _ADAPTER = click.option(
 )
 
 
-def _settings(config_path: Path | None):
-    from listener.cli import load_settings
-
+def _settings(config_path: Path | None) -> Settings:
+    """The config (optional: without one the builtin classifier is used)."""
     return load_settings(config_path, required=False)
 
 
@@ -132,8 +130,7 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
 @click.option("--data", "data_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True)
 @click.option("--val", "val_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
 @click.option("--include-corrections", is_flag=True, help="Also learn from stored human corrections.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Database holding the corrections (default: the configured one).")
+@db_option("Database holding the corrections (default: the configured one).")
 @click.option("--epochs", type=float, default=1.0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("listener-adapter"),
               show_default=True)
