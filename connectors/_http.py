@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from connectors.timeutil import to_utc
 from listener import __version__
@@ -170,16 +171,16 @@ def query_param(url: str, name: str) -> str | None:
     return values[0] if values else None
 
 
-def describe(method: str, url: str) -> str:
+def describe(method: str, url: str | URL) -> str:
     """`GET host/path`: enough to find the request, without a query that may hold secrets."""
-    parts = urlsplit(url)
+    parts = urlsplit(str(url))
     return f"{method.upper()} {parts.netloc}{parts.path}"
 
 
 async def request(
     session: aiohttp.ClientSession,
     method: str,
-    url: str,
+    url: str | URL,
     *,
     params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
@@ -195,7 +196,8 @@ async def request(
     Args:
         session: the daemon's shared `aiohttp.ClientSession` (never created here).
         method: HTTP method.
-        url: absolute URL.
+        url: absolute URL; a `yarl.URL(..., encoded=True)` keeps percent-escapes an API needs
+            (LinkedIn's URNs), which a plain string would have decoded.
         params: query parameters; a list of pairs allows repeated keys (`types[]`).
         headers: extra request headers (Authorization goes here; it is never logged).
         json_body: JSON request body, if any.

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import Field
+from yarl import URL
 
 from config.types import Duration
 from connectors._http import (
@@ -129,7 +130,7 @@ class HttpConnectorBase:
 
     async def get(
         self,
-        url: str,
+        url: str | URL,
         params: Sequence[tuple[str, Any]] | Mapping[str, Any] = (),
         *,
         headers: Mapping[str, str] | None = None,

@@ -47,7 +47,8 @@ class Connector(Protocol):
 
     Optional class attributes read by the daemon: `can_see_replies` (False where the platform
     never shows the brand's answers, so clocks can only be stopped by hand) and `max_lookback`
-    (how far back the API can still return posts after an outage, e.g. 7 days).
+    (how far back the API can still return posts after an outage, e.g. 7 days); `shows` and
+    `hides` (what the platform lets the connector see and what it never shows, for `listener sources`).
     """
 
     type_name: ClassVar[str]

@@ -19,6 +19,10 @@ BUILTIN: dict[str, str] = {
     "app_store": "connectors.app_store:AppStoreConnector",
     "app_store_rss": "connectors.app_store:AppStoreRssConnector",
     "google_business": "connectors.google_business:GoogleBusinessConnector",
+    "facebook": "connectors.facebook:FacebookConnector",
+    "instagram": "connectors.instagram:InstagramConnector",
+    "threads": "connectors.threads:ThreadsConnector",
+    "linkedin": "connectors.linkedin:LinkedInConnector",
     "trustpilot": "connectors.trustpilot:TrustpilotConnector",
     "yelp": "connectors.yelp:YelpConnector",
 }

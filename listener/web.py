@@ -1,4 +1,4 @@
-"""The daemon's one HTTP server: REST API, dashboard, /metrics, and Slack's interactivity endpoint."""
+"""The daemon's one HTTP server: REST API, dashboard, /metrics, Slack's interactivity endpoint, Meta's webhooks."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ logger = logging.getLogger(__name__)
 
 
 async def start_web(daemon: Daemon) -> web.AppRunner | None:
-    """Start serving on `[api]` host and port when the API or Slack buttons are configured."""
+    """Start serving on `[api]` host and port when the API, Slack buttons or Meta webhooks are configured."""
+    from listener.webhooks import meta_webhook_targets
+
     settings = daemon.settings
     secret = settings.alerts.slack.signing_secret
     secret_value = secret.get_secret_value().strip() if secret else ""
-    if not settings.api.enabled and not secret_value:
+    hook_targets = meta_webhook_targets(poller.connector for poller in daemon.pollers)
+    if not settings.api.enabled and not secret_value and not hook_targets:
         return None
     if settings.api.enabled:
         from listener.api.server import build_app
@@ -40,12 +43,16 @@ async def start_web(daemon: Daemon) -> web.AppRunner | None:
             return result
 
         app.router.add_post("/slack/actions", slack_actions_handler(secret_value, act))
+    if hook_targets:
+        from listener.webhooks import attach
+
+        attach(app, hook_targets, daemon)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.api.host, settings.api.port)
     await site.start()
     daemon.web_port = _bound_port(site) or settings.api.port
-    logger.info("serving %s on %s:%s", "API and dashboard" if settings.api.enabled else "Slack actions",
+    logger.info("serving %s on %s:%s", "API and dashboard" if settings.api.enabled else "Slack actions or webhooks",
                 settings.api.host, daemon.web_port)
     return runner
 

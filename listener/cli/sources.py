@@ -109,6 +109,9 @@ def sources_command(config_path: Path | None, db_path: Path | None, fmt: str) ->
                 "platform_shows_replies": shows,
                 "replies_seen": seen,
                 "last_reply_seen_at": last_seen,
+                # What the platform lets the connector see, and what it never shows (docs/sources-*.md).
+                "shows": list(getattr(cls, "shows", ())) if cls else [],
+                "cannot_show": list(getattr(cls, "hides", ())) if cls else [],
             })
     finally:
         store.close()
@@ -120,13 +123,13 @@ def sources_command(config_path: Path | None, db_path: Path | None, fmt: str) ->
     from rich.table import Table
 
     table = Table(title="Sources")
-    for column in ("source", "type", "state", "last success", "failures", "24h", "replies", "last error"):
+    for column in ("source", "type", "state", "last success", "failures", "24h", "replies", "cannot show", "last error"):
         table.add_column(column, overflow="fold")
     for item in report:
         style = {"up": "green", "down": "red", "auth_failed": "red"}.get(item["state"], "yellow")
         table.add_row(
             item["source"], item["type"] or "-", f"[{style}]{item['state']}[/]",
             (item["last_success"] or "-")[:19], str(item["consecutive_failures"]), str(item["mentions_24h"]),
-            _replies_cell(item), item["last_error"] or "",
+            _replies_cell(item), "; ".join(item["cannot_show"]), item["last_error"] or "",
         )
     Console().print(table)
