@@ -7,8 +7,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict
-
 
 class EventKind(StrEnum):
     """What an outbox event announces."""
@@ -70,14 +68,6 @@ class Event:
 
 
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
-
-
-class SinkConfig(BaseModel):
-    """Settings every sink table accepts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-    enabled: bool = True
 
 
 class Sink(Protocol):

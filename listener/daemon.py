@@ -19,6 +19,7 @@ from alerts.base import Event, Sink
 from config.schema import Settings
 from connectors.base import BrandView, Connector
 from connectors.registry import connector_class
+from listener import USER_AGENT
 from listener.classify import ClassifyStage
 from listener.clock import Clock, SystemClock
 from listener.dispatch import Dispatcher
@@ -46,9 +47,6 @@ class _OverlapSkipFilter(logging.Filter):
 _overlap_filter = _OverlapSkipFilter()
 logging.getLogger("apscheduler.scheduler").addFilter(_overlap_filter)
 
-USER_AGENT = "listener/0.1 (+https://github.com/listener-dev/listener)"
-
-
 @dataclass(slots=True)
 class RunSummary:
     """What one run did, for the closing log line and for tests."""
@@ -73,19 +71,6 @@ class RunSummary:
             f"opened, {self.alerts_queued} alerts raised, {self.delivered} deliveries "
             f"({self.delivery_failures} failed attempts, {pending} pending in the outbox)"
         )
-
-
-def brand_views(settings: Settings) -> list[BrandView]:
-    """The configured brands as connectors see them, handles filtered per source later."""
-    return [
-        BrandView(
-            name=name,
-            keywords=tuple(spec.keywords),
-            exclude=tuple(spec.exclude),
-            handles=tuple(h for handles in spec.handles.values() for h in handles),
-        )
-        for name, spec in settings.brands.items()
-    ]
 
 
 def brands_for_source(settings: Settings, source: str) -> list[BrandView]:

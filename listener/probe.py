@@ -10,7 +10,8 @@ import aiohttp
 from config.schema import Settings
 from connectors.registry import connector_class
 from listener.clock import SystemClock
-from listener.daemon import USER_AGENT, brands_for_source
+from listener import USER_AGENT
+from listener.daemon import brands_for_source
 from listener.store import SyncStore
 
 

@@ -12,22 +12,21 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from listener.cli.common import CONFIG_OPTION, DB_OPTION, database_path, load_settings, open_store
+from listener.timefmt import human_duration
 
 if TYPE_CHECKING:
     from alerts.base import Event
     from config.schema import Settings
 
 
-def _fmt_age(seconds: float) -> str:
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{sign}{hours}h{rest // 60:02d}m" if hours else f"{sign}{rest // 60}m{rest % 60:02d}s"
+def _age(seconds: float) -> str:
+    """`4m02s`, `1h05m`: how long a clock has run (or has left)."""
+    return human_duration(seconds, seconds=True)
 
 
 def _time_left(seconds: float) -> str:
     """Time to the deadline as `40m12s left`, or past it as `overdue 2h12m`."""
-    return f"overdue {_fmt_age(-seconds)}" if seconds < 0 else f"{_fmt_age(seconds)} left"
+    return f"overdue {_age(-seconds)}" if seconds < 0 else f"{_age(seconds)} left"
 
 
 @click.command("complaints")
@@ -77,10 +76,10 @@ def complaints_command(config_path: Path | None, db_path: Path | None, open_only
         left = (c.deadline - now).total_seconds()
         state = c.state + (" (breached)" if c.breached_at else "")
         if c.response_seconds is not None:
-            state += f" in {_fmt_age(c.response_seconds)}"
+            state += f" in {_age(c.response_seconds)}"
         deadline = c.deadline.strftime("%Y-%m-%d %H:%M") + (f" ({_time_left(left)})" if c.state == "open" else "")
         table.add_row(
-            c.mention_key, c.brand, c.author, _fmt_age((now - c.opened_at).total_seconds()), deadline, state,
+            c.mention_key, c.brand, c.author, _age((now - c.opened_at).total_seconds()), deadline, state,
             c.text[:80].replace("\n", " "),
         )
     Console().print(table)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from config.types import Duration
+from config.types import Duration, StrictModel
 from listener.domain import require_utc
 from listener.errors import ConfigError
 from listener.sla.calendar import (
@@ -33,21 +33,17 @@ _RESPONSE_KINDS = ("first_response", "next_response")
 DEFAULT_WARN_SHARE = 0.75
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
 # -- config models ----------------------------------------------------------------------
 
 
-class HolidaySettings(_Strict):
+class HolidaySettings(StrictModel):
     """[sla.calendars.<name>.holidays]: public holidays from the `holidays` package."""
 
     country: str = Field(description='ISO 3166 code, e.g. "DE", "GB", "US".')
     subdiv: str | None = Field(default=None, description='Subdivision, e.g. "BY" or "ENG" or "CA".')
 
 
-class CalendarSettings(_Strict):
+class CalendarSettings(StrictModel):
     """[sla.calendars.<name>]: when a team counts as working."""
 
     timezone: str = Field(default="UTC", description="IANA timezone of the shifts.")
@@ -91,7 +87,7 @@ class CalendarSettings(_Strict):
         return self
 
 
-class EscalationLevel(_Strict):
+class EscalationLevel(StrictModel):
     """[[sla.policies.escalation]]: one rung of the ladder after the breach."""
 
     name: str = Field(min_length=1, description='Stable id of the level, e.g. "lead", "manager".')
@@ -99,7 +95,7 @@ class EscalationLevel(_Strict):
     to: list[str] = Field(default_factory=list, description="Routes: Slack channels or user groups.")
 
 
-class Policy(_Strict):
+class Policy(StrictModel):
     """[[sla.policies]]: who gets which response targets. Policies are tried in order; first match wins.
 
     Match conditions left empty match anything. Priority conditions (authors,
