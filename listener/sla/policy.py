@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -25,6 +24,7 @@ from listener.sla.calendar import (
     parse_hours,
 )
 from listener.sla.ladder import ScheduledEscalation
+from listener.text import keyword_pattern
 
 ChannelType = Literal["public_mention", "review", "direct_message"]
 TargetKind = Literal["first_response", "next_response", "resolution"]
@@ -194,7 +194,7 @@ class Policy(StrictModel):
         if self.min_followers is not None:
             checks.append(facts.followers is not None and facts.followers >= self.min_followers)
         if self.keywords:
-            checks.append(_keyword_pattern(tuple(self.keywords)).search(facts.text) is not None)
+            checks.append(keyword_pattern(tuple(self.keywords)).search(facts.text) is not None)
         if not checks:
             return True
         return any(checks) if self.priority_match == "any" else all(checks)
@@ -256,13 +256,6 @@ def _handle(author: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _handles(authors: tuple[str, ...]) -> frozenset[str]:
     return frozenset(_handle(a) for a in authors)
-
-
-@functools.lru_cache(maxsize=256)
-def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
-    # Whole words, without \b so keywords such as "#recall" or "c++" still work.
-    alternatives = "|".join(re.escape(k.strip()) for k in sorted(keywords, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 # -- calendars from config --------------------------------------------------------------
