@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from connectors._meta import BAD_ITEM, settle, why
+from connectors._meta import BAD_ITEM, why
 from connectors._meta_webhook import DM_CHANNEL, conversation_of
 from connectors._social import MalformedItemError, required_id, required_time, text_of
 from connectors._watermark import Watermark
@@ -50,7 +50,7 @@ async def poll_conversations(conn: FacebookConnector, mark: Watermark, mentions:
             if first_run or (times and mark.reached(min(times), overlap)):
                 break
     finally:
-        settle(mark, taken, overlap, conn.clock.now())
+        mark.advance(taken, overlap, started=conn.clock.now())
 
 
 async def _messages(conn: FacebookConnector, thread: str, mark: Watermark, mentions: dict[str, Mention],

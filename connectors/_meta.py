@@ -207,17 +207,6 @@ class GraphSourceError(SourceError):
         self.error = error
 
 
-def settle(mark: Watermark, taken: Sequence[tuple[str, datetime]], overlap: timedelta, now: datetime) -> None:
-    """Record what a stream took; a stream still empty after its first poll starts from `now`.
-
-    Without a position an empty stream would stay in first-poll mode (newest page only) and cut
-    the first burst bigger than a page.
-    """
-    mark.advance(taken, overlap)
-    if mark.fresh:
-        mark.at = now
-
-
 def appsecret_proof(token: str, app_secret: str) -> str:
     """HMAC-SHA256 of the access token keyed with the app secret (Meta's `appsecret_proof`)."""
     return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()

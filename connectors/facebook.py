@@ -19,7 +19,6 @@ from connectors._meta import (
     GraphConnectorBase,
     GraphSourceError,
     MetaConfig,
-    settle,
     why,
 )
 from connectors._messenger import poll_conversations
@@ -165,7 +164,7 @@ class FacebookConnector(GraphConnectorBase):
                 if known and (not self.config.comments or len(posts) >= self.config.comment_posts):
                     break
         finally:
-            settle(mark, taken, overlap, self.clock.now())
+            mark.advance(taken, overlap, started=self.clock.now())
         return posts
 
     def _feed_item(self, item: Any, mark: Watermark, mentions: dict[str, Mention], taken: list[tuple[str, datetime]],
@@ -215,7 +214,7 @@ class FacebookConnector(GraphConnectorBase):
                 if self.paused_until is not None:
                     return False
         finally:
-            settle(mark, taken, overlap, self.clock.now())
+            mark.advance(taken, overlap, started=self.clock.now())
         return True
 
     def _comment(self, comment: Any, post_id: str, mark: Watermark, mentions: dict[str, Mention],
@@ -282,7 +281,7 @@ class FacebookConnector(GraphConnectorBase):
             logger.warning("%s: recommendations are not served by Graph %s (%s); turn `ratings` off",
                            self.name, self.config.ratings_api_version, err.error.message)
         finally:
-            settle(mark, taken, overlap, self.clock.now())
+            mark.advance(taken, overlap, started=self.clock.now())
 
     def _rating(self, item: Any, brand: str) -> Mention:
         if not isinstance(item, Mapping):

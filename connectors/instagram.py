@@ -19,7 +19,6 @@ from connectors._meta import (
     GraphConnectorBase,
     GraphSourceError,
     MetaConfig,
-    settle,
     why,
 )
 from connectors._meta_webhook import WebhookItems, entry_items
@@ -176,7 +175,7 @@ class InstagramConnector(GraphConnectorBase):
                 if await self._media_comments(item, mark, mentions, replies, taken):
                     seen_counts[ident] = count
         finally:
-            settle(mark, taken, self.config.overlap, self.clock.now())
+            mark.advance(taken, self.config.overlap, started=self.clock.now())
         keep = [str(m["id"]) for m in media] + [k for k in seen_counts if k not in {str(m["id"]) for m in media}]
         return {k: seen_counts[k] for k in keep[:MAX_COUNTS] if k in seen_counts}
 
@@ -260,7 +259,7 @@ class InstagramConnector(GraphConnectorBase):
                 if first_run or (times and mark.reached(min(times), overlap)):
                     break
         finally:
-            settle(mark, taken, overlap, self.clock.now())
+            mark.advance(taken, overlap, started=self.clock.now())
 
     def media_mention(self, item: Any, how: str) -> Mention:
         """Someone else's media that tags or @mentions the account, as a Mention about the brand."""

@@ -16,7 +16,7 @@ from yarl import URL
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response, parse_retry_after
-from connectors._meta import BAD_ITEM, settle, why
+from connectors._meta import BAD_ITEM, why
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -193,7 +193,7 @@ class LinkedInConnector(HttpConnectorBase):
                         raise
                     logger.info("%s: post %s is gone; skipped", self.name, post_urn)
         finally:
-            settle(mark, taken, self.config.overlap, self.clock.now())
+            mark.advance(taken, self.config.overlap, started=self.clock.now())
         cursor = dump_cursor({"v": 1, "streams": {"comments": mark.dump()}})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 

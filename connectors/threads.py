@@ -17,7 +17,6 @@ from connectors._meta import (
     GraphConnectorBase,
     GraphSourceError,
     MetaConfig,
-    settle,
     why,
 )
 from connectors._social import (
@@ -133,7 +132,7 @@ class ThreadsConnector(GraphConnectorBase):
                 for item in items:
                     self._take(item, mark, mentions, replies, taken)
         finally:
-            settle(mark, taken, overlap, self.clock.now())
+            mark.advance(taken, overlap, started=self.clock.now())
 
     async def _conversations(self, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply]) -> None:
         """Replies under the brand's newest threads (`/{id}/conversation`: every depth, flat)."""
@@ -157,7 +156,7 @@ class ThreadsConnector(GraphConnectorBase):
                         raise
                     logger.info("%s: thread %s is gone (%s); skipped", self.name, thread, err.error.message)
         finally:
-            settle(mark, taken, self.config.overlap, self.clock.now())
+            mark.advance(taken, self.config.overlap, started=self.clock.now())
 
     def _take(self, item: Any, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply],
               taken: list[tuple[str, datetime]], root: str | None = None) -> None:

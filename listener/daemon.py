@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +23,8 @@ from listener import USER_AGENT
 from listener.classify import ClassifyStage
 from listener.clock import Clock, SystemClock
 from listener.dispatch import Dispatcher
+from listener.faults import JobFaults, is_store_error
+from listener.health import save_faults
 from listener.listening import ListeningJob
 from listener.poller import SourcePoller
 from listener.clocks import ClockEngine
@@ -32,20 +34,25 @@ from models.base import Classifier
 logger = logging.getLogger(__name__)
 
 
-class _OverlapSkipFilter(logging.Filter):
-    """Drop APScheduler's note that an interval run was skipped because the previous one still runs.
+class _SchedulerNoiseFilter(logging.Filter):
+    """Drop APScheduler's notes that say nothing an operator can act on.
 
     The dispatch, sweep and listening jobs are periodic catch-up passes: a run that finds the last
     one busy has nothing to add, and under load the warning would flood the log once per interval.
+    A job cancelled by the scheduler's shutdown (SIGTERM in the first seconds) is a clean stop, not
+    an error with a traceback. Every job reports its own failures (listener.faults).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Keep every record except the overlap skip notice."""
+        """Keep every record except the overlap skip notice and cancellations at shutdown."""
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            return False
         return "maximum number of running instances reached" not in str(record.msg)
 
 
-_overlap_filter = _OverlapSkipFilter()
-logging.getLogger("apscheduler.scheduler").addFilter(_overlap_filter)
+_scheduler_filter = _SchedulerNoiseFilter()
+for _name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+    logging.getLogger(_name).addFilter(_scheduler_filter)
 
 @dataclass(slots=True)
 class RunSummary:
@@ -121,6 +128,8 @@ class Daemon:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.web_port: int | None = None
         self.listening: ListeningJob | None = None
+        self.faults = JobFaults(self.clock)
+        self._faults_saved = -1  # the first job run clears what a previous process left behind
 
     # -- assembly -------------------------------------------------------------------------
 
@@ -128,6 +137,8 @@ class Daemon:
         s = self.settings
         await self.store.open()
         stack.push_async_callback(self.store.close)
+        # A read-only file or mount fails here, before "listener running": the CLI exits with one line.
+        await self.store.beat("daemon", self.clock.now())
         await self.store.set_competitors([n for n, b in s.brands.items() if b.competitor])
         await self.store.set_engine(ClockEngine.from_settings(s.sla))
         bots: dict[str, list[str]] = {}
@@ -158,7 +169,7 @@ class Daemon:
             )
 
         classifier = self._classifier or await asyncio.to_thread(self._load_classifier)
-        self.stage = ClassifyStage(
+        self.stage = _RetryingClassifyStage(
             classifier,
             self.store,
             self.queue,
@@ -169,6 +180,8 @@ class Daemon:
             on_opened=lambda _keys: self._schedule_sweep(soon=True),
         )
         stack.callback(self.stage.close)
+        if self._loop is not None:  # forever mode: a batch the store refuses waits for the store
+            self.stage.attempt, self.stage.faults = self._attempt, self.faults
 
         connectors = dict(self._connectors) if self._connectors is not None else self._build_connectors()
         for name, connector in connectors.items():
@@ -196,8 +209,8 @@ class Daemon:
         return names
 
     def _kick_dispatch(self) -> None:
-        if self.dispatcher is None or self.stop_event.is_set():
-            return
+        if self.dispatcher is None or self.stop_event.is_set() or not self.faults.ready("alerts:dispatch"):
+            return  # after a failed pass the dispatch job retries when its backoff ends
         # The dispatcher coalesces kicks (one pass running, one waiting) and never loses one; a
         # scheduler job per kick could be skipped at max_instances and leave alerts to the interval.
         self.dispatcher.kick()
@@ -323,51 +336,106 @@ class Daemon:
             self._sweep_job, "date", run_date=now, id="sla:sweep", misfire_grace_time=None, max_instances=3
         )
         self.scheduler.add_job(
-            self.dispatch, "interval", seconds=s.alerts.dispatch_interval.total_seconds(), id="alerts:dispatch",
+            self._dispatch_job, "interval", seconds=s.alerts.dispatch_interval.total_seconds(), id="alerts:dispatch",
             next_run_time=now, max_instances=1, coalesce=True, misfire_grace_time=None,
         )
         if self.listening is not None:
             self.scheduler.add_job(
-                self.listen, "interval", seconds=s.alerts.listening.interval.total_seconds(), id="alerts:listening",
+                self._listen_job, "interval", seconds=s.alerts.listening.interval.total_seconds(),
+                id="alerts:listening",
                 next_run_time=now, max_instances=1, coalesce=True, misfire_grace_time=None,
             )
         self.scheduler.start()
+
+    # -- the periodic jobs: each one reschedules itself whatever happens --------------------
+
+    async def _attempt(self, job: str, run: Callable[[], Awaitable[object]]) -> float | None:
+        """Run one pass of `job`: None when it worked, else the backoff delay (seconds) before the next.
+
+        Failures are counted in `self.faults` (one log line per incident) and stored for
+        `listener health`; a cancellation is passed on.
+        """
+        try:
+            await run()
+        except Exception as err:
+            delay = self.faults.failed(job, err)
+            await self._save_faults()
+            return delay
+        self.faults.succeeded(job)
+        await self._save_faults()
+        return None
+
+    async def _save_faults(self) -> None:
+        """Store the failing jobs for `listener health`, when that changed (best effort: the disk may be full)."""
+        version = self.faults.version
+        if version == self._faults_saved:
+            return
+        try:
+            await self.store.call(save_faults, list(self.faults.faults.values()))
+        except Exception as err:  # heartbeats go stale instead, and `listener health` says so
+            logger.debug("could not store the failing jobs: %s", err)
+            return
+        self._faults_saved = version
+
+    async def _scheduled(self, job: str, run: Callable[[], Awaitable[object]]) -> float | None:
+        """`_attempt` for a scheduler job; a cancellation at shutdown is a clean stop (None)."""
+        try:
+            return await self._attempt(job, run)
+        except asyncio.CancelledError:
+            if self.stop_event.is_set():
+                return None
+            raise
 
     async def _poll_job(self, poller: SourcePoller) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._poll_tasks.add(task)
-        try:
+        delay = poller.interval
+
+        async def poll() -> None:
+            nonlocal delay
             delay = await poller.run_once()
-        except asyncio.CancelledError:
-            if self.stop_event.is_set():
-                # Shutdown cancelled a poll blocked on the full queue: what it stored stays in the
-                # database (re-queued at the next start) and the cursor only covers stored pages.
-                return
-            raise
+
+        try:
+            # Shutdown may cancel a poll blocked on the full queue: what it stored stays in the
+            # database (re-queued at the next start) and the cursor only covers stored pages.
+            backoff = await self._scheduled(f"poll:{poller.name}", poll)
         finally:
             if task is not None:
                 self._poll_tasks.discard(task)
         if self.stop_event.is_set() or self.scheduler is None:
             return
-        run_date = datetime.now(UTC) + timedelta(seconds=poller.jittered(delay))
+        delay = backoff if backoff is not None else poller.jittered(delay)
         self.scheduler.add_job(
-            self._poll_job, "date", run_date=run_date, args=[poller], id=f"poll:{poller.name}",
-            replace_existing=True, misfire_grace_time=None,
+            self._poll_job, "date", run_date=datetime.now(UTC) + timedelta(seconds=delay), args=[poller],
+            id=f"poll:{poller.name}", replace_existing=True, misfire_grace_time=None,
         )
 
     async def _sweep_job(self) -> None:
-        await self.sweep()
-        self._schedule_sweep()
+        backoff = await self._scheduled("sla:sweep", self.sweep)
+        self._schedule_sweep(delay=backoff)
 
-    def _schedule_sweep(self, soon: bool = False) -> None:
-        """Plan the next sweep at the earliest pending threshold, or the regular interval."""
+    async def _dispatch_job(self) -> None:
+        self._retry_in("alerts:dispatch", await self._scheduled("alerts:dispatch", self.dispatch))
+
+    async def _listen_job(self) -> None:
+        self._retry_in("alerts:listening", await self._scheduled("alerts:listening", self.listen))
+
+    def _retry_in(self, job_id: str, backoff: float | None) -> None:
+        """After a failed run of an interval job, run it again when the backoff ends (not a whole interval later)."""
+        if backoff is None or self.scheduler is None or self.stop_event.is_set():
+            return
+        with contextlib.suppress(Exception):  # JobLookupError: the scheduler is shutting down
+            self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC) + timedelta(seconds=backoff))
+
+    def _schedule_sweep(self, soon: bool = False, delay: float | None = None) -> None:
+        """Plan the next sweep at the earliest pending threshold, or the regular interval (`delay` after a failure)."""
         if self.scheduler is None or self.stop_event.is_set():
             return
         interval = self.settings.sla.sweep_interval.total_seconds()
-        run_date = datetime.now(UTC) + timedelta(seconds=0 if soon else interval)
+        run_date = datetime.now(UTC) + timedelta(seconds=0 if soon else interval if delay is None else delay)
         next_due = self._next_due_cache
-        if next_due is not None:
+        if next_due is not None and delay is None:
             # The daemon's clock may differ from the wall clock (tests): translate the offset.
             offset = (next_due - self.clock.now()).total_seconds()
             run_date = min(run_date, datetime.now(UTC) + timedelta(seconds=max(offset, 0)))
@@ -435,8 +503,14 @@ class Daemon:
                 await asyncio.to_thread(close)
 
     async def _final_pass(self) -> None:
-        await self.sweep()
-        await self.dispatch()
+        try:
+            await self.sweep()
+            await self.dispatch()
+        except Exception as err:
+            if not is_store_error(err):
+                raise
+            # The clocks and the outbox are in the database: the next start sweeps and delivers them.
+            logger.warning("final sweep and delivery skipped: the database fails (%s)", err)
 
     async def _finish(self, started: float) -> None:
         s = self.summary
@@ -450,5 +524,33 @@ class Daemon:
         if self.dispatcher:
             s.delivered = self.dispatcher.stats.delivered
             s.delivery_failures = self.dispatcher.stats.failures
-        s.outbox = await self.store.outbox_counts()
+        try:
+            s.outbox = await self.store.outbox_counts()
+        except Exception as err:
+            if not is_store_error(err):
+                raise
         logger.info("%s", s.line())
+
+
+class _RetryingClassifyStage(ClassifyStage):
+    """A classify stage that holds a batch until the database takes it.
+
+    In forever mode (`attempt` set by the daemon) a full disk delays classification, with the
+    jobs' backoff, and never drops a mention; a batch that fails for another reason (a bug) is
+    skipped and stays unclassified in the database, re-queued at the next start.
+    """
+
+    attempt: Callable[[str, Callable[[], Awaitable[object]]], Awaitable[float | None]] | None = None
+    faults: JobFaults | None = None
+
+    async def process(self, keys: Sequence[str]) -> None:
+        """Classify and store one batch, retrying while the database fails."""
+        if self.attempt is None or self.faults is None:
+            await super().process(keys)
+            return
+        parent = super().process
+        while (delay := await self.attempt("classify", lambda: parent(keys))) is not None:
+            fault = self.faults.faults.get("classify")
+            if fault is None or not fault.store:
+                return
+            await asyncio.sleep(delay)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,8 +47,13 @@ UPDATE_KINDS = frozenset({EventKind.REPLIED, EventKind.ACTION, EventKind.MENTION
 
 def _log_failure(future: asyncio.Future[int]) -> None:
     """A kicked pass has no caller waiting for it: its unexpected errors are logged here."""
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("dispatch pass failed", exc_info=future.exception())
+    if future.cancelled() or (err := future.exception()) is None:
+        return
+    if isinstance(err, sqlite3.Error):
+        # The daemon's dispatch job reports a failing database once per incident (listener.faults).
+        logger.debug("dispatch pass failed: %s", err)
+    else:
+        logger.error("dispatch pass failed", exc_info=err)
 
 
 def mute_reason(event: Event, mutes: Mapping[tuple[str, str], object]) -> str | None:

@@ -1,12 +1,82 @@
-"""Versioned schema migrations (sqlite-utils `Migrations`), applied at start-up."""
+"""Versioned schema migrations (sqlite-utils `Migrations`), applied at start-up by one process at a time."""
 
 from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
 from listener.corrections import ensure_table as ensure_corrections
 
-migrations = Migrations("listener")
+
+class LockedMigrations(Migrations):
+    """Migrations with one owner: the daemon, a CLI command and a report may start at the same moment.
+
+    The applied versions are checked first without writing (the usual case: nothing to do). Pending
+    ones are applied inside one `BEGIN IMMEDIATE` transaction: the database's write lock makes every
+    other process wait (its busy timeout) and then find them applied, instead of racing to create
+    the same tables ("database is locked", "UNIQUE constraint failed: _sqlite_migrations").
+    """
+
+    def apply(self, db: Database, *, stop_before: str | Iterable[str] | None = None) -> None:
+        """Apply the pending migrations, all or none, under the database's write lock."""
+        if not self.pending(db):
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Checked again under the lock: another process may have applied them while we waited.
+            # Each migration's own atomic() becomes a savepoint of this transaction.
+            super().apply(db, stop_before=stop_before)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+migrations = LockedMigrations("listener")
+
+
+def pending_names(path: Path | str) -> list[str]:
+    """Names of the migrations not yet applied to the database at `path`, read without writing."""
+    from urllib.parse import quote
+
+    conn = sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True, timeout=30)
+    try:
+        return [m.name for m in migrations.pending(Database(conn))]
+    finally:
+        conn.close()
+
+
+def enable_wal(db: Database, timeout: float = 30.0) -> None:
+    """Switch the database to WAL mode, waiting for other writers (a no-op read once it is WAL).
+
+    SQLite answers the switch with "database is locked" at once, without its busy timeout, while
+    another connection writes: retry until `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def migrate(path: Path | str) -> None:
+    """Bring the database at `path` up to date (for commands that only read it), waiting for any other owner."""
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+    try:
+        db = Database(conn)
+        enable_wal(db)  # first, as the daemon's store does: the migration then runs in WAL mode like every write
+        migrations.apply(db)
+    finally:
+        conn.close()
 
 
 @migrations()
@@ -274,3 +344,9 @@ def m009_listening_alerts(db: Database) -> None:
     db.execute(
         "CREATE INDEX IF NOT EXISTS idx_trend_brand_series ON trend_brand_hourly (brand, source, hour)"
     )
+
+
+@migrations()
+def m010_job_faults(db: Database) -> None:
+    """The daemon's jobs that are failing now (a full disk, a bug), for `listener health`."""
+    db["job_faults"].create({"job": str, "since": str, "error": str, "store": int}, pk="job", if_not_exists=True)

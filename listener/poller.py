@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,8 +65,8 @@ class SourcePoller:
 
     async def _restore(self) -> None:
         """Pick up an outage that began before a restart, so its alerts stay truthful."""
-        self._restored = True
         row = await self.store.health_row(self.name)
+        self._restored = True
         if row:
             self._last_success = parse_iso(row.get("last_success"))
             self._first_failure = parse_iso(row.get("first_failure_at"))
@@ -93,8 +94,11 @@ class SourcePoller:
             return await self._failed(err, retry_after=err.retry_after)
         except SourceError as err:
             return await self._failed(err)
+        except sqlite3.Error:
+            raise  # the database, not the source: the daemon backs off and reports it once
         except Exception as err:  # a connector bug must not kill the daemon
-            logger.exception("%s: unexpected error while polling", self.name)
+            if self.up:  # the traceback once per incident; _failed logs the one-line warning
+                logger.debug("%s: unexpected error while polling", self.name, exc_info=True)
             return await self._failed(err)
         await self._succeeded(len(keys))
         return self.interval

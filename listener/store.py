@@ -18,7 +18,7 @@ import sqlite_utils
 
 from alerts.base import Event, EventKind
 from listener.domain import Cursor, Mention, Reply, require_utc
-from listener.migrations import migrations
+from listener.migrations import enable_wal, migrations
 from listener.clocks import ClockEngine, StoredDeadline, load_escalations, seconds
 from listener.dedupe import canonical_url, fingerprint
 from listener.sla.ladder import ClockState, StepKind, evaluate
@@ -173,7 +173,7 @@ class SyncStore:
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         self.db = sqlite_utils.Database(conn)
         if str(path) != ":memory:":
-            self.db.enable_wal()
+            enable_wal(self.db)  # retries while another process holds the write lock (a migration)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         migrations.apply(self.db)
@@ -1485,6 +1485,12 @@ class Store:
     async def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(sync_store, *args)` on the store thread (for helpers kept outside this module)."""
+        if self._sync is None:
+            raise RuntimeError("store is not open")
+        return await self._call(fn, self._sync, *args)
 
     async def run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call `SyncStore.<method>` on the store thread."""

@@ -74,6 +74,10 @@ class DatabaseMissing(ListenerError):
     """No database file where one was expected."""
 
 
+class DatabaseNotReady(DatabaseMissing):
+    """A database whose schema is behind and that this process cannot migrate (read-only)."""
+
+
 def _authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
     if action == sqlite3.SQLITE_PRAGMA:
         name = (arg1 or "").lower()
@@ -86,20 +90,29 @@ def _authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None
 
 
 def ensure_schema(path: Path | str) -> None:
-    """Apply pending migrations (the analyst views and rollups) once, with a short write connection."""
+    """Make sure the analyst views exist: check the applied migrations read-only, apply pending ones under the lock.
+
+    The migration lock (`listener.migrations`) lets several reports start at once on a fresh file
+    and next to a starting daemon; a database this process cannot write is refused with one line.
+    """
+    from listener.migrations import migrate, pending_names
+
     file = Path(path)
     if not file.exists():
         raise DatabaseMissing(f"no database at {file} (run the daemon first, or pass --db / set LISTENER_DB)")
-    probe = sqlite3.connect(f"file:{quote(str(file.resolve()))}?mode=ro", uri=True)
     try:
-        applied = probe.execute("SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = 'v_complaints'").fetchone()
-    finally:
-        probe.close()
-    if applied:
+        pending = pending_names(file)
+    except sqlite3.Error as err:
+        raise DatabaseNotReady(f"cannot read the database at {file} ({err})") from None
+    if not pending:
         return
-    from listener.store import SyncStore  # the store applies every pending migration on open
-
-    SyncStore(file).close()
+    try:
+        migrate(file)
+    except sqlite3.OperationalError as err:
+        raise DatabaseNotReady(
+            f"the database at {file} needs its schema brought up to date and cannot be written here ({err}); "
+            "start the daemon on it once (`listener run`), or run this command where the file is writable"
+        ) from None
 
 
 def connect_readonly(path: Path | str, *, timeout_s: float | None = None) -> sqlite3.Connection:

@@ -7,6 +7,7 @@ the group names commands by dotted path and imports a module when one of its com
 from __future__ import annotations
 
 import importlib
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
+        return 1
+    except sqlite3.Error as err:
+        # A read-only mount, a full disk, a file that is not a database: one line, no traceback.
+        click.echo(f"error: the database cannot be used: {err} (check the path in [listener] database, "
+                   "that it and its directory are writable, and free disk space)", err=True)
         return 1
     except SystemExit as done:
         return int(done.code or 0) if isinstance(done.code, int) or done.code is None else 1

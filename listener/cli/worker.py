@@ -35,10 +35,15 @@ def worker_command(
     """Run one classification worker for the MQTT pool until SIGTERM or Ctrl-C."""
     from models.pool.worker import Worker, import_classifier, settings_from
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = {"host": host, "port": port, "topic_prefix": prefix, "group": group}
+    from listener.logging_setup import setup_logging
+
     # A --config that names no file is an error (load_settings exits 2 and says so); no --config: defaults.
-    pool_settings, classifier_settings = settings_from(None if config_path is None else load_settings(config_path))
+    loaded = load_settings(config_path) if config_path is not None else None
+    # The daemon's logging: [listener] log_level and log_format, and every configured secret masked.
+    listener = loaded.listener if loaded is not None else None
+    setup_logging(listener.log_level if listener else "INFO", listener.log_format if listener else "text")
+    overrides = {"host": host, "port": port, "topic_prefix": prefix, "group": group}
+    pool_settings, classifier_settings = settings_from(loaded)
     settings = pool_settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     if classifier_path:
         try:
