@@ -8,11 +8,13 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from models.pool.client import PoolClassifier, PoolSettings
+from config.schema import ClassifierPoolSettings
+from models.pool.client import PoolClassifier
 from tests.brokers import Mosquitto, find_mosquitto, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +51,8 @@ def measure(port: int, workers: int, texts: int, batch: int, chunk: int, stand_i
     prefix = f"bench/{workers}"
     processes = [spawn_worker(port, prefix, f"w{i}", stand_in) for i in range(workers)]
     try:
-        pool = PoolClassifier(PoolSettings(port=port, topic_prefix=prefix, chunk_size=chunk, timeout=120))
+        settings = ClassifierPoolSettings(port=port, topic_prefix=prefix, chunk_size=chunk, timeout=timedelta(seconds=120))
+        pool = PoolClassifier(settings)
         corpus = [f"{SAMPLES[i % len(SAMPLES)]} #{i}" for i in range(texts)]
         pool.predict(corpus[:batch])  # warm-up: first forward pass in every worker is slow
         started = time.perf_counter()

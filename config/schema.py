@@ -38,6 +38,13 @@ class ClassifierPoolSettings(StrictModel):
     attempts: int = Field(default=5, ge=1, description="Publishes per chunk before the batch fails.")
     model_id: str = Field(default="pool", description="model_id reported until a worker answers.")
 
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s (an unanswered chunk is published again after it)")
+        return value
+
 
 class ClassifierSettings(StrictModel):
     """[classifier]: which model judges mentions, and how the pipeline batches them."""

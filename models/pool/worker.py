@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import paho.mqtt.client as mqtt
 
 from models.base import Classifier
-from models.pool.client import PoolSettings, decode_request, encode_result, make_client, shared_work_filter
+from models.pool.client import decode_request, encode_result, make_client, shared_work_filter
 
 if TYPE_CHECKING:
-    from config.schema import ClassifierSettings, Settings
+    from config.schema import ClassifierPoolSettings, ClassifierSettings, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def import_classifier(path: str) -> Classifier:
 class Worker:
     """One worker process: paho's thread receives, this thread classifies (keepalives never starve)."""
 
-    def __init__(self, classifier: Classifier, settings: PoolSettings, *, name: str | None = None) -> None:
+    def __init__(self, classifier: Classifier, settings: ClassifierPoolSettings, *, name: str | None = None) -> None:
         self.classifier = classifier
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
@@ -87,16 +87,14 @@ class Worker:
             self._client.loop_stop()
 
 
-def settings_from(settings: Settings | None) -> tuple[PoolSettings, ClassifierSettings]:
+def settings_from(settings: Settings | None) -> tuple[ClassifierPoolSettings, ClassifierSettings]:
     """(`[classifier.pool]`, `[classifier]` as the builtin backend) from the settings; defaults without any."""
-    from config.schema import ClassifierSettings
+    from config.schema import ClassifierPoolSettings, ClassifierSettings
 
     if settings is None:
-        return PoolSettings(), ClassifierSettings(backend="builtin")
+        return ClassifierPoolSettings(), ClassifierSettings(backend="builtin")
     classifier = settings.classifier
-    pool = getattr(classifier, "pool", None)
-    pool_settings = PoolSettings.model_validate(pool.model_dump()) if pool is not None else PoolSettings()
     # The core's backend is "pool"; the worker runs the real model with the core's threshold and cache.
-    return pool_settings, ClassifierSettings.model_validate(
+    return classifier.pool, ClassifierSettings.model_validate(
         {k: v for k, v in classifier.model_dump().items() if k != "pool"} | {"backend": "builtin"}
     )
