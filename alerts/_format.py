@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from alerts.base import Event, EventKind
 from listener.timefmt import human_duration  # the sinks import it from here

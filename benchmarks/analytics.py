@@ -174,7 +174,8 @@ def incremental_cost(path: Path, n: int = 5000) -> float:
         started = time.perf_counter()
         conn.execute("BEGIN")
         conn.executemany(
-            f"INSERT INTO classifications{table_suffix} (mention_key, model_id, scored, sentiment, complaint, language) "
+            f"INSERT INTO classifications{table_suffix} "
+            "(mention_key, model_id, scored, sentiment, complaint, language) "
             "VALUES (?, 'b', 1, 'negative', 1, 'en')",
             [(r[0],) for r in rows],
         )

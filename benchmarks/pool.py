@@ -46,12 +46,16 @@ def spawn_worker(port: int, prefix: str, name: str, stand_in: bool) -> subproces
     return process
 
 
-def measure(port: int, workers: int, texts: int, batch: int, chunk: int, stand_in: bool) -> tuple[float, dict[str, int]]:
+def measure(
+    port: int, workers: int, texts: int, batch: int, chunk: int, stand_in: bool
+) -> tuple[float, dict[str, int]]:
     """Texts per second through the pool, the core calling predict batch after batch like the stage."""
     prefix = f"bench/{workers}"
     processes = [spawn_worker(port, prefix, f"w{i}", stand_in) for i in range(workers)]
     try:
-        settings = ClassifierPoolSettings(port=port, topic_prefix=prefix, chunk_size=chunk, timeout=timedelta(seconds=120))
+        settings = ClassifierPoolSettings(
+            port=port, topic_prefix=prefix, chunk_size=chunk, timeout=timedelta(seconds=120)
+        )
         pool = PoolClassifier(settings)
         corpus = [f"{SAMPLES[i % len(SAMPLES)]} #{i}" for i in range(texts)]
         pool.predict(corpus[:batch])  # warm-up: first forward pass in every worker is slow
@@ -98,7 +102,8 @@ def run(texts: int = 512, batch: int = 32, chunk: int = 8) -> str:
     lines = [
         "## Worker pool (`backend = \"pool\"`)",
         "",
-        f"Command: `.venv/bin/python -m benchmarks.pool --texts {texts} --batch {batch} --chunk {chunk} --workers 1,2,4`. "
+        "Command: `.venv/bin/python -m benchmarks.pool "
+        f"--texts {texts} --batch {batch} --chunk {chunk} --workers 1,2,4`. "
         f"{model}; a private Mosquitto with `set_tcp_nodelay`; the core calls `predict` in batches of {batch} "
         f"and the pool splits them into work messages of {chunk} texts.",
         "",

@@ -22,12 +22,12 @@ from connectors.registry import connector_class
 from listener import USER_AGENT
 from listener.classify import ClassifyStage
 from listener.clock import Clock, SystemClock
+from listener.clocks import ClockEngine
 from listener.dispatch import Dispatcher
 from listener.faults import JobFaults, is_store_error
 from listener.health import save_faults
 from listener.listening import ListeningJob
 from listener.poller import SourcePoller
-from listener.clocks import ClockEngine
 from listener.store import Store
 from models.base import Classifier
 

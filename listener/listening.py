@@ -25,8 +25,8 @@ from listener.clock import Clock
 from listener.domain import require_utc
 from listener.sla.noise import Spike, SpikeSettings, negative_share_spike, volume_spike
 from listener.sla.policy import Policy
-from listener.text import keyword_pattern  # the same whole-word rule as clock priority
 from listener.store import HourlyCount, ListenedMention, ListeningOutcome, RuleAlert, SinkRouter, Store
+from listener.text import keyword_pattern  # the same whole-word rule as clock priority
 
 logger = logging.getLogger(__name__)
 

@@ -90,7 +90,8 @@ def test_help_loads_no_daemon_store_or_aiohttp() -> None:
 
     code = (
         "import sys; from listener.cli import main; main(['--help']); "
-        "heavy = [m for m in ('listener.store', 'listener.daemon', 'aiohttp', 'torch', 'alerts.base') if m in sys.modules]; "
+        "heavy = [m for m in ('listener.store', 'listener.daemon', 'aiohttp', 'torch', 'alerts.base') "
+        "if m in sys.modules]; "
         "print('HEAVY', heavy)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
@@ -152,7 +153,8 @@ def test_sources_separates_what_the_platform_shows_from_what_we_saw(
     store = SyncStore(db)
     mention = Mention(source="feed", external_id="1", text="acme?", author="@ann",
                       created_at=now - timedelta(minutes=30), brands=("acme",))
-    reply = Reply(source="feed", external_id="r1", in_reply_to="1", author="@acme", created_at=now - timedelta(minutes=5))
+    reply = Reply(source="feed", external_id="r1", in_reply_to="1", author="@acme",
+                  created_at=now - timedelta(minutes=5))
     store.ingest("feed", [mention], [reply], None, now)
     store.save_health("feed", state="up", last_success=now.isoformat(), consecutive_failures=0)
     store.save_health("broken", state="down", last_error="HTTP 502", consecutive_failures=4)

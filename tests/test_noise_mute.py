@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from alerts.base import EventKind
-from listener.clock import FakeClock
-from listener.domain import Page
 from listener.cli import COMMANDS, load_command
 from listener.cli.sla import mute_command, unmute_command
+from listener.clock import FakeClock
+from listener.domain import Page
 from listener.store import SyncStore
 from tests.doubles import KeywordClassifier, RecordingSink
 from tests.test_policy_clocks import Harness, mention

@@ -8,8 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,9 @@ class SlowClassifier(KeywordClassifier):
         return super().predict(texts)
 
 
-def spawn(broker: Mosquitto, prefix: str, classifier: str, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def spawn(
+    broker: Mosquitto, prefix: str, classifier: str, name: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """A `listener worker` process on the test broker."""
     command = [sys.executable, "-m", "listener", "worker", "--classifier", classifier, "--host", broker.host,
                "--port", str(broker.port), "--prefix", prefix, "--name", name]  # fmt: skip
@@ -181,8 +183,8 @@ def test_a_model_failure_leaves_the_request_unanswered_and_the_worker_alive() ->
 
 def test_config_backend_pool_builds_a_pool_classifier_from_classifier_pool() -> None:
     from config.loader import parse_config
-    from models.pool.client import PoolClassifier
     from models.loader import load_classifier
+    from models.pool.client import PoolClassifier
 
     settings = parse_config({
         "classifier": {"backend": "pool", "pool": {"host": "127.0.0.1", "port": 1, "timeout": "2s", "chunk_size": 4}},

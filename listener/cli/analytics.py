@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 
 import click
 
-from listener.cli.common import config_option, database_path, db_option, load_settings
 from listener.analytics.db import DatabaseMissing, QueryRefused, connect_readonly, ensure_schema
 from listener.analytics.export import FORMATS, ExportError, export
 from listener.analytics.filters import EVERY, FilterError, Filters, build_filters
+from listener.cli.common import config_option, database_path, db_option, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -36,7 +36,7 @@ def _classifier(config_path: Path | None, adapter: Path | None):
         from models.transformer import TransformerClassifier
 
         return TransformerClassifier(
-            cache_dir=settings.cache_dir,
+            cache_dir=Path(settings.cache_dir) if settings.cache_dir else None,
             adapter=adapter,
             complaint_threshold=settings.complaint_threshold,
             threads=settings.threads,
@@ -51,7 +51,9 @@ def _classifier(config_path: Path | None, adapter: Path | None):
 @_CONFIG
 @_ADAPTER
 @click.argument("texts", nargs=-1)
-@click.option("--file", "file", type=click.File("r", encoding="utf-8"), default=None, help="One text per line ('-' = stdin).")
+@click.option(
+    "--file", "file", type=click.File("r", encoding="utf-8"), default=None, help="One text per line ('-' = stdin)."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (Classification.to_dict()).")
 def classify_command(
     config_path: Path | None, adapter: Path | None, texts: tuple[str, ...], file, as_json: bool
@@ -112,7 +114,7 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
         if not result.scored:
             predicted.append(-1)
         elif task == "sentiment":
-            predicted.append(SENTIMENT_CLASSES.index(result.sentiment.value))  # type: ignore[union-attr]
+            predicted.append(SENTIMENT_CLASSES.index(result.sentiment.value))
         else:
             predicted.append(int(result.complaint))
     classes = SENTIMENT_CLASSES if task == "sentiment" else COMPLAINT_CLASSES
@@ -170,7 +172,7 @@ def train_command(
         corrections=corrections,
         epochs=epochs,
         out_dir=out_dir,
-        cache_dir=settings.classifier.cache_dir,
+        cache_dir=Path(settings.classifier.cache_dir) if settings.classifier.cache_dir else None,
         from_scratch=from_scratch,
         max_steps=max_steps,
     )

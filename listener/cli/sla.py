@@ -14,7 +14,7 @@ from listener.cli.common import CONFIG_OPTION, DB_OPTION, database_path, load_se
 from listener.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from listener.store import SyncStore
+    pass
 
 def _clock(ctx: click.Context) -> Clock:
     """The clock in `ctx.obj["clock"]` (tests inject a FakeClock), else the system clock."""

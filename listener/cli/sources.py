@@ -123,7 +123,8 @@ def sources_command(config_path: Path | None, db_path: Path | None, fmt: str) ->
     from rich.table import Table
 
     table = Table(title="Sources")
-    for column in ("source", "type", "state", "last success", "failures", "24h", "replies", "cannot show", "last error"):
+    columns = ("source", "type", "state", "last success", "failures", "24h", "replies", "cannot show", "last error")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for item in report:
         style = {"up": "green", "down": "red", "auth_failed": "red"}.get(item["state"], "yellow")

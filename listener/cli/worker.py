@@ -33,9 +33,8 @@ def worker_command(
     name: str | None,
 ) -> None:
     """Run one classification worker for the MQTT pool until SIGTERM or Ctrl-C."""
-    from models.pool.worker import Worker, import_classifier, settings_from
-
     from listener.logging_setup import setup_logging
+    from models.pool.worker import Worker, import_classifier, settings_from
 
     # A --config that names no file is an error (load_settings exits 2 and says so); no --config: defaults.
     loaded = load_settings(config_path) if config_path is not None else None

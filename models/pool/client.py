@@ -54,7 +54,7 @@ def encode_request(request_id: str, reply_to: str, texts: Sequence[str]) -> byte
     return json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
 
 
-def decode_request(payload: bytes) -> tuple[str, str, list[str]]:
+def decode_request(payload: bytes | bytearray) -> tuple[str, str, list[str]]:
     """(request id, reply topic, texts) from a work message; ValueError when malformed."""
     body = json.loads(payload)
     if not isinstance(body, dict) or body.get("v") != WIRE_VERSION:
@@ -77,7 +77,7 @@ def classification_from_dict(data: dict[str, Any]) -> Classification:
     return Classification(**fields)
 
 
-def decode_result(payload: bytes) -> tuple[str, str, list[Classification]]:
+def decode_result(payload: bytes | bytearray) -> tuple[str, str, list[Classification]]:
     """(request id, worker name, classifications) from a result message; ValueError when malformed."""
     body = json.loads(payload)
     if not isinstance(body, dict) or body.get("v") != WIRE_VERSION:
@@ -112,7 +112,7 @@ def make_client(client_id: str, settings: ClassifierPoolSettings) -> mqtt.Client
     if settings.username:
         password = settings.password.get_secret_value() if settings.password else None
         client.username_pw_set(settings.username, password)
-    client.reconnect_delay_set(min_delay=0.05, max_delay=2)
+    client.reconnect_delay_set(min_delay=0.05, max_delay=2)  # type: ignore[arg-type]  # paho takes float seconds
     client.on_socket_open = _no_delay
     return client
 
@@ -207,7 +207,8 @@ class PoolClassifier:
                 self._connected.wait(timeout)
                 for request_id in waiting:
                     # Same request id on every attempt: the first answer wins, later ones are duplicates.
-                    self._client.publish(self._work, encode_request(request_id, self._results, chunks[request_id]), qos=1)
+                    request = encode_request(request_id, self._results, chunks[request_id])
+                    self._client.publish(self._work, request, qos=1)
                 deadline = time.monotonic() + timeout
                 if all(pending[rid].done.wait(max(0.0, deadline - time.monotonic())) for rid in waiting):
                     return self._collect(chunks, pending)

@@ -1,4 +1,4 @@
-"""One classification worker of the MQTT pool: take batches from the shared work topic, run the model, publish results."""
+"""One worker of the MQTT classifier pool: take batches from the shared work topic, classify, publish the results."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def import_classifier(path: str) -> Classifier:
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
         raise ValueError(f"expected module:Class, got {path!r}")
-    return getattr(importlib.import_module(module_name), attr)()  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), attr)()
 
 
 class Worker:
@@ -57,7 +57,7 @@ class Worker:
         """Finish the batch in hand, then return from `run()`."""
         self._inbox.put(None)
 
-    def handle(self, payload: bytes) -> tuple[str, bytes] | None:
+    def handle(self, payload: bytes | bytearray) -> tuple[str, bytes] | None:
         """Classify one work message: (reply topic, result payload), or None when it is malformed."""
         try:
             request_id, reply_to, texts = decode_request(payload)
