@@ -1,8 +1,10 @@
-"""Alert sinks: Slack, MQTT and the console, fed by the outbox dispatcher."""
+"""Alert sinks (Slack, Teams, e-mail, webhook, PagerDuty, Zendesk, Freshdesk, MQTT, console), fed by the outbox."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from alerts.registry import BUILTIN, SinkContext, is_configured, sink_class
 
 if TYPE_CHECKING:
     import aiohttp
@@ -20,19 +22,12 @@ def build_sinks(
     clock: Clock | None = None,
     console: Console | None = None,
 ) -> list[Sink]:
-    """The sinks that are configured and enabled, in the order slack, mqtt, console."""
-    # Imported here so that a config with only one sink never imports the others' libraries.
+    """The sinks that are configured and enabled, in registry order (slack … mqtt, console)."""
+    context = SinkContext(session, clock, console)
     sinks: list[Sink] = []
-    if settings.slack.configured:
-        from alerts.slack import SlackSink
-
-        sinks.append(SlackSink(settings.slack, session, clock=clock))
-    if settings.mqtt.enabled:
-        from alerts.mqtt import MqttSink
-
-        sinks.append(MqttSink(settings.mqtt))
-    if settings.console.enabled:
-        from alerts.console import ConsoleSink
-
-        sinks.append(ConsoleSink(console, clock=clock))
+    for name in BUILTIN:
+        table = getattr(settings, name, None)
+        # Imported only when configured, so a config with one sink never imports the others' libraries.
+        if table is not None and is_configured(table):
+            sinks.append(sink_class(name).from_settings(table, context))
     return sinks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import quote, urlsplit
 
 from alerts.base import Event, EventKind
 from listener.timefmt import human_duration  # the sinks import it from here
@@ -115,3 +116,48 @@ def defuse_at(text: str) -> str:
     servers and `link_names` turn plain `@name` into mentions, so it is defused as well.
     """
     return _WORD_AFTER_AT.sub("@\u2060", text)
+
+
+# Characters kept as they are in a link; everything else (`|`, `<`, `>`, spaces, quotes, non-ASCII)
+# is percent-encoded so the link cannot end early, break out of an attribute or show another label.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
+
+
+def safe_http_url(url: str | None, limit: int = 1000) -> str | None:
+    """An http(s) URL, percent-encoded where unsafe, or None (other schemes, too long: a cut URL points elsewhere)."""
+    text = one_line(url)
+    if not text:
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    quoted = quote(text, safe=_URL_SAFE)
+    return quoted if len(quoted) <= limit else None
+
+
+def facts(event: Event, now: datetime) -> list[tuple[str, str]]:
+    """The label/value pairs the rich sinks show (Teams, e-mail, tickets), cleaned to one line each.
+
+    Values are untrusted (authors, states written by people, error details): each sink escapes them.
+    """
+    pairs: list[tuple[str, str]] = [("Brand", event.brand), ("Source", event.source), ("Author", event.author)]
+    policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
+    if isinstance(policy, str):
+        pairs.append(("Policy", policy))
+    pairs.append(("Sentiment", sentiment_text(event)))
+    if event.mention_at is not None:
+        age = "" if event.kind == EventKind.REPLIED else f" ({human_duration(now - event.mention_at)} ago)"
+        pairs.append(("Posted", utc_text(event.mention_at) + age))
+    pairs.append(("Deadline", deadline_text(event, now)))
+    pairs.append(("State", state_text(event)))
+    if event.kind == EventKind.SOURCE and event.detail:
+        pairs.append(("Detail", event.detail))
+    return [(label, truncate(one_line(value), 300)) for label, value in pairs if one_line(value)]
+
+
+def body_text(event: Event) -> str:
+    """The text an alert quotes: the mention, or the error detail of a source alert (cleaned, newlines kept)."""
+    return clean(event.detail if event.kind == EventKind.SOURCE else event.text).strip()

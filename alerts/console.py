@@ -10,6 +10,8 @@ from rich.text import Text
 
 from alerts._format import deadline_text, human_duration, one_line, state_text, title, truncate
 from alerts.base import Event, EventKind
+from alerts.registry import SinkContext
+from config.schema import ConsoleSettings
 from listener.clock import Clock, SystemClock
 
 TEXT_MAX = 120
@@ -35,6 +37,11 @@ class ConsoleSink:
         # The demo passes the Console behind its live view so lines print above it.
         self._console = console or Console()
         self._clock = clock or SystemClock()
+
+    @classmethod
+    def from_settings(cls, settings: ConsoleSettings, context: SinkContext) -> ConsoleSink:
+        """Build from `[alerts.console]` (the registry's entry point)."""
+        return cls(context.console, clock=context.clock)
 
     def accepts(self, event: Event) -> bool:
         """Every alert kind; MENTION events are too many for a terminal."""

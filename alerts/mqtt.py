@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import ssl
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -23,12 +21,13 @@ from paho.mqtt.properties import Properties
 
 from alerts._format import one_line
 from alerts.base import Event, EventKind
+from alerts.payload import encode
+from alerts.registry import SinkContext
 from config.schema import MqttSettings
 from listener.errors import ConfigError, SinkError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 SYSTEM_BRAND = "_system"
 _SEGMENT_MAX = 200
 # `+` and `#` are wildcards, `/` separates levels, NUL is forbidden in topic names.
@@ -53,20 +52,6 @@ def topic_for(prefix: str, event: Event) -> str:
     brand = topic_segment(event.brand) if event.brand.strip() else SYSTEM_BRAND
     head = topic_prefix(prefix)
     return f"{head}/{brand}/{leaf}" if head else f"{brand}/{leaf}"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def encode(event: Event) -> bytes:
-    """The JSON payload: `Event.to_dict()` plus `schema_version`, as UTF-8."""
-    data = {"schema_version": SCHEMA_VERSION, **event.to_dict()}
-    text = json.dumps(data, ensure_ascii=False, default=_json_default, separators=(",", ":"))
-    # A lone surrogate in scraped text cannot be UTF-8: it becomes "?" rather than failing.
-    return text.encode("utf-8", "replace")
 
 
 @dataclass(slots=True)
@@ -106,6 +91,11 @@ class MqttSink:
         self._tls = self._tls_context(settings)
         self._link: _Link | None = None
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: MqttSettings, context: SinkContext) -> MqttSink:
+        """Build from `[alerts.mqtt]` (the registry's entry point)."""
+        return cls(settings)
 
     @staticmethod
     def _tls_context(settings: MqttSettings) -> ssl.SSLContext | None:

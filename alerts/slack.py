@@ -7,12 +7,10 @@ failure becomes a `SinkError`, so the outbox keeps the event and retries it late
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import aiohttp
@@ -20,7 +18,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError, SlackObjectFormati
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from alerts._http import parse_retry_after
 from alerts.base import Event, EventKind
+from alerts.registry import SinkContext
 from alerts.slack_blocks import SlackMessage, render, render_digest
 from config.schema import SlackRoute, SlackSettings
 from listener.clock import Clock, SystemClock
@@ -71,24 +71,6 @@ _GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_wind
 _ERROR_CODE = re.compile(r"[a-z0-9_]{1,64}")
 
 T = TypeVar("T")
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -184,6 +166,11 @@ class SlackSink:
             self._routes.append((route, target))
         self._by_label = {target.label: target for _, target in reversed(self._routes)}
         self._by_label.setdefault(self._default.label, self._default)
+
+    @classmethod
+    def from_settings(cls, settings: SlackSettings, context: SinkContext) -> SlackSink:
+        """Build from `[alerts.slack]` (the registry's entry point)."""
+        return cls(settings, context.session, clock=context.clock)
 
     def target(self, event: Event) -> _Target:
         """The first route that matches `event` (brand, policy, source, kind), else the default channel."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -29,6 +28,7 @@ from alerts._format import (
     defuse_at,
     human_duration,
     one_line,
+    safe_http_url,
     sentiment_text,
     state_text,
     title,
@@ -70,9 +70,6 @@ _EMOJI = {
 }
 LISTENING_KINDS = (EventKind.SPIKE, EventKind.CRISIS, EventKind.VIP)
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-# Characters kept as they are in a link; everything else (`|`, `<`, `>`, spaces, quotes,
-# non-ASCII) is percent-encoded so the link cannot end early or show another label.
-_URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,17 +102,7 @@ def escape(text: str | None, limit: int, *, quote_lines: bool = False) -> str:
 
 def safe_url(url: str | None) -> str | None:
     """An http(s) URL that is safe inside `<…>` and in a button, or None when unusable."""
-    text = one_line(url)
-    if not text:
-        return None
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    quoted = quote(text, safe=_URL_SAFE)
-    return quoted if len(quoted) <= URL_MAX else None
+    return safe_http_url(url, URL_MAX)
 
 
 def _link(url: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +9,16 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from config.sinks import (
+    AlertKindName,
+    EmailSettings,
+    FreshdeskSettings,
+    PagerDutySettings,
+    RouteMatch,
+    TeamsSettings,
+    WebhookSettings,
+    ZendeskSettings,
+)
 from config.types import Duration, StrictModel
 from listener.sla.noise import NoiseSettings, SpikeSettings
 from listener.sla.policy import CalendarSettings, Policy
@@ -117,16 +126,9 @@ class BrandSettings(StrictModel):
         return value
 
 
-AlertKindName = Literal["warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"]
-
-
-class SlackRoute(StrictModel):
+class SlackRoute(RouteMatch):
     """[[alerts.slack.routes]]: send matching alerts to another channel; the first matching route wins."""
 
-    brands: list[str] = Field(default_factory=list, description="Brand names (globs); empty matches any.")
-    policies: list[str] = Field(default_factory=list, description="SLA policy names (globs); empty matches any.")
-    sources: list[str] = Field(default_factory=list, description="Source names (globs); empty matches any.")
-    kinds: list[AlertKindName] = Field(default_factory=list, description="Alert kinds; empty matches any.")
     channel: str = Field(
         default="", description="Channel for chat.postMessage (bot token); with webhook_url only a label."
     )
@@ -138,19 +140,6 @@ class SlackRoute(StrictModel):
     @classmethod
     def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None
-
-    def matches(self, *, brand: str, policy: str, source: str, kind: str) -> bool:
-        """Whether an alert with these facts takes this route."""
-        return (
-            _any_glob(self.brands, brand)
-            and _any_glob(self.policies, policy)
-            and _any_glob(self.sources, source)
-            and (not self.kinds or kind in self.kinds)
-        )
-
-
-def _any_glob(patterns: list[str], value: str) -> bool:
-    return not patterns or any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
 class SlackSettings(StrictModel):
@@ -299,6 +288,12 @@ class AlertSettings(StrictModel):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    zendesk: ZendeskSettings = Field(default_factory=ZendeskSettings)
+    freshdesk: FreshdeskSettings = Field(default_factory=FreshdeskSettings)
     noise: NoiseSettings = Field(default_factory=NoiseSettings)
     listening: ListeningSettings = Field(default_factory=ListeningSettings)
 

@@ -237,8 +237,13 @@ class Dispatcher:
         wanted = getattr(sink, "max_in_flight", None)
         return max(1, min(self.concurrency, wanted)) if isinstance(wanted, int) else self.concurrency
 
+    @staticmethod
+    def _for_people(name: str, sink: Sink) -> bool:
+        """Whether mutes and noise controls apply: not for MQTT, nor a sink that asks for every event."""
+        return name not in MACHINE_SINKS and getattr(sink, "noise_controls", True) is not False
+
     def _meta(self, name: str, sink: Sink, event: Event) -> NoiseMeta:
-        if name in MACHINE_SINKS:
+        if not self._for_people(name, sink):
             return NoiseMeta()
         if event.kind in UPDATE_KINDS:  # edits a message already counted: no channel, so no slot used
             return NoiseMeta(rule=alert_rule(event), subject=alert_subject(event))
@@ -248,7 +253,7 @@ class Dispatcher:
 
     async def _drain_sink(self, name: str) -> int:
         sink = self.sinks[name]
-        human = name not in MACHINE_SINKS
+        human = self._for_people(name, sink)
         noisy = human and noise_active(self.noise)
         delivered = 0
         while True:

@@ -40,7 +40,8 @@ def write_sample(path: Path, now: datetime) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def write_config(path: Path, sample: Path, db: Path, broker: Any) -> None:
+def write_config(path: Path, sample: Path, db: Path, broker: Any, extra: str = "") -> None:
+    """The daemon's config: fast clocks and retries, MQTT, and `extra` tables (more sinks)."""
     path.write_text(f"""
 [listener]
 database = "{db}"
@@ -70,7 +71,7 @@ host = "{broker.host}"
 port = {broker.port}
 topic_prefix = "crash"
 timeout = "2s"
-""")
+{extra}""")
 
 
 def _stored(db: Path) -> int:
@@ -98,6 +99,21 @@ async def start(config: Path) -> asyncio.subprocess.Process:
             return proc
 
 
+async def kill_at_random_points(config: Path, db: Path, seed: int = 20261122) -> list[int]:
+    """Start and SIGKILL the daemon KILLS times; check the kills landed mid-work; return mentions stored after each."""
+    rng = random.Random(seed)
+    progress = []
+    for _ in range(KILLS):
+        proc = await start(config)
+        await asyncio.sleep(rng.uniform(0.05, 0.6))  # somewhere in polling, classifying or delivering
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        progress.append(_stored(db))
+    # The kills really landed mid-work: the backlog was worked off across many of them.
+    assert progress[0] < TOTAL and len(set(progress)) >= 5, progress
+    return progress
+
+
 async def test_sigkill_at_random_points_loses_and_doubles_nothing(mosquitto, tmp_path) -> None:  # type: ignore[no-untyped-def]
     sample, db, config = tmp_path / "sample.jsonl", tmp_path / "crash.db", tmp_path / "listener.toml"
     write_sample(sample, datetime.now(UTC))
@@ -112,16 +128,7 @@ async def test_sigkill_at_random_points_loses_and_doubles_nothing(mosquitto, tmp
 
     listener = asyncio.create_task(subscribe())
     await asyncio.sleep(0.3)
-    rng = random.Random(20261122)
-    progress = []
-    for _ in range(KILLS):
-        proc = await start(config)
-        await asyncio.sleep(rng.uniform(0.05, 0.6))  # somewhere in polling, classifying or delivering
-        proc.send_signal(signal.SIGKILL)
-        await proc.wait()
-        progress.append(_stored(db))
-    # The kills really landed mid-work: the backlog was worked off across many of them.
-    assert progress[0] < TOTAL and len(set(progress)) >= 5, progress
+    await kill_at_random_points(config, db)
     final = await start(config)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

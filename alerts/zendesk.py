@@ -1,0 +1,173 @@
+"""Zendesk sink: one ticket per complaint case, a private note per later event, solved when the brand replies.
+
+The ticket carries `external_id = "listener:<case id>"`. Before creating one the sink looks the case up
+by that id, so a create repeated after a crash (or after a timeout that hid a success) finds the
+ticket made the first time instead of opening a second. Each note ends with `listener event <id>`;
+before adding a note the sink reads the ticket's newest comments and skips a note already there.
+Notes are sent as `html_body` built with every untrusted value escaped (Zendesk never parses them
+as Markdown), and they are private (`public: false`): the customer never sees them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import aiohttp
+
+from alerts._format import one_line, truncate
+from alerts._helpdesk import marker, note_html, parse_ref, ticket_ref
+from alerts._http import Answer, raise_for, request
+from alerts.base import Event, EventKind
+from alerts.mail_render import subject as mail_subject
+from alerts.registry import SinkContext
+from config.sinks import ZendeskSettings
+from listener.clock import Clock, SystemClock
+from listener.errors import SinkError
+
+_NOTE_KINDS = frozenset({"breach", "escalate", "action", "replied"})
+SUBJECT_MAX = 150
+
+
+def external_id(case: str) -> str:
+    """The ticket's external id for a case."""
+    return f"listener:{case}"
+
+
+class ZendeskSink:
+    """Create, annotate and solve one Zendesk ticket per complaint case (API token authentication)."""
+
+    name: ClassVar[str] = "zendesk"
+
+    def __init__(self, settings: ZendeskSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
+        assert settings.api_token is not None  # validated by the settings
+        self._settings = settings
+        self._session = session
+        self._clock = clock or SystemClock()
+        self._root = settings.root
+        self._timeout = settings.timeout.total_seconds()
+        # API token authentication: basic auth as "{email}/token:{api_token}".
+        pair = f"{settings.email}/token:{settings.api_token.get_secret_value()}".encode()
+        self._authorization = "Basic " + base64.b64encode(pair).decode("ascii")
+        self._create_on = frozenset(settings.create_on)
+
+    @classmethod
+    def from_settings(cls, settings: ZendeskSettings, context: SinkContext) -> ZendeskSink:
+        """Build from `[alerts.zendesk]` (the registry's entry point)."""
+        return cls(settings, context.session, clock=context.clock)
+
+    def accepts(self, event: Event) -> bool:
+        """Complaint events that open the ticket or annotate it; never source health or listening alerts."""
+        if not event.thread or event.kind in (EventKind.SOURCE, EventKind.MENTION):
+            return False
+        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+            return False
+        return event.kind.value in self._create_on or event.kind.value in _NOTE_KINDS
+
+    def channel_for(self, event: Event) -> str:
+        """The help desk is one channel for noise controls."""
+        return "zendesk"
+
+    async def send(self, event: Event, previous_ref: str | None) -> str | None:
+        """Open the case's ticket, or add a note to it (solving it on a reply). Returns `<ticket id>[:solved]`."""
+        ticket, solved = parse_ref(previous_ref)
+        if ticket is None:
+            ticket, solved = await self._find(event)
+        if ticket is not None and await self._note(ticket, event, reopen=solved):
+            return ticket_ref(ticket, solved=event.kind is EventKind.REPLIED)
+        # No ticket, or it is gone (deleted, closed for good): open one if this kind opens tickets.
+        if event.kind.value not in self._create_on:
+            return None  # nothing to annotate (yet)
+        return str(await self._create(event))
+
+    async def close(self) -> None:
+        """Nothing to release: the HTTP session belongs to the caller."""
+
+    async def _find(self, event: Event) -> tuple[int | None, bool]:
+        """The case's newest ticket that can still be updated (not closed), by external_id."""
+        url = f"{self._root}/api/v2/tickets.json?external_id={quote(external_id(event.thread), safe='')}"
+        data = await self._call("GET", url, f"zendesk: look-up of {event.thread}")
+        tickets = data.get("tickets") if isinstance(data, dict) else None
+        open_ = [t for t in tickets or [] if isinstance(t, dict) and t.get("status") != "closed"
+                 and isinstance(t.get("id"), int)]
+        if not open_:
+            return None, False
+        newest = max(open_, key=lambda t: t["id"])
+        return newest["id"], newest.get("status") == "solved"
+
+    async def _create(self, event: Event) -> int:
+        s = self._settings
+        ticket: dict[str, Any] = {
+            "subject": truncate(mail_subject(event, ""), SUBJECT_MAX),
+            "comment": {"html_body": self._html(event), "public": False},
+            "external_id": external_id(event.thread),
+            "tags": [*s.tags, f"listener_{event.kind.value}"],
+        }
+        if s.priority:
+            ticket["priority"] = s.priority
+        if s.group_id is not None:
+            ticket["group_id"] = s.group_id
+        data = await self._call("POST", f"{self._root}/api/v2/tickets.json", f"zendesk: ticket for {event.id}",
+                                {"ticket": ticket})
+        created = data.get("ticket") if isinstance(data, dict) else None
+        if not isinstance(created, dict) or not isinstance(created.get("id"), int):
+            raise SinkError(f"zendesk: ticket for {event.id}: answer without a ticket id")
+        return int(created["id"])
+
+    async def _note(self, ticket: int, event: Event, *, reopen: bool) -> bool:
+        """Add the event's note (unless already there); False when the ticket no longer exists or is closed."""
+        what = f"zendesk: note on ticket {ticket} for {event.id}"
+        comments = await self._call(
+            "GET", f"{self._root}/api/v2/tickets/{ticket}/comments.json?sort_order=desc", what, missing_ok=True)
+        if comments is None:
+            return False
+        for comment in comments.get("comments", []) if isinstance(comments, dict) else []:
+            if isinstance(comment, dict) and marker(event) in str(comment.get("html_body") or comment.get("body")):
+                return True  # added before a crash: not again
+        update: dict[str, Any] = {"comment": {"html_body": self._html(event), "public": False}}
+        if event.kind is EventKind.REPLIED:
+            update["status"] = "solved"
+        elif reopen:
+            update["status"] = "open"  # the case reopened after the ticket was solved
+        answer = await self._call("PUT", f"{self._root}/api/v2/tickets/{ticket}.json", what, {"ticket": update},
+                                  missing_ok=True, closed_ok=True)
+        return answer is not None
+
+    def _html(self, event: Event) -> str:
+        return note_html(event, self._clock.now())
+
+    async def _call(self, method: str, url: str, what: str, document: Any = None, *, missing_ok: bool = False,
+                    closed_ok: bool = False) -> Any:
+        """One API call; None for a 404 (and a 422 on a closed ticket) when the caller can handle it."""
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8", "replace") if document is not None else None
+        headers = {"Authorization": self._authorization}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        answer = await request(self._session, method, url, what=what, timeout=self._timeout, body=body,
+                               headers=headers)
+        if missing_ok and answer.status == 404:
+            return None
+        if closed_ok and answer.status == 422 and "closed" in _problem(answer).lower():
+            return None
+        if answer.status == 409:  # two writes to one ticket at once (an agent, a trigger): try again
+            raise SinkError(f"{what}: HTTP 409 {_problem(answer)}".strip())
+        raise_for(answer, what, self._clock.now(), detail=_problem(answer))
+        return answer.data
+
+
+def _problem(answer: Answer) -> str:
+    """Zendesk's `{"error", "description", "details"}` in one line (it may quote our input)."""
+    data = answer.data
+    if not isinstance(data, dict):
+        return one_line(answer.text)[:200] if answer.status >= 400 else ""
+    error = data.get("error")
+    if isinstance(error, dict):  # some endpoints nest it: {"error": {"title", "message"}}
+        error = f"{error.get('title', '')} {error.get('message', '')}"
+    parts = [str(error or ""), str(data.get("description") or "")]
+    details = data.get("details")
+    if isinstance(details, dict):
+        parts += [f"{field}: {d.get('description', '')}" for field, items in details.items()
+                  for d in (items if isinstance(items, list) else []) if isinstance(d, dict)]
+    return "; ".join(p.strip() for p in parts if p and p.strip())
