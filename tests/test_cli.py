@@ -83,6 +83,30 @@ def test_every_command_has_help() -> None:
         assert command.help or command.short_help, f"`listener {name}` has no help text"
 
 
+def _all_commands() -> list[tuple[str, click.Command]]:
+    found = []
+    pending: list[tuple[str, click.Command]] = [("listener", cli)]
+    while pending:
+        path, command = pending.pop()
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            pending.extend((f"{path} {name}", command.get_command(ctx, name)) for name in command.list_commands(ctx))
+    return found
+
+
+def test_one_config_option_everywhere() -> None:
+    """Every --config behaves alike (issue 17: the worker's copy required the file, the others did not)."""
+    with_config = 0
+    for path, command in _all_commands():
+        for param in command.params:
+            if param.name == "config_path":
+                with_config += 1
+                assert param.opts == ["--config"], path
+                assert isinstance(param.type, click.Path) and not param.type.exists and not param.type.dir_okay, path
+    assert with_config >= 20
+
+
 def test_help_loads_no_daemon_store_or_aiohttp() -> None:
     """`listener --help` must start fast: command modules import the light cli.common only (issue 17)."""
     import subprocess
