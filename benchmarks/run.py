@@ -24,6 +24,7 @@ SECTIONS = [
     "benchmarks.analytics",
     "benchmarks.sla",
     "benchmarks.pool",
+    "benchmarks.webhooks",
     "benchmarks.soak",
     "benchmarks.cli_start",
 ]

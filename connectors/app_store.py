@@ -232,6 +232,14 @@ class AppStoreConnector(ReviewConnectorBase):
     type_name: ClassVar[str] = "app_store"
     Config: ClassVar[type[AppStoreConfig]] = AppStoreConfig
     can_see_replies: ClassVar[bool] = True
+    shows: ClassVar[tuple[str, ...]] = (
+        "every customer review of the app, with its rating and territory",
+        "the developer's response (pending or published)",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "edits to a review (no modified time)", "a link to each review", "ratings without a review",
+        "deleted reviews",
+    )
     config: AppStoreConfig
 
     def __init__(
@@ -465,6 +473,13 @@ class AppStoreRssConnector(ReviewConnectorBase):
     type_name: ClassVar[str] = "app_store_rss"
     Config: ClassVar[type[AppStoreRssConfig]] = AppStoreRssConfig
     can_see_replies: ClassVar[bool] = False
+    shows: ClassVar[tuple[str, ...]] = (
+        "the newest reviews of each storefront, with rating",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "the developer's responses (use `listener ack`)", "reviews beyond the feed's ~500 newest per storefront",
+        "edits to a review", "ratings without a review", "a link to each review",
+    )
     config: AppStoreRssConfig
 
     def _url(self, country: str, page: int) -> str:

@@ -177,6 +177,14 @@ class BlueskyConnector(HttpConnectorBase):
     Config: ClassVar[type[BlueskyConfig]] = BlueskyConfig
     rate_limit: ClassVar[RateLimitHeaders | None] = BLUESKY_RATE_LIMIT
     can_see_replies: ClassVar[bool] = True
+    shows: ClassVar[tuple[str, ...]] = (
+        "public posts matching a search (needs a login)", "posts that mention a brand account",
+        "the brand's replies (thread)",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "search without a login (the public AppView refuses it)", "direct messages (chat)",
+        "deletions after a post was read", "replies hidden by a threadgate or block",
+    )
 
     def __init__(
         self,

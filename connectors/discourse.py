@@ -119,6 +119,13 @@ class DiscourseConnector(HttpConnectorBase):
     type_name: ClassVar[str] = "discourse"
     Config: ClassVar[type[DiscourseConfig]] = DiscourseConfig
     can_see_replies: ClassVar[bool] = True
+    shows: ClassVar[tuple[str, ...]] = (
+        "every new post on the forum, or posts matching a search", "staff replies in the topic",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "private messages", "categories the API user cannot read", "edits and deletions after a post was read",
+        "search beyond its 10 pages",
+    )
 
     def __init__(
         self,

@@ -150,6 +150,13 @@ class GoogleBusinessConnector(ReviewConnectorBase):
     type_name: ClassVar[str] = "google_business"
     Config: ClassVar[type[GoogleBusinessConfig]] = GoogleBusinessConfig
     can_see_replies: ClassVar[bool] = True
+    shows: ClassVar[tuple[str, ...]] = (
+        "reviews of the verified locations, with star rating", "the owner's reply", "edits (updateTime)",
+        "star-only reviews with include_rating_only",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "unverified locations", "star-only reviews by default", "anonymous reviewers' names", "Q&A and messages",
+    )
     config: GoogleBusinessConfig
 
     def __init__(

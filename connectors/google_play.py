@@ -146,6 +146,13 @@ class GooglePlayConnector(ReviewConnectorBase):
     Config: ClassVar[type[GooglePlayConfig]] = GooglePlayConfig
     can_see_replies: ClassVar[bool] = True
     max_lookback: ClassVar[timedelta | None] = timedelta(days=7)  # reviews.list: last week only
+    shows: ClassVar[tuple[str, ...]] = (
+        "reviews with text, with rating, device and app version", "the developer's reply", "edits (lastModified)",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "reviews not created or changed in the last 7 days", "ratings without text", "non-production tracks",
+        "the reviewer, sometimes (no authorName)",
+    )
     config: GooglePlayConfig
 
     def __init__(

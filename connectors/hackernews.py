@@ -128,6 +128,13 @@ class HackerNewsConnector(HttpConnectorBase):
     type_name: ClassVar[str] = "hackernews"
     Config: ClassVar[type[HackerNewsConfig]] = HackerNewsConfig
     can_see_replies: ClassVar[bool] = True
+    shows: ClassVar[tuple[str, ...]] = (
+        "stories and comments matching a search", "the brand's replies (comment tree)",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "more than 1,000 hits a search (Algolia's cap)", "edits and deletions after an item was read",
+        "dead and flagged items", "the linked article itself (title, text and URL only)",
+    )
 
     def __init__(
         self,

@@ -195,6 +195,12 @@ class JsonlConnector:
 
     type_name: ClassVar[str] = "jsonl"
     Config: ClassVar[type[JsonlConfig]] = JsonlConfig
+    shows: ClassVar[tuple[str, ...]] = (
+        "every record of the file, in order", "replies written in the file (`in_reply_to`)",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "anything not in the file (no platform behind it)", "edits and deletions (a record is read once)",
+    )
 
     def __init__(
         self,

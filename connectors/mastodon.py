@@ -207,6 +207,16 @@ class MastodonConnector:
 
     type_name: ClassVar[str] = "mastodon"
     Config: ClassVar[type[MastodonConfig]] = MastodonConfig
+    shows: ClassVar[tuple[str, ...]] = (
+        "indexable public statuses matching a search", "hashtag timelines",
+        "mentions of the brand's account, private ones included (notifications)",
+        "the brand's replies (thread context)", "edits made before a status was read",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "non-indexable posts in search (full-text search is not a firehose)",
+        "other instances' posts the instance never received", "edits and deletions after a status was read",
+        "mentions held back by the account's notification filters",
+    )
 
     def __init__(
         self,

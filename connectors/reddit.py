@@ -175,6 +175,14 @@ class RedditConnector(HttpConnectorBase):
     Config: ClassVar[type[RedditConfig]] = RedditConfig
     rate_limit: ClassVar[RateLimitHeaders | None] = REDDIT_RATE_LIMIT
     can_see_replies: ClassVar[bool] = True
+    shows: ClassVar[tuple[str, ...]] = (
+        "posts matching a search (last week)", "comments in the configured subreddits",
+        "the brand's replies (comment tree)", "edits made before a post was read",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "comments outside the configured subreddits (search finds posts only)", "private messages and modmail",
+        "edits and deletions after a post was read", "brand replies deep in collapsed `more` branches",
+    )
 
     def __init__(
         self,

@@ -120,6 +120,13 @@ class RssConnector(HttpConnectorBase):
     type_name: ClassVar[str] = "rss"
     Config: ClassVar[type[RssConfig]] = RssConfig
     can_see_replies: ClassVar[bool] = False  # feeds carry no answers: clocks stop with `listener ack`
+    shows: ClassVar[tuple[str, ...]] = (
+        "entries in the feeds (news, blogs, Google Alerts)", "the article's link, title and summary",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "the brand's replies (use `listener ack`)", "entries that left the feed between polls",
+        "comments under the articles", "the author, often",
+    )
 
     def __init__(
         self,

@@ -158,6 +158,13 @@ class TrustpilotConnector(ReviewConnectorBase):
     type_name: ClassVar[str] = "trustpilot"
     Config: ClassVar[type[TrustpilotConfig]] = TrustpilotConfig
     can_see_replies: ClassVar[bool] = True
+    shows: ClassVar[tuple[str, ...]] = (
+        "reviews of the business unit, with stars", "the company's reply",
+        "edits while the review is among the newest pages",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "edits to reviews older than the pages a poll reads", "reviews removed by Trustpilot",
+    )
     config: TrustpilotConfig
 
     def __init__(

@@ -158,6 +158,14 @@ class XConnector(HttpConnectorBase):
     rate_limit: ClassVar[RateLimitHeaders | None] = X_RATE_LIMIT
     can_see_replies: ClassVar[bool] = True
     max_lookback: ClassVar[timedelta] = timedelta(days=7)  # recent search reaches back 7 days
+    shows: ClassVar[tuple[str, ...]] = (
+        "public tweets matching the query (recent search: the last 7 days)",
+        "retweets, as reach of the original (include_retweets)", "the brand's replies (`from:` search)",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "tweets older than 7 days (after a longer outage)", "protected accounts' tweets", "direct messages",
+        "edits and deletions after a tweet was read",
+    )
 
     def __init__(
         self,

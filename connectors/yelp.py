@@ -131,6 +131,13 @@ class YelpConnector(ReviewConnectorBase):
     type_name: ClassVar[str] = "yelp"
     Config: ClassVar[type[YelpConfig]] = YelpConfig
     can_see_replies: ClassVar[bool] = False
+    shows: ClassVar[tuple[str, ...]] = (
+        "the 3 newest review excerpts per business, with rating",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "the owner's replies (use `listener ack`)", "more than 3 reviews per poll (no paging)",
+        "the full review text", "edits and deletions",
+    )
     config: YelpConfig
 
     def __init__(

@@ -140,6 +140,14 @@ class YouTubeConnector(HttpConnectorBase):
     type_name: ClassVar[str] = "youtube"
     Config: ClassVar[type[YouTubeConfig]] = YouTubeConfig
     can_see_replies: ClassVar[bool] = True
+    shows: ClassVar[tuple[str, ...]] = (
+        "comments and replies on the channel's or the listed videos", "the channel's replies",
+        "edits made before a comment was read",
+    )
+    hides: ClassVar[tuple[str, ...]] = (
+        "comments on other channels' videos", "comments held for review (needs the owner's OAuth)",
+        "edits and deletions after a comment was read", "the comment's language", "community posts and live chat",
+    )
 
     def __init__(
         self,

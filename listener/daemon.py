@@ -119,6 +119,7 @@ class Daemon:
         self.started = asyncio.Event()
         self.pollers: list[SourcePoller] = []
         self._poll_tasks: set[asyncio.Task[object]] = set()
+        self._queueing: set[asyncio.Task[None]] = set()  # classify_later's waits for room in the queue
         self.stage: ClassifyStage | None = None
         self.dispatcher: Dispatcher | None = None
         self.scheduler: AsyncIOScheduler | None = None
@@ -240,6 +241,19 @@ class Daemon:
     async def _enqueue(self, keys: Sequence[str]) -> None:
         for key in keys:
             await self.queue.put(key)  # bounded: a slow model slows the pollers down
+
+    def classify_later(self, keys: Sequence[str]) -> None:
+        """Queue these stored mention keys for the classifier without making the caller wait.
+
+        For callers that must answer at once (Meta's webhooks): when the bounded queue is full the
+        keys wait for room in the background. Keys still waiting at shutdown stay unclassified in
+        the database and are re-queued at the next start, so none is lost.
+        """
+        if not keys or self.stop_event.is_set():
+            return  # stored already; a stopping daemon leaves them to the next start's re-queue
+        task = asyncio.create_task(self._enqueue(list(keys)), name="classify-later")
+        self._queueing.add(task)
+        task.add_done_callback(self._queueing.discard)
 
     async def _requeue_unclassified(self) -> int:
         keys = await self.store.unclassified_keys()
@@ -480,9 +494,9 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         requeue_task.cancel()
-        # Polls still running (possibly waiting for room in the queue) stop here, before the
-        # classifier and the store go away under them.
-        polls = list(self._poll_tasks)
+        # Polls still running (possibly waiting for room in the queue), and keys that classify_later
+        # still holds, stop here, before the classifier and the store go away under them.
+        polls = [*self._poll_tasks, *self._queueing]
         for task in polls:
             task.cancel()
         if polls:

@@ -203,15 +203,11 @@ class MetaWebhooks:
 
 def attach(app: web.Application, targets: Sequence[WebhookTarget], daemon: Any) -> MetaWebhooks:
     """Serve ROUTE on the daemon's app: store with the daemon's store, then queue for the classifier."""
-    pending: set[asyncio.Task[None]] = set()
 
     async def ingest(source: str, mentions: list[Mention], replies: list[Reply]) -> None:
         keys = await daemon.store.ingest(source, mentions, replies, None, daemon.clock.now(), daemon.route)
-        if keys:
-            # Stored already; queueing may wait on a full classifier queue, which must not hold Meta's request.
-            task = asyncio.create_task(daemon._enqueue(keys))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
+        # Stored already; a full classifier queue must not hold Meta's request, so this never waits.
+        daemon.classify_later(keys)
 
     async def open_mentions(source: str) -> Sequence[Mention]:
         found: Sequence[Mention] = await daemon.store.open_complaint_mentions(source)
