@@ -3,72 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
+# The event is a core type the store queues; sinks take it from here as before.
+from listener.events import Event, EventKind
 
-class EventKind(StrEnum):
-    """What an outbox event announces."""
-
-    MENTION = "mention"  # a classified mention (MQTT only)
-    WARN = "warn"  # a complaint's clock passed the warning threshold
-    BREACH = "breach"  # a complaint's clock passed its deadline
-    REPLIED = "replied"  # the brand replied (or someone marked it replied) after an alert
-    ESCALATE = "escalate"  # an escalation level of the ladder (a thread reply in Slack)
-    ACTION = "action"  # someone acknowledged, assigned, snoozed or dismissed the complaint
-    SOURCE = "source"  # source health (credentials rejected, down, gap)
-    SPIKE = "spike"  # listening: mention volume or negative share above its rolling baseline
-    CRISIS = "crisis"  # listening: a mention with a crisis keyword
-    VIP = "vip"  # listening: a mention by a VIP or high-reach author
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """One outbox entry. `id` is stable, so consumers can drop duplicates after a crash.
-
-    `thread` groups events that belong to one case (the complaint's mention key): the Slack
-    sink updates the message it posted earlier for the same thread instead of posting anew.
-    """
-
-    id: str
-    kind: EventKind
-    brand: str
-    thread: str
-    created_at: datetime
-    source: str = ""
-    mention_key: str = ""
-    author: str = ""
-    text: str = ""
-    url: str = ""
-    sentiment: str | None = None
-    p_complaint: float | None = None
-    language: str | None = None
-    mention_at: datetime | None = None
-    deadline: datetime | None = None
-    response_seconds: float | None = None
-    state: str = ""
-    detail: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping (ISO-8601 timestamps)."""
-        # Field by field rather than `asdict`: that deep-copies every value, and this runs for every
-        # delivery of every event (a measurable share of the daemon's CPU under load).
-        data: dict[str, Any] = {}
-        for name in _EVENT_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                value = value.isoformat()
-            elif isinstance(value, dict):
-                value = dict(value)  # the caller may change its copy; nested values are JSON data
-            data[name] = value
-        data["kind"] = self.kind.value
-        return data
-
-
-_EVENT_FIELDS = tuple(f.name for f in fields(Event))
+__all__ = ["Event", "EventKind", "Sink", "SinkHooks"]
 
 
 class Sink(Protocol):

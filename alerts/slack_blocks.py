@@ -188,7 +188,8 @@ def _actionable(event: Event) -> bool:
     # Listening alerts are about a mention, not a clock: the buttons would have nothing to act on.
     if event.kind in (EventKind.REPLIED, EventKind.SOURCE, EventKind.MENTION, *LISTENING_KINDS):
         return False
-    return event.state not in CLOSED_STATES
+    # A dismissal ("Not a complaint") closes the clock: its ACTION event says so in `extra`.
+    return event.state not in CLOSED_STATES and not (isinstance(event.extra, dict) and event.extra.get("closed"))
 
 
 def fallback_text(event: Event) -> str:

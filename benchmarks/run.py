@@ -22,6 +22,7 @@ SECTIONS = [
     "benchmarks.pipeline",
     "benchmarks.model_speed",
     "benchmarks.analytics",
+    "benchmarks.queue",
     "benchmarks.sla",
     "benchmarks.pool",
     "benchmarks.webhooks",

@@ -90,6 +90,14 @@ class SlaSettings(StrictModel):
     sweep_interval: Duration = Field(default="5s")
     policies: list[Policy] = Field(default_factory=list, description="Ordered policies; the first match wins.")
     calendars: dict[str, CalendarSettings] = Field(default_factory=dict, description="Business calendars by name.")
+    follow_up_window: Duration = Field(
+        default="24h", description="A complaint or question by the same customer about the same brand this soon "
+        "joins their case (posts in the same thread or conversation always do).",
+    )
+    max_age: Duration | None = Field(
+        default="72h", description="Posts first seen longer than this after they were written (imports, "
+        "backfills) get no clock.",
+    )
 
     @field_validator("target")
     @classmethod
@@ -308,12 +316,16 @@ def _is_loopback(host: str) -> bool:
 
 
 class ApiSettings(StrictModel):
-    """[api]: the REST API and dashboard served by the daemon (read-only)."""
+    """[api]: the REST API, dashboard and web queue served by the daemon."""
 
     enabled: bool = False
     host: str = Field(default="127.0.0.1", description="Bind address; anything but loopback needs `token`.")
     port: int = Field(default=8787, ge=0, le=65535)
     token: SecretStr | None = Field(default=None, description="Bearer token clients must send (from ${ENV}).")
+    users: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Per-user bearer tokens (name = \"${ENV}\"): the web queue records actions under the name.",
+    )
 
     @field_validator("token")
     @classmethod
@@ -324,9 +336,23 @@ class ApiSettings(StrictModel):
             raise ValueError("token must be at least 16 characters (generate one with `openssl rand -hex 32`)")
         return value
 
+    @field_validator("users")
+    @classmethod
+    def _user_tokens(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        kept = {name: secret for name, secret in value.items() if secret.get_secret_value().strip()}
+        for name, secret in kept.items():
+            if not name.strip() or len(name) > 80 or not name.isprintable():
+                raise ValueError(f"user name {name!r} must be 1 to 80 printable characters")
+            if len(secret.get_secret_value()) < 16:
+                raise ValueError(f"{name}: token must be at least 16 characters")
+        tokens = [s.get_secret_value() for s in kept.values()]
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("two users have the same token")
+        return kept
+
     @model_validator(mode="after")
     def _token_off_loopback(self) -> ApiSettings:
-        if not _is_loopback(self.host) and self.token is None:
+        if not _is_loopback(self.host) and self.token is None and not self.users:
             raise ValueError(
                 f"binding to {self.host!r} (not loopback) requires `token` "
                 "(e.g. token = \"${LISTENER_API_TOKEN}\")"

@@ -143,8 +143,8 @@ def review_mention(
     lang: str | None = None,
     edited_at: datetime | None = None,
 ) -> Mention:
-    """A review as a Mention: attributed to the listing's owner, with rating/channel/edited_at in raw."""
-    extra = {"rating": rating, "channel": "review", "edited_at": edited_at.isoformat() if edited_at else None}
+    """A review as a Mention: attributed to the listing's owner, on the review channel, with its rating."""
+    extra = {"edited_at": edited_at.isoformat() if edited_at else None}
     return Mention(
         source=source,
         external_id=external_id,
@@ -156,6 +156,8 @@ def review_mention(
         lang=lang or None,
         brands=(brand,),
         edited_at=edited_at,
+        channel="review",
+        rating=rating,
         raw={**raw, **extra},
     )
 

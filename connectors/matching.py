@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from connectors.base import BrandView
+from listener.identity import Handle, parse_handle, same_account  # noqa: F401 (re-exported)
 
 # Scripts written without spaces between words: a keyword there can only be matched as a
 # substring, and a character of these scripts next to a Latin keyword counts as a boundary
@@ -84,35 +85,6 @@ def match_brands(text: str, brands: Sequence[BrandView]) -> tuple[str, ...]:
             continue
         found.append(brand.name)
     return tuple(found)
-
-
-@dataclass(frozen=True, slots=True)
-class Handle:
-    """An account name split into user and (optional) instance domain, both lower-cased."""
-
-    user: str
-    domain: str | None
-
-
-def parse_handle(text: str, *, home: str | None = None) -> Handle:
-    """Parse "@User", "user", "@user@instance.social"; a bare name lives on `home` if given."""
-    cleaned = text.strip().lstrip("@").casefold()
-    user, _, domain = cleaned.partition("@")
-    return Handle(user=user, domain=domain or (home.casefold() if home else None))
-
-
-def same_account(a: str, b: str, *, home: str | None = None) -> bool:
-    """Whether two spellings name the same account (case, leading @ and instance normalised).
-
-    A bare name is qualified with `home` (the instance being polled) when it is known; when it
-    is not, a bare name matches the same user name on any instance.
-    """
-    ha, hb = parse_handle(a, home=home), parse_handle(b, home=home)
-    if not ha.user or ha.user != hb.user:
-        return False
-    if ha.domain and hb.domain:
-        return ha.domain == hb.domain
-    return True
 
 
 def own_brands(author: str, brands: Sequence[BrandView], *, home: str | None = None) -> tuple[str, ...]:

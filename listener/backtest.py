@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from config.schema import ListeningSettings
-from listener.clocks import ClockEngine, StoredDeadline, load_escalations, seconds
+from listener.clocks import ClockEngine, load_escalations, seconds
 from listener.domain import require_utc
 from listener.listening import (
     CRISIS,
@@ -29,20 +29,33 @@ from listener.listening import (
     mention_alerts,
     spike_event,
 )
-from listener.sla.ladder import ClockState, evaluate
-from listener.sla.policy import MentionFacts, Policy
+from listener.sla.cases import (
+    ANSWERED,
+    CaseAction,
+    CaseHistory,
+    CaseMessage,
+    CaseReply,
+    case_outcome,
+    ladder_changes,
+    ladder_state,
+    replay,
+    replay_ladder,
+    resolve_case,
+)
+from listener.sla.policy import Policy
 from listener.store import (
+    CORRECTION_DISMISSALS_SQL,
     LISTENED_MENTIONS_SQL,
     HourlyCount,
     RuleAlert,
     iso,
     listened_mention,
     parse_iso,
+    read_case_messages,
     read_hourly_brand_counts,
     read_series_first_hours,
 )
 
-_CHANNELS = ("public_mention", "review", "direct_message")
 SPIKE_RULES = ("spike.volume", "spike.negative_share")
 LISTENING_RULES = (*SPIKE_RULES, CRISIS, VIP)
 # Why the listening rules were not replayed (BacktestReport.listening_status).
@@ -91,6 +104,7 @@ class BacktestReport:
     met: int = 0
     missed: int = 0
     unanswered: int = 0
+    not_complaint: int = 0  # dismissed as not a complaint before they were answered (no clock counted)
     fired: Counter[str] = field(default_factory=Counter)
     by_policy: dict[str, Counter[str]] = field(default_factory=dict)
     listening_status: str = NOT_REQUESTED
@@ -99,6 +113,10 @@ class BacktestReport:
     too_old: int = 0  # mentions that would have alerted but were stored later than `max_age` (backfills)
     listening: dict[str, Counter[str]] = field(default_factory=dict)
     spike_examples: list[SpikeExample] = field(default_factory=list)
+    # Each case's outcome at the period's end (`listener.sla.cases.case_outcome`); not in `to_dict`.
+    cases: dict[str, str] = field(default_factory=dict, repr=False)
+    # Every ladder step id the clocks would fire (the live sweep's event ids); not in `to_dict`.
+    steps: list[str] = field(default_factory=list, repr=False)
     # Every replayed listening alert (for comparisons and tests); not part of `to_dict`, it can be long.
     listening_alerts: list[ReplayedAlert] = field(default_factory=list, repr=False)
 
@@ -116,6 +134,7 @@ class BacktestReport:
             "met": self.met,
             "missed": self.missed,
             "unanswered": self.unanswered,
+            "not_complaint": self.not_complaint,
             "fired": dict(self.fired),
             "by_policy": {k: dict(v) for k, v in self.by_policy.items()},
             "compliance": self.compliance,
@@ -157,7 +176,7 @@ def backtest(
     db = sqlite3.connect(uri, uri=True)
     report = BacktestReport()
     try:
-        _replay_clocks(db, engine, start, end, report)
+        _replay_clocks(db, engine, start, end, report, frozenset(competitors))
         if listening is not None:
             if listening.enabled:
                 _replay_listening(db, listening, policies, frozenset(competitors), start, end, now, examples, report)
@@ -169,47 +188,143 @@ def backtest(
 
 
 def _replay_clocks(db: sqlite3.Connection, engine: ClockEngine, start: datetime, end: datetime,
-                   report: BacktestReport) -> None:
-    """The SLA part: a clock per complaint mention, its outcome and the ladder steps it would fire."""
-    rows = db.execute(
-        """SELECT m.key, m.source, m.author, m.text, m.created_at, m.raw, mb.brand, c.complaint,
-                  (SELECT MIN(r.created_at) FROM replies r WHERE r.mention_key = m.key),
-                  m.author_followers
-           FROM mentions m JOIN mention_brands mb ON mb.mention_key = m.key
-           JOIN classifications c ON c.mention_key = m.key
-           WHERE m.created_at >= ? AND m.created_at < ? ORDER BY m.created_at""",
-        [iso(start), iso(end)],
-    ).fetchall()
-    seen: set[str] = set()
-    for key, source, author, text, created, raw, brand, complaint, replied, followers in rows:
-        if key in seen:
-            continue  # a mention of several brands gets one clock (the first brand stored)
-        seen.add(key)
-        data = _raw(raw)
-        rating = data.get("rating")
-        facts = MentionFacts(
-            brand=brand, source=source, channel=data.get("channel") if data.get("channel") in _CHANNELS else "public_mention",
-            author=author, followers=followers, text=text or "", is_complaint=bool(complaint),
-            rating=rating if isinstance(rating, int) and not isinstance(rating, bool) else None,
-        )
-        opened = _utc(created)
-        deadline = engine.deadline(facts, opened, anchor_key=key)
-        if deadline is None:
+                   report: BacktestReport, competitors: frozenset[str] = frozenset()) -> None:
+    """The SLA part: file the period's mentions into cases and replay each case with the live case rules.
+
+    The same functions as the live run decide (`listener.sla.cases`): which case a mention joins, what
+    the replies, follow-ups, buttons, acknowledgements and "not a complaint" labels do to its clock,
+    and which ladder steps the sweep fires. Only the policies and calendars may differ (`engine`).
+    """
+    book = _CaseBook.load(db, engine, start, end, competitors)
+    for case in book.cases:
+        clock = replay(book.history(case), engine, engine.rules, end)
+        if clock is None:
+            continue
+        report.cases[clock.case_key] = case_outcome(clock, end)
+        if clock.state == "not_complaint":
+            report.not_complaint += 1
             continue
         report.clocks += 1
-        reply_at = _utc(replied) if replied else None
-        if reply_at is not None and reply_at <= deadline.due:
+        first = clock.rounds[0]
+        answered_at = next((r.closed_at for r in clock.rounds if r.state in ANSWERED), None)
+        if clock.state in ANSWERED and not clock.late and not any(r.late for r in clock.rounds):
             report.met += 1
-        elif reply_at is not None or deadline.due < end:
+        elif any(r.late for r in clock.rounds) or (clock.state == "open" and clock.deadline.due < end):
             report.missed += 1
-        if reply_at is None:
+        if answered_at is None:
             report.unanswered += 1
-        fired = _replay(key, opened, deadline, engine, reply_at or end)
-        per_policy = report.by_policy.setdefault(deadline.policy, Counter())
+        per_policy = report.by_policy.setdefault(first.deadline.policy, Counter())
         per_policy["clocks"] += 1
-        for kind in fired:
-            report.fired[kind] += 1
-            per_policy[kind] += 1
+        for round_ in clock.rounds:
+            d = round_.deadline
+            state = ladder_state(round_, load_escalations(d.escalations), seconds(d.reescalate_after),
+                                 tuple(json.loads(d.reescalate_to or "[]")))
+            until = round_.closed_at if round_.closed_at is not None else end
+            for _, step, kind in replay_ladder(state, engine.calendar(d.calendar), until, ladder_changes(round_)):
+                report.fired[kind.value] += 1
+                per_policy[kind.value] += 1
+                report.steps.append(step)
+
+
+class _CaseBook:
+    """The period's cases, filed in time order by the live rules (`joins`, `resolve_case`), in memory."""
+
+    def __init__(self, engine: ClockEngine, messages: list[CaseMessage], links: dict[str, tuple[str, str | None,
+                 str | None]], alias: dict[str, str], replies: list[tuple[str, str, CaseReply]],
+                 actions: list[tuple[str, CaseAction]]) -> None:
+        self.engine = engine
+        self.links = links  # key -> (source, in_reply_to key, conversation id)
+        self.alias = alias
+        self.answered = {key: to for key, to, _ in replies}
+        self.member: dict[str, str] = {}
+        self.members: dict[str, list[CaseMessage]] = {}
+        self.replies = replies
+        self.actions = actions
+        for message in messages:
+            self._file(message)
+
+    @classmethod
+    def load(cls, db: sqlite3.Connection, engine: ClockEngine, start: datetime, end: datetime,
+             competitors: frozenset[str]) -> _CaseBook:
+        """Read the period's classified mentions and every reply, action and dismissal."""
+        messages = sorted(
+            read_case_messages(db, "cl.scored = 1 AND m.created_at >= ? AND m.created_at < ?",
+                               [iso(start), iso(end)], competitors),
+            key=lambda m: (m.at, m.key))
+        messages = [m for m in messages if m.facts.brand]
+        links = {r[0]: (r[1], f"{r[1]}:{r[2]}" if r[2] else None, r[3]) for r in db.execute(
+            "SELECT key, source, in_reply_to, conversation_id FROM mentions WHERE created_at >= ? AND created_at < ?",
+            [iso(start), iso(end)])}
+        alias = dict(db.execute("SELECT sighting_key, mention_key FROM mention_sightings").fetchall())
+        replies = [(r[0], r[1], CaseReply(r[0], r[2], _utc(r[3]))) for r in db.execute(
+            "SELECT key, mention_key, author, created_at, counts FROM replies") if r[4]]
+        actions = [(r[0], CaseAction(r[1], r[2] or "", _utc(r[3]), r[4] or "", parse_iso(r[5]))) for r in db.execute(
+            "SELECT mention_key, action, user, at, request_key, until FROM actions")]
+        actions += [(r[3], CaseAction("not_complaint", r[1] or "label", _utc(r[2]), f"label-{r[0]}"))
+                    for r in db.execute(CORRECTION_DISMISSALS_SQL)]
+        return cls(engine, messages, links, alias, replies, actions)
+
+    @property
+    def cases(self) -> list[str]:
+        """The case keys, in the order they were opened."""
+        return list(self.members)
+
+    def history(self, case: str, until: datetime | None = None) -> CaseHistory:
+        """A case's messages, counted replies and actions (those up to `until` when given)."""
+        messages = tuple(self.members[case])
+        keys = {m.key for m in messages}
+        replies = tuple(r for key, to, r in self.replies
+                        if self._case_of(to) == case or to in keys)
+        actions = tuple(a for key, a in self.actions if key in keys or self._case_of(key) == case)
+        if until is not None:
+            replies = tuple(r for r in replies if r.at <= until)
+            actions = tuple(a for a in actions if a.at <= until)
+            messages = tuple(m for m in messages if m.at <= until)
+        return CaseHistory(messages, replies, actions)
+
+    def _case_of(self, key: str) -> str | None:
+        def up(k: str) -> str | None:
+            if k in self.links:
+                return self.links[k][1]
+            return self.answered.get(k)
+
+        return resolve_case(key, alias=self.alias.get, case_of_member=self.member.get, up=up)
+
+    def _file(self, message: CaseMessage) -> None:
+        case = self._linked(message)
+        if case is None:
+            if replay(CaseHistory((message,)), self.engine, self.engine.rules, message.at) is None:
+                return  # no policy covers it: no case (the live run keeps no membership either)
+            case = message.key
+            self.members[case] = []
+        self.member[message.key] = case
+        self.members[case].append(message)
+
+    def _linked(self, message: CaseMessage) -> str | None:
+        source, parent, conversation = self.links.get(message.key, (message.facts.source, None, None))
+        if parent is not None:
+            case = self._case_of(parent)
+            if case is not None:
+                return case
+        if conversation:
+            for case, members in self.members.items():
+                if any(self.links.get(m.key, ("", None, None))[2] == conversation
+                       and self.links[m.key][0] == source for m in members):
+                    return case
+        window = self.engine.rules.follow_up_window
+        best: tuple[datetime, str] | None = None
+        for case, members in self.members.items():
+            root = members[0]
+            if root.author != message.author or root.facts.source != source or root.facts.brand != message.facts.brand:
+                continue
+            clock = replay(self.history(case, message.at), self.engine, self.engine.rules, message.at)
+            if clock is None or abs(clock.opened_at - message.at) > window:
+                continue
+            if best is None or clock.opened_at > best[0]:
+                best = (clock.opened_at, case)
+        if best and self.engine.joins(message, "author", message.facts.brand, best[0]):
+            return best[1]
+        return None
 
 
 # -- listening rules ----------------------------------------------------------------------
@@ -386,34 +501,3 @@ def _mention_alerts(
         fires = gate.admit(alert.rule, alert.subject, alert.at)
         decided.append(ReplayedAlert(alert.rule, alert.subject, alert.at, alert.event.id, not fires))
     return decided
-
-
-def _raw(raw: str | None) -> dict[str, object]:
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _replay(key: str, opened: datetime, d: StoredDeadline, engine: ClockEngine, until: datetime) -> list[str]:
-    """Step the ladder like the sweep does, from the first step to `until` (the reply, or the period's end)."""
-    state = ClockState(
-        key=key, opened_at=opened, deadline=d.due,
-        warn_at=d.warn_at if d.warn_at and d.warn_at < d.due else None,
-        escalations=load_escalations(d.escalations), reescalate_after=seconds(d.reescalate_after),
-        reescalate_to=tuple(json.loads(d.reescalate_to or "[]")),
-    )
-    calendar = engine.calendar(d.calendar)
-    fired: list[str] = []
-    now = state.warn_at or state.deadline
-    while now is not None and now < until:
-        decision = evaluate(state, now, calendar)
-        fired.extend(step.kind.value for step in decision.fire)
-        state = dataclasses.replace(
-            state, fired=state.fired | {s.id for s in decision.fire} | {s.id for s in decision.skip}
-        )
-        if decision.next_at is None or decision.next_at <= now:
-            break
-        now = decision.next_at
-    return fired

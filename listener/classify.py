@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from listener.clock import Clock
 from listener.domain import Mention
-from listener.store import SinkRouter, Store
+from listener.store import SinkRouter, Store, SyncStore
 from models.base import Classification, Classifier
 
 logger = logging.getLogger(__name__)
@@ -88,16 +88,16 @@ class ClassifyStage:
 
     async def process(self, keys: Sequence[str]) -> None:
         """Classify and store one batch of mentions (already-stored keys only)."""
-        mentions = await self.store.get_mentions(list(dict.fromkeys(keys)))
+        mentions = await self.store.call(SyncStore.get_mentions, list(dict.fromkeys(keys)))
         if not mentions:
             return
         started = time.perf_counter()
         results = await self._predict(mentions)
         self.stats.seconds += time.perf_counter() - started
-        opened = await self.store.save_classifications(
+        opened = await self.store.call(SyncStore.save_classifications,
             list(zip(mentions, results, strict=True)), self.clock.now(), self.router
         )
-        await self.store.beat("classify", self.clock.now())
+        await self.store.call(SyncStore.beat, "classify", self.clock.now())
         self.stats.batches += 1
         self.stats.classified += len(mentions)
         self.stats.complaints += len(opened)

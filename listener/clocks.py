@@ -10,7 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from listener.sla.calendar import BusinessCalendar
-from listener.sla.ladder import ScheduledEscalation
+from listener.sla.casefile import load_escalations, seconds  # noqa: F401 (stored JSON -> data)
+from listener.sla.cases import (
+    CaseHistory,
+    CaseMessage,
+    CaseRules,
+    Decision,
+    Link,
+    StoredCase,
+    decide,
+    joins,
+    ladder_step,
+)
+from listener.sla.ladder import ClockState, LadderDecision, ScheduledEscalation
 from listener.sla.policy import (
     ALWAYS_OPEN,
     Deadline,
@@ -43,16 +55,31 @@ class StoredDeadline:
 class ClockEngine:
     """Policies (first match wins) and business calendars, built once from the settings."""
 
-    def __init__(self, policies: Sequence[Policy], calendars: Mapping[str, BusinessCalendar]) -> None:
+    def __init__(self, policies: Sequence[Policy], calendars: Mapping[str, BusinessCalendar],
+                 rules: CaseRules | None = None) -> None:
         self.policies = list(policies)
         self.calendars = dict(calendars)
+        self.rules = rules or CaseRules()
         self._by_name = {p.name: p for p in self.policies}
 
     @classmethod
     def from_settings(cls, sla: Any, base_dir: Path | None = None) -> ClockEngine:
-        """Build from `[sla]`: its policies, or the default policy (target and warn_after) alone."""
+        """Build from `[sla]`: its policies (or the default policy alone), calendars and case rules."""
         policies = list(sla.policies) or [default_policy(sla.target, sla.warn_after)]
-        return cls(policies, build_calendars(sla.calendars, base_dir))
+        rules = CaseRules(follow_up_window=sla.follow_up_window, max_age=sla.max_age)
+        return cls(policies, build_calendars(sla.calendars, base_dir), rules)
+
+    def decide(self, history: CaseHistory, stored: StoredCase | None, now: datetime) -> Decision:
+        """The case rules applied to a case's history (`listener.sla.cases.decide`)."""
+        return decide(history, stored, self, self.rules, now)
+
+    def joins(self, message: CaseMessage, link: Link, case_brand: str, case_at: datetime) -> bool:
+        """Whether `message` joins a case it is linked to (`listener.sla.cases.joins`)."""
+        return joins(message, link, case_brand, case_at, self.rules)
+
+    def ladder_step(self, state: ClockState, now: datetime, calendar: str | None) -> LadderDecision:
+        """One sweep of a running clock on its calendar (`listener.sla.cases.ladder_step`)."""
+        return ladder_step(state, now, self.calendar(calendar))
 
     def calendar(self, name: str | None) -> BusinessCalendar:
         """A calendar by name (24/7 UTC for unknown or empty names)."""
@@ -96,16 +123,3 @@ def _stored(deadline: Deadline) -> StoredDeadline:
     )
 
 
-def load_escalations(text: str | None) -> tuple[ScheduledEscalation, ...]:
-    """Inverse of the JSON kept in the complaints table."""
-    if not text:
-        return ()
-    return tuple(
-        ScheduledEscalation(level=e["level"], at=datetime.fromisoformat(e["at"]), to=tuple(e["to"]))
-        for e in json.loads(text)
-    )
-
-
-def seconds(value: float | None) -> timedelta | None:
-    """Seconds from the database as a timedelta."""
-    return None if value is None else timedelta(seconds=value)

@@ -28,7 +28,7 @@ from listener.faults import JobFaults, is_store_error
 from listener.health import save_faults
 from listener.listening import ListeningJob
 from listener.poller import SourcePoller
-from listener.store import Store
+from listener.store import Store, SyncStore
 from models.base import Classifier
 
 logger = logging.getLogger(__name__)
@@ -139,14 +139,14 @@ class Daemon:
         await self.store.open()
         stack.push_async_callback(self.store.close)
         # A read-only file or mount fails here, before "listener running": the CLI exits with one line.
-        await self.store.beat("daemon", self.clock.now())
-        await self.store.set_competitors([n for n, b in s.brands.items() if b.competitor])
-        await self.store.set_engine(ClockEngine.from_settings(s.sla))
+        await self.store.call(SyncStore.beat, "daemon", self.clock.now())
+        await self.store.call(SyncStore.set_competitors, [n for n, b in s.brands.items() if b.competitor])
+        await self.store.call(SyncStore.set_engine, ClockEngine.from_settings(s.sla))
         bots: dict[str, list[str]] = {}
         for spec in s.brands.values():
             for source, handles in spec.bots.items():
                 bots.setdefault(source, []).extend(handles)
-        await self.store.set_bots(bots)
+        await self.store.call(SyncStore.set_bots, bots)
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
             headers={"User-Agent": USER_AGENT},
@@ -256,7 +256,7 @@ class Daemon:
         task.add_done_callback(self._queueing.discard)
 
     async def _requeue_unclassified(self) -> int:
-        keys = await self.store.unclassified_keys()
+        keys = await self.store.call(SyncStore.unclassified_keys)
         if keys:
             logger.info("re-queueing %d mentions that were stored but not classified", len(keys))
         await self._enqueue(keys)
@@ -461,9 +461,9 @@ class Daemon:
     async def sweep(self) -> int:
         """Raise warn/breach events for clocks past a threshold; deliver them at once."""
         assert self.dispatcher is not None
-        events = await self.store.sweep(self.clock.now(), self.route)
-        self._next_due_cache = await self.store.next_due()
-        await self.store.beat("sla", self.clock.now())
+        events = await self.store.call(SyncStore.sweep, self.clock.now(), self.route)
+        self._next_due_cache = await self.store.call(SyncStore.next_due)
+        await self.store.call(SyncStore.beat, "sla", self.clock.now())
         self.summary.alerts_queued += len(events)
         if events and self.scheduler is None:
             # Burst mode delivers here; a running daemon's route() already kicked the dispatcher, and
@@ -476,7 +476,7 @@ class Daemon:
         if self.listening is None:
             return 0
         run = await self.listening.run_once()
-        await self.store.beat("listening", self.clock.now())
+        await self.store.call(SyncStore.beat, "listening", self.clock.now())
         self.summary.alerts_queued += len(run.sent)
         if run.sent and self.scheduler is None:
             await self.dispatch()  # a running daemon's route() already kicked the dispatcher
@@ -486,7 +486,7 @@ class Daemon:
         """Deliver what is due in the outbox."""
         assert self.dispatcher is not None
         delivered = await self.dispatcher.dispatch_once()
-        await self.store.beat("alerts", self.clock.now())
+        await self.store.call(SyncStore.beat, "alerts", self.clock.now())
         return delivered
 
     async def _shutdown(self, classify_task: asyncio.Task[None], requeue_task: asyncio.Task[int]) -> None:
@@ -539,7 +539,7 @@ class Daemon:
             s.delivered = self.dispatcher.stats.delivered
             s.delivery_failures = self.dispatcher.stats.failures
         try:
-            s.outbox = await self.store.outbox_counts()
+            s.outbox = await self.store.call(SyncStore.outbox_counts)
         except Exception as err:
             if not is_store_error(err):
                 raise

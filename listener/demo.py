@@ -23,6 +23,7 @@ from config.schema import Settings
 from config.types import format_duration
 from listener.daemon import Daemon
 from listener.logging_setup import setup_logging
+from listener.store import SyncStore
 from listener.timefmt import human_duration, parse_iso
 
 logger = logging.getLogger(__name__)
@@ -143,10 +144,10 @@ def _age(seconds: float) -> str:
 async def _render(daemon: Daemon, remaining: float) -> Group:
     store = daemon.store
     now = daemon.clock.now()
-    counts = await store.counts()
-    mentions = await store.recent_mentions(8)
-    clocks = await store.complaints(open_only=True, limit=10)
-    events = await store.recent_events(8)
+    counts = await store.call(SyncStore.counts)
+    mentions = await store.call(SyncStore.recent_mentions, 8)
+    clocks = await store.call(SyncStore.complaints, open_only=True, limit=10)
+    events = await store.call(SyncStore.recent_events, 8)
 
     head = Text.assemble(
         ("listener demo ", "bold"),
@@ -226,8 +227,8 @@ async def _demo(seconds: float, database: Path | None, console: Console) -> int:
                     break
                 await asyncio.sleep(min(1.0, remaining))
                 live.update(await _render(daemon, max(remaining, 0)))
-        per_brand = {b: await daemon.store.response_summary(b) for b in settings.brands}
-        counts = await daemon.store.counts()
+        per_brand = {b: await daemon.store.call(SyncStore.response_summary, b) for b in settings.brands}
+        counts = await daemon.store.call(SyncStore.counts)
         daemon.stop()
         summary = await runner
     console.print(_summary_table(per_brand))

@@ -33,7 +33,7 @@ from listener.sla.noise import (
     SentAlert,
     apply_noise_controls,
 )
-from listener.store import Claim, Delivery, DigestRecord, NoiseMeta, Outcomes, Store
+from listener.store import Claim, Delivery, DigestRecord, NoiseMeta, Outcomes, Store, SyncStore
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class _SentWriter:
                         digests=[g for o, _ in batch for g in o.digests],
                     )
                     try:
-                        await self._store.record_outcomes(self._sink, merged, self._clock.now())
+                        await self._store.call(SyncStore.record_outcomes, self._sink, merged, self._clock.now())
                     except Exception as err:
                         for _, waiting in batch:
                             if not waiting.done():
@@ -259,7 +259,7 @@ class Dispatcher:
         while True:
             now = self.clock.now()
             # Held alerts are always read for people: a restart without quiet hours still releases them.
-            claim: Claim = await self.store.claim_deliveries(
+            claim: Claim = await self.store.call(SyncStore.claim_deliveries,
                 name, now, self.batch, mutes=human, held=human, history_since=now - self._lookback if noisy else None)
             if not claim.items and not any(h.until <= now for h in claim.held):
                 return delivered
@@ -283,7 +283,7 @@ class Dispatcher:
             # What landed is recorded already (each before its slot was freed); the rest goes in one go.
             rest = Outcomes(failed=out.failed, suppressed=out.suppressed, held=out.held)
             if len(rest):
-                await self.store.record_outcomes(name, rest, self.clock.now())
+                await self.store.call(SyncStore.record_outcomes, name, rest, self.clock.now())
             delivered += len(out.delivered)
             self.stats.delivered += len(out.delivered)
             self.stats.suppressed += len(out.suppressed)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, get_args
 
 from listener.text import clean_text
 
@@ -25,6 +25,9 @@ def require_utc(value: datetime, what: str = "timestamp") -> datetime:
         raise ValueError(f"{what} must be timezone-aware, got naive {value!r}")
     return value.astimezone(UTC)
 
+
+Channel = Literal["public_mention", "review", "direct_message"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
 
 _IDENTITY_FIELDS = ("external_id", "author", "author_name", "url", "in_reply_to", "conversation_id", "seen_as")
 
@@ -53,12 +56,19 @@ class Mention:
     seen_as: str | None = None
     # When the author last edited it (reviews): an edit after the brand's reply reopens the clock.
     edited_at: datetime | None = None
+    # Where the customer wrote (policies match on it; None: a public mention) and a review's stars.
+    channel: Channel | None = None
+    rating: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created_at", require_utc(self.created_at, "created_at"))
         if self.edited_at is not None:
             object.__setattr__(self, "edited_at", require_utc(self.edited_at, "edited_at"))
+        if self.channel is not None and self.channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {', '.join(CHANNELS)}, not {self.channel!r}")
+        if self.rating is not None and (isinstance(self.rating, bool) or not isinstance(self.rating, int)):
+            raise ValueError(f"rating must be a whole number, not {self.rating!r}")
         # Ids, authors and URLs come from untrusted payloads too (HTML feeds can carry lone
         # surrogates or NULs); SQLite and JSON reject those, so one bad field would sink a page.
         for name in _IDENTITY_FIELDS:

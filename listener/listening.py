@@ -25,7 +25,7 @@ from listener.clock import Clock
 from listener.domain import require_utc
 from listener.sla.noise import Spike, SpikeSettings, negative_share_spike, volume_spike
 from listener.sla.policy import Policy
-from listener.store import HourlyCount, ListenedMention, ListeningOutcome, RuleAlert, SinkRouter, Store
+from listener.store import HourlyCount, ListenedMention, ListeningOutcome, RuleAlert, SinkRouter, Store, SyncStore
 from listener.text import keyword_pattern  # the same whole-word rule as clock priority
 
 logger = logging.getLogger(__name__)
@@ -345,7 +345,7 @@ class ListeningJob:
     async def _spikes(self, run: ListeningRun, now: datetime) -> None:
         spikes_cfg = self.settings.spikes
         start = run.hour - spikes_cfg.baseline_days * 24 * HOUR
-        counts: list[HourlyCount] = await self.store.hourly_brand_counts(start, run.hour)
+        counts: list[HourlyCount] = await self.store.call(SyncStore.hourly_brand_counts, start, run.hour)
         earliest: dict[tuple[str, str], datetime] = {}
         busy: set[tuple[str, str]] = set()
         for count in counts:
@@ -357,7 +357,7 @@ class ListeningJob:
         first_hours = {}
         for key in sorted(busy):
             if earliest[key] > start:
-                first = await self.store.series_first_hour(*key)
+                first = await self.store.call(SyncStore.series_first_hour, *key)
                 first_hours[key] = first or earliest[key]
         run.spikes = find_spikes(counts, run.hour, spikes_cfg, first_hours)
         alerts = [
@@ -365,17 +365,18 @@ class ListeningJob:
             for spike in run.spikes
         ]
         if alerts:
-            self._count(run, await self.store.fire_listening_alerts(alerts, self.cooldown, self.router))
+            self._count(run, await self.store.call(SyncStore.fire_listening_alerts, alerts, self.cooldown, self.router))
 
     async def _mentions(self, run: ListeningRun, now: datetime) -> None:
-        cursor = await self.store.listening_cursor()
+        cursor = await self.store.call(SyncStore.listening_cursor)
         since = now - self.settings.max_age
         while True:
-            mentions, next_cursor = await self.store.listening_mentions(cursor, since, self.batch)
+            mentions, next_cursor = await self.store.call(SyncStore.listening_mentions, cursor, since, self.batch)
             run.mentions_scanned += len(mentions)
             alerts = [a for m in mentions for a in mention_alerts(m, self.watches, now)] if self.watches else []
             self._count(
-                run, await self.store.fire_listening_alerts(alerts, self.cooldown, self.router, cursor=next_cursor)
+                run, await self.store.call(SyncStore.fire_listening_alerts, alerts, self.cooldown, self.router,
+                                           cursor=next_cursor)
             )
             if len(mentions) < self.batch or next_cursor[0] == cursor:
                 return

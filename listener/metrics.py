@@ -29,8 +29,11 @@ class DaemonCollector(Collector):
 
     async def refresh(self) -> None:
         """Fetch the database-backed numbers (the store is async; `collect` cannot await)."""
+        from listener.store import SyncStore
+
         store = self.daemon.store
-        self.snapshot = StoreSnapshot(counts=await store.run("counts"), outbox=await store.run("outbox_counts"))
+        self.snapshot = StoreSnapshot(counts=await store.call(SyncStore.counts),
+                                      outbox=await store.call(SyncStore.outbox_counts))
 
     def collect(self) -> Iterator[Any]:
         """Every metric family, built from the daemon as it is now."""

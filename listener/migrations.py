@@ -350,3 +350,28 @@ def m009_listening_alerts(db: Database) -> None:
 def m010_job_faults(db: Database) -> None:
     """The daemon's jobs that are failing now (a full disk, a bug), for `listener health`."""
     db["job_faults"].create({"job": str, "since": str, "error": str, "store": int}, pk="job", if_not_exists=True)
+
+
+@migrations()
+def m015_case_engine(db: Database) -> None:
+    """The case engine: a snooze's end, each round's message, and a review's rating and channel as columns."""
+    for table, column, kind in (("actions", "until", str), ("complaints", "anchor_key", str),
+                                ("mentions", "channel", str), ("mentions", "rating", int)):
+        if column not in db[table].columns_dict:
+            db[table].add_column(column, kind)
+    # Older rows kept the review facts in the raw payload only.
+    db.execute(
+        """UPDATE mentions SET
+             channel = CASE WHEN json_extract(raw, '$.channel') IN ('public_mention', 'review', 'direct_message')
+                            THEN json_extract(raw, '$.channel') END,
+             rating = CASE WHEN json_type(raw, '$.rating') = 'integer' THEN json_extract(raw, '$.rating') END
+           WHERE raw IS NOT NULL AND json_valid(raw) AND channel IS NULL AND rating IS NULL"""
+    )
+
+
+@migrations()
+def m019_web_actions(db: Database) -> None:
+    """Actions from the web queue: whom an `assign` named and where the action came from (slack, web)."""
+    for column in ("assignee", "via"):
+        if column not in db["actions"].columns_dict:
+            db["actions"].add_column(column, str)

@@ -15,7 +15,7 @@ from listener.backoff import Backoff
 from listener.clock import Clock
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 from listener.redact import redact
-from listener.store import SinkRouter, Store
+from listener.store import SinkRouter, Store, SyncStore
 from listener.timefmt import human_duration, iso, parse_iso
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class SourcePoller:
 
     async def _restore(self) -> None:
         """Pick up an outage that began before a restart, so its alerts stay truthful."""
-        row = await self.store.health_row(self.name)
+        row = await self.store.call(SyncStore.health_row, self.name)
         self._restored = True
         if row:
             self._last_success = parse_iso(row.get("last_success"))
@@ -80,10 +80,11 @@ class SourcePoller:
             await self._restore()
         self.stats.polls += 1
         try:
-            cursor = await self.store.get_cursor(self.name)
+            cursor = await self.store.call(SyncStore.get_cursor, self.name)
             page = await self.connector.poll(cursor)
             now = self.clock.now()
-            keys = await self.store.ingest(self.name, page.mentions, page.replies, page.cursor, now, self.router)
+            keys = await self.store.call(SyncStore.ingest, self.name, page.mentions, page.replies, page.cursor, now,
+                                         self.router)
             self.stats.new_mentions += len(keys)
             self.stats.replies += len(page.replies)
             await self.enqueue(keys)
@@ -105,13 +106,13 @@ class SourcePoller:
 
     async def _check_replies(self) -> None:
         """Ask the source about brand replies to complaints that are still open."""
-        open_mentions = await self.store.open_complaint_mentions(self.name)
+        open_mentions = await self.store.call(SyncStore.open_complaint_mentions, self.name)
         if not open_mentions:
             return
         replies = await self.connector.replies(open_mentions)
         if replies:
             self.stats.replies += len(replies)
-            await self.store.record_replies(replies, self.clock.now(), self.router)
+            await self.store.call(SyncStore.record_replies, replies, self.clock.now(), self.router)
 
     async def _succeeded(self, new: int) -> None:
         now = self.clock.now()
@@ -122,8 +123,8 @@ class SourcePoller:
         self.backoff.reset()
         self._first_failure = None
         self._last_success = now
-        activity = await self.store.source_activity(self.name, now)
-        await self.store.save_health(
+        activity = await self.store.call(SyncStore.source_activity, self.name, now)
+        await self.store.call(SyncStore.save_health,
             self.name,
             state="up",
             last_success=iso(now),
@@ -135,7 +136,7 @@ class SourcePoller:
             mentions_total=self.stats.new_mentions,
             last_mention_at=iso(activity["last_mention_at"]) if activity["last_mention_at"] else None,
         )
-        await self.store.beat(f"poll:{self.name}", now)
+        await self.store.call(SyncStore.beat, f"poll:{self.name}", now)
         await self._check_gap(now, activity)
 
     async def _failed(self, err: Exception, *, retry_after: float | None = None, auth: bool = False) -> float:
@@ -148,7 +149,7 @@ class SourcePoller:
         now = self.clock.now()
         if self._first_failure is None:
             self._first_failure = now
-        await self.store.save_health(
+        await self.store.call(SyncStore.save_health,
             self.name,
             state="auth_failed" if auth else "down",
             last_error=message,
@@ -199,7 +200,7 @@ class SourcePoller:
 
     async def _alert(self, what: str, incident: str, state: str, detail: str) -> None:
         """Queue a source-health alert, once per incident (the id carries the incident start)."""
-        await self.store.enqueue(
+        await self.store.call(SyncStore.enqueue,
             Event(
                 id=f"source:{self.name}:{what}:{incident}",
                 kind=EventKind.SOURCE,

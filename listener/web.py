@@ -23,12 +23,16 @@ async def start_web(daemon: Daemon) -> web.AppRunner | None:
     hook_targets = meta_webhook_targets(poller.connector for poller in daemon.pollers)
     if not settings.api.enabled and not secret_value and not hook_targets:
         return None
+    from listener.interact import ClockActions
+
+    # Slack's buttons and the web queue's actions share this one path into the store.
+    actions = ClockActions(daemon.store, daemon.route, daemon.clock.now)
     if settings.api.enabled:
         from listener.api.server import build_app
 
         from listener.metrics import metrics_handler
 
-        app = build_app(settings.listener.database, settings, clock=daemon.clock)
+        app = build_app(settings.listener.database, settings, clock=daemon.clock, actions=actions)
         # Prometheus scrapes the same port; the bearer token (when set) guards it like /api/.
         app.router.add_get("/metrics", metrics_handler(daemon))
     else:
@@ -36,13 +40,7 @@ async def start_web(daemon: Daemon) -> web.AppRunner | None:
     if secret_value:
         from listener.interact import slack_actions_handler
 
-        async def act(key: str, action: str, user: str, request_key: str) -> str:
-            result: str = await daemon.store.take_action(
-                key, action, user, daemon.clock.now(), daemon.route, request_key=request_key
-            )
-            return result
-
-        app.router.add_post("/slack/actions", slack_actions_handler(secret_value, act))
+        app.router.add_post("/slack/actions", slack_actions_handler(secret_value, actions.apply))
     if hook_targets:
         from listener.webhooks import attach
 

@@ -26,6 +26,7 @@ from aiohttp import web
 from connectors._meta_webhook import WebhookItems
 from listener.domain import Mention, Reply
 from listener.errors import SourceError
+from listener.store import SyncStore
 
 logger = logging.getLogger(__name__)
 
@@ -205,12 +206,13 @@ def attach(app: web.Application, targets: Sequence[WebhookTarget], daemon: Any) 
     """Serve ROUTE on the daemon's app: store with the daemon's store, then queue for the classifier."""
 
     async def ingest(source: str, mentions: list[Mention], replies: list[Reply]) -> None:
-        keys = await daemon.store.ingest(source, mentions, replies, None, daemon.clock.now(), daemon.route)
+        keys = await daemon.store.call(SyncStore.ingest, source, mentions, replies, None, daemon.clock.now(),
+                                       daemon.route)
         # Stored already; a full classifier queue must not hold Meta's request, so this never waits.
         daemon.classify_later(keys)
 
     async def open_mentions(source: str) -> Sequence[Mention]:
-        found: Sequence[Mention] = await daemon.store.open_complaint_mentions(source)
+        found: Sequence[Mention] = await daemon.store.call(SyncStore.open_complaint_mentions, source)
         return found
 
     hooks = MetaWebhooks(targets, ingest, open_mentions, daemon.clock.now)

@@ -11,7 +11,7 @@ from alerts.base import Event, EventKind
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
 from listener.errors import SinkError
-from listener.store import Store
+from listener.store import Store, SyncStore
 from tests.doubles import RecordingSink
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -56,9 +56,9 @@ class CountingStore(Store):
         super().__init__(path)
         self.calls: list[str] = []
 
-    async def run(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        self.calls.append(method)
-        return await super().run(method, *args, **kwargs)
+    async def call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(method.__name__)
+        return await super().call(method, *args, **kwargs)
 
 
 async def test_threads_go_side_by_side_each_in_order_with_the_previous_ref(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ async def test_threads_go_side_by_side_each_in_order_with_the_previous_ref(tmp_p
     sink, mqtt = SlowSink(), RecordingSink("mqtt")
     dispatcher = Dispatcher(store, {"slack": sink, "mqtt": mqtt}, FakeClock(START), batch=100, concurrency=4)
     for event in events(40):
-        await store.enqueue(event, dispatcher.route)
+        await store.call(SyncStore.enqueue, event, dispatcher.route)
     store.calls.clear()
     delivered = await dispatcher.dispatch_once()
     await store.close()
@@ -94,7 +94,7 @@ class UnrecordedWindowSink(SlowSink):
 
     async def send(self, event: Event, previous_ref: str | None) -> str | None:
         """Measure the window a crash would repeat, then send like SlowSink."""
-        recorded = (await self.store.outbox_counts()).get("delivered", 0)
+        recorded = (await self.store.call(SyncStore.outbox_counts)).get("delivered", 0)
         # Sends in flight include this one: what a SIGKILL now would send again on restart.
         self.worst_unrecorded = max(self.worst_unrecorded, len(self.events) - recorded + self.in_flight + 1)
         return await super().send(event, previous_ref)
@@ -106,7 +106,7 @@ async def test_a_crash_can_repeat_at_most_max_in_flight_sends(tmp_path: Path) ->
         sink = UnrecordedWindowSink(store)
         dispatcher = Dispatcher(store, {"slack": sink}, FakeClock(START), batch=100, concurrency=limit)
         for event in events(20):
-            await store.enqueue(event, dispatcher.route)
+            await store.call(SyncStore.enqueue, event, dispatcher.route)
         assert await dispatcher.dispatch_once() == 60
         await store.close()
         assert 1 <= sink.worst_unrecorded <= limit, (limit, sink.worst_unrecorded)
@@ -119,10 +119,10 @@ async def test_refs_of_earlier_passes_come_from_the_store(tmp_path: Path) -> Non
     dispatcher = Dispatcher(store, {"slack": sink}, FakeClock(START))
     first, *rest = events(3)[:3], events(3)[3:]
     for event in first:
-        await store.enqueue(event, dispatcher.route)
+        await store.call(SyncStore.enqueue, event, dispatcher.route)
     await dispatcher.dispatch_once()
     for event in rest[0]:
-        await store.enqueue(event, dispatcher.route)
+        await store.call(SyncStore.enqueue, event, dispatcher.route)
     await dispatcher.dispatch_once()
     await store.close()
     breaches = {e.thread: ref for e, ref in sink.events if e.kind is EventKind.BREACH}
@@ -137,12 +137,12 @@ async def test_a_failure_stops_the_pass_and_nothing_is_lost_or_sent_twice(tmp_pa
     sink.fail_on = {"t3:breach"}
     dispatcher = Dispatcher(store, {"slack": sink}, clock, concurrency=8)
     for event in events(10):
-        await store.enqueue(event, dispatcher.route)
+        await store.call(SyncStore.enqueue, event, dispatcher.route)
     await dispatcher.dispatch_once()
     assert all(e.id != "t3:breach" and e.id != "t3:escalate" for e, _ in sink.events)
     sent_first = len(sink.events)
     assert sent_first < 30
-    counts = await store.outbox_counts()
+    counts = await store.call(SyncStore.outbox_counts)
     assert counts == {"delivered": sent_first, "pending": 30 - sent_first}
 
     clock.advance(timedelta(seconds=5))  # Retry-After 10 s: the sink is left alone
@@ -156,7 +156,7 @@ async def test_a_failure_stops_the_pass_and_nothing_is_lost_or_sent_twice(tmp_pa
     store = await Store(db).open()
     again = SlowSink()
     await Dispatcher(store, {"slack": again}, clock).dispatch_once()
-    assert await store.outbox_counts() == {"delivered": 30}
+    assert await store.call(SyncStore.outbox_counts) == {"delivered": 30}
     await store.close()
     ids = [e.id for e, _ in sink.events]
     assert sorted(ids) == sorted(e.id for e in events(10)) and again.events == []
@@ -171,7 +171,7 @@ async def test_a_sink_may_ask_for_one_send_at_a_time(tmp_path: Path) -> None:
     dispatcher = Dispatcher(store, {"slack": sink}, FakeClock(START), concurrency=8)
     queued = events(12)
     for event in queued:
-        await store.enqueue(event, dispatcher.route)
+        await store.call(SyncStore.enqueue, event, dispatcher.route)
     await dispatcher.dispatch_once()
     await store.close()
     assert sink.most_in_flight == 1
@@ -199,11 +199,11 @@ async def test_kicks_coalesce_and_a_kick_during_a_pass_is_never_lost(tmp_path: P
 
     dispatcher._drain_sink = counted  # type: ignore[method-assign]
     queued = events(2)
-    await store.enqueue(queued[0], dispatcher.route)
+    await store.call(SyncStore.enqueue, queued[0], dispatcher.route)
     dispatcher.kick()
     for _ in range(20):  # let the first pass claim and block in send
         await asyncio.sleep(0)
-    await store.enqueue(queued[1], dispatcher.route)  # queued after the first pass claimed
+    await store.call(SyncStore.enqueue, queued[1], dispatcher.route)  # queued after the first pass claimed
     for _ in range(50):
         dispatcher.kick()  # fifty kicks while it is blocked: one more pass, not fifty
     gate.set()

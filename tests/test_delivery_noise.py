@@ -68,7 +68,7 @@ async def test_rate_limit_sends_what_fits_and_rolls_the_rest_into_one_digest(tmp
     store, dispatcher = await open_dispatcher(tmp_path / "d.db", clock, {"max_per_channel": 3, "rate_window": "10m"},
                                               slack, mqtt)
     for n in range(8):
-        await store.enqueue(event(n, START), dispatcher.route)
+        await store.call(SyncStore.enqueue, event(n, START), dispatcher.route)
     await dispatcher.dispatch_once()
     # Two alerts one by one, the last free slot carries ONE digest of the other six.
     assert [e.id for e, _ in slack.events] == ["c0:breach", "c1:breach"]
@@ -80,7 +80,7 @@ async def test_rate_limit_sends_what_fits_and_rolls_the_rest_into_one_digest(tmp
 
     # The window is full: a new alert waits (held) until a slot frees, then goes out as a digest.
     clock.advance(timedelta(minutes=1))
-    await store.enqueue(event(8, clock.now()), dispatcher.route)
+    await store.call(SyncStore.enqueue, event(8, clock.now()), dispatcher.route)
     await dispatcher.dispatch_once()
     assert len(slack.events) == 2 and len(slack.digests) == 1
     assert states(tmp_path / "d.db")["c8:breach"] == ("held", "rate_limit")
@@ -98,11 +98,11 @@ async def test_updates_of_a_sent_message_are_never_rate_limited(tmp_path: Path) 
     clock = FakeClock(START)
     slack = DigestSink()
     store, dispatcher = await open_dispatcher(tmp_path / "d.db", clock, {"max_per_channel": 1}, slack)
-    await store.enqueue(event(1, START), dispatcher.route)
+    await store.call(SyncStore.enqueue, event(1, START), dispatcher.route)
     await dispatcher.dispatch_once()
     clock.advance(timedelta(seconds=5))
     replied = event(1, clock.now(), EventKind.REPLIED, extra={"alerted": True})
-    await store.enqueue(replied, dispatcher.route)
+    await store.call(SyncStore.enqueue, replied, dispatcher.route)
     await dispatcher.dispatch_once()
     # The reply updates the breach's message (its ref), although the channel's one slot is used.
     assert [(e.id, ref) for e, ref in slack.events] == [("c1:breach", None), ("c1:replied", "ref-1")]
@@ -120,14 +120,14 @@ async def test_cooldown_per_rule_and_subject_is_recorded_with_its_reason(tmp_pat
         return Event(id=f"{source}:down:{n}", kind=EventKind.SOURCE, brand="", thread=f"source:{source}",
                      created_at=clock.now(), source=source, detail="credentials rejected")
 
-    await store.enqueue(down(1, "reddit"), dispatcher.route)
+    await store.call(SyncStore.enqueue, down(1, "reddit"), dispatcher.route)
     await dispatcher.dispatch_once()
     clock.advance(timedelta(minutes=10))
-    await store.enqueue(down(2, "reddit"), dispatcher.route)  # same source inside the cooldown: dropped
-    await store.enqueue(down(3, "mastodon"), dispatcher.route)  # another subject: sent
+    await store.call(SyncStore.enqueue, down(2, "reddit"), dispatcher.route)  # same source inside the cooldown: dropped
+    await store.call(SyncStore.enqueue, down(3, "mastodon"), dispatcher.route)  # another subject: sent
     await dispatcher.dispatch_once()
     clock.advance(timedelta(minutes=25))
-    await store.enqueue(down(4, "reddit"), dispatcher.route)  # 35 minutes after the first: sent
+    await store.call(SyncStore.enqueue, down(4, "reddit"), dispatcher.route)  # 35 minutes after the first: sent
     await dispatcher.dispatch_once()
     assert [e.id for e, _ in slack.events] == ["reddit:down:1", "mastodon:down:3", "reddit:down:4"]
     assert states(db)["reddit:down:2"] == ("suppressed", "cooldown (source)")
@@ -140,14 +140,14 @@ async def test_quiet_hours_hold_alerts_across_a_restart_then_send_one_digest(tmp
     noise = {"quiet_hours": [{"hours": "22:00-07:00", "timezone": "UTC", "exempt_rules": ["sla.escalate"]}]}
     slack = DigestSink()
     store, dispatcher = await open_dispatcher(db, clock, noise, slack)
-    await store.enqueue(event(0, START), dispatcher.route)
+    await store.call(SyncStore.enqueue, event(0, START), dispatcher.route)
     await dispatcher.dispatch_once()
     assert [e.id for e, _ in slack.events] == ["c0:breach"]  # before the window: sent at once
 
     clock.set(START + timedelta(hours=2))  # 23:00, quiet
-    await store.enqueue(event(1, clock.now()), dispatcher.route)
-    await store.enqueue(event(2, clock.now(), EventKind.WARN), dispatcher.route)
-    await store.enqueue(event(3, clock.now(), EventKind.ESCALATE), dispatcher.route)  # exempt: goes now
+    await store.call(SyncStore.enqueue, event(1, clock.now()), dispatcher.route)
+    await store.call(SyncStore.enqueue, event(2, clock.now(), EventKind.WARN), dispatcher.route)
+    await store.call(SyncStore.enqueue, event(3, clock.now(), EventKind.ESCALATE), dispatcher.route)  # exempt: goes now
     await dispatcher.dispatch_once()
     assert [e.id for e, _ in slack.events] == ["c0:breach", "c3:escalate"]
     assert states(db)["c1:breach"] == ("held", "quiet_hours")
@@ -193,7 +193,7 @@ async def test_a_failed_digest_is_retried_and_nothing_is_lost(tmp_path: Path) ->
     db = tmp_path / "d.db"
     slack = Flaky()
     store, dispatcher = await open_dispatcher(db, clock, {"quiet_hours": [{"hours": "22:00-07:00"}]}, slack)
-    await store.enqueue(event(1, clock.now()), dispatcher.route)
+    await store.call(SyncStore.enqueue, event(1, clock.now()), dispatcher.route)
     await dispatcher.dispatch_once()
     clock.set(START + timedelta(hours=10))
     await dispatcher.dispatch_once()  # the digest fails: the alert stays held, retried after Retry-After
@@ -212,9 +212,9 @@ async def test_muted_during_quiet_hours_is_dropped_with_a_reason(tmp_path: Path)
     db = tmp_path / "d.db"
     slack = DigestSink()
     store, dispatcher = await open_dispatcher(db, clock, {"quiet_hours": [{"hours": "22:00-07:00"}]}, slack)
-    await store.enqueue(event(1, clock.now()), dispatcher.route)
+    await store.call(SyncStore.enqueue, event(1, clock.now()), dispatcher.route)
     await dispatcher.dispatch_once()
-    await store.add_mute("brand", "acme", START + timedelta(hours=12), "ops", clock.now())
+    await store.call(SyncStore.add_mute, "brand", "acme", START + timedelta(hours=12), "ops", clock.now())
     clock.set(START + timedelta(hours=10))
     await dispatcher.dispatch_once()
     assert slack.digests == [] and slack.events == []
@@ -227,7 +227,7 @@ async def test_without_noise_settings_nothing_is_held(tmp_path: Path) -> None:
     slack = DigestSink()
     store, dispatcher = await open_dispatcher(tmp_path / "d.db", clock, {}, slack)
     for n in range(30):
-        await store.enqueue(event(n, clock.now()), dispatcher.route)
+        await store.call(SyncStore.enqueue, event(n, clock.now()), dispatcher.route)
     await dispatcher.dispatch_once()
     assert len(slack.events) == 30 and slack.digests == []
     await store.close()
@@ -237,7 +237,7 @@ async def test_held_alerts_are_released_after_a_restart_without_quiet_hours(tmp_
     clock = FakeClock(START + timedelta(hours=2))
     db = tmp_path / "d.db"
     store, dispatcher = await open_dispatcher(db, clock, {"quiet_hours": [{"hours": "22:00-07:00"}]}, DigestSink())
-    await store.enqueue(event(1, clock.now()), dispatcher.route)
+    await store.call(SyncStore.enqueue, event(1, clock.now()), dispatcher.route)
     await dispatcher.dispatch_once()
     await store.close()
     slack = DigestSink()

@@ -99,10 +99,10 @@ async def test_buttons_act_once_and_update_the_message(aiohttp_server, make_sett
         await task
     assert len(slack.messages) == 1  # every change updated the one message
     store = SyncStore(settings.listener.database)
-    actions = list(store.db.query("SELECT action, user FROM actions ORDER BY id"))
+    actions = list(store.db.query("SELECT action, user, via FROM actions ORDER BY id"))
     (case,) = store.complaints()
     store.close()
-    assert actions == [{"action": "ack", "user": "dana"}, {"action": "replied", "user": "dana"}]
+    assert actions == [{"action": "ack", "user": "dana", "via": "slack"}, {"action": "replied", "user": "dana", "via": "slack"}]
     assert case.state == "marked_replied" and case.closed_by == "dana"
 
 
@@ -111,3 +111,62 @@ async def _until(predicate, seconds: float = 10, msg=lambda: "") -> None:  # typ
     while not predicate():
         assert time.monotonic() < end, f"timed out {msg()}"
         await asyncio.sleep(0.05)
+
+
+async def test_web_queue_actions_take_the_slack_buttons_path(aiohttp_server, make_settings) -> None:  # type: ignore[no-untyped-def]
+    slack = FakeSlack()
+    api = await aiohttp_server(slack.app())
+    dana = "dana-token-0123456789abcdef"
+    settings = make_settings(
+        {"api": {"enabled": True, "port": 0, "users": {"dana": "${DANA}"}},
+         "sla": {"target": "60m", "warn_after": "45m"},
+         "alerts": {"dispatch_interval": "30s",
+                    "slack": {"bot_token": "${T}", "channel": "#social", "signing_secret": "${S}",
+                              "base_url": str(api.make_url("/api/"))}}},
+        T=SLACK_TOKEN, S=SECRET, DANA=dana,
+    )
+    overdue = Mention(source="social", external_id="1", text="acme broken for days", author="@ann",
+                      created_at=datetime.now(UTC) - timedelta(minutes=90), brands=("acme",))
+    daemon = Daemon(settings, classifier=KeywordClassifier(),
+                    connectors={"social": ScriptedConnector("social", [Page([overdue], "c")])})
+    task = asyncio.create_task(daemon.run(install_signals=False))
+    try:
+        await _until(lambda: bool(slack.messages))
+        url = f"http://127.0.0.1:{daemon.web_port}/api/actions"
+        auth = {"Authorization": f"Bearer {dana}"}
+        ack = {"mention_key": "social:1", "action": "ack", "request_id": "click-0001", "by": "someone-else"}
+        async with aiohttp.ClientSession() as http:
+            assert (await http.post(url, json=ack)).status == 401  # no token
+            assert (await http.post(url, data="mention_key=social:1", headers=auth)).status == 415  # a form: CSRF
+            assert (await http.post(url, json=ack, headers={**auth, "Origin": "https://evil.example"})).status == 403
+            for expected in ("done", "duplicate"):  # a retried click acts once
+                resp = await http.post(url, json=ack, headers=auth)
+                assert resp.status == 200 and await resp.json() == {"result": expected, "by": "dana"}
+            await _until(lambda: "acknowledged by dana" in json.dumps(list(slack.messages.values())))
+            assign = {"mention_key": "social:1", "action": "assign", "assignee": "sam", "request_id": "click-0002"}
+            assert (await (await http.post(url, json=assign, headers=auth)).json())["result"] == "done"
+            await _until(lambda: "assigned to sam by dana" in json.dumps(list(slack.messages.values())))
+            bad = {**assign, "action": "delete", "request_id": "click-0003"}
+            assert (await http.post(url, json=bad, headers=auth)).status == 400
+            done = {"mention_key": "social:1", "action": "replied", "request_id": "click-0004"}
+            assert (await (await http.post(url, json=done, headers=auth)).json())["result"] == "done"
+            await _until(lambda: "Complaint answered" in json.dumps(list(slack.messages.values())))
+            late = {**ack, "request_id": "click-0005"}
+            assert (await (await http.post(url, json=late, headers=auth)).json())["result"] == "closed"
+            queue = await (await http.get(f"http://127.0.0.1:{daemon.web_port}/api/queue", headers=auth)).json()
+            assert queue["counts"]["complaints"] == 0
+    finally:
+        daemon.stop()
+        await task
+    assert len(slack.messages) == 1  # every change updated the one message, as Slack's buttons do
+    store = SyncStore(settings.listener.database)
+    actions = list(store.db.query("SELECT action, user, assignee, via FROM actions ORDER BY id"))
+    (case,) = store.complaints()
+    store.close()
+    assert actions == [
+        {"action": "ack", "user": "dana", "assignee": None, "via": "web/user-token"},
+        {"action": "assign", "user": "dana", "assignee": "sam", "via": "web/user-token"},
+        {"action": "replied", "user": "dana", "assignee": None, "via": "web/user-token"},
+        {"action": "ack", "user": "dana", "assignee": None, "via": "web/user-token"},
+    ]
+    assert case.state == "marked_replied" and case.closed_by == "dana"

@@ -102,7 +102,7 @@ def db(tmp_path: Path) -> Iterator[Path]:
 
 async def open_store(path: Path, competitors: tuple[str, ...] = ()) -> Store:
     store = await Store(path).open()
-    await store.set_competitors(competitors)
+    await store.call(SyncStore.set_competitors, competitors)
     return store
 
 
@@ -313,7 +313,7 @@ async def test_crisis_keyword_fires_once_per_mention_with_the_word(db: Path) -> 
     try:
         first = await ListeningJob(store, config, clock, Router()).run_once()
         second = await ListeningJob(store, config, clock, Router()).run_once()
-        await store.run("ingest", "social", [Mention(
+        await store.call(SyncStore.ingest, "social", [Mention(
             source="social", external_id="x1", text="acme data  breach? no: acme data breach!", author="@z",
             created_at=now, brands=("acme",))], [], None, now)
         clock.advance(timedelta(minutes=5))

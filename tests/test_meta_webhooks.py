@@ -97,12 +97,15 @@ class Harness:
         self.store = store
         self.fail = False
         targets = meta_webhook_targets([self.facebook, self.instagram])
-        self.hooks = MetaWebhooks(targets, self.ingest, store.open_complaint_mentions, clock.now)
+        self.hooks = MetaWebhooks(targets, self.ingest, self.open_mentions, clock.now)
+
+    async def open_mentions(self, source: str) -> list[Mention]:
+        return await self.store.call(SyncStore.open_complaint_mentions, source)
 
     async def ingest(self, source: str, mentions: list[Mention], replies: list[Reply]) -> None:
         if self.fail:
             raise OSError("disk I/O error")
-        await self.store.ingest(source, mentions, replies, None, NOW)
+        await self.store.call(SyncStore.ingest, source, mentions, replies, None, NOW)
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         reader = SyncStore(self.store.path)  # the async store's connection belongs to its own thread
@@ -154,7 +157,7 @@ async def test_a_comment_is_stored_before_the_200_and_polling_does_not_duplicate
     assert again.status == 200
     page = await harness.facebook.poll(None)  # the same comment, later seen by polling
     assert JANE in {m.external_id for m in page.mentions}
-    new = await harness.store.ingest("facebook", page.mentions, page.replies, page.cursor, NOW)
+    new = await harness.store.call(SyncStore.ingest, "facebook", page.mentions, page.replies, page.cursor, NOW)
     assert f"facebook:{JANE}" not in new
     assert harness.rows(f"SELECT count(*) FROM mentions WHERE external_id = '{JANE}'") == [(1,)]
     assert harness.rows("SELECT count(*) FROM mention_sightings WHERE mention_key = 'facebook:" + JANE + "'") == [(1,)]
@@ -208,7 +211,7 @@ async def test_a_dm_by_webhook_and_again_by_polling_is_one_mention(hooks) -> Non
     config = harness.facebook.config.model_copy(update={"messages": True, "feed": False, "comments": False})
     poller = FacebookConnector("facebook", config, BRANDS, harness.facebook.session, clock=FakeClock(NOW))
     page = await poller.poll(None)
-    new = await harness.store.ingest("facebook", page.mentions, page.replies, page.cursor, NOW)
+    new = await harness.store.call(SyncStore.ingest, "facebook", page.mentions, page.replies, page.cursor, NOW)
     assert new == ["facebook:m_001"]  # m_002 came by webhook already
     assert harness.rows("SELECT key FROM mentions ORDER BY key") == [("facebook:m_001",), ("facebook:m_002",)]
     assert harness.rows("SELECT DISTINCT conversation_id FROM mentions") == [(f"dm:{PAGE}:7000000000000001",)]
@@ -241,7 +244,7 @@ async def test_an_instagram_comment_by_webhook_and_by_polling_is_one_mention(hoo
     assert (await client.post(ROUTE, data=body, headers=headers)).status == 200
     page = await harness.instagram.poll(None)
     assert "17850000000000001" in {m.external_id for m in page.mentions}
-    new = await harness.store.ingest("instagram", page.mentions, page.replies, page.cursor, NOW)
+    new = await harness.store.call(SyncStore.ingest, "instagram", page.mentions, page.replies, page.cursor, NOW)
     assert "instagram:17850000000000001" not in new
     assert harness.rows("SELECT count(*) FROM mentions WHERE external_id = '17850000000000001'") == [(1,)]
     # The account's answer, found by polling, stops what the webhook brought.

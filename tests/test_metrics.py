@@ -84,9 +84,9 @@ class _FakeDaemon:
         self.queue.put_nowait("k1")
 
         class _Store:
-            async def run(self, method: str) -> dict[str, int]:
+            async def call(self, method: Any) -> dict[str, int]:
                 answers = {"counts": {"open": 3, "breached": 1, "complaints": 7}, "outbox_counts": {"pending": 2}}
-                return answers[method]
+                return answers[method.__name__]
 
         self.store = _Store()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from listener.clocks import ClockEngine
 from listener.corrections import load_corrections
 from listener.daemon import Daemon
 from listener.domain import Mention, Page, Reply
@@ -46,7 +47,9 @@ class Harness:
         return [e.id for e, _ in self.sink.events]
 
     def store(self) -> SyncStore:
-        return SyncStore(self.settings.listener.database)
+        store = SyncStore(self.settings.listener.database)
+        store.set_engine(ClockEngine.from_settings(self.settings.sla))  # as the daemon and the CLI do
+        return store
 
 
 async def test_business_hours_move_the_deadline_over_the_weekend(make_settings, clock) -> None:

@@ -15,15 +15,18 @@ def _pct(value: float | None) -> str:
 
 
 def human_seconds(value: float | None) -> str:
-    """1h05m, 12m30s, 45s (or '-' when unknown)."""
+    """45s, 12m 05s, 5h 07m, 3d 4h (or '-' when unknown): days past a day, never "2430h"."""
     if value is None:
         return "-"
-    seconds = int(round(value))
-    hours, rest = divmod(seconds, 3600)
+    seconds = int(round(abs(value)))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
     if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 def write_json(report: dict[str, Any], out: IO[str]) -> None:

@@ -1,1 +1,1 @@
-"""Read-only REST API and dashboard (aiohttp), served by the daemon or by `listener api`."""
+"""REST API, dashboard and web queue (aiohttp), served by the daemon or, read-only, by `listener api`."""

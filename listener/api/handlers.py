@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,12 +15,16 @@ from aiohttp import web
 from listener.analytics.db import connect_readonly
 from listener.analytics.filters import EVERY
 from listener.analytics.listing import STATES, MentionQuery, list_complaints, list_mentions
+from listener.analytics.queue import TABS, QueueQuery, queue
 from listener.analytics.sla import DIMENSIONS as SLA_DIMENSIONS
 from listener.analytics.sla import sla_report
 from listener.analytics.trends import DIMENSIONS as TREND_DIMENSIONS
 from listener.analytics.trends import trends
 from listener.api import params
+from listener.api.auth import IDENTITY_KEY, OPEN, Identity
+from listener.api.live import QueueWatcher, stream_events
 from listener.clock import Clock
+from listener.interact import ActionError, ActionRequest, ClockActions
 
 T = TypeVar("T")
 
@@ -52,11 +56,24 @@ class ReadOnlyDb:
 class ApiContext:
     """What the handlers need from the configuration."""
 
-    def __init__(self, competitors: frozenset[str], brands: list[str], clock: Clock, sla_target_s: float) -> None:
+    def __init__(
+        self,
+        competitors: frozenset[str],
+        brands: list[str],
+        clock: Clock,
+        sla_target_s: float,
+        *,
+        actions: ClockActions | None = None,
+        watcher: QueueWatcher | None = None,
+        people: tuple[str, ...] = (),
+    ) -> None:
         self.competitors = competitors
         self.brands = brands
         self.clock = clock
         self.sla_target_s = sla_target_s
+        self.actions = actions  # None: the queue is served read-only
+        self.watcher = watcher
+        self.people = people  # the per-user token names: whom the page offers to assign to
 
     def now(self) -> datetime:
         """The current time (a fake clock in tests)."""
@@ -148,4 +165,97 @@ async def meta_handler(request: web.Request) -> web.Response:
             "now": ctx.now().isoformat().replace("+00:00", "Z"),
             "clock": "wall",
         }
+    )
+
+
+async def queue_handler(request: web.Request) -> web.Response:
+    """GET /api/queue: one tab of open clocks, due (next deadline first) and overdue (newest breach first)."""
+    db, ctx = _ctx(request)
+    q = request.query
+    f = params.filters(q, default_since=None, align=None, now=ctx.now())
+    query = QueueQuery(
+        tab=params.one(q, "tab", "complaints", TABS) or "complaints",
+        policies=params.values(q, "policy"),
+        assignees=params.values(q, "assignee"),
+    )
+    result = await db.run(queue, f, query, competitors=ctx.competitors, now=ctx.now(), limit=params.limit(q, 200))
+    return web.json_response(result)
+
+
+def _who(identity: Identity, body: dict[str, object]) -> str:
+    """A per-user token names the actor; otherwise the page says who is at the keyboard (default "web")."""
+    if identity.user is not None:
+        return identity.user
+    given = body.get("by")
+    return given.strip() if isinstance(given, str) and given.strip() else "web"
+
+
+async def action_handler(request: web.Request) -> web.Response:
+    """POST /api/actions: apply a queue action through the same code path as Slack's buttons."""
+    _db, ctx = _ctx(request)
+    if ctx.actions is None:
+        return web.json_response(
+            {"error": "this server is read-only: it was started without actions"}, status=503
+        )
+    # Only our own page's fetch() can send JSON with these headers: a cross-site form cannot (CSRF).
+    if request.content_type != "application/json":
+        return web.json_response({"error": "send application/json"}, status=415)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.host:
+        return web.json_response({"error": "cross-origin request refused"}, status=403)
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "the body is not JSON"}, status=400)
+    if not isinstance(body, dict):
+        return web.json_response({"error": "the body must be a JSON object"}, status=400)
+    identity: Identity = request.get(IDENTITY_KEY, OPEN)
+    request_id = body.get("request_id")
+    minutes = body.get("snooze_minutes", 30)
+    assignee = body.get("assignee")
+    if not isinstance(request_id, str) or not 8 <= len(request_id) <= 100:
+        return web.json_response({"error": "request_id (8 to 100 characters) is required"}, status=400)
+    if not isinstance(minutes, int | float) or isinstance(minutes, bool):
+        return web.json_response({"error": "snooze_minutes must be a number"}, status=400)
+    if assignee is not None and not isinstance(assignee, str):
+        return web.json_response({"error": "assignee must be a name"}, status=400)
+    try:
+        action = ActionRequest(
+            mention_key=str(body.get("mention_key") or ""),
+            action=str(body.get("action") or ""),
+            user=_who(identity, body),
+            request_key=f"web:{request_id}",
+            via=identity.via,
+            assignee=assignee.strip() if isinstance(assignee, str) else None,
+            snooze=timedelta(minutes=minutes),
+        )
+    except ActionError as err:
+        return web.json_response({"error": str(err)}, status=400)
+    result = await ctx.actions.apply(action)
+    return web.json_response({"result": result, "by": action.user})
+
+
+async def events_handler(request: web.Request) -> web.StreamResponse:
+    """GET /api/events: server-sent events telling the page to refresh its queue."""
+    _db, ctx = _ctx(request)
+    if ctx.watcher is None:
+        return web.json_response({"error": "live updates are off"}, status=404)
+    return await stream_events(request, ctx.watcher)
+
+
+def _assignees(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT DISTINCT assigned_to FROM complaints WHERE assigned_to IS NOT NULL AND assigned_to != '' "
+        "ORDER BY 1 LIMIT 200"
+    )
+    return [r[0] for r in rows]
+
+
+async def whoami_handler(request: web.Request) -> web.Response:
+    """GET /api/whoami: who the token proved to be, whether actions are on, and names to assign to."""
+    db, ctx = _ctx(request)
+    identity: Identity = request.get(IDENTITY_KEY, OPEN)
+    people = sorted(set(ctx.people) | set(await db.run(_assignees)))
+    return web.json_response(
+        {"user": identity.user, "via": identity.via, "actions": ctx.actions is not None, "people": people}
     )

@@ -6,6 +6,8 @@ from typing import Any
 
 from listener.analytics.filters import EVERY
 from listener.analytics.listing import STATES
+from listener.analytics.queue import TABS
+from listener.interact import ACTION_NAMES
 from listener.analytics.sla import DIMENSIONS as SLA_DIMENSIONS
 from listener.analytics.trends import DIMENSIONS as TREND_DIMENSIONS
 
@@ -199,6 +201,74 @@ def spec() -> dict[str, Any]:
                 "get": {
                     "summary": "Known brands (competitors marked), sources and languages.",
                     "responses": _ok("Pickers' contents.", {"type": "object"}),
+                }
+            },
+            "/api/queue": {
+                "get": {
+                    "summary": "The work queue: open clocks of one tab, `due` (next deadline first) and `overdue` "
+                    "(newest breach first), with `counts` per tab and `facets` for the pickers.",
+                    "parameters": FILTERS
+                    + [
+                        _param("tab", "complaints: our complaints; other: our non-complaint clocks (questions, "
+                               "praise); competitors: competitor clocks.", {"enum": list(TABS), "default": "complaints"}),
+                        _param("policy", "Only these policies.", _LIST, explode=True),
+                        _param("assignee", "Only clocks assigned to these names; `(unassigned)` for nobody's.",
+                               _LIST, explode=True),
+                        _param("limit", "Rows per group.", {"type": "integer", "minimum": 1, "maximum": 1000,
+                                                              "default": 200}),
+                    ],
+                    "responses": _ok("One tab of the queue.", {"type": "object"}),
+                }
+            },
+            "/api/actions": {
+                "post": {
+                    "summary": "Act on a clock (the same actions, records and idempotency as Slack's buttons). "
+                    "A server built without an action path answers 503.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["mention_key", "action", "request_id"],
+                                    "properties": {
+                                        "mention_key": {"type": "string"},
+                                        "action": {"enum": list(ACTION_NAMES)},
+                                        "request_id": {
+                                            "type": "string", "minLength": 8, "maxLength": 100,
+                                            "description": "Idempotency key: a retried request acts once.",
+                                        },
+                                        "assignee": {"type": "string", "description": "assign: to whom."},
+                                        "snooze_minutes": {"type": "number", "default": 30},
+                                        "by": {
+                                            "type": "string",
+                                            "description": "Who acts, with the shared token or none; a "
+                                            "per-user token names the actor itself.",
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        **_ok("`result`: done, duplicate (applied before) or closed (no open clock).",
+                              {"type": "object"}),
+                        "403": {"description": "A cross-origin request."},
+                        "415": {"description": "Not application/json."},
+                        "503": {"description": "This server takes no actions."},
+                    },
+                }
+            },
+            "/api/events": {
+                "get": {
+                    "summary": "Server-sent events: `queue` whenever the queue may have changed.",
+                    "responses": {"200": {"description": "text/event-stream"}},
+                }
+            },
+            "/api/whoami": {
+                "get": {
+                    "summary": "Who the token proved to be, whether actions are on, names to assign to.",
+                    "responses": _ok("Identity.", {"type": "object"}),
                 }
             },
             "/api/openapi.json": {

@@ -15,7 +15,9 @@ from listener.analytics.filters import FilterError
 from listener.api import handlers
 from listener.api.auth import bearer_middleware
 from listener.api.openapi import spec
+from listener.api.live import QueueWatcher
 from listener.clock import Clock, SystemClock
+from listener.interact import ClockActions
 
 logger = logging.getLogger(__name__)
 STATIC = Path(str(resources.files("listener.api") / "static"))
@@ -48,41 +50,73 @@ async def _index(_request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+async def _no_icon(_request: web.Request) -> web.Response:
+    return web.Response(status=204)  # browsers ask for it; a 404 would fill their consoles with errors
+
+
 async def _openapi(_request: web.Request) -> web.Response:
     return web.json_response(spec())
 
 
-def build_app(store_path: Path | str, settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    """The read-only API and dashboard over the database at `store_path`."""
+def build_app(
+    store_path: Path | str,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    actions: ClockActions | None = None,
+    live_interval_s: float = 1.0,
+) -> web.Application:
+    """The API, dashboard and web queue over the database at `store_path`.
+
+    Reads run on read-only connections; queue actions go through `actions` (the daemon's store, the
+    same path as Slack's buttons) and are refused when it is None.
+    """
     token = settings.api.token.get_secret_value() if settings.api.token else None
-    app = web.Application(middlewares=[_errors, bearer_middleware(token)])
+    users = {name: secret.get_secret_value() for name, secret in settings.api.users.items()}
+    app = web.Application(middlewares=[_errors, bearer_middleware(token, users)])
     db = handlers.ReadOnlyDb(store_path)
+    watcher = QueueWatcher(store_path, interval_s=live_interval_s)
     app[handlers.DB_KEY] = db
     app[handlers.CONTEXT_KEY] = handlers.ApiContext(
         competitors=frozenset(n for n, b in settings.brands.items() if b.competitor),
         brands=sorted(settings.brands),
         clock=clock or SystemClock(),
         sla_target_s=settings.sla.target.total_seconds(),
+        actions=actions,
+        watcher=watcher,
+        people=tuple(sorted(users)),
     )
+    if actions is not None:
+        actions.on_applied(lambda request, result: watcher.notify("action", result=result))
 
     async def close_db(_app: web.Application) -> None:
         db.close()
 
+    app.on_startup.append(watcher.start)
+    app.on_shutdown.append(watcher.shutdown)
+    app.on_cleanup.append(watcher.stop)
     app.on_cleanup.append(close_db)
     app.router.add_get("/", _index)
+    app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/api/openapi.json", _openapi)
     app.router.add_get("/api/mentions", handlers.mentions_handler)
     app.router.add_get("/api/complaints", handlers.complaints_handler)
     app.router.add_get("/api/trends", handlers.trends_handler)
     app.router.add_get("/api/sla", handlers.sla_handler)
     app.router.add_get("/api/meta", handlers.meta_handler)
+    app.router.add_get("/api/queue", handlers.queue_handler)
+    app.router.add_get("/api/whoami", handlers.whoami_handler)
+    app.router.add_get("/api/events", handlers.events_handler)
+    app.router.add_post("/api/actions", handlers.action_handler)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app
 
 
-async def start_api(settings: Settings, store_path: Path | str, *, clock: Clock | None = None) -> web.AppRunner:
+async def start_api(
+    settings: Settings, store_path: Path | str, *, clock: Clock | None = None, actions: ClockActions | None = None
+) -> web.AppRunner:
     """Start serving on `settings.api.host:port`; stop it with `await runner.cleanup()`."""
-    app = build_app(store_path, settings, clock=clock)
+    app = build_app(store_path, settings, clock=clock, actions=actions)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.api.host, settings.api.port)

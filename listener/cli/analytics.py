@@ -16,7 +16,7 @@ import click
 from listener.analytics.db import DatabaseMissing, QueryRefused, connect_readonly, ensure_schema
 from listener.analytics.export import FORMATS, ExportError, export
 from listener.analytics.filters import EVERY, FilterError, Filters, build_filters
-from listener.cli.common import config_option, database_path, db_option, load_settings
+from listener.cli.common import config_option, database_path, db_option, load_settings, offline_router
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -145,10 +145,13 @@ def trends_command(
             raise click.BadParameter(str(err)) from None
     _emit(report, fmt, render.trends_table)
     if chart is not None:
-        from listener.analytics.chart import draw_trends
+        from listener.analytics.chart import NoData, draw_trends
 
         try:
             draw_trends(report, chart)
+        except NoData as err:
+            click.echo(str(err), err=True)
+            return
         except RuntimeError as err:
             raise click.ClickException(str(err)) from None
         click.echo(f"chart written to {chart}", err=True)
@@ -327,8 +330,16 @@ def export_command(
 @click.option("--host", default=None, help="Bind address (default: [api].host, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: [api].port).")
 def api_command(config_path: Path | None, db_path: Path | None, host: str | None, port: int | None) -> None:
-    """Serve the REST API and the dashboard on their own (read-only), without the daemon."""
+    """Serve the REST API, dashboard and web queue on their own, without the daemon.
+
+    Queue actions are recorded and their alerts queued for the configured sinks, as `listener ack`
+    does; the daemon delivers them.
+    """
     from listener.api.server import start_api
+    from listener.clock import SystemClock
+    from listener.clocks import ClockEngine
+    from listener.interact import ClockActions
+    from listener.store import Store, SyncStore
 
     settings = load_settings(config_path, required=False)
     api = settings.api
@@ -345,13 +356,22 @@ def api_command(config_path: Path | None, db_path: Path | None, host: str | None
     except DatabaseMissing as err:
         raise click.ClickException(str(err)) from None
 
+    router = offline_router(settings)
+
     async def serve() -> None:
-        runner = await start_api(settings, path)
-        click.echo(f"listening on http://{api.host}:{api.port}/ (Ctrl-C to stop)", err=True)
+        store = await Store(path).open()
+        await store.call(SyncStore.set_competitors, [n for n, b in settings.brands.items() if b.competitor])
+        await store.call(SyncStore.set_engine, ClockEngine.from_settings(settings.sla))
+        clock = SystemClock()
         try:
-            await asyncio.Event().wait()
+            runner = await start_api(settings, path, clock=clock, actions=ClockActions(store, router, clock.now))
+            click.echo(f"listening on http://{api.host}:{api.port}/ (Ctrl-C to stop)", err=True)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await runner.cleanup()
         finally:
-            await runner.cleanup()
+            await store.close()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())

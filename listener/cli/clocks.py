@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from listener.cli.common import CONFIG_OPTION, DB_OPTION, database_path, load_settings, open_store
+from listener.cli.common import CONFIG_OPTION, DB_OPTION, database_path, load_settings, offline_router, open_store
 from listener.timefmt import human_duration
-
-if TYPE_CHECKING:
-    from alerts.base import Event
-    from config.schema import Settings
 
 
 def _age(seconds: float) -> str:
@@ -103,36 +97,20 @@ def _resolve_key(store: Any, mention_id: str) -> str:
 @click.option("--by", default="cli", show_default=True, help="Who answered (recorded with the clock).")
 def ack_command(config_path: Path | None, db_path: Path | None, mention_id: str, by: str) -> None:
     """Stop a complaint's clock by hand and record the response time."""
+    from listener.clocks import ClockEngine
+
     settings = load_settings(config_path, required=False)
     store = open_store(settings, config_path, db_path)
+    store.set_engine(ClockEngine.from_settings(settings.sla))  # the case rules need the policies
     try:
         key = _resolve_key(store, mention_id)
         # Events are routed at the next daemon pass: queue them for every sink that wants them.
-        stopped = store.acknowledge(key, by, datetime.now(UTC), _offline_router(settings))
+        stopped = store.acknowledge(key, by, datetime.now(UTC), offline_router(settings))
     finally:
         store.close()
     if not stopped:
         raise click.ClickException(f"{key} has no running clock")
     click.echo(f"{key}: clock stopped by {by}")
-
-
-def _offline_router(settings: Settings) -> Callable[[Event], list[str]]:
-    """Route events to the configured sinks' names without delivering anything.
-
-    The running daemon delivers what we queue here; delivering from the CLI too could send
-    the same event twice.
-    """
-
-    async def names() -> dict[str, Any]:
-        import aiohttp
-
-        from alerts import build_sinks
-
-        async with aiohttp.ClientSession() as session:
-            return {sink.name: sink for sink in build_sinks(settings.alerts, session)}
-
-    sinks = asyncio.run(names())
-    return lambda event: [name for name, sink in sinks.items() if sink.accepts(event)]
 
 
 @click.command("label")
@@ -147,6 +125,7 @@ def label_command(
     by: str,
 ) -> None:
     """Store a human correction of a mention's labels (used by `model train --include-corrections`)."""
+    from listener.clocks import ClockEngine
     from listener.corrections import save_correction
     from listener.store import SyncStore
 
@@ -168,4 +147,11 @@ def label_command(
         mention_key=key,
         by=by,
     )
+    if complaint is not None:  # "not a complaint" closes its clock; "a complaint" may open one
+        store = SyncStore(database)
+        store.set_engine(ClockEngine.from_settings(settings.sla))
+        try:
+            store.reconsider(key, datetime.now(UTC), offline_router(settings))
+        finally:
+            store.close()
     click.echo(f"{key}: correction stored")

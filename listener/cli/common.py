@@ -1,4 +1,4 @@
-"""What every CLI command family shares: the `--config` and `--db` options, loading settings, opening the store.
+"""What every CLI command family shares: `--config`, `--db`, loading settings, opening the store, routing offline.
 
 Command modules import this module only, never the `listener` group (listener/cli/__init__.py), so the
 group can register them lazily and no import cycle exists.
@@ -6,6 +6,7 @@ group can register them lazily and no import cycle exists.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from alerts.base import Event
     from config.schema import Settings
     from listener.store import SyncStore
 
@@ -122,3 +124,22 @@ def open_store(
 def open_configured_store(config_path: Path | None, db_path: Path | None, *, create: bool = False) -> SyncStore:
     """`open_store` with the settings loaded from `--config` (optional: a database alone is enough)."""
     return open_store(load_settings(config_path, required=False), config_path, db_path, create=create)
+
+
+def offline_router(settings: Settings) -> Callable[[Event], list[str]]:
+    """Route events to the configured sinks' names without delivering anything.
+
+    The running daemon delivers what we queue here; delivering from the CLI too could send
+    the same event twice.
+    """
+
+    async def names() -> dict[str, Any]:
+        import aiohttp
+
+        from alerts import build_sinks
+
+        async with aiohttp.ClientSession() as session:
+            return {sink.name: sink for sink in build_sinks(settings.alerts, session)}
+
+    sinks = asyncio.run(names())
+    return lambda event: [name for name, sink in sinks.items() if sink.accepts(event)]

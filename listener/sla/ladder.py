@@ -2,107 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from listener.domain import require_utc
 
+# The ladder's data types live with the other clock data; importable from here as before.
+from listener.sla.casefile import (  # noqa: F401
+    ClockState,
+    LadderDecision,
+    ScheduledEscalation,
+    Step,
+    StepKind,
+    step_id,
+)
+
 if TYPE_CHECKING:
     from listener.sla.calendar import BusinessCalendar
-    from listener.sla.policy import Deadline
-
-
-class StepKind(StrEnum):
-    """What a ladder step announces."""
-
-    WARN = "warn"
-    BREACH = "breach"
-    ESCALATE = "escalate"
-    REESCALATE = "reescalate"
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledEscalation:
-    """One escalation level placed in time: `level` fires at `at` to the routes in `to`."""
-
-    level: str
-    at: datetime
-    to: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """A ladder step. `id` is stable for a clock, so an outbox keyed on it never sends twice."""
-
-    id: str
-    kind: StepKind
-    at: datetime
-    level: str = ""
-    to: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClockState:
-    """What the ladder needs to know about one clock.
-
-    `key` names the clock; use the anchor message's key so that a follow-up (next
-    response) gets fresh step ids. `fired` holds the ids of steps already fired or skipped.
-    """
-
-    key: str
-    opened_at: datetime
-    deadline: datetime
-    warn_at: datetime | None = None
-    escalations: tuple[ScheduledEscalation, ...] = ()
-    acked_at: datetime | None = None
-    replied: bool = False
-    snoozed_until: datetime | None = None
-    fired: frozenset[str] = frozenset()
-    reescalate_after: timedelta | None = None
-    reescalate_to: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name in ("opened_at", "deadline", "warn_at", "acked_at", "snoozed_until"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, require_utc(value, name))
-
-    @classmethod
-    def from_deadline(cls, deadline: Deadline, *, key: str | None = None, **state: Any) -> ClockState:
-        """A clock state from a computed `Deadline` plus the live fields (acked_at, fired, ...)."""
-        return cls(
-            key=key if key is not None else deadline.anchor_key,
-            opened_at=deadline.anchor_at,
-            deadline=deadline.due,
-            warn_at=deadline.warn_at,
-            escalations=deadline.escalations,
-            reescalate_after=deadline.reescalate_after,
-            reescalate_to=deadline.reescalate_to,
-            **state,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class LadderDecision:
-    """The result of one evaluation.
-
-    `fire`: send these now. `skip`: these are moot (superseded by a breach, or suppressed by
-    an acknowledgement); record their ids as fired so they are never reconsidered.
-    `next_at`: the earliest instant something may become due (None: nothing left).
-    `held_by_snooze`: due now but held until the snooze ends (`next_at`).
-    """
-
-    fire: tuple[Step, ...] = ()
-    skip: tuple[Step, ...] = ()
-    next_at: datetime | None = None
-    held_by_snooze: tuple[Step, ...] = ()
-
-
-def step_id(key: str, kind: StepKind, suffix: str = "") -> str:
-    """Stable id: "<key>:warn", "<key>:breach", "<key>:escalate:<level>", "<key>:reescalate:<ack time>"."""
-    return f"{key}:{kind.value}:{suffix}" if suffix else f"{key}:{kind.value}"
 
 
 def evaluate(state: ClockState, now: datetime, calendar: BusinessCalendar | None = None) -> LadderDecision:

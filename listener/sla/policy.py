@@ -23,11 +23,9 @@ from listener.sla.calendar import (
     ClosedPeriodResponse,
     parse_hours,
 )
-from listener.sla.ladder import ScheduledEscalation
+from listener.sla.casefile import ChannelType, MentionFacts, ScheduledEscalation, TargetKind  # noqa: F401
 from listener.text import keyword_pattern
 
-ChannelType = Literal["public_mention", "review", "direct_message"]
-TargetKind = Literal["first_response", "next_response", "resolution"]
 _RESPONSE_KINDS = ("first_response", "next_response")
 # Without warn_after / warn_before the warning fires at this share of the target (45m of 60m).
 DEFAULT_WARN_SHARE = 0.75
@@ -221,20 +219,6 @@ def check_references(policies: Sequence[Policy], calendars: Mapping[str, Calenda
 
 
 # -- matching ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MentionFacts:
-    """What the matcher needs to know about a mention (the store fills it in)."""
-
-    brand: str
-    source: str
-    channel: ChannelType = "public_mention"
-    author: str = ""
-    followers: int | None = None
-    text: str = ""
-    is_complaint: bool = True
-    rating: int | None = None
 
 
 def match_policy(policies: Sequence[Policy], facts: MentionFacts) -> Policy | None:

@@ -10,7 +10,7 @@ import pytest
 from alerts.base import Event, EventKind
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
-from listener.store import Store
+from listener.store import Store, SyncStore
 
 NOW = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
@@ -40,7 +40,7 @@ async def _deliver(sink: Any, tmp_path: Any) -> list[str]:
     store = await Store(tmp_path / "db.sqlite").open()
     try:
         dispatcher = Dispatcher(store, {"recorder": sink}, FakeClock(NOW), mute_brands=["acme"])
-        await store.enqueue(Event(id="m1:breach", kind=EventKind.BREACH, brand="acme", thread="m1",
+        await store.call(SyncStore.enqueue, Event(id="m1:breach", kind=EventKind.BREACH, brand="acme", thread="m1",
                                   created_at=NOW, source="social"), dispatcher.route)
         await dispatcher.dispatch_once()
         return list(sink.sent)

@@ -22,7 +22,7 @@ from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
 from listener.errors import ConfigError, SinkError
 from listener.sla.noise import NoiseSettings
-from listener.store import Store
+from listener.store import Store, SyncStore
 from tests.alerts.conftest import NOW
 from tests.alerts.smtp_server import PASSWORD, USER, Received, SmtpServer, make_certificate
 
@@ -287,9 +287,11 @@ async def test_quiet_hours_through_the_outbox_become_one_digest_mail_per_recipie
     try:
         dispatcher = Dispatcher(store, {"email": sink}, clock, noise=noise)
         for n in range(3):
-            await store.enqueue(make_event(EventKind.BREACH, id=f"c{n}:breach", thread=f"c{n}", created_at=start,
-                                           text=f"<i>complaint {n}</i>"), dispatcher.route)
-        await store.enqueue(make_event(EventKind.WARN, id="c9:warn", thread="c9", created_at=start), dispatcher.route)
+            event = make_event(EventKind.BREACH, id=f"c{n}:breach", thread=f"c{n}", created_at=start,
+                               text=f"<i>complaint {n}</i>")
+            await store.call(SyncStore.enqueue, event, dispatcher.route)
+        await store.call(SyncStore.enqueue, make_event(EventKind.WARN, id="c9:warn", thread="c9", created_at=start),
+                         dispatcher.route)
         await dispatcher.dispatch_once()
         assert smtp.handler.received == []  # held for the night
         clock.set(start + timedelta(hours=8))  # 07:00

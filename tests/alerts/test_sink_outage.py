@@ -21,7 +21,7 @@ from alerts.zendesk import ZendeskSink
 from config.sinks import FreshdeskSettings, PagerDutySettings, TeamsSettings, WebhookSettings, ZendeskSettings
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
-from listener.store import Store
+from listener.store import Store, SyncStore
 from tests.alerts.fake_freshdesk import API_KEY, FakeFreshdesk
 from tests.alerts.fake_http import Scripted, ScriptedFake
 from tests.alerts.fake_pagerduty import PATH as PD_PATH
@@ -153,7 +153,7 @@ async def test_outage_then_everything_delivered_once(
             dispatcher = Dispatcher(store, {name: sink}, clock, retry_base=2.0, retry_max=60.0)
             events = events_for(clock)
             for event in events:
-                await store.enqueue(event, dispatcher.route)
+                await store.call(SyncStore.enqueue, event, dispatcher.route)
             while clock.now() < START + OUTAGE + timedelta(minutes=3):
                 await dispatcher.dispatch_once()
                 clock.advance(timedelta(seconds=5))

@@ -1,17 +1,21 @@
-"""The dashboard in a real headless Chromium: live clocks with colours, charts, SLA numbers as the API."""
+"""The web queue and dashboard in a real headless Chromium: tabs, clicks, keys, live updates, hostile text, charts."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import shutil
 import sqlite3
 import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -19,7 +23,8 @@ from aiohttp import web
 from listener.api.server import build_app
 from listener.clock import FakeClock
 from listener.domain import Mention, Sentiment
-from listener.store import SyncStore
+from listener.interact import ClockActions
+from listener.store import Store, SyncStore
 from models.base import Classification
 from tests.analytics.conftest import analytics_settings
 from tests.analytics.seed import Seeded, save_labels
@@ -27,6 +32,8 @@ from tests.analytics.seed import Seeded, save_labels
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 NOW = datetime(2026, 1, 20, 12, 0, tzinfo=UTC)
+# Screenshots go to a temporary folder; LISTENER_SCREENSHOTS=docs/img refreshes the ones in the docs.
+SHOTS = os.environ.get("LISTENER_SCREENSHOTS")
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -38,6 +45,7 @@ FLAGS = [
     "--disable-dev-shm-usage",
     "--window-size=1400,1000",
 ]
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> & "quotes" {{7*7}}'
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
@@ -45,43 +53,76 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _open_clock(store: SyncStore, name: str, age_minutes: int, *, text: str | None = None, author: str | None = None,
+                brand: str = "acme") -> str:
+    """A negative complaint posted `age_minutes` before NOW (the default policy: warning at 45m, deadline 60m)."""
+    at = NOW - timedelta(minutes=age_minutes)
+    mention = Mention(
+        source="mastodon",
+        external_id=name,
+        text=text if text is not None else f"{name}: order broken",
+        author=author or f"@{name}",
+        created_at=at,
+        brands=(brand,),
+        url=f"https://social.example/@{name}/1",
+    )
+    store.ingest("mastodon", [mention], [], None, at)
+    label = Classification(model_id="t", scored=True, sentiment=Sentiment.NEGATIVE, complaint=True, language="en")
+    save_labels(store, [(mention, label)], at)
+    return mention.key
+
+
 def _database(seeded: Seeded, folder: Path) -> Path:
-    """A copy of the seeded database plus three fresh open clocks: on time, warned, breached."""
+    """A copy of the seeded database plus fresh clocks: on time, warned, breached, hostile, a question, a rival's."""
     path = folder / "dash.db"
     with sqlite3.connect(seeded.path) as src, sqlite3.connect(path) as dst:
         src.backup(dst)
     store = SyncStore(path)
-    for name, age in (("fresh", 10), ("warned", 50), ("late", 90)):
-        at = NOW - timedelta(minutes=age)
-        mention = Mention(
-            source="mastodon",
-            external_id=name,
-            text=f"<b>{name}</b> order broken",
-            author=f"@{name}",
-            created_at=at,
-            brands=("acme",),
-        )
-        store.ingest("mastodon", [mention], [], None, at)
-        label = Classification(model_id="t", scored=True, sentiment=Sentiment.NEGATIVE, complaint=True, language="en")
-        save_labels(store, [(mention, label)], at)
+    store.set_competitors(["globex"])
+    _open_clock(store, "fresh", 10)
+    _open_clock(store, "calm", 20)
+    _open_clock(store, "warned", 50)
+    _open_clock(store, "late", 90)
+    _open_clock(store, "evil", 5, text=HOSTILE, author='<b onmouseover="window.__pwned=3">@evil</b>')
+    _open_clock(store, "rival", 30, brand="globex")
+    question = _open_clock(store, "question", 15)
     store.close()
+    with sqlite3.connect(path) as conn:  # as a non-complaint policy (questions-and-praise) would have opened it
+        conn.execute("UPDATE complaints SET is_complaint = 0, policy = 'questions-and-praise' WHERE mention_key = ?",
+                     [question])
     return path
 
 
+@dataclass
+class Server:
+    base: str
+    db: Path
+    shots: Path
+
+
 @pytest.fixture
-def server(seeded: Seeded, tmp_path: Path) -> Iterator[str]:
+def server(seeded: Seeded, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The API and page with the daemon's action path; `[api]` settings from an indirect parameter."""
     db = _database(seeded, tmp_path)
+    settings = analytics_settings(db, **getattr(request, "param", {}))
     loop = asyncio.new_event_loop()
     ready = threading.Event()
-    holder: dict[str, object] = {}
+    holder: dict[str, Any] = {}
 
     async def start() -> None:
-        runner = web.AppRunner(build_app(db, analytics_settings(db), clock=FakeClock(NOW)))
+        clock = FakeClock(NOW)
+        store = await Store(db).open()
+        actions = ClockActions(store, None, clock.now)  # the daemon's path, without sinks
+        app = build_app(db, settings, clock=clock, actions=actions, live_interval_s=0.2)
+        runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        holder["runner"] = runner
-        holder["port"] = runner.addresses[0][1]
+        holder.update(runner=runner, store=store, port=runner.addresses[0][1])
+
+    async def stop() -> None:
+        await holder["runner"].cleanup()
+        await holder["store"].close()
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
@@ -91,15 +132,17 @@ def server(seeded: Seeded, tmp_path: Path) -> Iterator[str]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    assert ready.wait(10)
-    yield f"http://127.0.0.1:{holder['port']}"
-    asyncio.run_coroutine_threadsafe(holder["runner"].cleanup(), loop).result(10)  # type: ignore[attr-defined]
+    assert ready.wait(20)
+    shots = Path(SHOTS) if SHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    yield Server(f"http://127.0.0.1:{holder['port']}", db, shots)
+    asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -109,83 +152,233 @@ def browser() -> Iterator[object]:
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:
         yield driver
+        logs = driver.get_log("browser")
+        asked = [e for e in logs if e["source"] == "network" and "status of 401" in e["message"]]  # token asked
+        assert [e for e in logs if e["level"] == "SEVERE" and e not in asked] == []  # no script error on the page
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _api(base: str, path: str) -> dict:
+def _api(base: str, path: str) -> dict[str, Any]:
     with urllib.request.urlopen(base + path, timeout=10) as resp:  # noqa: S310 - loopback test server
         return json.load(resp)
 
 
 def _duration(seconds: float | None) -> str:
-    """The dashboard's fmtDuration, to compare what it shows with the API's numbers."""
+    """The page's fmtDuration, to compare what it shows with the API's numbers."""
     if seconds is None:
         return "–"
     s = round(abs(seconds))
-    h, m, r = s // 3600, (s % 3600) // 60, s % 60
+    d, h, m, r = s // 86400, (s % 86400) // 3600, (s % 3600) // 60, s % 60
+    if d:
+        return f"{d}d {h}h"
     if h:
-        return f"{h}h{m:02d}m"
-    return f"{m}m{r:02d}s" if m else f"{r}s"
+        return f"{h}h {m:02d}m"
+    return f"{m}m {r:02d}s" if m else f"{r}s"
 
 
-def test_dashboard_shows_clocks_charts_and_the_api_numbers(server: str, browser: object) -> None:
+def _actions(db: Path) -> list[tuple[str, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT mention_key, action, user, COALESCE(assignee, ''), via FROM actions WHERE via LIKE 'web%' ORDER BY id"
+        ).fetchall()
+
+
+def _loaded(driver: Any) -> Any:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
+
+
+def _row(driver: Any, key: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, f'#queue tr[data-key="{key}"]')
+
+
+def _shown(driver: Any) -> list[str]:
+    # One script call: the rows may be replaced by a live update between two WebDriver calls.
+    keys: list[str] = driver.execute_script(
+        'return [...document.querySelectorAll("#queue tbody tr[data-key]")].map(r => r.dataset.key)'
+    )
+    return keys
+
+
+def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
-    driver.get(server + "/")  # type: ignore[attr-defined]
-    wait = WebDriverWait(driver, 15)
-    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
+    driver.get(server.base + "/")
+    _loaded(driver)
+    wait = WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])  # rows re-rendered live
 
-    # Live clocks, coloured by state.
-    def row(key: str):  # type: ignore[no-untyped-def]
-        return driver.find_element(By.CSS_SELECTOR, f'#queue tr[data-key="{key}"]')  # type: ignore[attr-defined]
+    # Our complaints by default: due next first (earliest deadline), then overdue (newest breach first).
+    api = _api(server.base, "/api/queue?since=30d&limit=200")
+    assert _shown(driver) == [i["mention_key"] for i in api["due"] + api["overdue"]]
+    assert [i["mention_key"] for i in api["due"]] == ["mastodon:warned", "mastodon:calm", "mastodon:fresh", "mastodon:evil"]
+    assert api["overdue"][0]["mention_key"] == "mastodon:late"
+    overdue = [i["deadline"] for i in api["overdue"]]
+    assert overdue == sorted(overdue, reverse=True) and len(overdue) > 1
+    shown = set(_shown(driver))
+    assert "mastodon:question" not in shown and "mastodon:rival" not in shown
+    assert _row(driver, "mastodon:fresh").get_attribute("data-clock") == "ok"
+    assert _row(driver, "mastodon:warned").get_attribute("data-clock") == "warning"
+    assert _row(driver, "mastodon:late").get_attribute("data-clock") == "breach"
+    # Counts per tab, as the API counts them.
+    for tab, count in api["counts"].items():
+        assert driver.find_element(By.ID, f"tab-{tab}").text.endswith(f"({count})")
+    # Long overdue times read in days.
+    clocks = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#group-overdue td.clock")]
+    assert any(re.fullmatch(r"overdue \d+d \d+h", c) for c in clocks)
+    assert not any(re.search(r"\d{3,}h", c) for c in clocks)
+    # The live clock ticks.
+    before = _row(driver, "mastodon:fresh").find_element(By.CLASS_NAME, "clock").text
+    wait.until(lambda _d: _row(driver, "mastodon:fresh").find_element(By.CLASS_NAME, "clock").text != before)
 
-    assert row("mastodon:fresh").get_attribute("data-clock") == "ok"
-    assert row("mastodon:warned").get_attribute("data-clock") == "warning"
-    assert row("mastodon:late").get_attribute("data-clock") == "breach"
-    assert "overdue" in row("mastodon:late").find_element(By.CLASS_NAME, "clock").text
-    assert row("mastodon:fresh").find_element(By.CLASS_NAME, "text").text.startswith("<b>fresh</b>")  # text, not HTML
-    before = row("mastodon:fresh").find_element(By.CLASS_NAME, "clock").text
-    WebDriverWait(driver, 5).until(lambda _d: row("mastodon:fresh").find_element(By.CLASS_NAME, "clock").text != before)
-    queue = _api(server, "/api/complaints?state=open&limit=200")
-    shown = [r.get_attribute("data-key") for r in driver.find_elements(By.CSS_SELECTOR, "#queue tbody tr")]  # type: ignore[attr-defined]
-    assert shown == [c["mention_key"] for c in queue["items"]]
+    # Hostile mention text and author are shown as text, never run or parsed as HTML.
+    evil = _row(driver, "mastodon:evil")
+    assert evil.find_element(By.CLASS_NAME, "text").text == HOSTILE
+    assert evil.find_elements(By.CSS_SELECTOR, "img, script, b") == []
+    assert driver.execute_script("return window.__pwned === undefined")
 
-    # Charts: one line per source, then per brand after changing the grouping.
-    trend = _api(server, "/api/trends?since=30d&by=source")
-    sources = {r["source"] for r in trend["rows"]}
-    paths = driver.find_elements(By.CSS_SELECTOR, "#negative-chart path.series")  # type: ignore[attr-defined]
-    assert sorted(p.get_attribute("data-label") for p in paths) == sorted(sources)
-    assert all(p.get_attribute("d").count("L") >= 5 for p in paths)
-    Select(driver.find_element(By.ID, "by")).select_by_value("brand")  # type: ignore[attr-defined]
-    wait.until(
-        lambda d: (
-            d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true"
-            and sorted(
-                p.get_attribute("data-label") for p in d.find_elements(By.CSS_SELECTOR, "#complaint-chart path.series")
-            )
-            == ["acme", "globex"]
-        )
-    )
+    # Title-bar cue: one complaint is about to breach.
+    assert driver.title.startswith("(1) about to breach")
 
-    # SLA compliance: the same numbers as the API, competitor marked.
-    sla = _api(server, "/api/sla?since=30d&by=brand")
+    # Tabs: questions and competitors each in their own tab.
+    driver.find_element(By.ID, "tab-other").click()
+    wait.until(lambda _d: _shown(driver) == ["mastodon:question"])
+    driver.find_element(By.ID, "tab-competitors").click()
+    wait.until(lambda _d: "mastodon:rival" in _shown(driver) and "mastodon:fresh" not in _shown(driver))
+    driver.find_element(By.ID, "tab-complaints").click()
+    wait.until(lambda _d: "mastodon:fresh" in _shown(driver))
+
+    # A new complaint about to breach arrives without reloading: the row appears and the title cues it.
+    driver.execute_script("window.__same_page = true")
+    store = SyncStore(server.db)
+    _open_clock(store, "sudden", 55)
+    store.close()
+    wait.until(lambda _d: "mastodon:sudden" in _shown(driver))
+    assert driver.execute_script("return window.__same_page === true")
+    wait.until(lambda d: d.title.startswith("(2) about to breach"))
+    assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-cue") == "1"
+
+    # Charts: round ticks, never past 100 %, no breach red among the series colours.
+    labels = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "svg.chart text.y-tick")]
+    values = [float(v.rstrip("%")) for v in labels]
+    assert values and max(values) <= 100 and all(v == round(v, 1) for v in values)
+    colours = {p.get_attribute("stroke").lower() for p in driver.find_elements(By.CSS_SELECTOR, "path.series")}
+    assert colours and "#c62828" not in colours
+    # SLA: the API's numbers; the within-target bar is green only when the share is good.
+    sla = _api(server.base, "/api/sla?since=30d&by=brand")
     for expected in sla["rows"]:
-        tr = driver.find_element(By.CSS_SELECTOR, f'#sla tr[data-brand="{expected["brand"]}"]')  # type: ignore[attr-defined]
+        tr = driver.find_element(By.CSS_SELECTOR, f'#sla tr[data-brand="{expected["brand"]}"]')
+        cell = tr.find_element(By.CSS_SELECTOR, 'td[data-field="median_response_s"]')
+        assert cell.text == _duration(expected["median_response_s"])
+        share = expected["within_target_share"]
+        if share is not None:
+            band = tr.find_element(By.CSS_SELECTOR, ".bar").get_attribute("data-band")
+            assert band == ("good" if share >= 0.9 else "fair" if share >= 0.75 else "poor")
+    assert driver.save_screenshot(str(server.shots / "queue.png"))
+    assert driver.find_element(By.CSS_SELECTOR, "section.charts").screenshot(str(server.shots / "charts.png"))
 
-        def cell(name: str, tr: object = tr) -> str:
-            return tr.find_element(By.CSS_SELECTOR, f'td[data-field="{name}"]').text  # type: ignore[attr-defined]
 
-        assert cell("complaints") == str(expected["complaints"])
-        assert cell("breaches") == str(expected["breaches"])
-        assert cell("median_response_s") == _duration(expected["median_response_s"])
-        assert cell("median_business_s") == _duration(expected["median_business_s"])
-        assert cell("not_complaint") == str(expected["not_complaint"])
-        assert cell("response_rate") == f"{expected['response_rate'] * 100:.1f}%"
-        assert ("(competitor)" in tr.text) is expected["competitor"]
+def test_actions_by_click_and_keyboard(server: Server, browser: Any) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.get(server.base + "/")
+    _loaded(driver)
+    wait = WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])  # rows re-rendered live
+    name = driver.find_element(By.ID, "my-name")
+    name.send_keys("manager", Keys.TAB)
+
+    def who(key: str) -> str:
+        return _row(driver, key).find_element(By.CLASS_NAME, "who").text
+
+    # Clicks: Acknowledge, then Assign to a named person.
+    _row(driver, "mastodon:fresh").find_element(By.CSS_SELECTOR, "button[data-action=ack]").click()
+    wait.until(lambda _d: "acked by manager" in who("mastodon:fresh"))
+    _row(driver, "mastodon:fresh").find_element(By.CSS_SELECTOR, "button[data-action=assign]").click()
+    field = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "tr.action-form input[name=assignee]"))
+    field.clear()
+    field.send_keys("sam")
+    assert driver.save_screenshot(str(server.shots / "queue-assign.png"))
+    field.send_keys(Keys.ENTER)
+    wait.until(lambda _d: "→ sam" in who("mastodon:fresh"))
+    assert _row(driver, "mastodon:fresh").find_element(By.CSS_SELECTOR, "a[data-action=open]").get_attribute(
+        "href") == "https://social.example/@fresh/1"
+
+    # Keyboard: j/k move the selection; s snoozes (Enter picks 30 minutes), n and r close clocks.
+    keys = ActionChains(driver)
+    assert driver.switch_to.active_element.get_attribute("data-key") == "mastodon:fresh"  # focus stays on the row
+    keys.send_keys("j").perform()  # from the last acted-on row (fresh) to the next one down
+    wait.until(lambda d: d.switch_to.active_element.get_attribute("data-key") == "mastodon:evil")
+    keys.send_keys("kkkk").perform()  # up to the top row, and no further
+    wait.until(lambda d: d.switch_to.active_element.get_attribute("data-key") == "mastodon:warned")
+    assert _row(driver, "mastodon:warned").get_attribute("aria-selected") == "true"
+    keys.send_keys("s").perform()
+    snooze = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "tr.action-form select[name=minutes]"))
+    assert driver.switch_to.active_element == snooze
+    snooze.send_keys(Keys.ENTER)
+    wait.until(lambda _d: "snoozed to 12:30 UTC" in who("mastodon:warned"))
+    wait.until(lambda d: d.switch_to.active_element.get_attribute("data-key") == "mastodon:warned")
+    keys.send_keys("n").perform()  # not a complaint: it leaves the complaints tab
+    wait.until(lambda _d: "mastodon:warned" not in _shown(driver))
+    # The focus moved on; mark the now-selected clock replied.
+    selected = wait.until(lambda d: d.switch_to.active_element.get_attribute("data-key"))
+    keys.send_keys("r").perform()
+    wait.until(lambda _d: selected not in _shown(driver))
+    assert driver.find_element(By.ID, "action-status").get_attribute("data-result") == "done"
+
+    # The same records as Slack's buttons, with who and from where.
+    assert _actions(server.db) == [
+        ("mastodon:fresh", "ack", "manager", "", "web/open"),
+        ("mastodon:fresh", "assign", "manager", "sam", "web/open"),
+        ("mastodon:warned", "snooze", "manager", "", "web/open"),
+        ("mastodon:warned", "not_complaint", "manager", "", "web/open"),
+        (selected, "replied", "manager", "", "web/open"),
+    ]
+    with sqlite3.connect(server.db) as conn:
+        states = dict(conn.execute(
+            "SELECT mention_key, state FROM complaints WHERE mention_key IN (?, ?)", ["mastodon:warned", selected]))
+    assert states == {"mastodon:warned": "not_complaint", selected: "marked_replied"}
+    # Tabs by keyboard: arrow keys move between them.
+    driver.find_element(By.ID, "tab-complaints").send_keys(Keys.ARROW_RIGHT)
+    wait.until(lambda _d: _shown(driver) == ["mastodon:question"])
+    assert driver.switch_to.active_element.get_attribute("id") == "tab-other"
+
+
+DANA = "dana-token-0123456789abcdef"
+
+
+@pytest.mark.parametrize("server", [{"token": "shared-token-0123456789abc", "users": {"dana": DANA}}], indirect=True)
+def test_sign_in_with_a_personal_token_records_the_user(server: Server, browser: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.get(server.base + "/")
+    wait = WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
+    token = wait.until(lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
+    token.send_keys(DANA, Keys.ENTER)
+    _loaded(driver)
+    assert driver.find_element(By.ID, "signed-in").text == "signed in as dana"
+    assert not driver.find_element(By.ID, "my-name").is_displayed()  # the token names the user
+    wait.until(lambda d: d.find_element(By.ID, "live").get_attribute("data-state") == "on")  # events carry the token
+    _row(driver, "mastodon:late").find_element(By.CSS_SELECTOR, "button[data-action=replied]").click()
+    wait.until(lambda _d: "mastodon:late" not in _shown(driver))
+    assert _actions(server.db) == [("mastodon:late", "replied", "dana", "", "web/user-token")]

@@ -80,7 +80,7 @@ async def test_first_poll_maps_reviews_and_responses(asc, brands, session, clock
     crash = by_id[CRASH]
     assert crash.text == "Crashes\n\nCrashes on launch since 5.2" and crash.author == "Anne Johnson"
     assert crash.created_at == datetime(2026, 1, 5, 8, 10, 34, tzinfo=UTC)
-    assert crash.raw["rating"] == 1 and crash.raw["channel"] == "review" and crash.brands == ("acme",)
+    assert crash.rating == 1 and crash.channel == "review" and crash.brands == ("acme",)
     assert crash.edited_at is None and crash.url == f"https://apps.apple.com/app/id{APP_ID}?see-all=reviews"
     # The published response and, by default, the one waiting for publication both count.
     assert sorted((r.in_reply_to, r.created_at) for r in page.replies) == [
@@ -321,7 +321,7 @@ async def test_feed_first_poll(rss, brands, session, clock) -> None:  # type: ig
     login = by_id["6290024632"]
     assert login.text == "Login broken\n\nCannot log in to Acme.\nPlease fix."
     assert login.created_at == datetime(2026, 1, 5, 8, 30, tzinfo=UTC) and login.raw["created_at_estimated"] is False
-    assert login.raw["rating"] == 1 and login.raw["channel"] == "review" and login.brands == ("acme",)
+    assert login.rating == 1 and login.channel == "review" and login.brands == ("acme",)
     assert login.author == "sadpanda" and login.url == f"https://apps.apple.com/us/app/id{APP_ID}?see-all=reviews"
     # Without `updated` the time of first sight stands in, and raw says so.
     love = by_id["6290024630"]

@@ -209,7 +209,7 @@ async def test_ratings_on_an_old_version_become_reviews(fb, session, clock) -> N
     fake, url = fb
     page = await make(url, session, clock, ratings=True, feed=False, comments=False, limit=1).poll(None)
     (review,) = page.mentions  # first poll: the newest page only
-    assert review.external_id == "900000000000001" and review.raw["channel"] == "review"
+    assert review.external_id == "900000000000001" and review.channel == "review"
     assert review.raw["recommendation_type"] == "negative" and review.brands == ("acme",)
     assert fake.requests[0].path == f"/v21.0/{PAGE}/ratings"
 

@@ -71,7 +71,7 @@ async def test_first_poll_maps_reviews_and_replies(gbp, brands, session, clock) 
     jane = by_id[JANE]
     assert jane.text == "Waited 40 min at the Acme counter" and jane.author == "Jane Doe"
     assert jane.created_at == datetime(2026, 1, 5, 8, 0, 0, 123456, tzinfo=UTC)  # 9 digits cut to micros
-    assert jane.raw["rating"] == 2 and jane.raw["channel"] == "review" and jane.brands == ("acme",)
+    assert jane.rating == 2 and jane.channel == "review" and jane.brands == ("acme",)
     assert jane.edited_at is None and jane.raw["edited_at"] is None
     assert by_id[ANON].author == "Google user" and by_id[ANON].author_name == ""
     # Sam edited after the owner's reply: edited_at set, and the old reply does not answer it.
@@ -91,7 +91,7 @@ async def test_rating_only_reviews_when_asked(gbp, brands, session, clock) -> No
     fake.add(LOCATION, reviews())
     page = await connector(url, brands, session, clock, include_rating_only=True).poll(None)
     lee = next(m for m in page.mentions if m.external_id == LEE)
-    assert lee.text == "" and lee.raw["rating"] == 5
+    assert lee.text == "" and lee.rating == 5
 
 
 async def test_pages_each_location_down_to_its_watermark(gbp, brands, session) -> None:  # type: ignore[no-untyped-def]

@@ -67,7 +67,7 @@ async def test_first_poll_maps_reviews_and_developer_replies(play, brands, sessi
     crash = by_id[CRASH]
     assert crash.text == "Crashes on start\n\nSince the update Acme crashes every time I open it"
     assert crash.created_at == datetime(2026, 1, 5, 9, 0, 0, 213000, tzinfo=UTC)
-    assert crash.raw["rating"] == 1 and crash.raw["channel"] == "review"
+    assert crash.rating == 1 and crash.channel == "review"
     assert crash.brands == ("acme",) and crash.author == "John Doe" and crash.lang == "en"
     assert crash.url == f"https://play.google.com/store/apps/details?id={PACKAGE}&reviewId=gp%3AAOqpTOF-crash"
     # Every review is about the app's owner, whatever its words; authorName may be missing.

@@ -60,7 +60,7 @@ async def test_first_poll_maps_reviews_and_company_replies(tp, brands, session, 
     parcel = by_id[PARCEL]
     assert parcel.text == "Parcel never arrived\n\nOrdered from Acme two weeks ago and nothing came."
     assert parcel.author == "Maria K." and parcel.lang == "en" and parcel.brands == ("acme",)
-    assert parcel.raw["rating"] == 1 and parcel.raw["channel"] == "review" and parcel.edited_at is None
+    assert parcel.rating == 1 and parcel.channel == "review" and parcel.edited_at is None
     assert parcel.url == f"https://www.trustpilot.com/reviews/{PARCEL}"
     # Ines edited after the company's reply: the edit is unanswered.
     assert by_id[REFUND].edited_at == datetime(2026, 1, 5, 7, 0, tzinfo=UTC)

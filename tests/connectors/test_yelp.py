@@ -57,7 +57,7 @@ async def test_first_poll_maps_excerpts(yelp, brands, session, clock) -> None:  
     cold = by_id[COLD]
     # "2026-01-04 23:41:13" carries no zone: it is Pacific time (PST in January, UTC-8).
     assert cold.created_at == datetime(2026, 1, 5, 7, 41, 13, tzinfo=UTC)
-    assert cold.raw["rating"] == 2 and cold.raw["channel"] == "review" and cold.raw["excerpt"] is True
+    assert cold.rating == 2 and cold.channel == "review" and cold.raw["excerpt"] is True
     assert cold.author == "Ella A." and cold.brands == ("acme",) and cold.url.startswith("https://www.yelp.com/biz/")
     assert page.replies == []
     # The position is the newest excerpt, whatever order Yelp listed them in.

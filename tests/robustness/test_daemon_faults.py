@@ -59,15 +59,15 @@ class BrokenStore:
         self.broken = False
         self.failures = 0
         self.message = message
-        real = daemon.store.run
+        real = daemon.store.call
 
-        async def run(method: str, *args: Any, **kwargs: Any) -> Any:
-            if self.broken and method in WRITES:
+        async def call(method: Any, *args: Any, **kwargs: Any) -> Any:
+            if self.broken and method.__name__ in WRITES:
                 self.failures += 1
                 raise sqlite3.OperationalError(self.message)
             return await real(method, *args, **kwargs)
 
-        daemon.store.run = run  # type: ignore[method-assign]
+        daemon.store.call = call  # type: ignore[method-assign]
         daemon.faults.base, daemon.faults.cap = 0.05, 0.2  # the daemon's 1 s to 60 s, shortened for the test
 
     def heal(self) -> None:

@@ -11,7 +11,7 @@ import pytest
 from alerts.base import Event, EventKind
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
-from listener.store import Store
+from listener.store import Store, SyncStore
 from tests.alerts.test_mqtt import sink_for, subscribed
 from tests.brokers import Mosquitto
 
@@ -33,12 +33,12 @@ async def test_broker_restart_mid_run_loses_nothing(mosquitto: Mosquitto, tmp_pa
     try:
         async with subscribed(mosquitto, "listener/#") as subscriber:
             for i in range(10):
-                await store.enqueue(_event(i, clock.now()), dispatcher.route)
+                await store.call(SyncStore.enqueue, _event(i, clock.now()), dispatcher.route)
             assert await dispatcher.dispatch_once() == 10
             first = [json.loads(m.payload)["id"] for m in await subscriber.wait_for(10)]
         await asyncio.to_thread(mosquitto.stop)
         for i in range(10, 25):
-            await store.enqueue(_event(i, clock.now()), dispatcher.route)
+            await store.call(SyncStore.enqueue, _event(i, clock.now()), dispatcher.route)
         assert await dispatcher.dispatch_once() == 0  # broker down: kept in the outbox
         await asyncio.to_thread(mosquitto.start)
         async with subscribed(mosquitto, "listener/#") as subscriber:

@@ -13,7 +13,7 @@ from alerts.slack import SlackSink
 from config.schema import SlackSettings
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
-from listener.store import Store
+from listener.store import Store, SyncStore
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 OUTAGE = timedelta(minutes=10)
@@ -51,7 +51,7 @@ async def test_slack_outage_then_everything_delivered_in_order(aiohttp_server, t
             event = Event(id=f"e{i}", kind=EventKind.BREACH, brand="acme", thread=f"m{i}", created_at=clock.now(),
                           source="social", mention_key=f"m{i}", author=f"@u{i}", text=f"complaint number {i:02d}")
             texts.append(event.text)
-            await store.enqueue(event, dispatcher.route)
+            await store.call(SyncStore.enqueue, event, dispatcher.route)
         passes = 0
         while clock.now() < START + OUTAGE + timedelta(minutes=3):
             await dispatcher.dispatch_once()

@@ -2,7 +2,36 @@
 "use strict";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const PALETTE = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457"];
+// Series colours: none is the breach red, the warning orange or the on-time green of the queue's clocks.
+const PALETTE = ["#1f5fa8", "#7b4fb8", "#00838f", "#8c6d1f", "#546e7a", "#3949ab", "#8e5572", "#4e7d8c"];
+
+/** Round tick values for a 0..max share axis, never above 100 %: steps of 1, 2, 2.5 or 5 times a power of ten. */
+function shareTicks(max) {
+  const top = Math.min(1, Math.max(max, 0.01));
+  const raw = top / 4;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map(m => m * power).find(s => s >= raw);
+  const ticks = [];
+  for (let v = 0; v < top + step * 0.999 && v <= 1 + 1e-9; v += step) ticks.push(Math.round(v * 1e6) / 1e6);
+  return ticks;
+}
+
+/** Percent label with only the decimals the step needs. */
+function pctLabel(v, step) {
+  const decimals = step * 100 >= 1 ? 0 : step * 100 >= 0.1 ? 1 : 2;
+  return `${(v * 100).toFixed(decimals)}%`;
+}
+
+/** At most `room` date ticks, on whole buckets (the points' own dates), evenly spaced. */
+function dateTicks(xs, room) {
+  const unique = [...new Set(xs)].sort((a, b) => a - b);
+  const every = Math.max(1, Math.ceil(unique.length / room));
+  return unique.filter((_, i) => i % every === 0);
+}
+
+function dateLabel(t) {
+  return new Date(t).toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone: "UTC" });
+}
 
 function svgEl(name, attrs, text) {
   const el = document.createElementNS(SVG_NS, name);
@@ -28,26 +57,33 @@ function drawLineChart(svg, legend, series) {
     return;
   }
   const x0 = Math.min(...xs), x1 = Math.max(...xs);
-  const yMax = Math.max(0.05, ...ys) * 1.1;
+  const uniqueXs = [...new Set(xs)].sort((a, b) => a - b);
+  const step = Math.min(Infinity, ...uniqueXs.slice(1).map((t, i) => t - uniqueXs[i]));
+  const yTicks = shareTicks(ys.length ? Math.max(...ys) : 0);
+  const yMax = yTicks[yTicks.length - 1];
   const sx = t => pad.left + (x1 === x0 ? 0.5 : (t - x0) / (x1 - x0)) * (width - pad.left - pad.right);
-  const sy = v => height - pad.bottom - (v / yMax) * (height - pad.top - pad.bottom);
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax * i) / 4, y = sy(v);
+  const sy = v => height - pad.bottom - (Math.min(v, yMax) / yMax) * (height - pad.top - pad.bottom);
+  for (const v of yTicks) {
+    const y = sy(v);
     svg.appendChild(svgEl("line", { x1: pad.left, x2: width - pad.right, y1: y, y2: y, class: "grid" }));
-    svg.appendChild(svgEl("text", { x: pad.left - 4, y: y + 3, "text-anchor": "end" }, `${(v * 100).toFixed(0)}%`));
+    svg.appendChild(svgEl("text", { x: pad.left - 4, y: y + 3, "text-anchor": "end", class: "y-tick" },
+      pctLabel(v, yTicks[1] - yTicks[0])));
   }
   svg.appendChild(svgEl("line", { x1: pad.left, x2: pad.left, y1: pad.top, y2: height - pad.bottom, class: "axis" }));
-  const ticks = x1 === x0 ? [x0] : [x0, (x0 + x1) / 2, x1];
-  ticks.forEach((t, i) => {
-    const anchor = ticks.length === 1 ? "middle" : ["start", "middle", "end"][i];
-    svg.appendChild(svgEl("text", { x: sx(t), y: height - 6, "text-anchor": anchor },
-      new Date(t).toISOString().slice(0, 10)));
-  });
+  const room = Math.max(2, Math.floor((width - pad.left - pad.right) / 70));
+  for (const t of dateTicks(xs, room)) {
+    const x = sx(t);
+    const anchor = x - pad.left < 25 ? "start" : width - pad.right - x < 25 ? "end" : "middle";
+    svg.appendChild(svgEl("text", { x, y: height - 6, "text-anchor": anchor, class: "x-tick" }, dateLabel(t)));
+  }
   series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length];
-    let d = "", pen = false;
+    let d = "", pen = false, last = null;
     const sorted = [...s.points].sort((a, b) => a.x - b.x);
     for (const p of sorted) {
+      // A period with no row (no mentions) breaks the line rather than bridging the gap.
+      if (last !== null && p.x.getTime() - last > step * 1.5) pen = false;
+      last = p.x.getTime();
       if (p.y === null) { pen = false; continue; }
       d += `${pen ? "L" : "M"}${sx(p.x.getTime()).toFixed(1)},${sy(p.y).toFixed(1)}`;
       pen = true;
@@ -69,3 +105,4 @@ function drawLineChart(svg, legend, series) {
 }
 
 window.drawLineChart = drawLineChart;
+window.shareTicks = shareTicks;

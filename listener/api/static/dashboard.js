@@ -1,15 +1,20 @@
-/* The dashboard: open complaints with live clocks, sentiment charts and SLA compliance. */
+/* The dashboard: the web queue (queue.js), sentiment charts and SLA compliance; API access and start-up. */
 "use strict";
 
-const state = { offsetMs: 0, queue: [], token: sessionStorage.getItem("listener-token") || "" };
+const state = { offsetMs: 0, token: sessionStorage.getItem("listener-token") || "" };
+window.listenerState = state;
 
 const $ = id => document.getElementById(id);
 
-async function api(path, params) {
+function authHeaders() {
+  return state.token ? { Authorization: `Bearer ${state.token}` } : {};
+}
+
+async function api(path, params, init) {
   const url = new URL(path, window.location.origin);
   for (const [k, v] of Object.entries(params || {})) if (v !== "" && v !== null && v !== undefined) url.searchParams.set(k, v);
-  const headers = state.token ? { Authorization: `Bearer ${state.token}` } : {};
-  const response = await fetch(url, { headers });
+  const headers = { ...authHeaders(), ...(init && init.body ? { "Content-Type": "application/json" } : {}) };
+  const response = await fetch(url, { ...(init || {}), headers });
   if (response.status === 401) {
     $("login").hidden = false;
     throw new Error("an API token is needed");
@@ -19,17 +24,8 @@ async function api(path, params) {
   return body;
 }
 
-function fmtDuration(seconds) {
-  if (seconds === null || seconds === undefined) return "–";
-  const s = Math.round(Math.abs(seconds));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  if (h) return `${h}h${String(m).padStart(2, "0")}m`;
-  return m ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
-}
-
-function fmtPct(value) {
-  return value === null || value === undefined ? "–" : `${(value * 100).toFixed(1)}%`;
-}
+window.api = api;
+window.authHeaders = authHeaders;
 
 function cell(row, text, cls) {
   const td = document.createElement("td");
@@ -41,54 +37,6 @@ function cell(row, text, cls) {
 
 function filters() {
   return { since: $("range").value, brand: $("brand").value };
-}
-
-/* -- open complaints queue ------------------------------------------------------------------ */
-
-function clockOf(item, nowMs) {
-  const deadline = Date.parse(item.deadline), warnAt = Date.parse(item.warn_at);
-  const left = (deadline - nowMs) / 1000;
-  const status = nowMs >= deadline ? "breach" : nowMs >= warnAt ? "warning" : "ok";
-  return { left, status };
-}
-
-function tickClocks() {
-  const now = Date.now() + state.offsetMs;
-  for (const tr of $("queue").tBodies[0].rows) {
-    const item = state.queue[Number(tr.dataset.index)];
-    const { left, status } = clockOf(item, now);
-    tr.className = `clock-${status}`;
-    tr.dataset.clock = status;
-    tr.cells[0].textContent = left >= 0 ? `${fmtDuration(left)} left` : `overdue ${fmtDuration(left)}`;
-  }
-}
-
-async function loadQueue() {
-  const body = await api("/api/complaints", { state: "open", limit: 200, brand: $("brand").value });
-  state.offsetMs = Date.parse(body.now) - Date.now();
-  state.queue = body.items;
-  const tbody = $("queue").tBodies[0];
-  tbody.textContent = "";
-  body.items.forEach((item, i) => {
-    const tr = document.createElement("tr");
-    tr.dataset.index = String(i);
-    tr.dataset.key = item.mention_key;
-    cell(tr, "", "clock");
-    cell(tr, item.brand + (item.competitor ? " (competitor)" : ""));
-    cell(tr, item.source);
-    cell(tr, item.author);
-    const text = cell(tr, item.text, "text");
-    if (item.url && /^https?:\/\//.test(item.url)) {
-      const a = document.createElement("a");
-      a.href = item.url; a.rel = "noopener noreferrer"; a.target = "_blank"; a.textContent = " ↗";
-      text.appendChild(a);
-    }
-    cell(tr, item.opened_at.slice(0, 16).replace("T", " "));
-    tbody.appendChild(tr);
-  });
-  $("queue-count").textContent = `(${body.items.length}${body.next ? "+" : ""})`;
-  $("queue-empty").hidden = body.items.length > 0;
-  tickClocks();
 }
 
 /* -- charts ---------------------------------------------------------------------------------- */
@@ -140,8 +88,11 @@ async function loadSla() {
       td.dataset.field = name;
       if (name === "within_target_share" && row.within_target_share !== null) {
         const bar = document.createElement("span");
-        bar.className = "bar";
-        bar.style.width = `${Math.round(row.within_target_share * 60)}px`;
+        // Green only when the share is good: a bar at 42 % is a problem, not a success.
+        const band = row.within_target_share >= 0.9 ? "good" : row.within_target_share >= 0.75 ? "fair" : "poor";
+        bar.className = `bar bar-${band}`;
+        bar.dataset.band = band;
+        bar.style.width = `${Math.round(Math.min(1, row.within_target_share) * 60)}px`;
         td.appendChild(bar);
       }
       td.appendChild(document.createTextNode(text));
@@ -164,7 +115,7 @@ async function loadMeta() {
 async function refresh() {
   document.body.dataset.loaded = "false";
   try {
-    await Promise.all([loadQueue(), loadTrends(), loadSla()]);
+    await Promise.all([window.Queue.load(), loadTrends(), loadSla()]);
     $("status").textContent = `updated ${new Date().toLocaleTimeString()}`;
     document.body.dataset.loaded = "true";
   } catch (err) {
@@ -181,12 +132,19 @@ async function start() {
     $("status").textContent = `error: ${err.message}`;
     return;
   }
+  if (!started) {
+    started = true;
+    try {
+      await window.Queue.start();
+    } catch (err) {
+      started = false;
+      $("status").textContent = `error: ${err.message}`;
+      return;
+    }
+    $("controls").addEventListener("change", refresh);
+    setInterval(() => Promise.all([loadTrends(), loadSla()]).catch(() => {}), 300000);
+  }
   await refresh();
-  if (started) return;
-  started = true;
-  $("controls").addEventListener("change", refresh);
-  setInterval(tickClocks, 1000);
-  setInterval(refresh, 30000);
 }
 
 document.addEventListener("DOMContentLoaded", () => {

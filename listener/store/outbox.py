@@ -1,0 +1,326 @@
+"""The outbox: events queued per sink, their delivery outcomes, mutes and alert statistics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from listener.domain import require_utc
+from listener.events import Event, EventKind
+from listener.store.db import SinkRouter, StoreBase, iso, parse_iso
+from listener.text import clean_text
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One pending (event, sink) pair from the outbox."""
+
+    event_seq: int
+    sink: str
+    attempts: int
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class HeldDelivery:
+    """A delivery that noise controls hold back until `until` (quiet hours or the rate limit)."""
+
+    delivery: Delivery
+    until: datetime
+    reason: str
+    channel: str
+    rule: str
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What one dispatch pass of a sink works on (see `SyncStore.claim_deliveries`)."""
+
+    items: list[Delivery]
+    refs: dict[str, str]
+    mutes: dict[tuple[str, str], datetime]
+    held: list[HeldDelivery]
+    history: list[tuple[str, str, str, datetime]]  # (rule, channel, subject, sent at)
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseMeta:
+    """Where a delivery went for noise controls: its channel, rule and cooldown subject."""
+
+    channel: str = ""
+    rule: str = ""
+    subject: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """A digest message that went out, and the held deliveries (seq, reason or None, meta) it carried."""
+
+    id: str
+    channel: str
+    reasons: tuple[str, ...]
+    ref: str | None
+    members: list[tuple[int, str | None, NoiseMeta]]
+
+
+@dataclass(slots=True)
+class Outcomes:
+    """The result of one dispatch pass of a sink, written by `SyncStore.record_outcomes` at once."""
+
+    delivered: list[tuple[int, str | None, NoiseMeta]] = field(default_factory=list)
+    failed: list[tuple[int, str, datetime]] = field(default_factory=list)
+    suppressed: list[tuple[int, str, NoiseMeta]] = field(default_factory=list)
+    held: list[tuple[int, str, datetime, NoiseMeta]] = field(default_factory=list)
+    digests: list[DigestRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (len(self.delivered) + len(self.failed) + len(self.suppressed) + len(self.held)
+                + sum(len(d.members) for d in self.digests))
+
+
+# A thread's deliveries to one sink, found from the thread's few events. CROSS JOIN fixes that
+# order: left to itself SQLite walks the sink's whole delivered history (its state index gives the
+# ORDER BY for free), so every dispatch pass grew slower with the age of the database.
+_THREAD_DELIVERIES = "FROM events e CROSS JOIN deliveries d ON d.event_seq = e.seq AND d.sink = ?"
+
+
+def _row_to_event(payload: str) -> Event:
+    data = json.loads(payload)
+    for key in ("created_at", "mention_at", "deadline"):
+        data[key] = parse_iso(data.get(key))
+    data["kind"] = EventKind(data["kind"])
+    return Event(**data)
+
+
+class OutboxStore(StoreBase):
+    """Queue events and record what each sink did with them."""
+
+    def enqueue(self, event: Event, router: SinkRouter) -> bool:
+        """Queue an event for its sinks (idempotent on `event.id`)."""
+        with self.db.atomic():
+            return self._enqueue(event, router)
+
+    def _enqueue(self, event: Event, router: SinkRouter) -> bool:
+        sinks = router(event)
+        if not sinks:
+            return False
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO events (id, kind, brand, thread, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)",
+            [event.id, event.kind.value, event.brand, event.thread, iso(event.created_at),
+             clean_text(json.dumps(event.to_dict(), ensure_ascii=False), limit=10_000_000)],
+        )
+        if cur.rowcount == 0:
+            return False
+        seq = cur.lastrowid
+        for sink in sinks:
+            self.db.execute(
+                "INSERT INTO deliveries (event_seq, sink, state, attempts, next_attempt_at) VALUES (?, ?, 'pending', 0, ?)",
+                [seq, sink, iso(event.created_at)],
+            )
+        return True
+
+    def pending_deliveries(self, sink: str, now: datetime, limit: int = 100) -> list[Delivery]:
+        """The oldest undelivered events for `sink`, in order, stopping at the first not yet due."""
+        rows = self.db.execute(
+            """SELECT d.event_seq, d.attempts, d.next_attempt_at, e.payload FROM deliveries d
+               JOIN events e ON e.seq = d.event_seq
+               WHERE d.sink = ? AND d.state = 'pending' ORDER BY d.event_seq LIMIT ?""",
+            [sink, limit],
+        ).fetchall()
+        due = []
+        for seq, attempts, next_at, payload in rows:
+            if next_at and next_at > iso(now):
+                break  # keep per-sink order: nothing overtakes an event that waits for a retry
+            due.append(Delivery(seq, sink, attempts, _row_to_event(payload)))
+        return due
+
+    def next_retry_at(self, sink: str) -> datetime | None:
+        """When the oldest pending delivery for `sink` may be tried again."""
+        row = self.db.execute(
+            "SELECT next_attempt_at FROM deliveries WHERE sink = ? AND state = 'pending' ORDER BY event_seq LIMIT 1",
+            [sink],
+        ).fetchone()
+        return parse_iso(row[0]) if row else None
+
+    def last_ref(self, thread: str, sink: str) -> str | None:
+        """What `sink` returned for the latest delivered event of the same thread."""
+        row = self.db.execute(
+            f"""SELECT d.ref {_THREAD_DELIVERIES}
+               WHERE e.thread = ? AND d.state = 'delivered' AND d.ref IS NOT NULL
+               ORDER BY d.event_seq DESC LIMIT 1""",
+            [sink, thread],
+        ).fetchone()
+        return row[0] if row else None
+
+    def mark_delivered(self, event_seq: int, sink: str, ref: str | None, now: datetime) -> None:
+        """Record a successful delivery (never sent again, even after a restart)."""
+        self.db.execute(
+            """UPDATE deliveries SET state = 'delivered', ref = ?, delivered_at = ?, attempts = attempts + 1,
+                      last_error = NULL WHERE event_seq = ? AND sink = ?""",
+            [ref, iso(now), event_seq, sink],
+        )
+
+    def mark_failed(self, event_seq: int, sink: str, error: str, retry_at: datetime) -> None:
+        """Record a failed attempt; the delivery stays pending until `retry_at`."""
+        self.db.execute(
+            """UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+               WHERE event_seq = ? AND sink = ?""",
+            [error[:500], iso(retry_at), event_seq, sink],
+        )
+
+    def mark_suppressed(self, event_seq: int, sink: str, reason: str, now: datetime) -> None:
+        """Close a delivery that noise controls suppressed, keeping the reason (never dropped silently)."""
+        self.db.execute(
+            """UPDATE deliveries SET state = 'suppressed', suppressed = ?, delivered_at = ?
+               WHERE event_seq = ? AND sink = ?""",
+            [reason[:500], iso(now), event_seq, sink],
+        )
+
+    def claim_deliveries(
+        self, sink: str, now: datetime, limit: int = 100, *, mutes: bool = False, held: bool = False,
+        history_since: datetime | None = None,
+    ) -> Claim:
+        """Everything one dispatch pass of `sink` needs, in one call on the store thread.
+
+        The due pending deliveries (as `pending_deliveries`), the last ref of each of their
+        threads, and when asked the active mutes, the held deliveries, and what the sink sent
+        since `history_since` (for cooldowns and the rate limit).
+        """
+        items = self.pending_deliveries(sink, now, limit)
+        holds: list[HeldDelivery] = []
+        history: list[tuple[str, str, str, datetime]] = []
+        if held:
+            rows = self.db.execute(
+                """SELECT d.event_seq, d.attempts, d.held_until, d.suppressed, d.channel, d.rule, d.subject, e.payload
+                   FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                   WHERE d.sink = ? AND d.state = 'held' ORDER BY d.event_seq""",
+                [sink],
+            ).fetchall()
+            holds = [HeldDelivery(Delivery(r[0], sink, r[1], _row_to_event(r[7])), parse_iso(r[2]) or now,
+                                  r[3] or "", r[4] or "", r[5] or "", r[6] or "") for r in rows]
+        if history_since is not None:
+            history = [
+                (r[0] or "", r[1] or "", r[2] or "", parse_iso(r[3]) or now)
+                for r in self.db.execute(
+                    """SELECT rule, channel, subject, delivered_at FROM deliveries
+                       WHERE sink = ? AND delivered_at > ? AND state = 'delivered' AND channel IS NOT NULL""",
+                    [sink, iso(history_since)],
+                ).fetchall()
+            ]
+            history += [
+                ("digest", r[0] or "", "", parse_iso(r[1]) or now)
+                for r in self.db.execute(
+                    "SELECT channel, sent_at FROM digests WHERE sink = ? AND sent_at > ?", [sink, iso(history_since)]
+                ).fetchall()
+            ]
+        threads = sorted({d.event.thread for d in items} | {h.delivery.event.thread for h in holds})
+        return Claim(items, self.last_refs(threads, sink), self.active_mutes(now) if mutes else {}, holds, history)
+
+    def last_refs(self, threads: Sequence[str], sink: str) -> dict[str, str]:
+        """`last_ref` for many threads at once (threads without a ref are left out)."""
+        refs: dict[str, str] = {}
+        for start in range(0, len(threads), 500):
+            chunk = list(threads[start : start + 500])
+            marks = ",".join("?" for _ in chunk)
+            for thread, ref in self.db.execute(
+                f"""SELECT e.thread, d.ref {_THREAD_DELIVERIES}
+                    WHERE e.thread IN ({marks}) AND d.state = 'delivered' AND d.ref IS NOT NULL
+                    ORDER BY d.event_seq""",
+                [sink, *chunk],
+            ):
+                refs[thread] = ref  # ordered by seq: the latest wins
+        return refs
+
+    def record_outcomes(self, sink: str, outcomes: Outcomes, now: datetime) -> None:
+        """Record one dispatch pass of `sink` in one transaction (delivered, failed, suppressed, held, digested)."""
+        stamp = iso(now)
+        with self.db.atomic():
+            self.db.conn.executemany(
+                """UPDATE deliveries SET state = 'delivered', ref = ?, delivered_at = ?, attempts = attempts + 1,
+                          last_error = NULL, channel = ?, rule = ?, subject = ?, held_until = NULL
+                   WHERE event_seq = ? AND sink = ?""",
+                [(ref, stamp, m.channel or None, m.rule or None, m.subject or None, seq, sink) for seq, ref, m in outcomes.delivered],
+            )
+            self.db.conn.executemany(
+                """UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+                          held_until = CASE WHEN state = 'held' THEN ? ELSE held_until END
+                   WHERE event_seq = ? AND sink = ?""",
+                [(error[:500], iso(at), iso(at), seq, sink) for seq, error, at in outcomes.failed],
+            )
+            self.db.conn.executemany(
+                """UPDATE deliveries SET state = 'suppressed', suppressed = ?, delivered_at = ?, channel = ?,
+                          rule = ?, subject = ?, held_until = NULL WHERE event_seq = ? AND sink = ?""",
+                [(reason[:500], stamp, m.channel or None, m.rule or None, m.subject or None, seq, sink)
+                 for seq, reason, m in outcomes.suppressed],
+            )
+            self.db.conn.executemany(
+                """UPDATE deliveries SET state = 'held', suppressed = ?, held_until = ?, channel = ?, rule = ?,
+                          subject = ? WHERE event_seq = ? AND sink = ?""",
+                [(reason[:500], iso(until), m.channel or None, m.rule or None, m.subject or None, seq, sink)
+                 for seq, reason, until, m in outcomes.held],
+            )
+            for digest in outcomes.digests:
+                self.db.execute(
+                    """INSERT OR REPLACE INTO digests (id, sink, channel, sent_at, size, reasons, ref)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    [digest.id, sink, digest.channel, stamp, len(digest.members), ",".join(digest.reasons), digest.ref],
+                )
+                # Each alert keeps the reason it was held for; `digest` says which message carried it.
+                self.db.conn.executemany(
+                    """UPDATE deliveries SET state = 'digested', digest = ?, delivered_at = ?, channel = ?, rule = ?,
+                              subject = ?, held_until = NULL, attempts = attempts + 1, last_error = NULL,
+                              suppressed = COALESCE(?, suppressed) WHERE event_seq = ? AND sink = ?""",
+                    [(digest.id, stamp, m.channel or None, m.rule or None, m.subject or None, reason, seq, sink)
+                     for seq, reason, m in digest.members],
+                )
+
+    def add_mute(self, scope: str, name: str, until: datetime, by: str, now: datetime) -> None:
+        """Mute a source or brand for humans until `until` (replaces an earlier mute of the same name)."""
+        if scope not in ("source", "brand"):
+            raise ValueError(f"mute scope must be 'source' or 'brand', not {scope!r}")
+        require_utc(until, "until")
+        self.db.execute(
+            "INSERT OR REPLACE INTO mutes (scope, name, until, by, created_at) VALUES (?, ?, ?, ?, ?)",
+            [scope, name, iso(until), by, iso(now)],
+        )
+
+    def remove_mute(self, scope: str, name: str) -> bool:
+        """Lift a mute; False when there was none."""
+        return self.db.execute("DELETE FROM mutes WHERE scope = ? AND name = ?", [scope, name]).rowcount > 0
+
+    def active_mutes(self, now: datetime) -> dict[tuple[str, str], datetime]:
+        """(scope, name) -> expiry of every mute still in force at `now`."""
+        rows = self.db.execute("SELECT scope, name, until FROM mutes WHERE until > ?", [iso(now)]).fetchall()
+        return {(r[0], r[1]): parse_iso(r[2]) for r in rows}  # type: ignore[misc]
+
+    def alert_stats(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Per alert kind: fired, acted on, replied (in target / at all) after it, suppressed (dropped, held, digested)."""
+        rows = self.db.execute(
+            """SELECT e.kind, COUNT(*),
+                      SUM(EXISTS (SELECT 1 FROM actions a WHERE a.mention_key = e.thread AND a.at >= e.created_at)),
+                      SUM(EXISTS (SELECT 1 FROM complaints c WHERE c.mention_key = e.thread
+                                  AND c.close_reason IN ('replied', 'marked_replied')
+                                  AND c.closed_at >= e.created_at AND c.closed_at <= c.deadline)),
+                      SUM(EXISTS (SELECT 1 FROM complaints c WHERE c.mention_key = e.thread
+                                  AND c.close_reason IN ('replied', 'marked_replied')
+                                  AND c.closed_at >= e.created_at)),
+                      SUM(EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq
+                                  AND d.state IN ('suppressed', 'held', 'digested')))
+               FROM events e
+               WHERE e.kind NOT IN ('mention', 'action', 'replied') AND e.created_at >= ?
+               GROUP BY e.kind ORDER BY e.kind""",
+            [iso(since) if since else ""],
+        ).fetchall()
+        return [
+            {"rule": r[0], "fired": r[1], "acted_on": r[2] or 0, "replied_in_target": r[3] or 0,
+             "replied_after": r[4] or 0, "suppressed": r[5] or 0}
+            for r in rows
+        ]
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Deliveries by state."""
+        return dict(self.db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall())
