@@ -67,6 +67,10 @@ class ClassifierSettings(StrictModel):
         default="", description="Where the converted backbone is cached (empty: $LISTENER_MODEL_CACHE or ~/.cache)."
     )
     complaint_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Builtin model: |p_complaint - threshold| < unsure_band, or heads disagreeing, marks a result "unsure".
+    unsure_band: float = Field(default=0.1, ge=0.0, le=0.5)
+    # Builtin model: a complaint also needs the sentiment not to lean positive (p_negative >= p_positive).
+    require_agreement: bool = True
     batch_size: int = Field(default=32, ge=1, le=1024)
     max_wait: Duration = Field(default="50ms")
     queue_size: int = Field(default=1000, ge=1)

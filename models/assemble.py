@@ -8,12 +8,13 @@ import torch
 
 from listener.domain import Sentiment
 from models.base import Classification
+from models.decision import DecisionRule
 from models.textcheck import UNSUPPORTED_LANGUAGE, check_text
 
 SENTIMENTS = (Sentiment.NEGATIVE, Sentiment.NEUTRAL, Sentiment.POSITIVE)
 
-# texts -> (sentiment probabilities [N, 3] in SENTIMENTS order, complaint probability [N])
-ProbabilityFn = Callable[[Sequence[str]], tuple[torch.Tensor, torch.Tensor]]
+# texts -> (sentiment probabilities [N, 3] in SENTIMENTS order, complaint probability [N][, needs-reply probability [N]])
+ProbabilityFn = Callable[[Sequence[str]], tuple[torch.Tensor, ...]]
 
 
 def classify(
@@ -23,8 +24,13 @@ def classify(
     probabilities: ProbabilityFn,
     complaint_threshold: float,
     check_language: bool = True,
+    rule: DecisionRule | None = None,
 ) -> list[Classification]:
-    """Check every text, run `probabilities` once on the judgeable ones, and build the results in order."""
+    """Check every text, run `probabilities` once on the judgeable ones, and build the results in order.
+
+    The complaint flag and `unsure` come from `rule` (default: `DecisionRule(complaint_threshold)`).
+    """
+    rule = rule or DecisionRule(threshold=complaint_threshold)
     results: list[Classification | None] = [None] * len(texts)
     languages: list[str | None] = [None] * len(texts)
     to_score: list[int] = []
@@ -41,10 +47,13 @@ def classify(
         else:
             to_score.append(i)
     if to_score:
-        sent, comp = probabilities([texts[i] for i in to_score])
+        outputs = probabilities([texts[i] for i in to_score])
+        sent, comp = outputs[0], outputs[1]
+        reply = outputs[2] if len(outputs) > 2 else None
         for row, i in enumerate(to_score):
             p = [float(x) for x in sent[row].tolist()]
             pc = float(comp[row])
+            complaint, unsure = rule.decide(p[0], p[2], pc)
             results[i] = Classification(
                 model_id=model_id,
                 scored=True,
@@ -52,8 +61,10 @@ def classify(
                 p_negative=p[0],
                 p_neutral=p[1],
                 p_positive=p[2],
-                complaint=pc >= complaint_threshold,
+                complaint=complaint,
                 p_complaint=pc,
                 language=languages[i],
+                unsure=unsure,
+                p_needs_reply=None if reply is None else float(reply[row]),
             )
     return [r for r in results if r is not None]

@@ -15,6 +15,9 @@ class Classification:
 
     An unscored text (`scored=False`) has no sentiment and no complaint probability, and
     `unscored_reason` says why (for example "empty", "no_text", "unsupported_language").
+    `unsure` marks a low-confidence judgement (the complaint and sentiment heads disagree, or
+    `p_complaint` is close to the threshold; models/decision.py): show it in the queue, never
+    alert it as a breach. `p_needs_reply` is None when the model has no needs-reply output.
     """
 
     model_id: str
@@ -27,6 +30,8 @@ class Classification:
     p_complaint: float | None = None
     language: str | None = None
     unscored_reason: str | None = None
+    unsure: bool = False
+    p_needs_reply: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping of every field."""

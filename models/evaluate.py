@@ -87,3 +87,20 @@ def format_report(report: Report) -> str:
     for name, c in report.per_class.items():
         lines.append(f"{name:<14} {c.precision:>9.4f} {c.recall:>7.4f} {c.f1:>7.4f} {c.support:>8}")
     return "\n".join(lines)
+
+
+def confusion(gold: Sequence[int], predicted: Sequence[int], k: int) -> list[list[int]]:
+    """k x (k+1) counts: row = gold class, column = predicted class; the last column counts unscored (-1 or out of range)."""
+    table = [[0] * (k + 1) for _ in range(k)]
+    for g, p in zip(gold, predicted, strict=True):
+        table[g][p if 0 <= p < k else k] += 1
+    return table
+
+
+def format_confusion(table: list[list[int]], classes: Sequence[str]) -> str:
+    """The confusion table as text (rows gold, columns predicted, then unscored)."""
+    width = max(len(c) for c in classes) + 1
+    lines = ["confusion (rows gold, columns predicted)", " " * width + "".join(f"{c:>{width}}" for c in classes) + f"{'unscored':>{width}}"]
+    for name, row in zip(classes, table, strict=True):
+        lines.append(f"{name:<{width}}" + "".join(f"{x:>{width}}" for x in row))
+    return "\n".join(lines)

@@ -29,6 +29,8 @@ def load_classifier(settings: ClassifierSettings) -> Classifier:
     return TransformerClassifier(
         cache_dir=settings.cache_dir,
         complaint_threshold=settings.complaint_threshold,
+        unsure_band=settings.unsure_band,
+        require_agreement=settings.require_agreement,
         threads=settings.threads,
         batch_size=settings.batch_size,
     )

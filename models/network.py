@@ -1,4 +1,4 @@
-"""The torch network: e5 encoder with LoRA on its top layers, mean pooling, sentiment and complaint heads."""
+"""The torch network: e5 encoder with LoRA on its top layers, mean pooling, sentiment, complaint and needs-reply heads."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+# Every head on the pooled embedding, by attribute (and tensor-name prefix in the adapter file), with its width.
+HEADS = {"sentiment_head": 3, "complaint_head": 1, "needs_reply_head": 1}
+# Heads that adapters written before the head existed lack; they are initialised from the head named here.
+LATE_HEADS = {"needs_reply_head": "complaint_head"}
 
 # The Linear modules of a BertLayer that receive a LoRA adapter, by their dotted path.
 LORA_TARGETS = (
@@ -82,8 +87,12 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return F.normalize(summed.float(), dim=-1)
 
 
+def _is_ours(name: str) -> bool:
+    return "lora_" in name or name.split(".")[0] in HEADS
+
+
 class ListenerNet(nn.Module):
-    """One forward pass -> (sentiment logits [B, 3], complaint logit [B])."""
+    """One forward pass -> (sentiment logits [B, 3], complaint logit [B]); `all_heads` adds the needs-reply logit."""
 
     def __init__(self, encoder: nn.Module, config: AdapterConfig) -> None:
         super().__init__()
@@ -92,6 +101,7 @@ class ListenerNet(nn.Module):
         hidden = encoder.config.hidden_size
         self.sentiment_head = nn.Linear(hidden, 3)
         self.complaint_head = nn.Linear(hidden, 1)
+        self.needs_reply_head = nn.Linear(hidden, 1)
         for p in self.encoder.parameters():
             p.requires_grad_(False)
         layers = encoder.encoder.layer
@@ -104,6 +114,11 @@ class ListenerNet(nn.Module):
         """Apply both heads to the normalised sentence embedding."""
         x = pooled * self.config.feature_scale
         return self.sentiment_head(x), self.complaint_head(x).squeeze(-1)
+
+    def all_heads(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every head on the normalised sentence embedding: (sentiment [B, 3], complaint [B], needs-reply [B])."""
+        x = pooled * self.config.feature_scale
+        return self.sentiment_head(x), self.complaint_head(x).squeeze(-1), self.needs_reply_head(x).squeeze(-1)
 
     def forward_layers(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int
@@ -127,23 +142,40 @@ class ListenerNet(nn.Module):
         return self.heads(self.embed(input_ids, attention_mask))
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
-        """Only our parameters (LoRA matrices and heads): what we ship."""
+        """Only our parameters (LoRA matrices and heads, frozen or not): what we ship."""
         return {
             name: p.detach().float().contiguous()
             for name, p in self.named_parameters()
-            if p.requires_grad
+            if _is_ours(name)
         }
 
-    def load_trainable(self, state: dict[str, torch.Tensor]) -> None:
-        """Load LoRA matrices and heads saved by `trainable_state`."""
+    def freeze_lora_below(self, layer: int) -> None:
+        """Stop training the LoRA matrices of layers below `layer` (their output is cached)."""
+        for index, block in enumerate(self.encoder.encoder.layer):
+            for name, p in block.named_parameters():
+                if "lora_" in name:
+                    p.requires_grad_(index >= layer)
+
+    def load_trainable(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Load LoRA matrices and heads saved by `trainable_state`; returns the late heads the file lacked.
+
+        An adapter written before a late head existed (e.g. `needs_reply_head`) still loads: that head
+        starts as a copy of the head it grew out of (see LATE_HEADS).
+        """
         own = dict(self.named_parameters())
-        missing = [k for k, p in own.items() if p.requires_grad and k not in state]
+        state = dict(state)
+        absent = [h for h in LATE_HEADS if f"{h}.weight" not in state]
+        for head in absent:
+            for part in ("weight", "bias"):
+                state[f"{head}.{part}"] = state[f"{LATE_HEADS[head]}.{part}"].clone()
+        missing = [k for k in own if _is_ours(k) and k not in state]
         unknown = [k for k in state if k not in own]
         if missing or unknown:
             raise ValueError(f"adapter does not fit: missing {missing[:3]}, unknown {unknown[:3]}")
         with torch.no_grad():
             for name, value in state.items():
                 own[name].copy_(value.to(own[name].dtype))
+        return absent
 
     def merge(self) -> None:
         """Fold every LoRA update into its base weight; afterwards the net is plain Linear layers."""

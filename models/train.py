@@ -1,9 +1,10 @@
-"""Fine-tunes the LoRA adapter and both heads; lower encoder layers are run once and cached to save CPU time."""
+"""Fine-tunes the LoRA adapter and the heads; lower encoder layers are run once and cached to save CPU time."""
 
 from __future__ import annotations
 
 import csv
 import logging
+import os
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -25,11 +26,12 @@ MAX_TOKENS = 128
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """A text with a label for one task or both (None = no label for that task)."""
+    """A text with a label for some of the tasks (None = no label for that task)."""
 
     text: str
     sentiment: int | None = None
     complaint: int | None = None
+    needs_reply: int | None = None
 
 
 def read_csv(path: Path, task: str) -> list[Example]:
@@ -61,6 +63,8 @@ class Cached:
 
     states: list[torch.Tensor]
     examples: list[Example]
+    # Index of the first encoder layer still to run on `states` (the layers below it are cached).
+    start: int = 0
 
 
 @dataclass(slots=True)
@@ -73,12 +77,16 @@ class TrainSettings:
     head_lr: float = 3e-3
     weight_decay: float = 0.01
     complaint_weight: float = 1.0
+    needs_reply_weight: float = 0.5
     complaint_repeat: int = 3
     balance_classes: bool = True
     seed: int = 13
     max_steps: int | None = None
     eval_every: int | None = None
     progress: bool = True
+    # Resumable training: the state is written here every `checkpoint_every` steps and read back at start.
+    checkpoint: Path | None = None
+    checkpoint_every: int = 100
 
 
 def tokenize(tokenizer, texts: Sequence[str]) -> list[list[int]]:
@@ -114,13 +122,24 @@ def _pad_states(states: Sequence[torch.Tensor], device: torch.device) -> tuple[t
 
 @torch.inference_mode()
 def cache_lower(
-    net: ListenerNet, tokenizer, examples: Sequence[Example], *, batch_size: int = 64, progress: bool = True
+    net: ListenerNet,
+    tokenizer,
+    examples: Sequence[Example],
+    *,
+    batch_size: int = 64,
+    progress: bool = True,
+    upto: int | None = None,
 ) -> Cached:
-    """Run embeddings and the frozen layers below the adapter once; keep their output per example."""
+    """Run embeddings and the layers below `upto` (default: the first adapted layer) once; keep their output.
+
+    Layers below `upto` that carry LoRA run with it and must stay frozen while training on the cache.
+    """
     device = next(net.parameters()).device
-    ids = tokenize(tokenizer, [e.text for e in examples])
+    # Repeated texts (an oversampled set) are encoded once and share their cached tensor.
+    unique = list(dict.fromkeys(e.text for e in examples))
+    ids = tokenize(tokenizer, unique)
     states: list[torch.Tensor | None] = [None] * len(ids)
-    start = net.config.first_layer
+    start = net.config.first_layer if upto is None else upto
     dtype = fast_dtype(device)
     batches = _batches_by_length([len(x) for x in ids], batch_size)
     for batch in tqdm(batches, desc="encoding", disable=not progress, unit="batch"):
@@ -132,7 +151,8 @@ def cache_lower(
         hidden = hidden.to(torch.bfloat16).cpu()
         for row, i in enumerate(batch):
             states[i] = hidden[row, : len(ids[i])].clone()
-    return Cached([s for s in states if s is not None], list(examples))
+    by_text = dict(zip(unique, states, strict=True))
+    return Cached([by_text[e.text] for e in examples], list(examples), start)  # type: ignore[misc]
 
 
 def _run(net: ListenerNet, hidden: torch.Tensor, mask: torch.Tensor, stop: int) -> torch.Tensor:
@@ -160,11 +180,17 @@ def _loss(
     hidden, mask = _pad_states([data.states[i] for i in batch], device)
     dtype = fast_dtype(device)
     with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-        out = net.forward_layers(hidden.to(dtype), mask, net.config.first_layer)
-    sent_logits, comp_logit = net.heads(mean_pool(out.float(), mask))
+        out = net.forward_layers(hidden.to(dtype), mask, data.start)
+    sent_logits, comp_logit, reply_logit = net.all_heads(mean_pool(out.float(), mask))
+    sent_logits, comp_logit, reply_logit = sent_logits.float(), comp_logit.float(), reply_logit.float()
     loss = torch.zeros((), device=device)
     s_idx = [r for r, i in enumerate(batch) if data.examples[i].sentiment is not None]
     c_idx = [r for r, i in enumerate(batch) if data.examples[i].complaint is not None]
+    r_idx = [r for r, i in enumerate(batch) if data.examples[i].needs_reply is not None]
+    if r_idx:
+        target = torch.tensor([float(data.examples[batch[r]].needs_reply) for r in r_idx], device=device)
+        r_loss = F.binary_cross_entropy_with_logits(reply_logit[r_idx], target)
+        loss = loss + settings.needs_reply_weight * r_loss * len(r_idx) / len(batch)
     if s_idx:
         target = torch.tensor([data.examples[batch[r]].sentiment for r in s_idx], device=device)
         loss = loss + F.cross_entropy(sent_logits[s_idx], target, weight=sent_w) * len(s_idx) / len(batch)
@@ -177,15 +203,51 @@ def _loss(
     return loss
 
 
+def _epoch_batches(pool: Sequence[int], data: Cached, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """The batches of one epoch; a function of (seed, epoch) only, so a resumed run sees the same ones."""
+    rng = random.Random(f"{seed}:{epoch}")
+    shuffled = list(pool)
+    rng.shuffle(shuffled)
+    # Length-sorted chunks with shuffled order: little padding, still random batches.
+    chunk = batch_size * 50
+    batches: list[list[int]] = []
+    for c in range(0, len(shuffled), chunk):
+        part = sorted(shuffled[c : c + chunk], key=lambda i: data.states[i].shape[0])
+        batches.extend(part[b : b + batch_size] for b in range(0, len(part), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def save_checkpoint(path: Path, net: ListenerNet, optim, sched, step: int, extra: dict | None = None) -> None:
+    """Write the resumable state (trainable tensors, optimizer, schedule, step) beside `path`, then rename it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {"step": step, "trainable": net.trainable_state(), "optim": optim.state_dict(),
+         "sched": sched.state_dict(), "extra": extra or {}},
+        tmp,
+    )
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a checkpoint written by `save_checkpoint`."""
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def train(
     net: ListenerNet,
     data: Cached,
     settings: TrainSettings,
-    on_eval: Callable[[int], None] | None = None,
+    on_eval: Callable[[int], dict | None] | None = None,
 ) -> int:
-    """Train LoRA + heads on cached lower states; returns the number of optimizer steps taken."""
+    """Train LoRA + heads on cached lower states; returns the number of optimizer steps taken.
+
+    With `settings.checkpoint` set, the run state is saved every `checkpoint_every` steps and after
+    every evaluation, and a run started with the same settings resumes from it. `on_eval(step)` may
+    return a JSON-able dict that is kept in the checkpoint (e.g. the best step so far).
+    """
     device = next(net.parameters()).device
-    rng = random.Random(settings.seed)
     torch.manual_seed(settings.seed)
     sent_labels = [e.sentiment for e in data.examples if e.sentiment is not None]
     comp_labels = [e.complaint for e in data.examples if e.complaint is not None]
@@ -196,14 +258,14 @@ def train(
         comp_pos_w = torch.tensor((len(comp_labels) - pos) / pos, device=device)
     lora = [p for n, p in net.named_parameters() if p.requires_grad and "lora_" in n]
     heads = [p for n, p in net.named_parameters() if p.requires_grad and "lora_" not in n]
-    optim = torch.optim.AdamW(
-        [{"params": lora, "lr": settings.lr}, {"params": heads, "lr": settings.head_lr}],
-        weight_decay=settings.weight_decay,
-    )
-    # Complaint examples are few; repeating them keeps that head learning alongside sentiment.
+    groups = [{"params": lora, "lr": settings.lr}, {"params": heads, "lr": settings.head_lr}]
+    # A heads-only run (every LoRA frozen) has no LoRA group.
+    optim = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=settings.weight_decay)
+    # Examples with only a complaint label are few; repeating them keeps that head learning alongside sentiment.
     pool = []
     for i, e in enumerate(data.examples):
-        pool.extend([i] * (settings.complaint_repeat if e.complaint is not None else 1))
+        only_complaint = e.complaint is not None and e.sentiment is None
+        pool.extend([i] * (settings.complaint_repeat if only_complaint else 1))
     steps_per_epoch = math.ceil(len(pool) / settings.batch_size)
     total = max(1, int(steps_per_epoch * settings.epochs))
     if settings.max_steps is not None:
@@ -212,20 +274,25 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup))
     )
-    net.train()
     step = 0
-    bar = tqdm(total=total, desc="training", disable=not settings.progress, unit="step")
+    if settings.checkpoint is not None and settings.checkpoint.is_file():
+        saved = load_checkpoint(settings.checkpoint)
+        net.load_trainable(saved["trainable"])
+        optim.load_state_dict(saved["optim"])
+        sched.load_state_dict(saved["sched"])
+        step = int(saved["step"])
+        log.info("resumed from %s at step %d of %d", settings.checkpoint, step, total)
+    extra: dict = {}
+
+    def checkpoint() -> None:
+        if settings.checkpoint is not None:
+            save_checkpoint(settings.checkpoint, net, optim, sched, step, extra)
+
+    net.train()
+    bar = tqdm(total=total, initial=step, desc="training", disable=not settings.progress, unit="step")
     while step < total:
-        # Length-sorted chunks with shuffled order: little padding, still random batches.
-        shuffled = pool[:]
-        rng.shuffle(shuffled)
-        chunk = settings.batch_size * 50
-        batches: list[list[int]] = []
-        for c in range(0, len(shuffled), chunk):
-            part = sorted(shuffled[c : c + chunk], key=lambda i: data.states[i].shape[0])
-            batches.extend(part[b : b + settings.batch_size] for b in range(0, len(part), settings.batch_size))
-        rng.shuffle(batches)
-        for batch in batches:
+        epoch, offset = divmod(step, steps_per_epoch)
+        for batch in _epoch_batches(pool, data, settings.batch_size, settings.seed, epoch)[offset:]:
             if step >= total:
                 break
             loss = _loss(net, batch, data, device, sent_w, comp_pos_w, settings)
@@ -239,12 +306,16 @@ def train(
             bar.set_postfix(loss=f"{loss.item():.3f}")
             if on_eval and settings.eval_every and step % settings.eval_every == 0 and step < total:
                 net.eval()
-                on_eval(step)
+                extra = on_eval(step) or extra
                 net.train()
+                checkpoint()
+            elif step % settings.checkpoint_every == 0:
+                checkpoint()
     bar.close()
     net.eval()
     if on_eval:
-        on_eval(step)
+        extra = on_eval(step) or extra
+    checkpoint()
     return step
 
 
@@ -258,11 +329,31 @@ def predict_cached(net: ListenerNet, data: Cached, batch_size: int = 64) -> tupl
     for batch in _batches_by_length([s.shape[0] for s in data.states], batch_size):
         hidden, mask = _pad_states([data.states[i] for i in batch], device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            out = net.forward_layers(hidden.to(dtype), mask, net.config.first_layer)
+            out = net.forward_layers(hidden.to(dtype), mask, data.start)
             s_logits, c_logit = net.heads(mean_pool(out.float(), mask))
-        sent[batch] = s_logits.softmax(-1).cpu()
-        comp[batch] = torch.sigmoid(c_logit).cpu()
+        # Under bf16 autocast the heads return bf16; the result tensors are fp32.
+        sent[batch] = s_logits.float().softmax(-1).cpu()
+        comp[batch] = torch.sigmoid(c_logit.float()).cpu()
     return sent, comp
+
+
+@torch.inference_mode()
+def predict_all(net: ListenerNet, data: Cached, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Probabilities of every head for cached examples: (sentiment [N, 3], complaint [N], needs-reply [N])."""
+    device = next(net.parameters()).device
+    dtype = fast_dtype(device)
+    sent = torch.zeros((len(data.states), 3))
+    comp = torch.zeros(len(data.states))
+    reply = torch.zeros(len(data.states))
+    for batch in _batches_by_length([s.shape[0] for s in data.states], batch_size):
+        hidden, mask = _pad_states([data.states[i] for i in batch], device)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+            out = net.forward_layers(hidden.to(dtype), mask, data.start)
+            s_logits, c_logit, r_logit = net.all_heads(mean_pool(out.float(), mask))
+        sent[batch] = s_logits.float().softmax(-1).cpu()
+        comp[batch] = torch.sigmoid(c_logit.float()).cpu()
+        reply[batch] = torch.sigmoid(r_logit.float()).cpu()
+    return sent, comp, reply
 
 
 def build_net(config: AdapterConfig, cache_root: Path | None = None, device: torch.device | None = None):

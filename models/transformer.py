@@ -18,6 +18,7 @@ from models.adapter_io import load_adapter, packaged_adapter  # noqa: E402
 from models.assemble import classify  # noqa: E402
 from models.backbone import BACKBONE_NAME, ensure_backbone  # noqa: E402
 from models.base import Classification  # noqa: E402
+from models.decision import DecisionRule  # noqa: E402
 from models.encoder import load_lean_net, quantize_int8  # noqa: E402
 from models.network import ListenerNet  # noqa: E402
 from models.runtime import fast_dtype, set_threads  # noqa: E402
@@ -55,9 +56,13 @@ class TransformerClassifier:
         batch_size: int = 32,
         dtype: torch.dtype | None = None,
         quantize: bool = False,
+        unsure_band: float = 0.1,
+        require_agreement: bool = True,
     ) -> None:
         set_threads(threads)
         self.complaint_threshold = complaint_threshold
+        self.unsure_band = unsure_band
+        self.require_agreement = require_agreement
         self.batch_size = batch_size
         self.device = torch.device("cpu")
         self.dtype = dtype or fast_dtype(self.device)
@@ -86,6 +91,7 @@ class TransformerClassifier:
             model_id=self.model_id,
             probabilities=self.probabilities,
             complaint_threshold=self.complaint_threshold,
+            rule=DecisionRule(self.complaint_threshold, self.unsure_band, self.require_agreement),
         )
 
     @torch.inference_mode()

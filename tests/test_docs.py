@@ -37,7 +37,7 @@ PLACEHOLDER = re.compile(r"[A-Z][A-Z_]+")
 # Values for the synopses' placeholders; files that must exist are made in the workspace.
 PLACEHOLDER_VALUES = {
     "NAME": "acme", "MENTION_ID": "demo:1", "DATE": "2026-01-01", "TEXT": "text", "SQL": "SELECT 1",
-    "PATH": "sample.csv", "CSV": "sample.csv", "FILE": "sample.csv",
+    "PATH": "sample.csv", "CSV": "sample.csv", "FILE": "sample.csv", "DIR": ".",
 }
 # Commands run for real (read-only, or a mute lifted again); the others are parsed and --help'ed.
 RUNNABLE = frozenset({

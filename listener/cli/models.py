@@ -39,6 +39,8 @@ def _classifier(config_path: Path | None, adapter: Path | None):
             cache_dir=Path(settings.cache_dir) if settings.cache_dir else None,
             adapter=adapter,
             complaint_threshold=settings.complaint_threshold,
+            unsure_band=settings.unsure_band,
+            require_agreement=settings.require_agreement,
             threads=settings.threads,
             batch_size=settings.batch_size,
         )
@@ -92,16 +94,21 @@ def model_group() -> None:
 @click.option("--data", "data_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True)
 @click.option("--json", "as_json", is_flag=True)
 def eval_command(config_path: Path | None, adapter: Path | None, task: str, data_path: Path, as_json: bool) -> None:
-    """Score the model on a labelled CSV (text,label): n, accuracy, macro recall/F1, per class.
+    """Score the model on a labelled CSV: n, accuracy, macro recall/F1, per class, and a confusion table.
 
-    Texts the model leaves unscored count as wrong answers (and are reported as `skipped`).
+    DATA is `text,label`, or a split of the brand-mention corpus (models/data/mentions/*.csv); for
+    the corpus, the complaint task is also broken down per language and per kind of text (with the
+    share of praise flagged as a complaint and read as negative). Texts the model leaves unscored
+    count as wrong answers (and are reported as `skipped`).
     """
     from dataclasses import replace
 
-    from models.evaluate import COMPLAINT_CLASSES, SENTIMENT_CLASSES, format_report, score
+    from models.evaluate import COMPLAINT_CLASSES, SENTIMENT_CLASSES, confusion, format_confusion, format_report, score
+    from models.mentions import complaint_breakdown, format_breakdown, is_mentions_csv, read_mentions
     from models.train import read_csv
 
-    examples = read_csv(data_path, task)
+    mentions = read_mentions(data_path) if is_mentions_csv(data_path) else None
+    examples = [m.example for m in mentions] if mentions is not None else read_csv(data_path, task)
     if not examples:
         raise click.UsageError(f"{data_path}: no usable rows")
     classifier = _classifier(config_path, adapter)
@@ -119,17 +126,31 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
             predicted.append(int(result.complaint))
     classes = SENTIMENT_CLASSES if task == "sentiment" else COMPLAINT_CLASSES
     report = replace(score(gold, predicted, classes), skipped=sum(1 for r in results if not r.scored))
+    table = confusion(gold, predicted, len(classes))
+    breakdown = None
+    if mentions is not None and task == "complaint":
+        negative = [r.scored and r.sentiment is not None and r.sentiment.value == "negative" for r in results]
+        breakdown = complaint_breakdown(mentions, predicted, negative, [r.unsure for r in results])
     if as_json:
-        click.echo(json.dumps({"task": task, "model_id": classifier.model_id, **report.to_dict()}))
-    else:
-        click.echo(f"model {classifier.model_id}, task {task}, data {data_path}")
-        click.echo(format_report(report))
+        body = {"task": task, "model_id": classifier.model_id, **report.to_dict(), "confusion": table}
+        if breakdown is not None:
+            body["breakdown"] = breakdown
+        click.echo(json.dumps(body))
+        return
+    click.echo(f"model {classifier.model_id}, task {task}, data {data_path}")
+    click.echo(format_report(report))
+    click.echo(format_confusion(table, classes))
+    if breakdown is not None:
+        click.echo("")
+        click.echo(format_breakdown(breakdown))
 
 
 @model_group.command("train")
 @_CONFIG
-@click.option("--task", type=click.Choice(["sentiment", "complaint"]), required=True)
-@click.option("--data", "data_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True)
+@click.option("--task", type=click.Choice(["sentiment", "complaint", "multitask"]), required=True,
+              help="multitask: the recipe of the shipped adapter (sentiment, complaint and needs-reply heads).")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Labelled CSV (text,label) for --task sentiment/complaint.")
 @click.option("--val", "val_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
 @click.option("--include-corrections", is_flag=True, help="Also learn from stored human corrections.")
 @db_option("Database holding the corrections (default: the configured one).")
@@ -137,28 +158,90 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("listener-adapter"),
               show_default=True)
 @click.option("--from-scratch", is_flag=True, help="Start from a fresh adapter instead of the packaged one.")
+@click.option("--data-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="multitask: folder with tweeteval_sentiment/, complaints/ and jrte_pn_ja/ (train and val CSVs).")
+@click.option("--mentions", "mentions_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="multitask: the brand-mention corpus folder (default: models/data/mentions).")
+@click.option("--tweeteval-sample", type=int, default=1000, show_default=True,
+              help="multitask: TweetEval train rows used (a seeded sample; 0 = none, -1 = all).")
+@click.option("--mentions-sample", type=int, default=3000, show_default=True,
+              help="multitask: corpus train rows used (a seeded sample; -1 = all).")
+@click.option("--head-lr", type=float, default=1e-3, show_default=True, help="multitask: heads' learning rate.")
+@click.option("--freeze-head", "freeze_heads", multiple=True,
+              type=click.Choice(["sentiment_head", "complaint_head", "needs_reply_head"]),
+              help="multitask: keep this head as packaged (repeatable).")
+@click.option("--fold-precision", type=float, default=0.92, show_default=True,
+              help="multitask: fold the corpus-val threshold for this precision into the complaint bias (0 = none).")
+@click.option("--eval-every", type=int, default=200, show_default=True, help="multitask: steps between val runs.")
+@click.option("--lr", type=float, default=5e-4, show_default=True, help="multitask: LoRA learning rate.")
+@click.option("--version", default="v2", show_default=True, help="multitask: version written into the adapter.")
+@click.option("--train-from", type=int, default=11, show_default=True,
+              help="multitask: first encoder layer whose LoRA trains (layers below are cached once).")
 @click.option("--max-steps", type=int, default=None, hidden=True)
 def train_command(
     config_path: Path | None,
     task: str,
-    data_path: Path,
+    data_path: Path | None,
     val_path: Path | None,
     include_corrections: bool,
     db_path: Path | None,
     epochs: float,
     out_dir: Path,
     from_scratch: bool,
+    data_dir: Path | None,
+    mentions_dir: Path | None,
+    tweeteval_sample: int,
+    mentions_sample: int,
+    head_lr: float,
+    freeze_heads: tuple[str, ...],
+    fold_precision: float,
+    eval_every: int,
+    lr: float,
+    version: str,
+    train_from: int,
     max_steps: int | None,
 ) -> None:
-    """Fine-tune the adapter and heads on a labelled CSV (uses a GPU when there is one).
+    """Fine-tune the adapter and heads (uses a GPU when there is one, the CPU otherwise).
 
-    By default training continues from the packaged adapter, so the head of the other task is
-    kept. The result goes to OUT/adapter.safetensors; use it with `--adapter` or
-    LISTENER_ADAPTER=path.
+    --task sentiment/complaint: on one labelled CSV; training continues from the packaged adapter,
+    so the other heads are kept. --task multitask: the recipe of the shipped adapter (see
+    models/weights/MODEL_CARD.md); it measures every val set at every evaluation, keeps the best
+    step, and resumes from OUT/checkpoint.pt when run again with the same OUT. The result goes to
+    OUT/adapter.safetensors; use it with `--adapter` or LISTENER_ADAPTER=path.
     """
+    settings = _settings(config_path)
+    if task == "multitask":
+        from models.fit import train_multitask
+        from models.mentions import MENTIONS_DIR
+
+        if data_dir is None:
+            raise click.UsageError("--task multitask needs --data-dir")
+        metrics = train_multitask(
+            out_dir,
+            data_dir=data_dir,
+            mentions_dir=mentions_dir or MENTIONS_DIR,
+            epochs=epochs,
+            lr=lr,
+            tweeteval_sample=None if tweeteval_sample < 0 else tweeteval_sample,
+            mentions_sample=None if mentions_sample < 0 else mentions_sample,
+            head_lr=head_lr,
+            freeze_heads=freeze_heads,
+            fold_precision=fold_precision or None,
+            eval_every=eval_every,
+            max_steps=max_steps,
+            version=version,
+            cache_dir=settings.classifier.cache_dir,
+            train_from=train_from,
+        )
+        click.echo(f"adapter written to {out_dir / 'adapter.safetensors'}")
+        best = metrics["best"]
+        click.echo(json.dumps({k: best[k] for k in ("step", "tweeteval_val", "complaints_val", "jrte_val",
+                                                   "mentions_f1_mean")}))
+        return
+    if data_path is None:
+        raise click.UsageError(f"--task {task} needs --data")
     from models.fit import fit_task
 
-    settings = _settings(config_path)
     corrections = []
     if include_corrections:
         from listener.corrections import load_corrections

@@ -89,8 +89,29 @@ def test_train_one_step_writes_a_loadable_adapter(tmp_path: Path, monkeypatch: p
     state, config, version = load_adapter(out / "adapter.safetensors")
     base_state, base_config, base_version = load_adapter(packaged_adapter())
     assert config == base_config and version == f"{base_version}+complaint-ft"
-    assert set(state) == set(base_state)
+    reply_head = {"needs_reply_head.weight", "needs_reply_head.bias"}
+    assert set(state) == set(base_state) | reply_head  # an adapter without the needs-reply head gains one
     # One optimizer step moved the complaint head away from the packaged one.
     assert not (state["complaint_head.weight"] == base_state["complaint_head.weight"]).all()
     metrics = json.loads(result.output.strip().splitlines()[-1])
     assert metrics["n"] == 2
+
+
+def test_eval_on_the_corpus_breaks_down_by_language_and_kind(shared_classifier, tmp_path: Path) -> None:
+    from models.mentions import MENTIONS_DIR
+
+    rows = (MENTIONS_DIR / "val.csv").read_text(encoding="utf-8").splitlines()
+    header, body = rows[0], rows[1:]
+    picked = [body[i] for i in range(0, len(body), len(body) // 40)]  # ~40 rows across languages and kinds
+    data = tmp_path / "mentions.csv"
+    data.write_text("\n".join([header, *picked]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(commands.model_group, ["eval", "--task", "complaint", "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "confusion" in result.output and "praise→complaint" in result.output
+    for language in ("en", "ja", "ko"):
+        assert f"\n{language} " in result.output
+    as_json = CliRunner().invoke(commands.model_group, ["eval", "--task", "complaint", "--data", str(data), "--json"])
+    report = json.loads(as_json.output)
+    assert report["n"] == len(picked)
+    assert set(report["breakdown"]["language"]) >= {"en", "ja"}
+    assert sum(map(sum, report["confusion"])) == len(picked)
