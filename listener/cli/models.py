@@ -230,7 +230,7 @@ def train_command(
             eval_every=eval_every,
             max_steps=max_steps,
             version=version,
-            cache_dir=settings.classifier.cache_dir,
+            cache_dir=Path(settings.classifier.cache_dir) if settings.classifier.cache_dir else None,
             train_from=train_from,
         )
         click.echo(f"adapter written to {out_dir / 'adapter.safetensors'}")
@@ -248,7 +248,7 @@ def train_command(
 
         corrections = load_corrections(db_path or settings.listener.database)
         click.echo(f"{len(corrections)} corrections included", err=True)
-    metrics = fit_task(
+    fitted = fit_task(
         task=task,
         data_path=data_path,
         val_path=val_path,
@@ -260,6 +260,6 @@ def train_command(
         max_steps=max_steps,
     )
     click.echo(f"adapter written to {out_dir / 'adapter.safetensors'}")
-    if metrics is not None:
-        click.echo(json.dumps(metrics))
+    if fitted is not None:
+        click.echo(json.dumps(fitted))
     sys.stdout.flush()
