@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from alerts.base import Event, EventKind
+from listener.timefmt import human_duration  # the sinks import it from here
 
 ELLIPSIS = "…"
 
@@ -56,23 +57,6 @@ def truncate(text: str, limit: int) -> str:
     if limit <= 0:
         return ""
     return text[: limit - 1] + ELLIPSIS
-
-
-def human_duration(value: timedelta | float) -> str:
-    """Short human duration: 45s, 12m, 1h 05m, 2d 3h (negative values keep their sign)."""
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    sign = "-" if seconds < 0 else ""
-    seconds = round(abs(seconds))
-    if seconds < 60:
-        return f"{sign}{seconds}s"
-    minutes, _ = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{sign}{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{sign}{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{sign}{days}d {hours}h"
 
 
 def utc_text(when: datetime) -> str:

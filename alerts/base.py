@@ -5,20 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict
-
 # The event is a core type the store queues; sinks take it from here as before.
 from listener.events import Event, EventKind
 
-__all__ = ["Event", "EventKind", "Sink", "SinkConfig", "SinkHooks"]
-
-
-class SinkConfig(BaseModel):
-    """Settings every sink table accepts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-    enabled: bool = True
+__all__ = ["Event", "EventKind", "Sink", "SinkHooks"]
 
 
 class Sink(Protocol):

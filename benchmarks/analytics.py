@@ -22,7 +22,8 @@ from listener.analytics.listing import iter_mentions
 from listener.analytics.schema_sql import REBUILD_ROLLUPS
 from listener.analytics.sla import sla_report
 from listener.analytics.trends import trends
-from listener.store import SyncStore, iso
+from listener.store import SyncStore
+from listener.timefmt import iso
 
 END = datetime(2026, 1, 1, tzinfo=UTC)
 SOURCES = ("mastodon", "bluesky", "reddit", "reviews", "replay")
@@ -173,7 +174,8 @@ def incremental_cost(path: Path, n: int = 5000) -> float:
         started = time.perf_counter()
         conn.execute("BEGIN")
         conn.executemany(
-            f"INSERT INTO classifications{table_suffix} (mention_key, model_id, scored, sentiment, complaint, language) "
+            f"INSERT INTO classifications{table_suffix} "
+            "(mention_key, model_id, scored, sentiment, complaint, language) "
             "VALUES (?, 'b', 1, 'negative', 1, 'en')",
             [(r[0],) for r in rows],
         )

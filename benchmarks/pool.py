@@ -8,11 +8,13 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from listener.pool import PoolClassifier, PoolSettings
+from config.schema import ClassifierPoolSettings
+from models.pool.client import PoolClassifier
 from tests.brokers import Mosquitto, find_mosquitto, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +31,7 @@ SAMPLES = [
 
 def spawn_worker(port: int, prefix: str, name: str, stand_in: bool) -> subprocess.Popen[str]:
     """Start one `listener worker` and return once it has subscribed."""
-    command = [sys.executable, "-m", "listener.worker", "--host", "127.0.0.1", "--port", str(port),
+    command = [sys.executable, "-m", "listener", "worker", "--host", "127.0.0.1", "--port", str(port),
                "--prefix", prefix, "--name", name, "--threads", "1"]  # fmt: skip
     if stand_in:
         command += ["--classifier", "tests.doubles:KeywordClassifier"]
@@ -44,12 +46,17 @@ def spawn_worker(port: int, prefix: str, name: str, stand_in: bool) -> subproces
     return process
 
 
-def measure(port: int, workers: int, texts: int, batch: int, chunk: int, stand_in: bool) -> tuple[float, dict[str, int]]:
+def measure(
+    port: int, workers: int, texts: int, batch: int, chunk: int, stand_in: bool
+) -> tuple[float, dict[str, int]]:
     """Texts per second through the pool, the core calling predict batch after batch like the stage."""
     prefix = f"bench/{workers}"
     processes = [spawn_worker(port, prefix, f"w{i}", stand_in) for i in range(workers)]
     try:
-        pool = PoolClassifier(PoolSettings(port=port, topic_prefix=prefix, chunk_size=chunk, timeout=120))
+        settings = ClassifierPoolSettings(
+            port=port, topic_prefix=prefix, chunk_size=chunk, timeout=timedelta(seconds=120)
+        )
+        pool = PoolClassifier(settings)
         corpus = [f"{SAMPLES[i % len(SAMPLES)]} #{i}" for i in range(texts)]
         pool.predict(corpus[:batch])  # warm-up: first forward pass in every worker is slow
         started = time.perf_counter()
@@ -95,7 +102,8 @@ def run(texts: int = 512, batch: int = 32, chunk: int = 8) -> str:
     lines = [
         "## Worker pool (`backend = \"pool\"`)",
         "",
-        f"Command: `.venv/bin/python -m benchmarks.pool --texts {texts} --batch {batch} --chunk {chunk} --workers 1,2,4`. "
+        "Command: `.venv/bin/python -m benchmarks.pool "
+        f"--texts {texts} --batch {batch} --chunk {chunk} --workers 1,2,4`. "
         f"{model}; a private Mosquitto with `set_tcp_nodelay`; the core calls `predict` in batches of {batch} "
         f"and the pool splits them into work messages of {chunk} texts.",
         "",

@@ -27,6 +27,7 @@ SECTIONS = [
     "benchmarks.pool",
     "benchmarks.webhooks",
     "benchmarks.soak",
+    "benchmarks.cli_start",
 ]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 _SECTION = re.compile(r"<!-- begin (?P<name>[\w.]+) -->\n(?P<body>.*?)<!-- end (?P=name) -->\n", re.S)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from config.sinks import (
     AlertKindName,
@@ -19,16 +19,12 @@ from config.sinks import (
     WebhookSettings,
     ZendeskSettings,
 )
-from config.types import Duration
+from config.types import Duration, StrictModel
 from listener.sla.noise import NoiseSettings, SpikeSettings
 from listener.sla.policy import CalendarSettings, Policy
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class DaemonSettings(_Strict):
+class DaemonSettings(StrictModel):
     """[listener]: process-wide settings."""
 
     database: Path = Field(default=Path("listener.db"), description="SQLite file; LISTENER_DB overrides it.")
@@ -37,7 +33,7 @@ class DaemonSettings(_Strict):
     shutdown_grace: Duration = Field(default="10s", description="How long shutdown waits for in-flight work.")
 
 
-class ClassifierPoolSettings(_Strict):
+class ClassifierPoolSettings(StrictModel):
     """[classifier.pool]: the MQTT broker and topics of the worker pool (backend = "pool")."""
 
     host: str = Field(default="127.0.0.1", description="MQTT 5 broker with shared subscriptions (Mosquitto 2).")
@@ -51,8 +47,15 @@ class ClassifierPoolSettings(_Strict):
     attempts: int = Field(default=5, ge=1, description="Publishes per chunk before the batch fails.")
     model_id: str = Field(default="pool", description="model_id reported until a worker answers.")
 
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s (an unanswered chunk is published again after it)")
+        return value
 
-class ClassifierSettings(_Strict):
+
+class ClassifierSettings(StrictModel):
     """[classifier]: which model judges mentions, and how the pipeline batches them."""
 
     backend: Literal["builtin", "huggingface", "pool"] = "builtin"
@@ -92,7 +95,7 @@ class ClassifierSettings(_Strict):
         return value
 
 
-class SlaSettings(_Strict):
+class SlaSettings(StrictModel):
     """[sla]: response clocks. Without policies every complaint gets `target`, warned at `warn_after`."""
 
     target: Duration = Field(default="60m", description="Deadline after the complaint was posted.")
@@ -125,7 +128,7 @@ class SlaSettings(_Strict):
         return value
 
 
-class BrandSettings(_Strict):
+class BrandSettings(StrictModel):
     """[brands.<name>]: what to listen for, and the brand's own accounts per source."""
 
     keywords: list[str] = Field(default_factory=list)
@@ -160,7 +163,7 @@ class SlackRoute(RouteMatch):
         return value if value is not None and value.get_secret_value().strip() else None
 
 
-class SlackSettings(_Strict):
+class SlackSettings(StrictModel):
     """[alerts.slack]: incoming webhook, or bot token for chat.postMessage/chat.update."""
 
     enabled: bool = True
@@ -204,7 +207,7 @@ class SlackSettings(_Strict):
         return self.enabled and bool(webhook or token)
 
 
-class MqttSettings(_Strict):
+class MqttSettings(StrictModel):
     """[alerts.mqtt]: every classified mention and every alert as JSON on a broker."""
 
     enabled: bool = False
@@ -230,7 +233,7 @@ class MqttSettings(_Strict):
         return value
 
 
-class ConsoleSettings(_Strict):
+class ConsoleSettings(StrictModel):
     """[alerts.console]: print alerts to standard output (the demo uses it)."""
 
     enabled: bool = False
@@ -241,7 +244,7 @@ class ConsoleSettings(_Strict):
 NoiseConfig = NoiseSettings
 
 
-class ListeningSettings(_Strict):
+class ListeningSettings(StrictModel):
     """[alerts.listening]: volume and negative-share spikes, crisis keywords and VIP or high-reach authors."""
 
     enabled: bool = True
@@ -290,7 +293,7 @@ class ListeningSettings(_Strict):
         return value
 
 
-class AlertSettings(_Strict):
+class AlertSettings(StrictModel):
     """[alerts]: outbox dispatch and the sinks."""
 
     dispatch_interval: Duration = "1s"
@@ -325,7 +328,7 @@ def _is_loopback(host: str) -> bool:
         return False  # a host name other than localhost may resolve anywhere
 
 
-class ApiSettings(_Strict):
+class ApiSettings(StrictModel):
     """[api]: the REST API, dashboard and web queue served by the daemon."""
 
     enabled: bool = False
@@ -370,7 +373,7 @@ class ApiSettings(_Strict):
         return self
 
 
-class Settings(_Strict):
+class Settings(StrictModel):
     """The whole configuration file."""
 
     listener: DaemonSettings = Field(default_factory=DaemonSettings)

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from config.types import Duration
+from config.types import Duration, StrictModel
 
 AlertKindName = Literal["warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"]
 ALL_ALERT_KINDS: list[AlertKindName] = ["warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"]
@@ -18,10 +18,6 @@ WebhookKindName = Literal[
     "mention", "warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"
 ]
 _ADDRESS = re.compile(r"[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 def _secret(value: SecretStr | None) -> str:
@@ -38,7 +34,7 @@ def _http_url(value: str, what: str) -> str:
     return value
 
 
-class RouteMatch(_Strict):
+class RouteMatch(StrictModel):
     """What every sink's `routes` entry matches on: brands, policies, sources (globs) and alert kinds."""
 
     brands: list[str] = Field(default_factory=list, description="Brand names (globs); empty matches any.")
@@ -59,7 +55,7 @@ class RouteMatch(_Strict):
 # ---- generic webhook -------------------------------------------------------------------------------
 
 
-class WebhookSettings(_Strict):
+class WebhookSettings(StrictModel):
     """[alerts.webhook]: every accepted event as signed JSON to one URL (wire it into anything)."""
 
     enabled: bool = True
@@ -100,7 +96,7 @@ class TeamsRoute(RouteMatch):
     label: str = Field(default="", description="Name of the channel for noise controls (default: route N).")
 
 
-class TeamsSettings(_Strict):
+class TeamsSettings(StrictModel):
     """[alerts.teams]: Adaptive Cards through a Teams Workflows ("When a Teams webhook request is received") URL."""
 
     enabled: bool = True
@@ -136,7 +132,7 @@ class PagerDutyRoute(RouteMatch):
     label: str = Field(default="", description="A name for logs and noise controls (default: route N).")
 
 
-class PagerDutySettings(_Strict):
+class PagerDutySettings(StrictModel):
     """[alerts.pagerduty]: trigger an incident on breach or escalation, resolve it when the brand replies."""
 
     enabled: bool = True
@@ -189,7 +185,7 @@ def _check_addresses(value: list[str]) -> list[str]:
     return [a.strip() for a in value]
 
 
-class EmailSettings(_Strict):
+class EmailSettings(StrictModel):
     """[alerts.email]: HTML and plain-text alerts over SMTP (STARTTLS), per-recipient routes, digests."""
 
     enabled: bool = True
@@ -234,7 +230,7 @@ class EmailSettings(_Strict):
 # ---- help desk: Zendesk ----------------------------------------------------------------------------
 
 
-class ZendeskSettings(_Strict):
+class ZendeskSettings(StrictModel):
     """[alerts.zendesk]: one ticket per case (external_id), a private note per later event, solved on reply."""
 
     enabled: bool = True
@@ -274,7 +270,7 @@ class ZendeskSettings(_Strict):
 # ---- help desk: Freshdesk --------------------------------------------------------------------------
 
 
-class FreshdeskSettings(_Strict):
+class FreshdeskSettings(StrictModel):
     """[alerts.freshdesk]: one ticket per case (tagged), a private note per later event, resolved on reply."""
 
     enabled: bool = True

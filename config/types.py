@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _HINT = 'use a number with a unit, e.g. "90s", "60m", "2h"'
@@ -56,3 +56,9 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
 ]
+
+
+class StrictModel(BaseModel):
+    """The base of every config table: unknown keys are errors, values are frozen and validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)

@@ -32,13 +32,12 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from connectors.timeutil import to_utc
-from listener import __version__
+from listener import USER_AGENT
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 from listener.redact import redact
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = f"listener/{__version__} (self-hosted social listening; +https://github.com/listener)"
 DEFAULT_TIMEOUT = 30.0
 _SNIPPET = 200  # characters of an error body worth quoting in a message
 # No API page we read comes near this; a bigger body is a broken or hostile server, and reading

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Protocol
 
-import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
 from config.types import Duration
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 
 
@@ -62,17 +60,3 @@ class Connector(Protocol):
     async def replies(self, to: Sequence[Mention]) -> list[Reply]:
         """Return brand replies to these still-open mentions."""
         ...
-
-
-class ConnectorFactory(Protocol):
-    """How the daemon builds a connector instance."""
-
-    def __call__(
-        self,
-        name: str,
-        config: ConnectorConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> Connector: ...

@@ -19,14 +19,15 @@ from alerts.base import Event, Sink
 from config.schema import Settings
 from connectors.base import BrandView, Connector
 from connectors.registry import connector_class
+from listener import USER_AGENT
 from listener.classify import ClassifyStage
 from listener.clock import Clock, SystemClock
+from listener.clocks import ClockEngine
 from listener.dispatch import Dispatcher
 from listener.faults import JobFaults, is_store_error
 from listener.health import save_faults
 from listener.listening import ListeningJob
 from listener.poller import SourcePoller
-from listener.clocks import ClockEngine
 from listener.store import Store, SyncStore
 from models.base import Classifier
 
@@ -53,9 +54,6 @@ _scheduler_filter = _SchedulerNoiseFilter()
 for _name in ("apscheduler.scheduler", "apscheduler.executors.default"):
     logging.getLogger(_name).addFilter(_scheduler_filter)
 
-USER_AGENT = "listener/0.1 (+https://github.com/listener-dev/listener)"
-
-
 @dataclass(slots=True)
 class RunSummary:
     """What one run did, for the closing log line and for tests."""
@@ -80,19 +78,6 @@ class RunSummary:
             f"opened, {self.alerts_queued} alerts raised, {self.delivered} deliveries "
             f"({self.delivery_failures} failed attempts, {pending} pending in the outbox)"
         )
-
-
-def brand_views(settings: Settings) -> list[BrandView]:
-    """The configured brands as connectors see them, handles filtered per source later."""
-    return [
-        BrandView(
-            name=name,
-            keywords=tuple(spec.keywords),
-            exclude=tuple(spec.exclude),
-            handles=tuple(h for handles in spec.handles.values() for h in handles),
-        )
-        for name, spec in settings.brands.items()
-    ]
 
 
 def brands_for_source(settings: Settings, source: str) -> list[BrandView]:

@@ -23,7 +23,8 @@ from config.schema import Settings
 from config.types import format_duration
 from listener.daemon import Daemon
 from listener.logging_setup import setup_logging
-from listener.store import SyncStore, parse_iso
+from listener.store import SyncStore
+from listener.timefmt import human_duration, parse_iso
 
 logger = logging.getLogger(__name__)
 
@@ -136,9 +137,8 @@ def explore_hint(database: Path | None, config: Path | None) -> str:
 
 
 def _age(seconds: float) -> str:
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(int(seconds))
-    return f"{sign}{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{sign}{seconds // 60}m{seconds % 60:02d}s"
+    """`4m02s`, `1h05m`: ages and times left in the live view."""
+    return human_duration(seconds, seconds=True)
 
 
 async def _render(daemon: Daemon, remaining: float) -> Group:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from listener.faults import Fault
-from listener.store import SyncStore, iso, parse_iso
+from listener.store import SyncStore
+from listener.timefmt import iso, parse_iso
 
 # Stages that beat on a timer whether or not there is work.
 TIMED_STAGES = ("sla", "alerts")

@@ -24,8 +24,9 @@ from connectors.matching import same_account
 from listener.clock import Clock
 from listener.domain import require_utc
 from listener.sla.noise import Spike, SpikeSettings, negative_share_spike, volume_spike
-from listener.sla.policy import Policy, _keyword_pattern  # the same whole-word rule as clock priority
+from listener.sla.policy import Policy
 from listener.store import HourlyCount, ListenedMention, ListeningOutcome, RuleAlert, SinkRouter, Store, SyncStore
+from listener.text import keyword_pattern  # the same whole-word rule as clock priority
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def crisis_hit(watches: Sequence[Watch], brand: str, source: str, text: str) -> 
     for watch in watches:
         if not watch.keywords or not watch.covers(brand, source):
             continue
-        found = _keyword_pattern(watch.keywords).search(text)
+        found = keyword_pattern(watch.keywords).search(text)
         if found:
             word = found.group(0)
             return Hit(

@@ -15,7 +15,8 @@ from listener.backoff import Backoff
 from listener.clock import Clock
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 from listener.redact import redact
-from listener.store import SinkRouter, Store, SyncStore, iso, parse_iso
+from listener.store import SinkRouter, Store, SyncStore
+from listener.timefmt import human_duration, iso, parse_iso
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class SourcePoller:
             since = self._first_failure
             await self._alert("down", iso(since), "down",
                               f"{self.name}: failing since {since:%Y-%m-%d %H:%M} UTC "
-                              f"({_span(now - since)}); last error: {message}")
+                              f"({human_duration(now - since, sep='')}); last error: {message}")
         return delay
 
     async def _check_lookback(self, now: datetime) -> None:
@@ -177,8 +178,9 @@ class SourcePoller:
             return
         if now - self._last_success > lookback:
             lost_until = now - lookback
-            detail = (f"{self.name}: the outage lasted {_span(now - self._last_success)}, longer than the "
-                      f"{_span(lookback)} the API can return; mentions posted between "
+            lasted = human_duration(now - self._last_success, sep="")
+            detail = (f"{self.name}: the outage lasted {lasted}, longer than the "
+                      f"{human_duration(lookback, sep='')} the API can return; mentions posted between "
                       f"{self._last_success:%Y-%m-%d %H:%M} and {lost_until:%Y-%m-%d %H:%M} UTC may be missing")
             logger.warning("%s", detail)
             await self._alert("lookback", iso(self._last_success), "gap", detail)
@@ -193,7 +195,7 @@ class SourcePoller:
         expected = int(activity["last_7d"]) * (window / timedelta(days=7))  # type: ignore[call-overload]
         if expected >= 3:
             await self._alert("gap", iso(last), "gap",
-                              f"{self.name}: no mention for {_span(now - last)} although about "
+                              f"{self.name}: no mention for {human_duration(now - last, sep='')} although about "
                               f"{expected:.0f} are usual in that time")
 
     async def _alert(self, what: str, incident: str, state: str, detail: str) -> None:
@@ -212,11 +214,3 @@ class SourcePoller:
             self.router,
         )
 
-
-def _span(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes >= 2 * 1440:
-        return f"{minutes // 1440}d{minutes % 1440 // 60}h"
-    if minutes >= 60:
-        return f"{minutes // 60}h{minutes % 60:02d}m"
-    return f"{minutes}m"

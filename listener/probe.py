@@ -9,8 +9,9 @@ import aiohttp
 
 from config.schema import Settings
 from connectors.registry import connector_class
+from listener import USER_AGENT
 from listener.clock import SystemClock
-from listener.daemon import USER_AGENT, brands_for_source
+from listener.daemon import brands_for_source
 from listener.store import SyncStore
 
 

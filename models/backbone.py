@@ -324,13 +324,16 @@ def verify(directory: Path) -> bool:
     return True
 
 
-def ensure_backbone(cache_root: Path | None = None, *, source: Path | None = None, check: bool = True) -> Path:
+def ensure_backbone(
+    cache_root: str | Path | None = None, *, source: Path | None = None, check: bool = True
+) -> Path:
     """Return the cached backbone directory, converting it first when missing or corrupted.
 
     The conversion writes into a temporary sibling directory and renames it into place, so a
     crash never leaves a half-written cache that looks complete.
     """
-    root = (cache_root or default_cache_root()).expanduser()
+    # `[classifier] cache_dir` is a string in the config; "" means the default.
+    root = (Path(cache_root) if cache_root else default_cache_root()).expanduser()
     target = root / f"{BACKBONE_NAME}-v{CONVERTER_VERSION}"
     if target.is_dir() and (verify(target) if check else (target / MANIFEST).is_file()):
         return target

@@ -14,9 +14,9 @@ log = logging.getLogger(__name__)
 def load_classifier(settings: ClassifierSettings) -> Classifier:
     """The classifier that `[classifier]` names; heavy imports happen only here, on first use."""
     if settings.backend == "pool":
-        from listener.pool import PoolClassifier, PoolSettings
+        from models.pool.client import PoolClassifier
 
-        pool = PoolClassifier(PoolSettings.model_validate(settings.pool.model_dump()))
+        pool = PoolClassifier(settings.pool)
         pool.start()
         return pool
     if settings.backend == "huggingface":

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 
+from listener.cli.sla import alerts_group
 from listener.clock import FakeClock
 from listener.domain import Page
-from listener.sla_commands import alerts_group
 from listener.store import SyncStore
 from tests.test_policy_clocks import Harness, mention
 
@@ -26,7 +26,8 @@ async def test_stats_count_fired_acted_and_replied(make_settings, tmp_path) -> N
                       mention(START, "2", "acme my bill is broken too", author="@bob")], "c"))
     await h.at(START + timedelta(minutes=6)).run()  # both warn
     store = h.store()
-    assert store.take_action("social:1", "replied", "U1", START + timedelta(minutes=7), None, request_key="r1") == "done"
+    acted = store.take_action("social:1", "replied", "U1", START + timedelta(minutes=7), None, request_key="r1")
+    assert acted == "done"
     store.close()
     await h.at(START + timedelta(minutes=11)).run()  # social:2 breaches
     store = h.store()

@@ -10,11 +10,11 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from listener.backtest import backtest
+from listener.cli.sla import backtest_command
 from listener.clock import FakeClock
 from listener.clocks import ClockEngine
 from listener.domain import Page, Reply
 from listener.sla import default_policy
-from listener.sla_commands import backtest_command
 from tests.test_policy_clocks import Harness, mention
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

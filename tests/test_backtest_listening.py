@@ -12,13 +12,13 @@ from click.testing import CliRunner
 
 from config.schema import ListeningSettings
 from listener.backtest import DISABLED, NOT_REQUESTED, REPLAYED, BacktestReport, backtest
+from listener.cli.sla import backtest_command
 from listener.clock import FakeClock
 from listener.clocks import ClockEngine
 from listener.domain import Mention
 from listener.listening import ListeningJob
 from listener.sla import default_policy
 from listener.sla.policy import Policy
-from listener.sla_commands import backtest_command
 from listener.store import SyncStore
 from tests.test_listening import BURST, START, Router, add, history, open_store, settings
 

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import click
 import pytest
 
 from listener.cli import cli, main
@@ -73,8 +74,54 @@ def test_label_stores_a_correction(db: Path) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for name, command in cli.commands.items():
+    ctx = click.Context(cli)
+    names = cli.list_commands(ctx)
+    assert len(names) >= 21  # every family is listed, loaded or not
+    for name in names:
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name, f"`listener {name}` is registered under another name"
         assert command.help or command.short_help, f"`listener {name}` has no help text"
+
+
+def _all_commands() -> list[tuple[str, click.Command]]:
+    found = []
+    pending: list[tuple[str, click.Command]] = [("listener", cli)]
+    while pending:
+        path, command = pending.pop()
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            pending.extend((f"{path} {name}", command.get_command(ctx, name)) for name in command.list_commands(ctx))
+    return found
+
+
+def test_one_config_option_everywhere() -> None:
+    """Every --config behaves alike (issue 17: the worker's copy required the file, the others did not)."""
+    with_config = 0
+    for path, command in _all_commands():
+        for param in command.params:
+            if param.name == "config_path":
+                with_config += 1
+                assert param.opts == ["--config"], path
+                assert isinstance(param.type, click.Path) and not param.type.exists and not param.type.dir_okay, path
+    assert with_config >= 20
+
+
+def test_help_loads_no_daemon_store_or_aiohttp() -> None:
+    """`listener --help` must start fast: command modules import the light cli.common only (issue 17)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from listener.cli import main; main(['--help']); "
+        "heavy = [m for m in ('listener.store', 'listener.daemon', 'aiohttp', 'torch', 'alerts.base') "
+        "if m in sys.modules]; "
+        "print('HEAVY', heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout, done.stdout[-300:]
 
 
 @pytest.fixture
@@ -130,7 +177,8 @@ def test_sources_separates_what_the_platform_shows_from_what_we_saw(
     store = SyncStore(db)
     mention = Mention(source="feed", external_id="1", text="acme?", author="@ann",
                       created_at=now - timedelta(minutes=30), brands=("acme",))
-    reply = Reply(source="feed", external_id="r1", in_reply_to="1", author="@acme", created_at=now - timedelta(minutes=5))
+    reply = Reply(source="feed", external_id="r1", in_reply_to="1", author="@acme",
+                  created_at=now - timedelta(minutes=5))
     store.ingest("feed", [mention], [reply], None, now)
     store.save_health("feed", state="up", last_success=now.isoformat(), consecutive_failures=0)
     store.save_health("broken", state="down", last_error="HTTP 502", consecutive_failures=4)

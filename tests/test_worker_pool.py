@@ -9,20 +9,22 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from listener.pool import (
+from config.loader import load_config
+from config.schema import ClassifierPoolSettings
+from models.base import Classification
+from models.pool.client import (
     PoolClassifier,
-    PoolSettings,
     decode_request,
     decode_result,
     encode_request,
     encode_result,
 )
-from listener.worker import Worker, settings_from
-from models.base import Classification
+from models.pool.worker import Worker, settings_from
 from tests.brokers import Mosquitto, mosquitto  # noqa: F401  (fixture)
 from tests.doubles import KeywordClassifier
 
@@ -40,9 +42,11 @@ class SlowClassifier(KeywordClassifier):
         return super().predict(texts)
 
 
-def spawn(broker: Mosquitto, prefix: str, classifier: str, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def spawn(
+    broker: Mosquitto, prefix: str, classifier: str, name: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """A `listener worker` process on the test broker."""
-    command = [sys.executable, "-m", "listener.worker", "--classifier", classifier, "--host", broker.host,
+    command = [sys.executable, "-m", "listener", "worker", "--classifier", classifier, "--host", broker.host,
                "--port", str(broker.port), "--prefix", prefix, "--name", name]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -65,9 +69,9 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
         process.wait(timeout=10)
 
 
-def settings_for(broker: Mosquitto, prefix: str, timeout: float = 20.0, chunk_size: int = 8) -> PoolSettings:
-    return PoolSettings(host=broker.host, port=broker.port, topic_prefix=prefix, timeout=timeout, attempts=4,
-                        chunk_size=chunk_size)  # fmt: skip
+def settings_for(broker: Mosquitto, prefix: str, timeout: float = 20.0, chunk_size: int = 8) -> ClassifierPoolSettings:
+    return ClassifierPoolSettings(host=broker.host, port=broker.port, topic_prefix=prefix,
+                                  timeout=timedelta(seconds=timeout), attempts=4, chunk_size=chunk_size)
 
 
 def test_wire_round_trip_keeps_order_and_fields() -> None:
@@ -78,7 +82,7 @@ def test_wire_round_trip_keeps_order_and_fields() -> None:
 
 
 def test_malformed_work_message_is_skipped_and_the_worker_goes_on() -> None:
-    worker = Worker(KeywordClassifier(), PoolSettings())
+    worker = Worker(KeywordClassifier(), ClassifierPoolSettings())
     assert worker.handle(b"{not json") is None
     assert worker.handle(b'{"v": 99}') is None
     answer = worker.handle(encode_request("r2", "x/results/y", TEXTS[:2]))
@@ -150,9 +154,17 @@ def test_worker_takes_the_model_settings_from_the_config_but_runs_the_builtin_ba
         '[classifier]\nbackend = "huggingface"\nmodel = "some/model"\ncomplaint_threshold = 0.7\n',
         encoding="utf-8",
     )
-    pool, classifier = settings_from(config)
+    pool, classifier = settings_from(load_config(config))
     assert classifier.backend == "builtin" and classifier.complaint_threshold == 0.7
-    assert pool == PoolSettings()
+    assert pool == ClassifierPoolSettings()
+
+
+def test_worker_defaults_without_a_config_and_rejects_a_missing_one(tmp_path: Path) -> None:
+    pool, classifier = settings_from(None)
+    assert pool == ClassifierPoolSettings() and classifier.backend == "builtin"
+    from listener.cli import main
+
+    assert main(["worker", "--config", str(tmp_path / "absent.toml")]) == 2
 
 
 class _Exploding(KeywordClassifier):
@@ -163,7 +175,7 @@ class _Exploding(KeywordClassifier):
 
 
 def test_a_model_failure_leaves_the_request_unanswered_and_the_worker_alive() -> None:
-    worker = Worker(_Exploding(), PoolSettings())
+    worker = Worker(_Exploding(), ClassifierPoolSettings())
     assert worker.handle(encode_request("r3", "x/results/y", ["boom"])) is None
     answer = worker.handle(encode_request("r4", "x/results/y", ["fine"]))
     assert answer is not None and decode_result(answer[1])[0] == "r4"
@@ -171,8 +183,8 @@ def test_a_model_failure_leaves_the_request_unanswered_and_the_worker_alive() ->
 
 def test_config_backend_pool_builds_a_pool_classifier_from_classifier_pool() -> None:
     from config.loader import parse_config
-    from listener.pool import PoolClassifier
     from models.loader import load_classifier
+    from models.pool.client import PoolClassifier
 
     settings = parse_config({
         "classifier": {"backend": "pool", "pool": {"host": "127.0.0.1", "port": 1, "timeout": "2s", "chunk_size": 4}},
@@ -180,6 +192,19 @@ def test_config_backend_pool_builds_a_pool_classifier_from_classifier_pool() -> 
     classifier = load_classifier(settings.classifier)
     try:
         assert isinstance(classifier, PoolClassifier)
-        assert classifier.settings.timeout == 2.0 and classifier.settings.chunk_size == 4
+        assert classifier.settings.timeout == timedelta(seconds=2) and classifier.settings.chunk_size == 4
     finally:
         classifier.close()
+
+
+def test_one_pool_settings_class_from_config_to_client(tmp_path: Path) -> None:
+    """[classifier.pool] reaches the pool as the config's own model; a zero timeout is refused by key."""
+    from config.loader import parse_config
+    from listener.errors import ConfigError
+
+    settings = parse_config({"classifier": {"backend": "pool", "pool": {"timeout": "45s", "chunk_size": 4}}})
+    assert settings.classifier.pool.timeout == timedelta(seconds=45)
+    assert settings_from(settings)[0] is settings.classifier.pool
+    with pytest.raises(ConfigError) as err:
+        parse_config({"classifier": {"pool": {"timeout": "0s"}}})
+    assert any("classifier.pool.timeout" in line for line in err.value.problems)

@@ -130,11 +130,3 @@ def connect_readonly(path: Path | str, *, timeout_s: float | None = None) -> sql
         deadline = time.monotonic() + timeout_s
         conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     return conn
-
-
-def check_statement(sql: str) -> None:
-    """Refuse what the authorizer cannot see clearly: several statements, ATTACH, VACUUM INTO."""
-    if not sql.strip():
-        raise QueryRefused("empty query")
-    if not sqlite3.complete_statement(sql.rstrip().rstrip(";") + ";"):
-        raise QueryRefused("incomplete SQL statement")

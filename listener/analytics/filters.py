@@ -8,7 +8,7 @@ from typing import Literal, get_args
 
 from config.types import parse_duration
 from listener.errors import ListenerError
-from listener.store import iso
+from listener.timefmt import iso
 
 Every = Literal["hour", "day", "week", "month"]
 EVERY: tuple[str, ...] = get_args(Every)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from listener.analytics.filters import FilterError, Filters, in_clause
 from listener.analytics.schema_sql import ASSIGNEE_SQL, LANGUAGE_EXPR
-from listener.store import iso, parse_iso
+from listener.timefmt import iso, parse_iso
 
 _LANGUAGE = LANGUAGE_EXPR.format(c="c", m="m")
 _BRANDS = (

@@ -11,7 +11,7 @@ from typing import Any
 from listener.analytics.filters import FilterError, Filters, in_clause
 from listener.analytics.listing import clock_status
 from listener.analytics.schema_sql import LANGUAGE_EXPR
-from listener.store import iso
+from listener.timefmt import iso
 
 TABS = ("complaints", "other", "competitors")
 UNASSIGNED = "(unassigned)"

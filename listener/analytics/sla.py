@@ -17,7 +17,7 @@ from typing import Any
 from listener.analytics.filters import EVERY, FilterError, Filters, in_clause
 from listener.analytics.schema_sql import ASSIGNEE_SQL, BUCKET_SQL, LANGUAGE_EXPR
 from listener.analytics.stats import percentile
-from listener.store import iso
+from listener.timefmt import iso
 
 DIMENSIONS: tuple[str, ...] = ("brand", "source", "policy", "assignee", "language")
 ANSWERED_STATES = frozenset({"replied", "acknowledged", "marked_replied"})

@@ -14,7 +14,7 @@ from typing import Any
 
 from listener.analytics.filters import EVERY, FilterError, Filters, floor_to, in_clause
 from listener.analytics.schema_sql import BUCKET_SQL, COUNT_COLUMNS, LANGUAGE_EXPR
-from listener.store import iso
+from listener.timefmt import iso
 
 DIMENSIONS: tuple[str, ...] = ("brand", "source", "language")
 _Key = tuple[str, ...]

@@ -11,13 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from listener.domain import require_utc
-
-if TYPE_CHECKING:
-    from listener.sla.policy import Deadline
-
 
 ChannelType = Literal["public_mention", "review", "direct_message"]
 
@@ -93,20 +89,6 @@ class ClockState:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, require_utc(value, name))
-
-    @classmethod
-    def from_deadline(cls, deadline: Deadline, *, key: str | None = None, **state: Any) -> ClockState:
-        """A clock state from a computed `Deadline` plus the live fields (acked_at, fired, ...)."""
-        return cls(
-            key=key if key is not None else deadline.anchor_key,
-            opened_at=deadline.anchor_at,
-            deadline=deadline.due,
-            warn_at=deadline.warn_at,
-            escalations=deadline.escalations,
-            reescalate_after=deadline.reescalate_after,
-            reescalate_to=deadline.reescalate_to,
-            **state,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from config.types import Duration
+from config.types import Duration, StrictModel
 from listener.domain import require_utc
 from listener.sla.calendar import BusinessCalendar, CalendarError, Shift, parse_days, parse_span
 
@@ -22,14 +22,10 @@ QUIET = "quiet_hours"
 RATE = "rate_limit"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
 # -- config -----------------------------------------------------------------------------
 
 
-class QuietHours(_Strict):
+class QuietHours(StrictModel):
     """[[alerts.noise.quiet_hours]]: alerts raised in this window are held and sent as one digest at its end."""
 
     hours: str = Field(description='Local window, e.g. "22:00-07:00" (may cross midnight).')
@@ -70,7 +66,7 @@ class QuietHours(_Strict):
         return _quiet_calendar(self.hours, self.days, self.timezone)
 
 
-class NoiseSettings(_Strict):
+class NoiseSettings(StrictModel):
     """[alerts.noise]: how many alerts reach people, and when."""
 
     cooldowns: dict[str, Duration] = Field(
@@ -375,7 +371,7 @@ def _digest(channel: str, items: Sequence[tuple[Alert, str]]) -> Digest:
 # -- spike detection --------------------------------------------------------------------
 
 
-class SpikeSettings(_Strict):
+class SpikeSettings(StrictModel):
     """[alerts.spikes]: rolling-baseline spike alerts per brand and source."""
 
     baseline_days: int = Field(default=14, ge=1, le=90, description="Days of hourly buckets in the baseline.")

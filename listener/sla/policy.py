@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -12,9 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from config.types import Duration
+from config.types import Duration, StrictModel
 from listener.domain import require_utc
 from listener.errors import ConfigError
 from listener.sla.calendar import (
@@ -25,27 +24,24 @@ from listener.sla.calendar import (
     parse_hours,
 )
 from listener.sla.casefile import ChannelType, MentionFacts, ScheduledEscalation, TargetKind  # noqa: F401
+from listener.text import keyword_pattern
 
 _RESPONSE_KINDS = ("first_response", "next_response")
 # Without warn_after / warn_before the warning fires at this share of the target (45m of 60m).
 DEFAULT_WARN_SHARE = 0.75
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
 # -- config models ----------------------------------------------------------------------
 
 
-class HolidaySettings(_Strict):
+class HolidaySettings(StrictModel):
     """[sla.calendars.<name>.holidays]: public holidays from the `holidays` package."""
 
     country: str = Field(description='ISO 3166 code, e.g. "DE", "GB", "US".')
     subdiv: str | None = Field(default=None, description='Subdivision, e.g. "BY" or "ENG" or "CA".')
 
 
-class CalendarSettings(_Strict):
+class CalendarSettings(StrictModel):
     """[sla.calendars.<name>]: when a team counts as working."""
 
     timezone: str = Field(default="UTC", description="IANA timezone of the shifts.")
@@ -89,7 +85,7 @@ class CalendarSettings(_Strict):
         return self
 
 
-class EscalationLevel(_Strict):
+class EscalationLevel(StrictModel):
     """[[sla.policies.escalation]]: one rung of the ladder after the breach."""
 
     name: str = Field(min_length=1, description='Stable id of the level, e.g. "lead", "manager".')
@@ -97,7 +93,7 @@ class EscalationLevel(_Strict):
     to: list[str] = Field(default_factory=list, description="Routes: Slack channels or user groups.")
 
 
-class Policy(_Strict):
+class Policy(StrictModel):
     """[[sla.policies]]: who gets which response targets. Policies are tried in order; first match wins.
 
     Match conditions left empty match anything. Priority conditions (authors,
@@ -196,7 +192,7 @@ class Policy(_Strict):
         if self.min_followers is not None:
             checks.append(facts.followers is not None and facts.followers >= self.min_followers)
         if self.keywords:
-            checks.append(_keyword_pattern(tuple(self.keywords)).search(facts.text) is not None)
+            checks.append(keyword_pattern(tuple(self.keywords)).search(facts.text) is not None)
         if not checks:
             return True
         return any(checks) if self.priority_match == "any" else all(checks)
@@ -244,13 +240,6 @@ def _handle(author: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _handles(authors: tuple[str, ...]) -> frozenset[str]:
     return frozenset(_handle(a) for a in authors)
-
-
-@functools.lru_cache(maxsize=256)
-def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
-    # Whole words, without \b so keywords such as "#recall" or "c++" still work.
-    alternatives = "|".join(re.escape(k.strip()) for k in sorted(keywords, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 # -- calendars from config --------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -13,6 +13,9 @@ import sqlite_utils
 from listener.events import Event
 from listener.identity import same_account
 from listener.migrations import enable_wal, migrations
+# The kernel's timestamp format, re-exported: the store modules import it from here.
+from listener.timefmt import iso as iso
+from listener.timefmt import parse_iso as parse_iso
 
 if TYPE_CHECKING:
     from listener.sla.casefile import (
@@ -27,19 +30,6 @@ if TYPE_CHECKING:
     )
 
 SinkRouter = Callable[[Event], list[str]]
-
-
-def iso(value: datetime) -> str:
-    """Aware datetime -> ISO-8601 UTC string with a fixed width (sortable as text)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    """Inverse of `iso` (also accepts other ISO-8601 strings with an offset)."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class Executes(Protocol):

@@ -181,7 +181,7 @@ async def test_start_api_serves_on_a_socket(seeded: Seeded) -> None:
 def test_api_command_refuses_an_open_bind_without_token(seeded: Seeded) -> None:
     from click.testing import CliRunner
 
-    from listener.analytics.commands import api_command
+    from listener.cli.analytics import api_command
 
     out = CliRunner().invoke(api_command, ["--db", str(seeded.path), "--host", "0.0.0.0"])
     assert out.exit_code == 2 and "token" in out.output

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from matplotlib.colors import to_hex
 
 from listener.analytics.chart import NoData, draw_trends, trends_figure
-from listener.analytics.commands import trends_command
+from listener.cli.analytics import trends_command
 from listener.analytics.render import human_seconds
 from tests.analytics.seed import Seeded
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from listener.analytics.commands import query_command, sla_report_command, trends_command
 from listener.api.server import build_app
+from listener.cli.analytics import query_command, sla_report_command, trends_command
 from tests.analytics.conftest import analytics_settings
 from tests.analytics.seed import Seeded
 

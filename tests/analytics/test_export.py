@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from listener.analytics.commands import export_command
+from listener.cli.analytics import export_command
 from tests.analytics.seed import Seeded
 
 RANGE = ["--since", "2025-11-01", "--until", "2025-12-01"]
@@ -28,7 +28,8 @@ def _expected_keys(seeded: Seeded, sql: str, *params: str) -> list[str]:
 def test_csv_and_jsonl_of_a_month_of_mentions(seeded: Seeded) -> None:
     expected = _expected_keys(
         seeded,
-        "SELECT key FROM mentions WHERE created_at >= '2025-11-01' AND created_at < '2025-12-01' ORDER BY created_at, key",
+        "SELECT key FROM mentions WHERE created_at >= '2025-11-01' AND created_at < '2025-12-01' "
+        "ORDER BY created_at, key",
     )
     runner = CliRunner()
     out = runner.invoke(export_command, ["mentions", "--db", str(seeded.path), *RANGE, "--format", "csv"])
@@ -80,7 +81,8 @@ def test_parquet(seeded: Seeded, tmp_path: Path) -> None:
     table = pq.read_table(target)
     expected = _expected_keys(
         seeded,
-        "SELECT key FROM mentions WHERE created_at >= '2025-11-01' AND created_at < '2025-12-01' ORDER BY created_at, key",
+        "SELECT key FROM mentions WHERE created_at >= '2025-11-01' AND created_at < '2025-12-01' "
+        "ORDER BY created_at, key",
     )
     assert table.column("key").to_pylist() == expected
     assert str(table.schema.field("p_complaint").type) == "double"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from listener.analytics.commands import query_command
 from listener.analytics.db import QueryRefused, connect_readonly
 from listener.analytics.query import parse_params, run_query
+from listener.cli.analytics import query_command
 from listener.store import SyncStore
 
 

@@ -12,7 +12,8 @@ from listener.analytics.db import connect_readonly
 from listener.analytics.filters import FilterError, Filters
 from listener.analytics.sla import sla_report
 from listener.analytics.stats import percentile
-from listener.store import SyncStore, iso
+from listener.store import SyncStore
+from listener.timefmt import iso
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 NOW = datetime(2026, 3, 20, tzinfo=UTC)

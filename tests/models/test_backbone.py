@@ -119,3 +119,11 @@ def test_converted_directory_loads_offline_with_expected_tokens() -> None:
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     # XLM-R ids: <s>=0, </s>=2; "▁Hello"=35378, "▁world"=8999, "!"=38
     assert tok("Hello world!")["input_ids"] == [0, 35378, 8999, 38, 2]
+
+
+def test_a_configured_cache_dir_string_is_used(tmp_path: Path) -> None:
+    """`[classifier] cache_dir` reaches the cache as a string; a non-empty one used to crash (str.expanduser)."""
+    target = tmp_path / f"{backbone.BACKBONE_NAME}-v{backbone.CONVERTER_VERSION}"
+    target.mkdir()
+    (target / MANIFEST).write_text("{}", encoding="utf-8")
+    assert ensure_backbone(str(tmp_path), check=False) == target

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from models import commands
+from listener.cli import models as commands
 from models.adapter_io import load_adapter, packaged_adapter
 
 pytestmark = pytest.mark.model

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from listener.sla.calendar import BusinessCalendar, parse_hours
 from listener.sla.ladder import ClockState, ScheduledEscalation, StepKind, evaluate
-from listener.sla.policy import Policy, compute_deadline
 
 T0 = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)  # a Monday
 M = timedelta(minutes=1)
@@ -138,16 +137,6 @@ def test_snooze_holds_due_steps_until_it_ends() -> None:
 def test_levels_due_together_all_fire_each_to_its_audience() -> None:
     decision = evaluate(clock(fired=frozenset({"mastodon:1:warn", "mastodon:1:breach"})), T0 + 5 * H)
     assert [(s.level, s.to) for s in decision.fire] == [("lead", ("#leads",)), ("manager", ("@manager",))]
-
-
-def test_from_deadline_uses_the_anchor_key_so_a_follow_up_gets_fresh_ids() -> None:
-    policy = Policy(name="p", escalation=[{"name": "lead", "after": "2h", "to": ["#leads"]}])
-    first = compute_deadline(policy, None, T0, anchor_key="mastodon:1")
-    follow = compute_deadline(policy, None, T0 + 3 * H, kind="next_response", anchor_key="mastodon:7")
-    ids_first = {s.id for s in evaluate(ClockState.from_deadline(first), T0 + 10 * H).fire}
-    ids_follow = {s.id for s in evaluate(ClockState.from_deadline(follow), T0 + 10 * H).fire}
-    assert ids_first == {"mastodon:1:breach", "mastodon:1:escalate:lead"}  # the warning was superseded
-    assert ids_follow == {"mastodon:7:breach", "mastodon:7:escalate:lead"}
 
 
 @settings(max_examples=100, deadline=None)

@@ -1,4 +1,4 @@
-"""CLI commands of the response-time engine: `listener mute`, `unmute` and `alerts stats` (registered by cli.py)."""
+"""`listener mute`, `unmute`, `alerts stats` and `backtest`: the response-time engine's operator commands."""
 
 from __future__ import annotations
 
@@ -10,34 +10,17 @@ from typing import TYPE_CHECKING
 import click
 
 from config.types import parse_duration
+from listener.cli.common import CONFIG_OPTION, DB_OPTION, database_path, load_settings, open_configured_store
 from listener.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from listener.store import SyncStore
-
-CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Config file (default: $LISTENER_CONFIG, else ./listener.toml).",
-)
-DB_OPTION = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="SQLite file to use (default: $LISTENER_DB, else the config's listener.database).",
-)
-
+    pass
 
 def _clock(ctx: click.Context) -> Clock:
     """The clock in `ctx.obj["clock"]` (tests inject a FakeClock), else the system clock."""
     obj = ctx.obj if isinstance(ctx.obj, dict) else {}
     clock = obj.get("clock")
     return clock if clock is not None else SystemClock()
-
-
-def _open_store(config_path: Path | None, db_path: Path | None, *, create: bool = False) -> SyncStore:
-    """The database (--db, $LISTENER_DB or the config's); without a config file never a new empty one."""
-    from listener.cli import load_settings, open_store
-
-    store: SyncStore = open_store(load_settings(config_path, required=False), config_path, db_path, create=create)
-    return store
 
 
 def _scope(source: str | None, brand: str | None) -> tuple[str, str]:
@@ -64,7 +47,7 @@ def mute_command(ctx: click.Context, config_path: Path | None, db_path: Path | N
         raise click.BadParameter(str(err), param_hint="--for") from err
     now = _clock(ctx).now()
     # A mute may come before the daemon's first run: the configured database may be created here.
-    store = _open_store(config_path, db_path, create=True)
+    store = open_configured_store(config_path, db_path, create=True)
     try:
         store.add_mute(scope, name, now + span, by, now)
     finally:
@@ -80,7 +63,7 @@ def mute_command(ctx: click.Context, config_path: Path | None, db_path: Path | N
 def unmute_command(config_path: Path | None, db_path: Path | None, source: str | None, brand: str | None) -> None:
     """Lift a mute before it expires."""
     scope, name = _scope(source, brand)
-    store = _open_store(config_path, db_path)
+    store = open_configured_store(config_path, db_path)
     try:
         removed = store.remove_mute(scope, name)
     finally:
@@ -112,7 +95,7 @@ def alerts_group() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def stats_command(config_path: Path | None, db_path: Path | None, since: str | None, fmt: str) -> None:
     """Per rule: alerts fired, acted on (Slack buttons), replied after (within target), suppressed."""
-    store = _open_store(config_path, db_path)
+    store = open_configured_store(config_path, db_path)
     try:
         rows = store.alert_stats(_since(since))
     finally:
@@ -129,8 +112,6 @@ def stats_command(config_path: Path | None, db_path: Path | None, since: str | N
                    f"{r['replied_in_target']:>9} {r['suppressed']:>10}")
 
 
-COMMANDS: list[click.Command] = [mute_command, unmute_command, alerts_group]
-
 
 @click.command("backtest")
 @CONFIG_OPTION
@@ -144,7 +125,6 @@ def backtest_command(
 ) -> None:
     """Replay stored mentions through the policies, ladder and listening rules (read-only): what would fire."""
     from listener.backtest import REPLAYED, backtest
-    from listener.cli import database_path, load_settings
     from listener.clocks import ClockEngine
 
     settings = load_settings(config_path, required=False)
@@ -189,5 +169,3 @@ def backtest_command(
         held = " (held back)" if ex.held_back else ""
         click.echo(f"    {ex.hour:%Y-%m-%d %H:00} {ex.brand}/{ex.source} {ex.metric}: {what}{held}")
 
-
-COMMANDS.append(backtest_command)

@@ -19,43 +19,17 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from pydantic import BaseModel, Field, SecretStr, field_validator
 
+from config.schema import ClassifierPoolSettings
 from listener.domain import Sentiment
 from models.base import Classification
 
 logger = logging.getLogger(__name__)
 
 WIRE_VERSION = 1
-
-
-class PoolSettings(BaseModel):
-    """[classifier.pool]: where the worker pool's broker is and how long a batch may take."""
-
-    host: str = Field(default="127.0.0.1", description="MQTT broker host (Mosquitto 2: MQTT 5 shared subscriptions).")
-    port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker port.")
-    username: str | None = Field(default=None, description="Broker user name, if the broker needs one.")
-    password: SecretStr | None = Field(default=None, description="Broker password (use ${VAR}).")
-    topic_prefix: str = Field(default="listener/pool", description="Topics: <prefix>/work/<core>, <prefix>/results/<core>.")
-    group: str = Field(default="classifiers", description="Shared-subscription group the workers join.")
-    timeout: float = Field(default=30.0, gt=0, description="Seconds before an unanswered batch is published again.")
-    chunk_size: int = Field(default=8, ge=1, description="Texts per work message: a batch is split so workers share it.")
-    attempts: int = Field(default=5, ge=1, description="Publishes per batch before predict() gives up.")
-    model_id: str = Field(default="pool", description="model_id reported until a worker answers.")
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _seconds(cls, value: Any) -> Any:
-        # The config gives a Duration ("30s" or a timedelta); the pool works in seconds.
-        if isinstance(value, str):
-            from config.types import parse_duration
-
-            value = parse_duration(value)
-        return value.total_seconds() if isinstance(value, timedelta) else value
 
 
 def work_topic(prefix: str, core_id: str) -> str:
@@ -80,7 +54,7 @@ def encode_request(request_id: str, reply_to: str, texts: Sequence[str]) -> byte
     return json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
 
 
-def decode_request(payload: bytes) -> tuple[str, str, list[str]]:
+def decode_request(payload: bytes | bytearray) -> tuple[str, str, list[str]]:
     """(request id, reply topic, texts) from a work message; ValueError when malformed."""
     body = json.loads(payload)
     if not isinstance(body, dict) or body.get("v") != WIRE_VERSION:
@@ -103,7 +77,7 @@ def classification_from_dict(data: dict[str, Any]) -> Classification:
     return Classification(**fields)
 
 
-def decode_result(payload: bytes) -> tuple[str, str, list[Classification]]:
+def decode_result(payload: bytes | bytearray) -> tuple[str, str, list[Classification]]:
     """(request id, worker name, classifications) from a result message; ValueError when malformed."""
     body = json.loads(payload)
     if not isinstance(body, dict) or body.get("v") != WIRE_VERSION:
@@ -132,13 +106,13 @@ class PoolStats:
     workers: Counter[str] = field(default_factory=Counter)
 
 
-def make_client(client_id: str, settings: PoolSettings) -> mqtt.Client:
+def make_client(client_id: str, settings: ClassifierPoolSettings) -> mqtt.Client:
     """An MQTT 5 paho client with credentials and reconnect back-off set (not yet connected)."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     if settings.username:
         password = settings.password.get_secret_value() if settings.password else None
         client.username_pw_set(settings.username, password)
-    client.reconnect_delay_set(min_delay=0.05, max_delay=2)
+    client.reconnect_delay_set(min_delay=0.05, max_delay=2)  # type: ignore[arg-type]  # paho takes float seconds
     client.on_socket_open = _no_delay
     return client
 
@@ -152,7 +126,7 @@ def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
 class PoolClassifier:
     """Classifier protocol over MQTT: `predict` blocks the classifier thread until a worker answers."""
 
-    def __init__(self, settings: PoolSettings, *, core_id: str | None = None) -> None:
+    def __init__(self, settings: ClassifierPoolSettings, *, core_id: str | None = None) -> None:
         self.settings = settings
         self.model_id = settings.model_id
         self.core_id = core_id or uuid.uuid4().hex[:12]
@@ -223,17 +197,19 @@ class PoolClassifier:
         pending = {request_id: _Pending() for request_id in chunks}
         with self._lock:
             self._pending.update(pending)
+        timeout = self.settings.timeout.total_seconds()
         try:
             for attempt in range(self.settings.attempts):
                 waiting = [rid for rid, p in pending.items() if not p.done.is_set()]
                 if attempt:
                     self.stats.republished += len(waiting)
-                    logger.warning("%d chunks unanswered after %.1fs; publishing them again", len(waiting), self.settings.timeout)
-                self._connected.wait(self.settings.timeout)
+                    logger.warning("%d chunks unanswered after %.1fs; publishing them again", len(waiting), timeout)
+                self._connected.wait(timeout)
                 for request_id in waiting:
                     # Same request id on every attempt: the first answer wins, later ones are duplicates.
-                    self._client.publish(self._work, encode_request(request_id, self._results, chunks[request_id]), qos=1)
-                deadline = time.monotonic() + self.settings.timeout
+                    request = encode_request(request_id, self._results, chunks[request_id])
+                    self._client.publish(self._work, request, qos=1)
+                deadline = time.monotonic() + timeout
                 if all(pending[rid].done.wait(max(0.0, deadline - time.monotonic())) for rid in waiting):
                     return self._collect(chunks, pending)
             raise PoolTimeout(f"no worker answered {len(texts)} texts after {self.settings.attempts} attempts")

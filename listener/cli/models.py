@@ -1,4 +1,4 @@
-"""Click commands: `classify`, `model train` and `model eval` (registered in the main `listener` CLI)."""
+"""`listener classify`, `model train` and `model eval`: run and fine-tune the classifier."""
 
 from __future__ import annotations
 
@@ -6,18 +6,17 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from listener.cli.common import config_option, db_option, load_settings
+
+if TYPE_CHECKING:
+    from config.schema import Settings
 log = logging.getLogger(__name__)
 
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Config file whose [classifier] table picks the model (default: builtin).",
-)
+_CONFIG = config_option("Config file whose [classifier] table picks the model (default: builtin).")
 _ADAPTER = click.option(
     "--adapter",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -26,9 +25,8 @@ _ADAPTER = click.option(
 )
 
 
-def _settings(config_path: Path | None):
-    from listener.cli import load_settings
-
+def _settings(config_path: Path | None) -> Settings:
+    """The config (optional: without one the builtin classifier is used)."""
     return load_settings(config_path, required=False)
 
 
@@ -38,7 +36,7 @@ def _classifier(config_path: Path | None, adapter: Path | None):
         from models.transformer import TransformerClassifier
 
         return TransformerClassifier(
-            cache_dir=settings.cache_dir,
+            cache_dir=Path(settings.cache_dir) if settings.cache_dir else None,
             adapter=adapter,
             complaint_threshold=settings.complaint_threshold,
             unsure_band=settings.unsure_band,
@@ -55,7 +53,9 @@ def _classifier(config_path: Path | None, adapter: Path | None):
 @_CONFIG
 @_ADAPTER
 @click.argument("texts", nargs=-1)
-@click.option("--file", "file", type=click.File("r", encoding="utf-8"), default=None, help="One text per line ('-' = stdin).")
+@click.option(
+    "--file", "file", type=click.File("r", encoding="utf-8"), default=None, help="One text per line ('-' = stdin)."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (Classification.to_dict()).")
 def classify_command(
     config_path: Path | None, adapter: Path | None, texts: tuple[str, ...], file, as_json: bool
@@ -121,7 +121,7 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
         if not result.scored:
             predicted.append(-1)
         elif task == "sentiment":
-            predicted.append(SENTIMENT_CLASSES.index(result.sentiment.value))  # type: ignore[union-attr]
+            predicted.append(SENTIMENT_CLASSES.index(result.sentiment.value))
         else:
             predicted.append(int(result.complaint))
     classes = SENTIMENT_CLASSES if task == "sentiment" else COMPLAINT_CLASSES
@@ -153,8 +153,7 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
               help="Labelled CSV (text,label) for --task sentiment/complaint.")
 @click.option("--val", "val_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
 @click.option("--include-corrections", is_flag=True, help="Also learn from stored human corrections.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Database holding the corrections (default: the configured one).")
+@db_option("Database holding the corrections (default: the configured one).")
 @click.option("--epochs", type=float, default=1.0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("listener-adapter"),
               show_default=True)
@@ -231,7 +230,7 @@ def train_command(
             eval_every=eval_every,
             max_steps=max_steps,
             version=version,
-            cache_dir=settings.classifier.cache_dir,
+            cache_dir=Path(settings.classifier.cache_dir) if settings.classifier.cache_dir else None,
             train_from=train_from,
         )
         click.echo(f"adapter written to {out_dir / 'adapter.safetensors'}")
@@ -249,18 +248,18 @@ def train_command(
 
         corrections = load_corrections(db_path or settings.listener.database)
         click.echo(f"{len(corrections)} corrections included", err=True)
-    metrics = fit_task(
+    fitted = fit_task(
         task=task,
         data_path=data_path,
         val_path=val_path,
         corrections=corrections,
         epochs=epochs,
         out_dir=out_dir,
-        cache_dir=settings.classifier.cache_dir,
+        cache_dir=Path(settings.classifier.cache_dir) if settings.classifier.cache_dir else None,
         from_scratch=from_scratch,
         max_steps=max_steps,
     )
     click.echo(f"adapter written to {out_dir / 'adapter.safetensors'}")
-    if metrics is not None:
-        click.echo(json.dumps(metrics))
+    if fitted is not None:
+        click.echo(json.dumps(fitted))
     sys.stdout.flush()

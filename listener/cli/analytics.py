@@ -1,4 +1,4 @@
-"""Analyst CLI commands (`trends`, `sla-report`, `query`, `export`, `api`); the main CLI registers COMMANDS."""
+"""Analyst commands: `listener trends`, `sla-report`, `query`, `export` and `api` (the read side)."""
 
 from __future__ import annotations
 
@@ -16,26 +16,16 @@ import click
 from listener.analytics.db import DatabaseMissing, QueryRefused, connect_readonly, ensure_schema
 from listener.analytics.export import FORMATS, ExportError, export
 from listener.analytics.filters import EVERY, FilterError, Filters, build_filters
+from listener.cli.common import config_option, database_path, db_option, load_settings, offline_router
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_DB_HELP = "SQLite file to read (default: the config's listener.database, or $LISTENER_DB)."
 
 
 def _common(fn: F) -> F:
     """--config and --db: which database to read."""
-    fn = click.option(
-        "--db",
-        "db_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="SQLite file to read (default: the config's listener.database, or $LISTENER_DB).",
-    )(fn)
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Config file (default: $LISTENER_CONFIG, else ./listener.toml).",
-    )(fn)
+    return config_option()(db_option(_DB_HELP)(fn))
 
 
 def _filters(default_since: str | None) -> Callable[[F], F]:
@@ -65,7 +55,6 @@ def _filters(default_since: str | None) -> Callable[[F], F]:
 @contextlib.contextmanager
 def _open(config_path: Path | None, db_path: Path | None) -> Iterator[tuple[Any, frozenset[str]]]:
     """A read-only connection and the competitor brand names from the config."""
-    from listener.cli import database_path, load_settings  # late import: the main CLI imports this module
 
     settings = load_settings(config_path, required=False)
     path = database_path(settings, config_path, db_path)
@@ -347,10 +336,9 @@ def api_command(config_path: Path | None, db_path: Path | None, host: str | None
     does; the daemon delivers them.
     """
     from listener.api.server import start_api
-    from listener.cli import database_path, load_settings, offline_router
     from listener.clock import SystemClock
-    from listener.interact import ClockActions
     from listener.clocks import ClockEngine
+    from listener.interact import ClockActions
     from listener.store import Store, SyncStore
 
     settings = load_settings(config_path, required=False)
@@ -388,5 +376,3 @@ def api_command(config_path: Path | None, db_path: Path | None, host: str | None
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
 
-
-COMMANDS: list[click.Command] = [trends_command, sla_report_command, query_command, export_command, api_command]
