@@ -145,7 +145,9 @@ def stage_seconds(classifier, texts: Sequence[str], max_batch: int = STAGE_MAX_B
     from listener.domain import Mention
 
     now = datetime.now(UTC)
-    mentions = [Mention(source="bench", external_id=str(i), text=t, author="a", created_at=now) for i, t in enumerate(texts)]
+    mentions = [
+        Mention(source="bench", external_id=str(i), text=t, author="a", created_at=now) for i, t in enumerate(texts)
+    ]
     recording = _Recording(classifier)
 
     async def go() -> float:
@@ -233,7 +235,8 @@ def cpu_description() -> str:
     except OSError:
         pass
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-    return f"{name} ({os.cpu_count()} CPUs; flags: {', '.join(f for f in wanted if f in flags) or 'none of avx2/avx512'})"
+    present = ", ".join(f for f in wanted if f in flags) or "none of avx2/avx512"
+    return f"{name} ({os.cpu_count()} CPUs; flags: {present})"
 
 
 # (name, description, how to build it); every builder returns an object with predict + probabilities.
@@ -242,12 +245,14 @@ def _paths() -> list[tuple[str, str, Callable]]:
     from models.transformer import TransformerClassifier
 
     return [
-        ("torch", "torch predict path (today's, dtype picked by the CPU probe)", lambda: TransformerClassifier(threads=THREADS)),
+        ("torch", "torch predict path (today's, dtype picked by the CPU probe)",
+         lambda: TransformerClassifier(threads=THREADS)),
         ("onnx-fp32", "ONNX Runtime fp32, fused attention, length-bucketed batches (default)",
          lambda: OnnxClassifier(threads=THREADS)),
         ("onnx-int8-upper", "ONNX Runtime, dynamic int8 (per-channel) on layers 6-11 (`int8 = \"upper\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="upper")),
-        ("onnx-int8-mixed", "ONNX Runtime, dynamic int8 (per-channel) on all but layers 4-5 FFN-out (`int8 = \"mixed\"`)",
+        ("onnx-int8-mixed",
+         "ONNX Runtime, dynamic int8 (per-channel) on all but layers 4-5 FFN-out (`int8 = \"mixed\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="mixed")),
         ("onnx-int8-all", "ONNX Runtime, dynamic int8 (per-channel) on all 12 layers (`int8 = \"all\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="all")),
@@ -312,12 +317,12 @@ def measure(n: int = N_TEXTS, rounds: int = ROUNDS, child_n: int = CHILD_TEXTS) 
         **{name: desc for name, desc, _ in built},
     }
     by_name = {name: clf for name, _, clf in built}
-    for name, runs in times.items():
-        ratios = [p / s for p, s in zip(times["plain"], runs, strict=True)]
+    for name, timed in times.items():
+        ratios = [p / s for p, s in zip(times["plain"], timed, strict=True)]
         acc = reference if name == "plain" else accuracy(by_name.get(name, torch_clf).probabilities)
         figures["paths"][name] = {
             "description": descriptions[name],
-            "per_s": len(texts) / statistics.median(runs),
+            "per_s": len(texts) / statistics.median(timed),
             "speedup": statistics.median(ratios),
             "speedups": ratios,
             "calls": sorted(set(calls.get(name, [32]))),
@@ -367,7 +372,8 @@ def to_markdown(f: dict) -> str:
     ]
     for name, c in f["children"].items():
         rows.append(
-            f"| {name} | **{c['maxrss_mb']:.0f} MB** | **{c['startup_s']:.1f} s** | {'yes' if c['torch_imported'] else 'no'} |"
+            f"| {name} | **{c['maxrss_mb']:.0f} MB** | **{c['startup_s']:.1f} s** "
+            f"| {'yes' if c['torch_imported'] else 'no'} |"
         )
     rows += [
         "",

@@ -1,4 +1,4 @@
-"""Micro-batching classifier stage: takes what is queued (up to `max_batch`), else waits briefly; model on its own thread.
+"""Micro-batching classifier stage: takes what is queued (up to `max_batch`), else waits briefly; model on a thread.
 
 The model sorts each call's texts by length and cuts its own batches, so one call with a few
 hundred mentions runs much faster than the same mentions in calls of 32 in arrival order.

@@ -164,7 +164,8 @@ def load_lean_net(backbone: Path, state: dict[str, torch.Tensor], adapter: Adapt
                 layer.qkv.bias.copy_(torch.cat([get(prefix + t + ".bias") for t in qkv]))
                 for ours, theirs in _PARTS.items():
                     module = getattr(layer, ours)
-                    module.weight.copy_(weight(i, theirs) if theirs in LORA_TARGETS else get(prefix + theirs + ".weight"))
+                    own = weight(i, theirs) if theirs in LORA_TARGETS else get(prefix + theirs + ".weight")
+                    module.weight.copy_(own)
                     module.bias.copy_(get(prefix + theirs + ".bias"))
     with torch.no_grad():
         # Every head the adapter carries (sentiment, complaint, and any later one), so exports see them all.

@@ -16,12 +16,16 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from models.encoder import LeanNet
+from models.encoder import EncoderLayer, LeanNet
+
+if TYPE_CHECKING:
+    from torch import nn
 
 OPSET = 17
 # An IR version every onnxruntime we accept can load (onnx writes its newest by default).
@@ -33,7 +37,7 @@ MASK_INPUT = "attention_mask"
 HEAD_SUFFIX = "_head"
 
 
-def head_modules(net: LeanNet) -> dict[str, object]:
+def head_modules(net: LeanNet) -> dict[str, nn.Linear]:
     """Every Linear head of the net by output name ("sentiment_head" -> "sentiment"), in definition order."""
     from torch import nn
 
@@ -82,9 +86,14 @@ def build_graph(net: LeanNet) -> onnx.ModelProto:
     x = g.node("Add", [WORDS_INPUT, "embeddings.token_type"], "embeddings.add_type")
     x = g.node("Add", [x, positions], "embeddings.add_positions")
     x = g.node(
-        "LayerNormalization", [x, "embeddings.norm.weight", "embeddings.norm.bias"], "embeddings.norm", axis=-1, epsilon=eps
+        "LayerNormalization",
+        [x, "embeddings.norm.weight", "embeddings.norm.bias"],
+        "embeddings.norm",
+        axis=-1,
+        epsilon=eps,
     )
-    for i, layer in enumerate(net.layers):
+    for i, module in enumerate(net.layers):
+        layer = cast(EncoderLayer, module)
         p = f"layer{i}."
         # Attention wants [in, 3*H] with Q, K, V side by side: our fused qkv weight [3*H, in], transposed.
         g.const(p + "qkv.weight", _array(layer.qkv.weight).T)

@@ -308,8 +308,11 @@ class OnnxClassifier:
         config = json.loads((backbone / "config.json").read_text())
         self.int8 = int8
         # `int8_nodes` (benchmarks, experiments) names the int8 nodes directly instead of the preset.
-        self.int8_nodes = list(int8_nodes) if int8_nodes is not None else int8_nodes_for(int8, config["num_hidden_layers"])
-        self.export_dir, manifest = ensure_onnx_model(backbone, adapter_path, self.int8_nodes, cache_root=backbone.parent)
+        preset = int8_nodes_for(int8, config["num_hidden_layers"])
+        self.int8_nodes = list(int8_nodes) if int8_nodes is not None else preset
+        self.export_dir, manifest = ensure_onnx_model(
+            backbone, adapter_path, self.int8_nodes, cache_root=backbone.parent
+        )
         self.heads: dict[str, int] = manifest["heads"]
         self.tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)
         self.words = Q4WordTable(backbone / Q4_EMBEDDING_FILE, config["hidden_size"])
@@ -364,7 +367,7 @@ class OnnxClassifier:
         """(sentiment probabilities [N, 3], complaint probability [N][, needs-reply probability [N]]);
         the third only when the adapter has a needs-reply head."""
         logits = self.head_logits(texts)
-        out = (_softmax(logits["sentiment"]), _sigmoid(logits["complaint"][:, 0]))
+        out: tuple[np.ndarray, ...] = (_softmax(logits["sentiment"]), _sigmoid(logits["complaint"][:, 0]))
         if "needs_reply" in logits:
             out += (_sigmoid(logits["needs_reply"][:, 0]),)
         return out

@@ -177,9 +177,11 @@ def test_export_is_cached_checksummed_and_rebuilt_when_corrupted(tmp_path: Path,
     assert (first / "model.onnx").read_bytes() == b"graph adapter v1"
     assert manifest["heads"] == {"sentiment": 3, "complaint": 1}
     assert json.loads((first / "manifest.json").read_text()) == manifest
-    assert ensure_onnx_model(backbone, adapter, check_backbone=False)[0] == first and len(calls) == 1  # reused, not exported again
+    # Reused, not exported again.
+    assert ensure_onnx_model(backbone, adapter, check_backbone=False)[0] == first and len(calls) == 1
     (first / "model.onnx").write_bytes(b"graph adapter v1 but truncat")
-    assert ensure_onnx_model(backbone, adapter, check_backbone=False)[0] == first and len(calls) == 2  # checksum caught it
+    # The checksum caught it.
+    assert ensure_onnx_model(backbone, adapter, check_backbone=False)[0] == first and len(calls) == 2
     assert (first / "model.onnx").read_bytes() == b"graph adapter v1"
     adapter.write_bytes(b"adapter v2")
     second, _ = ensure_onnx_model(backbone, adapter, check_backbone=False)
