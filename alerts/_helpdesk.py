@@ -1,15 +1,18 @@
-"""What the help-desk sinks (Zendesk, Freshdesk) share: the note's HTML, its marker, and the ref format."""
+"""What the help-desk sinks (Zendesk, Freshdesk) share: the ticket life cycle, the note's HTML, its marker, the ref."""
 
 from __future__ import annotations
 
 import html
+from abc import ABC, abstractmethod
 from datetime import datetime
+from typing import ClassVar
 
 from alerts._format import title
-from alerts.base import Event
+from alerts.base import Event, EventKind
 from alerts.mail_render import html_fragment
 
 _SOLVED = ":solved"
+NOTE_KINDS = frozenset({"breach", "escalate", "action", "replied"})
 
 
 def marker(event: Event) -> str:
@@ -32,3 +35,53 @@ def parse_ref(ref: str | None) -> tuple[int | None, bool]:
     """(ticket id, solved) from a ref, or (None, False)."""
     text = (ref or "").removesuffix(_SOLVED)
     return (int(text), bool(ref and ref.endswith(_SOLVED))) if text.isdigit() else (None, False)
+
+
+class HelpdeskSink(ABC):
+    """One ticket per complaint case: found or created once, a private note per later event, solved on the reply.
+
+    Subclasses say how their help desk finds a case's ticket, creates one and adds a note; the
+    life cycle (which events open or annotate a ticket, the delivery ref) is the same for all.
+    """
+
+    name: ClassVar[str]
+    _create_on: frozenset[str]  # event kinds that open a ticket (`create_on` in the settings)
+
+    def accepts(self, event: Event) -> bool:
+        """Complaint events that open the ticket or annotate it; never source health or listening alerts."""
+        if not event.thread or event.kind in (EventKind.SOURCE, EventKind.MENTION):
+            return False
+        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+            return False
+        return event.kind.value in self._create_on or event.kind.value in NOTE_KINDS
+
+    def channel_for(self, event: Event) -> str:
+        """The help desk is one channel for noise controls."""
+        return self.name
+
+    async def send(self, event: Event, previous_ref: str | None) -> str | None:
+        """Open the case's ticket, or add a note to it (solving it on a reply). Returns `<ticket id>[:solved]`."""
+        ticket, solved = parse_ref(previous_ref)
+        if ticket is None:
+            ticket, solved = await self._find(event)
+        if ticket is not None and await self._note(ticket, event, reopen=solved):
+            return ticket_ref(ticket, solved=event.kind is EventKind.REPLIED)
+        # No ticket, or it is gone (deleted, closed for good): open one if this kind opens tickets.
+        if event.kind.value not in self._create_on:
+            return None  # nothing to annotate (yet)
+        return str(await self._create(event))
+
+    async def close(self) -> None:
+        """Nothing to release: the HTTP session belongs to the caller."""
+
+    @abstractmethod
+    async def _find(self, event: Event) -> tuple[int | None, bool]:
+        """(the case's ticket that can still be updated, whether it is solved), or (None, False)."""
+
+    @abstractmethod
+    async def _create(self, event: Event) -> int:
+        """Open the case's ticket; its id."""
+
+    @abstractmethod
+    async def _note(self, ticket: int, event: Event, *, reopen: bool) -> bool:
+        """Add the event's note (once) and set the status; False when the ticket cannot take it any more."""

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import aiohttp
 
 from alerts._format import one_line, truncate
-from alerts._helpdesk import marker, note_html, parse_ref, ticket_ref
+from alerts._helpdesk import HelpdeskSink, marker, note_html
 from alerts._http import Answer, raise_for, request
 from alerts.base import Event, EventKind
 from alerts.mail_render import subject as mail_subject
@@ -27,7 +27,6 @@ from config.sinks import ZendeskSettings
 from listener.clock import Clock, SystemClock
 from listener.errors import SinkError
 
-_NOTE_KINDS = frozenset({"breach", "escalate", "action", "replied"})
 SUBJECT_MAX = 150
 
 
@@ -36,7 +35,7 @@ def external_id(case: str) -> str:
     return f"listener:{case}"
 
 
-class ZendeskSink:
+class ZendeskSink(HelpdeskSink):
     """Create, annotate and solve one Zendesk ticket per complaint case (API token authentication)."""
 
     name: ClassVar[str] = "zendesk"
@@ -57,33 +56,6 @@ class ZendeskSink:
     def from_settings(cls, settings: ZendeskSettings, context: SinkContext) -> ZendeskSink:
         """Build from `[alerts.zendesk]` (the registry's entry point)."""
         return cls(settings, context.session, clock=context.clock)
-
-    def accepts(self, event: Event) -> bool:
-        """Complaint events that open the ticket or annotate it; never source health or listening alerts."""
-        if not event.thread or event.kind in (EventKind.SOURCE, EventKind.MENTION):
-            return False
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
-            return False
-        return event.kind.value in self._create_on or event.kind.value in _NOTE_KINDS
-
-    def channel_for(self, event: Event) -> str:
-        """The help desk is one channel for noise controls."""
-        return "zendesk"
-
-    async def send(self, event: Event, previous_ref: str | None) -> str | None:
-        """Open the case's ticket, or add a note to it (solving it on a reply). Returns `<ticket id>[:solved]`."""
-        ticket, solved = parse_ref(previous_ref)
-        if ticket is None:
-            ticket, solved = await self._find(event)
-        if ticket is not None and await self._note(ticket, event, reopen=solved):
-            return ticket_ref(ticket, solved=event.kind is EventKind.REPLIED)
-        # No ticket, or it is gone (deleted, closed for good): open one if this kind opens tickets.
-        if event.kind.value not in self._create_on:
-            return None  # nothing to annotate (yet)
-        return str(await self._create(event))
-
-    async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the caller."""
 
     async def _find(self, event: Event) -> tuple[int | None, bool]:
         """The case's newest ticket that can still be updated (not closed), by external_id."""
