@@ -293,7 +293,9 @@ def train_multitask(
                 row[name] = score(gold, sent.argmax(-1).tolist(), SENTIMENT_CLASSES).macro_recall
             else:
                 gold = [int(e.complaint) for e in ex]  # type: ignore[arg-type]
-                row[name] = score(gold, (comp >= 0.5).long().tolist(), COMPLAINT_CLASSES).macro_f1
+                # Judged as users get it: the decision rule (agreement with the sentiment), not p >= 0.5 alone.
+                flags = [int(rule.decide(float(s[0]), float(s[2]), float(c))[0]) for s, c in zip(sent, comp)]
+                row[name] = score(gold, flags, COMPLAINT_CLASSES).macro_f1
         m = mention_metrics(net, mention_cache, val_mentions, rule)
         row["mentions_val"] = {
             lang: {k: r[k] for k in ("precision", "recall", "f1", "praise_flagged", "praise_negative")}
