@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 import aiohttp
 
 from alerts._format import body_text, facts, one_line, safe_http_url, title, truncate
-from alerts._http import parse_retry_after, raise_for, request
+from alerts._http import raise_for, request
 from alerts.base import Event, EventKind
 from alerts.registry import SinkContext
 from config.sinks import PagerDutyRoute, PagerDutySettings
 from listener.clock import Clock, SystemClock
 from listener.errors import SinkError
+from listener.http import parse_retry_after
 
 SUMMARY_MAX = 1024
 DEDUP_MAX = 255

@@ -18,13 +18,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError, SlackObjectFormati
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from alerts._http import parse_retry_after
 from alerts.base import Event, EventKind
 from alerts.registry import SinkContext
 from alerts.slack_blocks import SlackMessage, render, render_digest
 from config.schema import SlackRoute, SlackSettings
 from listener.clock import Clock, SystemClock
 from listener.errors import ConfigError, SinkError
+from listener.http import parse_retry_after
 
 logger = logging.getLogger(__name__)
 

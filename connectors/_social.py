@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -18,12 +15,9 @@ from yarl import URL
 
 from config.types import Duration
 from connectors._http import (
-    USER_AGENT,
     MalformedResponseError,
     RateLimitHeaders,
     Response,
-    describe,
-    parse_retry_after,
     request,
 )
 from connectors._records import MalformedRecord
@@ -31,8 +25,7 @@ from connectors.base import BrandView, ConnectorConfig
 from connectors.matching import match_brands, own_brands
 from connectors.timeutil import to_utc
 from listener.clock import Clock, SystemClock
-from listener.errors import SourceAuthError, SourceError, TransientSourceError
-from listener.redact import redact, register_secret
+from listener.redact import register_secret
 
 logger = logging.getLogger(__name__)
 
@@ -138,13 +131,16 @@ class HttpConnectorBase:
         expect_json: bool = True,
         method: str = "GET",
         json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        basic_auth: tuple[str, str] | None = None,
     ) -> Response:
         """One request through `connectors._http.request` with this connector's headers and limits."""
         sent = {**self.headers, **(headers or {})}
         return await request(
             self.session, method, url,
             params=list(params.items()) if isinstance(params, Mapping) else list(params),
-            headers=sent, json_body=json_body, timeout=self.config.timeout.total_seconds(),
+            headers=sent, json_body=json_body, form=form, basic_auth=basic_auth,
+            timeout=self.config.timeout.total_seconds(),
             expect_json=expect_json, rate_limit=self.rate_limit, now=self.clock.now, ok_statuses=ok,
         )
 
@@ -196,48 +192,6 @@ def list_at(data: Mapping[str, Any], key: str, what: str, *, optional: bool = Fa
     if not isinstance(value, list):
         raise MalformedResponseError(f"{what}: {key!r} is {type(value).__name__}, not a list")
     return value
-
-
-async def post_form(
-    session: aiohttp.ClientSession,
-    url: str,
-    form: Mapping[str, str],
-    *,
-    basic: tuple[str, str] | None,
-    timeout: float,
-    now: Callable[[], datetime],
-    headers: Mapping[str, str] | None = None,
-) -> Any:
-    """POST a form (OAuth token endpoints) and return its JSON, mapping failures like `_http`.
-
-    `connectors._http.request` sends JSON bodies only; token endpoints want
-    application/x-www-form-urlencoded.
-    """
-    what = describe("POST", url)
-    sent = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
-    if basic is not None:
-        sent["Authorization"] = "Basic " + base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
-    try:
-        async with asyncio.timeout(timeout):
-            async with session.post(url, data=dict(form), headers=sent) as resp:
-                body = await resp.read()
-                status, resp_headers = resp.status, resp.headers
-    except TimeoutError as err:
-        raise TransientSourceError(f"{what}: no complete answer within {timeout:g}s") from err
-    except aiohttp.ClientError as err:
-        raise TransientSourceError(f"{what}: {type(err).__name__}: {redact(str(err))}") from err
-    snippet = redact(" ".join(body[:400].decode("utf-8", "replace").split()))
-    if status in (401, 403):
-        raise SourceAuthError(f"{what}: HTTP {status}: {snippet}")
-    if status in (408, 429) or status >= 500:
-        raise TransientSourceError(f"{what}: HTTP {status}: {snippet}",
-                                   retry_after=parse_retry_after(resp_headers.get("Retry-After"), now()))
-    if not 200 <= status < 300:
-        raise SourceError(f"{what}: HTTP {status}: {snippet}")
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as err:  # RecursionError: hostile nesting depth
-        raise MalformedResponseError(f"{what}: body is not valid JSON") from err
 
 
 @dataclass(frozen=True, slots=True)

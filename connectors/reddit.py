@@ -25,7 +25,6 @@ from connectors._social import (
     data_of,
     http_url,
     list_at,
-    post_form,
     required_id,
     required_time,
     secret,
@@ -233,11 +232,9 @@ class RedditConnector(HttpConnectorBase):
             cfg = self.config
             form = ({"grant_type": "password", "username": cfg.username, "password": secret(cfg.password)}
                     if cfg.username else {"grant_type": "client_credentials"})
-            data = await post_form(
-                self.session, cfg.token_url, form,
-                basic=(secret(cfg.client_id), secret(cfg.client_secret)),
-                timeout=cfg.timeout.total_seconds(), now=self.clock.now, headers=self.headers,
-            )
+            resp = await self.get(cfg.token_url, method="POST", form=form,
+                                  basic_auth=(secret(cfg.client_id), secret(cfg.client_secret)))
+            data = resp.data
             # Reddit reports a refused grant as HTTP 200 with an "error" member.
             if not isinstance(data, Mapping) or data.get("error") or not text_of(data.get("access_token")):
                 error = data.get("error") if isinstance(data, Mapping) else "no JSON object"
