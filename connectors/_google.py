@@ -25,7 +25,8 @@ import jwt
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors._http import MalformedResponseError, Response, describe, parse_retry_after, request
-from connectors._reviews import ReviewConfig, http_url
+from connectors._parse import http_url
+from connectors._reviews import ReviewConfig
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 from listener.redact import redact, register_secret
 

@@ -17,17 +17,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
 from connectors._http import Response
-from connectors._watermark import Watermark
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    data_of,
-    http_url,
-    list_at,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, http_url, text_id
+from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors.base import BrandView
 from listener.clock import Clock
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
@@ -80,7 +71,7 @@ class MetaConfig(HttpSourceConfig):
     @field_validator("base_url")
     @classmethod
     def _http(cls, value: str) -> str:
-        return http_url(value) or value
+        return http_url(value)
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> MetaConfig:
@@ -220,11 +211,11 @@ def next_params(paging: Any) -> list[tuple[str, str]] | None:
     """
     if not isinstance(paging, Mapping):
         return None
-    following = text_of(paging.get("next"))
+    following = text_id(paging.get("next"))
     if not following:
         return None  # the last page may still carry cursors; only `next` says there is more
     cursors = paging.get("cursors")
-    after = text_of(cursors.get("after")) if isinstance(cursors, Mapping) else None
+    after = text_id(cursors.get("after")) if isinstance(cursors, Mapping) else None
     if after:
         return [("after", after)]
     pairs = [(k, v) for k, v in parse_qsl(urlsplit(following).query) if k not in (_ACCESS_TOKEN, "appsecret_proof")]

@@ -7,16 +7,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
-from connectors._records import MalformedRecord
+from connectors._parse import optional_time
 from connectors.base import BrandView, ConnectorConfig
-from connectors.timeutil import to_utc
 from listener.clock import Clock, SystemClock
 from listener.domain import Cursor, Mention, Reply
 from listener.errors import ConfigError, SourceAuthError, SourceError, TransientSourceError
@@ -48,14 +46,6 @@ class ReviewConfig(ConnectorConfig):
         return value.strip()
 
 
-def http_url(value: str, example: str) -> str:
-    """Validate an http(s) root URL and strip its trailing slash (pydantic validator body)."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"must be an http(s) URL such as {example}")
-    return value.strip().rstrip("/")
-
-
 def owner_brand(source: str, config: ReviewConfig, brands: Sequence[BrandView]) -> str:
     """The configured brand named by `brand`; ConfigError naming the key when there is none."""
     names = [b.name for b in brands]
@@ -63,10 +53,6 @@ def owner_brand(source: str, config: ReviewConfig, brands: Sequence[BrandView]) 
         known = ", ".join(repr(n) for n in names) or "none configured"
         raise ConfigError([f"connectors.{source}.brand: no brand named {config.brand!r} (brands: {known})"])
     return config.brand
-
-
-class MalformedReviewError(MalformedRecord):
-    """A review lacks what we need (id, time); the message says what."""
 
 
 def rating_of(value: Any) -> int | None:
@@ -82,44 +68,6 @@ def rating_of(value: Any) -> int | None:
     else:
         return None
     return number if 1 <= number <= 5 else None
-
-
-def text_id(value: Any) -> str | None:
-    """A non-empty id written as a string or an integer; None otherwise."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def mapping_of(value: Any) -> Mapping[str, Any]:
-    """`value` when it is a JSON object, else an empty one (optional nested objects)."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def optional_text(value: Any) -> str:
-    """A string field, or "" when absent or not a string."""
-    return value if isinstance(value, str) else ""
-
-
-def required_time(value: Any, what: str, *, tz: str | None = None) -> datetime:
-    """A timestamp in any API format as aware UTC; MalformedReviewError when missing or unreadable."""
-    if value is None or value == "":
-        raise MalformedReviewError(f"missing {what}")
-    try:
-        return to_utc(value, tz=tz)
-    except ValueError as err:
-        raise MalformedReviewError(f"bad {what}: {err}") from err
-
-
-def optional_time(value: Any, *, tz: str | None = None) -> datetime | None:
-    """A timestamp as aware UTC, or None when absent or unreadable (optional fields never sink a review)."""
-    if value is None or value == "":
-        return None
-    try:
-        return to_utc(value, tz=tz)
-    except ValueError:
-        return None
 
 
 def join_title(title: str, body: str) -> str:

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import Field
@@ -20,28 +19,13 @@ from connectors._http import (
     Response,
     request,
 )
-from connectors._records import MalformedRecord
+from connectors._parse import ident_of
 from connectors.base import BrandView, ConnectorConfig
 from connectors.matching import match_brands, own_brands
-from connectors.timeutil import to_utc
 from listener.clock import Clock, SystemClock
 from listener.redact import register_secret
 
 logger = logging.getLogger(__name__)
-
-
-class MalformedItemError(MalformedRecord):
-    """One post, comment or entry lacks what we need (id, author, time); it is skipped."""
-
-
-def http_url(value: str | None) -> str | None:
-    """Validate an http(s) URL and drop its trailing slash (pydantic validator body)."""
-    if value is None:
-        return None
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http(s) URL such as https://example.com")
-    return value.strip().rstrip("/")
 
 
 class HttpSourceConfig(ConnectorConfig):
@@ -61,41 +45,6 @@ def secret(value: Any) -> str:
     plain = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
     register_secret(plain)
     return str(plain)
-
-
-def text_of(value: Any) -> str | None:
-    """A non-empty string or int field as text (ids arrive as either); None otherwise."""
-    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value):
-        return None
-    return str(value)
-
-
-def required_id(raw: Mapping[str, Any], key: str, what: str = "item") -> str:
-    """`raw[key]` as a non-empty string, or MalformedItemError."""
-    value = text_of(raw.get(key))
-    if value is None:
-        raise MalformedItemError(f"{what} has no {key}")
-    return value
-
-
-def required_time(value: Any, what: str = "created_at") -> datetime:
-    """A timestamp field as aware UTC, or MalformedItemError."""
-    if value is None:
-        raise MalformedItemError(f"missing {what}")
-    try:
-        return to_utc(value)
-    except ValueError as err:
-        raise MalformedItemError(f"bad {what}: {err}") from err
-
-
-def ident_of(raw: Any, *keys: str) -> str | None:
-    """Best-effort id of a raw item for log lines (first of `keys` present)."""
-    if isinstance(raw, Mapping):
-        for key in keys or ("id",):
-            value = text_of(raw.get(key))
-            if value:
-                return value
-    return None
 
 
 class HttpConnectorBase:

@@ -19,25 +19,27 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors._cursor import dump_cursor, id_order, load_cursor, newest_id
 from connectors._http import MalformedResponseError, Response, describe, parse_retry_after, request
-from connectors._records import why_skipped
-from connectors._reviews import (
-    Item,
-    MalformedReviewError,
-    ReviewConfig,
-    ReviewConnectorBase,
-    dump_streams,
+from connectors._parse import (
+    MalformedItemError,
     http_url,
-    join_title,
-    load_streams,
     mapping_of,
     optional_text,
     optional_time,
+    required_time,
+    text_id,
+    why_skipped,
+)
+from connectors._reviews import (
+    Item,
+    ReviewConfig,
+    ReviewConnectorBase,
+    dump_streams,
+    join_title,
+    load_streams,
     rating_of,
     read_newest_first,
-    required_time,
     review_mention,
     review_reply,
-    text_id,
 )
 from connectors.base import BrandView
 from listener.clock import Clock
@@ -182,13 +184,13 @@ def _error_codes(body: bytes) -> list[str]:
 
 
 def to_mention(raw: Mapping[str, Any], *, source: str, brand: str, app_id: str) -> Mention:
-    """Map a `customerReviews` resource to a Mention; MalformedReviewError without id or createdDate."""
+    """Map a `customerReviews` resource to a Mention; MalformedItemError without id or createdDate."""
     ident = text_id(raw.get("id"))
     if ident is None:
-        raise MalformedReviewError("review has no id")
+        raise MalformedItemError("review has no id")
     attributes = raw.get("attributes")
     if not isinstance(attributes, Mapping):
-        raise MalformedReviewError("review has no attributes")
+        raise MalformedItemError("review has no attributes")
     nickname = optional_text(attributes.get("reviewerNickname")).strip()
     return review_mention(
         source=source,
@@ -210,7 +212,7 @@ def response_reply(
     """A `customerReviewResponses` resource as the brand's Reply, or None when it does not count yet."""
     attributes = response.get("attributes")
     if not isinstance(attributes, Mapping):
-        raise MalformedReviewError("response has no attributes")
+        raise MalformedItemError("response has no attributes")
     state = attributes.get("state")
     if state != "PUBLISHED" and not (count_pending and state == "PENDING_PUBLISH"):
         return None
@@ -438,18 +440,18 @@ def is_review(entry: Any) -> bool:
 def rss_to_mention(
     raw: Mapping[str, Any], *, source: str, brand: str, app_id: str, country: str, seen_at: datetime
 ) -> Mention:
-    """Map a feed entry to a Mention; MalformedReviewError without an id.
+    """Map a feed entry to a Mention; MalformedItemError without an id.
 
     The feed's `updated` time is not always there; without it the time we first saw the review
     stands in, and `raw["created_at_estimated"]` says so.
     """
     ident = _label(raw.get("id")).strip()
     if not ident:
-        raise MalformedReviewError("entry has no id")
+        raise MalformedItemError("entry has no id")
     updated = raw.get("updated")
     created = optional_time(_label(updated)) if updated is not None else None
     if updated is not None and created is None:
-        raise MalformedReviewError(f"bad updated {_label(updated)!r}")
+        raise MalformedItemError(f"bad updated {_label(updated)!r}")
     author = _label(mapping_of(raw.get("author")).get("name")).strip()
     content = _label(raw.get("content")).replace("\\n", "\n")  # some captures carry a literal backslash-n
     extra = {"country": country, "created_at_estimated": created is None}

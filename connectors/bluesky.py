@@ -15,21 +15,8 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import RateLimitHeaders, Response
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    ThreadNode,
-    brand_answers,
-    data_of,
-    http_url,
-    list_at,
-    required_id,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
 from connectors._watermark import Watermark
 from connectors.base import BrandView
 from listener.clock import Clock
@@ -62,7 +49,7 @@ class BlueskyConfig(HttpSourceConfig):
     @field_validator("base_url", "auth_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        return http_url(value)
+        return None if value is None else http_url(value)
 
     @field_validator("identifier")
     @classmethod
@@ -111,7 +98,7 @@ def sort_at(post: Mapping[str, Any]) -> datetime:
 
 def _author(post: Mapping[str, Any]) -> Mapping[str, Any]:
     author = post.get("author")
-    if not isinstance(author, Mapping) or not text_of(author.get("handle")) or not text_of(author.get("did")):
+    if not isinstance(author, Mapping) or not text_id(author.get("handle")) or not text_id(author.get("did")):
         raise MalformedItemError("post has no author handle/did")
     return author
 
@@ -119,7 +106,7 @@ def _author(post: Mapping[str, Any]) -> Mapping[str, Any]:
 def _reply_ref(record: Mapping[str, Any], which: str) -> str | None:
     reply = record.get("reply")
     ref = reply.get(which) if isinstance(reply, Mapping) else None
-    return text_of(ref.get("uri")) if isinstance(ref, Mapping) else None
+    return text_id(ref.get("uri")) if isinstance(ref, Mapping) else None
 
 
 def mentioned_dids(record: Mapping[str, Any]) -> list[str]:
@@ -233,9 +220,9 @@ class BlueskyConnector(HttpConnectorBase):
 
     def _take_session(self, resp: Response, what: str) -> None:
         data = resp.data if isinstance(resp.data, Mapping) else {}
-        if resp.status != 200 or not text_of(data.get("accessJwt")):
+        if resp.status != 200 or not text_id(data.get("accessJwt")):
             raise SourceAuthError(f"{self.name}: {what} refused: {data.get('error')}: {data.get('message')}")
-        self._access, self._refresh = str(data["accessJwt"]), text_of(data.get("refreshJwt"))
+        self._access, self._refresh = str(data["accessJwt"]), text_id(data.get("refreshJwt"))
         secret(self._access), secret(self._refresh)
 
     async def _xrpc(self, method: str, params: Sequence[tuple[str, str]]) -> Response:
@@ -302,7 +289,7 @@ class BlueskyConnector(HttpConnectorBase):
                 times = [t for t in (self._take(p, mark, mentions, replies, taken) for p in posts) if t is not None]
                 if self.exhausted(resp):
                     return True
-                page_cursor = text_of(data.get("cursor"))
+                page_cursor = text_id(data.get("cursor"))
                 if first_run or not page_cursor or not posts or (times and mark.reached(min(times), overlap)):
                     return False
             return False

@@ -14,18 +14,8 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, Response, parse_retry_after
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    data_of,
-    http_url,
-    list_at,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, http_url, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors.base import BrandView
 from connectors.htmltext import html_to_text
 from listener.clock import Clock
@@ -51,12 +41,12 @@ class DiscourseConfig(HttpSourceConfig):
     @field_validator("base_url")
     @classmethod
     def _http(cls, value: str) -> str:
-        return http_url(value) or value
+        return http_url(value)
 
 
 def post_key(topic_id: Any, post_number: Any) -> str:
     """A post's mention id: `<topic_id>/<post_number>` (stable, and what replies point at)."""
-    topic, number = text_of(topic_id), text_of(post_number)
+    topic, number = text_id(topic_id), text_id(post_number)
     if not topic or not number:
         raise MalformedItemError("post has no topic_id or post_number")
     return f"{topic}/{number}"
@@ -73,14 +63,14 @@ def to_mention(raw: Mapping[str, Any], *, base_url: str, source: str, brands: tu
                title: str | None = None, slug: str | None = None) -> Mention:
     """Map a post (from /posts.json, /search.json or a topic) to a Mention."""
     key = post_key(raw.get("topic_id"), raw.get("post_number"))
-    username = text_of(raw.get("username"))
+    username = text_id(raw.get("username"))
     if not username:
         raise MalformedItemError("post has no username")
     topic, number = key.split("/")
     parent = raw.get("reply_to_post_number")
-    slug = slug or text_of(raw.get("topic_slug")) or "-"
+    slug = slug or text_id(raw.get("topic_slug")) or "-"
     return Mention(
-        source=source, external_id=key, text=_text(raw, title or text_of(raw.get("topic_title"))), author=username,
+        source=source, external_id=key, text=_text(raw, title or text_id(raw.get("topic_title"))), author=username,
         created_at=required_time(raw.get("created_at")), url=f"{base_url}/t/{slug}/{topic}/{number}",
         author_name=str(raw.get("name") or ""),
         in_reply_to=f"{topic}/{parent}" if isinstance(parent, int) and parent > 0 else None,
@@ -94,8 +84,8 @@ def to_reply(raw: Mapping[str, Any], *, base_url: str, source: str, in_reply_to:
     topic, number = key.split("/")
     parent = raw.get("reply_to_post_number")
     target = in_reply_to or f"{topic}/{parent if isinstance(parent, int) and parent > 0 else 1}"
-    slug = text_of(raw.get("topic_slug")) or "-"
-    return Reply(source=source, external_id=key, in_reply_to=target, author=text_of(raw.get("username")) or "",
+    slug = text_id(raw.get("topic_slug")) or "-"
+    return Reply(source=source, external_id=key, in_reply_to=target, author=text_id(raw.get("username")) or "",
                  created_at=required_time(raw.get("created_at")), url=f"{base_url}/t/{slug}/{topic}/{number}",
                  text=_text(raw, None))
 
@@ -222,12 +212,12 @@ class DiscourseConnector(HttpConnectorBase):
             self.skip(post, "post is not an object")
             return
         try:
-            if self.own(text_of(post.get("username"))):
+            if self.own(text_id(post.get("username"))):
                 if isinstance(post.get("post_number"), int) and post["post_number"] > 1:
                     reply = to_reply(post, base_url=self.config.base_url, source=self.name)
                     replies[reply.external_id] = reply
                 return
-            title = text_of(post.get("topic_title"))
+            title = text_id(post.get("topic_title"))
             text = _text(post, title)
             mention = to_mention(post, base_url=self.config.base_url, source=self.name, brands=self.attribute(text))
         except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
@@ -276,7 +266,7 @@ class DiscourseConnector(HttpConnectorBase):
         number = int(mention.external_id.split("/")[-1]) if mention.external_id.split("/")[-1].isdigit() else 0
         best: tuple[bool, datetime, Reply] | None = None
         for post in posts:
-            if not self.own(text_of(post.get("username"))):
+            if not self.own(text_id(post.get("username"))):
                 continue
             if not isinstance(post.get("post_number"), int) or post["post_number"] <= number:
                 continue

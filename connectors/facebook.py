@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from config.types import Duration
-
 from connectors._cursor import dump_cursor, load_cursor
+from connectors._messenger import poll_conversations
 from connectors._meta import (
     BAD_ITEM,
     DEPRECATED_CODE,
@@ -21,9 +21,9 @@ from connectors._meta import (
     MetaConfig,
     why,
 )
-from connectors._messenger import poll_conversations
+from connectors._parse import MalformedItemError, optional_time, required_id, required_time, text_id
 from connectors._reviews import review_mention
-from connectors._social import MalformedItemError, required_id, required_time, secret, text_of
+from connectors._social import secret
 from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
 
@@ -71,7 +71,7 @@ class FacebookConfig(MetaConfig):
 def author_of(item: Mapping[str, Any], what: str) -> tuple[str, str]:
     """(`from.id`, `from.name`) of a post or comment; `from` is only sent to a Page token."""
     sender = item.get("from")
-    ident = text_of(sender.get("id")) if isinstance(sender, Mapping) else None
+    ident = text_id(sender.get("id")) if isinstance(sender, Mapping) else None
     if not ident:
         raise MalformedItemError(f"{what} has no from.id (is the token a Page token with pages_read_user_content?)")
     return ident, str(sender.get("name") or "")
@@ -80,19 +80,12 @@ def author_of(item: Mapping[str, Any], what: str) -> tuple[str, str]:
 def parent_of(comment: Mapping[str, Any]) -> str | None:
     """`parent.id` of a reply to a comment; None for a top-level comment."""
     parent = comment.get("parent")
-    return text_of(parent.get("id")) if isinstance(parent, Mapping) else None
+    return text_id(parent.get("id")) if isinstance(parent, Mapping) else None
 
 
 def text_of_post(item: Mapping[str, Any]) -> str:
     """A post's or comment's words (`message`, else the generated `story`)."""
     return str(item.get("message") or item.get("story") or "")
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return required_time(value) if value else None
-    except MalformedItemError:
-        return None
 
 
 class FacebookConnector(GraphConnectorBase):
@@ -134,7 +127,7 @@ class FacebookConnector(GraphConnectorBase):
         posts: list[tuple[str, datetime]] = []
         if self.config.feed or self.config.comments:
             posts = await self._feed(marks["feed"], mentions)
-        swept, full = _time(state.get("swept")), _time(state.get("full"))
+        swept, full = optional_time(state.get("swept")), optional_time(state.get("full"))
         if self.config.comments and self.paused_until is None:
             started = self.clock.now()
             # Now and then every recent post is read, whether or not its updated_time moved.
@@ -288,9 +281,9 @@ class FacebookConnector(GraphConnectorBase):
             raise MalformedItemError("recommendation is not an object")
         created = required_time(item.get("created_time"), "created_time")
         story = item.get("open_graph_story")
-        ident = text_of(story.get("id")) if isinstance(story, Mapping) else None
+        ident = text_id(story.get("id")) if isinstance(story, Mapping) else None
         reviewer = item.get("reviewer") if isinstance(item.get("reviewer"), Mapping) else {}
-        reviewer_id = text_of(reviewer.get("id"))
+        reviewer_id = text_id(reviewer.get("id"))
         if not ident and not reviewer_id:
             raise MalformedItemError("recommendation has neither open_graph_story.id nor reviewer.id")
         ident = ident or f"rating:{reviewer_id}:{int(created.timestamp())}"

@@ -13,24 +13,26 @@ from pydantic import Field, field_validator
 
 from connectors._google import GoogleReviewConfig, GoogleTokens, google_get
 from connectors._http import MalformedResponseError, Response
-from connectors._records import why_skipped
-from connectors._reviews import (
-    Item,
-    MalformedReviewError,
-    ReviewConnectorBase,
-    answers_current_version,
-    dump_streams,
+from connectors._parse import (
+    MalformedItemError,
     http_url,
-    load_streams,
     mapping_of,
     optional_text,
     optional_time,
+    required_time,
+    text_id,
+    why_skipped,
+)
+from connectors._reviews import (
+    Item,
+    ReviewConnectorBase,
+    answers_current_version,
+    dump_streams,
+    load_streams,
     rating_of,
     read_newest_first,
-    required_time,
     review_mention,
     review_reply,
-    text_id,
 )
 from connectors.base import BrandView
 from listener.clock import Clock
@@ -78,7 +80,7 @@ def review_name(raw: Mapping[str, Any], location: str) -> str:
         return name
     ident = text_id(raw.get("reviewId"))
     if ident is None:
-        raise MalformedReviewError("review has neither a name nor a reviewId")
+        raise MalformedItemError("review has neither a name nor a reviewId")
     return f"{location}/reviews/{ident}"
 
 
@@ -104,7 +106,7 @@ def edited_at(raw: Mapping[str, Any]) -> datetime | None:
 
 
 def to_mention(raw: Mapping[str, Any], *, source: str, brand: str, location: str) -> Mention:
-    """Map a Business Profile Review to a Mention; MalformedReviewError without name/id or createTime."""
+    """Map a Business Profile Review to a Mention; MalformedItemError without name/id or createTime."""
     name = review_name(raw, location)
     created = required_time(raw.get("createTime"), "createTime")
     reviewer = mapping_of(raw.get("reviewer"))

@@ -13,23 +13,18 @@ from pydantic import Field, field_validator
 from config.types import Duration
 from connectors._google import GoogleReviewConfig, GoogleTokens, google_get
 from connectors._http import MalformedResponseError, Response
-from connectors._records import why_skipped
+from connectors._parse import MalformedItemError, http_url, optional_text, required_time, text_id, why_skipped
 from connectors._reviews import (
     Item,
-    MalformedReviewError,
     ReviewConnectorBase,
     answers_current_version,
     dump_streams,
-    http_url,
     join_title,
     load_streams,
-    optional_text,
     rating_of,
     read_newest_first,
-    required_time,
     review_mention,
     review_reply,
-    text_id,
 )
 from connectors.base import BrandView
 from listener.clock import Clock
@@ -73,10 +68,10 @@ def _comment(raw: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
 
 
 def review_id(raw: Mapping[str, Any]) -> str:
-    """The review's id; MalformedReviewError when absent."""
+    """The review's id; MalformedItemError when absent."""
     ident = text_id(raw.get("reviewId"))
     if ident is None:
-        raise MalformedReviewError("review has no reviewId")
+        raise MalformedItemError("review has no reviewId")
     return ident
 
 
@@ -92,7 +87,7 @@ def review_text(comment: Mapping[str, Any]) -> str:
 
 
 def to_mention(raw: Mapping[str, Any], *, source: str, brand: str, package: str) -> Mention:
-    """Map a Play Review to a Mention; MalformedReviewError when it lacks id, userComment or time.
+    """Map a Play Review to a Mention; MalformedItemError when it lacks id, userComment or time.
 
     Play gives only the user comment's `lastModified`: it is the mention time at first sight and
     `edited_at` always, so a later edit re-judges the text (and reopens an answered clock).
@@ -100,7 +95,7 @@ def to_mention(raw: Mapping[str, Any], *, source: str, brand: str, package: str)
     ident = review_id(raw)
     comment = _comment(raw, "userComment")
     if comment is None:
-        raise MalformedReviewError("review has no userComment")
+        raise MalformedItemError("review has no userComment")
     modified = required_time(comment.get("lastModified"), "userComment.lastModified")
     author = optional_text(raw.get("authorName")).strip()
     return review_mention(

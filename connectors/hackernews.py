@@ -13,20 +13,8 @@ from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    ThreadNode,
-    brand_answers,
-    data_of,
-    http_url,
-    list_at,
-    required_id,
-    required_time,
-    text_of,
-)
+from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at
 from connectors._watermark import Watermark
 from connectors.base import BrandView
 from connectors.htmltext import html_to_text
@@ -55,7 +43,7 @@ class HackerNewsConfig(HttpSourceConfig):
     @field_validator("base_url")
     @classmethod
     def _http(cls, value: str) -> str:
-        return http_url(value) or value
+        return http_url(value)
 
 
 def _int_text(value: Any) -> str | None:
@@ -64,7 +52,7 @@ def _int_text(value: Any) -> str | None:
         return None
     if isinstance(value, int):
         return str(value)
-    return text_of(value)
+    return text_id(value)
 
 
 def hit_time(raw: Mapping[str, Any]) -> datetime:
@@ -84,7 +72,7 @@ def hit_text(raw: Mapping[str, Any]) -> str:
 def to_mention(raw: Mapping[str, Any], *, source: str, brands: tuple[str, ...]) -> Mention:
     """Map an Algolia hit (story or comment) to a Mention."""
     ident = required_id(raw, "objectID", "hit")
-    author = text_of(raw.get("author"))
+    author = text_id(raw.get("author"))
     if not author:
         raise MalformedItemError("hit has no author")
     return Mention(
@@ -105,7 +93,7 @@ def to_reply(raw: Mapping[str, Any], *, source: str, in_reply_to: str | None = N
     """Map a brand account's comment (a hit or an `/items` node) to a Reply."""
     ident = _int_text(raw.get("objectID")) or _int_text(raw.get("id"))
     target = in_reply_to or _int_text(raw.get("parent_id"))
-    author = text_of(raw.get("author"))
+    author = text_id(raw.get("author"))
     if not ident or not target or not author:
         raise MalformedItemError("comment has no id, parent_id or author")
     body = raw.get("comment_text") if raw.get("comment_text") is not None else raw.get("text")
@@ -206,7 +194,7 @@ class HackerNewsConnector(HttpConnectorBase):
             ident, when = required_id(hit, "objectID", "hit"), hit_time(hit)
             if not mark.is_new(ident, when, self.config.overlap):
                 return
-            if self.own(text_of(hit.get("author"))):
+            if self.own(text_id(hit.get("author"))):
                 if hit.get("parent_id") is not None:
                     reply = to_reply(hit, source=self.name)
                     replies[reply.external_id] = reply
@@ -251,7 +239,7 @@ class HackerNewsConnector(HttpConnectorBase):
             if ident is None or when is None:
                 continue  # deleted items come back without id or time
             nodes.append(ThreadNode(ident, _int_text(item.get("parent_id")) or parent, when,
-                                    bool(self.own(text_of(item.get("author")))), item))
+                                    bool(self.own(text_id(item.get("author")))), item))
             children = item.get("children")
             if isinstance(children, list):
                 pending.extend((child, ident) for child in children)

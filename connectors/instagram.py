@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from config.types import Duration
-
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._meta import (
     BAD_ITEM,
@@ -22,7 +21,8 @@ from connectors._meta import (
     why,
 )
 from connectors._meta_webhook import WebhookItems, entry_items
-from connectors._social import MalformedItemError, required_id, required_time, secret, text_of
+from connectors._parse import MalformedItemError, optional_time, required_id, required_time, text_id
+from connectors._social import secret
 from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
 
@@ -67,18 +67,11 @@ class InstagramConfig(MetaConfig):
 def author_of(comment: Mapping[str, Any]) -> tuple[str, str]:
     """(`from.id`, username) of a comment; `username` alone when `from` is absent."""
     sender = comment.get("from") if isinstance(comment.get("from"), Mapping) else {}
-    ident = text_of(sender.get("id")) or ""
-    name = text_of(sender.get("username")) or text_of(comment.get("username")) or ""
+    ident = text_id(sender.get("id")) or ""
+    name = text_id(sender.get("username")) or text_id(comment.get("username")) or ""
     if not ident and not name:
         raise MalformedItemError("comment has neither from nor username")
     return ident, name
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return required_time(value) if value else None
-    except MalformedItemError:
-        return None
 
 
 def comment_url(media: Mapping[str, Any], comment_id: str) -> str:
@@ -133,7 +126,7 @@ class InstagramConnector(GraphConnectorBase):
         saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
         marks = {k: Watermark.load(saved.get(k)) for k in ("comments", "tags")}
         counts = state.get("counts") if isinstance(state.get("counts"), dict) else {}
-        full = _time(state.get("full"))
+        full = optional_time(state.get("full"))
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         if self.config.comments:
@@ -155,7 +148,7 @@ class InstagramConnector(GraphConnectorBase):
         media: list[Mapping[str, Any]] = []
         params = [("fields", MEDIA_FIELDS), ("limit", str(min(self.config.media_checks, self.config.limit)))]
         async for items in self.pages(f"/{self.config.ig_user_id}/media", params):
-            media += [m for m in items if isinstance(m, Mapping) and text_of(m.get("id"))]
+            media += [m for m in items if isinstance(m, Mapping) and text_id(m.get("id"))]
             if len(media) >= self.config.media_checks:
                 break
         media = media[: self.config.media_checks]
@@ -208,7 +201,7 @@ class InstagramConnector(GraphConnectorBase):
             ident = required_id(comment, "id", "comment")
             created = required_time(comment.get("timestamp"), "timestamp")
             author, name = author_of(comment)
-            parent = text_of(comment.get("parent_id")) or thread
+            parent = text_id(comment.get("parent_id")) or thread
             if self._is_account(author, name):
                 if parent:
                     replies[ident] = self._reply(comment, ident, created, name, parent, media)
@@ -229,7 +222,7 @@ class InstagramConnector(GraphConnectorBase):
             source=self.name, external_id=ident, text=text, author=f"@{name}" if name else author, author_name=name,
             created_at=created, url=comment_url(media, ident), in_reply_to=parent,
             conversation_id=parent or ident, brands=self.attribute(text),
-            raw={**comment, "media_id": text_of(media.get("id")), "channel": "public_mention"},
+            raw={**comment, "media_id": text_id(media.get("id")), "channel": "public_mention"},
         )
 
     def _reply(self, comment: Mapping[str, Any], ident: str, created: datetime, name: str, answers: str,
@@ -267,7 +260,7 @@ class InstagramConnector(GraphConnectorBase):
             raise MalformedItemError("media is not an object")
         ident = required_id(item, "id", "media")
         created = required_time(item.get("timestamp"), "timestamp")
-        name = text_of(item.get("username")) or ""
+        name = text_id(item.get("username")) or ""
         text = str(item.get("caption") or "")
         brands = tuple(dict.fromkeys((*self.attribute(text), *self._account_brands())))
         return Mention(source=self.name, external_id=ident, text=text, author=f"@{name}" if name else "instagram user",

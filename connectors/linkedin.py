@@ -17,17 +17,8 @@ from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response, parse_retry_after
 from connectors._meta import BAD_ITEM, why
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    data_of,
-    http_url,
-    list_at,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, http_url, required_time, text_id
+from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors._watermark import Watermark
 from connectors.base import BrandView
 from listener.clock import Clock
@@ -55,7 +46,7 @@ class LinkedInConfig(HttpSourceConfig):
     @field_validator("base_url")
     @classmethod
     def _http(cls, value: str) -> str:
-        return http_url(value) or value
+        return http_url(value)
 
     @field_validator("organization_id")
     @classmethod
@@ -88,7 +79,7 @@ def urn_path(urn: str) -> str:
 
 def comment_urn(comment: Mapping[str, Any]) -> str:
     """`$URN` / `commentUrn` of a comment (`urn:li:comment:(<activity>,<id>)`), or MalformedItemError."""
-    value = text_of(comment.get("$URN")) or text_of(comment.get("commentUrn"))
+    value = text_id(comment.get("$URN")) or text_id(comment.get("commentUrn"))
     if not value:
         raise MalformedItemError("comment has no commentUrn")
     return value
@@ -182,7 +173,7 @@ class LinkedInConnector(HttpConnectorBase):
         taken: list[tuple[str, datetime]] = []
         try:
             for post in list_at(posts, "elements", f"{self.name}: posts", optional=True)[: self.config.post_checks]:
-                post_urn = text_of(post.get("id")) if isinstance(post, Mapping) else None
+                post_urn = text_id(post.get("id")) if isinstance(post, Mapping) else None
                 if not post_urn:
                     self.skip(post, "post has no id")
                     continue
@@ -217,10 +208,10 @@ class LinkedInConnector(HttpConnectorBase):
                 raise MalformedItemError("comment is not an object")
             urn = comment_urn(comment)
             created = _created(comment)
-            actor = text_of(comment.get("actor"))
+            actor = text_id(comment.get("actor"))
             if not actor:
                 raise MalformedItemError("comment has no actor")
-            parent = text_of(comment.get("parentComment")) or parent
+            parent = text_id(comment.get("parentComment")) or parent
             if actor == self.org or self.own(actor):
                 if parent:
                     replies[urn] = self._reply(comment, urn, created, actor, parent, post_urn)
@@ -260,7 +251,7 @@ class LinkedInConnector(HttpConnectorBase):
             for comment in answers:
                 try:
                     if isinstance(comment, Mapping) and (comment.get("actor") == self.org or self.own(
-                            text_of(comment.get("actor")))):
+                            text_id(comment.get("actor")))):
                         post = str((waiting[0].raw or {}).get("post") or "")
                         own.append(self._reply(comment, comment_urn(comment), _created(comment),
                                                str(comment["actor"]), thread, post))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, id_order, load_cursor, newest_id, saved_time
 from connectors._http import MASTODON_RATE_LIMIT, MalformedResponseError, Response, request
-from connectors._records import MalformedRecord, why_skipped
+from connectors._parse import MalformedItemError, http_url, optional_time, required_time, why_skipped
 from connectors.base import BrandView, ConnectorConfig
 from connectors.htmltext import html_to_text
 from connectors.matching import match_brands, own_brands
@@ -49,10 +48,7 @@ class MastodonConfig(ConnectorConfig):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL such as https://mastodon.social")
-        return value.strip().rstrip("/")
+        return http_url(value, "https://mastodon.social")
 
     @field_validator("hashtags")
     @classmethod
@@ -75,21 +71,17 @@ class MastodonConfig(ConnectorConfig):
         return (self.instance_domain or urlsplit(self.base_url).hostname or "").lower()
 
 
-class MalformedStatusError(MalformedRecord):
-    """A status lacks what we need (id, account, created_at)."""
-
-
 def _status_id(raw: Mapping[str, Any]) -> str:
     value = raw.get("id")
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
-        raise MalformedStatusError("status has no id")
+        raise MalformedItemError("status has no id")
     return str(value)
 
 
 def _account(raw: Mapping[str, Any]) -> Mapping[str, Any]:
     account = raw.get("account")
     if not isinstance(account, Mapping) or not isinstance(account.get("acct"), str) or not account["acct"]:
-        raise MalformedStatusError("status has no account.acct")
+        raise MalformedItemError("status has no account.acct")
     return account
 
 
@@ -109,10 +101,7 @@ def author_of(raw: Mapping[str, Any]) -> str:
 
 
 def _created_at(raw: Mapping[str, Any]) -> datetime:
-    try:
-        return to_utc(raw.get("created_at"))
-    except ValueError as err:
-        raise MalformedStatusError(f"bad created_at: {err}") from err
+    return required_time(raw.get("created_at"))
 
 
 def _oldest_id(items: Sequence[Mapping[str, Any]]) -> str | None:
@@ -138,7 +127,7 @@ def _optional_str(value: Any) -> str | None:
 def to_mention(
     raw: Mapping[str, Any], *, source: str, brands: Sequence[BrandView], home: str | None = None
 ) -> Mention:
-    """Map a Mastodon Status to a Mention; raises MalformedStatusError when it lacks what we need."""
+    """Map a Mastodon Status to a Mention; raises MalformedItemError when it lacks what we need."""
     account = _account(raw)
     text = status_text(raw)
     mentioned = [m.get("acct", "") for m in raw.get("mentions") or () if isinstance(m, Mapping)]
@@ -167,20 +156,14 @@ def to_mention(
 
 def _edited_at(raw: Mapping[str, Any]) -> datetime | None:
     """When the author last edited the status (null when never); unreadable values are ignored."""
-    value = raw.get("edited_at")
-    if not value:
-        return None
-    try:
-        return to_utc(value)
-    except ValueError:
-        return None
+    return optional_time(raw.get("edited_at") or None)
 
 
 def to_reply(raw: Mapping[str, Any], *, source: str, in_reply_to: str | None = None) -> Reply:
     """Map a brand's own status to a Reply (to `in_reply_to`, default its `in_reply_to_id`)."""
     target = in_reply_to or _optional_str(raw.get("in_reply_to_id"))
     if not target:
-        raise MalformedStatusError("status answers nothing (no in_reply_to_id)")
+        raise MalformedItemError("status answers nothing (no in_reply_to_id)")
     return Reply(
         source=source,
         external_id=_status_id(raw),

@@ -15,21 +15,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, RateLimitHeaders, Response
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    ThreadNode,
-    brand_answers,
-    data_of,
-    http_url,
-    list_at,
-    required_id,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
 from connectors._watermark import Watermark
 from connectors.base import BrandView
 from listener.clock import Clock
@@ -66,7 +53,7 @@ class RedditConfig(HttpSourceConfig):
     @field_validator("base_url", "token_url")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
-        return http_url(value)
+        return None if value is None else http_url(value)
 
     @field_validator("subreddits")
     @classmethod
@@ -109,12 +96,12 @@ def _text(raw: Mapping[str, Any]) -> str:
 
 
 def _url(raw: Mapping[str, Any]) -> str:
-    permalink = text_of(raw.get("permalink"))
+    permalink = text_id(raw.get("permalink"))
     return WEB + permalink if permalink and permalink.startswith("/") else (permalink or "")
 
 
 def _fullname(raw: Mapping[str, Any], kind: str) -> str:
-    name = text_of(raw.get("name"))
+    name = text_id(raw.get("name"))
     if name:
         return name
     return f"{kind}_{required_id(raw, 'id', 'thing')}"
@@ -122,7 +109,7 @@ def _fullname(raw: Mapping[str, Any], kind: str) -> str:
 
 def to_mention(raw: Mapping[str, Any], *, kind: str, source: str, brands: tuple[str, ...]) -> Mention:
     """Map a post (t3) or comment (t1) to a Mention whose id is its fullname (`t3_…`, `t1_…`)."""
-    author = text_of(raw.get("author"))
+    author = text_id(raw.get("author"))
     if not author:
         raise MalformedItemError("thing has no author")
     edited = raw.get("edited")  # false, or the epoch of the last edit
@@ -135,8 +122,8 @@ def to_mention(raw: Mapping[str, Any], *, kind: str, source: str, brands: tuple[
         author=f"u/{author}",
         created_at=required_time(raw.get("created_utc"), "created_utc"),
         url=_url(raw),
-        in_reply_to=text_of(raw.get("parent_id")),
-        conversation_id=text_of(raw.get("link_id")) or fullname,
+        in_reply_to=text_id(raw.get("parent_id")),
+        conversation_id=text_id(raw.get("link_id")) or fullname,
         brands=brands,
         edited_at=edited_at,
         raw={**raw, "kind": kind},
@@ -145,8 +132,8 @@ def to_mention(raw: Mapping[str, Any], *, kind: str, source: str, brands: tuple[
 
 def to_reply(raw: Mapping[str, Any], *, source: str, in_reply_to: str | None = None) -> Reply:
     """Map a brand account's comment to a Reply to its `parent_id` (or to `in_reply_to`)."""
-    target = in_reply_to or text_of(raw.get("parent_id"))
-    author = text_of(raw.get("author"))
+    target = in_reply_to or text_id(raw.get("parent_id"))
+    author = text_id(raw.get("author"))
     if not target or not author:
         raise MalformedItemError("comment has no parent_id or author")
     return Reply(
@@ -236,7 +223,7 @@ class RedditConnector(HttpConnectorBase):
                                   basic_auth=(secret(cfg.client_id), secret(cfg.client_secret)))
             data = resp.data
             # Reddit reports a refused grant as HTTP 200 with an "error" member.
-            if not isinstance(data, Mapping) or data.get("error") or not text_of(data.get("access_token")):
+            if not isinstance(data, Mapping) or data.get("error") or not text_id(data.get("access_token")):
                 error = data.get("error") if isinstance(data, Mapping) else "no JSON object"
                 raise SourceAuthError(f"{self.name}: Reddit refused the token request ({error})")
             self._token = str(data["access_token"])
@@ -294,7 +281,7 @@ class RedditConnector(HttpConnectorBase):
                         oldest = when if oldest is None else min(oldest, when)
                 if self.exhausted(resp):
                     return True
-                after = text_of(body.get("after"))
+                after = text_id(body.get("after"))
                 if first_run or not after or not children or (oldest is not None and mark.reached(oldest, overlap)):
                     return False
             logger.info("%s: %s: more than %d pages new; the rest waits for the next poll",
@@ -319,7 +306,7 @@ class RedditConnector(HttpConnectorBase):
             when = required_time(raw.get("created_utc"), "created_utc")
             if not mark.is_new(ident, when, self.config.overlap):
                 return when
-            if self.own(text_of(raw.get("author"))):
+            if self.own(text_id(raw.get("author"))):
                 if kind == "t1":
                     reply = to_reply(raw, source=self.name)
                     replies[reply.external_id] = reply
@@ -368,9 +355,9 @@ class RedditConnector(HttpConnectorBase):
                 if not isinstance(child, Mapping) or child.get("kind") != "t1" or not isinstance(raw, Mapping):
                     continue  # "more" stubs: collapsed children we do not expand
                 try:
-                    nodes.append(ThreadNode(_fullname(raw, "t1"), text_of(raw.get("parent_id")) or post,
+                    nodes.append(ThreadNode(_fullname(raw, "t1"), text_id(raw.get("parent_id")) or post,
                                             required_time(raw.get("created_utc"), "created_utc"),
-                                            bool(self.own(text_of(raw.get("author")))), raw))
+                                            bool(self.own(text_id(raw.get("author")))), raw))
                 except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
                     self.skip(raw, why_skipped(err), "name", "id")
                     continue

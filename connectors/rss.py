@@ -17,8 +17,8 @@ from pydantic import Field, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor, saved_time
 from connectors._http import MalformedResponseError
-from connectors._records import why_skipped
-from connectors._social import HttpConnectorBase, HttpSourceConfig, MalformedItemError, http_url
+from connectors._parse import MalformedItemError, http_url, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig
 from connectors.base import BrandView
 from connectors.htmltext import html_to_text
 from listener.clock import Clock
@@ -44,7 +44,7 @@ class RssConfig(HttpSourceConfig):
     def _urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("list at least one feed URL")
-        return tuple(http_url(v) or v for v in value)
+        return tuple(http_url(v) for v in value)
 
 
 def unwrap(link: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 import aiohttp
@@ -19,15 +19,8 @@ from connectors._meta import (
     MetaConfig,
     why,
 )
-from connectors._social import (
-    MalformedItemError,
-    ThreadNode,
-    brand_answers,
-    required_id,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, required_id, required_time, text_id
+from connectors._social import ThreadNode, brand_answers, secret
 from connectors._watermark import Watermark
 from connectors.base import BrandView
 from listener.clock import Clock
@@ -64,7 +57,7 @@ class ThreadsConfig(MetaConfig):
 
 def _ref(item: Mapping[str, Any], key: str) -> str | None:
     value = item.get(key)
-    return text_of(value.get("id")) if isinstance(value, Mapping) else text_of(value)
+    return text_id(value.get("id")) if isinstance(value, Mapping) else text_id(value)
 
 
 class ThreadsConnector(GraphConnectorBase):
@@ -140,7 +133,7 @@ class ThreadsConnector(GraphConnectorBase):
         async for items in self.pages(f"/{self.config.user_id}/threads", [("fields", "id,timestamp"),
                                                                           ("limit", str(self.config.thread_checks))],
                                       max_pages=1):
-            threads += [str(t["id"]) for t in items if isinstance(t, Mapping) and text_of(t.get("id"))]
+            threads += [str(t["id"]) for t in items if isinstance(t, Mapping) and text_id(t.get("id"))]
         taken: list[tuple[str, datetime]] = []
         try:
             for thread in threads[: self.config.thread_checks]:
@@ -165,7 +158,7 @@ class ThreadsConnector(GraphConnectorBase):
                 raise MalformedItemError("post is not an object")
             ident = required_id(item, "id", "post")
             created = required_time(item.get("timestamp"), "timestamp")
-            name = text_of(item.get("username")) or ""
+            name = text_id(item.get("username")) or ""
             if not name:
                 raise MalformedItemError("post has no username")
             parent = _ref(item, "replied_to")
@@ -214,7 +207,7 @@ class ThreadsConnector(GraphConnectorBase):
                             if not isinstance(item, Mapping):
                                 raise MalformedItemError("post is not an object")
                             ident = required_id(item, "id", "post")
-                            name = text_of(item.get("username")) or ""
+                            name = text_id(item.get("username")) or ""
                             nodes.append(ThreadNode(ident, _ref(item, "replied_to"), required_time(item.get("timestamp")),
                                                     self._is_brand(name), item))
                         except BAD_ITEM as err:
@@ -227,7 +220,7 @@ class ThreadsConnector(GraphConnectorBase):
             for mention in waiting:
                 node = answered.get(mention.external_id)
                 if node is not None and node.created_at > mention.created_at:
-                    name = text_of(node.item.get("username")) or self.config.username
+                    name = text_id(node.item.get("username")) or self.config.username
                     found.append(Reply(source=self.name, external_id=node.id, in_reply_to=mention.external_id,
                                        author=f"@{name}", created_at=node.created_at,
                                        url=str(node.item.get("permalink") or ""), text=str(node.item.get("text") or "")))

@@ -18,25 +18,27 @@ import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._http import MalformedResponseError, Response, query_param, request
-from connectors._records import why_skipped
-from connectors._reviews import (
-    Item,
-    MalformedReviewError,
-    ReviewConfig,
-    ReviewConnectorBase,
-    dump_streams,
+from connectors._parse import (
+    MalformedItemError,
     http_url,
-    join_title,
-    load_streams,
     mapping_of,
     optional_text,
     optional_time,
+    required_time,
+    text_id,
+    why_skipped,
+)
+from connectors._reviews import (
+    Item,
+    ReviewConfig,
+    ReviewConnectorBase,
+    dump_streams,
+    join_title,
+    load_streams,
     rating_of,
     read_newest_first,
-    required_time,
     review_mention,
     review_reply,
-    text_id,
 )
 from connectors.base import BrandView
 from listener.clock import Clock
@@ -107,10 +109,10 @@ def edited_at(raw: Mapping[str, Any]) -> datetime | None:
 
 
 def to_mention(raw: Mapping[str, Any], *, source: str, brand: str) -> Mention:
-    """Map a Trustpilot review to a Mention; MalformedReviewError without id or createdAt."""
+    """Map a Trustpilot review to a Mention; MalformedItemError without id or createdAt."""
     ident = text_id(raw.get("id"))
     if ident is None:
-        raise MalformedReviewError("review has no id")
+        raise MalformedItemError("review has no id")
     consumer = mapping_of(raw.get("consumer"))
     name = optional_text(consumer.get("displayName")).strip()
     return review_mention(
@@ -140,7 +142,7 @@ def to_reply(raw: Mapping[str, Any], *, source: str, brand: str) -> Reply | None
         return None
     ident = text_id(raw.get("id"))
     if ident is None:
-        raise MalformedReviewError("review has no id")
+        raise MalformedItemError("review has no id")
     at = required_time(reply.get("createdAt"), "companyReply.createdAt")
     edit = edited_at(raw)
     if edit is not None:

@@ -15,19 +15,8 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._cursor import dump_cursor, id_order, load_cursor, saved_time
 from connectors._http import RateLimitHeaders, Response
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    data_of,
-    http_url,
-    list_at,
-    required_id,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors.base import BrandView
 from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
@@ -57,7 +46,7 @@ class XConfig(HttpSourceConfig):
     @field_validator("base_url")
     @classmethod
     def _http(cls, value: str) -> str:
-        return http_url(value) or value
+        return http_url(value)
 
     @field_validator("bearer_token")
     @classmethod
@@ -85,7 +74,7 @@ def replied_to(raw: Mapping[str, Any]) -> str | None:
     """The id this tweet answers (`referenced_tweets[type=replied_to]`)."""
     for ref in raw.get("referenced_tweets") or ():
         if isinstance(ref, Mapping) and ref.get("type") == "replied_to":
-            return text_of(ref.get("id"))
+            return text_id(ref.get("id"))
     return None
 
 
@@ -98,7 +87,7 @@ def retweeted(raw: Mapping[str, Any]) -> str | None:
     """The id a retweet repeats (`referenced_tweets[type=retweeted]`)."""
     for ref in raw.get("referenced_tweets") or ():
         if isinstance(ref, Mapping) and ref.get("type") == "retweeted":
-            return text_of(ref.get("id"))
+            return text_id(ref.get("id"))
     return None
 
 
@@ -106,13 +95,13 @@ def _by_id(value: Any) -> dict[str, Mapping[str, Any]]:
     """An `includes` list (users, tweets) by id; anything that is not a list of objects is empty."""
     if not isinstance(value, list):
         return {}
-    return {str(item["id"]): item for item in value if isinstance(item, Mapping) and text_of(item.get("id"))}
+    return {str(item["id"]): item for item in value if isinstance(item, Mapping) and text_id(item.get("id"))}
 
 
 def _user(raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]) -> tuple[str, Mapping[str, Any]]:
     author_id = required_id(raw, "author_id", "tweet")
     user = users.get(author_id) or {}
-    username = text_of(user.get("username"))
+    username = text_id(user.get("username"))
     return ("@" + username if username else f"id:{author_id}"), user
 
 
@@ -129,8 +118,8 @@ def to_mention(raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], *
         url=f"https://x.com/{author.lstrip('@')}/status/{ident}" if author.startswith("@") else "",
         author_name=str(user.get("name") or ""),
         author_followers=followers if isinstance(followers, int) and not isinstance(followers, bool) else None,
-        lang=text_of(raw.get("lang")), in_reply_to=replied_to(raw),
-        conversation_id=text_of(raw.get("conversation_id")) or ident, brands=brands, raw=dict(raw),
+        lang=text_id(raw.get("lang")), in_reply_to=replied_to(raw),
+        conversation_id=text_id(raw.get("conversation_id")) or ident, brands=brands, raw=dict(raw),
     )
 
 
@@ -255,12 +244,12 @@ class XConnector(HttpConnectorBase):
             data = data_of(resp, f"{self.name}: recent search")
             meta = data.get("meta") if isinstance(data.get("meta"), Mapping) else {}
             if number == 0:
-                newest = text_of(meta.get("newest_id"))  # absent when result_count is 0
+                newest = text_id(meta.get("newest_id"))  # absent when result_count is 0
             self._take(data, mentions, replies)
             if self.exhausted(resp):
                 stop = True
                 break
-            token = text_of(meta.get("next_token"))
+            token = text_id(meta.get("next_token"))
             if first_run or not token:
                 break
         else:
@@ -283,9 +272,9 @@ class XConnector(HttpConnectorBase):
             try:
                 repeated = retweeted(tweet)
                 if repeated and repeated in originals:  # a retweet is one more sighting of the original
-                    seen_as, tweet = text_of(tweet.get("id")), originals[repeated]
+                    seen_as, tweet = text_id(tweet.get("id")), originals[repeated]
                 author, _ = _user(tweet, users)
-                if self.own(author, text_of(tweet.get("author_id"))):
+                if self.own(author, text_id(tweet.get("author_id"))):
                     if replied_to(tweet) and not seen_as:
                         reply = to_reply(tweet, users, source=self.name)
                         replies[reply.external_id] = reply

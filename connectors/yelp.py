@@ -14,22 +14,24 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from config.types import Duration
 from connectors._http import MalformedResponseError, RateLimitHeaders, Response, describe, parse_retry_after, request
-from connectors._records import why_skipped
+from connectors._parse import (
+    MalformedItemError,
+    http_url,
+    mapping_of,
+    optional_text,
+    required_time,
+    text_id,
+    why_skipped,
+)
 from connectors._reviews import (
     Item,
-    MalformedReviewError,
     ReviewConfig,
     ReviewConnectorBase,
     dump_streams,
-    http_url,
     load_streams,
-    mapping_of,
-    optional_text,
     rating_of,
     read_newest_first,
-    required_time,
     review_mention,
-    text_id,
 )
 from connectors.base import BrandView
 from connectors.timeutil import zone
@@ -88,10 +90,10 @@ class YelpConfig(ReviewConfig):
 
 
 def to_mention(raw: Mapping[str, Any], *, source: str, brand: str, business: str, tz: str) -> Mention:
-    """Map a Yelp review excerpt to a Mention; MalformedReviewError without id or time_created."""
+    """Map a Yelp review excerpt to a Mention; MalformedItemError without id or time_created."""
     ident = text_id(raw.get("id"))
     if ident is None:
-        raise MalformedReviewError("review has no id")
+        raise MalformedItemError("review has no id")
     user = mapping_of(raw.get("user"))
     name = optional_text(user.get("name")).strip()
     return review_mention(

@@ -16,19 +16,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    data_of,
-    http_url,
-    list_at,
-    required_id,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors._watermark import Watermark
 from connectors.base import BrandView
 from listener.clock import Clock
@@ -63,7 +52,7 @@ class YouTubeConfig(HttpSourceConfig):
     @field_validator("base_url")
     @classmethod
     def _http(cls, value: str) -> str:
-        return http_url(value) or value
+        return http_url(value)
 
     @model_validator(mode="after")
     def _credentials_and_target(self) -> YouTubeConfig:
@@ -85,7 +74,7 @@ def _snippet(comment: Any) -> Mapping[str, Any]:
 def channel_of(comment: Mapping[str, Any]) -> str | None:
     """The author's channel id (`snippet.authorChannelId.value`)."""
     ref = _snippet(comment).get("authorChannelId")
-    return text_of(ref.get("value")) if isinstance(ref, Mapping) else None
+    return text_id(ref.get("value")) if isinstance(ref, Mapping) else None
 
 
 def _text(snippet: Mapping[str, Any]) -> str:
@@ -94,7 +83,7 @@ def _text(snippet: Mapping[str, Any]) -> str:
 
 def comment_url(snippet: Mapping[str, Any], ident: str) -> str:
     """`https://www.youtube.com/watch?v=<video>&lc=<comment>` (a web convention)."""
-    video = text_of(snippet.get("videoId"))
+    video = text_id(snippet.get("videoId"))
     return f"https://www.youtube.com/watch?v={video}&lc={ident}" if video else ""
 
 
@@ -105,12 +94,12 @@ def to_mention(comment: Mapping[str, Any], *, thread_id: str, source: str, brand
     created = required_time(snippet.get("publishedAt"), "publishedAt")
     updated = snippet.get("updatedAt")
     edited = required_time(updated, "updatedAt") if updated and updated != snippet.get("publishedAt") else None
-    author = text_of(snippet.get("authorDisplayName")) or channel_of(comment)
+    author = text_id(snippet.get("authorDisplayName")) or channel_of(comment)
     if not author:
         raise MalformedItemError("comment has no author")
     return Mention(
         source=source, external_id=ident, text=_text(snippet), author=author, created_at=created,
-        url=comment_url(snippet, ident), in_reply_to=text_of(snippet.get("parentId")),
+        url=comment_url(snippet, ident), in_reply_to=text_id(snippet.get("parentId")),
         conversation_id=thread_id, brands=brands, edited_at=edited if edited and edited > created else None,
         raw=dict(comment),
     )
@@ -122,7 +111,7 @@ def to_reply(comment: Mapping[str, Any], *, source: str, in_reply_to: str) -> Re
     snippet = _snippet(comment)
     return Reply(
         source=source, external_id=ident, in_reply_to=in_reply_to,
-        author=text_of(snippet.get("authorDisplayName")) or channel_of(comment) or "",
+        author=text_id(snippet.get("authorDisplayName")) or channel_of(comment) or "",
         created_at=required_time(snippet.get("publishedAt"), "publishedAt"),
         url=comment_url(snippet, ident), text=_text(snippet),
     )
@@ -177,7 +166,7 @@ class YouTubeConnector(HttpConnectorBase):
 
     def _brand_of(self, comment: Mapping[str, Any]) -> tuple[str, ...]:
         snippet = _snippet(comment)
-        return self.own(channel_of(comment), text_of(snippet.get("authorDisplayName")))
+        return self.own(channel_of(comment), text_id(snippet.get("authorDisplayName")))
 
     async def _call(self, path: str, params: Sequence[tuple[str, str]]) -> Response | None:
         """GET with YouTube's error reasons mapped; None when this target is to be skipped."""
@@ -226,7 +215,7 @@ class YouTubeConnector(HttpConnectorBase):
                 data = data_of(resp, f"{self.name}: commentThreads")
                 times = [t for t in (self._thread(item, mark, mentions, replies, taken)
                                      for item in list_at(data, "items", f"{self.name}: commentThreads")) if t]
-                token = text_of(data.get("nextPageToken"))
+                token = text_id(data.get("nextPageToken"))
                 if first_run or not token or (times and mark.reached(min(times), overlap)):
                     return
         finally:
@@ -282,7 +271,7 @@ class YouTubeConnector(HttpConnectorBase):
             if resp is None:
                 continue
             for item in list_at(data_of(resp, f"{self.name}: commentThreads"), "items", f"{self.name}: commentThreads"):
-                if not isinstance(item, Mapping) or text_of(item.get("id")) not in threads:
+                if not isinstance(item, Mapping) or text_id(item.get("id")) not in threads:
                     continue
                 comments = await self._all_replies(item)
                 for mention in threads[str(item["id"])]:
@@ -308,7 +297,7 @@ class YouTubeConnector(HttpConnectorBase):
                 break
             data = data_of(resp, f"{self.name}: comments")
             comments += list_at(data, "items", f"{self.name}: comments")
-            token = text_of(data.get("nextPageToken"))
+            token = text_id(data.get("nextPageToken"))
             if not token:
                 break
         return comments
