@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
-from connectors._parse import optional_time
+from connectors._watermark import Watermark
 from connectors.base import BrandView, ConnectorConfig
 from listener.clock import Clock, SystemClock
 from listener.domain import Cursor, Mention, Reply
@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 
 # Google Business Profile writes star ratings as words.
 _STAR_WORDS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
-_MAX_IDS = 200  # ids remembered at the watermark instant (many reviews can share one second)
 # A list empty at its first poll is read from this long before that poll on: a review written
 # just before it may be listed a little late.
 QUIET_START_SLACK = timedelta(minutes=10)
@@ -135,47 +134,6 @@ def answers_current_version(reply_at: datetime, edited_at: datetime | None) -> b
 
 
 @dataclass
-class Watermark:
-    """How far one stream has been read: the newest change time seen and the ids seen at it."""
-
-    at: datetime | None = None
-    ids: set[str] = field(default_factory=set)
-
-    @classmethod
-    def from_state(cls, value: Any) -> Watermark:
-        """Read a watermark written by `to_state`; anything else is an empty one."""
-        if not isinstance(value, Mapping):
-            return cls()
-        at = optional_time(value.get("at"))
-        ids = value.get("ids")
-        return cls(at, {str(i) for i in ids} if isinstance(ids, list) and at else set())
-
-    def to_state(self) -> dict[str, Any]:
-        """The JSON form stored in the cursor."""
-        return {"at": self.at.isoformat() if self.at else None, "ids": sorted(self.ids)[:_MAX_IDS]}
-
-    @property
-    def empty(self) -> bool:
-        """True before anything was read (first run: no backfill)."""
-        return self.at is None
-
-    def is_new(self, at: datetime, ident: str) -> bool:
-        """Whether a change at `at` to `ident` was not seen yet."""
-        return self.at is None or at > self.at or (at == self.at and ident not in self.ids)
-
-    def reached(self, at: datetime) -> bool:
-        """Whether a list sorted newest first has come down to what we had already read."""
-        return self.at is not None and at <= self.at
-
-    def advance(self, at: datetime, ident: str) -> None:
-        """Take a newly seen change into account."""
-        if self.at is None or at > self.at:
-            self.at, self.ids = at, {ident}
-        elif at == self.at:
-            self.ids.add(ident)
-
-
-@dataclass
 class StreamState:
     """One newest-first stream's position: everything down to `mark` has been read.
 
@@ -195,16 +153,16 @@ class StreamState:
         if not isinstance(value, Mapping):
             return cls()
         resume = value.get("resume")
-        top = Watermark.from_state(value.get("top")) if isinstance(value.get("top"), Mapping) else None
-        if not isinstance(resume, str) or not resume or top is None or top.empty:
-            return cls(Watermark.from_state(value))
-        return cls(Watermark.from_state(value), top, resume)
+        top = Watermark.load(value.get("top")) if isinstance(value.get("top"), Mapping) else None
+        if not isinstance(resume, str) or not resume or top is None or top.fresh:
+            return cls(Watermark.load(value))
+        return cls(Watermark.load(value), top, resume)
 
     def to_state(self) -> dict[str, Any]:
-        """The JSON form stored in the cursor."""
-        state = self.mark.to_state()
+        """The JSON form stored in the cursor (the compact `ids` layout: review lists are read exactly)."""
+        state = self.mark.dump_ids()
         if self.resume is not None and self.top is not None:
-            state.update(top=self.top.to_state(), resume=self.resume)
+            state.update(top=self.top.dump_ids(), resume=self.resume)
         return state
 
 
@@ -248,7 +206,7 @@ async def read_newest_first(
     """
     result = await _read_pages(fetch, state, max_pages=max_pages, mentions=mentions, replies=replies,
                                stop=stop, source=source)
-    if result.mark.empty:
+    if result.mark.fresh:
         return StreamState(Watermark(started - QUIET_START_SLACK))
     return result
 
@@ -264,7 +222,7 @@ async def _read_pages(
     source: str,
 ) -> StreamState:
     floor = state.mark
-    top = state.top if state.resume is not None and state.top is not None else Watermark(floor.at, set(floor.ids))
+    top = state.top if state.resume is not None and state.top is not None else floor.copy()
     ref = state.resume
     for _ in range(max_pages):
         try:
@@ -279,13 +237,13 @@ async def _read_pages(
         reached = False
         for item in items:
             reached = reached or floor.reached(item.listed or item.changed)
-            if floor.is_new(item.changed, item.ident):
-                top.advance(item.changed, item.ident)
+            if floor.is_new(item.ident, item.changed):
+                top.advance([(item.ident, item.changed)])
                 if item.mention is not None:
                     mentions[item.mention.external_id] = item.mention
             if item.reply is not None:
                 replies[item.reply.external_id] = item.reply
-        if floor.empty or reached or next_ref is None:
+        if floor.fresh or reached or next_ref is None:
             return StreamState(top)
         ref = next_ref
         if stop():
@@ -304,7 +262,7 @@ def load_streams(cursor: Cursor | None, *, source: str, streams: Sequence[str]) 
 
 def dump_streams(streams: Mapping[str, StreamState]) -> Cursor:
     """The cursor for a set of stream positions (streams never read are left out)."""
-    return dump_cursor({"v": 1, "streams": {k: s.to_state() for k, s in streams.items() if not s.mark.empty}})
+    return dump_cursor({"v": 1, "streams": {k: s.to_state() for k, s in streams.items() if not s.mark.fresh}})
 
 
 class ReviewConnectorBase:
