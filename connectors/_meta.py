@@ -9,18 +9,15 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
 from connectors._http import Response
 from connectors._parse import MalformedItemError, http_url, text_id
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 
 if TYPE_CHECKING:
@@ -222,26 +219,19 @@ def next_params(paging: Any) -> list[tuple[str, str]] | None:
     return pairs or None
 
 
-class GraphConnectorBase(HttpConnectorBase):
+MetaConfigT = TypeVar("MetaConfigT", bound=MetaConfig)
+
+
+class GraphConnectorBase(HttpConnectorBase[MetaConfigT]):
     """GET with Graph error mapping, usage-header back-off and cursor paging."""
 
     config: MetaConfig
     version_attr: ClassVar[str] = "api_version"
 
-    def __init__(
-        self,
-        name: str,
-        config: MetaConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config = config
-        token = secret(config.access_token)
+    def setup(self) -> None:
+        token = secret(self.config.access_token)
         self.headers["Authorization"] = f"Bearer {token}"
-        proof_secret = secret(config.app_secret)
+        proof_secret = secret(self.config.app_secret)
         self._proof = [("appsecret_proof", appsecret_proof(token, proof_secret))] if token and proof_secret else []
         self.paused_until: datetime | None = None
 

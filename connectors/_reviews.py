@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 from pydantic import Field, field_validator
@@ -14,8 +14,8 @@ from pydantic import Field, field_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._watermark import Watermark
-from connectors.base import BrandView, ConnectorConfig
-from listener.clock import Clock, SystemClock
+from connectors.base import BrandView, ConnectorBase, ConnectorConfig
+from listener.clock import Clock
 from listener.domain import Cursor, Mention, Reply
 from listener.errors import ConfigError, SourceAuthError, SourceError, TransientSourceError
 
@@ -265,28 +265,26 @@ def dump_streams(streams: Mapping[str, StreamState]) -> Cursor:
     return dump_cursor({"v": 1, "streams": {k: s.to_state() for k, s in streams.items() if not s.mark.fresh}})
 
 
-class ReviewConnectorBase:
-    """Constructor, owner brand and malformed-record accounting shared by the review connectors."""
+ReviewConfigT = TypeVar("ReviewConfigT", bound=ReviewConfig)
+
+
+class ReviewConnectorBase(ConnectorBase[ReviewConfigT]):
+    """Owner brand and malformed-review accounting shared by the review connectors."""
 
     max_lookback: ClassVar[timedelta | None] = None
 
     def __init__(
         self,
         name: str,
-        config: ReviewConfig,
+        config: ReviewConfigT,
         brands: Sequence[BrandView],
         session: aiohttp.ClientSession,
         *,
         clock: Clock | None = None,
     ) -> None:
-        self.name = name
-        self.config = config
-        self.brands = tuple(brands)
-        self.session = session
-        self.clock = clock or SystemClock()
-        self.brand = owner_brand(name, config, self.brands)
-        self.malformed = 0  # reviews skipped because they lacked what we need
+        self.brand = owner_brand(name, config, brands)
         self._log = logging.getLogger(type(self).__module__)
+        super().__init__(name, config, brands, session, clock=clock)
 
     def _skip(self, ident: Any, why: str) -> None:
         """Log and count a review we cannot use; the run continues."""

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 from pydantic import Field
@@ -20,9 +20,9 @@ from connectors._http import (
     request,
 )
 from connectors._parse import ident_of
-from connectors.base import BrandView, ConnectorConfig
+from connectors.base import BrandView, ConnectorBase, ConnectorConfig
 from connectors.matching import match_brands, own_brands
-from listener.clock import Clock, SystemClock
+from listener.clock import Clock
 from listener.redact import register_secret
 
 logger = logging.getLogger(__name__)
@@ -47,28 +47,25 @@ def secret(value: Any) -> str:
     return str(plain)
 
 
-class HttpConnectorBase:
-    """Constructor, GET helper, malformed counter and brand checks shared by the social connectors."""
+SocialConfigT = TypeVar("SocialConfigT", bound=HttpSourceConfig)
 
-    type_name: ClassVar[str]
+
+class HttpConnectorBase(ConnectorBase[SocialConfigT]):
+    """GET helper, malformed counter and brand checks shared by the social connectors."""
+
     rate_limit: ClassVar[RateLimitHeaders | None] = None
 
     def __init__(
         self,
         name: str,
-        config: HttpSourceConfig,
+        config: SocialConfigT,
         brands: Sequence[BrandView],
         session: aiohttp.ClientSession,
         *,
         clock: Clock | None = None,
     ) -> None:
-        self.name = name
-        self.config = config
-        self.brands = tuple(brands)
-        self.session = session
-        self.clock = clock or SystemClock()
-        self.malformed = 0  # items skipped because they lacked what we need
-        self.headers: dict[str, str] = {}
+        self.headers: dict[str, str] = {}  # sent with every request; `setup` adds credentials
+        super().__init__(name, config, brands, session, clock=clock)
 
     async def get(
         self,

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -41,8 +40,6 @@ from connectors._reviews import (
     review_mention,
     review_reply,
 )
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import TransientSourceError
 from listener.redact import register_secret
@@ -228,7 +225,7 @@ def _linked_response_id(raw: Mapping[str, Any]) -> str | None:
     return text_id(data.get("id")) if isinstance(data, Mapping) else None
 
 
-class AppStoreConnector(ReviewConnectorBase):
+class AppStoreConnector(ReviewConnectorBase[AppStoreConfig]):
     """Polls an app's customer reviews and responses on App Store Connect; see docs/sources-reviews.md."""
 
     type_name: ClassVar[str] = "app_store"
@@ -242,20 +239,10 @@ class AppStoreConnector(ReviewConnectorBase):
         "edits to a review (no modified time)", "a link to each review", "ratings without a review",
         "deleted reviews",
     )
-    config: AppStoreConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: AppStoreConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.tokens = ConnectTokens(config)
-        self.stream = f"app:{config.app_id}"
+    def setup(self) -> None:
+        self.tokens = ConnectTokens(self.config)
+        self.stream = f"app:{self.config.app_id}"
         self.rate_state: dict[str, int] = {}  # the last X-Rate-Limit seen (for logs and tests)
 
     async def _get(self, path_and_query: str, params: Mapping[str, str] | None = None,
@@ -469,7 +456,7 @@ def rss_to_mention(
     )
 
 
-class AppStoreRssConnector(ReviewConnectorBase):
+class AppStoreRssConnector(ReviewConnectorBase[AppStoreRssConfig]):
     """Polls the public customer-reviews feed of an app; it cannot see the developer's responses."""
 
     type_name: ClassVar[str] = "app_store_rss"
@@ -482,7 +469,6 @@ class AppStoreRssConnector(ReviewConnectorBase):
         "the developer's responses (use `listener ack`)", "reviews beyond the feed's ~500 newest per storefront",
         "edits to a review", "ratings without a review", "a link to each review",
     )
-    config: AppStoreRssConfig
 
     def _url(self, country: str, page: int) -> str:
         app = quote(self.config.app_id, safe="")

@@ -1,14 +1,18 @@
-"""The connector contract: `poll(cursor) -> Page` and `replies(open mentions)`."""
+"""The connector contract (`poll(cursor) -> Page`, `replies(open mentions)`) and the generic base that keeps its state."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from config.types import Duration
+from listener.clock import Clock, SystemClock
 from listener.domain import Cursor, Mention, Page, Reply
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class ConnectorConfig(BaseModel):
@@ -60,3 +64,39 @@ class Connector(Protocol):
     async def replies(self, to: Sequence[Mention]) -> list[Reply]:
         """Return brand replies to these still-open mentions."""
         ...
+
+
+ConfigT = TypeVar("ConfigT", bound=ConnectorConfig)
+
+
+class ConnectorBase(Generic[ConfigT]):
+    """What every connector keeps: its name, its own config (typed: `ConnectorBase[XConfig]`), the brands,
+    the daemon's shared HTTP session, the clock and a count of skipped items.
+
+    A connector declares `class XConnector(HttpConnectorBase[XConfig])` and, where it derives something
+    from its settings (streams, headers, token helpers), overrides `setup`, which runs at the end of
+    `__init__` with every attribute here already set; it never repeats the constructor.
+    """
+
+    type_name: ClassVar[str]
+    Config: ClassVar[type[ConnectorConfig]]
+
+    def __init__(
+        self,
+        name: str,
+        config: ConfigT,
+        brands: Sequence[BrandView],
+        session: aiohttp.ClientSession,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.config: ConfigT = config
+        self.brands = tuple(brands)
+        self.session = session
+        self.clock: Clock = clock or SystemClock()
+        self.malformed = 0  # items skipped because they lacked what we need
+        self.setup()
+
+    def setup(self) -> None:
+        """Derive what this connector needs from `self.config` (the default: nothing)."""

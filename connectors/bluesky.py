@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from config.types import Duration
@@ -18,8 +17,6 @@ from connectors._http import RateLimitHeaders, Response
 from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
 from connectors._watermark import Watermark
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError
 
@@ -157,7 +154,7 @@ class _Stream:
     params: tuple[tuple[str, str], ...]
 
 
-class BlueskyConnector(HttpConnectorBase):
+class BlueskyConnector(HttpConnectorBase[BlueskyConfig]):
     """Polls searchPosts (and brand feeds) newest-first down to the last mark; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "bluesky"
@@ -173,20 +170,10 @@ class BlueskyConnector(HttpConnectorBase):
         "deletions after a post was read", "replies hidden by a threadgate or block",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: BlueskyConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: BlueskyConfig = config
+    def setup(self) -> None:
         self._access: str | None = None
         self._refresh: str | None = None
-        cfg, limit = config, str(config.limit)
+        cfg, limit = self.config, str(self.config.limit)
         terms = cfg.search if cfg.search is not None else tuple(k for b in self.brands for k in b.keywords)
         extra = (("lang", cfg.lang),) if cfg.lang else ()
         self.streams = [_Stream(f"search:{t}", "app.bsky.feed.searchPosts",

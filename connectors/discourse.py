@@ -9,16 +9,13 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, Response, parse_retry_after
 from connectors._parse import MalformedItemError, http_url, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
-from connectors.base import BrandView
 from connectors.htmltext import html_to_text
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import TransientSourceError
 
@@ -103,7 +100,7 @@ def _more_results(data: Mapping[str, Any]) -> bool:
     return bool(grouped.get("more_full_page_results") or grouped.get("more_posts"))
 
 
-class DiscourseConnector(HttpConnectorBase):
+class DiscourseConnector(HttpConnectorBase[DiscourseConfig]):
     """Polls a Discourse forum by post id; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "discourse"
@@ -117,19 +114,9 @@ class DiscourseConnector(HttpConnectorBase):
         "search beyond its 10 pages",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: DiscourseConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: DiscourseConfig = config
-        if secret(config.api_key):
-            self.headers.update({"Api-Key": secret(config.api_key), "Api-Username": config.api_username})
+    def setup(self) -> None:
+        if secret(self.config.api_key):
+            self.headers.update({"Api-Key": secret(self.config.api_key), "Api-Username": self.config.api_username})
 
     async def _json(self, path: str, params: Sequence[tuple[str, str]] = (), *,
                     ok: frozenset[int] = frozenset()) -> Response:

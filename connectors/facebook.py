@@ -88,7 +88,7 @@ def text_of_post(item: Mapping[str, Any]) -> str:
     return str(item.get("message") or item.get("story") or "")
 
 
-class FacebookConnector(GraphConnectorBase):
+class FacebookConnector(GraphConnectorBase[FacebookConfig]):
     """Polls a Page's feed, comments and (optionally) recommendations; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "facebook"
@@ -104,7 +104,6 @@ class FacebookConnector(GraphConnectorBase):
         "(webhook only)", "recommendations on v22.0+", "Messenger customers' names in webhooks",
     )
 
-    config: FacebookConfig
     webhook_object: ClassVar[str] = "page"
 
     @property

@@ -8,7 +8,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import Field, field_validator
 
 from connectors._google import GoogleReviewConfig, GoogleTokens, google_get
@@ -34,8 +33,6 @@ from connectors._reviews import (
     review_mention,
     review_reply,
 )
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 
 SCOPE = "https://www.googleapis.com/auth/business.manage"
@@ -146,7 +143,7 @@ def _one_minute(_: datetime) -> float:
     return 60.0
 
 
-class GoogleBusinessConnector(ReviewConnectorBase):
+class GoogleBusinessConnector(ReviewConnectorBase[GoogleBusinessConfig]):
     """Polls the reviews of the brand's verified locations; see docs/sources-reviews.md."""
 
     type_name: ClassVar[str] = "google_business"
@@ -159,19 +156,9 @@ class GoogleBusinessConnector(ReviewConnectorBase):
     hides: ClassVar[tuple[str, ...]] = (
         "unverified locations", "star-only reviews by default", "anonymous reviewers' names", "Q&A and messages",
     )
-    config: GoogleBusinessConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: GoogleBusinessConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.tokens = GoogleTokens(config, SCOPE, session, self.clock.now)
+    def setup(self) -> None:
+        self.tokens = GoogleTokens(self.config, SCOPE, self.session, self.clock.now)
 
     async def _get(
         self, path: str, params: Mapping[str, Any] | None = None, *, ok: frozenset[int] = frozenset()

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
-import aiohttp
 from pydantic import Field, field_validator
 
 from config.types import Duration
@@ -26,8 +25,6 @@ from connectors._reviews import (
     review_mention,
     review_reply,
 )
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 
 SCOPE = "https://www.googleapis.com/auth/androidpublisher"
@@ -134,7 +131,7 @@ def _until_next_hour(now: datetime) -> float:
     return max(60.0, 3600.0 - now.timestamp() % 3600.0)
 
 
-class GooglePlayConnector(ReviewConnectorBase):
+class GooglePlayConnector(ReviewConnectorBase[GooglePlayConfig]):
     """Polls the reviews of one Play app; see docs/sources-reviews.md."""
 
     type_name: ClassVar[str] = "google_play"
@@ -148,23 +145,13 @@ class GooglePlayConnector(ReviewConnectorBase):
         "reviews not created or changed in the last 7 days", "ratings without text", "non-production tracks",
         "the reviewer, sometimes (no authorName)",
     )
-    config: GooglePlayConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: GooglePlayConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.tokens = GoogleTokens(config, SCOPE, session, self.clock.now)
+    def setup(self) -> None:
+        self.tokens = GoogleTokens(self.config, SCOPE, self.session, self.clock.now)
         self.reviews_url = (
-            f"{config.base_url}/androidpublisher/v3/applications/{quote(config.package_name, safe='')}/reviews"
+            f"{self.config.base_url}/androidpublisher/v3/applications/{quote(self.config.package_name, safe='')}/reviews"
         )
-        self.stream = f"app:{config.package_name}"
+        self.stream = f"app:{self.config.package_name}"
 
     async def _get(
         self, url: str, params: Mapping[str, Any] | None = None, *, ok: frozenset[int] = frozenset()

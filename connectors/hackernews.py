@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import Field, field_validator
 
 from config.types import Duration
@@ -16,9 +15,7 @@ from connectors._cursor import dump_cursor, load_cursor
 from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at
 from connectors._watermark import Watermark
-from connectors.base import BrandView
 from connectors.htmltext import html_to_text
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import TransientSourceError
 
@@ -110,7 +107,7 @@ class _Stream:
     tags: str
 
 
-class HackerNewsConnector(HttpConnectorBase):
+class HackerNewsConnector(HttpConnectorBase[HackerNewsConfig]):
     """Polls `search_by_date` with a moving `created_at_i` floor; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "hackernews"
@@ -124,20 +121,10 @@ class HackerNewsConnector(HttpConnectorBase):
         "dead and flagged items", "the linked article itself (title, text and URL only)",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: HackerNewsConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: HackerNewsConfig = config
-        terms = config.search if config.search is not None else tuple(k for b in self.brands for k in b.keywords)
-        self.streams = [_Stream(f"search:{t}", t, config.tags) for t in dict.fromkeys(terms)]
-        if config.brand_comments:
+    def setup(self) -> None:
+        terms = self.config.search if self.config.search is not None else tuple(k for b in self.brands for k in b.keywords)
+        self.streams = [_Stream(f"search:{t}", t, self.config.tags) for t in dict.fromkeys(terms)]
+        if self.config.brand_comments:
             users = dict.fromkeys(h.strip().lstrip("@") for b in self.brands for h in b.handles)
             self.streams += [_Stream(f"user:{u.casefold()}", "", f"comment,author_{u}") for u in users if u]
 

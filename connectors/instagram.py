@@ -83,7 +83,7 @@ def comment_url(media: Mapping[str, Any], comment_id: str) -> str:
     return f"{permalink.rstrip('/')}/c/{comment_id}/" if permalink else ""
 
 
-class InstagramConnector(GraphConnectorBase):
+class InstagramConnector(GraphConnectorBase[InstagramConfig]):
     """Polls comments on the newest media and media the account is tagged in; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "instagram"
@@ -98,7 +98,6 @@ class InstagramConnector(GraphConnectorBase):
         "comments on ads (Marketing API)", "stories' replies", "comments on media beyond `media_checks`",
     )
 
-    config: InstagramConfig
     webhook_object: ClassVar[str] = "instagram"
 
     @property

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
 from yarl import URL
 
@@ -20,8 +19,6 @@ from connectors._meta import BAD_ITEM, why
 from connectors._parse import MalformedItemError, http_url, required_time, text_id
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors._watermark import Watermark
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 
@@ -98,7 +95,7 @@ def _created(comment: Mapping[str, Any]) -> datetime:
     return required_time(millis / 1000, "created.time")
 
 
-class LinkedInConnector(HttpConnectorBase):
+class LinkedInConnector(HttpConnectorBase[LinkedInConfig]):
     """Polls comments (and comments on comments) under the organisation's newest posts; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "linkedin"
@@ -113,15 +110,11 @@ class LinkedInConnector(HttpConnectorBase):
         "comments on posts beyond `post_checks`",
     )
 
-    config: LinkedInConfig
 
-    def __init__(self, name: str, config: LinkedInConfig, brands: Sequence[BrandView],
-                 session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config = config
-        self.org = f"urn:li:organization:{config.organization_id}"
-        self.headers.update({"Authorization": f"Bearer {secret(config.access_token)}",
-                             "LinkedIn-Version": config.linkedin_version, "X-Restli-Protocol-Version": "2.0.0"})
+    def setup(self) -> None:
+        self.org = f"urn:li:organization:{self.config.organization_id}"
+        self.headers.update({"Authorization": f"Bearer {secret(self.config.access_token)}",
+                             "LinkedIn-Version": self.config.linkedin_version, "X-Restli-Protocol-Version": "2.0.0"})
 
     async def _call(self, path: str, query: str) -> Mapping[str, Any]:
         """GET `/rest<path>?<query>` (already encoded) with LinkedIn's error answers mapped."""

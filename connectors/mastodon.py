@@ -10,18 +10,16 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, id_order, load_cursor, newest_id, saved_time
 from connectors._http import MASTODON_RATE_LIMIT, MalformedResponseError, Response, request
 from connectors._parse import MalformedItemError, http_url, optional_time, required_time, why_skipped
-from connectors.base import BrandView, ConnectorConfig
+from connectors.base import BrandView, ConnectorBase, ConnectorConfig
 from connectors.htmltext import html_to_text
 from connectors.matching import match_brands, own_brands
 from connectors.timeutil import to_utc
-from listener.clock import Clock, SystemClock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.redact import register_secret
 
@@ -185,7 +183,7 @@ class _Stream:
     kind: str  # "search", "tag" or "notifications"
 
 
-class MastodonConnector:
+class MastodonConnector(ConnectorBase[MastodonConfig]):
     """Polls one Mastodon-compatible server; see docs/connectors.md."""
 
     type_name: ClassVar[str] = "mastodon"
@@ -201,26 +199,12 @@ class MastodonConnector:
         "mentions held back by the account's notification filters",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: MastodonConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        self.name = name
-        self.config = config
-        self.brands = tuple(brands)
-        self.session = session
-        self.clock = clock or SystemClock()
-        self.home = config.home_domain
-        self.malformed = 0  # statuses skipped because they lacked what we need
+    def setup(self) -> None:
+        self.home = self.config.home_domain
         self._headers: dict[str, str] = {}
-        if config.access_token and config.access_token.get_secret_value():
-            register_secret(config.access_token.get_secret_value())
-            self._headers["Authorization"] = f"Bearer {config.access_token.get_secret_value()}"
+        if self.config.access_token and self.config.access_token.get_secret_value():
+            register_secret(self.config.access_token.get_secret_value())
+            self._headers["Authorization"] = f"Bearer {self.config.access_token.get_secret_value()}"
         self.streams = self._streams()
 
     def _streams(self) -> list[_Stream]:

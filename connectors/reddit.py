@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
@@ -18,8 +17,6 @@ from connectors._http import MalformedResponseError, RateLimitHeaders, Response
 from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
 from connectors._watermark import Watermark
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError
 
@@ -154,7 +151,7 @@ class _Stream:
     params: tuple[tuple[str, str], ...]
 
 
-class RedditConnector(HttpConnectorBase):
+class RedditConnector(HttpConnectorBase[RedditConfig]):
     """Polls Reddit listings newest-first down to the last position; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "reddit"
@@ -170,19 +167,9 @@ class RedditConnector(HttpConnectorBase):
         "edits and deletions after a post was read", "brand replies deep in collapsed `more` branches",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: RedditConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: RedditConfig = config
-        if config.user_agent:
-            self.headers["User-Agent"] = config.user_agent
+    def setup(self) -> None:
+        if self.config.user_agent:
+            self.headers["User-Agent"] = self.config.user_agent
         self._token: str | None = None
         self._token_expires: datetime | None = None
         self.streams = self._streams()

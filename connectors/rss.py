@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import feedparser
 from pydantic import Field, field_validator
 
@@ -19,9 +18,7 @@ from connectors._cursor import dump_cursor, load_cursor, saved_time
 from connectors._http import MalformedResponseError
 from connectors._parse import MalformedItemError, http_url, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig
-from connectors.base import BrandView
 from connectors.htmltext import html_to_text
-from listener.clock import Clock
 from listener.dedupe import canonical_url
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
@@ -114,7 +111,7 @@ def _fingerprint(ident: str) -> str:
     return hashlib.sha1(ident.encode()).hexdigest()[:16]
 
 
-class RssConnector(HttpConnectorBase):
+class RssConnector(HttpConnectorBase[RssConfig]):
     """Polls feeds with ETag/Last-Modified and remembers which entries it took; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "rss"
@@ -127,18 +124,6 @@ class RssConnector(HttpConnectorBase):
         "the brand's replies (use `listener ack`)", "entries that left the feed between polls",
         "comments under the articles", "the author, often",
     )
-
-    def __init__(
-        self,
-        name: str,
-        config: RssConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: RssConfig = config
 
     async def poll(self, since: Cursor | None) -> Page:
         """Fetch every feed; one failing feed is logged and retried next poll, unless all fail.

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import Field, model_validator
 
 from connectors._cursor import dump_cursor, load_cursor
@@ -22,8 +21,6 @@ from connectors._meta import (
 from connectors._parse import MalformedItemError, required_id, required_time, text_id
 from connectors._social import ThreadNode, brand_answers, secret
 from connectors._watermark import Watermark
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 
 logger = logging.getLogger(__name__)
@@ -60,7 +57,7 @@ def _ref(item: Mapping[str, Any], key: str) -> str | None:
     return text_id(value.get("id")) if isinstance(value, Mapping) else text_id(value)
 
 
-class ThreadsConnector(GraphConnectorBase):
+class ThreadsConnector(GraphConnectorBase[ThreadsConfig]):
     """Polls keyword search and the brand's conversations; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "threads"
@@ -75,12 +72,10 @@ class ThreadsConnector(GraphConnectorBase):
         "private profiles' posts", "replies under others' threads unless they match a search",
     )
 
-    config: ThreadsConfig
 
-    def __init__(self, name: str, config: ThreadsConfig, brands: Sequence[BrandView],
-                 session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        terms = config.search if config.search is not None else [k for b in brands for k in b.keywords]
+    def setup(self) -> None:
+        super().setup()
+        terms = self.config.search if self.config.search is not None else [k for b in self.brands for k in b.keywords]
         # "@acme" and "#acme" find what "acme" finds; each query counts against the daily 2,200.
         unique: dict[str, str] = {}
         for term in terms:

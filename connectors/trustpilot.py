@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._http import MalformedResponseError, Response, query_param, request
@@ -40,8 +39,6 @@ from connectors._reviews import (
     review_mention,
     review_reply,
 )
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.redact import register_secret
 
@@ -154,7 +151,7 @@ def to_reply(raw: Mapping[str, Any], *, source: str, brand: str) -> Reply | None
                         text=optional_text(reply.get("text")), url=review_url(ident))
 
 
-class TrustpilotConnector(ReviewConnectorBase):
+class TrustpilotConnector(ReviewConnectorBase[TrustpilotConfig]):
     """Polls one business unit's reviews; see docs/sources-reviews.md (much of this API is UNCONFIRMED)."""
 
     type_name: ClassVar[str] = "trustpilot"
@@ -167,25 +164,15 @@ class TrustpilotConnector(ReviewConnectorBase):
     hides: ClassVar[tuple[str, ...]] = (
         "edits to reviews older than the pages a poll reads", "reviews removed by Trustpilot",
     )
-    config: TrustpilotConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: TrustpilotConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.stream = f"bu:{config.business_unit_id}"
-        register_secret(config.api_key.get_secret_value())
+    def setup(self) -> None:
+        self.stream = f"bu:{self.config.business_unit_id}"
+        register_secret(self.config.api_key.get_secret_value())
         self._headers: dict[str, str] = {}
-        unit = quote(config.business_unit_id, safe="")
-        if config.access_token and config.access_token.get_secret_value().strip():
-            register_secret(config.access_token.get_secret_value())
-            self._headers["Authorization"] = f"Bearer {config.access_token.get_secret_value().strip()}"
+        unit = quote(self.config.business_unit_id, safe="")
+        if self.config.access_token and self.config.access_token.get_secret_value().strip():
+            register_secret(self.config.access_token.get_secret_value())
+            self._headers["Authorization"] = f"Bearer {self.config.access_token.get_secret_value().strip()}"
             self.reviews_path = f"/v1/private/business-units/{unit}/reviews"
         else:
             self.reviews_path = f"/v1/business-units/{unit}/reviews"

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._cursor import dump_cursor, id_order, load_cursor, saved_time
@@ -18,7 +17,6 @@ from connectors._http import RateLimitHeaders, Response
 from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import ConfigError, TransientSourceError
 
@@ -139,7 +137,7 @@ def to_reply(raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], *, 
     )
 
 
-class XConnector(HttpConnectorBase):
+class XConnector(HttpConnectorBase[XConfig]):
     """Polls recent search with `since_id`; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "x"
@@ -156,28 +154,18 @@ class XConnector(HttpConnectorBase):
         "edits and deletions after a tweet was read",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: XConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: XConfig = config
-        self.headers["Authorization"] = f"Bearer {secret(config.bearer_token)}"
+    def setup(self) -> None:
+        self.headers["Authorization"] = f"Bearer {secret(self.config.bearer_token)}"
         self.handles = list(dict.fromkeys(h.strip().lstrip("@") for b in self.brands for h in b.handles if h.strip("@ ")))
         self.streams: dict[str, str] = {}
-        query = config.query or default_query(self.brands, retweets=config.include_retweets)
+        query = self.config.query or default_query(self.brands, retweets=self.config.include_retweets)
         if query != "()" and query != "() -is:retweet":
             self.streams["search"] = query
-        if config.brand_replies and self.handles:
+        if self.config.brand_replies and self.handles:
             self.streams["replies"] = "(" + " OR ".join(f"from:{h}" for h in self.handles) + ") is:reply"
         for key, text in self.streams.items():
             if len(text) > MAX_QUERY:
-                raise ConfigError([f"connectors.{name}.query: the {key} query is {len(text)} characters; "
+                raise ConfigError([f"connectors.{self.name}.query: the {key} query is {len(text)} characters; "
                                    f"X allows {MAX_QUERY} (set a shorter `query`)"])
 
     async def _search(self, params: list[tuple[str, str]]) -> Response:

@@ -9,7 +9,6 @@ from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from config.types import Duration
@@ -33,9 +32,7 @@ from connectors._reviews import (
     read_newest_first,
     review_mention,
 )
-from connectors.base import BrandView
 from connectors.timeutil import zone
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, TransientSourceError
 from listener.redact import register_secret
@@ -127,7 +124,7 @@ def _next_utc_midnight(now: datetime) -> float:
     return (midnight - now).total_seconds()
 
 
-class YelpConnector(ReviewConnectorBase):
+class YelpConnector(ReviewConnectorBase[YelpConfig]):
     """Polls Yelp's review excerpts for the brand's businesses; it cannot see owner replies."""
 
     type_name: ClassVar[str] = "yelp"
@@ -140,20 +137,10 @@ class YelpConnector(ReviewConnectorBase):
         "the owner's replies (use `listener ack`)", "more than 3 reviews per poll (no paging)",
         "the full review text", "edits and deletions",
     )
-    config: YelpConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: YelpConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        register_secret(config.api_key.get_secret_value())
-        self._headers = {"Authorization": f"Bearer {config.api_key.get_secret_value().strip()}"}
+    def setup(self) -> None:
+        register_secret(self.config.api_key.get_secret_value())
+        self._headers = {"Authorization": f"Bearer {self.config.api_key.get_secret_value().strip()}"}
         self._spent = False  # the daily budget ran out during this poll
 
     async def _get(self, business: str) -> Response:

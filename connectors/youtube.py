@@ -10,7 +10,6 @@ from datetime import datetime, time, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
@@ -19,8 +18,6 @@ from connectors._http import Response
 from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors._watermark import Watermark
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 
@@ -123,7 +120,7 @@ class _Stream:
     params: tuple[tuple[str, str], ...]
 
 
-class YouTubeConnector(HttpConnectorBase):
+class YouTubeConnector(HttpConnectorBase[YouTubeConfig]):
     """Polls commentThreads (order=time) down to the last mark; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "youtube"
@@ -138,31 +135,21 @@ class YouTubeConnector(HttpConnectorBase):
         "edits and deletions after a comment was read", "the comment's language", "community posts and live chat",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: YouTubeConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: YouTubeConfig = config
+    def setup(self) -> None:
         self._auth: list[tuple[str, str]] = []
-        if secret(config.access_token):
-            self.headers["Authorization"] = f"Bearer {secret(config.access_token)}"
+        if secret(self.config.access_token):
+            self.headers["Authorization"] = f"Bearer {secret(self.config.access_token)}"
         else:
-            self._auth = [("key", secret(config.api_key))]
+            self._auth = [("key", secret(self.config.api_key))]
         common = [("part", "snippet,replies"), ("order", "time"), ("textFormat", "plainText"),
-                  ("maxResults", str(config.max_results))]
-        if config.search_terms:
-            common.append(("searchTerms", config.search_terms))
+                  ("maxResults", str(self.config.max_results))]
+        if self.config.search_terms:
+            common.append(("searchTerms", self.config.search_terms))
         self.streams = []
-        if config.channel_id:
-            self.streams.append(_Stream(f"channel:{config.channel_id}",
-                                        (("allThreadsRelatedToChannelId", config.channel_id), *common)))
-        self.streams += [_Stream(f"video:{v}", (("videoId", v), *common)) for v in dict.fromkeys(config.video_ids)]
+        if self.config.channel_id:
+            self.streams.append(_Stream(f"channel:{self.config.channel_id}",
+                                        (("allThreadsRelatedToChannelId", self.config.channel_id), *common)))
+        self.streams += [_Stream(f"video:{v}", (("videoId", v), *common)) for v in dict.fromkeys(self.config.video_ids)]
 
     def _brand_of(self, comment: Mapping[str, Any]) -> tuple[str, ...]:
         snippet = _snippet(comment)
