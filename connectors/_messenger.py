@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors._meta import BAD_ITEM, why
 from connectors._meta_webhook import DM_CHANNEL, conversation_of
-from connectors._parse import MalformedItemError, required_id, required_time, text_id
+from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id
 from connectors._watermark import Watermark
 from listener.domain import Mention, Reply
 
@@ -67,7 +67,7 @@ async def _messages(conn: FacebookConnector, thread: str, mark: Watermark, menti
                     raise MalformedItemError("message is not an object")
                 ident = required_id(item, "id", "message")
                 created = required_time(item.get("created_time"), "created_time")
-                sender = item.get("from") if isinstance(item.get("from"), Mapping) else {}
+                sender = mapping_of(item.get("from"))
                 sender_id = text_id(sender.get("id"))
                 if not sender_id:
                     raise MalformedItemError("message has no from.id")

@@ -225,10 +225,10 @@ MetaConfigT = TypeVar("MetaConfigT", bound=MetaConfig)
 class GraphConnectorBase(HttpConnectorBase[MetaConfigT]):
     """GET with Graph error mapping, usage-header back-off and cursor paging."""
 
-    config: MetaConfig
     version_attr: ClassVar[str] = "api_version"
 
     def setup(self) -> None:
+        """Bearer token and `appsecret_proof` for every Graph call."""
         token = secret(self.config.access_token)
         self.headers["Authorization"] = f"Bearer {token}"
         proof_secret = secret(self.config.app_secret)

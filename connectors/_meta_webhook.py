@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors._meta import BAD_ITEM, why
-from connectors._parse import MalformedItemError, text_id
+from connectors._parse import MalformedItemError, mapping_of, text_id
 from connectors.timeutil import to_utc
 from listener.domain import Mention, Reply
 
@@ -76,7 +76,7 @@ def page_feed(account: Account, value: Mapping[str, Any], when: datetime) -> tup
     item, verb = value.get("item"), value.get("verb")
     if verb not in ("add", "edited"):
         return None, None  # remove, hide, unhide: nothing to store
-    sender = value.get("from") if isinstance(value.get("from"), Mapping) else {}
+    sender = mapping_of(value.get("from"))
     author_id, name = text_id(sender.get("id")) or "", str(sender.get("name") or "")
     created = _time(value.get("created_time"), when)
     text = str(value.get("message") or "")
@@ -110,12 +110,12 @@ def instagram_comment(account: Account, value: Mapping[str, Any], when: datetime
                       ) -> tuple[Mention | None, Reply | None]:
     """An Instagram `comments` change (no timestamp is sent: the entry's time is used)."""
     ident = text_id(value.get("id"))
-    sender = value.get("from") if isinstance(value.get("from"), Mapping) else {}
+    sender = mapping_of(value.get("from"))
     author_id, name = text_id(sender.get("id")) or "", str(sender.get("username") or "")
     if not ident or not (author_id or name):
         raise MalformedItemError("comment has no id or from")
     parent = text_id(value.get("parent_id"))
-    media = value.get("media") if isinstance(value.get("media"), Mapping) else {}
+    media = mapping_of(value.get("media"))
     text = str(value.get("text") or "")
     if account.is_brand(author_id, name):
         if not parent:

@@ -241,6 +241,7 @@ class AppStoreConnector(ReviewConnectorBase[AppStoreConfig]):
     )
 
     def setup(self) -> None:
+        """App Store Connect tokens and the app's stream key."""
         self.tokens = ConnectTokens(self.config)
         self.stream = f"app:{self.config.app_id}"
         self.rate_state: dict[str, int] = {}  # the last X-Rate-Limit seen (for logs and tests)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,14 +23,14 @@ class ConnectorConfig(BaseModel):
 
     type: str = Field(description="Connector type; defaults to the table name.")
     enabled: bool = True
-    poll_interval: Duration = Field(default="2m", description="Time between polls.")
-    jitter: Duration = Field(default="5s", description="Random delay added to each poll.")
-    max_backoff: Duration = Field(default="1h", description="Longest wait after repeated failures.")
+    poll_interval: Duration = Field(default=timedelta(minutes=2), description="Time between polls.")
+    jitter: Duration = Field(default=timedelta(seconds=5), description="Random delay added to each poll.")
+    max_backoff: Duration = Field(default=timedelta(hours=1), description="Longest wait after repeated failures.")
     down_alert_after: Duration = Field(
-        default="30m", description="Alert when the source has been failing this long (0s: never)."
+        default=timedelta(minutes=30), description="Alert when the source has been failing this long (0s: never)."
     )
     gap_alert_after: Duration = Field(
-        default="0s", description="Alert when a usually busy source brings no mention this long (0s: never)."
+        default=timedelta(0), description="Alert when a usually busy source brings no mention this long (0s: never)."
     )
 
 

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import RateLimitHeaders, Response
-from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, http_url, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
 from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
@@ -84,7 +84,7 @@ def rkey(uri: str) -> str:
 
 def sort_at(post: Mapping[str, Any]) -> datetime:
     """`min(createdAt, indexedAt)`: createdAt is client-declared and may lie in the future."""
-    record = post.get("record") if isinstance(post.get("record"), Mapping) else {}
+    record = mapping_of(post.get("record"))
     indexed = required_time(post.get("indexedAt"), "indexedAt")
     try:
         created = required_time(record.get("createdAt"), "record.createdAt")
@@ -125,7 +125,7 @@ def to_mention(post: Mapping[str, Any], *, source: str, brands: tuple[str, ...])
     """Map a postView to a Mention whose id is its at:// URI."""
     uri = required_id(post, "uri", "post")
     author = _author(post)
-    record = post.get("record") if isinstance(post.get("record"), Mapping) else {}
+    record = mapping_of(post.get("record"))
     langs = record.get("langs")
     return Mention(
         source=source, external_id=uri, text=str(record.get("text") or ""), author="@" + str(author["handle"]),
@@ -139,7 +139,7 @@ def to_mention(post: Mapping[str, Any], *, source: str, brands: tuple[str, ...])
 def to_reply(post: Mapping[str, Any], *, source: str, in_reply_to: str | None = None) -> Reply:
     """Map a brand account's post to a Reply to its `record.reply.parent` (or to `in_reply_to`)."""
     uri = required_id(post, "uri", "post")
-    record = post.get("record") if isinstance(post.get("record"), Mapping) else {}
+    record = mapping_of(post.get("record"))
     target = in_reply_to or _reply_ref(record, "parent")
     if not target:
         raise MalformedItemError("post answers nothing")
@@ -171,6 +171,7 @@ class BlueskyConnector(HttpConnectorBase[BlueskyConfig]):
     )
 
     def setup(self) -> None:
+        """Search and brand-feed streams from the config (the login happens on the first poll)."""
         self._access: str | None = None
         self._refresh: str | None = None
         cfg, limit = self.config, str(self.config.limit)
@@ -245,7 +246,7 @@ class BlueskyConnector(HttpConnectorBase[BlueskyConfig]):
     async def poll(self, since: Cursor | None) -> Page:
         """Read every stream newest-first down to its mark (first run: the newest page only)."""
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
+        saved = mapping_of(state.get("streams"))
         marks = {s.key: Watermark.load(saved.get(s.key)) for s in self.streams}
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
@@ -292,7 +293,7 @@ class BlueskyConnector(HttpConnectorBase[BlueskyConfig]):
             uri, when, author = required_id(post, "uri", "post"), sort_at(post), _author(post)
             if not mark.is_new(uri, when, self.config.overlap):
                 return when
-            record = post.get("record") if isinstance(post.get("record"), Mapping) else {}
+            record = mapping_of(post.get("record"))
             if self.own("@" + str(author["handle"]), str(author["did"])):
                 if _reply_ref(record, "parent"):
                     reply = to_reply(post, source=self.name)
@@ -336,7 +337,7 @@ class BlueskyConnector(HttpConnectorBase[BlueskyConfig]):
             if not isinstance(post, Mapping):
                 continue  # notFoundPost / blockedPost
             try:
-                record = post.get("record") if isinstance(post.get("record"), Mapping) else {}
+                record = mapping_of(post.get("record"))
                 author = _author(post)
                 nodes.append(ThreadNode(required_id(post, "uri", "post"), _reply_ref(record, "parent"), sort_at(post),
                                         bool(self.own("@" + str(author["handle"]), str(author["did"]))), post))

@@ -115,6 +115,7 @@ class DiscourseConnector(HttpConnectorBase[DiscourseConfig]):
     )
 
     def setup(self) -> None:
+        """The API key headers, when a key is configured."""
         if secret(self.config.api_key):
             self.headers.update({"Api-Key": secret(self.config.api_key), "Api-Username": self.config.api_username})
 

@@ -21,7 +21,7 @@ from connectors._meta import (
     MetaConfig,
     why,
 )
-from connectors._parse import MalformedItemError, optional_time, required_id, required_time, text_id
+from connectors._parse import MalformedItemError, mapping_of, optional_time, required_id, required_time, text_id
 from connectors._reviews import review_mention
 from connectors._social import secret
 from connectors._watermark import Watermark
@@ -70,8 +70,8 @@ class FacebookConfig(MetaConfig):
 
 def author_of(item: Mapping[str, Any], what: str) -> tuple[str, str]:
     """(`from.id`, `from.name`) of a post or comment; `from` is only sent to a Page token."""
-    sender = item.get("from")
-    ident = text_id(sender.get("id")) if isinstance(sender, Mapping) else None
+    sender = mapping_of(item.get("from"))
+    ident = text_id(sender.get("id"))
     if not ident:
         raise MalformedItemError(f"{what} has no from.id (is the token a Page token with pages_read_user_content?)")
     return ident, str(sender.get("name") or "")
@@ -119,7 +119,7 @@ class FacebookConnector(GraphConnectorBase[FacebookConfig]):
         if self.paused():
             return Page([], since)
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
+        saved = mapping_of(state.get("streams"))
         marks = {k: Watermark.load(saved.get(k)) for k in ("feed", "comments", "ratings", "messages")}
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
@@ -281,7 +281,7 @@ class FacebookConnector(GraphConnectorBase[FacebookConfig]):
         created = required_time(item.get("created_time"), "created_time")
         story = item.get("open_graph_story")
         ident = text_id(story.get("id")) if isinstance(story, Mapping) else None
-        reviewer = item.get("reviewer") if isinstance(item.get("reviewer"), Mapping) else {}
+        reviewer = mapping_of(item.get("reviewer"))
         reviewer_id = text_id(reviewer.get("id"))
         if not ident and not reviewer_id:
             raise MalformedItemError("recommendation has neither open_graph_story.id nor reviewer.id")

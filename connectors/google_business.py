@@ -158,6 +158,7 @@ class GoogleBusinessConnector(ReviewConnectorBase[GoogleBusinessConfig]):
     )
 
     def setup(self) -> None:
+        """The OAuth2 token helper for the Business Profile scope."""
         self.tokens = GoogleTokens(self.config, SCOPE, self.session, self.clock.now)
 
     async def _get(

@@ -147,6 +147,7 @@ class GooglePlayConnector(ReviewConnectorBase[GooglePlayConfig]):
     )
 
     def setup(self) -> None:
+        """The OAuth2 token helper and the app's reviews URL."""
         self.tokens = GoogleTokens(self.config, SCOPE, self.session, self.clock.now)
         self.reviews_url = (
             f"{self.config.base_url}/androidpublisher/v3/applications/{quote(self.config.package_name, safe='')}/reviews"

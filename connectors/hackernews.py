@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
-from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, http_url, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at
 from connectors._watermark import Watermark
 from connectors.htmltext import html_to_text
@@ -122,6 +122,7 @@ class HackerNewsConnector(HttpConnectorBase[HackerNewsConfig]):
     )
 
     def setup(self) -> None:
+        """Search and brand-comment streams from the config."""
         terms = self.config.search if self.config.search is not None else tuple(k for b in self.brands for k in b.keywords)
         self.streams = [_Stream(f"search:{t}", t, self.config.tags) for t in dict.fromkeys(terms)]
         if self.config.brand_comments:
@@ -140,7 +141,7 @@ class HackerNewsConnector(HttpConnectorBase[HackerNewsConfig]):
     async def poll(self, since: Cursor | None) -> Page:
         """Fetch hits newer than each stream's mark (first run: the newest page only)."""
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
+        saved = mapping_of(state.get("streams"))
         marks = {s.key: Watermark.load(saved.get(s.key)) for s in self.streams}
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}

@@ -21,7 +21,7 @@ from connectors._meta import (
     why,
 )
 from connectors._meta_webhook import WebhookItems, entry_items
-from connectors._parse import MalformedItemError, optional_time, required_id, required_time, text_id
+from connectors._parse import MalformedItemError, mapping_of, optional_time, required_id, required_time, text_id
 from connectors._social import secret
 from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
@@ -66,7 +66,7 @@ class InstagramConfig(MetaConfig):
 
 def author_of(comment: Mapping[str, Any]) -> tuple[str, str]:
     """(`from.id`, username) of a comment; `username` alone when `from` is absent."""
-    sender = comment.get("from") if isinstance(comment.get("from"), Mapping) else {}
+    sender = mapping_of(comment.get("from"))
     ident = text_id(sender.get("id")) or ""
     name = text_id(sender.get("username")) or text_id(comment.get("username")) or ""
     if not ident and not name:
@@ -122,9 +122,9 @@ class InstagramConnector(GraphConnectorBase[InstagramConfig]):
         if self.paused():
             return Page([], since)
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
+        saved = mapping_of(state.get("streams"))
         marks = {k: Watermark.load(saved.get(k)) for k in ("comments", "tags")}
-        counts = state.get("counts") if isinstance(state.get("counts"), dict) else {}
+        counts = mapping_of(state.get("counts"))
         full = optional_time(state.get("full"))
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
@@ -141,7 +141,7 @@ class InstagramConnector(GraphConnectorBase[InstagramConfig]):
                               "counts": counts, "full": full.isoformat() if full else None})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
-    async def _comments(self, counts: dict[str, Any], mark: Watermark, mentions: dict[str, Mention],
+    async def _comments(self, counts: Mapping[str, Any], mark: Watermark, mentions: dict[str, Mention],
                         replies: dict[str, Reply]) -> dict[str, Any]:
         """Read comments of the newest media whose `comments_count` changed; returns the counts to remember."""
         media: list[Mapping[str, Any]] = []
@@ -284,7 +284,8 @@ class InstagramConnector(GraphConnectorBase[InstagramConfig]):
                 comment = data.get("mentioned_comment")
                 if not isinstance(comment, Mapping):
                     raise MalformedItemError("no mentioned_comment in the answer")
-                media = comment.get("media") if isinstance(comment.get("media"), Mapping) else {"id": media_id}
+                given = comment.get("media")
+                media: Mapping[str, Any] = given if isinstance(given, Mapping) else {"id": media_id}
                 ident = required_id(comment, "id", "comment")
                 _, name = author_of(comment)
                 mention = self.comment_mention(comment, ident, required_time(comment.get("timestamp"), "timestamp"),

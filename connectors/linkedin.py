@@ -16,7 +16,7 @@ from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response, parse_retry_after
 from connectors._meta import BAD_ITEM, why
-from connectors._parse import MalformedItemError, http_url, required_time, text_id
+from connectors._parse import MalformedItemError, http_url, mapping_of, required_time, text_id
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
@@ -112,6 +112,7 @@ class LinkedInConnector(HttpConnectorBase[LinkedInConfig]):
 
 
     def setup(self) -> None:
+        """The organization URN and the versioned REST headers."""
         self.org = f"urn:li:organization:{self.config.organization_id}"
         self.headers.update({"Authorization": f"Bearer {secret(self.config.access_token)}",
                              "LinkedIn-Version": self.config.linkedin_version, "X-Restli-Protocol-Version": "2.0.0"})
@@ -144,9 +145,10 @@ class LinkedInConnector(HttpConnectorBase[LinkedInConfig]):
             data = await self._call(path, f"{query}&start={start}&count={self.config.count}")
             elements = list_at(data, "elements", f"{self.name}: {path}", optional=True)
             found += elements
-            paging = data.get("paging") if isinstance(data.get("paging"), Mapping) else {}
+            paging = mapping_of(data.get("paging"))
             total = paging.get("total")
-            links = paging.get("links") if isinstance(paging.get("links"), list) else []
+            listed = paging.get("links")
+            links: list[Any] = listed if isinstance(listed, list) else []
             more = any(isinstance(link, Mapping) and link.get("rel") == "next" for link in links)
             start += len(elements)
             if not elements or (isinstance(total, int) and start >= total) or (total is None and not more
@@ -157,7 +159,7 @@ class LinkedInConnector(HttpConnectorBase[LinkedInConfig]):
     async def poll(self, since: Cursor | None) -> Page:
         """Read comments under the newest `post_checks` posts (with their replies) down to the mark."""
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
+        saved = mapping_of(state.get("streams"))
         mark = Watermark.load(saved.get("comments"))
         posts = await self._call("/posts", f"author={urn_path(self.org)}&q=author&count={self.config.post_checks}"
                                            "&sortBy=CREATED")

@@ -200,6 +200,7 @@ class MastodonConnector(ConnectorBase[MastodonConfig]):
     )
 
     def setup(self) -> None:
+        """Home domain, bearer header and the streams to poll."""
         self.home = self.config.home_domain
         self._headers: dict[str, str] = {}
         if self.config.access_token and self.config.access_token.get_secret_value():

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, RateLimitHeaders, Response
-from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, http_url, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
 from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
@@ -168,6 +168,7 @@ class RedditConnector(HttpConnectorBase[RedditConfig]):
     )
 
     def setup(self) -> None:
+        """Reddit's own User-Agent, when set, and the streams to poll."""
         if self.config.user_agent:
             self.headers["User-Agent"] = self.config.user_agent
         self._token: str | None = None
@@ -233,7 +234,7 @@ class RedditConnector(HttpConnectorBase[RedditConfig]):
     async def poll(self, since: Cursor | None) -> Page:
         """Fetch what is new on every stream since the cursor (first run: the newest page only)."""
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
+        saved = mapping_of(state.get("streams"))
         known = {s.key for s in self.streams}
         positions = {k: Watermark.load(v) for k, v in saved.items() if k in known}
         mentions: dict[str, Mention] = {}
@@ -259,7 +260,7 @@ class RedditConnector(HttpConnectorBase[RedditConfig]):
                     logger.warning("%s: %s does not exist (404); skipped", self.name, stream.path)
                     return False
                 listing = data_of(resp, f"{self.name}: {stream.path}")
-                body = listing.get("data") if isinstance(listing.get("data"), Mapping) else {}
+                body = mapping_of(listing.get("data"))
                 children = list_at(body, "children", f"{self.name}: {stream.path}")
                 oldest: datetime | None = None
                 for child in children:

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor, saved_time
 from connectors._http import MalformedResponseError
-from connectors._parse import MalformedItemError, http_url, why_skipped
+from connectors._parse import MalformedItemError, http_url, mapping_of, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig
 from connectors.htmltext import html_to_text
 from listener.dedupe import canonical_url
@@ -132,7 +132,7 @@ class RssConnector(HttpConnectorBase[RssConfig]):
         retry time is kept in its cursor entry (`retry_at`), the other feeds go on.
         """
         state = load_cursor(since, source=self.name)
-        saved = state.get("feeds") if isinstance(state.get("feeds"), dict) else {}
+        saved = mapping_of(state.get("feeds"))
         feeds = {url: saved[url] for url in self.config.feeds if isinstance(saved.get(url), dict)}
         mentions: dict[str, Mention] = {}
         failures: list[SourceError] = []

@@ -18,7 +18,7 @@ from connectors._meta import (
     MetaConfig,
     why,
 )
-from connectors._parse import MalformedItemError, required_id, required_time, text_id
+from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id
 from connectors._social import ThreadNode, brand_answers, secret
 from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
@@ -74,6 +74,7 @@ class ThreadsConnector(GraphConnectorBase[ThreadsConfig]):
 
 
     def setup(self) -> None:
+        """Search terms, deduplicated (each query counts against the daily quota)."""
         super().setup()
         terms = self.config.search if self.config.search is not None else [k for b in self.brands for k in b.keywords]
         # "@acme" and "#acme" find what "acme" finds; each query counts against the daily 2,200.
@@ -93,7 +94,7 @@ class ThreadsConnector(GraphConnectorBase[ThreadsConfig]):
         if self.paused():
             return Page([], since)
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
+        saved = mapping_of(state.get("streams"))
         keys = [f"search:{t}" for t in self.terms] + (["conversations"] if self.config.replies_to_brand else [])
         marks = {k: Watermark.load(saved.get(k)) for k in keys}
         mentions: dict[str, Mention] = {}

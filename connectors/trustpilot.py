@@ -166,6 +166,7 @@ class TrustpilotConnector(ReviewConnectorBase[TrustpilotConfig]):
     )
 
     def setup(self) -> None:
+        """API key and token headers, and the public or private reviews path."""
         self.stream = f"bu:{self.config.business_unit_id}"
         register_secret(self.config.api_key.get_secret_value())
         self._headers: dict[str, str] = {}

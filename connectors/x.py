@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._cursor import dump_cursor, id_order, load_cursor, saved_time
 from connectors._http import RateLimitHeaders, Response
-from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, http_url, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors.base import BrandView
 from listener.domain import Cursor, Mention, Page, Reply
@@ -155,6 +155,7 @@ class XConnector(HttpConnectorBase[XConfig]):
     )
 
     def setup(self) -> None:
+        """The bearer header and the search / brand-replies queries (checked against X's length limit)."""
         self.headers["Authorization"] = f"Bearer {secret(self.config.bearer_token)}"
         self.handles = list(dict.fromkeys(h.strip().lstrip("@") for b in self.brands for h in b.handles if h.strip("@ ")))
         self.streams: dict[str, str] = {}
@@ -196,9 +197,9 @@ class XConnector(HttpConnectorBase[XConfig]):
         and the next poll searches from it (`start_time`) through every page.
         """
         state = load_cursor(since, source=self.name)
-        saved = state.get("since") if isinstance(state.get("since"), dict) else {}
+        saved = mapping_of(state.get("since"))
         positions = {k: v for k, v in saved.items() if k in self.streams and isinstance(v, str)}
-        saved_starts = state.get("starts") if isinstance(state.get("starts"), dict) else {}
+        saved_starts = mapping_of(state.get("starts"))
         starts = {k: v for k, v in saved_starts.items()
                   if k in self.streams and k not in positions and saved_time(v) is not None}
         mentions: dict[str, Mention] = {}
@@ -230,7 +231,7 @@ class XConnector(HttpConnectorBase[XConfig]):
         for number in range(self.config.max_pages):
             resp = await self._search([*base, *((("next_token", token),) if token else ())])
             data = data_of(resp, f"{self.name}: recent search")
-            meta = data.get("meta") if isinstance(data.get("meta"), Mapping) else {}
+            meta = mapping_of(data.get("meta"))
             if number == 0:
                 newest = text_id(meta.get("newest_id"))  # absent when result_count is 0
             self._take(data, mentions, replies)
@@ -249,7 +250,7 @@ class XConnector(HttpConnectorBase[XConfig]):
 
     def _take(self, data: Mapping[str, Any], mentions: dict[str, Mention], replies: dict[str, Reply]) -> None:
         tweets = list_at(data, "data", f"{self.name}: recent search", optional=True)
-        includes = data.get("includes") if isinstance(data.get("includes"), Mapping) else {}
+        includes = mapping_of(data.get("includes"))
         users = _by_id(includes.get("users"))
         originals = _by_id(includes.get("tweets"))
         for tweet in tweets:
@@ -289,7 +290,7 @@ class XConnector(HttpConnectorBase[XConfig]):
             oldest = min((m.external_id for m in waiting), key=id_order)
             resp = await self._search([("query", f"conversation_id:{thread} ({froms})"), ("since_id", oldest)])
             data = data_of(resp, f"{self.name}: recent search")
-            includes = data.get("includes") if isinstance(data.get("includes"), Mapping) else {}
+            includes = mapping_of(data.get("includes"))
             users = _by_id(includes.get("users"))
             tweets = [t for t in list_at(data, "data", f"{self.name}: recent search", optional=True) if isinstance(t, Mapping)]
             for mention in waiting:

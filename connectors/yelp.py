@@ -139,6 +139,7 @@ class YelpConnector(ReviewConnectorBase[YelpConfig]):
     )
 
     def setup(self) -> None:
+        """The bearer header for the Fusion API."""
         register_secret(self.config.api_key.get_secret_value())
         self._headers = {"Authorization": f"Bearer {self.config.api_key.get_secret_value().strip()}"}
         self._spent = False  # the daily budget ran out during this poll

@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response
-from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, http_url, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
@@ -136,6 +136,7 @@ class YouTubeConnector(HttpConnectorBase[YouTubeConfig]):
     )
 
     def setup(self) -> None:
+        """Credentials and the channel / video streams to poll."""
         self._auth: list[tuple[str, str]] = []
         if secret(self.config.access_token):
             self.headers["Authorization"] = f"Bearer {secret(self.config.access_token)}"
@@ -181,7 +182,7 @@ class YouTubeConnector(HttpConnectorBase[YouTubeConfig]):
     async def poll(self, since: Cursor | None) -> Page:
         """Read each target's threads newest-first down to its mark (first run: the newest page only)."""
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
+        saved = mapping_of(state.get("streams"))
         marks = {s.key: Watermark.load(saved.get(s.key)) for s in self.streams}
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
@@ -270,7 +271,7 @@ class YouTubeConnector(HttpConnectorBase[YouTubeConfig]):
     async def _all_replies(self, item: Mapping[str, Any]) -> list[Any]:
         """The thread's replies; fetched with comments.list when commentThreads returned only some."""
         inline = _inline_replies(item)
-        snippet = item.get("snippet") if isinstance(item.get("snippet"), Mapping) else {}
+        snippet = mapping_of(item.get("snippet"))
         total = snippet.get("totalReplyCount")
         if not isinstance(total, int) or total <= len(inline):
             return inline
