@@ -1,4 +1,4 @@
-"""The connector contract (`poll(cursor) -> Page`, `replies(open mentions)`) and the generic base that keeps its state."""
+"""The connector contract (`poll(cursor) -> Page`, `replies(open mentions)`) and the generic base keeping its state."""
 
 from __future__ import annotations
 

@@ -228,7 +228,8 @@ class BlueskyConnector(HttpConnectorBase[BlueskyConfig]):
                 await self._renew()
                 continue
             if resp.status in (401, 403):
-                hint = "" if self.config.identifier else " (public search needs a login: set identifier and app_password)"
+                hint = ("" if self.config.identifier
+                        else " (public search needs a login: set identifier and app_password)")
                 raise SourceAuthError(f"{self.name}: {method}: HTTP {resp.status} {error or ''}{hint}")
             raise SourceError(f"{self.name}: {method}: HTTP {resp.status} {error}")
         raise SourceAuthError(f"{self.name}: {method}: session still expired after renewal")

@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, Response, parse_retry_after
-from connectors._parse import MalformedItemError, http_url, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, http_url, mapping_of, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors.htmltext import html_to_text
 from listener.domain import Cursor, Mention, Page, Reply
@@ -32,7 +32,9 @@ class DiscourseConfig(HttpSourceConfig):
     api_key: SecretStr | None = Field(default=None, description="Admin or user API key; ${DISCOURSE_API_KEY}.")
     api_username: str = Field(default="system", description="Api-Username sent with api_key.")
     latest_posts: bool = Field(default=True, description="Poll /posts.json (every new post on the forum).")
-    search: tuple[str, ...] = Field(default=(), description="Also search these terms (for forums too busy to read whole).")
+    search: tuple[str, ...] = Field(
+        default=(), description="Also search these terms (for forums too busy to read whole)."
+    )
     thread_checks: int = Field(default=20, ge=0, le=1000, description="Open mentions' topics fetched per reply sweep.")
 
     @field_validator("base_url")
@@ -144,7 +146,7 @@ class DiscourseConnector(HttpConnectorBase[DiscourseConfig]):
     async def poll(self, since: Cursor | None) -> Page:
         """Read posts newer than the last post id seen (first run: the newest page only)."""
         state = load_cursor(since, source=self.name)
-        marks = {k: v for k, v in (state.get("marks") or {}).items() if isinstance(v, int)} if isinstance(state.get("marks"), dict) else {}
+        marks = {k: v for k, v in mapping_of(state.get("marks")).items() if isinstance(v, int)}
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         if self.config.latest_posts:
@@ -162,7 +164,8 @@ class DiscourseConnector(HttpConnectorBase[DiscourseConfig]):
             posts = list_at(data, "latest_posts", f"{self.name}: posts.json")
             ids = [p["id"] for p in posts if isinstance(p, Mapping) and isinstance(p.get("id"), int)]
             for post in posts:
-                if isinstance(post, Mapping) and isinstance(post.get("id"), int) and mark is not None and post["id"] <= mark:
+                if (isinstance(post, Mapping) and isinstance(post.get("id"), int) and mark is not None
+                        and post["id"] <= mark):
                     continue
                 self._take(post, mentions, replies)
             if ids:
@@ -184,10 +187,12 @@ class DiscourseConnector(HttpConnectorBase[DiscourseConfig]):
                       if isinstance(t, Mapping)}
             ids = [p["id"] for p in posts if isinstance(p, Mapping) and isinstance(p.get("id"), int)]
             for post in posts:
-                if not isinstance(post, Mapping) or (mark is not None and isinstance(post.get("id"), int) and post["id"] <= mark):
+                if not isinstance(post, Mapping) or (
+                        mark is not None and isinstance(post.get("id"), int) and post["id"] <= mark):
                     continue
                 topic = topics.get(post.get("topic_id")) or {}
-                self._take({**post, "topic_title": topic.get("title"), "topic_slug": topic.get("slug")}, mentions, replies)
+                titled = {**post, "topic_title": topic.get("title"), "topic_slug": topic.get("slug")}
+                self._take(titled, mentions, replies)
             if ids:
                 newest = max(ids + ([newest] if newest is not None else []))
             if mark is None or not ids or min(ids) <= mark or not _more_results(data):

@@ -150,7 +150,8 @@ class GooglePlayConnector(ReviewConnectorBase[GooglePlayConfig]):
         """The OAuth2 token helper and the app's reviews URL."""
         self.tokens = GoogleTokens(self.config, SCOPE, self.session, self.clock.now)
         self.reviews_url = (
-            f"{self.config.base_url}/androidpublisher/v3/applications/{quote(self.config.package_name, safe='')}/reviews"
+            f"{self.config.base_url}/androidpublisher/v3/applications/"
+            f"{quote(self.config.package_name, safe='')}/reviews"
         )
         self.stream = f"app:{self.config.package_name}"
 

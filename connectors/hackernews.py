@@ -123,7 +123,8 @@ class HackerNewsConnector(HttpConnectorBase[HackerNewsConfig]):
 
     def setup(self) -> None:
         """Search and brand-comment streams from the config."""
-        terms = self.config.search if self.config.search is not None else tuple(k for b in self.brands for k in b.keywords)
+        config = self.config
+        terms = config.search if config.search is not None else tuple(k for b in self.brands for k in b.keywords)
         self.streams = [_Stream(f"search:{t}", t, self.config.tags) for t in dict.fromkeys(terms)]
         if self.config.brand_comments:
             users = dict.fromkeys(h.strip().lstrip("@") for b in self.brands for h in b.handles)

@@ -34,7 +34,9 @@ class LinkedInConfig(HttpSourceConfig):
     base_url: str = Field(default="https://api.linkedin.com", description="API root (/rest/... below it).")
     access_token: SecretStr | None = Field(default=None, description="Member OAuth token of a Page admin.")
     organization_id: str = Field(default="", description="The company Page's numeric organization id.")
-    linkedin_version: str = Field(default="202511", description="LinkedIn-Version header (YYYYMM; one year of support).")
+    linkedin_version: str = Field(
+        default="202511", description="LinkedIn-Version header (YYYYMM; one year of support)."
+    )
     post_checks: int = Field(default=20, ge=1, le=100, description="Newest posts whose comments are read per poll.")
     count: int = Field(default=50, ge=1, le=100, description="Page size (1-100).")
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late comments.")

@@ -227,7 +227,9 @@ class MastodonConnector(ConnectorBase[MastodonConfig]):
             )
         return streams
 
-    async def _get(self, path: str, params: Sequence[tuple[str, str]] = (), *, ok: frozenset[int] = frozenset()) -> Response:
+    async def _get(
+        self, path: str, params: Sequence[tuple[str, str]] = (), *, ok: frozenset[int] = frozenset()
+    ) -> Response:
         return await request(
             self.session, "GET", self.config.base_url + path,
             params=list(params), headers=self._headers, timeout=self.config.timeout.total_seconds(),

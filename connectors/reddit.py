@@ -39,9 +39,13 @@ class RedditConfig(HttpSourceConfig):
     client_secret: SecretStr | None = Field(default=None, description="OAuth app secret; ${REDDIT_CLIENT_SECRET}.")
     username: str | None = Field(default=None, description="Script-app user (password grant); else app-only.")
     password: SecretStr | None = Field(default=None, description="Script-app password; ${REDDIT_PASSWORD}.")
-    user_agent: str | None = Field(default=None, description="Reddit wants '<platform>:<app>:<version> (by /u/<name>)'.")
+    user_agent: str | None = Field(
+        default=None, description="Reddit wants '<platform>:<app>:<version> (by /u/<name>)'."
+    )
     search: tuple[str, ...] | None = Field(default=None, description="Search terms; default: the brands' keywords.")
-    subreddits: tuple[str, ...] = Field(default=(), description="Restrict search to these, and poll their new comments.")
+    subreddits: tuple[str, ...] = Field(
+        default=(), description="Restrict search to these, and poll their new comments."
+    )
     brand_comments: bool = Field(default=True, description="Poll the brand accounts' comments for replies.")
     limit: int = Field(default=100, ge=1, le=100, description="Page size (Reddit caps it at 100).")
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late-indexed posts.")
@@ -110,7 +114,8 @@ def to_mention(raw: Mapping[str, Any], *, kind: str, source: str, brands: tuple[
     if not author:
         raise MalformedItemError("thing has no author")
     edited = raw.get("edited")  # false, or the epoch of the last edit
-    edited_at = required_time(edited) if isinstance(edited, int | float) and not isinstance(edited, bool) and edited else None
+    was_edited = isinstance(edited, int | float) and not isinstance(edited, bool) and edited
+    edited_at = required_time(edited) if was_edited else None
     fullname = _fullname(raw, kind)
     return Mention(
         source=source,
@@ -221,7 +226,9 @@ class RedditConnector(HttpConnectorBase[RedditConfig]):
             self._token_expires = now + timedelta(seconds=max(0.0, seconds - 60))  # renew a minute early
         return {"Authorization": f"bearer {self._token}"}
 
-    async def _listing(self, path: str, params: Sequence[tuple[str, str]], *, ok: frozenset[int] = frozenset()) -> Response:
+    async def _listing(
+        self, path: str, params: Sequence[tuple[str, str]], *, ok: frozenset[int] = frozenset()
+    ) -> Response:
         if not self.config.oauth:
             path += ".json"  # the public site serves JSON under .json paths
         retry = frozenset({401}) if self.config.oauth else frozenset()

@@ -98,9 +98,11 @@ def to_mention(entry: Mapping[str, Any], *, feed_url: str, feed_title: str, sour
     link = str(entry.get("link") or "")
     url = unwrap(link) if unwrap_links else link
     when = entry_time(entry)
-    author = str(entry.get("author") or "").strip() or urlsplit(url).hostname or feed_title or urlsplit(feed_url).hostname or ""
+    author = (str(entry.get("author") or "").strip() or urlsplit(url).hostname or feed_title
+              or urlsplit(feed_url).hostname or "")
     return Mention(
-        source=source, external_id=canonical_url(url) or ident, text=entry_text(entry), author=author, created_at=when or seen_at, url=url,
+        source=source, external_id=canonical_url(url) or ident, text=entry_text(entry), author=author,
+        created_at=when or seen_at, url=url,
         brands=brands,
         raw={"feed": feed_url, "feed_title": feed_title, "id": ident, "title": entry.get("title"), "link": link,
              "date_missing": when is None},

@@ -41,7 +41,9 @@ class ThreadsConfig(MetaConfig):
     )
     search_mode: str = Field(default="KEYWORD", pattern="^(KEYWORD|TAG)$", description="KEYWORD or TAG (topic tags).")
     replies_to_brand: bool = Field(default=True, description="Read the conversations under the brand's newest threads.")
-    thread_checks: int = Field(default=10, ge=0, le=100, description="Brand threads whose conversation is read per poll.")
+    thread_checks: int = Field(
+        default=10, ge=0, le=100, description="Brand threads whose conversation is read per poll."
+    )
 
     @model_validator(mode="after")
     def _needs(self) -> ThreadsConfig:
@@ -204,8 +206,8 @@ class ThreadsConnector(GraphConnectorBase[ThreadsConfig]):
                                 raise MalformedItemError("post is not an object")
                             ident = required_id(item, "id", "post")
                             name = text_id(item.get("username")) or ""
-                            nodes.append(ThreadNode(ident, _ref(item, "replied_to"), required_time(item.get("timestamp")),
-                                                    self._is_brand(name), item))
+                            when = required_time(item.get("timestamp"))
+                            nodes.append(ThreadNode(ident, _ref(item, "replied_to"), when, self._is_brand(name), item))
                         except BAD_ITEM as err:
                             self.skip(item, why(err))
             except GraphSourceError as err:
@@ -219,5 +221,6 @@ class ThreadsConnector(GraphConnectorBase[ThreadsConfig]):
                     name = text_id(node.item.get("username")) or self.config.username
                     found.append(Reply(source=self.name, external_id=node.id, in_reply_to=mention.external_id,
                                        author=f"@{name}", created_at=node.created_at,
-                                       url=str(node.item.get("permalink") or ""), text=str(node.item.get("text") or "")))
+                                       url=str(node.item.get("permalink") or ""),
+                                       text=str(node.item.get("text") or "")))
         return found

@@ -157,7 +157,8 @@ class XConnector(HttpConnectorBase[XConfig]):
     def setup(self) -> None:
         """The bearer header and the search / brand-replies queries (checked against X's length limit)."""
         self.headers["Authorization"] = f"Bearer {secret(self.config.bearer_token)}"
-        self.handles = list(dict.fromkeys(h.strip().lstrip("@") for b in self.brands for h in b.handles if h.strip("@ ")))
+        handles = (h.strip().lstrip("@") for b in self.brands for h in b.handles if h.strip("@ "))
+        self.handles = list(dict.fromkeys(handles))
         self.streams: dict[str, str] = {}
         query = self.config.query or default_query(self.brands, retweets=self.config.include_retweets)
         if query != "()" and query != "() -is:retweet":
@@ -171,7 +172,8 @@ class XConnector(HttpConnectorBase[XConfig]):
 
     async def _search(self, params: list[tuple[str, str]]) -> Response:
         params = [*params, ("max_results", str(self.config.max_results)), ("tweet.fields", TWEET_FIELDS),
-                  ("expansions", "author_id,referenced_tweets.id,referenced_tweets.id.author_id"), ("user.fields", "username,name,public_metrics")]
+                  ("expansions", "author_id,referenced_tweets.id,referenced_tweets.id.author_id"),
+                  ("user.fields", "username,name,public_metrics")]
         resp = await self.get(self.config.base_url + "/tweets/search/recent", params, ok=frozenset({429}))
         if resp.status == 429:
             raise self._too_many(resp)
@@ -269,7 +271,8 @@ class XConnector(HttpConnectorBase[XConfig]):
                         replies[reply.external_id] = reply
                     continue
                 text = str(tweet.get("text") or "")
-                mention = to_mention(tweet, users, source=self.name, brands=self.attribute(text, mentioned_handles(text)))
+                brands = self.attribute(text, mentioned_handles(text))
+                mention = to_mention(tweet, users, source=self.name, brands=brands)
             except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
                 self.skip(tweet, why_skipped(err))
                 continue
@@ -292,14 +295,17 @@ class XConnector(HttpConnectorBase[XConfig]):
             data = data_of(resp, f"{self.name}: recent search")
             includes = mapping_of(data.get("includes"))
             users = _by_id(includes.get("users"))
-            tweets = [t for t in list_at(data, "data", f"{self.name}: recent search", optional=True) if isinstance(t, Mapping)]
+            listed = list_at(data, "data", f"{self.name}: recent search", optional=True)
+            tweets = [t for t in listed if isinstance(t, Mapping)]
             for mention in waiting:
                 reply = self._answer(mention, tweets, users)
                 if reply is not None:
                     found.append(reply)
         return found
 
-    def _answer(self, mention: Mention, tweets: list[Mapping[str, Any]], users: Mapping[str, Mapping[str, Any]]) -> Reply | None:
+    def _answer(
+        self, mention: Mention, tweets: list[Mapping[str, Any]], users: Mapping[str, Mapping[str, Any]]
+    ) -> Reply | None:
         """A direct reply wins; otherwise the brand's earliest tweet later in the conversation."""
         best: tuple[bool, datetime, Reply] | None = None
         for tweet in tweets:

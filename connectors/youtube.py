@@ -197,7 +197,8 @@ class YouTubeConnector(HttpConnectorBase[YouTubeConfig]):
         taken: list[tuple[str, datetime]] = []
         try:
             for _ in range(self.config.max_pages):
-                resp = await self._call("/commentThreads", [*stream.params, *((("pageToken", token),) if token else ())])
+                page = (("pageToken", token),) if token else ()
+                resp = await self._call("/commentThreads", [*stream.params, *page])
                 if resp is None:
                     return
                 data = data_of(resp, f"{self.name}: commentThreads")
