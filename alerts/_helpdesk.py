@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import html
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from datetime import datetime
 from typing import ClassVar
 
 from alerts._format import title
-from alerts.base import Event, EventKind
+from alerts.base import Event, EventKind, Sink
 from alerts.mail_render import html_fragment
 
 _SOLVED = ":solved"
@@ -37,7 +37,7 @@ def parse_ref(ref: str | None) -> tuple[int | None, bool]:
     return (int(text), bool(ref and ref.endswith(_SOLVED))) if text.isdigit() else (None, False)
 
 
-class HelpdeskSink(ABC):
+class HelpdeskSink(Sink):
     """One ticket per complaint case: found or created once, a private note per later event, solved on the reply.
 
     Subclasses say how their help desk finds a case's ticket, creates one and adds a note; the
@@ -55,10 +55,6 @@ class HelpdeskSink(ABC):
             return False
         return event.kind.value in self._create_on or event.kind.value in NOTE_KINDS
 
-    def channel_for(self, event: Event) -> str:
-        """The help desk is one channel for noise controls."""
-        return self.name
-
     async def send(self, event: Event, previous_ref: str | None) -> str | None:
         """Open the case's ticket, or add a note to it (solving it on a reply). Returns `<ticket id>[:solved]`."""
         ticket, solved = parse_ref(previous_ref)
@@ -71,8 +67,6 @@ class HelpdeskSink(ABC):
             return None  # nothing to annotate (yet)
         return str(await self._create(event))
 
-    async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the caller."""
 
     @abstractmethod
     async def _find(self, event: Event) -> tuple[int | None, bool]:

@@ -20,7 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from alerts._format import one_line
-from alerts.base import Event, EventKind
+from alerts.base import Event, EventKind, Sink
 from alerts.payload import encode
 from alerts.registry import SinkContext
 from config.schema import MqttSettings
@@ -80,10 +80,11 @@ async def _watch(client: aiomqtt.Client) -> None:
         return
 
 
-class MqttSink:
+class MqttSink(Sink):
     """Publish every event (mentions and alerts) to an MQTT broker with aiomqtt."""
 
     name: ClassVar[str] = "mqtt"
+    noise_controls = False  # a machine consumer: every event, mutes and quiet hours do not apply
 
     def __init__(self, settings: MqttSettings) -> None:
         self._settings = settings
@@ -148,7 +149,7 @@ class MqttSink:
 
     async def _publish(self, link: _Link, topic: str, payload: bytes) -> None:
         """Publish and wait for the acknowledgement, or fail at once if the connection drops."""
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties = Properties(PacketTypes.PUBLISH)
         properties.ContentType = "application/json"
         publish = asyncio.ensure_future(
             link.client.publish(topic, payload, qos=self._settings.qos, properties=properties, timeout=self._timeout)

@@ -15,7 +15,7 @@ import aiohttp
 
 from alerts._format import body_text, facts, one_line, safe_http_url, title, truncate
 from alerts._http import raise_for, request
-from alerts.base import Event, EventKind
+from alerts.base import Event, EventKind, Sink
 from alerts.registry import SinkContext
 from config.sinks import PagerDutyRoute, PagerDutySettings
 from listener.clock import Clock, SystemClock
@@ -44,7 +44,7 @@ def dedup_key(case: str) -> str:
     return "listener:" + hashlib.sha256(case.encode("utf-8", "replace")).hexdigest()
 
 
-class PagerDutySink:
+class PagerDutySink(Sink):
     """Page on breaches and escalations; resolve when the brand replied."""
 
     name: ClassVar[str] = "pagerduty"
@@ -52,6 +52,8 @@ class PagerDutySink:
     def __init__(self, settings: PagerDutySettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
         assert settings.routing_key is not None  # validated by the settings
         self._settings = settings
+        # Off by default: PagerDuty's own schedules and dedup decide who is woken.
+        self.noise_controls = settings.noise_controls
         self._session = session
         self._clock = clock or SystemClock()
         self._timeout = settings.timeout.total_seconds()
@@ -68,11 +70,6 @@ class PagerDutySink:
     def from_settings(cls, settings: PagerDutySettings, context: SinkContext) -> PagerDutySink:
         """Build from `[alerts.pagerduty]` (the registry's entry point)."""
         return cls(settings, context.session, clock=context.clock)
-
-    @property
-    def noise_controls(self) -> bool:
-        """Off by default: PagerDuty's own schedules and dedup decide who is woken."""
-        return self._settings.noise_controls
 
     def accepts(self, event: Event) -> bool:
         """The trigger kinds, and replies to complaints that were alerted on (they resolve)."""
@@ -106,8 +103,6 @@ class PagerDutySink:
         await self._enqueue(document, event.id)
         return f"{_REF_PREFIX}{service.label}:{state}"
 
-    async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the caller."""
 
     def _trigger(self, event: Event, service: _Service) -> dict[str, Any]:
         now = self._clock.now()
@@ -154,6 +149,7 @@ def _problem(data: Any) -> str:
     """PagerDuty's `{"status", "message", "errors": [...]}` as one line (it may quote our input)."""
     if not isinstance(data, dict):
         return ""
-    errors = data.get("errors") if isinstance(data.get("errors"), list) else []
+    listed = data.get("errors")
+    errors: list[Any] = listed if isinstance(listed, list) else []
     parts = [str(data.get("message") or ""), *(str(e) for e in errors[:3])]
     return "; ".join(p for p in parts if p)

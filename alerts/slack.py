@@ -7,6 +7,7 @@ failure becomes a `SinkError`, so the outbox keeps the event and retries it late
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError, SlackObjectFormati
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from alerts.base import Event, EventKind
+from alerts.base import Event, EventKind, Sink
 from alerts.registry import SinkContext
 from alerts.slack_blocks import SlackMessage, render, render_digest
 from config.schema import SlackRoute, SlackSettings
@@ -110,7 +111,7 @@ class _Target:
     hook: AsyncWebhookClient | None = None
 
 
-class SlackSink:
+class SlackSink(Sink):
     """Deliver WARN/BREACH/REPLIED/SOURCE events to Slack.
 
     Bot-token mode posts the first event of a thread and updates that message afterwards;
@@ -166,6 +167,9 @@ class SlackSink:
             self._routes.append((route, target))
         self._by_label = {target.label: target for _, target in reversed(self._routes)}
         self._by_label.setdefault(self._default.label, self._default)
+        # One send at a time when webhooks are involved (a webhook posts to one channel, where arrival
+        # order is reading order); with a bot token only the dispatcher's limit applies.
+        self.max_in_flight = 1 if self._web is None or any(t.hook is not None for _, t in self._routes) else None
 
     @classmethod
     def from_settings(cls, settings: SlackSettings, context: SinkContext) -> SlackSink:
@@ -183,12 +187,6 @@ class SlackSink:
     def channel_for(self, event: Event) -> str:
         """The channel `event` goes to, as noise controls count it (a route's channel or label)."""
         return self.target(event).label
-
-    @property
-    def max_in_flight(self) -> int | None:
-        """One send at a time when webhooks are involved (a webhook posts to one channel, where arrival
-        order is reading order); with a bot token only the dispatcher's limit applies."""
-        return 1 if self._web is None or any(t.hook is not None for _, t in self._routes) else None
 
     @property
     def mode(self) -> str:
@@ -234,7 +232,7 @@ class SlackSink:
         """Post one digest message for alerts held back from `channel` (quiet hours, rate limit)."""
         target = self._by_label.get(channel, self._default)
         try:
-            message = render_digest(events, reasons, now=self._clock.now(), digest_id=digest_id)
+            message = render_digest(list(events), list(reasons), now=self._clock.now(), digest_id=digest_id)
         except SlackObjectFormationError as err:
             raise SinkError(f"slack: cannot render {digest_id}: {err}", permanent=True) from err
         what = Event(id=digest_id, kind=EventKind.SOURCE, brand="", thread=digest_id, created_at=self._clock.now())
@@ -242,9 +240,6 @@ class SlackSink:
             await self._send_webhook(message, what, target.hook)
             return None
         return await self._call(what, "chat.postMessage", lambda: self._post(message, target.channel))
-
-    async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the caller."""
 
     async def _escalate(self, event: Event, message: SlackMessage, channel: str, ts: str, home: str) -> None:
         """An escalation: a thread reply under the complaint's message naming who is now on it,
@@ -261,9 +256,9 @@ class SlackSink:
                 unfurl_links=False, unfurl_media=False))
         targets = [r for r in routes if _is_channel(r)] or ([] if channel and ts else [home])
         for target in targets:
-            await self._call(event, "chat.postMessage", lambda target=target: web.chat_postMessage(
-                channel=target, text=text, blocks=message.blocks, link_names=False, parse="none",
-                unfurl_links=False, unfurl_media=False))
+            await self._call(event, "chat.postMessage", functools.partial(
+                web.chat_postMessage, channel=target, text=text, blocks=message.blocks, link_names=False,
+                parse="none", unfurl_links=False, unfurl_media=False))
 
     async def _post(self, message: SlackMessage, channel: str) -> str:
         assert self._web is not None

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from alerts._http import raise_for, request
-from alerts.base import Event, EventKind
+from alerts.base import Event, EventKind, Sink
 from alerts.registry import SinkContext
 from alerts.teams_cards import HISTORY_SHOWN, history_entry, render, render_digest
 from config.sinks import TeamsRoute, TeamsSettings
@@ -40,10 +40,11 @@ def _error_code(data: Any) -> str:
     return code if isinstance(code, str) else ""
 
 
-class TeamsSink:
+class TeamsSink(Sink):
     """Post alerts as Adaptive Cards; routes pick the workflow (channel) per brand, policy, source and kind."""
 
     name: ClassVar[str] = "teams"
+    max_in_flight = 1  # one card at a time: a workflow posts to one channel, where arrival order is reading order
 
     def __init__(self, settings: TeamsSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
         assert settings.webhook_url is not None  # validated by the settings
@@ -63,11 +64,6 @@ class TeamsSink:
     def from_settings(cls, settings: TeamsSettings, context: SinkContext) -> TeamsSink:
         """Build from `[alerts.teams]` (the registry's entry point)."""
         return cls(settings, context.session, clock=context.clock)
-
-    @property
-    def max_in_flight(self) -> int:
-        """One card at a time: a workflow posts to one channel, where arrival order is reading order."""
-        return 1
 
     def accepts(self, event: Event) -> bool:
         """Alerts of the configured kinds; a reply only when the complaint was alerted on before."""
@@ -102,8 +98,6 @@ class TeamsSink:
         await self._post(target, render_digest(events, reasons, now=self._clock.now(), digest_id=digest_id), digest_id)
         return None
 
-    async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the caller."""
 
     async def _post(self, target: _Target, message: dict[str, Any], key: str) -> None:
         body = json.dumps(message, ensure_ascii=False).encode("utf-8", "replace")

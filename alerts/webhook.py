@@ -17,7 +17,7 @@ from urllib.parse import quote
 import aiohttp
 
 from alerts._http import raise_for, request
-from alerts.base import Event
+from alerts.base import Event, Sink
 from alerts.payload import SCHEMA_VERSION, encode, encode_json
 from alerts.registry import SinkContext
 from config.sinks import WebhookSettings
@@ -48,7 +48,7 @@ def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now: datetime
     return any(hmac.compare_digest(sign(secret, timestamp, body), v.strip()) for v in given.split(","))
 
 
-class WebhookSink:
+class WebhookSink(Sink):
     """POST every accepted event (and digests, when noise controls are on) as signed JSON."""
 
     name: ClassVar[str] = "webhook"
@@ -56,6 +56,8 @@ class WebhookSink:
     def __init__(self, settings: WebhookSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
         assert settings.url is not None and settings.secret is not None  # validated by the settings
         self._settings = settings
+        # Off by default: a machine consumer wants every event it subscribed to.
+        self.noise_controls = settings.noise_controls
         self._session = session
         self._clock = clock or SystemClock()
         self._url = settings.url.get_secret_value().strip()
@@ -68,18 +70,9 @@ class WebhookSink:
         """Build from `[alerts.webhook]` (the registry's entry point)."""
         return cls(settings, context.session, clock=context.clock)
 
-    @property
-    def noise_controls(self) -> bool:
-        """Off by default: a machine consumer wants every event it subscribed to."""
-        return self._settings.noise_controls
-
     def accepts(self, event: Event) -> bool:
         """The configured kinds (every alert kind by default; add "mention" for every classified mention)."""
         return event.kind.value in self._kinds
-
-    def channel_for(self, event: Event) -> str:
-        """One URL is one channel for noise controls."""
-        return "webhook"
 
     async def send(self, event: Event, previous_ref: str | None) -> str | None:
         """POST the event; a 2xx answer is delivery. Nothing to remember between events."""
@@ -98,8 +91,6 @@ class WebhookSink:
         await self._post(body, digest_id, "digest")
         return None
 
-    async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the caller."""
 
     async def _post(self, body: bytes, key: str, kind: str) -> None:
         now = self._clock.now()
