@@ -14,12 +14,12 @@ them this is simply "not seen yet".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors._parse import optional_time
+from connectors._parse import mapping_of, optional_time
 
 MAX_SEEN = 500  # ids remembered near the mark; bounds the cursor's size
 MAX_IDS = 200  # ids written in the compact `ids` layout (all at the mark's own instant)
@@ -109,3 +109,14 @@ class Watermark:
         if len(kept) > MAX_SEEN:
             kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-MAX_SEEN:])
         self.seen = kept
+
+
+def load_marks(state: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Watermark]:
+    """Each configured stream's Watermark from a loaded cursor (streams no longer configured are dropped)."""
+    saved = mapping_of(state.get("streams"))
+    return {key: Watermark.load(saved.get(key)) for key in keys}
+
+
+def dump_marks(marks: Mapping[str, Watermark]) -> dict[str, Any]:
+    """The cursor's `streams` member: every stream read at least once."""
+    return {key: mark.dump() for key, mark in marks.items() if not mark.fresh}

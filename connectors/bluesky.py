@@ -16,7 +16,7 @@ from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import RateLimitHeaders, Response
 from connectors._parse import MalformedItemError, http_url, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
-from connectors._watermark import Watermark
+from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError
 
@@ -247,14 +247,13 @@ class BlueskyConnector(HttpConnectorBase[BlueskyConfig]):
     async def poll(self, since: Cursor | None) -> Page:
         """Read every stream newest-first down to its mark (first run: the newest page only)."""
         state = load_cursor(since, source=self.name)
-        saved = mapping_of(state.get("streams"))
-        marks = {s.key: Watermark.load(saved.get(s.key)) for s in self.streams}
+        marks = load_marks(state, (s.key for s in self.streams))
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         for stream in self.streams:
             if await self._poll_stream(stream, marks[stream.key], mentions, replies):
                 break
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh}})
+        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks)})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
     async def _poll_stream(self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention],

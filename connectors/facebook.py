@@ -24,7 +24,7 @@ from connectors._meta import (
 from connectors._parse import MalformedItemError, mapping_of, optional_time, required_id, required_time, text_id
 from connectors._reviews import review_mention
 from connectors._social import secret
-from connectors._watermark import Watermark
+from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 
 logger = logging.getLogger(__name__)
@@ -119,8 +119,7 @@ class FacebookConnector(GraphConnectorBase[FacebookConfig]):
         if self.paused():
             return Page([], since)
         state = load_cursor(since, source=self.name)
-        saved = mapping_of(state.get("streams"))
-        marks = {k: Watermark.load(saved.get(k)) for k in ("feed", "comments", "ratings", "messages")}
+        marks = load_marks(state, ("feed", "comments", "ratings", "messages"))
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         posts: list[tuple[str, datetime]] = []
@@ -137,7 +136,7 @@ class FacebookConnector(GraphConnectorBase[FacebookConfig]):
             await self._ratings(marks["ratings"], mentions)
         if self.config.messages and self.paused_until is None:
             await poll_conversations(self, marks["messages"], mentions, replies)
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh},
+        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks),
                               "swept": swept.isoformat() if swept else None,
                               "full": full.isoformat() if full else None})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))

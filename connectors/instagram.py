@@ -23,7 +23,7 @@ from connectors._meta import (
 from connectors._meta_webhook import WebhookItems, entry_items
 from connectors._parse import MalformedItemError, mapping_of, optional_time, required_id, required_time, text_id
 from connectors._social import secret
-from connectors._watermark import Watermark
+from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 
 logger = logging.getLogger(__name__)
@@ -122,8 +122,7 @@ class InstagramConnector(GraphConnectorBase[InstagramConfig]):
         if self.paused():
             return Page([], since)
         state = load_cursor(since, source=self.name)
-        saved = mapping_of(state.get("streams"))
-        marks = {k: Watermark.load(saved.get(k)) for k in ("comments", "tags")}
+        marks = load_marks(state, ("comments", "tags"))
         counts = mapping_of(state.get("counts"))
         full = optional_time(state.get("full"))
         mentions: dict[str, Mention] = {}
@@ -137,7 +136,7 @@ class InstagramConnector(GraphConnectorBase[InstagramConfig]):
                 full = started
         if self.config.tags and self.paused_until is None:
             await self._tags(marks["tags"], mentions)
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh},
+        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks),
                               "counts": counts, "full": full.isoformat() if full else None})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 

@@ -16,7 +16,7 @@ from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, RateLimitHeaders, Response
 from connectors._parse import MalformedItemError, http_url, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
-from connectors._watermark import Watermark
+from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError
 
@@ -241,16 +241,13 @@ class RedditConnector(HttpConnectorBase[RedditConfig]):
     async def poll(self, since: Cursor | None) -> Page:
         """Fetch what is new on every stream since the cursor (first run: the newest page only)."""
         state = load_cursor(since, source=self.name)
-        saved = mapping_of(state.get("streams"))
-        known = {s.key for s in self.streams}
-        positions = {k: Watermark.load(v) for k, v in saved.items() if k in known}
+        positions = load_marks(state, (s.key for s in self.streams))
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         for stream in self.streams:
-            mark = positions.setdefault(stream.key, Watermark())
-            if await self._poll_stream(stream, mark, mentions, replies):
+            if await self._poll_stream(stream, positions[stream.key], mentions, replies):
                 break
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in positions.items() if not w.fresh}})
+        cursor = dump_cursor({"v": 1, "streams": dump_marks(positions)})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
     async def _poll_stream(

@@ -18,9 +18,9 @@ from connectors._meta import (
     MetaConfig,
     why,
 )
-from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id
+from connectors._parse import MalformedItemError, required_id, required_time, text_id
 from connectors._social import ThreadNode, brand_answers, secret
-from connectors._watermark import Watermark
+from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 
 logger = logging.getLogger(__name__)
@@ -96,9 +96,8 @@ class ThreadsConnector(GraphConnectorBase[ThreadsConfig]):
         if self.paused():
             return Page([], since)
         state = load_cursor(since, source=self.name)
-        saved = mapping_of(state.get("streams"))
         keys = [f"search:{t}" for t in self.terms] + (["conversations"] if self.config.replies_to_brand else [])
-        marks = {k: Watermark.load(saved.get(k)) for k in keys}
+        marks = load_marks(state, keys)
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         for term in self.terms:
@@ -107,7 +106,7 @@ class ThreadsConnector(GraphConnectorBase[ThreadsConfig]):
             await self._search(term, marks[f"search:{term}"], mentions, replies)
         if self.config.replies_to_brand and self.paused_until is None and self.config.thread_checks:
             await self._conversations(marks["conversations"], mentions, replies)
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh}})
+        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks)})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
     async def _search(self, term: str, mark: Watermark, mentions: dict[str, Mention],
