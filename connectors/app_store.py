@@ -229,7 +229,6 @@ class AppStoreConnector(ReviewConnectorBase[AppStoreConfig]):
     """Polls an app's customer reviews and responses on App Store Connect; see docs/sources-reviews.md."""
 
     type_name: ClassVar[str] = "app_store"
-    Config: ClassVar[type[AppStoreConfig]] = AppStoreConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "every customer review of the app, with its rating and territory",
@@ -461,7 +460,6 @@ class AppStoreRssConnector(ReviewConnectorBase[AppStoreRssConfig]):
     """Polls the public customer-reviews feed of an app; it cannot see the developer's responses."""
 
     type_name: ClassVar[str] = "app_store_rss"
-    Config: ClassVar[type[AppStoreRssConfig]] = AppStoreRssConfig
     can_see_replies: ClassVar[bool] = False
     shows: ClassVar[tuple[str, ...]] = (
         "the newest reviews of each storefront, with rating",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,7 +80,15 @@ class ConnectorBase(Generic[ConfigT]):
     """
 
     type_name: ClassVar[str]
-    Config: ClassVar[type[ConnectorConfig]]
+    Config: ClassVar[type[ConnectorConfig]]  # set from the type argument: `Connector[XConfig]` -> XConfig
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Take `Config` from the concrete type argument, so the schema and `self.config` never disagree."""
+        super().__init_subclass__(**kwargs)
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            for arg in get_args(base):
+                if isinstance(arg, type) and issubclass(arg, ConnectorConfig):
+                    cls.Config = arg
 
     def __init__(
         self,

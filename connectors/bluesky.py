@@ -158,7 +158,6 @@ class BlueskyConnector(HttpConnectorBase[BlueskyConfig]):
     """Polls searchPosts (and brand feeds) newest-first down to the last mark; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "bluesky"
-    Config: ClassVar[type[BlueskyConfig]] = BlueskyConfig
     rate_limit: ClassVar[RateLimitHeaders | None] = BLUESKY_RATE_LIMIT
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (

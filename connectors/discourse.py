@@ -106,7 +106,6 @@ class DiscourseConnector(HttpConnectorBase[DiscourseConfig]):
     """Polls a Discourse forum by post id; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "discourse"
-    Config: ClassVar[type[DiscourseConfig]] = DiscourseConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "every new post on the forum, or posts matching a search", "staff replies in the topic",

@@ -92,7 +92,6 @@ class FacebookConnector(GraphConnectorBase[FacebookConfig]):
     """Polls a Page's feed, comments and (optionally) recommendations; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "facebook"
-    Config: ClassVar[type[FacebookConfig]] = FacebookConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "visitor posts", "comments and replies on the Page's posts", "the Page's own replies",

@@ -147,7 +147,6 @@ class GoogleBusinessConnector(ReviewConnectorBase[GoogleBusinessConfig]):
     """Polls the reviews of the brand's verified locations; see docs/sources-reviews.md."""
 
     type_name: ClassVar[str] = "google_business"
-    Config: ClassVar[type[GoogleBusinessConfig]] = GoogleBusinessConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "reviews of the verified locations, with star rating", "the owner's reply", "edits (updateTime)",

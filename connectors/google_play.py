@@ -135,7 +135,6 @@ class GooglePlayConnector(ReviewConnectorBase[GooglePlayConfig]):
     """Polls the reviews of one Play app; see docs/sources-reviews.md."""
 
     type_name: ClassVar[str] = "google_play"
-    Config: ClassVar[type[GooglePlayConfig]] = GooglePlayConfig
     can_see_replies: ClassVar[bool] = True
     max_lookback: ClassVar[timedelta | None] = timedelta(days=7)  # reviews.list: last week only
     shows: ClassVar[tuple[str, ...]] = (

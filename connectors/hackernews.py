@@ -111,7 +111,6 @@ class HackerNewsConnector(HttpConnectorBase[HackerNewsConfig]):
     """Polls `search_by_date` with a moving `created_at_i` floor; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "hackernews"
-    Config: ClassVar[type[HackerNewsConfig]] = HackerNewsConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "stories and comments matching a search", "the brand's replies (comment tree)",

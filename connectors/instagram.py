@@ -87,7 +87,6 @@ class InstagramConnector(GraphConnectorBase[InstagramConfig]):
     """Polls comments on the newest media and media the account is tagged in; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "instagram"
-    Config: ClassVar[type[InstagramConfig]] = InstagramConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "comments and replies on the account's media", "the account's own replies", "media it is tagged in",

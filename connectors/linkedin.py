@@ -101,7 +101,6 @@ class LinkedInConnector(HttpConnectorBase[LinkedInConfig]):
     """Polls comments (and comments on comments) under the organisation's newest posts; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "linkedin"
-    Config: ClassVar[type[LinkedInConfig]] = LinkedInConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "comments and replies on the organisation's posts", "the organisation's own replies",

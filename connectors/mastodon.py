@@ -187,7 +187,6 @@ class MastodonConnector(ConnectorBase[MastodonConfig]):
     """Polls one Mastodon-compatible server; see docs/connectors.md."""
 
     type_name: ClassVar[str] = "mastodon"
-    Config: ClassVar[type[MastodonConfig]] = MastodonConfig
     shows: ClassVar[tuple[str, ...]] = (
         "indexable public statuses matching a search", "hashtag timelines",
         "mentions of the brand's account, private ones included (notifications)",

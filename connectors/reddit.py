@@ -160,7 +160,6 @@ class RedditConnector(HttpConnectorBase[RedditConfig]):
     """Polls Reddit listings newest-first down to the last position; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "reddit"
-    Config: ClassVar[type[RedditConfig]] = RedditConfig
     rate_limit: ClassVar[RateLimitHeaders | None] = REDDIT_RATE_LIMIT
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (

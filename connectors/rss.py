@@ -117,7 +117,6 @@ class RssConnector(HttpConnectorBase[RssConfig]):
     """Polls feeds with ETag/Last-Modified and remembers which entries it took; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "rss"
-    Config: ClassVar[type[RssConfig]] = RssConfig
     can_see_replies: ClassVar[bool] = False  # feeds carry no answers: clocks stop with `listener ack`
     shows: ClassVar[tuple[str, ...]] = (
         "entries in the feeds (news, blogs, Google Alerts)", "the article's link, title and summary",

@@ -63,7 +63,6 @@ class ThreadsConnector(GraphConnectorBase[ThreadsConfig]):
     """Polls keyword search and the brand's conversations; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "threads"
-    Config: ClassVar[type[ThreadsConfig]] = ThreadsConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "public posts matching a keyword or topic tag", "replies under the brand's threads", "the brand's replies",

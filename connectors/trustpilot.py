@@ -155,7 +155,6 @@ class TrustpilotConnector(ReviewConnectorBase[TrustpilotConfig]):
     """Polls one business unit's reviews; see docs/sources-reviews.md (much of this API is UNCONFIRMED)."""
 
     type_name: ClassVar[str] = "trustpilot"
-    Config: ClassVar[type[TrustpilotConfig]] = TrustpilotConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "reviews of the business unit, with stars", "the company's reply",

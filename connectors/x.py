@@ -141,7 +141,6 @@ class XConnector(HttpConnectorBase[XConfig]):
     """Polls recent search with `since_id`; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "x"
-    Config: ClassVar[type[XConfig]] = XConfig
     rate_limit: ClassVar[RateLimitHeaders | None] = X_RATE_LIMIT
     can_see_replies: ClassVar[bool] = True
     max_lookback: ClassVar[timedelta] = timedelta(days=7)  # recent search reaches back 7 days

@@ -128,7 +128,6 @@ class YelpConnector(ReviewConnectorBase[YelpConfig]):
     """Polls Yelp's review excerpts for the brand's businesses; it cannot see owner replies."""
 
     type_name: ClassVar[str] = "yelp"
-    Config: ClassVar[type[YelpConfig]] = YelpConfig
     can_see_replies: ClassVar[bool] = False
     shows: ClassVar[tuple[str, ...]] = (
         "the 3 newest review excerpts per business, with rating",

@@ -124,7 +124,6 @@ class YouTubeConnector(HttpConnectorBase[YouTubeConfig]):
     """Polls commentThreads (order=time) down to the last mark; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "youtube"
-    Config: ClassVar[type[YouTubeConfig]] = YouTubeConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "comments and replies on the channel's or the listed videos", "the channel's replies",

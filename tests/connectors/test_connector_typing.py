@@ -50,3 +50,18 @@ def test_mypy_sees_each_connectors_own_config(tmp_path: Path) -> None:
         'Argument 2 to "XConnector" has incompatible type "YelpConfig"; expected "XConfig"  [arg-type]',
         'Type argument "ReviewConfig" of "HttpConnectorBase" must be a subtype of "HttpSourceConfig"  [type-var]',
     ], result.stdout + result.stderr
+
+
+def test_each_connector_schema_is_its_type_argument() -> None:
+    """`class XConnector(HttpConnectorBase[XConfig])` is all a connector says: its `Config` follows."""
+    from typing import get_args
+
+    from connectors.base import ConnectorBase, ConnectorConfig
+    from connectors.registry import connector_class, known_types
+
+    for type_name in known_types():
+        cls = connector_class(type_name)
+        assert issubclass(cls.Config, ConnectorConfig), type_name
+        if issubclass(cls, ConnectorBase):
+            declared = [a for b in cls.__orig_bases__ for a in get_args(b)]
+            assert declared == [cls.Config], type_name
