@@ -22,10 +22,9 @@ from typing import Any
 
 import aiohttp
 import jwt
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from connectors._http import MalformedResponseError, Response, describe, parse_retry_after, request
-from connectors._parse import http_url
 from connectors._reviews import ReviewConfig
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 from listener.redact import redact, register_secret
@@ -54,15 +53,12 @@ class GoogleReviewConfig(ReviewConfig):
     refresh_token: SecretStr | None = Field(default=None, description="The owner's refresh token (refresh-token mode).")
     access_token: SecretStr | None = Field(default=None, description="A ready access token, used as is.")
     token_url: str | None = Field(
-        default=None, description="OAuth token endpoint; default: the key's token_uri, else Google's."
+        default=None, description="OAuth token endpoint; default: the key's token_uri, else Google's.",
+        examples=[GOOGLE_TOKEN_URL],
     )
     max_pages: int = Field(default=5, ge=1, le=100, description="Pages read per poll when catching up.")
     reply_checks: int = Field(default=20, ge=0, le=1000, description="Open complaints re-checked per poll for a reply.")
 
-    @field_validator("token_url")
-    @classmethod
-    def _token_http(cls, value: str | None) -> str | None:
-        return None if value is None else http_url(value, GOOGLE_TOKEN_URL)
 
     @model_validator(mode="after")
     def _one_way(self) -> GoogleReviewConfig:

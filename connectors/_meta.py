@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
 from connectors._http import Response
-from connectors._parse import MalformedItemError, http_url, text_id
+from connectors._parse import MalformedItemError, text_id
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 
@@ -65,10 +65,6 @@ class MetaConfig(HttpSourceConfig):
     usage_pause: Duration = Field(default=timedelta(minutes=10), description="Pause once the threshold is reached.")
     reply_checks: int = Field(default=25, ge=0, le=500, description="Open mentions looked up per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value)
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> MetaConfig:

@@ -20,7 +20,6 @@ from connectors._cursor import dump_cursor, id_order, load_cursor, newest_id
 from connectors._http import MalformedResponseError, Response, describe, parse_retry_after, request
 from connectors._parse import (
     MalformedItemError,
-    http_url,
     mapping_of,
     optional_text,
     optional_time,
@@ -89,10 +88,6 @@ class AppStoreConfig(ReviewConfig):
         default=20, ge=0, le=1000, description="Open complaints re-checked per poll for a response."
     )
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://api.appstoreconnect.apple.com")
 
     @field_validator("app_id")
     @classmethod
@@ -381,10 +376,6 @@ class AppStoreRssConfig(ReviewConfig):
     base_url: str = Field(default="https://itunes.apple.com", description="Feed root (a proxy or a local fake).")
     max_pages: int = Field(default=3, ge=1, le=10, description="Feed pages per country and poll (the feed has 10).")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://itunes.apple.com")
 
     @field_validator("app_id")
     @classmethod

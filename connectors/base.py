@@ -6,14 +6,19 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from config.types import Duration
+from connectors._parse import http_url
 from listener.clock import Clock, SystemClock
 from listener.domain import Cursor, Mention, Page, Reply
 
 if TYPE_CHECKING:
     import aiohttp
+
+
+# Config keys that name an API endpoint: validated once, here, for every connector that has them.
+ENDPOINT_KEYS = ("base_url", "token_url", "auth_url")
 
 
 class ConnectorConfig(BaseModel):
@@ -32,6 +37,16 @@ class ConnectorConfig(BaseModel):
     gap_alert_after: Duration = Field(
         default=timedelta(0), description="Alert when a usually busy source brings no mention this long (0s: never)."
     )
+
+    @field_validator(*ENDPOINT_KEYS, check_fields=False)
+    @classmethod
+    def _endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Every endpoint key a connector declares is an http(s) root, kept without its trailing slash."""
+        if value is None or info.field_name is None:
+            return value
+        field = cls.model_fields[info.field_name]
+        examples = [e for e in (*(field.examples or ()), field.default) if isinstance(e, str) and e]
+        return http_url(value, examples[0] if examples else "https://example.com")
 
 
 class BrandView(BaseModel):

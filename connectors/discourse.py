@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, Response, parse_retry_after
-from connectors._parse import MalformedItemError, http_url, mapping_of, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, mapping_of, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors.htmltext import html_to_text
 from listener.domain import Cursor, Mention, Page, Reply
@@ -28,7 +28,7 @@ class DiscourseConfig(HttpSourceConfig):
     """[connectors.<name>] with type = "discourse"."""
 
     type: str = "discourse"
-    base_url: str = Field(description="Forum root, e.g. https://forum.example.com.")
+    base_url: str = Field(description="Forum root, e.g. https://forum.example.com.", examples=["https://forum.example.com"])
     api_key: SecretStr | None = Field(default=None, description="Admin or user API key; ${DISCOURSE_API_KEY}.")
     api_username: str = Field(default="system", description="Api-Username sent with api_key.")
     latest_posts: bool = Field(default=True, description="Poll /posts.json (every new post on the forum).")
@@ -37,10 +37,6 @@ class DiscourseConfig(HttpSourceConfig):
     )
     thread_checks: int = Field(default=20, ge=0, le=1000, description="Open mentions' topics fetched per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value)
 
 
 def post_key(topic_id: Any, post_number: Any) -> str:

@@ -14,7 +14,6 @@ from connectors._google import GoogleReviewConfig, GoogleTokens, google_get
 from connectors._http import MalformedResponseError, Response
 from connectors._parse import (
     MalformedItemError,
-    http_url,
     mapping_of,
     optional_text,
     optional_time,
@@ -55,10 +54,6 @@ class GoogleBusinessConfig(GoogleReviewConfig):
         default=False, description="Also take reviews that have stars but no text (nothing to classify)."
     )
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://mybusiness.googleapis.com")
 
     @field_validator("locations")
     @classmethod

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 from config.types import Duration
 from connectors._google import GoogleReviewConfig, GoogleTokens, google_get
 from connectors._http import MalformedResponseError, Response
-from connectors._parse import MalformedItemError, http_url, optional_text, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, optional_text, required_time, text_id, why_skipped
 from connectors._reviews import (
     Item,
     ReviewConnectorBase,
@@ -44,10 +44,6 @@ class GooglePlayConfig(GoogleReviewConfig):
     )
     reply_checks: int = Field(default=10, ge=0, le=200, description="Open complaints re-checked per poll (1 GET each).")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://www.googleapis.com")
 
     @field_validator("package_name")
     @classmethod

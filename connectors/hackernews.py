@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
-from connectors._parse import MalformedItemError, http_url, required_id, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at
 from connectors._watermark import Watermark, dump_marks, load_marks
 from connectors.htmltext import html_to_text
@@ -37,10 +37,6 @@ class HackerNewsConfig(HttpSourceConfig):
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late-indexed items.")
     thread_checks: int = Field(default=20, ge=0, le=1000, description="Open mentions' stories fetched per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value)
 
 
 def _int_text(value: Any) -> str | None:

@@ -16,7 +16,7 @@ from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response, parse_retry_after
 from connectors._meta import BAD_ITEM, why
-from connectors._parse import MalformedItemError, http_url, mapping_of, required_time, text_id
+from connectors._parse import MalformedItemError, mapping_of, required_time, text_id
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
@@ -42,10 +42,6 @@ class LinkedInConfig(HttpSourceConfig):
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late comments.")
     reply_checks: int = Field(default=25, ge=0, le=500, description="Open mentions looked up per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value)
 
     @field_validator("organization_id")
     @classmethod

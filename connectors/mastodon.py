@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, id_order, load_cursor, newest_id, saved_time
 from connectors._http import MASTODON_RATE_LIMIT, MalformedResponseError, Response, request
-from connectors._parse import MalformedItemError, http_url, optional_time, required_time, why_skipped
+from connectors._parse import MalformedItemError, optional_time, required_time, why_skipped
 from connectors.base import BrandView, ConnectorBase, ConnectorConfig
 from connectors.htmltext import html_to_text
 from connectors.matching import match_brands, own_brands
@@ -30,7 +30,8 @@ class MastodonConfig(ConnectorConfig):
     """[connectors.<name>] with type = "mastodon"."""
 
     type: str = "mastodon"
-    base_url: str = Field(description="Instance root, e.g. https://mastodon.social (or a proxy, or a local fake).")
+    base_url: str = Field(description="Instance root, e.g. https://mastodon.social (or a proxy, or a local fake).",
+                          examples=["https://mastodon.social"])
     access_token: SecretStr | None = Field(default=None, description="User token; put ${MASTODON_TOKEN} here.")
     instance_domain: str | None = Field(
         default=None, description="Domain of local accounts; defaults to the host of base_url."
@@ -43,10 +44,6 @@ class MastodonConfig(ConnectorConfig):
     context_checks: int = Field(default=40, ge=0, le=1000, description="Open mentions checked per reply sweep.")
     timeout: Duration = Field(default=timedelta(seconds=30), description="Limit for one request, body included.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return http_url(value, "https://mastodon.social")
 
     @field_validator("hashtags")
     @classmethod

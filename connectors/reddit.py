@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, RateLimitHeaders, Response
-from connectors._parse import MalformedItemError, http_url, mapping_of, required_id, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
 from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
@@ -51,10 +51,6 @@ class RedditConfig(HttpSourceConfig):
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late-indexed posts.")
     thread_checks: int = Field(default=20, ge=0, le=1000, description="Open mentions' threads fetched per reply sweep.")
 
-    @field_validator("base_url", "token_url")
-    @classmethod
-    def _http(cls, value: str | None) -> str | None:
-        return None if value is None else http_url(value)
 
     @field_validator("subreddits")
     @classmethod

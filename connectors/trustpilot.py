@@ -19,7 +19,6 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from connectors._http import MalformedResponseError, Response, query_param, request
 from connectors._parse import (
     MalformedItemError,
-    http_url,
     mapping_of,
     optional_text,
     optional_time,
@@ -59,10 +58,6 @@ class TrustpilotConfig(ReviewConfig):
     max_pages: int = Field(default=5, ge=1, le=100, description="Pages read per poll when catching up.")
     reply_checks: int = Field(default=20, ge=0, le=1000, description="Open complaints re-checked per poll for a reply.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://api.trustpilot.com")
 
     @field_validator("business_unit_id")
     @classmethod

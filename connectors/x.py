@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._cursor import dump_cursor, id_order, load_cursor, saved_time
 from connectors._http import RateLimitHeaders, Response
-from connectors._parse import MalformedItemError, http_url, mapping_of, required_id, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors.base import BrandView
 from listener.domain import Cursor, Mention, Page, Reply
@@ -41,10 +41,6 @@ class XConfig(HttpSourceConfig):
     brand_replies: bool = Field(default=True, description="Search `from:<handle> is:reply` for the brand's answers.")
     thread_checks: int = Field(default=10, ge=0, le=450, description="Conversations searched per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value)
 
     @field_validator("bearer_token")
     @classmethod

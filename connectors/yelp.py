@@ -15,7 +15,6 @@ from config.types import Duration
 from connectors._http import MalformedResponseError, RateLimitHeaders, Response, describe, parse_retry_after, request
 from connectors._parse import (
     MalformedItemError,
-    http_url,
     mapping_of,
     optional_text,
     required_time,
@@ -59,10 +58,6 @@ class YelpConfig(ReviewConfig):
         default=timedelta(hours=1), description="Time between polls (mind the daily call budget)."
     )
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://api.yelp.com")
 
     @field_validator("timezone")
     @classmethod

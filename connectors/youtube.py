@@ -10,12 +10,12 @@ from datetime import datetime, time, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response
-from connectors._parse import MalformedItemError, http_url, mapping_of, required_id, required_time, text_id, why_skipped
+from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
@@ -46,10 +46,6 @@ class YouTubeConfig(HttpSourceConfig):
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late comments.")
     thread_checks: int = Field(default=50, ge=0, le=1000, description="Open mentions looked up per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value)
 
     @model_validator(mode="after")
     def _credentials_and_target(self) -> YouTubeConfig:

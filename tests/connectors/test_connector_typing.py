@@ -65,3 +65,19 @@ def test_each_connector_schema_is_its_type_argument() -> None:
         if issubclass(cls, ConnectorBase):
             declared = [a for b in cls.__orig_bases__ for a in get_args(b)]
             assert declared == [cls.Config], type_name
+
+
+@pytest.mark.parametrize("type_name", ["mastodon", "reddit", "x", "trustpilot", "google_play"])
+def test_every_endpoint_key_is_checked_once_by_the_base(type_name: str) -> None:
+    """`base_url` / `token_url` / `auth_url` are validated by ConnectorConfig for every connector that has them."""
+    from pydantic import ValidationError
+
+    from connectors.base import ENDPOINT_KEYS
+    from connectors.registry import connector_class
+
+    config = connector_class(type_name).Config
+    keys = [k for k in ENDPOINT_KEYS if k in config.model_fields]
+    assert keys
+    for key in keys:
+        with pytest.raises(ValidationError, match=rf"{key}\n.*must be an http\(s\) URL such as https://"):
+            config.model_validate({"type": type_name, "brand": "acme", "package_name": "a.b", key: "ftp://nowhere"})
