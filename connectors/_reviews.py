@@ -16,7 +16,7 @@ from connectors._cursor import dump_cursor, load_cursor
 from connectors._watermark import Watermark
 from connectors.base import BrandView, ConnectorBase, ConnectorConfig
 from listener.clock import Clock
-from listener.domain import Cursor, Mention, Reply
+from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import ConfigError, SourceAuthError, SourceError, TransientSourceError
 
 logger = logging.getLogger(__name__)
@@ -285,6 +285,37 @@ class ReviewConnectorBase(ConnectorBase[ReviewConfigT]):
         self.brand = owner_brand(name, config, brands)
         self._log = logging.getLogger(type(self).__module__)
         super().__init__(name, config, brands, session, clock=clock)
+
+    async def read_streams(
+        self, since: Cursor | None, streams: Sequence[tuple[str, Fetch, str]], *, max_pages: int,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> Page:
+        """Read each `(key, fetch, log label)` stream newest-first down to its mark, as one Page.
+
+        `stop()` ends the reading early (a request budget used up): within a stream after a page,
+        and before the next stream; what was not read waits for a later poll.
+        """
+        states = load_streams(since, source=self.name, streams=[key for key, _, _ in streams])
+        mentions: dict[str, Mention] = {}
+        replies: dict[str, Reply] = {}
+        for key, fetch, label in streams:
+            states[key] = await read_newest_first(
+                fetch, states[key], max_pages=max_pages, started=self.clock.now(), mentions=mentions,
+                replies=replies, stop=stop, source=label,
+            )
+            if stop():
+                break
+        return Page(mentions=list(mentions.values()), cursor=dump_streams(states), replies=list(replies.values()))
+
+    def objects(self, reviews: Sequence[Any]) -> list[Mapping[str, Any]]:
+        """The JSON objects of a list of reviews; anything else is skipped (and counted) as malformed."""
+        found: list[Mapping[str, Any]] = []
+        for raw in reviews:
+            if isinstance(raw, Mapping):
+                found.append(raw)
+            else:
+                self._skip(None, f"review is a {type(raw).__name__}, not an object")
+        return found
 
     def _skip(self, ident: Any, why: str) -> None:
         """Log and count a review we cannot use; the run continues."""

@@ -31,11 +31,8 @@ from connectors._reviews import (
     Item,
     ReviewConfig,
     ReviewConnectorBase,
-    dump_streams,
     join_title,
-    load_streams,
     rating_of,
-    read_newest_first,
     review_mention,
     review_reply,
 )
@@ -279,16 +276,11 @@ class AppStoreConnector(ReviewConnectorBase[AppStoreConfig]):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read reviews newer than the cursor, newest first, with their responses."""
-        streams = load_streams(since, source=self.name, streams=[self.stream])
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        streams[self.stream] = await read_newest_first(
-            self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            started=self.clock.now(), mentions=mentions, replies=replies, stop=self._exhausted, source=self.name,
-        )
+        page = await self.read_streams(since, [(self.stream, self._fetch, self.name)],
+                                       max_pages=self.config.max_pages, stop=self._exhausted)
         if self._exhausted():
             self._log.info("%s: hourly request limit used up; the rest waits for a later poll", self.name)
-        return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
+        return page
 
     async def _fetch(self, next_path: str | None) -> tuple[list[Item], str | None]:
         """One page of customer reviews (the first, or the one `links.next` named) as items."""
@@ -324,12 +316,7 @@ class AppStoreConnector(ReviewConnectorBase[AppStoreConfig]):
         reviews = data.get("data") if isinstance(data, Mapping) else None
         if not isinstance(reviews, list):
             raise MalformedResponseError(f"{self.name}: customerReviews answer has no data list")
-        good = []
-        for raw in reviews:
-            if isinstance(raw, Mapping):
-                good.append(raw)
-            else:
-                self._skip(None, f"review is a {type(raw).__name__}, not an object")
+        good = self.objects(reviews)
         return data, good
 
     @staticmethod

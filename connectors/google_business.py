@@ -25,10 +25,7 @@ from connectors._reviews import (
     Item,
     ReviewConnectorBase,
     answers_current_version,
-    dump_streams,
-    load_streams,
     rating_of,
-    read_newest_first,
     review_mention,
     review_reply,
 )
@@ -165,16 +162,8 @@ class GoogleBusinessConnector(ReviewConnectorBase[GoogleBusinessConfig]):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read each location's reviews changed since the cursor, newest change first."""
-        keys = {f"loc:{loc}": loc for loc in self.config.locations}
-        streams = load_streams(since, source=self.name, streams=list(keys))
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        for key, location in keys.items():
-            streams[key] = await read_newest_first(
-                partial(self._fetch, location), streams[key], max_pages=self.config.max_pages,
-                started=self.clock.now(), mentions=mentions, replies=replies, source=f"{self.name} {location}",
-            )
-        return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
+        streams = [(f"loc:{loc}", partial(self._fetch, loc), f"{self.name} {loc}") for loc in self.config.locations]
+        return await self.read_streams(since, streams, max_pages=self.config.max_pages)
 
     async def _fetch(self, location: str, token: str | None) -> tuple[list[Item], str | None]:
         """One page of a location's reviews.list as items, and the next page's token."""
@@ -208,12 +197,7 @@ class GoogleBusinessConnector(ReviewConnectorBase[GoogleBusinessConfig]):
         reviews = data.get("reviews", [])  # absent when the location has no reviews
         if not isinstance(reviews, list):
             raise MalformedResponseError(f"{self.name}: reviews.list 'reviews' is not a list")
-        good = []
-        for raw in reviews:
-            if isinstance(raw, Mapping):
-                good.append(raw)
-            else:
-                self._skip(None, f"review is a {type(raw).__name__}, not an object")
+        good = self.objects(reviews)
         token = data.get("nextPageToken")
         return good, token if isinstance(token, str) and token else None
 

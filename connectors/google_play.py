@@ -17,11 +17,8 @@ from connectors._reviews import (
     Item,
     ReviewConnectorBase,
     answers_current_version,
-    dump_streams,
     join_title,
-    load_streams,
     rating_of,
-    read_newest_first,
     review_mention,
     review_reply,
 )
@@ -168,14 +165,7 @@ class GooglePlayConnector(ReviewConnectorBase[GooglePlayConfig]):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read reviews changed since the cursor, newest first (first run: the newest page only)."""
-        streams = load_streams(since, source=self.name, streams=[self.stream])
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        streams[self.stream] = await read_newest_first(
-            self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            started=self.clock.now(), mentions=mentions, replies=replies, source=self.name,
-        )
-        return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
+        return await self.read_streams(since, [(self.stream, self._fetch, self.name)], max_pages=self.config.max_pages)
 
     async def _fetch(self, token: str | None) -> tuple[list[Item], str | None]:
         """One page of reviews.list as items, and the next page's token."""
@@ -204,12 +194,7 @@ class GooglePlayConnector(ReviewConnectorBase[GooglePlayConfig]):
         reviews = data.get("reviews", [])  # an empty result has no "reviews" at all
         if not isinstance(reviews, list):
             raise MalformedResponseError(f"{self.name}: reviews.list 'reviews' is not a list")
-        good = []
-        for raw in reviews:
-            if isinstance(raw, Mapping):
-                good.append(raw)
-            else:
-                self._skip(None, f"review is a {type(raw).__name__}, not an object")
+        good = self.objects(reviews)
         paging = data.get("tokenPagination")
         token = paging.get("nextPageToken") if isinstance(paging, Mapping) else None
         return good, token if isinstance(token, str) and token else None

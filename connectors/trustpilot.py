@@ -30,11 +30,8 @@ from connectors._reviews import (
     Item,
     ReviewConfig,
     ReviewConnectorBase,
-    dump_streams,
     join_title,
-    load_streams,
     rating_of,
-    read_newest_first,
     review_mention,
     review_reply,
 )
@@ -182,14 +179,7 @@ class TrustpilotConnector(ReviewConnectorBase[TrustpilotConfig]):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read reviews newer than the cursor, newest first, with the company's replies."""
-        streams = load_streams(since, source=self.name, streams=[self.stream])
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        streams[self.stream] = await read_newest_first(
-            self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            started=self.clock.now(), mentions=mentions, replies=replies, source=self.name,
-        )
-        return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
+        return await self.read_streams(since, [(self.stream, self._fetch, self.name)], max_pages=self.config.max_pages)
 
     async def _fetch(self, page_ref: str | None) -> tuple[list[Item], str | None]:
         """One page of reviews as items, and the next page's number (None on the last page)."""
@@ -204,10 +194,7 @@ class TrustpilotConnector(ReviewConnectorBase[TrustpilotConfig]):
         if not isinstance(reviews, list):
             raise MalformedResponseError(f"{self.name}: reviews answer has no reviews list")
         items = []
-        for raw in reviews:
-            if not isinstance(raw, Mapping):
-                self._skip(None, f"review is a {type(raw).__name__}, not an object")
-                continue
+        for raw in self.objects(reviews):
             try:
                 mention = to_mention(raw, source=self.name, brand=self.brand)
             except Exception as err:  # noqa: BLE001 - one bad record never stalls the source

@@ -25,10 +25,7 @@ from connectors._reviews import (
     Item,
     ReviewConfig,
     ReviewConnectorBase,
-    dump_streams,
-    load_streams,
     rating_of,
-    read_newest_first,
     review_mention,
 )
 from connectors.timeutil import zone
@@ -171,20 +168,12 @@ class YelpConnector(ReviewConnectorBase[YelpConfig]):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read each business's excerpts; keep those newer than the cursor."""
-        keys = {f"biz:{b}": b for b in self.config.businesses}
-        streams = load_streams(since, source=self.name, streams=list(keys))
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
         self._spent = False
-        for key, business in keys.items():
-            streams[key] = await read_newest_first(
-                partial(self._fetch, business), streams[key], max_pages=1,
-                started=self.clock.now(), mentions=mentions, replies=replies, source=f"{self.name} {business}",
-            )
-            if self._spent:
-                self._log.info("%s: daily Yelp budget used up; the other businesses wait", self.name)
-                break
-        return Page(mentions=list(mentions.values()), cursor=dump_streams(streams))
+        streams = [(f"biz:{b}", partial(self._fetch, b), f"{self.name} {b}") for b in self.config.businesses]
+        page = await self.read_streams(since, streams, max_pages=1, stop=lambda: self._spent)
+        if self._spent:
+            self._log.info("%s: daily Yelp budget used up; the other businesses wait", self.name)
+        return page
 
     async def _fetch(self, business: str, _: str | None) -> tuple[list[Item], str | None]:
         """The (single) page of excerpts of one business; there is no paging."""
@@ -194,10 +183,7 @@ class YelpConnector(ReviewConnectorBase[YelpConfig]):
         if not isinstance(reviews, list):
             raise MalformedResponseError(f"{self.name}: reviews answer has no reviews list")
         items = []
-        for raw in reviews:
-            if not isinstance(raw, Mapping):
-                self._skip(None, f"review is a {type(raw).__name__}, not an object")
-                continue
+        for raw in self.objects(reviews):
             try:
                 mention = to_mention(raw, source=self.name, brand=self.brand, business=business,
                                      tz=self.config.timezone)
