@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import html
 from abc import abstractmethod
+from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Protocol, TypeVar
 
 from alerts._format import title
-from alerts.base import Event, EventKind, Sink
+from alerts.base import Event, EventKind, HttpSettings, HttpSink
 from alerts.mail_render import html_fragment
 
 _SOLVED = ":solved"
@@ -37,7 +38,19 @@ def parse_ref(ref: str | None) -> tuple[int | None, bool]:
     return (int(text), bool(ref and ref.endswith(_SOLVED))) if text.isdigit() else (None, False)
 
 
-class HelpdeskSink(Sink):
+class HelpdeskSettings(HttpSettings, Protocol):
+    """What a help-desk sink's settings have besides the timeout: the event kinds that open a ticket."""
+
+    @property
+    def create_on(self) -> Sequence[str]:
+        """Event kinds (`warn`, `breach`, `escalate`) that open a ticket."""
+        ...
+
+
+HelpdeskSettingsT = TypeVar("HelpdeskSettingsT", bound=HelpdeskSettings)
+
+
+class HelpdeskSink(HttpSink[HelpdeskSettingsT]):
     """One ticket per complaint case: found or created once, a private note per later event, solved on the reply.
 
     Subclasses say how their help desk finds a case's ticket, creates one and adds a note; the
@@ -45,7 +58,10 @@ class HelpdeskSink(Sink):
     """
 
     name: ClassVar[str]
-    _create_on: frozenset[str]  # event kinds that open a ticket (`create_on` in the settings)
+
+    def setup(self) -> None:
+        """The event kinds that open a ticket (`create_on` in the settings)."""
+        self._create_on = frozenset(self._settings.create_on)
 
     def accepts(self, event: Event) -> bool:
         """Complaint events that open the ticket or annotate it; never source health or listening alerts."""

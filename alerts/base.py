@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
+
+from listener.clock import Clock, SystemClock
 
 # The event is a core type the store queues; sinks take it from here as before.
 from listener.events import Event, EventKind
 
-__all__ = ["Event", "EventKind", "Sink"]
+if TYPE_CHECKING:
+    from typing import Self
+
+    import aiohttp
+
+    from alerts.registry import SinkContext
+
+__all__ = ["Event", "EventKind", "HttpSink", "Sink"]
 
 
 class Sink(ABC):
@@ -56,3 +66,38 @@ class Sink(ABC):
 
     async def close(self) -> None:  # noqa: B027 - a default, not an abstract method: most sinks hold nothing
         """Release connections (default: nothing to release)."""
+
+
+class HttpSettings(Protocol):
+    """What every HTTP sink's settings table has: a limit for one request."""
+
+    @property
+    def timeout(self) -> timedelta:
+        """Limit for one request, body included."""
+        ...
+
+
+SettingsT = TypeVar("SettingsT", bound=HttpSettings)
+
+
+class HttpSink(Sink, Generic[SettingsT]):
+    """A sink that talks HTTP on the daemon's shared session, built from its own settings table.
+
+    It keeps `_settings` (typed: `HttpSink[TeamsSettings]`), `_session`, `_clock` and `_timeout`
+    (seconds); a sink derives the rest (routes, credentials) in `setup`, never repeating the constructor.
+    """
+
+    def __init__(self, settings: SettingsT, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
+        self._settings = settings
+        self._session = session
+        self._clock: Clock = clock or SystemClock()
+        self._timeout = settings.timeout.total_seconds()
+        self.setup()
+
+    @classmethod
+    def from_settings(cls, settings: SettingsT, context: SinkContext) -> Self:
+        """Build from the sink's `[alerts.<name>]` table (the registry's entry point)."""
+        return cls(settings, context.session, clock=context.clock)
+
+    def setup(self) -> None:
+        """Derive what this sink needs from `self._settings` (the default: nothing)."""

@@ -11,14 +11,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import aiohttp
-
 from alerts._format import body_text, facts, one_line, safe_http_url, title, truncate
 from alerts._http import raise_for, request
-from alerts.base import Event, EventKind, Sink
-from alerts.registry import SinkContext
+from alerts.base import Event, EventKind, HttpSink
 from config.sinks import PagerDutyRoute, PagerDutySettings
-from listener.clock import Clock, SystemClock
 from listener.errors import SinkError
 from listener.http import parse_retry_after
 
@@ -44,32 +40,24 @@ def dedup_key(case: str) -> str:
     return "listener:" + hashlib.sha256(case.encode("utf-8", "replace")).hexdigest()
 
 
-class PagerDutySink(Sink):
+class PagerDutySink(HttpSink[PagerDutySettings]):
     """Page on breaches and escalations; resolve when the brand replied."""
 
     name: ClassVar[str] = "pagerduty"
 
-    def __init__(self, settings: PagerDutySettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
-        assert settings.routing_key is not None  # validated by the settings
-        self._settings = settings
+    def setup(self) -> None:
+        """The default service and the routes, each a routing key."""
+        assert self._settings.routing_key is not None  # validated by the settings
         # Off by default: PagerDuty's own schedules and dedup decide who is woken.
-        self.noise_controls = settings.noise_controls
-        self._session = session
-        self._clock = clock or SystemClock()
-        self._timeout = settings.timeout.total_seconds()
-        self._trigger_on = frozenset(settings.trigger_on)
-        self._default = _Service("pagerduty", settings.routing_key.get_secret_value().strip())
+        self.noise_controls = self._settings.noise_controls
+        self._trigger_on = frozenset(self._settings.trigger_on)
+        self._default = _Service("pagerduty", self._settings.routing_key.get_secret_value().strip())
         self._routes: list[tuple[PagerDutyRoute, _Service]] = [
             (route, _Service(route.label or f"pagerduty route {n}", route.routing_key.get_secret_value().strip()))
-            for n, route in enumerate(settings.routes, start=1)
+            for n, route in enumerate(self._settings.routes, start=1)
         ]
         self._by_label = {s.label: s for _, s in reversed(self._routes)}
         self._by_label.setdefault(self._default.label, self._default)
-
-    @classmethod
-    def from_settings(cls, settings: PagerDutySettings, context: SinkContext) -> PagerDutySink:
-        """Build from `[alerts.pagerduty]` (the registry's entry point)."""
-        return cls(settings, context.session, clock=context.clock)
 
     def accepts(self, event: Event) -> bool:
         """The trigger kinds, and replies to complaints that were alerted on (they resolve)."""

@@ -12,14 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import aiohttp
-
 from alerts._http import raise_for, request
-from alerts.base import Event, EventKind, Sink
-from alerts.registry import SinkContext
+from alerts.base import Event, EventKind, HttpSink
 from alerts.teams_cards import HISTORY_SHOWN, history_entry, render, render_digest
 from config.sinks import TeamsRoute, TeamsSettings
-from listener.clock import Clock, SystemClock
 
 _REF_PREFIX = "teams:"
 _SEPARATOR = " · "
@@ -40,30 +36,23 @@ def _error_code(data: Any) -> str:
     return code if isinstance(code, str) else ""
 
 
-class TeamsSink(Sink):
+class TeamsSink(HttpSink[TeamsSettings]):
     """Post alerts as Adaptive Cards; routes pick the workflow (channel) per brand, policy, source and kind."""
 
     name: ClassVar[str] = "teams"
     max_in_flight = 1  # one card at a time: a workflow posts to one channel, where arrival order is reading order
 
-    def __init__(self, settings: TeamsSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
-        assert settings.webhook_url is not None  # validated by the settings
-        self._session = session
-        self._clock = clock or SystemClock()
-        self._timeout = settings.timeout.total_seconds()
-        self._kinds = frozenset(settings.kinds)
-        self._default = _Target("teams", settings.webhook_url.get_secret_value().strip())
+    def setup(self) -> None:
+        """The default workflow and the routes, each a workflow URL."""
+        assert self._settings.webhook_url is not None  # validated by the settings
+        self._kinds = frozenset(self._settings.kinds)
+        self._default = _Target("teams", self._settings.webhook_url.get_secret_value().strip())
         self._routes: list[tuple[TeamsRoute, _Target]] = [
             (route, _Target(route.label or f"teams route {number}", route.webhook_url.get_secret_value().strip()))
-            for number, route in enumerate(settings.routes, start=1)
+            for number, route in enumerate(self._settings.routes, start=1)
         ]
         self._by_label = {t.label: t for _, t in reversed(self._routes)}
         self._by_label.setdefault(self._default.label, self._default)
-
-    @classmethod
-    def from_settings(cls, settings: TeamsSettings, context: SinkContext) -> TeamsSink:
-        """Build from `[alerts.teams]` (the registry's entry point)."""
-        return cls(settings, context.session, clock=context.clock)
 
     def accepts(self, event: Event) -> bool:
         """Alerts of the configured kinds; a reply only when the complaint was alerted on before."""
