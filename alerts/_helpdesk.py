@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html
+import json
 from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from alerts._format import title
+from alerts._http import Answer, request
 from alerts.base import Event, EventKind, HttpSettings, HttpSink
 from alerts.mail_render import html_fragment
 
@@ -58,6 +60,7 @@ class HelpdeskSink(HttpSink[HelpdeskSettingsT]):
     """
 
     name: ClassVar[str]
+    _authorization: str  # the `Authorization` header value, set by the subclass's `setup`
 
     def setup(self) -> None:
         """The event kinds that open a ticket (`create_on` in the settings)."""
@@ -83,6 +86,14 @@ class HelpdeskSink(HttpSink[HelpdeskSettingsT]):
             return None  # nothing to annotate (yet)
         return str(await self._create(event))
 
+
+    async def _json(self, method: str, url: str, what: str, document: Any = None) -> Answer:
+        """One call to the help desk's JSON API with its credentials; what the status means is the caller's."""
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8", "replace") if document is not None else None
+        headers = {"Authorization": self._authorization}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return await request(self._session, method, url, what=what, timeout=self._timeout, body=body, headers=headers)
 
     @abstractmethod
     async def _find(self, event: Event) -> tuple[int | None, bool]:

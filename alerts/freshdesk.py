@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from alerts._format import one_line, truncate
 from alerts._helpdesk import HelpdeskSink, marker, note_html
-from alerts._http import Answer, raise_for, request
+from alerts._http import Answer, raise_for
 from alerts.base import Event, EventKind
 from alerts.mail_render import subject as mail_subject
 from config.sinks import FreshdeskSettings
@@ -106,12 +105,7 @@ class FreshdeskSink(HelpdeskSink[FreshdeskSettings]):
 
     async def _call(self, method: str, url: str, what: str, document: Any = None, *, missing_ok: bool = False) -> Any:
         """One API call; None for a 404 when the caller can handle a ticket that is gone."""
-        body = json.dumps(document, ensure_ascii=False).encode("utf-8", "replace") if document is not None else None
-        headers = {"Authorization": self._authorization}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        answer = await request(self._session, method, url, what=what, timeout=self._timeout, body=body,
-                               headers=headers)
+        answer = await self._json(method, url, what, document)
         if missing_ok and answer.status == 404:
             return None
         raise_for(answer, what, self._clock.now(), detail=_problem(answer))

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from alerts._format import body_text, facts, one_line, safe_http_url, title, truncate
 from alerts._http import raise_for, request
 from alerts.base import Event, EventKind, HttpSink
+from alerts.routes import first_match
 from config.sinks import PagerDutyRoute, PagerDutySettings
 from listener.errors import SinkError
 from listener.http import parse_retry_after
@@ -67,11 +68,7 @@ class PagerDutySink(HttpSink[PagerDutySettings]):
 
     def service(self, event: Event) -> _Service:
         """The first route that matches `event`, else the default service."""
-        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
-        for route, service in self._routes:
-            if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
-                return service
-        return self._default
+        return first_match(self._routes, event, self._default)
 
     def channel_for(self, event: Event) -> str:
         """The service label noise controls count against (when they are on)."""

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from alerts.base import Event, EventKind, HttpSink
+from alerts.routes import first_match
 from alerts.slack_blocks import SlackMessage, render, render_digest
 from config.schema import SlackRoute, SlackSettings
 from listener.errors import ConfigError, SinkError
@@ -170,11 +171,7 @@ class SlackSink(HttpSink[SlackSettings]):
 
     def target(self, event: Event) -> _Target:
         """The first route that matches `event` (brand, policy, source, kind), else the default channel."""
-        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
-        for route, target in self._routes:
-            if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
-                return target
-        return self._default
+        return first_match(self._routes, event, self._default)
 
     def channel_for(self, event: Event) -> str:
         """The channel `event` goes to, as noise controls count it (a route's channel or label)."""

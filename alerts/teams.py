@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from alerts._http import raise_for, request
 from alerts.base import Event, EventKind, HttpSink
+from alerts.routes import first_match
 from alerts.teams_cards import HISTORY_SHOWN, history_entry, render, render_digest
 from config.sinks import TeamsRoute, TeamsSettings
 
@@ -62,11 +63,7 @@ class TeamsSink(HttpSink[TeamsSettings]):
 
     def target(self, event: Event) -> _Target:
         """The first route that matches `event`, else the default workflow."""
-        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
-        for route, target in self._routes:
-            if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
-                return target
-        return self._default
+        return first_match(self._routes, event, self._default)
 
     def channel_for(self, event: Event) -> str:
         """The route label (or "teams") noise controls count `event` against."""
