@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from connectors.base import BrandView
 from connectors._parse import MalformedItemError
+from connectors.base import BrandView
 from connectors.jsonl import JsonlConfig, JsonlConnector, parse_line, route_record, to_mention
 from listener.clock import FakeClock
 from listener.domain import Mention, Reply

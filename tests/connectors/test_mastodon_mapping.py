@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.base import BrandView
 from connectors._parse import MalformedItemError
+from connectors.base import BrandView
 from connectors.mastodon import MastodonConfig, status_text, to_mention, to_reply
 from tests.connectors.fake_mastodon import load_fixture
 
