@@ -6,10 +6,10 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import aiohttp
-from pydantic import Field
+from pydantic import Field, model_validator
 from yarl import URL
 
 from config.types import Duration
@@ -31,11 +31,30 @@ logger = logging.getLogger(__name__)
 class HttpSourceConfig(ConnectorConfig):
     """Keys shared by the HTTP social connectors (each subclass adds `base_url` and its own)."""
 
+    # Keys an enabled table must set -> a hint for the error ("set access_token (a Page access token)").
+    # Checked only when enabled, so a disabled example table with an unset ${VAR} still loads.
+    required_when_enabled: ClassVar[dict[str, str]] = {}
+
     timeout: Duration = Field(default=timedelta(seconds=30), description="Limit for one request, body included.")
     max_pages: int = Field(default=5, ge=1, le=100, description="Pages per stream and poll when catching up.")
     attribute_to: tuple[str, ...] = Field(
         default=(), description="Brands every item of this source is about (e.g. the brand's own channel or forum)."
     )
+
+    @model_validator(mode="after")
+    def _required(self) -> Self:
+        if self.enabled:
+            for key, hint in self.required_when_enabled.items():
+                if not is_set(getattr(self, key)):
+                    raise ValueError(f"set {key}" + (f" ({hint})" if hint else ""))
+        return self
+
+
+def is_set(value: Any) -> bool:
+    """Whether a config value is given: a non-empty string, or a non-empty secret (registered for log masking)."""
+    if value is None or isinstance(value, str):
+        return bool(value)
+    return bool(secret(value))
 
 
 def secret(value: Any) -> str:

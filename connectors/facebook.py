@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
@@ -23,7 +23,6 @@ from connectors._meta import (
 )
 from connectors._parse import MalformedItemError, mapping_of, optional_time, required_id, required_time, text_id
 from connectors._reviews import review_mention
-from connectors._social import secret
 from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 
@@ -36,6 +35,8 @@ RATING_FIELDS = "created_time,recommendation_type,review_text,reviewer{id,name},
 
 class FacebookConfig(MetaConfig):
     """[connectors.<name>] with type = "facebook"."""
+
+    required_when_enabled: ClassVar[dict[str, str]] = {"access_token": "a Page access token", "page_id": ""}
 
     type: str = "facebook"
     page_id: str = Field(default="", description="The Page's numeric id (also how its own answers are recognised).")
@@ -58,14 +59,6 @@ class FacebookConfig(MetaConfig):
             raise ValueError("must be the Page's numeric id (Page settings > About > Page ID)")
         return value.strip()
 
-    @model_validator(mode="after")
-    def _needs(self) -> FacebookConfig:
-        # Checked only when enabled, so a disabled example table with an unset ${VAR} still loads.
-        if self.enabled and not secret(self.access_token):
-            raise ValueError("set access_token (a Page access token)")
-        if self.enabled and not self.page_id:
-            raise ValueError("set page_id")
-        return self
 
 
 def author_of(item: Mapping[str, Any], what: str) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
@@ -22,7 +22,6 @@ from connectors._meta import (
 )
 from connectors._meta_webhook import WebhookItems, entry_items
 from connectors._parse import MalformedItemError, mapping_of, optional_time, required_id, required_time, text_id
-from connectors._social import secret
 from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 
@@ -37,6 +36,8 @@ MAX_COUNTS = 200  # media whose comment count the cursor remembers
 
 class InstagramConfig(MetaConfig):
     """[connectors.<name>] with type = "instagram"."""
+
+    required_when_enabled: ClassVar[dict[str, str]] = {"access_token": "", "ig_user_id": ""}
 
     type: str = "instagram"
     ig_user_id: str = Field(default="", description="The Instagram professional account's id (IG User id).")
@@ -55,13 +56,6 @@ class InstagramConfig(MetaConfig):
             raise ValueError("must be the numeric IG User id (GET /{page-id}?fields=instagram_business_account)")
         return value.strip()
 
-    @model_validator(mode="after")
-    def _needs(self) -> InstagramConfig:
-        if self.enabled and not secret(self.access_token):
-            raise ValueError("set access_token")
-        if self.enabled and not self.ig_user_id:
-            raise ValueError("set ig_user_id")
-        return self
 
 
 def author_of(comment: Mapping[str, Any]) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from yarl import URL
 
 from config.types import Duration
@@ -29,6 +29,11 @@ RATE_LIMIT_WAIT = 3600.0  # LinkedIn sends no reset time with its 429; its daily
 
 class LinkedInConfig(HttpSourceConfig):
     """[connectors.<name>] with type = "linkedin"."""
+
+    required_when_enabled: ClassVar[dict[str, str]] = {
+        "access_token": "r_organization_social_feed of a Page admin",
+        "organization_id": "",
+    }
 
     type: str = "linkedin"
     base_url: str = Field(default="https://api.linkedin.com", description="API root (/rest/... below it).")
@@ -58,13 +63,6 @@ class LinkedInConfig(HttpSourceConfig):
             raise ValueError("must be YYYYMM (e.g. 202511) or YYYYMM.RR")
         return value
 
-    @model_validator(mode="after")
-    def _needs(self) -> LinkedInConfig:
-        if self.enabled and not secret(self.access_token):
-            raise ValueError("set access_token (r_organization_social_feed of a Page admin)")
-        if self.enabled and not self.organization_id:
-            raise ValueError("set organization_id")
-        return self
 
 
 def urn_path(urn: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._meta import (
@@ -19,7 +19,7 @@ from connectors._meta import (
     why,
 )
 from connectors._parse import MalformedItemError, required_id, required_time, text_id
-from connectors._social import ThreadNode, brand_answers, secret
+from connectors._social import ThreadNode, brand_answers
 from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 
@@ -30,6 +30,11 @@ FIELDS = "id,text,username,permalink,timestamp,media_type,is_reply,replied_to,ro
 
 class ThreadsConfig(MetaConfig):
     """[connectors.<name>] with type = "threads"."""
+
+    required_when_enabled: ClassVar[dict[str, str]] = {
+        "access_token": "threads_basic, threads_keyword_search, threads_read_replies",
+        "username": "the brand's Threads username, to recognise its replies",
+    }
 
     type: str = "threads"
     base_url: str = Field(default="https://graph.threads.net", description="Threads API root.")
@@ -45,13 +50,6 @@ class ThreadsConfig(MetaConfig):
         default=10, ge=0, le=100, description="Brand threads whose conversation is read per poll."
     )
 
-    @model_validator(mode="after")
-    def _needs(self) -> ThreadsConfig:
-        if self.enabled and not secret(self.access_token):
-            raise ValueError("set access_token (threads_basic, threads_keyword_search, threads_read_replies)")
-        if self.enabled and not self.username:
-            raise ValueError("set username (the brand's Threads username, to recognise its replies)")
-        return self
 
 
 def _ref(item: Mapping[str, Any], key: str) -> str | None:

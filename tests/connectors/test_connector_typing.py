@@ -81,3 +81,21 @@ def test_every_endpoint_key_is_checked_once_by_the_base(type_name: str) -> None:
     for key in keys:
         with pytest.raises(ValidationError, match=rf"{key}\n.*must be an http\(s\) URL such as https://"):
             config.model_validate({"type": type_name, "brand": "acme", "package_name": "a.b", key: "ftp://nowhere"})
+
+
+@pytest.mark.parametrize(("type_name", "given", "message"), [
+    ("facebook", {"page_id": "104"}, r"set access_token \(a Page access token\)"),
+    ("facebook", {"access_token": "tok"}, "set page_id"),
+    ("instagram", {"access_token": "tok"}, "set ig_user_id"),
+    ("linkedin", {"organization_id": "5"}, r"set access_token \(r_organization_social_feed of a Page admin\)"),
+    ("threads", {"access_token": "tok", "username": ""}, r"set username \(the brand's Threads username"),
+])
+def test_an_enabled_table_names_the_key_it_lacks(type_name: str, given: dict[str, str], message: str) -> None:
+    from pydantic import ValidationError
+
+    from connectors.registry import connector_class
+
+    config = connector_class(type_name).Config
+    with pytest.raises(ValidationError, match=message):
+        config.model_validate({"type": type_name, **given})
+    config.model_validate({"type": type_name, "enabled": False, **given})  # a disabled table may leave them unset
