@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import sqlite3
@@ -335,6 +334,8 @@ def api_command(config_path: Path | None, db_path: Path | None, host: str | None
     Queue actions are recorded and their alerts queued for the configured sinks, as `listener ack`
     does; the daemon delivers them.
     """
+    import asyncio
+
     from listener.api.server import start_api
     from listener.clock import SystemClock
     from listener.clocks import ClockEngine

@@ -6,7 +6,6 @@ group can register them lazily and no import cycle exists.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -132,6 +131,8 @@ def offline_router(settings: Settings) -> Callable[[Event], list[str]]:
     The running daemon delivers what we queue here; delivering from the CLI too could send
     the same event twice.
     """
+
+    import asyncio
 
     async def names() -> dict[str, Any]:
         import aiohttp
