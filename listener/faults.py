@@ -21,8 +21,6 @@ from listener.timefmt import human_duration
 
 logger = logging.getLogger(__name__)
 
-STORE = "database"
-
 
 def is_store_error(err: BaseException) -> bool:
     """Whether `err` came from the database rather than from the job's own logic."""
