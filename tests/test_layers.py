@@ -245,3 +245,11 @@ def test_one_user_agent_and_one_strict_base() -> None:
         if isinstance(node, ast.ClassDef) and node.name.lower().lstrip("_") in {"strict", "strictmodel"}
     ]
     assert strict_bases == ["config.types:StrictModel"], strict_bases
+    forbidding = [  # a model that refuses unknown keys by itself instead of deriving from StrictModel
+        f"{m}:{node.lineno}"
+        for m, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ConfigDict"
+        and any(k.arg == "extra" and getattr(k.value, "value", None) == "forbid" for k in node.keywords)
+    ]
+    assert [f.split(":")[0] for f in forbidding] == ["config.types"], forbidding
