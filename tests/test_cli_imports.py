@@ -97,6 +97,32 @@ def test_help_and_reports_import_no_heavy_module(args: list[str], database: Path
     assert _loaded(modules, NOT_ON_READS) == []
 
 
+def test_query_with_a_full_config_reads_no_connector_module(database: Path, tmp_path: Path) -> None:
+    """The example config declares every connector type: validating those tables would import them all."""
+    example = ROOT / "config" / "listener.example.toml"
+    done, modules = run_cli(["query", "--config", str(example), "--db", str(database), "--format", "json",
+                             "SELECT count(*) AS n FROM mentions"], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == [{"n": 2}]
+    assert _loaded(modules, NOT_ON_READS) == []
+
+
+def test_read_commands_skip_the_connector_tables_that_the_daemon_validates(database: Path, tmp_path: Path) -> None:
+    from config.loader import parse_config
+    from listener.errors import ConfigError
+
+    data = {"connectors": {"feed": {"type": "mastodon", "no_such_key": 1}}, "brands": {"acme": {"keywords": ["acme"]}}}
+    with pytest.raises(ConfigError, match="connectors.feed.no_such_key"):
+        parse_config(data)
+    assert parse_config(data, connectors=False).connectors == {}
+    config = tmp_path / "listener.toml"
+    config.write_text('[connectors.feed]\ntype = "mastodon"\nno_such_key = 1\n', encoding="utf-8")
+    done, _ = run_cli(["query", "--db", str(database), "SELECT 1"], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    done, _ = run_cli(["check-config"], tmp_path)
+    assert done.returncode == 2 and "connectors.feed.no_such_key" in done.stderr
+
+
 def test_complaints_reads_through_the_store_but_never_the_daemon_side(database: Path, tmp_path: Path) -> None:
     done, modules = run_cli(["complaints", "--db", str(database), "--format", "json"], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -53,9 +53,8 @@ def _filters(default_since: str | None) -> Callable[[F], F]:
 
 @contextlib.contextmanager
 def _open(config_path: Path | None, db_path: Path | None) -> Iterator[tuple[Any, frozenset[str]]]:
-    """A read-only connection and the competitor brand names from the config."""
-
-    settings = load_settings(config_path, required=False)
+    """A read-only connection and the competitor brand names from the config (its connectors are not read)."""
+    settings = load_settings(config_path, required=False, connectors=False)
     path = database_path(settings, config_path, db_path)
     competitors = frozenset(name for name, brand in settings.brands.items() if brand.competitor)
     try:

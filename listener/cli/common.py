@@ -60,8 +60,12 @@ def _register_secrets(value: Any) -> None:
             _register_secrets(item)
 
 
-def load_settings(config_path: Path | None, *, required: bool = True) -> Settings:
-    """Load the config or exit with status 2 and every problem listed."""
+def load_settings(config_path: Path | None, *, required: bool = True, connectors: bool = True) -> Settings:
+    """Load the config or exit with status 2 and every problem listed.
+
+    `connectors=False` (commands that only read the database): the [connectors.*] tables are not
+    validated, so no connector module (nor aiohttp) is imported; `settings.connectors` is empty.
+    """
     from config.loader import load_config, parse_config, resolve_config_path
     from listener.errors import ConfigError
 
@@ -70,7 +74,7 @@ def load_settings(config_path: Path | None, *, required: bool = True) -> Setting
         settings = parse_config({})
     else:
         try:
-            settings = load_config(path)
+            settings = load_config(path, connectors=connectors)
         except ConfigError as err:
             click.echo(f"{path}: configuration is invalid:", err=True)
             for line in err.problems:
