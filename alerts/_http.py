@@ -8,21 +8,39 @@ operator (other 4xx, a redirect). Error texts never carry the URL (webhook URLs 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
 
 from alerts._format import one_line, truncate
-from listener.backoff import parse_retry_after
 from listener.errors import SinkError
 
 _RETRY_STATUSES = frozenset({408, 425, 429})
 _WORDS = re.compile(r"[A-Za-z0-9_.:' -]{1,200}")
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)

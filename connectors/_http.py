@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,7 +33,6 @@ from yarl import URL
 
 from connectors.timeutil import to_utc
 from listener import USER_AGENT
-from listener.backoff import parse_retry_after
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 from listener.redact import redact
 
@@ -90,6 +90,26 @@ class RateLimitHeaders:
 
 
 MASTODON_RATE_LIMIT = RateLimitHeaders()
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP date; None if absent."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # HTTP dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,18 +16,14 @@ class ConnectorConfig(StrictModel):
 
     type: str = Field(description="Connector type; defaults to the table name.")
     enabled: bool = True
-    poll_interval: Duration = Field(default="2m", validate_default=True, description="Time between polls.")
-    jitter: Duration = Field(default="5s", validate_default=True, description="Random delay added to each poll.")
-    max_backoff: Duration = Field(
-        default="1h", validate_default=True, description="Longest wait after repeated failures."
-    )
+    poll_interval: Duration = Field(default="2m", description="Time between polls.")
+    jitter: Duration = Field(default="5s", description="Random delay added to each poll.")
+    max_backoff: Duration = Field(default="1h", description="Longest wait after repeated failures.")
     down_alert_after: Duration = Field(
-        default="30m", validate_default=True,
-        description="Alert when the source has been failing this long (0s: never).",
+        default="30m", description="Alert when the source has been failing this long (0s: never)."
     )
     gap_alert_after: Duration = Field(
-        default="0s", validate_default=True,
-        description="Alert when a usually busy source brings no mention this long (0s: never).",
+        default="0s", description="Alert when a usually busy source brings no mention this long (0s: never)."
     )
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 
 class Backoff:
@@ -36,23 +34,3 @@ def delay_for_attempt(attempts: int, base: float, cap: float, rng: random.Random
     """Stateless form: delay after the `attempts`-th failed attempt (1-based), with ±10% jitter."""
     delay = min(cap, base * 2 ** max(attempts - 1, 0))
     return max(0.0, delay * (1 + (rng or random).uniform(-0.1, 0.1)))
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP date; None if absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:  # HTTP dates are always GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
