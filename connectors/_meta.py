@@ -221,8 +221,6 @@ MetaConfigT = TypeVar("MetaConfigT", bound=MetaConfig)
 class GraphConnectorBase(HttpConnectorBase[MetaConfigT]):
     """GET with Graph error mapping, usage-header back-off and cursor paging."""
 
-    version_attr: ClassVar[str] = "api_version"
-
     def setup(self) -> None:
         """Bearer token and `appsecret_proof` for every Graph call."""
         token = secret(self.config.access_token)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, get
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from config.types import Duration
+from config.types import Duration, StrictModel
 from connectors._parse import http_url
 from listener.clock import Clock, SystemClock
 from listener.domain import Cursor, Mention, Page, Reply
@@ -21,10 +21,8 @@ if TYPE_CHECKING:
 ENDPOINT_KEYS = ("base_url", "token_url", "auth_url")
 
 
-class ConnectorConfig(BaseModel):
+class ConnectorConfig(StrictModel):
     """Settings every connector table accepts; connectors subclass it with their own keys."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     type: str = Field(description="Connector type; defaults to the table name.")
     enabled: bool = True
