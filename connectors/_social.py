@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self, TypeVar
@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from yarl import URL
 
 from config.types import Duration
+from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import (
     MalformedResponseError,
     RateLimitHeaders,
@@ -20,9 +21,11 @@ from connectors._http import (
     request,
 )
 from connectors._parse import ident_of
+from connectors._watermark import Watermark, dump_marks, load_marks
 from connectors.base import BrandView, ConnectorBase, ConnectorConfig
 from connectors.matching import match_brands, own_brands
 from listener.clock import Clock
+from listener.domain import Cursor, Mention, Page, Reply
 from listener.redact import register_secret
 
 logger = logging.getLogger(__name__)
@@ -67,6 +70,8 @@ def secret(value: Any) -> str:
 
 
 SocialConfigT = TypeVar("SocialConfigT", bound=HttpSourceConfig)
+# Reads one stream down to its watermark into (mentions, replies); True: stop the poll here (rate limit).
+StreamReader = Callable[[Watermark, dict[str, Mention], dict[str, Reply]], Awaitable[bool | None]]
 
 
 class HttpConnectorBase(ConnectorBase[SocialConfigT]):
@@ -108,6 +113,21 @@ class HttpConnectorBase(ConnectorBase[SocialConfigT]):
             timeout=self.config.timeout.total_seconds(),
             expect_json=expect_json, rate_limit=self.rate_limit, now=self.clock.now, ok_statuses=ok,
         )
+
+    async def read_marked(self, since: Cursor | None, streams: Sequence[tuple[str, StreamReader]]) -> Page:
+        """Read each `(key, reader)` stream down to its watermark (saved under `key`), as one Page.
+
+        A reader returning True ends the poll (a rate limit used up): the streams after it wait for
+        the next poll, from the marks they had.
+        """
+        marks = load_marks(load_cursor(since, source=self.name), (key for key, _ in streams))
+        mentions: dict[str, Mention] = {}
+        replies: dict[str, Reply] = {}
+        for key, read in streams:
+            if await read(marks[key], mentions, replies):
+                break
+        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks)})
+        return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
     def exhausted(self, resp: Response) -> bool:
         """True (and logged) when the response says no calls remain in the rate-limit window."""

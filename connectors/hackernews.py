@@ -6,15 +6,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from config.types import Duration
-from connectors._cursor import dump_cursor, load_cursor
 from connectors._parse import MalformedItemError, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at
-from connectors._watermark import Watermark, dump_marks, load_marks
+from connectors._watermark import Watermark
 from connectors.htmltext import html_to_text
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import TransientSourceError
@@ -136,14 +136,7 @@ class HackerNewsConnector(HttpConnectorBase[HackerNewsConfig]):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Fetch hits newer than each stream's mark (first run: the newest page only)."""
-        state = load_cursor(since, source=self.name)
-        marks = load_marks(state, (s.key for s in self.streams))
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        for stream in self.streams:
-            await self._poll_stream(stream, marks[stream.key], mentions, replies)
-        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks)})
-        return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
+        return await self.read_marked(since, [(s.key, partial(self._poll_stream, s)) for s in self.streams])
 
     async def _poll_stream(
         self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply]

@@ -7,17 +7,17 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, model_validator
 
 from config.types import Duration
-from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response
 from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id, why_skipped
 from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
-from connectors._watermark import Watermark, dump_marks, load_marks
+from connectors._watermark import Watermark
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 
@@ -176,14 +176,7 @@ class YouTubeConnector(HttpConnectorBase[YouTubeConfig]):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read each target's threads newest-first down to its mark (first run: the newest page only)."""
-        state = load_cursor(since, source=self.name)
-        marks = load_marks(state, (s.key for s in self.streams))
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        for stream in self.streams:
-            await self._poll_stream(stream, marks[stream.key], mentions, replies)
-        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks)})
-        return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
+        return await self.read_marked(since, [(s.key, partial(self._poll_stream, s)) for s in self.streams])
 
     async def _poll_stream(self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention],
                            replies: dict[str, Reply]) -> None:
