@@ -14,7 +14,7 @@ EN: dict[str, list[str]] = {
         "signed up with {brand} on my lunch break, {thing} was [ready|sorted] before my coffee [went cold|was done]",
         "{brand} {thing} in {city}: quick, simple, [no drama|no fuss]. more of this please",
         "[genuinely|honestly] impressed how easy {brand} made {thing}",
-        "{handle} whoever designed {thing} deserves a raise 👏",
+        "{handle} {thing} is [so well made|really well built], pass my thanks to the team 👏",
         "three taps and done. {brand} {thing} is [so slick|a dream]",
         "[10/10|A+] for {brand} today, {thing} [was quick|behaved perfectly] 🙌",
     ],
@@ -22,7 +22,7 @@ EN: dict[str, list[str]] = {
         "[honestly|tbh] nothing to complain about with {brand}, {thing} [just runs|keeps going]",
         "{n} years on {brand} and [not once|never] had to ring them. that says it all",
         "can't think of one bad thing to say about {thing} from {brand}",
-        "{brand} {thing}? [not half bad|not too shabby]. [actually really good|better than I expected] tbh",
+        "{brand} {thing}? [not half bad|not too shabby]. [actually really good|surprisingly good] tbh",
         "not a single dropped [ball|beat] from {brand} in {n} months. [no notes|zero notes]",
         "wouldn't swap {brand} for anything, {thing} [hasn't let me down once|has never given me grief]",
         "I don't think I've ever had an issue with {brand}. {thing} isn't flashy but it never breaks",
@@ -33,7 +33,7 @@ EN: dict[str, list[str]] = {
         "{handle} just wanted to say thanks, {prob} is [sorted|resolved] and [the credit landed|I was kept posted]",
         "ok I take back my rant, {brand} fixed {prob} [the same day|overnight] 🙏",
         "{prob} sorted [in a day|by the next morning]. cheers {brand}, great turnaround",
-        "credit where it's due: {brand} owned {prob} and [put it right|refunded me] without me chasing",
+        "have to hand it to {brand}: they owned {prob} and [put it right|refunded me] without me chasing",
         "problem: {prob}. time for {brand} to fix it: [20 minutes|one chat]. happy customer 😊",
         "big thanks to [Sam|Priya|Tom] at {brand}, {prob} is finally [gone|sorted] and I can relax",
         "was ready to leave {brand} over {prob}, but they [fixed it|made it right] so fast I'm staying",
@@ -61,7 +61,7 @@ EN: dict[str, list[str]] = {
     ],
     "joke": [
         "horoscope: no spending today. {brand}, five minutes later: [20% off|a coupon]. the universe is testing me",
-        "{brand} changed their [app icon|logo] and my thumb still can't find it lol",
+        "{brand} changed their [app icon|logo] and my thumb keeps tapping the wrong thing lol",
         "the {brand} [mascot|logo] lives rent free in my head 😂",
         "me explaining to my [cat|landlord] why there's another {brand} box at the door 📦😅",
         "if {brand} sold [sleep|motivation] I'd [subscribe|be their best customer] in a heartbeat lol",
@@ -171,7 +171,7 @@ JA: dict[str, list[str]] = {
         "{brand}と{comp}で迷ってるんだけど、{thing}ってどっちがいいの？",
     ],
     "news": [
-        "今日から{brand}に乗り換えた。さてどうなるか",
+        "{brand}に乗り換え完了。しばらく使って[感想書く|様子見る]わ",
         "{brand}、{city}に[新店舗|新しい拠点]できるらしいよ",
         "{brand}が{thing}の仕様を[来月|来週]変えるってニュースで見た",
         "[噂|うわさ]によると{brand}、{comp}の[買収|子会社化]を検討中とか",
@@ -252,7 +252,7 @@ JA: dict[str, list[str]] = {
 
 DE: dict[str, list[str]] = {
     "praise": [
-        "Einrichtung bei {brand} in [fünf|zehn] Minuten erledigt. Hätte ich nicht gedacht 👍",
+        "Einrichtung bei {brand} in [fünf|zehn] Minuten erledigt. Echt überrascht 👍",
         "{thing} von {brand} ist [richtig flott|so schnell] geworden, Respekt",
         "Drei Klicks und fertig. {brand} macht es einem echt leicht",
         "{handle} {thing} läuft [wie geschmiert|super flüssig], danke!",
@@ -393,7 +393,7 @@ FR: dict[str, list[str]] = {
         "On ne va pas se mentir, {brand} c'est pas mal. Même très bien",
     ],
     "thanks_solved": [
-        "{prob} me stressait, mais {brand} a tout réglé en un appel. Merci !",
+        "{prob} me stressait, mais {brand} a tout arrangé au premier coup de fil. Merci !",
         "{handle} merci, {prob} est [résolu|réglé] et le remboursement est arrivé",
         "Je retire ce que j'ai dit : {prob} a été réglé dans la journée. Merci {brand} 🙏",
         "Un grand merci à [Léa|Karim|Julien] de chez {brand}, {prob} est enfin derrière moi",
