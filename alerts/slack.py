@@ -174,7 +174,7 @@ class SlackSink:
 
     def target(self, event: Event) -> _Target:
         """The first route that matches `event` (brand, policy, source, kind), else the default channel."""
-        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
+        policy = event.policy_name
         for route, target in self._routes:
             if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
                 return target
@@ -201,7 +201,7 @@ class SlackSink:
         A reply only matters to Slack when the complaint was alerted on before: a clock that
         stopped in time has no message to update, and a new one would be noise.
         """
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+        if event.kind is EventKind.REPLIED and not event.alerted:
             return False
         return event.kind != EventKind.MENTION and event.kind.value in self._kinds
 
@@ -250,9 +250,9 @@ class SlackSink:
         """An escalation: a thread reply under the complaint's message naming who is now on it,
         and a copy in every channel the level routes to."""
         assert self._web is not None
-        routes = [str(r) for r in event.extra.get("to", ())] if isinstance(event.extra, dict) else []
+        routes = list(event.escalation.to) if event.escalation else []
         mentions = " ".join(route_mention(r) for r in routes if not _is_channel(r))
-        level = event.extra.get("level", "") if isinstance(event.extra, dict) else ""
+        level = event.escalation.level if event.escalation else ""
         text = f"Escalated ({escape_plain(str(level))}): {mentions} " + message.text if mentions else message.text
         web = self._web
         if channel and ts:

@@ -67,26 +67,6 @@ def mute_reason(event: Event, mutes: Mapping[tuple[str, str], object]) -> str | 
     return None
 
 
-def alert_rule(event: Event) -> str:
-    """The noise-control rule of an event: "sla.warn", "sla.breach", "sla.escalate", "source", or extra["rule"]."""
-    rule = event.extra.get("rule") if isinstance(event.extra, dict) else None
-    if isinstance(rule, str) and rule:
-        return rule
-    if event.kind in (EventKind.WARN, EventKind.BREACH, EventKind.ESCALATE):
-        return f"sla.{event.kind.value}"
-    return event.kind.value
-
-
-def alert_subject(event: Event) -> str:
-    """What a cooldown is kept per: extra["subject"], the source for source events, else the complaint."""
-    subject = event.extra.get("subject") if isinstance(event.extra, dict) else None
-    if isinstance(subject, str) and subject:
-        return subject
-    if event.kind is EventKind.SOURCE and event.source:
-        return event.source
-    return event.thread
-
-
 def noise_active(settings: NoiseSettings) -> bool:
     """Whether any control beyond mutes is configured (otherwise delivery skips the bookkeeping)."""
     return bool(settings.cooldowns or settings.max_per_channel or settings.quiet_hours)
@@ -246,10 +226,10 @@ class Dispatcher:
         if not self._for_people(name, sink):
             return NoiseMeta()
         if event.kind in UPDATE_KINDS:  # edits a message already counted: no channel, so no slot used
-            return NoiseMeta(rule=alert_rule(event), subject=alert_subject(event))
+            return NoiseMeta(rule=event.alert_rule, subject=event.alert_subject)
         channel_for = getattr(sink, "channel_for", None)
         channel = channel_for(event) if callable(channel_for) else name
-        return NoiseMeta(channel=str(channel or name), rule=alert_rule(event), subject=alert_subject(event))
+        return NoiseMeta(channel=str(channel or name), rule=event.alert_rule, subject=event.alert_subject)
 
     async def _drain_sink(self, name: str) -> int:
         sink = self.sinks[name]

@@ -16,13 +16,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from alerts.base import Event, EventKind
 from config.schema import ListeningSettings
 from connectors.matching import same_account
 from listener.clock import Clock
 from listener.domain import require_utc
+from listener.events import Event, EventKind, Explanation, HitFacts, SpikeFacts
 from listener.sla.noise import Spike, SpikeSettings, negative_share_spike, volume_spike
 from listener.sla.policy import Policy
 from listener.store import HourlyCount, ListenedMention, ListeningOutcome, RuleAlert, SinkRouter, Store, SyncStore
@@ -94,7 +94,7 @@ class Hit:
     rule: Literal["crisis", "vip"]
     subject: str
     reason: str
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: HitFacts = field(default_factory=HitFacts)
 
 
 def crisis_hit(watches: Sequence[Watch], brand: str, source: str, text: str) -> Hit | None:
@@ -109,7 +109,7 @@ def crisis_hit(watches: Sequence[Watch], brand: str, source: str, text: str) -> 
                 CRISIS,
                 f"{brand}/{word.casefold()}",
                 f'crisis keyword "{word}" ({watch.origin})',
-                {"keyword": word, "origin": watch.origin},
+                HitFacts(keyword=word, origin=watch.origin),
             )
     return None
 
@@ -122,7 +122,7 @@ def author_hit(
     covering = [w for w in watches if w.covers(brand, source)]
     for watch in covering:
         if author and any(same_account(author, handle) for handle in watch.authors):
-            return Hit(VIP, subject, f"VIP author {author} ({watch.origin})", {"vip": True, "origin": watch.origin})
+            return Hit(VIP, subject, f"VIP author {author} ({watch.origin})", HitFacts(vip=True, origin=watch.origin))
     thresholds = [(w.min_followers, w.origin) for w in covering if w.min_followers is not None]
     if followers is None or not thresholds:
         return None
@@ -130,7 +130,7 @@ def author_hit(
     if followers < threshold:
         return None
     reason = f"high reach: {followers:,} followers >= {threshold:,} ({origin})"
-    return Hit(VIP, subject, reason, {"followers": followers, "min_followers": threshold, "origin": origin})
+    return Hit(VIP, subject, reason, HitFacts(followers=followers, min_followers=threshold, origin=origin))
 
 
 # -- spikes -----------------------------------------------------------------------------
@@ -219,20 +219,11 @@ def spike_event(spike: Spike, hour: datetime, k: float, now: datetime) -> Event:
         text=text,
         state=state,
         detail=check.explain(),
-        extra={
-            "rule": spike.rule,
-            "subject": spike.subject,
-            "hour": hour.isoformat(),
-            "metric": check.metric,
-            "value": check.value,
-            "count": check.count,
-            "mean": check.mean,
-            "sigma": check.sigma,
-            "k": k,
-            "threshold": check.threshold,
-            "baseline_hours": check.baseline_hours,
-            "why": check.explain(),
-        },
+        rule=spike.rule,
+        subject=spike.subject,
+        explanation=Explanation(why=check.explain(), spike=SpikeFacts(
+            hour=hour, metric=check.metric, value=check.value, count=check.count, mean=check.mean, sigma=check.sigma,
+            k=k, threshold=check.threshold, baseline_hours=check.baseline_hours)),
     )
 
 
@@ -256,7 +247,9 @@ def mention_event(mention: ListenedMention, brand: str, hit: Hit, now: datetime)
         mention_at=mention.created_at,
         state=hit.reason,
         detail=hit.reason,
-        extra={"rule": hit.rule, "subject": hit.subject, "why": hit.reason, **hit.facts},
+        rule=hit.rule,
+        subject=hit.subject,
+        explanation=Explanation(why=hit.reason, hit=hit.facts),
     )
 
 

@@ -103,7 +103,7 @@ class RecordingSink:
 
     def accepts(self, event: Event) -> bool:
         """Whether the kind is wanted; like Slack, a reply only matters after an alert."""
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted"):
+        if event.kind is EventKind.REPLIED and not (event.policy is not None and event.alerted):
             return False
         return event.kind in self.kinds
 

@@ -10,6 +10,7 @@ from typing import Any
 from alerts.base import Event, EventKind
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
+from listener.events import Policy
 from listener.sla.noise import NoiseSettings
 from listener.store import Store, SyncStore
 from tests.doubles import RecordingSink
@@ -101,7 +102,7 @@ async def test_updates_of_a_sent_message_are_never_rate_limited(tmp_path: Path) 
     await store.call(SyncStore.enqueue, event(1, START), dispatcher.route)
     await dispatcher.dispatch_once()
     clock.advance(timedelta(seconds=5))
-    replied = event(1, clock.now(), EventKind.REPLIED, extra={"alerted": True})
+    replied = event(1, clock.now(), EventKind.REPLIED, policy=Policy(), alerted=True)
     await store.call(SyncStore.enqueue, replied, dispatcher.route)
     await dispatcher.dispatch_once()
     # The reply updates the breach's message (its ref), although the channel's one slot is used.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from listener.domain import require_utc
-from listener.events import Event, EventKind
+from listener.events import Event
 from listener.store.db import SinkRouter, StoreBase, iso, parse_iso
 from listener.text import clean_text
 
@@ -88,14 +87,6 @@ class Outcomes:
 _THREAD_DELIVERIES = "FROM events e CROSS JOIN deliveries d ON d.event_seq = e.seq AND d.sink = ?"
 
 
-def _row_to_event(payload: str) -> Event:
-    data = json.loads(payload)
-    for key in ("created_at", "mention_at", "deadline"):
-        data[key] = parse_iso(data.get(key))
-    data["kind"] = EventKind(data["kind"])
-    return Event(**data)
-
-
 class OutboxStore(StoreBase):
     """Queue events and record what each sink did with them."""
 
@@ -111,7 +102,7 @@ class OutboxStore(StoreBase):
         cur = self.db.execute(
             "INSERT OR IGNORE INTO events (id, kind, brand, thread, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)",
             [event.id, event.kind.value, event.brand, event.thread, iso(event.created_at),
-             clean_text(json.dumps(event.to_dict(), ensure_ascii=False), limit=10_000_000)],
+             clean_text(event.to_json(), limit=10_000_000)],
         )
         if cur.rowcount == 0:
             return False
@@ -135,7 +126,7 @@ class OutboxStore(StoreBase):
         for seq, attempts, next_at, payload in rows:
             if next_at and next_at > iso(now):
                 break  # keep per-sink order: nothing overtakes an event that waits for a retry
-            due.append(Delivery(seq, sink, attempts, _row_to_event(payload)))
+            due.append(Delivery(seq, sink, attempts, Event.from_json(payload)))
         return due
 
     def next_retry_at(self, sink: str) -> datetime | None:
@@ -200,7 +191,7 @@ class OutboxStore(StoreBase):
                    WHERE d.sink = ? AND d.state = 'held' ORDER BY d.event_seq""",
                 [sink],
             ).fetchall()
-            holds = [HeldDelivery(Delivery(r[0], sink, r[1], _row_to_event(r[7])), parse_iso(r[2]) or now,
+            holds = [HeldDelivery(Delivery(r[0], sink, r[1], Event.from_json(r[7])), parse_iso(r[2]) or now,
                                   r[3] or "", r[4] or "", r[5] or "", r[6] or "") for r in rows]
         if history_since is not None:
             history = [

@@ -14,7 +14,6 @@ from listener.events import Event
 from listener.store.db import Executes, SinkRouter, iso, parse_iso
 from listener.store.health import HealthStore
 
-
 # What the listening rules read of a mention; the live job and the backtest add their own WHERE.
 # Columns: rowid, key, source, author, followers, text, url, created_at, brands, sentiment,
 # p_complaint, language, fetched_at.
@@ -155,7 +154,8 @@ def _with_held_back(event: Event, count: int) -> Event:
     """Say in the alert how many alerts of its rule and subject the cooldown held back since the last one."""
     note = f"{count} more held back by the cooldown since the last alert"
     return dataclasses.replace(
-        event, state=f"{event.state}; {note}" if event.state else note, extra={**event.extra, "held_back": count}
+        event, state=f"{event.state}; {note}" if event.state else note,
+        explanation=dataclasses.replace(event.explanation, held_back=count),
     )
 
 

@@ -21,6 +21,7 @@ from config.sinks import EmailSettings
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
 from listener.errors import ConfigError, SinkError
+from listener.events import Policy
 from listener.sla.noise import NoiseSettings
 from listener.store import Store, SyncStore
 from tests.alerts.conftest import NOW
@@ -154,7 +155,7 @@ async def test_per_recipient_routes_and_digests(
         {"policies": ["vip*"], "to": ["vip-desk@acme.example", "lead@acme.example"]},
         {"kinds": ["breach"], "to": ["lead@acme.example"]},
     ])
-    vip = make_event(EventKind.WARN, extra={"policy": "vip-gold", "alerted": True})
+    vip = make_event(EventKind.WARN, policy=Policy(name="vip-gold"))
     assert sink.recipients(vip) == ["lead@acme.example", "vip-desk@acme.example"]
     assert sink.recipients(make_event(EventKind.BREACH)) == ["lead@acme.example"]
     assert sink.recipients(make_event(EventKind.WARN)) == ["care@acme.example"]  # no route: the default
@@ -176,7 +177,7 @@ async def test_accepts_only_alerts_someone_receives(clock: FakeClock, make_event
     assert sink.accepts(make_event(EventKind.BREACH))
     assert not sink.accepts(make_event(EventKind.BREACH, brand="other"))  # no route and no default `to`
     assert not sink.accepts(make_event(EventKind.MENTION))
-    assert not sink.accepts(make_event(EventKind.REPLIED, extra={"alerted": False}))
+    assert not sink.accepts(make_event(EventKind.REPLIED, policy=Policy(), alerted=False))
 
 
 @pytest.mark.parametrize(
