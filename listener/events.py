@@ -163,6 +163,16 @@ class Event:
         return self.thread
 
     @property
+    def occurred_at(self) -> datetime:
+        """When what it announces happened: a spike's hour, a mention's post time, else when it was raised.
+
+        A listening rule's cooldown is kept by this time, so a backfill or a late pass counts the same.
+        """
+        if self.explanation.spike is not None:
+            return self.explanation.spike.hour
+        return self.mention_at or self.created_at
+
+    @property
     def policy_name(self) -> str | None:
         """The name of the policy behind a clock event (sinks route by it), or None."""
         return self.policy.name if self.policy is not None else None
@@ -237,6 +247,16 @@ class Event:
             return _decode(cls, data)
         except (KeyError, TypeError, ValueError) as err:
             raise EventPayloadError(f"event payload {data.get('id')!r}: {err}") from err
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An event as the outbox hands it to one sink: its row (`event_seq`) and the attempts made so far."""
+
+    event_seq: int
+    sink: str
+    attempts: int
+    event: Event
 
 
 _WIRE_FIELDS = ("id", "kind", "brand", "thread", "created_at", "source", "mention_key", "author", "text", "url",

@@ -11,7 +11,7 @@ from alerts.base import Event, EventKind
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
 from listener.events import Policy
-from listener.sla.noise import NoiseSettings
+from listener.noise import NoiseSettings
 from listener.store import Store, SyncStore
 from tests.doubles import RecordingSink
 

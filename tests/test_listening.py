@@ -15,19 +15,10 @@ from config.schema import ListeningSettings
 from listener.clock import FakeClock
 from listener.daemon import Daemon
 from listener.domain import Mention, Page, Sentiment
-from listener.listening import (
-    ListeningJob,
-    Watch,
-    author_hit,
-    build_watches,
-    cooldown_for,
-    crisis_hit,
-    find_spikes,
-    judged_hour,
-)
-from listener.sla.noise import SpikeSettings
+from listener.listening import ListeningJob, Watch, author_hit, build_watches, crisis_hit
+from listener.noise import HourlyCount, SpikeSettings, cooldown_for, find_spikes, judged_hour
 from listener.sla.policy import Policy
-from listener.store import HourlyCount, Store, SyncStore
+from listener.store import Store, SyncStore
 from models.base import Classification
 from tests.doubles import KeywordClassifier, RecordingSink, ScriptedConnector
 

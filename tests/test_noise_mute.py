@@ -13,6 +13,7 @@ from listener.cli import COMMANDS, load_command
 from listener.cli.sla import mute_command, unmute_command
 from listener.clock import FakeClock
 from listener.domain import Page
+from listener.noise import Mute
 from listener.store import SyncStore
 from tests.doubles import KeywordClassifier, RecordingSink
 from tests.test_policy_clocks import Harness, mention
@@ -74,8 +75,8 @@ async def test_muted_brand_is_suppressed_for_humans_but_not_for_mqtt(make_settin
 def test_mute_store_round_trip(tmp_path: Path) -> None:
     store = SyncStore(tmp_path / "m.db")
     store.add_mute("source", "reddit", START + timedelta(hours=1), "me", START)
-    assert store.active_mutes(START) == {("source", "reddit"): START + timedelta(hours=1)}
-    assert store.active_mutes(START + timedelta(hours=1)) == {}  # expired at its deadline
+    assert store.active_mutes(START) == [Mute(source="reddit", until=START + timedelta(hours=1))]
+    assert store.active_mutes(START + timedelta(hours=1)) == []  # expired at its deadline
     assert store.remove_mute("source", "reddit") is True
     assert store.remove_mute("source", "reddit") is False
     with pytest.raises(ValueError):
@@ -100,7 +101,7 @@ def test_mute_and_unmute_commands(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "brand acme muted until 2026-03-02 12:00 UTC" in result.output
     store = SyncStore(tmp_path / "cli.db")
-    assert store.active_mutes(START) == {("brand", "acme"): START + timedelta(hours=2)}
+    assert store.active_mutes(START) == [Mute(brand="acme", until=START + timedelta(hours=2))]
     store.close()
     result = runner.invoke(unmute_command, ["--config", str(config), "--brand", "acme"])
     assert result.exit_code == 0 and "unmuted" in result.output

@@ -22,7 +22,7 @@ from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
 from listener.errors import ConfigError, SinkError
 from listener.events import Policy
-from listener.sla.noise import NoiseSettings
+from listener.noise import NoiseSettings
 from listener.store import Store, SyncStore
 from tests.alerts.conftest import NOW
 from tests.alerts.smtp_server import PASSWORD, USER, Received, SmtpServer, make_certificate

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from listener.sla.noise import NoiseSettings, SpikeSettings
+from listener.noise import NoiseSettings, SpikeSettings
 from listener.sla.policy import CalendarSettings, Policy, build_calendar, check_references, compute_deadline
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sla.md"
