@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,14 @@ def test_there_is_no_untyped_extra_any_more() -> None:
     assert "extra" not in {f for f in Event.__dataclass_fields__}
     with pytest.raises(TypeError):
         Event(id="x", kind=EventKind.WARN, brand="", thread="", created_at=NOW, extra={"policy": "vip"})  # type: ignore[call-arg]
+
+
+def test_the_payload_examples_in_the_docs_are_events() -> None:
+    """docs/alerts.md's MQTT payloads read as typed events and are exactly what those events send."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "alerts.md").read_text()
+    examples = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", doc, flags=re.S)]
+    payloads = [e for e in examples if isinstance(e, dict) and "schema_version" in e]
+    assert {p["kind"] for p in payloads} >= {"mention", "warn", "breach", "replied", "source"}
+    for payload in payloads:
+        wire = {k: v for k, v in payload.items() if k != "schema_version"}
+        assert Event.from_json(json.dumps(wire)).to_dict() == wire, payload["id"]
