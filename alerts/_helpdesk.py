@@ -71,7 +71,7 @@ class HelpdeskSink(ABC):
             return None  # nothing to annotate (yet)
         return str(await self._create(event))
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a real no-op every help desk shares, not an abstract hook
         """Nothing to release: the HTTP session belongs to the caller."""
 
     @abstractmethod

@@ -48,7 +48,9 @@ class PagerDutySink:
 
     name: ClassVar[str] = "pagerduty"
 
-    def __init__(self, settings: PagerDutySettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: PagerDutySettings, session: aiohttp.ClientSession, *, clock: Clock | None = None
+    ) -> None:
         assert settings.routing_key is not None  # validated by the settings
         self._settings = settings
         self._session = session
@@ -153,6 +155,7 @@ def _problem(data: Any) -> str:
     """PagerDuty's `{"status", "message", "errors": [...]}` as one line (it may quote our input)."""
     if not isinstance(data, dict):
         return ""
-    errors = data.get("errors") if isinstance(data.get("errors"), list) else []
+    found = data.get("errors")
+    errors: list[Any] = found if isinstance(found, list) else []
     parts = [str(data.get("message") or ""), *(str(e) for e in errors[:3])]
     return "; ".join(p for p in parts if p)

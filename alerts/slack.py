@@ -7,6 +7,7 @@ failure becomes a `SinkError`, so the outbox keeps the event and retries it late
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -234,7 +235,7 @@ class SlackSink:
         """Post one digest message for alerts held back from `channel` (quiet hours, rate limit)."""
         target = self._by_label.get(channel, self._default)
         try:
-            message = render_digest(events, reasons, now=self._clock.now(), digest_id=digest_id)
+            message = render_digest(list(events), tuple(reasons), now=self._clock.now(), digest_id=digest_id)
         except SlackObjectFormationError as err:
             raise SinkError(f"slack: cannot render {digest_id}: {err}", permanent=True) from err
         what = Event(id=digest_id, kind=EventKind.SOURCE, brand="", thread=digest_id, created_at=self._clock.now())
@@ -261,9 +262,9 @@ class SlackSink:
                 unfurl_links=False, unfurl_media=False))
         targets = [r for r in routes if _is_channel(r)] or ([] if channel and ts else [home])
         for target in targets:
-            await self._call(event, "chat.postMessage", lambda target=target: web.chat_postMessage(
-                channel=target, text=text, blocks=message.blocks, link_names=False, parse="none",
-                unfurl_links=False, unfurl_media=False))
+            await self._call(event, "chat.postMessage", functools.partial(
+                web.chat_postMessage, channel=target, text=text, blocks=message.blocks, link_names=False,
+                parse="none", unfurl_links=False, unfurl_media=False))
 
     async def _post(self, message: SlackMessage, channel: str) -> str:
         assert self._web is not None

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Final, Literal
 
 from config.schema import ListeningSettings
 from connectors.matching import same_account
@@ -29,8 +29,8 @@ from listener.text import keyword_pattern  # the same whole-word rule as clock p
 
 logger = logging.getLogger(__name__)
 
-CRISIS = "crisis"
-VIP = "vip"
+CRISIS: Final = "crisis"
+VIP: Final = "vip"
 
 
 # -- what to watch ----------------------------------------------------------------------

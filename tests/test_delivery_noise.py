@@ -171,9 +171,9 @@ async def test_quiet_hours_hold_alerts_across_a_restart_then_send_one_digest(tmp
     rows = states(db)
     assert rows["c1:breach"] == ("digested", "quiet_hours") and rows["c2:warn"] == ("digested", "quiet_hours")
 
-    store = SyncStore(db)
-    stats = {r["rule"]: r["suppressed"] for r in store.alert_stats()}
-    store.close()
+    sync = SyncStore(db)
+    stats = {r["rule"]: r["suppressed"] for r in sync.alert_stats()}
+    sync.close()
     assert stats == {"breach": 1, "escalate": 0, "warn": 1}  # held-then-digested alerts are counted
 
 

@@ -31,7 +31,9 @@ ROUTES: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-async def slack(aiohttp_server: Callable[..., Any]) -> AsyncIterator[tuple[FakeSlack, TestServer, list[dict[str, Any]]]]:
+async def slack(
+    aiohttp_server: Callable[..., Any],
+) -> AsyncIterator[tuple[FakeSlack, TestServer, list[dict[str, Any]]]]:
     """The fake Slack, plus a second incoming webhook (for a route) that records its posts."""
     fake = FakeSlack()
     beta_posts: list[dict[str, Any]] = []

@@ -412,7 +412,7 @@ def test_cursor_follows_its_row_and_starts_afresh_when_the_row_is_gone(db: Path)
 # -- in the daemon -------------------------------------------------------------------------
 
 
-async def test_the_daemon_runs_the_job_and_delivers_its_alerts(make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_the_daemon_runs_the_job_and_delivers_its_alerts(make_settings) -> None:
     config = make_settings({"alerts": {"listening": {"interval": "1s", "crisis_keywords": ["recall"]}}})
     now = datetime.now(UTC)
     page = Page([Mention(source="social", external_id="r1", text="acme recall announced", author="@a",

@@ -21,12 +21,12 @@ from tests.test_policy_clocks import Harness, mention
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
-def _settings(make_settings):  # type: ignore[no-untyped-def]
+def _settings(make_settings):
     return make_settings({"brands": {"acme": {"keywords": ["acme"]}},
                           "sla": {"target": "10m", "warn_after": "10m"}})
 
 
-def _deliveries(settings) -> list[tuple[str, str, str, str | None]]:  # type: ignore[no-untyped-def]
+def _deliveries(settings) -> list[tuple[str, str, str, str | None]]:
     store = SyncStore(settings.listener.database)
     rows = store.db.execute(
         "SELECT e.id, d.sink, d.state, d.suppressed FROM deliveries d JOIN events e ON e.seq = d.event_seq "

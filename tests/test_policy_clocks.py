@@ -27,7 +27,7 @@ def mention(at: datetime, ext: str, text: str, author: str = "@ann", **kw: Any) 
 class Harness:
     """Burst-mode runs over one scripted source, on a fake clock, with a recording sink."""
 
-    def __init__(self, settings, clock) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, settings, clock) -> None:
         self.settings, self.clock = settings, clock
         self.source = ScriptedConnector("social")
         self.sink = RecordingSink(kinds=None)

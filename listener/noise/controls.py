@@ -84,7 +84,7 @@ class NoiseSettings(StrictModel):
         ge=1,
         description="At most this many messages per channel per rate_window; the rest become a digest.",
     )
-    rate_window: Duration = "10m"
+    rate_window: Duration = Field(default="10m", validate_default=True)
     quiet_hours: list[QuietHours] = Field(default_factory=list)
     mute_brands: list[str] = Field(default_factory=list)
     mute_sources: list[str] = Field(default_factory=list)

@@ -30,6 +30,9 @@ class ClockStore(MentionStore):
     def _history(self, case: str) -> CaseHistory:
         raise NotImplementedError
 
+    def _has_clock(self, case: str) -> bool:
+        raise NotImplementedError
+
     def _settle(self, case: str, now: datetime, router: SinkRouter | None) -> tuple[Decision, bool]:
         """Replay the case's history through the engine and write what it decides; (decision, opened)."""
         row = self.db.execute(

@@ -90,7 +90,7 @@ async def test_sends_plain_and_html_over_starttls_with_login(
     assert message["Subject"] == ("[listener] Response deadline missed · acme · @dana@example.social: "
                                   "My acme router dropped the connection again, third time today.")
     assert message["Auto-Submitted"] == "auto-generated" and message["X-Listener-Event"] == "mastodon:109:breach"
-    assert ref == message["Message-ID"] and ref.endswith("@acme.example>")
+    assert ref is not None and ref == message["Message-ID"] and ref.endswith("@acme.example>")
     plain, html = parts(got)
     assert "Deadline: 2026-01-05 09:59 UTC (1m overdue)" in plain and "> My acme router" in plain
     assert "Open post: https://example.social/@dana/109" in plain

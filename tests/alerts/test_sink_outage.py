@@ -69,7 +69,8 @@ CASES: dict[str, Case] = {
             PagerDutySettings(routing_key=ROUTING_KEY, url=str(server.make_url(PD_PATH)), timeout="5s"), session,
             clock=clock),
         delivered=lambda fake: [
-            e["payload"]["custom_details"]["event_id"] if e["event_action"] == "trigger" else f"{e['dedup_key']}:replied"
+            e["payload"]["custom_details"]["event_id"] if e["event_action"] == "trigger"
+            else f"{e['dedup_key']}:replied"
             for e in fake.accepted],
         expected=lambda events: [e.id for e in events],
     ),

@@ -44,11 +44,11 @@ def candidate(event_id: str, *, rule: str, channel: str, at: datetime, brand: st
 EMPTY = NoiseState()
 
 
-def decide(candidates, history=(), state=EMPTY, now=NOON, **noise) -> NoiseDecision:  # type: ignore[no-untyped-def]
+def decide(candidates, history=(), state=EMPTY, now=NOON, **noise) -> NoiseDecision:
     return apply_noise_controls(candidates, history, state, now, NoiseSettings(**noise))
 
 
-def ids(items) -> list[str]:  # type: ignore[no-untyped-def]
+def ids(items) -> list[str]:
     return [getattr(i, "alert", i).id for i in items]
 
 
@@ -80,7 +80,7 @@ def test_cooldown_per_rule_and_subject() -> None:
 
 
 def test_exact_cooldown_key_beats_glob() -> None:
-    noise = NoiseSettings(cooldowns={"spike.*": "1h", "spike.volume": "5m"})  # type: ignore[dict-item]
+    noise = NoiseSettings(cooldowns={"spike.*": "1h", "spike.volume": "5m"})
     assert noise.cooldown("spike.volume") == 5 * M
     assert noise.cooldown("spike.negative_share") == 60 * M
     assert noise.cooldown("sla.breach") == timedelta(0)
@@ -213,7 +213,7 @@ def test_settings_validation() -> None:
 def test_rate_limit_never_exceeded_and_nothing_lost(batches: list[int], limit: int) -> None:
     """Replay sweeps a minute apart: per 10-minute window at most `limit` messages, and every alert
     is eventually sent, digested or still held."""
-    noise = NoiseSettings(max_per_channel=limit, rate_window="10m")  # type: ignore[arg-type]
+    noise = NoiseSettings(max_per_channel=limit, rate_window="10m")
     history: list[SentAlert] = []
     held: tuple[HeldAlert, ...] = ()
     delivered: list[str] = []

@@ -49,7 +49,7 @@ def test_explanation_examples_are_real_output() -> None:
     first = compute_deadline(vip, plain, datetime(2026, 1, 9, 16, 30, tzinfo=BERLIN), author="ann")
     with_holidays = build_calendar(
         "support-eu",
-        CalendarSettings(timezone="Europe/Berlin", hours={"mon-fri": "09:00-17:00"}, holidays={"country": "DE"}),  # type: ignore[arg-type]
+        CalendarSettings(timezone="Europe/Berlin", hours={"mon-fri": "09:00-17:00"}, holidays={"country": "DE"}),
     )
     complaints = Policy(name="complaints", calendar="support-eu")
     second = compute_deadline(complaints, with_holidays, datetime(2026, 4, 2, 16, 30, tzinfo=BERLIN), author="zoe")
