@@ -11,7 +11,7 @@ receive `to_dict()`, the wire form with `extra` (its keys are documented in docs
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -244,7 +244,7 @@ class Event:
         elif version != PAYLOAD_VERSION:
             raise EventPayloadError(f"event payload version {version!r} is newer than this listener reads")
         try:
-            return _decode(cls, data)
+            return _decode(data)
         except (KeyError, TypeError, ValueError) as err:
             raise EventPayloadError(f"event payload {data.get('id')!r}: {err}") from err
 
@@ -270,42 +270,58 @@ _WIRE_FIELDS = ("id", "kind", "brand", "thread", "created_at", "source", "mentio
 def _encode(value: Any) -> dict[str, Any]:
     """A dataclass as a JSON-ready mapping, leaving out fields that hold their default."""
     data: dict[str, Any] = {}
-    for f in fields(value):
-        item = getattr(value, f.name)
-        if (f.default is item or f.default == item) and f.name not in _ALWAYS:
+    for name, default in _DEFAULTS[type(value)]:
+        item = getattr(value, name)
+        if default is not _REQUIRED and (item is default or item == default):
             continue
-        if is_dataclass(item):
-            item = _encode(item)
-        elif isinstance(item, datetime):
+        kind = type(item)
+        if kind is datetime:
             item = item.isoformat()
-        elif isinstance(item, tuple):
+        elif kind is tuple:
             item = list(item)
-        data[f.name] = item
+        elif kind in _DEFAULTS:
+            item = _encode(item)
+        data[name] = item
     return data
 
 
-_ALWAYS = frozenset({"id", "kind", "brand", "thread", "created_at"})
+_REQUIRED = object()
 
-# How each nested field is read back: its class, or a converter.
-_NESTED: dict[str, Any] = {
-    "policy": Policy, "escalation": Escalation, "explanation": Explanation, "spike": SpikeFacts, "hit": HitFacts,
+# (field name, its default or `_REQUIRED`) of each stored class, in declaration order (this runs per event).
+_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {
+    cls: tuple((f.name, _REQUIRED if f.default is MISSING else f.default) for f in fields(cls))
+    for cls in (Event, Policy, Escalation, Explanation, SpikeFacts, HitFacts)
 }
-_TIMES = frozenset({"created_at", "mention_at", "deadline", "hour"})
 
 
-def _decode(cls: Any, data: dict[str, Any]) -> Any:
-    values: dict[str, Any] = {}
-    for name, item in data.items():
-        if name in _NESTED and isinstance(item, dict):
-            item = _decode(_NESTED[name], item)
-        elif name in _TIMES:
-            item = parse_iso(item)
-        elif isinstance(item, list):
-            item = tuple(str(v) for v in item)
-        values[name] = item
-    if cls is Event:
-        values["kind"] = EventKind(values["kind"])
-    return cls(**values)
+def _decode(data: dict[str, Any]) -> Event:
+    """The stored mapping (version 2 layout) as an Event; a missing or unknown field raises."""
+    data["kind"] = EventKind(data["kind"])
+    data["created_at"] = _time(data["created_at"])
+    for key in ("mention_at", "deadline"):
+        if key in data:
+            data[key] = parse_iso(data[key])
+    if "brands" in data:
+        data["brands"] = tuple(str(b) for b in data["brands"])
+    if (policy := data.get("policy")) is not None:
+        data["policy"] = Policy(**policy)
+    if (escalation := data.get("escalation")) is not None:
+        data["escalation"] = Escalation(**{**escalation, "to": tuple(str(r) for r in escalation.get("to", ()))})
+    if (explanation := data.get("explanation")) is not None:
+        explanation = dict(explanation)
+        if (spike := explanation.get("spike")) is not None:
+            explanation["spike"] = SpikeFacts(**{**spike, "hour": _time(spike["hour"])})
+        if (hit := explanation.get("hit")) is not None:
+            explanation["hit"] = HitFacts(**hit)
+        data["explanation"] = Explanation(**explanation)
+    return Event(**data)
+
+
+def _time(value: str) -> datetime:
+    parsed = parse_iso(value)
+    if parsed is None:
+        raise ValueError("a required time is empty")
+    return parsed
 
 
 def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
