@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from alerts.base import EventKind
 from listener.cli import COMMANDS, load_command
 from listener.cli.sla import mute_command, unmute_command
 from listener.clock import FakeClock
+from listener.dispatch import mute_reason
 from listener.domain import Page
+from listener.events import Event
 from listener.noise import Mute
 from listener.store import SyncStore
 from tests.doubles import KeywordClassifier, RecordingSink
@@ -134,3 +137,16 @@ async def test_standing_mute_from_config(make_settings) -> None:
     assert h.sink.kinds_sent == []
     rows = _deliveries(settings)
     assert rows == [("social:1:breach", "rec", "suppressed", "muted source social until unmuted in the config")]
+
+
+def test_mute_reason_names_a_source_first_and_a_timed_mute_before_a_standing_one() -> None:
+    """The suppression reason `listener alerts stats` shows: one Mute record for config and timed mutes."""
+    breach = Event(id="c:breach", kind=EventKind.BREACH, brand="acme", thread="c", created_at=START, source="reddit")
+    timed = Mute(brand="acme", until=START + timedelta(hours=1))
+    standing = [Mute(source="reddit"), Mute(brand="acme")]
+    assert mute_reason(breach, [timed, *standing], START) == "muted source reddit until unmuted in the config"
+    assert mute_reason(breach, [timed, Mute(brand="acme")], START) == (
+        "muted brand acme until 2026-03-02 11:00:00+00:00")
+    assert mute_reason(breach, [timed], START + timedelta(hours=1)) is None  # expired at its deadline
+    mention_event = dataclasses.replace(breach, kind=EventKind.MENTION)
+    assert mute_reason(mention_event, standing, START) is None  # machines get every mention
