@@ -62,7 +62,8 @@ class CountingStore(Store):
 
 
 async def test_threads_go_side_by_side_each_in_order_with_the_previous_ref(tmp_path: Path) -> None:
-    store = await CountingStore(tmp_path / "d.db").open()
+    store = CountingStore(tmp_path / "d.db")
+    await store.open()
     sink, mqtt = SlowSink(), RecordingSink("mqtt")
     dispatcher = Dispatcher(store, {"slack": sink, "mqtt": mqtt}, FakeClock(START), batch=100, concurrency=4)
     for event in events(40):
