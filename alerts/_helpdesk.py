@@ -70,7 +70,7 @@ class HelpdeskSink(HttpSink[HelpdeskSettingsT]):
         """Complaint events that open the ticket or annotate it; never source health or listening alerts."""
         if not event.thread or event.kind in (EventKind.SOURCE, EventKind.MENTION):
             return False
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+        if event.kind is EventKind.REPLIED and not event.alerted:
             return False
         return event.kind.value in self._create_on or event.kind.value in NOTE_KINDS
 

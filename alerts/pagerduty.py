@@ -63,7 +63,7 @@ class PagerDutySink(HttpSink[PagerDutySettings]):
     def accepts(self, event: Event) -> bool:
         """The trigger kinds, and replies to complaints that were alerted on (they resolve)."""
         if event.kind is EventKind.REPLIED:
-            return bool(event.extra.get("alerted", True))
+            return event.alerted
         return event.kind.value in self._trigger_on
 
     def service(self, event: Event) -> _Service:
@@ -97,7 +97,7 @@ class PagerDutySink(HttpSink[PagerDutySettings]):
         summary += f": {text}" if text else ""
         details: dict[str, Any] = {label.lower(): value for label, value in facts(event, now)}
         details.update({"event_id": event.id, "case": event.thread, "text": body_text(event)[:4000]})
-        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
+        policy = event.policy_name
         payload: dict[str, Any] = {
             "summary": truncate(summary, SUMMARY_MAX),
             "source": truncate(f"listener/{one_line(event.source) or 'listener'}", 255),
@@ -107,7 +107,7 @@ class PagerDutySink(HttpSink[PagerDutySettings]):
             "class": event.kind.value,
             "custom_details": details,
         }
-        if isinstance(policy, str) and policy:
+        if policy:
             payload["group"] = truncate(one_line(policy), 255)
         document: dict[str, Any] = {
             "routing_key": service.routing_key, "event_action": "trigger", "dedup_key": dedup_key(event.thread),

@@ -13,7 +13,7 @@ Target = TypeVar("Target")
 
 def first_match(routes: Sequence[tuple[RouteMatch, Target]], event: Event, default: Target) -> Target:
     """The target of the first route that matches `event` (brand, policy, source, kind), else `default`."""
-    policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
+    policy = event.policy_name
     for route, target in routes:
         if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
             return target

@@ -188,7 +188,7 @@ class SlackSink(HttpSink[SlackSettings]):
         A reply only matters to Slack when the complaint was alerted on before: a clock that
         stopped in time has no message to update, and a new one would be noise.
         """
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+        if event.kind is EventKind.REPLIED and not event.alerted:
             return False
         return event.kind != EventKind.MENTION and event.kind.value in self._kinds
 
@@ -221,7 +221,7 @@ class SlackSink(HttpSink[SlackSettings]):
         """Post one digest message for alerts held back from `channel` (quiet hours, rate limit)."""
         target = self._by_label.get(channel, self._default)
         try:
-            message = render_digest(list(events), list(reasons), now=self._clock.now(), digest_id=digest_id)
+            message = render_digest(list(events), tuple(reasons), now=self._clock.now(), digest_id=digest_id)
         except SlackObjectFormationError as err:
             raise SinkError(f"slack: cannot render {digest_id}: {err}", permanent=True) from err
         what = Event(id=digest_id, kind=EventKind.SOURCE, brand="", thread=digest_id, created_at=self._clock.now())
@@ -234,9 +234,9 @@ class SlackSink(HttpSink[SlackSettings]):
         """An escalation: a thread reply under the complaint's message naming who is now on it,
         and a copy in every channel the level routes to."""
         assert self._web is not None
-        routes = [str(r) for r in event.extra.get("to", ())] if isinstance(event.extra, dict) else []
+        routes = list(event.escalation.to) if event.escalation else []
         mentions = " ".join(route_mention(r) for r in routes if not _is_channel(r))
-        level = event.extra.get("level", "") if isinstance(event.extra, dict) else ""
+        level = event.escalation.level if event.escalation else ""
         text = f"Escalated ({escape_plain(str(level))}): {mentions} " + message.text if mentions else message.text
         web = self._web
         if channel and ts:

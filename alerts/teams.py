@@ -57,7 +57,7 @@ class TeamsSink(HttpSink[TeamsSettings]):
 
     def accepts(self, event: Event) -> bool:
         """Alerts of the configured kinds; a reply only when the complaint was alerted on before."""
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+        if event.kind is EventKind.REPLIED and not event.alerted:
             return False
         return event.kind is not EventKind.MENTION and event.kind.value in self._kinds
 
