@@ -375,3 +375,13 @@ def m019_web_actions(db: Database) -> None:
     for column in ("assignee", "via"):
         if column not in db["actions"].columns_dict:
             db["actions"].add_column(column, str)
+
+
+@migrations()
+def m020_unsure(db: Database) -> None:
+    """The model's "unsure" mark on each classification, and on each clock until a person confirms it."""
+    for table in ("classifications", "complaints"):
+        if "unsure" not in db[table].columns_dict:
+            db[table].add_column("unsure", int, not_null_default=0)
+    # The web queue's review list: unsure judgements nobody has looked at yet.
+    db.execute("CREATE INDEX IF NOT EXISTS idx_classifications_unsure ON classifications (mention_key) WHERE unsure = 1")
