@@ -1,4 +1,9 @@
-"""The work queue: open clocks split into tabs (our complaints, other clocks, competitors), most urgent first."""
+"""The work queue: open clocks split into tabs (our complaints, other clocks, competitors, unsure), most urgent first.
+
+The "unsure" tab is the review list: our open clocks the model was unsure of (timed, never alerted
+until someone confirms them) and unsure judgements that opened no clock (probably not complaints),
+which wait there until someone confirms or rejects them.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from listener.analytics.listing import clock_status
 from listener.analytics.schema_sql import LANGUAGE_EXPR
 from listener.timefmt import iso
 
-TABS = ("complaints", "other", "competitors")
+TABS = ("complaints", "other", "competitors", "unsure")
 UNASSIGNED = "(unassigned)"
 FACETS = ("brand", "source", "policy", "assignee", "language")
 _LANGUAGE = LANGUAGE_EXPR.format(c="c", m="m")
@@ -44,7 +49,32 @@ _COLUMNS = {
     "snoozed_until": "k.snoozed_until",
     "warned_at": "k.warned_at",
     "breached_at": "k.breached_at",
+    "unsure": "COALESCE(k.unsure, 0)",
 }
+# Unsure judgements without a clock and without a person's correction: the review list's other half.
+_REVIEW_COLUMNS = {
+    "mention_key": "m.key",
+    "brand": "pb.brand",
+    "source": "m.source",
+    "language": _LANGUAGE,
+    "author": "m.author",
+    "text": "m.text",
+    "url": "m.url",
+    "created_at": "m.created_at",
+    "sentiment": "c.sentiment",
+    "p_complaint": "c.p_complaint",
+    "model_complaint": "c.complaint",
+}
+# pb: each mention's first brand by name that is not a competitor's (as the case engine picks it).
+_REVIEW_FROM = (
+    " FROM classifications c JOIN mentions m ON m.key = c.mention_key"
+    " JOIN (SELECT mention_key, MIN(brand) AS brand FROM mention_brands WHERE {ours} GROUP BY mention_key) pb"
+    " ON pb.mention_key = m.key"
+    " WHERE c.unsure = 1 AND c.scored = 1"
+    " AND NOT EXISTS (SELECT 1 FROM complaints k WHERE k.mention_key = m.key)"
+    " AND NOT EXISTS (SELECT 1 FROM case_members cm WHERE cm.mention_key = m.key)"
+    " AND NOT EXISTS (SELECT 1 FROM corrections x WHERE x.mention_key = m.key AND x.complaint IS NOT NULL)"
+)
 _FROM = (
     " FROM complaints k JOIN mentions m ON m.key = k.mention_key"
     " LEFT JOIN classifications c ON c.mention_key = k.mention_key"
@@ -74,7 +104,37 @@ def _tab_clause(tab: str, competitors: frozenset[str], params: list[object]) -> 
     if tab == "competitors":
         return rivals or "0"
     ours = f"NOT ({rivals})" if rivals else "1"
+    if tab == "unsure":
+        return f"{ours} AND COALESCE(k.unsure, 0) = 1"
     return f"{ours} AND COALESCE(k.is_complaint, 1) = {1 if tab == 'complaints' else 0}"
+
+
+def _review(conn: sqlite3.Connection, f: Filters, competitors: frozenset[str], limit: int
+            ) -> tuple[list[dict[str, Any]], int]:
+    """Unsure judgements that opened no clock, newest first, and how many there are (brand, source,
+    language and time filters apply; a mention naming only competitors is never listed)."""
+    params: list[object] = []
+    ours = f"NOT {in_clause('brand', tuple(sorted(competitors)), params)}" if competitors else "1"
+    where = []
+    if f.since:
+        where.append("m.created_at >= ?")
+        params.append(iso(f.since))
+    if f.until:
+        where.append("m.created_at < ?")
+        params.append(iso(f.until))
+    for expr, values in (("pb.brand", f.brands), ("m.source", f.sources), (_LANGUAGE, f.languages)):
+        clause = in_clause(expr, values, params)
+        if clause:
+            where.append(clause)
+    clause = _REVIEW_FROM.format(ours=ours) + "".join(f" AND {w}" for w in where)
+    select = ", ".join(f"{expr} AS [{name}]" for name, expr in _REVIEW_COLUMNS.items())
+    names = list(_REVIEW_COLUMNS)
+    rows = [dict(zip(names, r, strict=True)) for r in conn.execute(
+        f"SELECT {select}{clause} ORDER BY m.created_at DESC, m.key LIMIT ?", [*params, limit])]
+    for row in rows:
+        row.update(unsure=True, review=True, model_complaint=bool(row["model_complaint"]))
+    total = conn.execute(f"SELECT COUNT(*){clause}", params).fetchone()[0]
+    return rows, total
 
 
 def _filters(f: Filters, q: QueueQuery, params: list[object]) -> list[str]:
@@ -101,6 +161,7 @@ def _rows(conn: sqlite3.Connection, sql: str, params: list[object], now: datetim
     for row in rows:
         row["clock"], row["seconds_left"] = clock_status(row, now)
         row["is_complaint"] = bool(row["is_complaint"])
+        row["unsure"] = bool(row["unsure"])
     return rows
 
 
@@ -116,7 +177,8 @@ def queue(
     """Open clocks of one tab: `due` (next deadline first) and `overdue` (newest breach first), with counts.
 
     `counts` has every tab under the same filters; `facets` the values (and counts) each filter can take
-    in this tab within the range, for the pickers.
+    in this tab within the range, for the pickers. `review` (the "unsure" tab only) lists the unsure
+    judgements that opened no clock, newest first; the "unsure" count includes them.
     """
     rivals = frozenset(competitors)
     select = ", ".join(f"{expr} AS [{name}]" for name, expr in _COLUMNS.items())
@@ -138,6 +200,10 @@ def queue(
         w = _filters(f, q, p)
         t = _tab_clause(name, rivals, p)
         counts[name] = conn.execute(f"SELECT COUNT(*){_from(f)} WHERE {' AND '.join([*w, t])}", p).fetchone()[0]
+    # Clock-less review items have no policy or assignee: those filters leave them out.
+    review, review_total = (_review(conn, f, rivals, limit) if not (q.policies or q.assignees)
+                            else ([], 0))
+    counts["unsure"] += review_total
     facets: dict[str, list[dict[str, Any]]] = {}
     for name, expr in _FACET_SQL.items():
         p = []
@@ -150,7 +216,8 @@ def queue(
         "tab": q.tab,
         "due": groups["due"],
         "overdue": groups["overdue"],
-        "totals": totals,
+        "review": review if q.tab == "unsure" else [],
+        "totals": {**totals, "review": review_total},
         "counts": counts,
         "facets": facets,
         "now": iso(now),
