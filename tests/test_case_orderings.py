@@ -123,10 +123,13 @@ def test_a_cases_final_state_does_not_depend_on_the_order_of_its_facts(data: st.
 # -- every view agrees -------------------------------------------------------------------------
 
 
-def _view_of_row(state: str, closed_at: str | None, deadline: str, breached_at: str | None, now: datetime) -> str:
+def _view_of_row(state: str, closed_at: str | None, deadline: str, breached_at: str | None, now: datetime,
+                 unsure: bool = False) -> str:
     """The case in one word from a stored row (independent of the case engine's own words)."""
     if state == "not_complaint":
         return "not_complaint"
+    if unsure:
+        return "unsure"
     if state != "open":
         return "late" if closed_at and closed_at > deadline else "met"
     return "breached" if breached_at else "open"
@@ -138,6 +141,8 @@ async def test_complaints_sla_report_api_and_backtest_agree_on_every_case(make_s
     start = clock.now()
     people = ["@a", "@b", "@c", "@d", "@e", "@f", "@g"]
     pages = [mention(start, str(i), f"acme my order {i} never arrived", author=who) for i, who in enumerate(people)]
+    # Unsure (the model hedged): past its deadline too, but never a breach in any view.
+    pages.append(mention(start, "7", "acme my order kinda never arrived", author="@h"))
     pages.append(mention(start + timedelta(minutes=20), "f", "acme still broken, did not help", author="@d",
                          in_reply_to="rd"))
     replies = [
@@ -157,28 +162,30 @@ async def test_complaints_sla_report_api_and_backtest_agree_on_every_case(make_s
 
     db = settings_.listener.database
     conn = sqlite3.connect(db)
-    rows = conn.execute("SELECT mention_key, state, closed_at, deadline, breached_at FROM complaints").fetchall()
+    rows = conn.execute("SELECT mention_key, state, closed_at, deadline, breached_at, unsure FROM complaints").fetchall()
     report = sla_report(conn, now=now)["total"]
     conn.close()
-    stored = {r[0]: _view_of_row(r[1], r[2], r[3], r[4], now) for r in rows}
+    stored = {r[0]: _view_of_row(r[1], r[2], r[3], r[4], now, bool(r[5])) for r in rows}
     assert stored == {"social:0": "met", "social:1": "late", "social:2": "breached", "social:3": "breached",
-                      "social:4": "not_complaint", "social:5": "met", "social:6": "breached"}
+                      "social:4": "not_complaint", "social:5": "met", "social:6": "breached", "social:7": "unsure"}
 
     cli_rows = [json.loads(line) for line in CliRunner().invoke(
         cli, ["complaints", "--format", "json"], env={"LISTENER_DB": str(db)}).output.splitlines()]
     for row in cli_rows:
         assert row["breached"] == (stored[row["mention"]] in ("late", "breached")), row
         assert (row["state"] == "not_complaint") == (stored[row["mention"]] == "not_complaint")
-        assert (row["state"] == "open") == (stored[row["mention"]] in ("open", "breached"))
+        assert (row["state"] == "open") == (stored[row["mention"]] in ("open", "breached", "unsure"))
+        assert row["unsure"] == (stored[row["mention"]] == "unsure")
 
     words = Counter(stored.values())
     assert report["breaches"] == words["late"] + words["breached"]
     assert report["within_target"] == words["met"] and report["not_complaint"] == words["not_complaint"]
+    assert report["unsure"] == words["unsure"] == 1
 
     server = TestServer(build_app(db, settings_, clock=FakeClock(now)))
     async with TestClient(server) as client:
         items = (await (await client.get("/api/complaints", params={"limit": "50"})).json())["items"]
-    api = {i["mention_key"]: _view_of_row(i["state"], i["closed_at"], i["deadline"], i["breached_at"], now)
+    api = {i["mention_key"]: _view_of_row(i["state"], i["closed_at"], i["deadline"], i["breached_at"], now, i["unsure"])
            for i in items}
     assert api == stored
 
@@ -195,7 +202,9 @@ async def test_backtest_replays_a_recorded_live_run_event_for_event(make_setting
     await h.run(Page([mention(start, "1", "acme refund never arrived", author="@ann"),
                       mention(start, "2", "acme the app is broken", author="@bob"),
                       mention(start, "3", "acme never sleeps, what a show", author="@cy"),
-                      mention(start, "4", "acme my bill is wrong and broken", author="@dee")], "c"))
+                      mention(start, "4", "acme my bill is wrong and broken", author="@dee"),
+                      mention(start, "6", "acme kinda broken", author="@fay"),  # unsure: silent until confirmed
+                      mention(start, "7", "acme kinda down", author="@gus")], "c"))  # unsure, never confirmed
     store = h.store()
     store.take_action("social:3", "not_complaint", "U3", start + timedelta(minutes=2), route, request_key="n1")
     store.take_action("social:2", "snooze", "U2", start + timedelta(minutes=40), route, request_key="s1")
@@ -206,6 +215,10 @@ async def test_backtest_replays_a_recorded_live_run_event_for_event(make_setting
                                                                 "acme still broken after your answer", author="@dee",
                                                                 in_reply_to="r4")], "c2"))
     for minutes in range(30, 260, 7):
+        if minutes == 100:
+            store = h.store()
+            store.take_action("social:6", "confirm", "U6", start + timedelta(minutes=minutes), route, request_key="c6")
+            store.close()
         if minutes == 135:
             store = h.store()
             store.take_action("social:1", "ack", "U1", start + timedelta(minutes=minutes), route, request_key="a1")
@@ -217,6 +230,8 @@ async def test_backtest_replays_a_recorded_live_run_event_for_event(make_setting
     live = sorted(e.id for e, _ in h.sink.events
                   if e.kind in (EventKind.WARN, EventKind.BREACH, EventKind.ESCALATE))
     assert any(":reescalate:" in i for i in live) and "social:4:r1:breach" in live  # the run covers it all
+    assert "social:6:breach" in live and "social:6:escalate:lead" in live and "social:6:warn" not in live
+    assert not any(i.startswith("social:7:") for i in live)
     report = backtest(Path(settings_.listener.database), ClockEngine.from_settings(settings_.sla),
                       start - timedelta(hours=1), end)
     assert sorted(report.steps) == live

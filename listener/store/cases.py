@@ -329,11 +329,11 @@ class CaseStore(ClockStore):
                 # "Confirm" settles the judgement of the message the running round answers.
                 self._correct(case if action == "not_complaint" else anchor, int(action == "confirm"), user, now)
             decision, _ = self._settle(case, now, router)
+            if action == "confirm":  # also settles an answered round (a late answer becomes a breach)
+                return "done" if decision.outcome is Outcome.CONFIRMED else "closed"
             clock = decision.clock
             if clock is None or not any(a.request_key == request_key for a in clock.applied):
                 return "closed"  # the round had ended before this action
-            if action == "confirm":
-                return "done" if decision.outcome is Outcome.CONFIRMED else "closed"
             brand = self.db.execute("SELECT brand FROM complaints WHERE mention_key = ?", [clock.case_key]).fetchone()
             if router is not None and action in ("ack", "assign", "snooze") and brand[0] not in self.competitors:
                 state = (f"snoozed until {until:%H:%M} UTC by {user}" if until is not None
