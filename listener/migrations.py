@@ -381,11 +381,13 @@ def m019_web_actions(db: Database) -> None:
 def m020_unsure(db: Database) -> None:
     """The model's "unsure" mark on each classification, and on each clock until a person confirms it."""
     for table in ("classifications", "complaints"):
-        if "unsure" not in db[table].columns_dict:
-            db[table].add_column("unsure", int, not_null_default=0)
+        if "unsure" not in db.table(table).columns_dict:
+            db.table(table).add_column("unsure", int, not_null_default=0)
     from listener.analytics.schema_sql import UNSURE_INDEX, UNSURE_VIEWS
 
     for statement in UNSURE_INDEX + UNSURE_VIEWS:
         db.execute(statement)
     # The web queue's review list: unsure judgements nobody has looked at yet.
-    db.execute("CREATE INDEX IF NOT EXISTS idx_classifications_unsure ON classifications (mention_key) WHERE unsure = 1")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_classifications_unsure ON classifications (mention_key) WHERE unsure = 1"
+    )

@@ -46,7 +46,7 @@ def steps(db: Path | str, settings: Any, start: datetime, end: datetime) -> tupl
 
 
 async def test_an_unsure_complaint_past_its_deadline_alerts_nothing_until_a_person_confirms_it(
-        make_settings, clock) -> None:  # type: ignore[no-untyped-def]
+        make_settings, clock) -> None:
     settings = make_settings(sla(POLICY))
     db = settings.listener.database
     h = Harness(settings, clock)
@@ -84,7 +84,7 @@ async def test_an_unsure_complaint_past_its_deadline_alerts_nothing_until_a_pers
     assert after == (sorted(alerts(h)), {"social:1": "breached", "social:2": "breached"}, 0)
 
 
-async def test_an_unsure_late_answer_is_no_breach_until_confirmed(make_settings, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unsure_late_answer_is_no_breach_until_confirmed(make_settings, clock) -> None:
     settings = make_settings(sla(POLICY))
     db = settings.listener.database
     h = Harness(settings, clock)
@@ -107,7 +107,7 @@ async def test_an_unsure_late_answer_is_no_breach_until_confirmed(make_settings,
     assert steps(db, settings, start, start + timedelta(hours=4)) == (["social:1:breach"], {"social:1": "late"}, 0)
 
 
-async def test_listener_label_complaint_yes_confirms_an_unsure_clock(make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_listener_label_complaint_yes_confirms_an_unsure_clock(make_settings) -> None:
     settings = make_settings()  # the default policy, as the CLI uses without a config file
     db = settings.listener.database
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
@@ -116,13 +116,14 @@ async def test_listener_label_complaint_yes_confirms_an_unsure_clock(make_settin
     await h.at(start + timedelta(hours=2)).run()
     assert alerts(h) == []
     # The command runs its own event loop: off this one, as it would in a shell.
-    result = await asyncio.to_thread(CliRunner().invoke, cli, ["label", "social:1", "--complaint", "yes", "--db", str(db)])
+    label = ["label", "social:1", "--complaint", "yes", "--db", str(db)]
+    result = await asyncio.to_thread(CliRunner().invoke, cli, label)
     assert result.exit_code == 0, result.output
     await h.at(datetime.now(UTC) + timedelta(minutes=1)).run()
     assert alerts(h) == ["social:1:breach"]
 
 
-async def test_the_queue_lists_unsure_items_and_confirms_or_rejects_them(make_settings, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_the_queue_lists_unsure_items_and_confirms_or_rejects_them(make_settings, clock) -> None:
     settings = make_settings(sla(POLICY))
     db = settings.listener.database
     h = Harness(settings, clock)

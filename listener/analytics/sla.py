@@ -2,8 +2,9 @@
 
 Business time comes from the policy/calendar engine (`complaints.business_seconds`); wall clock is
 `response_seconds`. Only complaint clocks count in the complaint figures: a clock closed as
-`not_complaint` is counted apart, so is an `unsure` one nobody has confirmed (never a breach), and clocks of non-complaint policies (questions, praise) only
-report how many went unanswered. Clocks are counted in the period in which they were opened.
+`not_complaint` is counted apart, so is an `unsure` one nobody has confirmed (never a breach), and
+clocks of non-complaint policies (questions, praise) only report how many went unanswered.
+Clocks are counted in the period in which they were opened.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ from typing import Any
 from listener.analytics.filters import EVERY
 from listener.analytics.listing import STATES
 from listener.analytics.queue import TABS
-from listener.interact import ACTION_NAMES
 from listener.analytics.sla import DIMENSIONS as SLA_DIMENSIONS
 from listener.analytics.trends import DIMENSIONS as TREND_DIMENSIONS
+from listener.interact import ACTION_NAMES
 
 
 def _param(name: str, description: str, schema: dict[str, Any], *, explode: bool = False) -> dict[str, Any]:

@@ -306,9 +306,8 @@ def replay_ladder(
     (the sweep looks at it again then). Returns (time, step id, kind) in firing order."""
     fired: list[tuple[datetime, str, StepKind]] = []
     pending = sorted(changes, key=lambda c: c[0])
-    at: datetime | None = state.warn_at or state.deadline
-    if held_until is not None:
-        at = max(at, held_until)
+    first: datetime = state.warn_at or state.deadline
+    at: datetime | None = first if held_until is None else max(first, held_until)
     while at is not None and at < until:
         while pending and pending[0][0] <= at:
             when, acked, snoozed = pending.pop(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from listener.clocks import load_escalations, seconds
 from listener.sla.cases import (
     CaseClock,
     CaseHistory,
@@ -20,7 +21,6 @@ from listener.sla.cases import (
     replay_ladder,
 )
 from listener.sla.ladder import evaluate
-from listener.clocks import load_escalations, seconds
 from tests.sla.test_cases import ENGINE, RULES, T0, act, msg, rep, run
 
 
