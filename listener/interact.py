@@ -38,7 +38,6 @@ ACTIONS = {
     "listener_snooze": "snooze",
     "listener_not_complaint": "not_complaint",
     "listener_replied": "replied",
-    "listener_confirm": "confirm",
 }
 MAX_BODY = 256 * 1024
 

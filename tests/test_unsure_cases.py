@@ -107,6 +107,18 @@ async def test_an_unsure_late_answer_is_no_breach_until_confirmed(make_settings,
     assert steps(db, settings, start, start + timedelta(hours=4)) == (["social:1:breach"], {"social:1": "late"}, 0)
 
 
+async def test_a_team_can_opt_into_alerting_unsure_complaints(make_settings, clock) -> None:
+    settings = make_settings({**sla(POLICY), "sla": {**sla(POLICY)["sla"], "alert_unsure": True}})
+    h = Harness(settings, clock)
+    start = clock.now()
+    await h.run(Page([mention(start, "1", "acme kinda broken")], "c"))
+    for minutes in (46, 61):
+        await h.at(start + timedelta(minutes=minutes)).run()
+    assert alerts(h) == ["social:1:warn", "social:1:breach"]
+    assert steps(settings.listener.database, settings, start, start + timedelta(minutes=61)) == (
+        ["social:1:breach", "social:1:warn"], {"social:1": "breached"}, 0)
+
+
 async def test_listener_label_complaint_yes_confirms_an_unsure_clock(make_settings) -> None:
     settings = make_settings()  # the default policy, as the CLI uses without a config file
     db = settings.listener.database

@@ -153,10 +153,11 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CaseRules:
-    """The configurable parts of the case rules (`[sla]` follow_up_window and max_age)."""
+    """The configurable parts of the case rules (`[sla]` follow_up_window, max_age and alert_unsure)."""
 
     follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW
     max_age: timedelta | None = DEFAULT_MAX_AGE
+    alert_unsure: bool = False  # True: an unsure complaint's clock is an ordinary clock (alerted, counted)
 
 
 class _Deadline(Protocol):

@@ -105,7 +105,11 @@ def replay(history: CaseHistory, engine: Deadlines, rules: CaseRules, now: datet
     - A round whose message the model was unsure of is timed but marked unsure: the ladder holds its
       alerts until a person confirms it (`listener label --complaint yes`, the "confirm" action) or the
       customer writes a confident complaint in the same round; the deadline stays counted from the message.
+      With `rules.alert_unsure` an unsure round is an ordinary one.
     """
+    if rules.alert_unsure:  # the team alerts unsure complaints: every judgement counts as a sure one
+        history = dataclasses.replace(
+            history, messages=tuple(dataclasses.replace(m, unsure=False) for m in history.messages))
     messages = sorted(history.messages, key=lambda m: (m.at, m.key))
     root, first = None, None
     for message in messages:

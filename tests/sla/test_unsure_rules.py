@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from listener.clocks import load_escalations, seconds
+import pytest
+
+from config.loader import ConfigError, parse_config
+from listener.clocks import ClockEngine, load_escalations, seconds
 from listener.sla.cases import (
     CaseClock,
     CaseHistory,
+    CaseRules,
     ClockState,
     Outcome,
     StepKind,
@@ -107,3 +111,20 @@ def test_decide_never_announces_an_unsure_late_answer_and_announces_it_once_conf
 
 def test_an_unsure_non_complaint_opens_no_clock() -> None:
     assert replay(CaseHistory((msg("m", 0, "other", unsure=True),)), ENGINE, RULES, T0) is None
+
+
+def test_a_team_that_alerts_unsure_complaints_gets_an_ordinary_clock() -> None:
+    history = CaseHistory((msg("m", 0, unsure=True),))
+    clock = replay(history, ENGINE, CaseRules(alert_unsure=True), T0 + timedelta(hours=3))
+    assert clock is not None and not clock.unsure and not clock.unconfirmed
+    assert case_outcome(clock, T0 + timedelta(hours=3)) == "breached"
+    assert steps(clock, 600) == [(45.0, "m:warn"), (60.0, "m:breach")]
+
+
+def test_alert_unsure_is_a_boolean_and_a_bad_value_names_its_key() -> None:
+    base = {"brands": {"acme": {"keywords": ["acme"]}}}
+    assert parse_config(base, env={}).sla.alert_unsure is False
+    assert ClockEngine.from_settings(parse_config({**base, "sla": {"alert_unsure": True}}, env={}).sla
+                                     ).rules.alert_unsure is True
+    with pytest.raises(ConfigError, match=r"sla\.alert_unsure"):
+        parse_config({**base, "sla": {"alert_unsure": "perhaps"}}, env={})
