@@ -71,6 +71,7 @@ function rowFor(item) {
   const tr = document.createElement("tr");
   tr.dataset.key = item.mention_key;
   tr.tabIndex = -1;
+  if (item.unsure) tr.classList.add("unsure");  // timed, but never a breach until confirmed
   td(tr, "", "clock");
   td(tr, item.brand);
   td(tr, item.source);
