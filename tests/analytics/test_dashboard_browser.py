@@ -187,7 +187,8 @@ def _duration(seconds: float | None) -> str:
 def _actions(db: Path) -> list[tuple[str, ...]]:
     with sqlite3.connect(db) as conn:
         return conn.execute(
-            "SELECT mention_key, action, user, COALESCE(assignee, ''), via FROM actions WHERE via LIKE 'web%' ORDER BY id"
+            "SELECT mention_key, action, user, COALESCE(assignee, ''), via FROM actions"
+            " WHERE via LIKE 'web%' ORDER BY id"
         ).fetchall()
 
 
@@ -195,7 +196,8 @@ def _loaded(driver: Any) -> Any:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
+    WebDriverWait(driver, 20).until(
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
 
 
 def _row(driver: Any, key: str) -> Any:
@@ -213,8 +215,8 @@ def _shown(driver: Any) -> list[str]:
 
 
 def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: Any) -> None:
-    from selenium.webdriver.common.by import By
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
@@ -225,7 +227,8 @@ def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: 
     # Our complaints by default: due next first (earliest deadline), then overdue (newest breach first).
     api = _api(server.base, "/api/queue?since=30d&limit=200")
     assert _shown(driver) == [i["mention_key"] for i in api["due"] + api["overdue"]]
-    assert [i["mention_key"] for i in api["due"]] == ["mastodon:warned", "mastodon:calm", "mastodon:fresh", "mastodon:evil"]
+    assert [i["mention_key"] for i in api["due"]] == [
+        "mastodon:warned", "mastodon:calm", "mastodon:fresh", "mastodon:evil"]
     assert api["overdue"][0]["mention_key"] == "mastodon:late"
     overdue = [i["deadline"] for i in api["overdue"]]
     assert overdue == sorted(overdue, reverse=True) and len(overdue) > 1
@@ -293,10 +296,10 @@ def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: 
 
 
 def test_actions_by_click_and_keyboard(server: Server, browser: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
@@ -381,7 +384,8 @@ def test_unsure_items_show_a_badge_a_review_tab_and_can_be_confirmed(server: Ser
     # Our complaints: the unsure clock is listed, with its badge and a Confirm button; sure ones have neither.
     assert _row(driver, hedged).find_element(By.CSS_SELECTOR, ".badge.unsure").text == "unsure"
     assert _row(driver, hedged).find_elements(By.CSS_SELECTOR, "button[data-action=confirm]")
-    assert not _row(driver, "mastodon:late").find_elements(By.CSS_SELECTOR, ".badge.unsure, button[data-action=confirm]")
+    assert not _row(driver, "mastodon:late").find_elements(
+        By.CSS_SELECTOR, ".badge.unsure, button[data-action=confirm]")
     # The review tab: the unsure clock, and the unsure judgement without a clock (hostile text stays text).
     driver.find_element(By.ID, "tab-unsure").click()
     wait.until(lambda _d: {hedged, maybe} <= set(_shown(driver)) and "mastodon:late" not in _shown(driver))
@@ -399,9 +403,11 @@ def test_unsure_items_show_a_badge_a_review_tab_and_can_be_confirmed(server: Ser
     _row(driver, hedged).find_element(By.CLASS_NAME, "text").click()
     ActionChains(driver).send_keys("c").perform()
     wait.until(lambda _d: hedged not in _shown(driver))
-    assert _actions(server.db) == [(maybe, "confirm", "web", "", "web/open"), (hedged, "confirm", "web", "", "web/open")]
+    assert _actions(server.db) == [
+        (maybe, "confirm", "web", "", "web/open"), (hedged, "confirm", "web", "", "web/open")]
     with sqlite3.connect(server.db) as conn:
-        rows = dict(conn.execute("SELECT mention_key, unsure FROM complaints WHERE mention_key IN (?, ?)", [hedged, maybe]))
+        rows = dict(conn.execute(
+            "SELECT mention_key, unsure FROM complaints WHERE mention_key IN (?, ?)", [hedged, maybe]))
     assert rows == {hedged: 0, maybe: 0}
 
 
@@ -418,7 +424,8 @@ def test_sign_in_with_a_personal_token_records_the_user(server: Server, browser:
     driver = browser
     driver.get(server.base + "/")
     wait = WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
-    token = wait.until(lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
+    token = wait.until(
+        lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
     token.send_keys(DANA, Keys.ENTER)
     _loaded(driver)
     assert driver.find_element(By.ID, "signed-in").text == "signed in as dana"
