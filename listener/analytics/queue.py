@@ -111,8 +111,8 @@ def _tab_clause(tab: str, competitors: frozenset[str], params: list[object]) -> 
 
 def _review(conn: sqlite3.Connection, f: Filters, competitors: frozenset[str], limit: int
             ) -> tuple[list[dict[str, Any]], int]:
-    """Unsure judgements that opened no clock, newest first, and how many there are (brand, source,
-    language and time filters apply; a mention naming only competitors is never listed)."""
+    """Unsure judgements that opened no clock, newest first (`limit` 0: none), and how many there are
+    (brand, source, language and time filters apply; a mention naming only competitors is never listed)."""
     params: list[object] = []
     ours = f"NOT {in_clause('brand', tuple(sorted(competitors)), params)}" if competitors else "1"
     where = []
@@ -130,7 +130,7 @@ def _review(conn: sqlite3.Connection, f: Filters, competitors: frozenset[str], l
     select = ", ".join(f"{expr} AS [{name}]" for name, expr in _REVIEW_COLUMNS.items())
     names = list(_REVIEW_COLUMNS)
     rows = [dict(zip(names, r, strict=True)) for r in conn.execute(
-        f"SELECT {select}{clause} ORDER BY m.created_at DESC, m.key LIMIT ?", [*params, limit])]
+        f"SELECT {select}{clause} ORDER BY m.created_at DESC, m.key LIMIT ?", [*params, limit])] if limit else []
     for row in rows:
         row.update(unsure=True, review=True, model_complaint=bool(row["model_complaint"]))
     total = conn.execute(f"SELECT COUNT(*){clause}", params).fetchone()[0]
@@ -201,8 +201,8 @@ def queue(
         t = _tab_clause(name, rivals, p)
         counts[name] = conn.execute(f"SELECT COUNT(*){_from(f)} WHERE {' AND '.join([*w, t])}", p).fetchone()[0]
     # Clock-less review items have no policy or assignee: those filters leave them out.
-    review, review_total = (_review(conn, f, rivals, limit) if not (q.policies or q.assignees)
-                            else ([], 0))
+    review, review_total = (_review(conn, f, rivals, limit if q.tab == "unsure" else 0)
+                            if not (q.policies or q.assignees) else ([], 0))
     counts["unsure"] += review_total
     facets: dict[str, list[dict[str, Any]]] = {}
     for name, expr in _FACET_SQL.items():
@@ -216,8 +216,8 @@ def queue(
         "tab": q.tab,
         "due": groups["due"],
         "overdue": groups["overdue"],
-        "review": review if q.tab == "unsure" else [],
-        "totals": {**totals, "review": review_total},
+        "review": review,
+        "totals": {**totals, "review": review_total if q.tab == "unsure" else 0},
         "counts": counts,
         "facets": facets,
         "now": iso(now),
