@@ -222,7 +222,7 @@ def _replay_clocks(db: sqlite3.Connection, engine: ClockEngine, start: datetime,
             report.unanswered += 1
         per_policy = report.by_policy.setdefault(first.deadline.policy, Counter())
         per_policy["clocks"] += 1
-        for round_ in clock.rounds:
+        for index, round_ in enumerate(clock.rounds):
             d = round_.deadline
             state = ladder_state(round_, load_escalations(d.escalations), seconds(d.reescalate_after),
                                  tuple(json.loads(d.reescalate_to or "[]")))
@@ -230,8 +230,11 @@ def _replay_clocks(db: sqlite3.Connection, engine: ClockEngine, start: datetime,
             steps = replay_ladder(state, engine.calendar(d.calendar), until, ladder_changes(round_),
                                   held_until=round_.held_until)
             held = round_.held_until
-            if round_.late and round_.closed_at is not None and held is not None and held >= round_.closed_at:
-                # Answered late while unsure, confirmed afterwards: the breach is announced once, then.
+            following = clock.rounds[index + 1].opened_at if index + 1 < len(clock.rounds) else None
+            if (round_.late and round_.closed_at is not None and held is not None and held >= round_.closed_at
+                    and (following is None or held < following)):
+                # Answered late while unsure and confirmed afterwards, while it was still the case's latest
+                # round: the live run announces the breach once, then (a later round's confirmation does not).
                 steps.append((held, breach_step_id(round_.case_key, round_.round), StepKind.BREACH))
             for _, step, kind in steps:
                 report.fired[kind.value] += 1

@@ -32,6 +32,8 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 LATER = T0 + timedelta(hours=6)
 TEXTS = {
     "complaint": "acme it is still broken",
+    "unsure": "acme kinda broken again",  # an unsure complaint (the test classifier hedges on "kinda")
+    "unsure_other": "acme kinda meh",  # unsure, probably not a complaint
     "question": "acme does the new plan include roaming?",
     "praise": "thanks acme, love it",
     "neutral": "watching the acme keynote",
@@ -43,8 +45,9 @@ ENGINE = ClockEngine.from_settings(parse_config({"brands": {"acme": {"keywords":
 
 def _facts(data: st.DataObject) -> list[tuple[str, Any]]:
     """A complaint, its follow-ups, the brand's replies and people's actions, as store operations."""
-    root = Mention(source="s", external_id="1", text="acme my order never arrived", author="@ann", created_at=T0,
-                   brands=("acme",))
+    hedged = data.draw(st.booleans(), label="unsure root")
+    root = Mention(source="s", external_id="1", text="acme my order kinda never arrived" if hedged
+                   else "acme my order never arrived", author="@ann", created_at=T0, brands=("acme",))
     mentions = [root]
     for i in range(data.draw(st.integers(0, 3), label="follow-ups")):
         kind = data.draw(st.sampled_from(sorted(TEXTS)), label="kind")
@@ -62,7 +65,8 @@ def _facts(data: st.DataObject) -> list[tuple[str, Any]]:
         ops.append(("reply", Reply(source="s", external_id=f"r{i}", in_reply_to=target.external_id,
                                    author="@acme", created_at=T0 + timedelta(minutes=minutes))))
     for i in range(data.draw(st.integers(0, 2), label="actions")):
-        action = data.draw(st.sampled_from(["ack", "snooze", "assign", "replied", "not_complaint"]), label="action")
+        action = data.draw(st.sampled_from(["ack", "snooze", "assign", "replied", "not_complaint", "confirm"]),
+                           label="action")
         ops.append(("action", (action, T0 + timedelta(minutes=data.draw(st.integers(0, 240), label="act at")),
                                f"a{i}")))
     return ops
@@ -85,7 +89,7 @@ def _apply(store: SyncStore, ops: list[tuple[str, Any]]) -> None:
 def _final(store: SyncStore) -> list[tuple[Any, ...]]:
     return store.db.execute(
         """SELECT mention_key, anchor_key, state, round, opened_at, deadline, closed_at, closed_by, reply_key,
-                  breached_at IS NOT NULL, response_seconds, acked_at, snoozed_until, assigned_to
+                  breached_at IS NOT NULL, response_seconds, acked_at, snoozed_until, assigned_to, unsure
            FROM complaints ORDER BY mention_key"""
     ).fetchall()
 

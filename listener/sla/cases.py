@@ -211,6 +211,12 @@ def _restart(clock: CaseClock, anchor: CaseMessage, at: datetime, kind: TargetKi
 
 
 def _act(clock: CaseClock, action: CaseAction) -> CaseClock:
+    if action.action == "confirm":  # "it is a complaint": an unsure round alerts from now on (if answered
+        # late already, that is a breach now); it confirms the round running at that time, open or closed
+        if not clock.unsure:
+            return clock
+        confirmed = action.at if clock.confirmed_at is None else min(clock.confirmed_at, action.at)
+        return dataclasses.replace(clock, confirmed_at=confirmed, applied=(*clock.applied, action))
     if clock.state != "open":
         return clock  # nothing to act on: the round was closed before this action
     applied = (*clock.applied, action)
@@ -228,9 +234,6 @@ def _act(clock: CaseClock, action: CaseAction) -> CaseClock:
             return dataclasses.replace(clock, assigned_to=action.assignee or action.by, applied=applied)
         case "snooze":
             return dataclasses.replace(clock, snoozed_until=action.until, applied=applied)
-        case "confirm":  # "it is a complaint": an unsure round alerts from now on
-            confirmed = action.at if clock.confirmed_at is None else min(clock.confirmed_at, action.at)
-            return dataclasses.replace(clock, confirmed_at=confirmed if clock.unsure else None, applied=applied)
     raise ValueError(f"unknown action {action.action!r}")
 
 

@@ -322,14 +322,13 @@ class CaseStore(ClockStore):
                         self.reconsider(mention_key, now, router)
                     return "done"
                 return "closed"
-            if action in ("not_complaint", "confirm"):  # also a label correction, for training
-                anchor = self.db.execute(
-                    "SELECT COALESCE(anchor_key, mention_key) FROM complaints WHERE mention_key = ?", [case]
-                ).fetchone()[0]
-                if action == "confirm" and not self._awaits_review(anchor):
-                    return "closed"  # nothing unsure to confirm in the running round
-                # "Confirm" settles the judgement of the message the running round answers.
-                self._correct(case if action == "not_complaint" else anchor, int(action == "confirm"), user, now)
+            if action == "confirm" and not self.db.execute(
+                    "SELECT unsure FROM complaints WHERE mention_key = ?", [case]).fetchone()[0]:
+                return "closed"  # nothing unsure to confirm in the running round
+            if action in ("not_complaint", "confirm"):  # also a label correction of the case's message, for training
+                # The action itself confirms the round running when it was taken (the case rules replay it),
+                # so the case's facts never depend on which of its messages we had learned of by then.
+                self._correct(case, int(action == "confirm"), user, now)
             decision, _ = self._settle(case, now, router)
             if action == "confirm":  # also settles an answered round (a late answer becomes a breach)
                 return "done" if decision.outcome is Outcome.CONFIRMED else "closed"
