@@ -128,3 +128,12 @@ def test_alert_unsure_is_a_boolean_and_a_bad_value_names_its_key() -> None:
                                      ).rules.alert_unsure is True
     with pytest.raises(ConfigError, match=r"sla\.alert_unsure"):
         parse_config({**base, "sla": {"alert_unsure": "perhaps"}}, env={})
+
+
+def test_a_confirm_after_a_late_answer_makes_it_a_late_answer_of_a_complaint() -> None:
+    clock = run(msg("m", 0, unsure=True), rep("r", 90), act("confirm", 120))
+    assert isinstance(clock, CaseClock)
+    assert clock.state == "replied" and clock.confirmed_at == T0 + timedelta(minutes=120)
+    assert case_outcome(clock, T0 + timedelta(hours=3)) == "late"
+    # Unconfirmed, the same late answer is no breach in any view.
+    assert case_outcome(run(msg("m", 0, unsure=True), rep("r", 90)), T0 + timedelta(hours=3)) == "unsure"  # type: ignore[arg-type]
