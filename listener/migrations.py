@@ -387,7 +387,7 @@ def m020_unsure(db: Database) -> None:
 
     for statement in UNSURE_INDEX + UNSURE_VIEWS:
         db.execute(statement)
-    # The web queue's review list: unsure judgements nobody has looked at yet.
+    # The web queue's review list: unsure judgements nobody has looked at yet, by when they were judged.
     db.execute(
-        "CREATE INDEX IF NOT EXISTS idx_classifications_unsure ON classifications (mention_key) WHERE unsure = 1"
+        "CREATE INDEX IF NOT EXISTS idx_classifications_unsure ON classifications (classified_at) WHERE unsure = 1"
     )

@@ -65,11 +65,12 @@ _REVIEW_COLUMNS = {
     "p_complaint": "c.p_complaint",
     "model_complaint": "c.complaint",
 }
-# pb: each mention's first brand by name that is not a competitor's (as the case engine picks it).
+# pb: the mention's first brand by name that is not a competitor's (as the case engine picks it). The
+# query starts from the unsure judgements (a partial index), never from every mention's brands.
 _REVIEW_FROM = (
     " FROM classifications c JOIN mentions m ON m.key = c.mention_key"
-    " JOIN (SELECT mention_key, MIN(brand) AS brand FROM mention_brands WHERE {ours} GROUP BY mention_key) pb"
-    " ON pb.mention_key = m.key"
+    " JOIN mention_brands pb ON pb.mention_key = c.mention_key AND pb.brand = ("
+    "SELECT MIN(b.brand) FROM mention_brands b WHERE b.mention_key = c.mention_key AND {ours})"
     " WHERE c.unsure = 1 AND c.scored = 1"
     " AND NOT EXISTS (SELECT 1 FROM complaints k WHERE k.mention_key = m.key)"
     " AND NOT EXISTS (SELECT 1 FROM case_members cm WHERE cm.mention_key = m.key)"
@@ -114,15 +115,18 @@ def _review(conn: sqlite3.Connection, f: Filters, competitors: frozenset[str], l
     """Unsure judgements that opened no clock, newest first (`limit` 0: none), and how many there are
     (brand, source, language and time filters apply; a mention naming only competitors is never listed)."""
     params: list[object] = []
-    ours = f"NOT {in_clause('brand', tuple(sorted(competitors)), params)}" if competitors else "1"
+    ours = f"NOT {in_clause('b.brand', tuple(sorted(competitors)), params)}" if competitors else "1"
     where = []
+    # Unary + keeps SQLite off the mentions' time and source indexes: the unsure judgements of the
+    # range (a partial index on when they were judged) are the place to start, not a month of mentions.
     if f.since:
-        where.append("m.created_at >= ?")
-        params.append(iso(f.since))
+        # A post is judged after it was written, so this only narrows the range to read.
+        where.append("c.classified_at >= ? AND +m.created_at >= ?")
+        params += [iso(f.since), iso(f.since)]
     if f.until:
-        where.append("m.created_at < ?")
+        where.append("+m.created_at < ?")
         params.append(iso(f.until))
-    for expr, values in (("pb.brand", f.brands), ("m.source", f.sources), (_LANGUAGE, f.languages)):
+    for expr, values in (("pb.brand", f.brands), ("+m.source", f.sources), (_LANGUAGE, f.languages)):
         clause = in_clause(expr, values, params)
         if clause:
             where.append(clause)
