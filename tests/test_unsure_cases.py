@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,6 +67,13 @@ async def test_an_unsure_complaint_past_its_deadline_alerts_nothing_until_a_pers
     # The backtest of the same period agrees: no step for the unsure case, which it calls "unsure".
     before = steps(db, settings, start, start + timedelta(minutes=120))
     assert before == (["social:1:breach", "social:1:warn"], {"social:1": "breached", "social:2": "unsure"}, 1)
+    period = ["--db", str(db), "--from", (start - timedelta(hours=1)).isoformat(),
+              "--to", (start + timedelta(minutes=120)).isoformat()]
+    text = CliRunner().invoke(cli, ["backtest", *period])
+    assert text.exit_code == 0 and "clocks 1: met 0, missed 1" in text.output, text.output
+    assert "1 unsure, never alerted" in text.output
+    as_json = json.loads(CliRunner().invoke(cli, ["backtest", *period, "--format", "json"]).output)
+    assert (as_json["unsure"], as_json["clocks"], as_json["fired"]) == (1, 1, {"warn": 1, "breach": 1})
 
     store = h.store()
     at = start + timedelta(minutes=125)
