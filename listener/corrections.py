@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 CORRECTIONS_TABLE = "corrections"
 
@@ -25,7 +27,7 @@ class Correction:
 def ensure_table(db: sqlite_utils.Database) -> None:
     """Create the corrections table when it does not exist yet."""
     if CORRECTIONS_TABLE not in db.table_names():
-        db[CORRECTIONS_TABLE].create(
+        db.table(CORRECTIONS_TABLE).create(
             {
                 "id": int,
                 "mention_key": str,
@@ -37,7 +39,7 @@ def ensure_table(db: sqlite_utils.Database) -> None:
             },
             pk="id",
         )
-        db[CORRECTIONS_TABLE].create_index(["mention_key"])
+        db.table(CORRECTIONS_TABLE).create_index(["mention_key"])
 
 
 def save_correction(
@@ -54,10 +56,12 @@ def save_correction(
         raise ValueError("sentiment must be 0, 1 or 2")
     if complaint is not None and complaint not in (0, 1):
         raise ValueError("complaint must be 0 or 1")
+    import sqlite_utils  # here, not at the top: the migrations import this module on every start
+
     db = sqlite_utils.Database(db_path)
     try:
         ensure_table(db)
-        db[CORRECTIONS_TABLE].insert(
+        db.table(CORRECTIONS_TABLE).insert(
             {
                 "mention_key": mention_key,
                 "text": text,
@@ -73,6 +77,8 @@ def save_correction(
 
 def load_corrections(db_path: Path | str) -> list[Correction]:
     """All corrections, the latest one per mention (corrections without a mention all count)."""
+    import sqlite_utils
+
     db = sqlite_utils.Database(db_path)
     try:
         if CORRECTIONS_TABLE not in db.table_names():

@@ -20,7 +20,6 @@ from listener.timefmt import iso
 
 TABS = ("complaints", "other", "competitors", "unsure")
 UNASSIGNED = "(unassigned)"
-FACETS = ("brand", "source", "policy", "assignee", "language")
 _LANGUAGE = LANGUAGE_EXPR.format(c="c", m="m")
 _FACET_SQL = {
     "brand": "k.brand",
