@@ -80,7 +80,8 @@ class ClassifierSettings(StrictModel):
         default="onnx", description="builtin backend: ONNX Runtime (torch when onnxruntime is missing) or torch."
     )
     int8: Literal["none", "upper", "mixed", "all"] = Field(
-        default="none", description="ONNX runtime: dynamic int8 on none, the upper six layers, all but two nodes, or all."
+        default="none",
+        description="ONNX runtime: dynamic int8 on none, the upper six layers, all but two nodes, or all.",
     )
     queue_size: int = Field(default=1000, ge=1)
     threads: int = Field(default=2, ge=1, le=64)
@@ -110,6 +111,10 @@ class SlaSettings(StrictModel):
     max_age: Duration | None = Field(
         default="72h", description="Posts first seen longer than this after they were written (imports, "
         "backfills) get no clock.",
+    )
+    alert_unsure: bool = Field(
+        default=False, description="Alert complaints the model was unsure of like any other (default: their "
+        "clocks run and show in the queue, but warn and breach alerts wait until a person confirms them).",
     )
 
     @field_validator("target")
@@ -254,10 +259,13 @@ class ListeningSettings(StrictModel):
     vip_authors: dict[str, list[str]] = Field(
         default_factory=dict, description="Source name (glob) -> VIP handles; each mention by one raises one alert."
     )
-    min_followers: int | None = Field(default=None, ge=1, description="Authors with this many followers are high-reach.")
+    min_followers: int | None = Field(
+        default=None, ge=1, description="Authors with this many followers are high-reach."
+    )
     from_policies: bool = Field(
         default=True,
-        description="Also watch the keywords, authors and min_followers of [[sla.policies]], within their brands/sources.",
+        description="Also watch the keywords, authors and min_followers of [[sla.policies]], "
+        "within their brands/sources.",
     )
     max_age: Duration = Field(default="24h", description="Older posts (backfills) raise no crisis or VIP alert.")
     cooldowns: dict[str, Duration] = Field(

@@ -27,6 +27,8 @@ from listener.sla.cases import (
     CaseHistory,
     CaseMessage,
     CaseReply,
+    StepKind,
+    breach_step_id,
     case_outcome,
     ladder_changes,
     ladder_state,
@@ -112,6 +114,7 @@ class BacktestReport:
     missed: int = 0
     unanswered: int = 0
     not_complaint: int = 0  # dismissed as not a complaint before they were answered (no clock counted)
+    unsure: int = 0  # the model was unsure and nobody confirmed them: timed, never alerted (no clock counted)
     fired: Counter[str] = field(default_factory=Counter)
     by_policy: dict[str, Counter[str]] = field(default_factory=dict)
     listening_status: str = NOT_REQUESTED
@@ -142,6 +145,7 @@ class BacktestReport:
             "missed": self.missed,
             "unanswered": self.unanswered,
             "not_complaint": self.not_complaint,
+            "unsure": self.unsure,
             "fired": dict(self.fired),
             "by_policy": {k: dict(v) for k, v in self.by_policy.items()},
             "compliance": self.compliance,
@@ -211,6 +215,9 @@ def _replay_clocks(db: sqlite3.Connection, engine: ClockEngine, start: datetime,
         if clock.state == "not_complaint":
             report.not_complaint += 1
             continue
+        if clock.unconfirmed:
+            report.unsure += 1
+            continue
         report.clocks += 1
         first = clock.rounds[0]
         answered_at = next((r.closed_at for r in clock.rounds if r.state in ANSWERED), None)
@@ -222,12 +229,21 @@ def _replay_clocks(db: sqlite3.Connection, engine: ClockEngine, start: datetime,
             report.unanswered += 1
         per_policy = report.by_policy.setdefault(first.deadline.policy, Counter())
         per_policy["clocks"] += 1
-        for round_ in clock.rounds:
+        for index, round_ in enumerate(clock.rounds):
             d = round_.deadline
             state = ladder_state(round_, load_escalations(d.escalations), seconds(d.reescalate_after),
                                  tuple(json.loads(d.reescalate_to or "[]")))
             until = round_.closed_at if round_.closed_at is not None else end
-            for _, step, kind in replay_ladder(state, engine.calendar(d.calendar), until, ladder_changes(round_)):
+            steps = replay_ladder(state, engine.calendar(d.calendar), until, ladder_changes(round_),
+                                  held_until=round_.held_until)
+            held = round_.held_until
+            following = clock.rounds[index + 1].opened_at if index + 1 < len(clock.rounds) else None
+            if (round_.late and round_.closed_at is not None and held is not None and held >= round_.closed_at
+                    and (following is None or held < following)):
+                # Answered late while unsure and confirmed afterwards, while it was still the case's latest
+                # round: the live run announces the breach once, then (a later round's confirmation does not).
+                steps.append((held, breach_step_id(round_.case_key, round_.round), StepKind.BREACH))
+            for _, step, kind in steps:
                 report.fired[kind.value] += 1
                 per_policy[kind.value] += 1
                 report.steps.append(step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from listener.sla.cases import (
     joins,
     ladder_step,
 )
-from listener.sla.ladder import ClockState, LadderDecision, ScheduledEscalation
+from listener.sla.ladder import ClockState, LadderDecision
 from listener.sla.policy import (
     ALWAYS_OPEN,
     Deadline,
@@ -66,7 +66,7 @@ class ClockEngine:
     def from_settings(cls, sla: Any, base_dir: Path | None = None) -> ClockEngine:
         """Build from `[sla]`: its policies (or the default policy alone), calendars and case rules."""
         policies = list(sla.policies) or [default_policy(sla.target, sla.warn_after)]
-        rules = CaseRules(follow_up_window=sla.follow_up_window, max_age=sla.max_age)
+        rules = CaseRules(follow_up_window=sla.follow_up_window, max_age=sla.max_age, alert_unsure=sla.alert_unsure)
         return cls(policies, build_calendars(sla.calendars, base_dir), rules)
 
     def decide(self, history: CaseHistory, stored: StoredCase | None, now: datetime) -> Decision:

@@ -1,4 +1,4 @@
-"""Actions on a complaint's clock (ack, assign, snooze, not a complaint, replied), from Slack or the web queue.
+"""Actions on a complaint's clock (ack, assign, snooze, not a complaint, replied, confirm), from Slack or the web queue.
 
 Slack's signed button clicks and the web queue's POSTs both end in `ClockActions.apply`: one code path,
 one `actions` record per request key (a retried request acts once).
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ACTION_NAMES = ("ack", "assign", "snooze", "not_complaint", "replied")
+# "confirm": an unsure judgement is a complaint after all (its clock alerts from then on, or one opens).
+ACTION_NAMES = ("ack", "assign", "snooze", "not_complaint", "replied", "confirm")
 DEFAULT_SNOOZE = timedelta(minutes=30)
 MAX_SNOOZE = timedelta(days=7)
 MAX_NAME = 80

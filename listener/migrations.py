@@ -435,3 +435,19 @@ def m019_web_actions(db: Database) -> None:
     for column in ("assignee", "via"):
         if column not in db["actions"].columns_dict:
             db["actions"].add_column(column, str)
+
+
+@migrations()
+def m020_unsure(db: Database) -> None:
+    """The model's "unsure" mark on each classification, and on each clock until a person confirms it."""
+    for table in ("classifications", "complaints"):
+        if "unsure" not in db.table(table).columns_dict:
+            db.table(table).add_column("unsure", int, not_null_default=0)
+    from listener.analytics.schema_sql import UNSURE_INDEX, UNSURE_VIEWS
+
+    for statement in UNSURE_INDEX + UNSURE_VIEWS:
+        db.execute(statement)
+    # The web queue's review list: unsure judgements nobody has looked at yet, by when they were judged.
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_classifications_unsure ON classifications (classified_at) WHERE unsure = 1"
+    )

@@ -16,6 +16,7 @@ from models.base import Classification
 
 NEGATIVE_WORDS = ("broken", "worst", "refund", "still", "never", "down", "charged", "最悪", "届きません")
 POSITIVE_WORDS = ("love", "great", "thanks", "最高")
+UNSURE_WORDS = ("kinda",)  # hedged texts: the judgement stands but is marked unsure (models/decision.py)
 
 
 class KeywordClassifier:
@@ -49,6 +50,7 @@ class KeywordClassifier:
                     complaint=negative,
                     p_complaint=0.9 if negative else 0.1,
                     language="en",
+                    unsure=any(w in lower for w in UNSURE_WORDS),
                 )
             )
         return out

@@ -32,6 +32,8 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 LATER = T0 + timedelta(hours=6)
 TEXTS = {
     "complaint": "acme it is still broken",
+    "unsure": "acme kinda broken again",  # an unsure complaint (the test classifier hedges on "kinda")
+    "unsure_other": "acme kinda meh",  # unsure, probably not a complaint
     "question": "acme does the new plan include roaming?",
     "praise": "thanks acme, love it",
     "neutral": "watching the acme keynote",
@@ -43,8 +45,9 @@ ENGINE = ClockEngine.from_settings(parse_config({"brands": {"acme": {"keywords":
 
 def _facts(data: st.DataObject) -> list[tuple[str, Any]]:
     """A complaint, its follow-ups, the brand's replies and people's actions, as store operations."""
-    root = Mention(source="s", external_id="1", text="acme my order never arrived", author="@ann", created_at=T0,
-                   brands=("acme",))
+    hedged = data.draw(st.booleans(), label="unsure root")
+    root = Mention(source="s", external_id="1", text="acme my order kinda never arrived" if hedged
+                   else "acme my order never arrived", author="@ann", created_at=T0, brands=("acme",))
     mentions = [root]
     for i in range(data.draw(st.integers(0, 3), label="follow-ups")):
         kind = data.draw(st.sampled_from(sorted(TEXTS)), label="kind")
@@ -62,7 +65,8 @@ def _facts(data: st.DataObject) -> list[tuple[str, Any]]:
         ops.append(("reply", Reply(source="s", external_id=f"r{i}", in_reply_to=target.external_id,
                                    author="@acme", created_at=T0 + timedelta(minutes=minutes))))
     for i in range(data.draw(st.integers(0, 2), label="actions")):
-        action = data.draw(st.sampled_from(["ack", "snooze", "assign", "replied", "not_complaint"]), label="action")
+        action = data.draw(st.sampled_from(["ack", "snooze", "assign", "replied", "not_complaint", "confirm"]),
+                           label="action")
         ops.append(("action", (action, T0 + timedelta(minutes=data.draw(st.integers(0, 240), label="act at")),
                                f"a{i}")))
     return ops
@@ -85,7 +89,7 @@ def _apply(store: SyncStore, ops: list[tuple[str, Any]]) -> None:
 def _final(store: SyncStore) -> list[tuple[Any, ...]]:
     return store.db.execute(
         """SELECT mention_key, anchor_key, state, round, opened_at, deadline, closed_at, closed_by, reply_key,
-                  breached_at IS NOT NULL, response_seconds, acked_at, snoozed_until, assigned_to
+                  breached_at IS NOT NULL, response_seconds, acked_at, snoozed_until, assigned_to, unsure
            FROM complaints ORDER BY mention_key"""
     ).fetchall()
 
@@ -123,10 +127,13 @@ def test_a_cases_final_state_does_not_depend_on_the_order_of_its_facts(data: st.
 # -- every view agrees -------------------------------------------------------------------------
 
 
-def _view_of_row(state: str, closed_at: str | None, deadline: str, breached_at: str | None, now: datetime) -> str:
+def _view_of_row(state: str, closed_at: str | None, deadline: str, breached_at: str | None, now: datetime,
+                 unsure: bool = False) -> str:
     """The case in one word from a stored row (independent of the case engine's own words)."""
     if state == "not_complaint":
         return "not_complaint"
+    if unsure:
+        return "unsure"
     if state != "open":
         return "late" if closed_at and closed_at > deadline else "met"
     return "breached" if breached_at else "open"
@@ -138,12 +145,13 @@ async def test_complaints_sla_report_api_and_backtest_agree_on_every_case(make_s
     start = clock.now()
     people = ["@a", "@b", "@c", "@d", "@e", "@f", "@g"]
     pages = [mention(start, str(i), f"acme my order {i} never arrived", author=who) for i, who in enumerate(people)]
+    # Unsure (the model hedged): past its deadline too, but never a breach in any view.
+    pages.append(mention(start, "7", "acme my order kinda never arrived", author="@h"))
     pages.append(mention(start + timedelta(minutes=20), "f", "acme still broken, did not help", author="@d",
                          in_reply_to="rd"))
     replies = [
-        Reply(source="social", external_id="ra", in_reply_to="0", author="@acme", created_at=start + timedelta(minutes=5)),
-        Reply(source="social", external_id="rb", in_reply_to="1", author="@acme", created_at=start + timedelta(minutes=90)),
-        Reply(source="social", external_id="rd", in_reply_to="3", author="@acme", created_at=start + timedelta(minutes=10)),
+        Reply(source="social", external_id=ext, in_reply_to=to, author="@acme", created_at=start + timedelta(minutes=m))
+        for ext, to, m in (("ra", "0", 5), ("rb", "1", 90), ("rd", "3", 10))
     ]
     # The daemon was behind: it learns the answers, including a late one, when it catches up.
     await h.at(start + timedelta(hours=2)).run(Page(pages, "c", replies=replies))
@@ -157,28 +165,31 @@ async def test_complaints_sla_report_api_and_backtest_agree_on_every_case(make_s
 
     db = settings_.listener.database
     conn = sqlite3.connect(db)
-    rows = conn.execute("SELECT mention_key, state, closed_at, deadline, breached_at FROM complaints").fetchall()
+    rows = conn.execute(
+        "SELECT mention_key, state, closed_at, deadline, breached_at, unsure FROM complaints").fetchall()
     report = sla_report(conn, now=now)["total"]
     conn.close()
-    stored = {r[0]: _view_of_row(r[1], r[2], r[3], r[4], now) for r in rows}
+    stored = {r[0]: _view_of_row(r[1], r[2], r[3], r[4], now, bool(r[5])) for r in rows}
     assert stored == {"social:0": "met", "social:1": "late", "social:2": "breached", "social:3": "breached",
-                      "social:4": "not_complaint", "social:5": "met", "social:6": "breached"}
+                      "social:4": "not_complaint", "social:5": "met", "social:6": "breached", "social:7": "unsure"}
 
     cli_rows = [json.loads(line) for line in CliRunner().invoke(
         cli, ["complaints", "--format", "json"], env={"LISTENER_DB": str(db)}).output.splitlines()]
     for row in cli_rows:
         assert row["breached"] == (stored[row["mention"]] in ("late", "breached")), row
         assert (row["state"] == "not_complaint") == (stored[row["mention"]] == "not_complaint")
-        assert (row["state"] == "open") == (stored[row["mention"]] in ("open", "breached"))
+        assert (row["state"] == "open") == (stored[row["mention"]] in ("open", "breached", "unsure"))
+        assert row["unsure"] == (stored[row["mention"]] == "unsure")
 
     words = Counter(stored.values())
     assert report["breaches"] == words["late"] + words["breached"]
     assert report["within_target"] == words["met"] and report["not_complaint"] == words["not_complaint"]
+    assert report["unsure"] == words["unsure"] == 1
 
     server = TestServer(build_app(db, settings_, clock=FakeClock(now)))
     async with TestClient(server) as client:
         items = (await (await client.get("/api/complaints", params={"limit": "50"})).json())["items"]
-    api = {i["mention_key"]: _view_of_row(i["state"], i["closed_at"], i["deadline"], i["breached_at"], now)
+    api = {i["mention_key"]: _view_of_row(i["state"], i["closed_at"], i["deadline"], i["breached_at"], now, i["unsure"])
            for i in items}
     assert api == stored
 
@@ -195,17 +206,24 @@ async def test_backtest_replays_a_recorded_live_run_event_for_event(make_setting
     await h.run(Page([mention(start, "1", "acme refund never arrived", author="@ann"),
                       mention(start, "2", "acme the app is broken", author="@bob"),
                       mention(start, "3", "acme never sleeps, what a show", author="@cy"),
-                      mention(start, "4", "acme my bill is wrong and broken", author="@dee")], "c"))
+                      mention(start, "4", "acme my bill is wrong and broken", author="@dee"),
+                      mention(start, "6", "acme kinda broken", author="@fay"),  # unsure: silent until confirmed
+                      mention(start, "7", "acme kinda down", author="@gus")], "c"))  # unsure, never confirmed
     store = h.store()
     store.take_action("social:3", "not_complaint", "U3", start + timedelta(minutes=2), route, request_key="n1")
     store.take_action("social:2", "snooze", "U2", start + timedelta(minutes=40), route, request_key="s1")
     store.close()
     await h.at(start + timedelta(minutes=10)).run(Page([], "c1", replies=[
-        Reply(source="social", external_id="r4", in_reply_to="4", author="@acme", created_at=start + timedelta(minutes=10))]))
+        Reply(source="social", external_id="r4", in_reply_to="4", author="@acme",
+              created_at=start + timedelta(minutes=10))]))
     await h.at(start + timedelta(minutes=25)).run(Page([mention(start + timedelta(minutes=25), "5",
                                                                 "acme still broken after your answer", author="@dee",
                                                                 in_reply_to="r4")], "c2"))
     for minutes in range(30, 260, 7):
+        if minutes == 100:
+            store = h.store()
+            store.take_action("social:6", "confirm", "U6", start + timedelta(minutes=minutes), route, request_key="c6")
+            store.close()
         if minutes == 135:
             store = h.store()
             store.take_action("social:1", "ack", "U1", start + timedelta(minutes=minutes), route, request_key="a1")
@@ -217,6 +235,8 @@ async def test_backtest_replays_a_recorded_live_run_event_for_event(make_setting
     live = sorted(e.id for e, _ in h.sink.events
                   if e.kind in (EventKind.WARN, EventKind.BREACH, EventKind.ESCALATE))
     assert any(":reescalate:" in i for i in live) and "social:4:r1:breach" in live  # the run covers it all
+    assert "social:6:breach" in live and "social:6:escalate:lead" in live and "social:6:warn" not in live
+    assert not any(i.startswith("social:7:") for i in live)
     report = backtest(Path(settings_.listener.database), ClockEngine.from_settings(settings_.sla),
                       start - timedelta(hours=1), end)
     assert sorted(report.steps) == live

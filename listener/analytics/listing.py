@@ -64,6 +64,7 @@ COMPLAINT_COLUMNS: dict[str, str] = {
     "kind": "k.kind",
     "is_complaint": "COALESCE(k.is_complaint, 1)",
     "assigned_to": "k.assigned_to",
+    "unsure": "COALESCE(k.unsure, 0)",  # the model was unsure, nobody confirmed it: never alerted
 }
 STATES = ("open", "replied", "acknowledged", "marked_replied", "not_complaint")
 Sentiment = Literal["negative", "neutral", "positive"]
@@ -249,6 +250,7 @@ def list_complaints(
     rows = rows[:limit]
     for row in rows:
         row["competitor"] = row["brand"] in rivals
+        row["unsure"] = bool(row["unsure"])
         row["clock"], row["seconds_left"] = clock_status(row, now)
     token = None
     if more and rows:

@@ -1,4 +1,9 @@
-"""The work queue: open clocks split into tabs (our complaints, other clocks, competitors), most urgent first."""
+"""The work queue: open clocks split into tabs (our complaints, other clocks, competitors, unsure), most urgent first.
+
+The "unsure" tab is the review list: our open clocks the model was unsure of (timed, never alerted
+until someone confirms them) and unsure judgements that opened no clock (probably not complaints),
+which wait there until someone confirms or rejects them.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from listener.analytics.listing import clock_status
 from listener.analytics.schema_sql import LANGUAGE_EXPR
 from listener.timefmt import iso
 
-TABS = ("complaints", "other", "competitors")
+TABS = ("complaints", "other", "competitors", "unsure")
 UNASSIGNED = "(unassigned)"
 _LANGUAGE = LANGUAGE_EXPR.format(c="c", m="m")
 _FACET_SQL = {
@@ -43,7 +48,33 @@ _COLUMNS = {
     "snoozed_until": "k.snoozed_until",
     "warned_at": "k.warned_at",
     "breached_at": "k.breached_at",
+    "unsure": "COALESCE(k.unsure, 0)",
 }
+# Unsure judgements without a clock and without a person's correction: the review list's other half.
+_REVIEW_COLUMNS = {
+    "mention_key": "m.key",
+    "brand": "pb.brand",
+    "source": "m.source",
+    "language": _LANGUAGE,
+    "author": "m.author",
+    "text": "m.text",
+    "url": "m.url",
+    "created_at": "m.created_at",
+    "sentiment": "c.sentiment",
+    "p_complaint": "c.p_complaint",
+    "model_complaint": "c.complaint",
+}
+# pb: the mention's first brand by name that is not a competitor's (as the case engine picks it). The
+# query starts from the unsure judgements (a partial index), never from every mention's brands.
+_REVIEW_FROM = (
+    " FROM classifications c JOIN mentions m ON m.key = c.mention_key"
+    " JOIN mention_brands pb ON pb.mention_key = c.mention_key AND pb.brand = ("
+    "SELECT MIN(b.brand) FROM mention_brands b WHERE b.mention_key = c.mention_key AND {ours})"
+    " WHERE c.unsure = 1 AND c.scored = 1"
+    " AND NOT EXISTS (SELECT 1 FROM complaints k WHERE k.mention_key = m.key)"
+    " AND NOT EXISTS (SELECT 1 FROM case_members cm WHERE cm.mention_key = m.key)"
+    " AND NOT EXISTS (SELECT 1 FROM corrections x WHERE x.mention_key = m.key AND x.complaint IS NOT NULL)"
+)
 _FROM = (
     " FROM complaints k JOIN mentions m ON m.key = k.mention_key"
     " LEFT JOIN classifications c ON c.mention_key = k.mention_key"
@@ -73,7 +104,40 @@ def _tab_clause(tab: str, competitors: frozenset[str], params: list[object]) -> 
     if tab == "competitors":
         return rivals or "0"
     ours = f"NOT ({rivals})" if rivals else "1"
+    if tab == "unsure":
+        return f"{ours} AND COALESCE(k.unsure, 0) = 1"
     return f"{ours} AND COALESCE(k.is_complaint, 1) = {1 if tab == 'complaints' else 0}"
+
+
+def _review(conn: sqlite3.Connection, f: Filters, competitors: frozenset[str], limit: int
+            ) -> tuple[list[dict[str, Any]], int]:
+    """Unsure judgements that opened no clock, newest first (`limit` 0: none), and how many there are
+    (brand, source, language and time filters apply; a mention naming only competitors is never listed)."""
+    params: list[object] = []
+    ours = f"NOT {in_clause('b.brand', tuple(sorted(competitors)), params)}" if competitors else "1"
+    where = []
+    # Unary + keeps SQLite off the mentions' time and source indexes: the unsure judgements of the
+    # range (a partial index on when they were judged) are the place to start, not a month of mentions.
+    if f.since:
+        # A post is judged after it was written, so this only narrows the range to read.
+        where.append("c.classified_at >= ? AND +m.created_at >= ?")
+        params += [iso(f.since), iso(f.since)]
+    if f.until:
+        where.append("+m.created_at < ?")
+        params.append(iso(f.until))
+    for expr, values in (("pb.brand", f.brands), ("+m.source", f.sources), (_LANGUAGE, f.languages)):
+        clause = in_clause(expr, values, params)
+        if clause:
+            where.append(clause)
+    clause = _REVIEW_FROM.format(ours=ours) + "".join(f" AND {w}" for w in where)
+    select = ", ".join(f"{expr} AS [{name}]" for name, expr in _REVIEW_COLUMNS.items())
+    names = list(_REVIEW_COLUMNS)
+    rows = [dict(zip(names, r, strict=True)) for r in conn.execute(
+        f"SELECT {select}{clause} ORDER BY m.created_at DESC, m.key LIMIT ?", [*params, limit])] if limit else []
+    for row in rows:
+        row.update(unsure=True, review=True, model_complaint=bool(row["model_complaint"]))
+    total = conn.execute(f"SELECT COUNT(*){clause}", params).fetchone()[0]
+    return rows, total
 
 
 def _filters(f: Filters, q: QueueQuery, params: list[object]) -> list[str]:
@@ -100,6 +164,7 @@ def _rows(conn: sqlite3.Connection, sql: str, params: list[object], now: datetim
     for row in rows:
         row["clock"], row["seconds_left"] = clock_status(row, now)
         row["is_complaint"] = bool(row["is_complaint"])
+        row["unsure"] = bool(row["unsure"])
     return rows
 
 
@@ -115,7 +180,8 @@ def queue(
     """Open clocks of one tab: `due` (next deadline first) and `overdue` (newest breach first), with counts.
 
     `counts` has every tab under the same filters; `facets` the values (and counts) each filter can take
-    in this tab within the range, for the pickers.
+    in this tab within the range, for the pickers. `review` (the "unsure" tab only) lists the unsure
+    judgements that opened no clock, newest first; the "unsure" count includes them.
     """
     rivals = frozenset(competitors)
     select = ", ".join(f"{expr} AS [{name}]" for name, expr in _COLUMNS.items())
@@ -137,6 +203,10 @@ def queue(
         w = _filters(f, q, p)
         t = _tab_clause(name, rivals, p)
         counts[name] = conn.execute(f"SELECT COUNT(*){_from(f)} WHERE {' AND '.join([*w, t])}", p).fetchone()[0]
+    # Clock-less review items have no policy or assignee: those filters leave them out.
+    review, review_total = (_review(conn, f, rivals, limit if q.tab == "unsure" else 0)
+                            if not (q.policies or q.assignees) else ([], 0))
+    counts["unsure"] += review_total
     facets: dict[str, list[dict[str, Any]]] = {}
     for name, expr in _FACET_SQL.items():
         p = []
@@ -149,7 +219,8 @@ def queue(
         "tab": q.tab,
         "due": groups["due"],
         "overdue": groups["overdue"],
-        "totals": totals,
+        "review": review,
+        "totals": {**totals, "review": review_total if q.tab == "unsure" else 0},
         "counts": counts,
         "facets": facets,
         "now": iso(now),

@@ -75,6 +75,7 @@ def sla_table(report: dict[str, Any], console: Console) -> None:
         "breaches",
         "open",
         "not a complaint",
+        "unsure",
         "questions unanswered",
     ]:
         table.add_column(name, justify="left" if name in head else "right")
@@ -101,6 +102,7 @@ def sla_table(report: dict[str, Any], console: Console) -> None:
             str(row["breaches"]),
             str(row["open"]),
             str(row["not_complaint"]),
+            str(row["unsure"]),
             str(row["other_unanswered"]),
         ]
         table.add_row(*cells, style="bold" if row.get("_total") else None)

@@ -2,8 +2,9 @@
 
 Business time comes from the policy/calendar engine (`complaints.business_seconds`); wall clock is
 `response_seconds`. Only complaint clocks count in the complaint figures: a clock closed as
-`not_complaint` is counted apart, and clocks of non-complaint policies (questions, praise) only
-report how many went unanswered. Clocks are counted in the period in which they were opened.
+`not_complaint` is counted apart, so is an `unsure` one nobody has confirmed (never a breach), and
+clocks of non-complaint policies (questions, praise) only report how many went unanswered.
+Clocks are counted in the period in which they were opened.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ DIMENSIONS: tuple[str, ...] = ("brand", "source", "policy", "assignee", "languag
 ANSWERED_STATES = frozenset({"replied", "acknowledged", "marked_replied"})
 CLOCK_NOTE = (
     "business_s: response time in business hours of the clock's calendar; response_s: wall clock. "
-    "Closed as not_complaint and non-complaint policies are left out of the complaint figures."
+    "Closed as not_complaint, unsure (not confirmed by a person) and non-complaint policies are left out of the "
+    "complaint figures."
 )
 _ASSIGNEE = ASSIGNEE_SQL.format(k="k")
 _LANGUAGE = LANGUAGE_EXPR.format(c="c", m="m")
@@ -41,15 +43,20 @@ class _Group:
     times: list[float] = field(default_factory=list)
     business: list[float] = field(default_factory=list)
     dismissed: int = 0
+    unsure: int = 0
     other: int = 0
     other_answered: int = 0
     other_unanswered: int = 0
 
     def add(self, state: str, closed_at: str | None, deadline: str, wall: float | None,
-            business: float | None, is_complaint: int | None, now: str) -> None:
-        """Count one clock: a complaint, one dismissed as not a complaint, or a non-complaint clock."""
+            business: float | None, is_complaint: int | None, unsure: int | None, now: str) -> None:
+        """Count one clock: a complaint, one dismissed as not a complaint, an unsure one nobody confirmed
+        (counted apart: never a breach), or a non-complaint clock."""
         if state == "not_complaint":
             self.dismissed += 1
+            return
+        if unsure:
+            self.unsure += 1
             return
         if is_complaint == 0:
             self.other += 1
@@ -102,6 +109,7 @@ class _Group:
             # Complaints still open before their deadline are not decided yet: left out.
             "within_target_share": self.within / decided if decided else None,
             "not_complaint": self.dismissed,
+            "unsure": self.unsure,
             "other_clocks": self.other,
             "other_answered": self.other_answered,
             "other_unanswered": self.other_unanswered,
@@ -144,7 +152,7 @@ def _rows(conn: sqlite3.Connection, every: str | None, dims: tuple[str, ...], f:
     # k.brand comes last as well, whatever the grouping, so the total can leave competitors out.
     sql = (
         f"SELECT {bucket}{''.join(', ' + columns[d] for d in dims)}, k.state, k.closed_at, k.deadline, "
-        f"k.response_seconds, k.business_seconds, k.is_complaint, k.brand FROM complaints k{joins}"
+        f"k.response_seconds, k.business_seconds, k.is_complaint, k.unsure, k.brand FROM complaints k{joins}"
         + (f" WHERE {' AND '.join(where)}" if where else "")
     )
     return conn.execute(sql, params)

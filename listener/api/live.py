@@ -23,10 +23,12 @@ from aiohttp import web
 logger = logging.getLogger(__name__)
 
 # Enough to see a new clock, a closed or reopened one, an action, a restarted round (its deadline
-# moves); the open clocks' part reads only the (state, deadline) index.
+# moves); the open clocks' part reads only the (state, deadline) index. The review list of unsure
+# judgements changes with a new one (the partial index on unsure ones) or a label (`listener label`).
 _SIGNATURE_SQL = """SELECT (SELECT MAX(id) FROM actions), (SELECT MAX(rowid) FROM complaints),
     (SELECT COUNT(*) FROM complaints WHERE state = 'open'),
-    (SELECT total(julianday(deadline)) FROM complaints WHERE state = 'open')"""
+    (SELECT total(julianday(deadline)) FROM complaints WHERE state = 'open'),
+    (SELECT COUNT(*) FROM classifications WHERE unsure = 1), (SELECT MAX(id) FROM corrections)"""
 HEARTBEAT_S = 15.0
 
 

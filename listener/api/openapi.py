@@ -7,9 +7,9 @@ from typing import Any
 from listener.analytics.filters import EVERY
 from listener.analytics.listing import STATES
 from listener.analytics.queue import TABS
-from listener.interact import ACTION_NAMES
 from listener.analytics.sla import DIMENSIONS as SLA_DIMENSIONS
 from listener.analytics.trends import DIMENSIONS as TREND_DIMENSIONS
+from listener.interact import ACTION_NAMES
 
 
 def _param(name: str, description: str, schema: dict[str, Any], *, explode: bool = False) -> dict[str, Any]:
@@ -66,7 +66,7 @@ SLA_ROW = {
             k: {"type": "integer"}
             for k in (
                 "complaints", "answered", "replied", "acknowledged", "marked_replied", "open", "within_target",
-                "breaches", "not_complaint", "other_clocks", "other_answered", "other_unanswered",
+                "breaches", "not_complaint", "unsure", "other_clocks", "other_answered", "other_unanswered",
             )
         },
         "response_rate": _NUM,
@@ -206,11 +206,14 @@ def spec() -> dict[str, Any]:
             "/api/queue": {
                 "get": {
                     "summary": "The work queue: open clocks of one tab, `due` (next deadline first) and `overdue` "
-                    "(newest breach first), with `counts` per tab and `facets` for the pickers.",
+                    "(newest breach first), with `counts` per tab and `facets` for the pickers; the unsure tab "
+                    "also lists in `review` the unsure judgements that opened no clock.",
                     "parameters": FILTERS
                     + [
                         _param("tab", "complaints: our complaints; other: our non-complaint clocks (questions, "
-                               "praise); competitors: competitor clocks.", {"enum": list(TABS), "default": "complaints"}),
+                               "praise); competitors: competitor clocks; unsure: our clocks the model was unsure "
+                               "of (never alerted until confirmed) and, in `review`, unsure judgements with no clock.",
+                               {"enum": list(TABS), "default": "complaints"}),
                         _param("policy", "Only these policies.", _LIST, explode=True),
                         _param("assignee", "Only clocks assigned to these names; `(unassigned)` for nobody's.",
                                _LIST, explode=True),
@@ -223,7 +226,8 @@ def spec() -> dict[str, Any]:
             "/api/actions": {
                 "post": {
                     "summary": "Act on a clock (the same actions, records and idempotency as Slack's buttons). "
-                    "A server built without an action path answers 503.",
+                    "`confirm` (an unsure judgement is a complaint) and `not_complaint` also act on an unsure "
+                    "judgement with no clock. A server built without an action path answers 503.",
                     "requestBody": {
                         "required": True,
                         "content": {

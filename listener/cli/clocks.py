@@ -53,6 +53,7 @@ def complaints_command(config_path: Path | None, db_path: Path | None, open_only
                         "age_seconds": round((now - c.opened_at).total_seconds(), 1),
                         "state": c.state,
                         "breached": c.breached_at is not None,
+                        "unsure": c.unsure,
                         "response_seconds": c.response_seconds,
                         "closed_by": c.closed_by,
                     },
@@ -68,7 +69,7 @@ def complaints_command(config_path: Path | None, db_path: Path | None, open_only
         table.add_column(column, overflow="fold")
     for c in rows:
         left = (c.deadline - now).total_seconds()
-        state = c.state + (" (breached)" if c.breached_at else "")
+        state = c.state + (" (breached)" if c.breached_at else "") + (" (unsure)" if c.unsure else "")
         if c.response_seconds is not None:
             state += f" in {_age(c.response_seconds)}"
         deadline = c.deadline.strftime("%Y-%m-%d %H:%M") + (f" ({_time_left(left)})" if c.state == "open" else "")

@@ -143,8 +143,9 @@ def backtest_command(
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
     share = "n/a" if report.compliance is None else f"{report.compliance:.1%}"
+    unsure = f"; {report.unsure} unsure, never alerted (nobody confirmed them)" if report.unsure else ""
     click.echo(f"clocks {report.clocks}: met {report.met}, missed {report.missed}, unanswered {report.unanswered}; "
-               f"compliance {share}")
+               f"compliance {share}{unsure}")
     for rule, count in sorted(report.fired.items()):
         click.echo(f"  would fire {rule}: {count}")
     for policy, counts in sorted(report.by_policy.items()):

@@ -83,6 +83,8 @@ class ClockState:
     fired: frozenset[str] = frozenset()
     reescalate_after: timedelta | None = None
     reescalate_to: tuple[str, ...] = ()
+    # The model was unsure and nobody has confirmed it is a complaint: nothing fires (see `evaluate`).
+    unsure: bool = False
 
     def __post_init__(self) -> None:
         for name in ("opened_at", "deadline", "warn_at", "acked_at", "snoozed_until"):
@@ -126,7 +128,8 @@ ANSWERED: frozenset[str] = frozenset({"replied", "marked_replied", "acknowledged
 
 # Actions a person can take on a case; "acknowledged" is `listener ack` (answered elsewhere),
 # "ack" is Slack's Acknowledge button (someone is on it: the clock keeps running).
-ACTIONS = ("ack", "assign", "snooze", "not_complaint", "replied", "acknowledged")
+# "confirm" is a person saying an unsure message is a complaint after all (the ladder applies from then).
+ACTIONS = ("ack", "assign", "snooze", "not_complaint", "replied", "acknowledged", "confirm")
 
 
 DEFAULT_FOLLOW_UP_WINDOW = timedelta(hours=24)
@@ -144,27 +147,39 @@ class Outcome(StrEnum):
     REPLIED = "replied"  # closed: answered in time
     REPLIED_LATE = "replied_late"  # closed: answered after the deadline (a breach)
     NOT_COMPLAINT = "not_complaint"  # closed: a person said it is not a complaint
+    CONFIRMED = "confirmed"  # a person confirmed an unsure complaint: the ladder applies from now
     IGNORE = "ignore"  # nothing changes
 
 
 @dataclass(frozen=True, slots=True)
 class CaseRules:
-    """The configurable parts of the case rules (`[sla]` follow_up_window and max_age)."""
+    """The configurable parts of the case rules (`[sla]` follow_up_window, max_age and alert_unsure)."""
 
     follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW
     max_age: timedelta | None = DEFAULT_MAX_AGE
+    alert_unsure: bool = False  # True: an unsure complaint's clock is an ordinary clock (alerted, counted)
 
 
 class _Deadline(Protocol):
-    policy: str
-    calendar: str
-    kind: TargetKind
-    warn_at: datetime | None
-    due: datetime
-    explain: str
-    escalations: str
-    reescalate_after: float | None
-    reescalate_to: str
+    # Read-only members, so that a frozen dataclass (listener.clocks.StoredDeadline) satisfies it.
+    @property
+    def policy(self) -> str: ...
+    @property
+    def calendar(self) -> str: ...
+    @property
+    def kind(self) -> TargetKind: ...
+    @property
+    def warn_at(self) -> datetime | None: ...
+    @property
+    def due(self) -> datetime: ...
+    @property
+    def explain(self) -> str: ...
+    @property
+    def escalations(self) -> str: ...
+    @property
+    def reescalate_after(self) -> float | None: ...
+    @property
+    def reescalate_to(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,6 +193,8 @@ class CaseMessage:
     kind: MessageKind
     seen_at: datetime | None = None  # when we first stored it (an old import is not a new case)
     edited_at: datetime | None = None  # an edit after the answer restarts the clock (reviews)
+    unsure: bool = False  # the model's judgement was low-confidence (models/decision.py)
+    confirmed_at: datetime | None = None  # when a person said it is a complaint (`listener label`, "confirm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +248,20 @@ class CaseClock:
     # The actions that took effect in this round, in time order (the live run's ACTION alerts).
     applied: tuple[CaseAction, ...] = ()
     earlier: tuple[CaseClock, ...] = ()  # the rounds before this one, oldest first
+    # The round's message was judged "unsure": timed and shown, but the ladder holds every alert
+    # until `confirmed_at` (a person, or a confident complaint of the same customer in the round).
+    unsure: bool = False
+    confirmed_at: datetime | None = None
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Unsure and nobody has confirmed it: never alerted, never counted as a breach."""
+        return self.unsure and self.confirmed_at is None
+
+    @property
+    def held_until(self) -> datetime | None:
+        """The instant from which the ladder may fire: the confirmation of an unsure round (None: from the start)."""
+        return self.confirmed_at if self.unsure else None
 
     @property
     def rounds(self) -> tuple[CaseClock, ...]:
@@ -256,6 +287,8 @@ class CaseClock:
             text += f"; {answered_text(self.response_seconds, self.opened_at, self.deadline.due)}"
         elif self.state == "not_complaint":
             text += f"; not a complaint (per {self.closed_by})"
+        if self.unconfirmed:
+            text += "; unsure: shown for review, never alerted until confirmed"
         return text
 
 
@@ -266,6 +299,7 @@ class StoredCase:
     round: int
     state: str
     breached_at: datetime | None = None
+    unsure: bool = False  # stored as unconfirmed (a confirmation since then changes how it alerts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,14 @@ def replay(history: CaseHistory, engine: Deadlines, rules: CaseRules, now: datet
     - "Not a complaint" closes the case (a later complaint or question by the customer opens a new
       round, first-response target, under the policy that covers it); "Mark replied" and `listener ack` close the round;
       Slack's Acknowledge, Snooze and Assign change how the running round alerts.
+    - A round whose message the model was unsure of is timed but marked unsure: the ladder holds its
+      alerts until a person confirms it (`listener label --complaint yes`, the "confirm" action) or the
+      customer writes a confident complaint in the same round; the deadline stays counted from the message.
+      With `rules.alert_unsure` an unsure round is an ordinary one.
     """
+    if rules.alert_unsure:  # the team alerts unsure complaints: every judgement counts as a sure one
+        history = dataclasses.replace(
+            history, messages=tuple(dataclasses.replace(m, unsure=False) for m in history.messages))
     messages = sorted(history.messages, key=lambda m: (m.at, m.key))
     root, first = None, None
     for message in messages:
@@ -116,7 +123,8 @@ def replay(history: CaseHistory, engine: Deadlines, rules: CaseRules, now: datet
     if rules.max_age is not None and seen - root.at > rules.max_age:
         return None
     clock = CaseClock(case_key=root.key, anchor_key=root.key, round=0, opened_at=root.at, deadline=first,
-                      is_complaint=root.facts.is_complaint)
+                      is_complaint=root.facts.is_complaint, unsure=root.unsure,
+                      confirmed_at=root.confirmed_at if root.unsure else None)
     for at, _, item in _timeline(history, root):
         clock = _apply(clock, at, item, root, engine)
     return clock
@@ -153,14 +161,14 @@ def _apply(clock: CaseClock, at: datetime, item: object, root: CaseMessage, engi
         if item.kind not in ("complaint", "question"):
             return clock
         if _answered_before(clock, at):
-            return _restart(clock, item.key, at, "next_response", item.facts, engine)
+            return _restart(clock, item, at, "next_response", item.facts, engine)
         if clock.state == "not_complaint" and clock.closed_at is not None and clock.closed_at < at:
             # Dismissed, then the customer really complains: a new round under that message's policy.
-            return _restart(clock, item.key, at, "first_response", item.facts, engine, keep_policy=False)
-        return clock
+            return _restart(clock, item, at, "first_response", item.facts, engine, keep_policy=False)
+        return _confirmed_by(clock, at, item)
     if isinstance(item, tuple):  # ("edit", root): the customer changed their review after the answer
         if _answered_before(clock, at):
-            return _restart(clock, root.key, at, "first_response", root.facts, engine)
+            return _restart(clock, root, at, "first_response", root.facts, engine)
         return clock
     assert isinstance(item, CaseAction)
     return _act(clock, item)
@@ -174,7 +182,20 @@ def _close(clock: CaseClock, state: ClosedState, at: datetime, by: str, reply_ke
     return dataclasses.replace(clock, state=state, closed_at=at, closed_by=by, reply_key=reply_key)
 
 
-def _restart(clock: CaseClock, anchor_key: str, at: datetime, kind: TargetKind, facts: MentionFacts,
+def _confirmed_by(clock: CaseClock, at: datetime, message: CaseMessage) -> CaseClock:
+    """An unsure round is confirmed by a confident complaint of the customer joining it (or a confirmed one)."""
+    if not clock.unsure or clock.state != "open" or message.kind != "complaint":
+        return clock
+    if not message.unsure:
+        when: datetime | None = at
+    else:
+        when = max(at, message.confirmed_at) if message.confirmed_at is not None else None
+    if when is None or (clock.confirmed_at is not None and clock.confirmed_at <= when):
+        return clock
+    return dataclasses.replace(clock, confirmed_at=when)
+
+
+def _restart(clock: CaseClock, anchor: CaseMessage, at: datetime, kind: TargetKind, facts: MentionFacts,
              engine: Deadlines, *, keep_policy: bool = True) -> CaseClock:
     round_ = clock.round + 1
     if keep_policy:  # the case's policy answers the follow-up
@@ -183,12 +204,19 @@ def _restart(clock: CaseClock, anchor_key: str, at: datetime, kind: TargetKind, 
                                policy_name=clock.deadline.policy if keep_policy else None)
     if deadline is None:
         return clock
-    return CaseClock(case_key=clock.case_key, anchor_key=anchor_key, round=round_, opened_at=at, deadline=deadline,
+    return CaseClock(case_key=clock.case_key, anchor_key=anchor.key, round=round_, opened_at=at, deadline=deadline,
                      is_complaint=facts.is_complaint, assigned_to=clock.assigned_to,
-                     earlier=(*clock.earlier, dataclasses.replace(clock, earlier=())))
+                     earlier=(*clock.earlier, dataclasses.replace(clock, earlier=())), unsure=anchor.unsure,
+                     confirmed_at=anchor.confirmed_at if anchor.unsure else None)
 
 
 def _act(clock: CaseClock, action: CaseAction) -> CaseClock:
+    if action.action == "confirm":  # "it is a complaint": an unsure round alerts from now on (if answered
+        # late already, that is a breach now); it confirms the round running at that time, open or closed
+        if not clock.unsure:
+            return clock
+        confirmed = action.at if clock.confirmed_at is None else min(clock.confirmed_at, action.at)
+        return dataclasses.replace(clock, confirmed_at=confirmed, applied=(*clock.applied, action))
     if clock.state != "open":
         return clock  # nothing to act on: the round was closed before this action
     applied = (*clock.applied, action)
@@ -217,7 +245,9 @@ def decide(history: CaseHistory, stored: StoredCase | None, engine: Deadlines, r
     if clock is None:
         return Decision(Outcome.IGNORE, None)
     explain = clock.explain()
-    breach_now = clock.late and (stored is None or stored.breached_at is None or stored.round != clock.round)
+    # An unsure round is never alerted as a breach; once confirmed, a breach already past fires once.
+    breach_now = clock.late and not clock.unconfirmed and (
+        stored is None or stored.breached_at is None or stored.round != clock.round)
     if stored is None:
         outcome = _closing(clock) if clock.state != "open" else Outcome.OPEN
         return Decision(outcome, clock, breach_now, explain)
@@ -227,6 +257,8 @@ def decide(history: CaseHistory, stored: StoredCase | None, engine: Deadlines, r
         return Decision(_closing(clock), clock, breach_now, explain)
     if clock.round != stored.round or clock.state != stored.state:
         return Decision(Outcome.RESTART if clock.round > stored.round else Outcome.JOIN, clock, breach_now, explain)
+    if stored.unsure and not clock.unconfirmed:
+        return Decision(Outcome.CONFIRMED, clock, breach_now, explain)
     return Decision(Outcome.JOIN, clock, False, explain)
 
 
@@ -237,10 +269,13 @@ def _closing(clock: CaseClock) -> Outcome:
 
 
 def case_outcome(clock: CaseClock, now: datetime) -> str:
-    """The case in one word at `now`: "not_complaint", "met" (answered in time), "late" (answered after
-    the deadline), "breached" (still unanswered past it) or "open" (unanswered, still in time)."""
+    """The case in one word at `now`: "not_complaint", "unsure" (the model was unsure and nobody confirmed
+    it: never a breach), "met" (answered in time), "late" (answered after the deadline), "breached" (still
+    unanswered past it) or "open" (unanswered, still in time)."""
     if clock.state == "not_complaint":
         return "not_complaint"
+    if clock.unconfirmed:
+        return "unsure"
     if clock.state in ANSWERED:
         return "late" if clock.late else "met"
     return "breached" if clock.deadline.due <= now else "open"
@@ -258,7 +293,7 @@ def ladder_state(clock: CaseClock, escalations: tuple[ScheduledEscalation, ...],
         key=clock_key(clock.case_key, clock.round), opened_at=clock.opened_at, deadline=d.due,
         warn_at=d.warn_at if d.warn_at and d.warn_at < d.due else None, escalations=escalations,
         acked_at=clock.acked_at, snoozed_until=clock.snoozed_until, fired=fired,
-        reescalate_after=reescalate_after, reescalate_to=reescalate_to,
+        reescalate_after=reescalate_after, reescalate_to=reescalate_to, unsure=clock.unconfirmed,
     )
 
 
@@ -270,13 +305,16 @@ def ladder_step(state: ClockState, now: datetime, calendar: BusinessCalendar) ->
 def replay_ladder(
     state: ClockState, calendar: BusinessCalendar, until: datetime,
     changes: Sequence[tuple[datetime, datetime | None, datetime | None]] = (),
+    held_until: datetime | None = None,
 ) -> list[tuple[datetime, str, StepKind]]:
     """The ladder steps a round fires before `until` (its close, or the end of the period), stepped
     as the live sweep steps it; `changes` are (when, acked_at, snoozed_until) from the round's
-    actions, which the sweep sees as they happen. Returns (time, step id, kind) in firing order."""
+    actions, which the sweep sees as they happen; `held_until` is when an unsure round was confirmed
+    (the sweep looks at it again then). Returns (time, step id, kind) in firing order."""
     fired: list[tuple[datetime, str, StepKind]] = []
     pending = sorted(changes, key=lambda c: c[0])
-    at: datetime | None = state.warn_at or state.deadline
+    first: datetime = state.warn_at or state.deadline
+    at: datetime | None = first if held_until is None else max(first, held_until)
     while at is not None and at < until:
         while pending and pending[0][0] <= at:
             when, acked, snoozed = pending.pop(0)

@@ -31,10 +31,12 @@ def evaluate(state: ClockState, now: datetime, calendar: BusinessCalendar | None
     - acknowledged and still unanswered `reescalate_after` later (business time on
       `calendar`, wall time without one): one re-escalation per acknowledgement;
     - a breach due at the same time as the warning supersedes it (one message, not two);
-    - while snoozed nothing fires; due steps wait and fire when the snooze ends.
+    - while snoozed nothing fires; due steps wait and fire when the snooze ends;
+    - an unsure clock nobody has confirmed fires nothing and waits for no time (a person confirms
+      it or not); once confirmed, the steps already due fire as above (the breach supersedes the warning).
     """
     now = require_utc(now, "now")
-    if state.replied:
+    if state.replied or state.unsure:
         return LadderDecision()
     acked = state.acked_at is not None and state.acked_at <= now
     pending = [step for step in _schedule(state, calendar, acked) if step.id not in state.fired]

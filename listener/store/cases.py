@@ -25,7 +25,6 @@ from listener.store.db import Executes, SinkRouter, _primary_brand, iso, parse_i
 from listener.text import clean_text
 from models.base import Classification
 
-
 # "Not a complaint" labels (`listener label`) that are not the correction a button wrote with its action.
 CORRECTION_DISMISSALS_SQL = """SELECT k.id, k."by", k.created_at, k.mention_key FROM corrections k
    WHERE k.complaint = 0 AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.action = 'not_complaint'
@@ -43,6 +42,9 @@ def read_case_messages(db: Executes, where: str, params: Sequence[Any], competit
                    m.edited_at, m.channel, m.rating, cl.scored, cl.complaint, cl.sentiment,
                    (SELECT group_concat(b.brand, char(31)) FROM mention_brands b WHERE b.mention_key = m.key),
                    (SELECT k.complaint FROM corrections k WHERE k.mention_key = m.key
+                    AND k.complaint IS NOT NULL ORDER BY k.id DESC LIMIT 1),
+                   cl.unsure,
+                   (SELECT k.created_at FROM corrections k WHERE k.mention_key = m.key
                     AND k.complaint IS NOT NULL ORDER BY k.id DESC LIMIT 1)
             FROM mentions m JOIN classifications cl ON cl.mention_key = m.key WHERE {where}""",
         list(params),
@@ -62,6 +64,8 @@ def read_case_messages(db: Executes, where: str, params: Sequence[Any], competit
             key=r[0], at=parse_iso(r[5]) or datetime.now(UTC), author=r[2] or "", facts=facts,
             kind=message_kind(scored=scored, complaint=corrected, sentiment=r[12], text=r[3] or ""),
             seen_at=parse_iso(r[6]), edited_at=parse_iso(r[7]),
+            # A person's "yes, a complaint" settles an unsure judgement (from when they said it).
+            unsure=bool(r[15]), confirmed_at=parse_iso(r[16]) if r[14] == 1 else None,
         ))
     return messages
 
@@ -95,6 +99,7 @@ class CaseStore(ClockStore):
                         "p_complaint": result.p_complaint,
                         "language": result.language,
                         "unscored_reason": result.unscored_reason,
+                        "unsure": int(result.unsure),
                         "classified_at": iso(now),
                     },
                     pk="mention_key",
@@ -180,7 +185,8 @@ class CaseStore(ClockStore):
         # every complaint of the brand in the window: that was quadratic in a burst of complaints.
         window = self.engine.rules.follow_up_window
         found = self.db.execute(
-            """SELECT c.mention_key, c.brand, c.opened_at FROM mentions m CROSS JOIN complaints c ON m.key = c.mention_key
+            """SELECT c.mention_key, c.brand, c.opened_at
+               FROM mentions m CROSS JOIN complaints c ON m.key = c.mention_key
                WHERE c.brand = ? AND m.source = ? AND m.author = ?
                  AND c.opened_at BETWEEN ? AND ? AND c.mention_key != ? ORDER BY c.opened_at DESC LIMIT 1""",
             [message.facts.brand, mention.source, mention.author, iso(mention.created_at - window),
@@ -202,7 +208,8 @@ class CaseStore(ClockStore):
             for r in self.db.execute(
                 f"""SELECT r.key, r.author, r.created_at FROM replies r WHERE r.counts = 1 AND (
                         r.mention_key IN ({members})
-                        OR r.mention_key IN (SELECT sighting_key FROM mention_sightings WHERE mention_key IN ({members}))
+                        OR r.mention_key IN (SELECT sighting_key FROM mention_sightings
+                                             WHERE mention_key IN ({members}))
                         OR r.mention_key IN (SELECT key FROM replies WHERE mention_key IN ({members})))""",
                 [case, case, case],
             )
@@ -307,15 +314,24 @@ class CaseStore(ClockStore):
                 return "duplicate"
             case = self._case_of(mention_key) or mention_key
             if not self._has_clock(case):
+                # An unsure judgement without a clock (probably not a complaint) waits in the review list:
+                # "confirm" files it as a complaint, "not a complaint" takes it off the list.
+                if action in ("confirm", "not_complaint") and self._awaits_review(mention_key):
+                    self._correct(mention_key, int(action == "confirm"), user, now)
+                    if action == "confirm":
+                        self.reconsider(mention_key, now, router)
+                    return "done"
                 return "closed"
-            if action == "not_complaint":  # also a label correction, for training
-                text = self.db.execute("SELECT text FROM mentions WHERE key = ?", [case]).fetchone()
-                self.db.execute(
-                    """INSERT INTO corrections (mention_key, text, sentiment, complaint, "by", created_at)
-                       VALUES (?, ?, NULL, 0, ?, ?)""",
-                    [case, text[0] if text else "", user, iso(now)],
-                )
+            if action == "confirm" and not self.db.execute(
+                    "SELECT unsure FROM complaints WHERE mention_key = ?", [case]).fetchone()[0]:
+                return "closed"  # nothing unsure to confirm in the running round
+            if action in ("not_complaint", "confirm"):  # also a label correction of the case's message, for training
+                # The action itself confirms the round running when it was taken (the case rules replay it),
+                # so the case's facts never depend on which of its messages we had learned of by then.
+                self._correct(case, int(action == "confirm"), user, now)
             decision, _ = self._settle(case, now, router)
+            if action == "confirm":  # also settles an answered round (a late answer becomes a breach)
+                return "done" if decision.outcome is Outcome.CONFIRMED else "closed"
             clock = decision.clock
             if clock is None or not any(a.request_key == request_key for a in clock.applied):
                 return "closed"  # the round had ended before this action
@@ -328,6 +344,23 @@ class CaseStore(ClockStore):
                     f"{clock_key(clock.case_key, clock.round)}:{action}:{request_key}", state=state, detail=user,
                 ), router)
             return "done"
+
+    def _correct(self, mention_key: str, complaint: int, user: str, now: datetime) -> None:
+        """A person's "complaint: yes/no" on a mention, stored as a label correction (training, the case rules)."""
+        text = self.db.execute("SELECT text FROM mentions WHERE key = ?", [mention_key]).fetchone()
+        self.db.execute(
+            """INSERT INTO corrections (mention_key, text, sentiment, complaint, "by", created_at)
+               VALUES (?, ?, NULL, ?, ?, ?)""",
+            [mention_key, text[0] if text else "", complaint, user, iso(now)],
+        )
+
+    def _awaits_review(self, mention_key: str) -> bool:
+        """An unsure judgement nobody has corrected yet."""
+        return self.db.execute(
+            """SELECT 1 FROM classifications cl WHERE cl.mention_key = ? AND cl.unsure = 1 AND NOT EXISTS (
+                   SELECT 1 FROM corrections k WHERE k.mention_key = cl.mention_key AND k.complaint IS NOT NULL)""",
+            [mention_key],
+        ).fetchone() is not None
 
 
 def _assigned(owner: str, by: str) -> str:

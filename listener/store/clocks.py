@@ -36,9 +36,10 @@ class ClockStore(MentionStore):
     def _settle(self, case: str, now: datetime, router: SinkRouter | None) -> tuple[Decision, bool]:
         """Replay the case's history through the engine and write what it decides; (decision, opened)."""
         row = self.db.execute(
-            "SELECT round, state, breached_at, acked_at FROM complaints WHERE mention_key = ?", [case]
+            "SELECT round, state, breached_at, acked_at, unsure FROM complaints WHERE mention_key = ?", [case]
         ).fetchone()
-        stored = StoredCase(round=row[0] or 0, state=row[1], breached_at=parse_iso(row[2])) if row else None
+        stored = StoredCase(round=row[0] or 0, state=row[1], breached_at=parse_iso(row[2]),
+                            unsure=bool(row[4])) if row else None
         history = self._history(case)
         decision = self.engine.decide(history, stored, now)
         clock = decision.clock
@@ -67,7 +68,7 @@ class ClockStore(MentionStore):
             "response_seconds": wall, "business_seconds": business,
             "acked_at": iso(clock.acked_at) if clock.acked_at else None, "acked_by": clock.acked_by,
             "snoozed_until": iso(clock.snoozed_until) if clock.snoozed_until else None,
-            "assigned_to": clock.assigned_to,
+            "assigned_to": clock.assigned_to, "unsure": int(clock.unconfirmed),
         }
         new_round = stored is None or stored.round != clock.round
         if new_round:
@@ -77,11 +78,13 @@ class ClockStore(MentionStore):
             fields["next_step_at"] = None
         elif clock.acked_at is not None and row is not None and row[3] is None:
             fields["next_step_at"] = iso(now)  # re-evaluate the ladder now: escalations are skipped
+        elif stored is not None and stored.unsure and not clock.unconfirmed:
+            fields["next_step_at"] = iso(now)  # confirmed: the ladder applies from now (a past breach fires once)
         if closed:
             # Closed, the record says what happened: breached when answered late, whatever the sweep
             # believed before it knew of the answer; a dismissed case was never a complaint to breach.
             kept = stored.breached_at if stored and not new_round and stored.breached_at else None
-            fields["breached_at"] = (iso(kept or d.due)) if clock.late else None
+            fields["breached_at"] = (iso(kept or d.due)) if clock.late and not clock.unconfirmed else None
         if stored is None:
             self.db.execute(
                 "INSERT INTO complaints (mention_key, source, {}) VALUES (?, ?, {})".format(
@@ -148,7 +151,7 @@ class ClockStore(MentionStore):
         with self.db.atomic():
             rows = self.db.execute(
                 """SELECT mention_key, brand, round, opened_at, warn_at, deadline, escalations, acked_at,
-                          snoozed_until, fired, reescalate_after, reescalate_to, calendar
+                          snoozed_until, fired, reescalate_after, reescalate_to, calendar, unsure
                    FROM complaints WHERE state = 'open' AND next_step_at IS NOT NULL AND next_step_at <= ?""",
                 [iso(now)],
             ).fetchall()
@@ -167,6 +170,7 @@ class ClockStore(MentionStore):
                     fired=frozenset(json.loads(r[9] or "[]")),
                     reescalate_after=seconds(r[10]),
                     reescalate_to=tuple(json.loads(r[11] or "[]")),
+                    unsure=bool(r[13]),
                 )
                 decision = self.engine.ladder_step(state, now, r[12])
                 fired = sorted(state.fired | {s.id for s in decision.fire} | {s.id for s in decision.skip})

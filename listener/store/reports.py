@@ -31,6 +31,7 @@ class Complaint:
     author: str = ""
     text: str = ""
     url: str = ""
+    unsure: bool = False  # the model was unsure and nobody has confirmed it: shown for review, never alerted
 
 
 def _percentile(values: Sequence[float], pct: float) -> float | None:
@@ -52,7 +53,7 @@ class ReportStore(RollupStore):
         rows = self.db.execute(
             f"""SELECT c.mention_key, c.brand, c.source, c.opened_at, c.warn_at, c.deadline, c.state,
                        c.warned_at, c.breached_at, c.closed_at, c.closed_by, c.close_reason,
-                       c.response_seconds, m.author, m.text, m.url
+                       c.response_seconds, m.author, m.text, m.url, c.unsure
                 FROM complaints c JOIN mentions m ON m.key = c.mention_key {where}
                 ORDER BY {order} LIMIT ?""",
             [limit],
@@ -61,6 +62,7 @@ class ReportStore(RollupStore):
             Complaint(
                 r[0], r[1], r[2], parse_iso(r[3]), parse_iso(r[4]), parse_iso(r[5]), r[6],  # type: ignore[arg-type]
                 parse_iso(r[7]), parse_iso(r[8]), parse_iso(r[9]), r[10], r[11], r[12], r[13], r[14], r[15] or "",
+                bool(r[16]),
             )
             for r in rows
         ]

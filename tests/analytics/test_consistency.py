@@ -144,6 +144,7 @@ async def test_cli_api_and_sql_agree(seeded: Seeded, env: list[str], aiohttp_cli
         "breaches": "breaches",
         "within_target_share": "within_target_share",
         "not_complaint": "not_complaint",
+        "unsure": "unsure",
         "other_clocks": "other_clocks",
         "other_unanswered": "other_unanswered",
     }
@@ -180,4 +181,5 @@ async def test_cli_api_and_sql_agree(seeded: Seeded, env: list[str], aiohttp_cli
     _same(sql, cli["rows"], {"brand": "brand", **sla_columns})
     # The seed dismisses some clocks as not complaints: they must have been left out above.
     assert sum(r["not_complaint"] for r in cli["rows"]) > 0
+    assert sum(r["unsure"] for r in cli["rows"]) > 0  # and the unsure ones nobody confirmed
     assert all(r["median_business_s"] is not None for r in cli["rows"])

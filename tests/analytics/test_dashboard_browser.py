@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,8 +55,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def _open_clock(store: SyncStore, name: str, age_minutes: int, *, text: str | None = None, author: str | None = None,
-                brand: str = "acme") -> str:
-    """A negative complaint posted `age_minutes` before NOW (the default policy: warning at 45m, deadline 60m)."""
+                brand: str = "acme", unsure: bool = False, complaint: bool = True) -> str:
+    """A negative complaint posted `age_minutes` before NOW (the default policy: warning at 45m, deadline 60m);
+    `complaint=False`: a neutral post (no clock); `unsure`: the model's judgement was low-confidence."""
     at = NOW - timedelta(minutes=age_minutes)
     mention = Mention(
         source="mastodon",
@@ -67,7 +69,8 @@ def _open_clock(store: SyncStore, name: str, age_minutes: int, *, text: str | No
         url=f"https://social.example/@{name}/1",
     )
     store.ingest("mastodon", [mention], [], None, at)
-    label = Classification(model_id="t", scored=True, sentiment=Sentiment.NEGATIVE, complaint=True, language="en")
+    label = Classification(model_id="t", scored=True, language="en", unsure=unsure, complaint=complaint,
+                           sentiment=Sentiment.NEGATIVE if complaint else Sentiment.NEUTRAL)
     save_labels(store, [(mention, label)], at)
     return mention.key
 
@@ -185,7 +188,8 @@ def _duration(seconds: float | None) -> str:
 def _actions(db: Path) -> list[tuple[str, ...]]:
     with sqlite3.connect(db) as conn:
         return conn.execute(
-            "SELECT mention_key, action, user, COALESCE(assignee, ''), via FROM actions WHERE via LIKE 'web%' ORDER BY id"
+            "SELECT mention_key, action, user, COALESCE(assignee, ''), via FROM actions"
+            " WHERE via LIKE 'web%' ORDER BY id"
         ).fetchall()
 
 
@@ -193,7 +197,8 @@ def _loaded(driver: Any) -> Any:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
+    WebDriverWait(driver, 20).until(
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
 
 
 def _row(driver: Any, key: str) -> Any:
@@ -211,8 +216,8 @@ def _shown(driver: Any) -> list[str]:
 
 
 def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: Any) -> None:
-    from selenium.webdriver.common.by import By
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
@@ -223,7 +228,8 @@ def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: 
     # Our complaints by default: due next first (earliest deadline), then overdue (newest breach first).
     api = _api(server.base, "/api/queue?since=30d&limit=200")
     assert _shown(driver) == [i["mention_key"] for i in api["due"] + api["overdue"]]
-    assert [i["mention_key"] for i in api["due"]] == ["mastodon:warned", "mastodon:calm", "mastodon:fresh", "mastodon:evil"]
+    assert [i["mention_key"] for i in api["due"]] == [
+        "mastodon:warned", "mastodon:calm", "mastodon:fresh", "mastodon:evil"]
     assert api["overdue"][0]["mention_key"] == "mastodon:late"
     overdue = [i["deadline"] for i in api["overdue"]]
     assert overdue == sorted(overdue, reverse=True) and len(overdue) > 1
@@ -291,10 +297,10 @@ def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: 
 
 
 def test_actions_by_click_and_keyboard(server: Server, browser: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
@@ -360,6 +366,55 @@ def test_actions_by_click_and_keyboard(server: Server, browser: Any) -> None:
     assert driver.switch_to.active_element.get_attribute("id") == "tab-other"
 
 
+def test_unsure_items_show_a_badge_a_review_tab_and_can_be_confirmed(server: Server, browser: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    store = SyncStore(server.db)
+    store.set_competitors(["globex"])
+    hedged = _open_clock(store, "hedged", 70, unsure=True)  # past its deadline, never alerted
+    maybe = _open_clock(store, "maybe", 8, text=HOSTILE, unsure=True, complaint=False)  # no clock: to review
+    store.close()
+    time.sleep(1)  # the server's watcher (0.2 s) has seen these writes: no redraw under the checks below
+    driver = browser
+    driver.get(server.base + "/")
+    _loaded(driver)
+    wait = WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
+
+    # Our complaints: the unsure clock is listed, with its badge and a Confirm button; sure ones have neither.
+    assert _row(driver, hedged).find_element(By.CSS_SELECTOR, ".badge.unsure").text == "unsure"
+    assert _row(driver, hedged).find_elements(By.CSS_SELECTOR, "button[data-action=confirm]")
+    assert not _row(driver, "mastodon:late").find_elements(
+        By.CSS_SELECTOR, ".badge.unsure, button[data-action=confirm]")
+    # The review tab: the unsure clock, and the unsure judgement without a clock (hostile text stays text).
+    driver.find_element(By.ID, "tab-unsure").click()
+    wait.until(lambda _d: {hedged, maybe} <= set(_shown(driver)) and "mastodon:late" not in _shown(driver))
+    review = _row(driver, maybe)
+    assert review.find_element(By.CLASS_NAME, "text").text == HOSTILE
+    assert review.find_elements(By.CSS_SELECTOR, "img, script, b") == []
+    assert driver.execute_script("return window.__pwned === undefined")
+    assert review.find_element(By.CLASS_NAME, "clock").text == "to review"
+    assert [b.get_attribute("data-action") for b in review.find_elements(By.TAG_NAME, "button")] == [
+        "confirm", "not_complaint"]
+    assert driver.save_screenshot(str(server.shots / "queue-unsure.png"))
+    # Confirm by click (the judgement gets its clock), then the unsure clock by keyboard (c).
+    review.find_element(By.CSS_SELECTOR, "button[data-action=confirm]").click()
+    wait.until(lambda _d: maybe not in _shown(driver))
+    # Our own action redraws the queue: click the row again if it was replaced under us.
+    wait.until(lambda _d: _row(driver, hedged).find_element(By.CLASS_NAME, "text").click() is None)
+    wait.until(lambda d: d.switch_to.active_element.get_attribute("data-key") == hedged)
+    ActionChains(driver).send_keys("c").perform()
+    wait.until(lambda _d: hedged not in _shown(driver))
+    assert _actions(server.db) == [
+        (maybe, "confirm", "web", "", "web/open"), (hedged, "confirm", "web", "", "web/open")]
+    with sqlite3.connect(server.db) as conn:
+        rows = dict(conn.execute(
+            "SELECT mention_key, unsure FROM complaints WHERE mention_key IN (?, ?)", [hedged, maybe]))
+    assert rows == {hedged: 0, maybe: 0}
+
+
 DANA = "dana-token-0123456789abcdef"
 
 
@@ -373,7 +428,8 @@ def test_sign_in_with_a_personal_token_records_the_user(server: Server, browser:
     driver = browser
     driver.get(server.base + "/")
     wait = WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
-    token = wait.until(lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
+    token = wait.until(
+        lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
     token.send_keys(DANA, Keys.ENTER)
     _loaded(driver)
     assert driver.find_element(By.ID, "signed-in").text == "signed in as dana"

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from listener.api.server import build_app
 from listener.clock import FakeClock
+from listener.corrections import save_correction
 from listener.domain import Mention, Sentiment
 from listener.store import SyncStore
 from models.base import Classification
@@ -66,7 +67,8 @@ async def test_queue_is_ours_by_default_due_then_overdue(client: TestClient) -> 
     assert all(i["brand"] == "acme" and i["is_complaint"] for i in body["due"] + overdue)
     assert body["counts"]["complaints"] == len(body["due"]) + len(overdue) == sum(body["totals"].values())
     assert body["counts"]["competitors"] >= 1
-    rivals = await (await client.get("/api/queue", params={"since": "30d", "tab": "competitors"}, headers=_auth())).json()
+    rivals = await (await client.get("/api/queue", params={"since": "30d", "tab": "competitors"},
+                                     headers=_auth())).json()
     assert {i["brand"] for i in rivals["due"] + rivals["overdue"]} == {"globex"}
     assert rivals["due"][0]["mention_key"] == "mastodon:rival"
     # The range applies: an older open clock is outside 24 hours.
@@ -115,6 +117,37 @@ async def test_events_announce_changes_made_elsewhere(client: TestClient, db: Pa
     await asyncio.sleep(0.3)  # the watcher has read the first signature
     await asyncio.get_running_loop().run_in_executor(None, _clock, db, "news", 1)
     assert "event: queue" in await frame()
+    resp.close()
+
+
+async def test_events_announce_a_new_unsure_judgement_and_a_label_for_the_review_list(client: TestClient,
+                                                                                      db: Path) -> None:
+    resp = await client.get("/api/events", headers=_auth())
+
+    async def frame() -> str:
+        text = b""
+        while not text.endswith(b"\n\n"):
+            text += await asyncio.wait_for(resp.content.readline(), 10)
+        return text.decode()
+
+    def hedged() -> None:  # the daemon stores an unsure judgement that opens no clock
+        store = SyncStore(db)
+        at = NOW - timedelta(minutes=1)
+        mention = Mention(source="mastodon", external_id="hedged", text="acme hmm", author="@h", created_at=at,
+                          brands=("acme",))
+        store.ingest("mastodon", [mention], [], None, at)
+        label = Classification(model_id="t", scored=True, sentiment=Sentiment.NEUTRAL, unsure=True, language="en")
+        assert save_labels(store, [(mention, label)], at) == []
+        store.close()
+
+    def rejected() -> None:  # `listener label mastodon:hedged --complaint no`, in another process
+        save_correction(db, "acme hmm", None, 0, mention_key="mastodon:hedged", by="cli")
+
+    assert "event: hello" in await frame()
+    for change in (hedged, rejected):
+        await asyncio.sleep(0.3)  # the watcher has read the signature before the change
+        await asyncio.get_running_loop().run_in_executor(None, change)
+        assert "event: queue" in await frame()
     resp.close()
 
 
@@ -178,6 +211,7 @@ def test_listener_api_on_its_own_lets_the_queue_act(db: Path, tmp_path: Path) ->
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT acked_by FROM complaints WHERE mention_key = 'mastodon:soon'").fetchone() == ("ann",)
+        acked = conn.execute("SELECT acked_by FROM complaints WHERE mention_key = 'mastodon:soon'").fetchone()
+        assert acked == ("ann",)
         assert conn.execute("SELECT user, via FROM actions WHERE request_key = 'web:cli-000001'").fetchone() == (
             "ann", "web/open")

@@ -18,8 +18,14 @@ const Q = {
 const qs = id => document.getElementById(id);
 const ACTION_LABELS = {
   ack: "Acknowledge", assign: "Assign…", snooze: "Snooze…", not_complaint: "Not a complaint", replied: "Mark replied",
+  confirm: "Confirm complaint",
 };
-const KEYS = { a: "ack", i: "assign", s: "snooze", n: "not_complaint", r: "replied" };
+const KEYS = { a: "ack", i: "assign", s: "snooze", n: "not_complaint", r: "replied", c: "confirm" };
+// What each kind of row offers: a clock (confirm only while unsure), or an unsure judgement with no clock.
+function actionsFor(item) {
+  if (item.review) return ["confirm", "not_complaint"];
+  return Object.keys(ACTION_LABELS).filter(action => action !== "confirm" || item.unsure);
+}
 
 function queueParams() {
   const params = { tab: Q.tab, since: qs("range").value, brand: qs("brand").value, limit: 200 };
@@ -65,17 +71,27 @@ function rowFor(item) {
   const tr = document.createElement("tr");
   tr.dataset.key = item.mention_key;
   tr.tabIndex = -1;
+  if (item.unsure) tr.classList.add("unsure");  // timed, but never a breach until confirmed
   td(tr, "", "clock");
   td(tr, item.brand);
   td(tr, item.source);
-  td(tr, item.policy);
+  const policy = td(tr, item.review ? "(no clock)" : item.policy);
+  if (item.unsure) {  // the model was unsure: shown for review, never alerted until confirmed
+    const badge = document.createElement("span");
+    badge.className = "badge unsure";
+    badge.textContent = "unsure";
+    badge.title = item.review ? "The model was unsure; probably not a complaint. Confirm or reject it."
+      : "The model was unsure: timed, but never alerted until someone confirms it.";
+    policy.appendChild(badge);
+  }
   td(tr, item.author);
   td(tr, item.text, "text");
   td(tr, who(item), "who");
   const actions = td(tr, "", "actions");
   if (Q.canAct) {
-    for (const [action, label] of Object.entries(ACTION_LABELS)) {
-      actions.appendChild(button(label, () => startAction(item.mention_key, action), { "data-action": action }));
+    for (const action of actionsFor(item)) {
+      actions.appendChild(button(ACTION_LABELS[action], () => startAction(item.mention_key, action),
+                                 { "data-action": action }));
     }
   }
   if (item.url && /^https?:\/\//i.test(item.url)) {
@@ -95,12 +111,13 @@ function tickQueue() {
   for (const tr of document.querySelectorAll("#queue tbody tr[data-key]")) {
     const item = Q.items.get(tr.dataset.key);
     if (!item) continue;
+    if (item.review) { tr.cells[0].textContent = "to review"; continue; }
     const { left, status } = clockState(item, now);
     tr.dataset.clock = status;
     tr.classList.remove("clock-ok", "clock-warning", "clock-breach");
     tr.classList.add(`clock-${status}`);
     tr.cells[0].textContent = left >= 0 ? `${window.fmtDuration(left)} left` : `overdue ${window.fmtDuration(left)}`;
-    if (status === "warning" && Q.tab !== "competitors") {
+    if (status === "warning" && Q.tab !== "competitors" && !item.unsure) {
       aboutToBreach += 1;
       if (!Q.warned.has(item.mention_key)) {
         Q.warned.add(item.mention_key);
@@ -167,14 +184,16 @@ async function loadQueue() {
     const hadFocus = Boolean(active && active.closest && active.closest("#queue tbody tr[data-key]"));
     const body = await window.api("/api/queue", queueParams());
     window.listenerState.offsetMs = Date.parse(body.now) - Date.now();
-    Q.items = new Map([...body.due, ...body.overdue].map(i => [i.mention_key, i]));
-    Q.order = [...body.due, ...body.overdue].map(i => i.mention_key);
+    const review = body.review || [];
+    Q.items = new Map([...body.due, ...body.overdue, ...review].map(i => [i.mention_key, i]));
+    Q.order = [...body.due, ...body.overdue, ...review].map(i => i.mention_key);
     for (const tab of document.querySelectorAll("#tabs [role=tab]")) {
       tab.querySelector(".count").textContent = `(${body.counts[tab.dataset.tab]})`;
     }
     fillFacets(body.facets);
     fillGroup(qs("group-due"), "Due next", body.due, body.totals.due);
     fillGroup(qs("group-overdue"), "Overdue, newest breach first", body.overdue, body.totals.overdue);
+    fillGroup(qs("group-review"), "Unsure, no clock: probably not complaints", review, body.totals.review);
     qs("queue-empty").hidden = Q.order.length > 0;
     qs("queue-scope").textContent = `opened in the last ${qs("range").selectedOptions[0].textContent}`;
     if (Q.selected && !Q.items.has(Q.selected)) Q.selected = Q.order[0] || null;
@@ -310,7 +329,11 @@ function onKey(event) {
     return;
   }
   const action = KEYS[event.key];
-  if (action && Q.canAct) { event.preventDefault(); startAction(Q.selected, action); }
+  const item = Q.items.get(Q.selected);
+  if (action && Q.canAct && item && actionsFor(item).includes(action)) {
+    event.preventDefault();
+    startAction(Q.selected, action);
+  }
 }
 
 function selectTab(tab, focus) {
