@@ -215,7 +215,7 @@ def _fields_at(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
         if field is None:
             return []
         annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
+        args: tuple[Any, ...] = getattr(annotation, "__args__", ())
         if getattr(annotation, "__origin__", None) is dict and len(args) == 2:
             current, skip_key = args[1], True
             continue
