@@ -1,4 +1,4 @@
-"""Writes the brand-mention corpus (train/val/test CSVs) from our templates: seeded, deterministic, split by template."""
+"""Writes the brand-mention corpus (train/val/test CSVs) from templates: seeded, deterministic, split by template."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from models.data.mentions.templates import TEMPLATES
 
 HERE = Path(__file__).parent
 SPLITS = ("train", "val", "test")
-FIELDS = ("id", "text", "language", "kind", "industry", "sentiment", "complaint", "needs_reply", "has_handle", "template")
+FIELDS = (
+    "id", "text", "language", "kind", "industry", "sentiment", "complaint", "needs_reply", "has_handle", "template"
+)
 
 # kind -> (sentiment 0/1/2 = negative/neutral/positive, complaint, needs_reply); the label guide in README.md.
 LABELS: dict[str, tuple[int, int, int]] = {
