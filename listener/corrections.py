@@ -25,7 +25,7 @@ class Correction:
 def ensure_table(db: sqlite_utils.Database) -> None:
     """Create the corrections table when it does not exist yet."""
     if CORRECTIONS_TABLE not in db.table_names():
-        db[CORRECTIONS_TABLE].create(
+        db.table(CORRECTIONS_TABLE).create(
             {
                 "id": int,
                 "mention_key": str,
@@ -37,7 +37,7 @@ def ensure_table(db: sqlite_utils.Database) -> None:
             },
             pk="id",
         )
-        db[CORRECTIONS_TABLE].create_index(["mention_key"])
+        db.table(CORRECTIONS_TABLE).create_index(["mention_key"])
 
 
 def save_correction(
@@ -57,7 +57,7 @@ def save_correction(
     db = sqlite_utils.Database(db_path)
     try:
         ensure_table(db)
-        db[CORRECTIONS_TABLE].insert(
+        db.table(CORRECTIONS_TABLE).insert(
             {
                 "mention_key": mention_key,
                 "text": text,
