@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from listener.sla.cases import (
     joins,
     ladder_step,
 )
-from listener.sla.ladder import ClockState, LadderDecision, ScheduledEscalation
+from listener.sla.ladder import ClockState, LadderDecision
 from listener.sla.policy import (
     ALWAYS_OPEN,
     Deadline,

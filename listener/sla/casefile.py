@@ -156,15 +156,25 @@ class CaseRules:
 
 
 class _Deadline(Protocol):
-    policy: str
-    calendar: str
-    kind: TargetKind
-    warn_at: datetime | None
-    due: datetime
-    explain: str
-    escalations: str
-    reescalate_after: float | None
-    reescalate_to: str
+    # Read-only members, so a frozen dataclass (listener.clocks.StoredDeadline) satisfies the protocol.
+    @property
+    def policy(self) -> str: ...
+    @property
+    def calendar(self) -> str: ...
+    @property
+    def kind(self) -> TargetKind: ...
+    @property
+    def warn_at(self) -> datetime | None: ...
+    @property
+    def due(self) -> datetime: ...
+    @property
+    def explain(self) -> str: ...
+    @property
+    def escalations(self) -> str: ...
+    @property
+    def reescalate_after(self) -> float | None: ...
+    @property
+    def reescalate_to(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
