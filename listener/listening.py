@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from alerts.base import Event, EventKind
 from config.schema import ListeningSettings
@@ -31,8 +31,8 @@ from listener.text import keyword_pattern  # the same whole-word rule as clock p
 logger = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
-CRISIS = "crisis"
-VIP = "vip"
+CRISIS: Final = "crisis"
+VIP: Final = "vip"
 
 
 # -- what to watch ----------------------------------------------------------------------

@@ -7,9 +7,9 @@ from typing import Any
 from listener.analytics.filters import EVERY
 from listener.analytics.listing import STATES
 from listener.analytics.queue import TABS
-from listener.interact import ACTION_NAMES
 from listener.analytics.sla import DIMENSIONS as SLA_DIMENSIONS
 from listener.analytics.trends import DIMENSIONS as TREND_DIMENSIONS
+from listener.interact import ACTION_NAMES
 
 
 def _param(name: str, description: str, schema: dict[str, Any], *, explode: bool = False) -> dict[str, Any]:
@@ -210,7 +210,8 @@ def spec() -> dict[str, Any]:
                     "parameters": FILTERS
                     + [
                         _param("tab", "complaints: our complaints; other: our non-complaint clocks (questions, "
-                               "praise); competitors: competitor clocks.", {"enum": list(TABS), "default": "complaints"}),
+                               "praise); competitors: competitor clocks.",
+                               {"enum": list(TABS), "default": "complaints"}),
                         _param("policy", "Only these policies.", _LIST, explode=True),
                         _param("assignee", "Only clocks assigned to these names; `(unassigned)` for nobody's.",
                                _LIST, explode=True),
