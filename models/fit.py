@@ -319,6 +319,8 @@ def train_multitask(
 
     def on_eval(step: int) -> dict[str, Any]:
         row = measure(step)
+        # Every evaluated step is kept (0.7 MB each), so a step can be re-examined or chosen later by another rule.
+        save_adapter(out_dir / "steps" / f"step-{step}.safetensors", net.trainable_state(), config, version)
         eligible = all(row[k] >= floor for k, floor in floors.items())
         if eligible and row["score"] > best["row"]["score"]:
             best["row"], best["state"] = row, copy.deepcopy(net.trainable_state())
