@@ -148,7 +148,7 @@ class MqttSink:
 
     async def _publish(self, link: _Link, topic: str, payload: bytes) -> None:
         """Publish and wait for the acknowledgement, or fail at once if the connection drops."""
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties = Properties(PacketTypes.PUBLISH)
         properties.ContentType = "application/json"
         publish = asyncio.ensure_future(
             link.client.publish(topic, payload, qos=self._settings.qos, properties=properties, timeout=self._timeout)
