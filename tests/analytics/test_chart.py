@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from matplotlib.colors import to_hex
 
 from listener.analytics.chart import NoData, draw_trends, trends_figure
-from listener.cli.analytics import trends_command
 from listener.analytics.render import human_seconds
+from listener.cli.analytics import trends_command
 from tests.analytics.seed import Seeded
 
 BREACH_RED = "#c62828"  # dashboard.css --breach

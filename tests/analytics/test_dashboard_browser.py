@@ -211,8 +211,8 @@ def _shown(driver: Any) -> list[str]:
 
 
 def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: Any) -> None:
-    from selenium.webdriver.common.by import By
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
@@ -291,10 +291,10 @@ def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: 
 
 
 def test_actions_by_click_and_keyboard(server: Server, browser: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser

@@ -11,7 +11,6 @@ import pytest
 from models.data.mentions import generate, lexicon
 from models.data.mentions.templates import TEMPLATES
 from models.mentions import MENTIONS_DIR, read_mentions
-
 from tests.conftest import SHARED
 
 
