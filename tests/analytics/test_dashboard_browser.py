@@ -185,7 +185,8 @@ def _duration(seconds: float | None) -> str:
 def _actions(db: Path) -> list[tuple[str, ...]]:
     with sqlite3.connect(db) as conn:
         return conn.execute(
-            "SELECT mention_key, action, user, COALESCE(assignee, ''), via FROM actions WHERE via LIKE 'web%' ORDER BY id"
+            "SELECT mention_key, action, user, COALESCE(assignee, ''), via FROM actions"
+            " WHERE via LIKE 'web%' ORDER BY id"
         ).fetchall()
 
 
@@ -193,7 +194,9 @@ def _loaded(driver: Any) -> Any:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
+    WebDriverWait(driver, 20).until(
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true"
+    )
 
 
 def _row(driver: Any, key: str) -> Any:
@@ -223,7 +226,8 @@ def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: 
     # Our complaints by default: due next first (earliest deadline), then overdue (newest breach first).
     api = _api(server.base, "/api/queue?since=30d&limit=200")
     assert _shown(driver) == [i["mention_key"] for i in api["due"] + api["overdue"]]
-    assert [i["mention_key"] for i in api["due"]] == ["mastodon:warned", "mastodon:calm", "mastodon:fresh", "mastodon:evil"]
+    due = [i["mention_key"] for i in api["due"]]
+    assert due == ["mastodon:warned", "mastodon:calm", "mastodon:fresh", "mastodon:evil"]
     assert api["overdue"][0]["mention_key"] == "mastodon:late"
     overdue = [i["deadline"] for i in api["overdue"]]
     assert overdue == sorted(overdue, reverse=True) and len(overdue) > 1
@@ -373,7 +377,9 @@ def test_sign_in_with_a_personal_token_records_the_user(server: Server, browser:
     driver = browser
     driver.get(server.base + "/")
     wait = WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
-    token = wait.until(lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
+    token = wait.until(
+        lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None
+    )
     token.send_keys(DANA, Keys.ENTER)
     _loaded(driver)
     assert driver.find_element(By.ID, "signed-in").text == "signed in as dana"

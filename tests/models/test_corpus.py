@@ -44,7 +44,8 @@ def test_labels_follow_the_kind(splits) -> None:
     for rows in splits.values():
         for r in rows:
             sentiment, complaint, needs_reply = generate.LABELS[r["kind"]]
-            assert (int(r["sentiment"]), int(r["complaint"]), int(r["needs_reply"])) == (sentiment, complaint, needs_reply)
+            got = (int(r["sentiment"]), int(r["complaint"]), int(r["needs_reply"]))
+            assert got == (sentiment, complaint, needs_reply)
             assert "{" not in r["text"] and "[" not in r["text"], r["text"]  # every slot and choice filled
 
 
