@@ -46,7 +46,9 @@ class FreshdeskSink(HelpdeskSink):
 
     name: ClassVar[str] = "freshdesk"
 
-    def __init__(self, settings: FreshdeskSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: FreshdeskSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None
+    ) -> None:
         assert settings.api_key is not None  # validated by the settings
         self._settings = settings
         self._session = session

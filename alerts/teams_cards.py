@@ -41,7 +41,9 @@ def plain(text: str | None, limit: int = TEXT_MAX) -> str:
 
 def _runs(*parts: tuple[str, bool]) -> dict[str, Any]:
     """A RichTextBlock of TextRuns; each part is (text, bold). TextRuns never interpret Markdown."""
-    inlines = [{"type": "TextRun", "text": text, **({"weight": "Bolder"} if bold else {})} for text, bold in parts if text]
+    inlines = [
+        {"type": "TextRun", "text": text, **({"weight": "Bolder"} if bold else {})} for text, bold in parts if text
+    ]
     return {"type": "RichTextBlock", "inlines": inlines, "spacing": "None"}
 
 
@@ -58,7 +60,8 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str
     }
     if actions:
         content["actions"] = actions
-    return {"type": "message", "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": content}]}
+    attachment = {"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": content}
+    return {"type": "message", "attachments": [attachment]}
 
 
 def render(event: Event, *, now: datetime, history: Sequence[str] = ()) -> dict[str, Any]:

@@ -53,7 +53,9 @@ class WebhookSink:
 
     name: ClassVar[str] = "webhook"
 
-    def __init__(self, settings: WebhookSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: WebhookSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None
+    ) -> None:
         assert settings.url is not None and settings.secret is not None  # validated by the settings
         self._settings = settings
         self._session = session

@@ -40,7 +40,9 @@ class ZendeskSink(HelpdeskSink):
 
     name: ClassVar[str] = "zendesk"
 
-    def __init__(self, settings: ZendeskSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: ZendeskSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None
+    ) -> None:
         assert settings.api_token is not None  # validated by the settings
         self._settings = settings
         self._session = session
