@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,7 +81,7 @@ def read_own_sentences(path: Path = OWN_SENTENCES) -> list[Example]:
 
 
 def _init_heads(net, data, max_examples: int | None, seed: int) -> None:
-    """Fit both heads on frozen sentence embeddings first (a logistic regression), so LoRA starts from a sensible head."""
+    """Fit both heads on frozen sentence embeddings first (a logistic regression): LoRA starts from a sensible head."""
     import random
 
     import torch
@@ -182,6 +182,16 @@ PUBLIC_TARGETS = {"tweeteval_val": 0.725, "complaints_val": 0.875, "jrte_val": 0
 PRECISION_TARGETS = (0.90, 0.92, 0.95)
 
 
+def _gold(labels: Iterable[int | None]) -> list[int]:
+    """The gold labels of a validation split; a missing one is a broken data file, not a zero."""
+    gold = []
+    for label in labels:
+        if label is None:
+            raise ValueError("a validation example lacks the label it is judged on")
+        gold.append(label)
+    return gold
+
+
 def _sample(examples: list[T], n: int | None, seed: int) -> list[T]:
     """A seeded sample of `n` items (all of them when n is None or larger)."""
     import random
@@ -259,7 +269,8 @@ def train_multitask(
     val_mentions = read_mentions(mentions_dir / "val.csv")
     examples = []
     if tweeteval_sample != 0:
-        examples = _sample(read_csv(data_dir / "tweeteval_sentiment" / "train.csv", "sentiment"), tweeteval_sample, seed)
+        tweeteval = read_csv(data_dir / "tweeteval_sentiment" / "train.csv", "sentiment")
+        examples = _sample(tweeteval, tweeteval_sample, seed)
     examples += read_csv(data_dir / "complaints" / "train.csv", "complaint")
     examples += [m.example for m in _sample(train_mentions, mentions_sample, seed)]
     examples += read_own_sentences() * own_repeat
@@ -289,12 +300,14 @@ def train_multitask(
         for name, (ex, task) in vals.items():
             sent, comp = predict_cached(net, cached[name])
             if task == "sentiment":
-                gold = [int(e.sentiment) for e in ex]  # type: ignore[arg-type]
+                gold = _gold(e.sentiment for e in ex)
                 row[name] = score(gold, sent.argmax(-1).tolist(), SENTIMENT_CLASSES).macro_recall
             else:
-                gold = [int(e.complaint) for e in ex]  # type: ignore[arg-type]
+                gold = _gold(e.complaint for e in ex)
                 # Judged as users get it: the decision rule (agreement with the sentiment), not p >= 0.5 alone.
-                flags = [int(rule.decide(float(s[0]), float(s[2]), float(c))[0]) for s, c in zip(sent, comp)]
+                flags = [
+                    int(rule.decide(float(s[0]), float(s[2]), float(c))[0]) for s, c in zip(sent, comp, strict=True)
+                ]
                 row[name] = score(gold, flags, COMPLAINT_CLASSES).macro_f1
         m = mention_metrics(net, mention_cache, val_mentions, rule)
         row["mentions_val"] = {
@@ -334,7 +347,7 @@ def train_multitask(
     net.load_trainable(best["state"])
     # The decision threshold: the lowest one reaching `fold_precision` on the corpus val split, folded into the bias.
     sent, comp, _ = predict_all(net, mention_cache)
-    gold = [int(m.example.complaint) for m in val_mentions]
+    gold = _gold(m.example.complaint for m in val_mentions)
     agree = [rule.agrees(float(s[0]), float(s[2])) for s in sent]
     chosen = 0.5
     if fold_precision:
