@@ -30,8 +30,10 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
     return Path(env) if env else DEFAULT_PATH
 
 
-def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
-    """Load and validate a config file; raise ConfigError listing every problem."""
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None, connectors: bool = True
+) -> Settings:
+    """Load and validate a config file; raise ConfigError listing every problem (`connectors`: see parse_config)."""
     file = resolve_config_path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -43,7 +45,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError([f"{file}: {_toml_problem(str(err))}"]) from None
-    return parse_config(data, env=env)
+    return parse_config(data, env=env, connectors=connectors)
 
 
 _TOML_WHERE = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
@@ -65,8 +67,14 @@ def _toml_problem(message: str) -> str:
     return f"line {line}, column {where.group('column')}: not valid TOML: {text}"
 
 
-def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None) -> Settings:
-    """Validate an already-parsed mapping (as read from TOML)."""
+def parse_config(
+    data: Mapping[str, Any], *, env: Mapping[str, str] | None = None, connectors: bool = True
+) -> Settings:
+    """Validate an already-parsed mapping (as read from TOML).
+
+    `connectors=False` leaves the [connectors.*] tables out (`Settings.connectors` is empty): commands
+    that only read the database need none, and validating one imports its connector module.
+    """
     problems: list[str] = []
     expanded = _expand(dict(data), os.environ if env is None else env, (), problems)
     connector_tables = expanded.get("connectors", {})
@@ -75,12 +83,12 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
         settings = Settings.model_validate(expanded)
     except ValidationError as err:
         problems.extend(_format(err, Settings, ()))
-    connectors: dict[str, Any] = {}
-    if isinstance(connector_tables, Mapping):
+    built_connectors: dict[str, Any] = {}
+    if connectors and isinstance(connector_tables, Mapping):
         for name, table in connector_tables.items():
             built = _validate_connector(name, table, problems)
             if built is not None:
-                connectors[name] = built
+                built_connectors[name] = built
     problems.extend(_cross_checks(expanded, connector_tables))
     if problems:
         raise ConfigError(problems)
@@ -89,7 +97,7 @@ def parse_config(data: Mapping[str, Any], *, env: Mapping[str, str] | None = Non
     listener = settings.listener
     if db_override:
         listener = listener.model_copy(update={"database": Path(db_override)})
-    return settings.model_copy(update={"connectors": connectors, "listener": listener})
+    return settings.model_copy(update={"connectors": built_connectors, "listener": listener})
 
 
 def _validate_connector(name: str, table: Any, problems: list[str]) -> BaseModel | None:

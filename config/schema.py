@@ -249,11 +249,6 @@ class ConsoleSettings(StrictModel):
     enabled: bool = False
 
 
-# [alerts.noise] (mutes, cooldowns, rate limit with digests, quiet hours) is one model, shared with the
-# pure noise functions so the config and the code never disagree; the old name stays importable.
-NoiseConfig = NoiseSettings
-
-
 class ListeningSettings(StrictModel):
     """[alerts.listening]: volume and negative-share spikes, crisis keywords and VIP or high-reach authors."""
 

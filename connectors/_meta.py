@@ -17,7 +17,6 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
 from connectors._http import Response
-from connectors._watermark import Watermark
 from connectors._social import (
     HttpConnectorBase,
     HttpSourceConfig,
@@ -235,7 +234,6 @@ class GraphConnectorBase(HttpConnectorBase):
     """GET with Graph error mapping, usage-header back-off and cursor paging."""
 
     config: MetaConfig
-    version_attr: ClassVar[str] = "api_version"
 
     def __init__(
         self,

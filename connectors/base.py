@@ -7,14 +7,12 @@ from typing import ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from config.types import Duration
+from config.types import Duration, StrictModel
 from listener.domain import Cursor, Mention, Page, Reply
 
 
-class ConnectorConfig(BaseModel):
+class ConnectorConfig(StrictModel):
     """Settings every connector table accepts; connectors subclass it with their own keys."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     type: str = Field(description="Connector type; defaults to the table name.")
     enabled: bool = True

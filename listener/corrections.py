@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 CORRECTIONS_TABLE = "corrections"
 
@@ -54,6 +56,8 @@ def save_correction(
         raise ValueError("sentiment must be 0, 1 or 2")
     if complaint is not None and complaint not in (0, 1):
         raise ValueError("complaint must be 0 or 1")
+    import sqlite_utils  # here, not at the top: the migrations import this module on every start
+
     db = sqlite_utils.Database(db_path)
     try:
         ensure_table(db)
@@ -73,6 +77,8 @@ def save_correction(
 
 def load_corrections(db_path: Path | str) -> list[Correction]:
     """All corrections, the latest one per mention (corrections without a mention all count)."""
+    import sqlite_utils
+
     db = sqlite_utils.Database(db_path)
     try:
         if CORRECTIONS_TABLE not in db.table_names():

@@ -12,15 +12,14 @@ import logging
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from listener.backoff import Backoff
 from listener.clock import Clock
 from listener.redact import redact
+from listener.timefmt import human_duration
 
 logger = logging.getLogger(__name__)
-
-STORE = "database"
 
 
 def is_store_error(err: BaseException) -> bool:
@@ -95,10 +94,10 @@ class JobFaults:
         self.version += 1
         now = self.clock.now()
         if not fault.store:
-            logger.info("%s works again after %s (%d failed runs)", job, _span(now - fault.since),
+            logger.info("%s works again after %s (%d failed runs)", job, human_duration(now - fault.since, sep=""),
                         fault.backoff.failures)
         if self._store_since is not None and not any(f.store for f in self.faults.values()):
-            logger.info("database writes work again after %s", _span(now - self._store_since))
+            logger.info("database writes work again after %s", human_duration(now - self._store_since, sep=""))
             self._store_since = None
 
     def ready(self, job: str) -> bool:
@@ -111,11 +110,3 @@ class JobFaults:
         """Whether some job is failing on the database right now."""
         return self._store_since is not None
 
-
-def _span(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"

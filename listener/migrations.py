@@ -1,25 +1,85 @@
-"""Versioned schema migrations (sqlite-utils `Migrations`), applied at start-up by one process at a time."""
+"""Versioned schema migrations (sqlite-utils `Migrations`), applied at start-up by one process at a time.
+
+Checking whether anything is pending needs only the standard library: commands that read (`listener query`,
+the reports) start without importing sqlite-utils, which loads numpy.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-
-from sqlite_utils import Database, Migrations
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from listener.corrections import ensure_table as ensure_corrections
 
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
 
-class LockedMigrations(Migrations):
+Step = Callable[["Database"], None]
+
+
+class LockedMigrations:
     """Migrations with one owner: the daemon, a CLI command and a report may start at the same moment.
 
     The applied versions are checked first without writing (the usual case: nothing to do). Pending
     ones are applied inside one `BEGIN IMMEDIATE` transaction: the database's write lock makes every
     other process wait (its busy timeout) and then find them applied, instead of racing to create
     the same tables ("database is locked", "UNIQUE constraint failed: _sqlite_migrations").
+    Steps are registered here and handed to sqlite-utils' `Migrations` only when one is applied.
     """
+
+    # sqlite-utils' bookkeeping table (`Migrations.migrations_table`), read here without sqlite-utils.
+    TABLE = "_sqlite_migrations"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.steps: list[Step] = []
+        self._set: Migrations | None = None
+
+    def __call__(self) -> Callable[[Step], Step]:
+        """Decorator: register a migration step, named after its function; steps run in this order."""
+
+        def register(step: Step) -> Step:
+            if any(s.__name__ == step.__name__ for s in self.steps):
+                raise ValueError(f"migration {step.__name__!r} is registered twice")
+            self.steps.append(step)
+            self._set = None
+            return step
+
+        return register
+
+    @property
+    def names(self) -> list[str]:
+        """Every step's name, in the order they apply."""
+        return [step.__name__ for step in self.steps]
+
+    def sqlite_utils_set(self) -> Migrations:
+        """The sqlite-utils migration set holding every registered step."""
+        if self._set is None:
+            from sqlite_utils import Migrations
+
+            built = Migrations(self.name)
+            for step in self.steps:
+                built()(step)
+            self._set = built
+        return self._set
+
+    def pending(self, db: Database) -> list[str]:
+        """Names of the steps not yet applied to `db` (read-only)."""
+        return [m.name for m in self.sqlite_utils_set().pending(db)]
+
+    def pending_in(self, conn: sqlite3.Connection) -> list[str]:
+        """`pending`, read with the standard library only (the same table and rows sqlite-utils reads)."""
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.TABLE,)).fetchone():
+            rows = conn.execute(f"SELECT name FROM {self.TABLE} WHERE migration_set = ?", (self.name,))
+            applied = {name for (name,) in rows}
+        else:
+            applied = set()
+        return [name for name in self.names if name not in applied]
 
     def apply(self, db: Database, *, stop_before: str | Iterable[str] | None = None) -> None:
         """Apply the pending migrations, all or none, under the database's write lock."""
@@ -29,7 +89,7 @@ class LockedMigrations(Migrations):
         try:
             # Checked again under the lock: another process may have applied them while we waited.
             # Each migration's own atomic() becomes a savepoint of this transaction.
-            super().apply(db, stop_before=stop_before)
+            self.sqlite_utils_set().apply(db, stop_before=stop_before)
             db.execute("COMMIT")
         except BaseException:
             if db.conn.in_transaction:
@@ -42,11 +102,9 @@ migrations = LockedMigrations("listener")
 
 def pending_names(path: Path | str) -> list[str]:
     """Names of the migrations not yet applied to the database at `path`, read without writing."""
-    from urllib.parse import quote
-
     conn = sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True, timeout=30)
     try:
-        return [m.name for m in migrations.pending(Database(conn))]
+        return migrations.pending_in(conn)
     finally:
         conn.close()
 
@@ -70,6 +128,8 @@ def enable_wal(db: Database, timeout: float = 30.0) -> None:
 
 def migrate(path: Path | str) -> None:
     """Bring the database at `path` up to date (for commands that only read it), waiting for any other owner."""
+    from sqlite_utils import Database
+
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     try:
         db = Database(conn)

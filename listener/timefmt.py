@@ -18,10 +18,11 @@ def parse_iso(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def human_duration(value: timedelta | float, *, seconds: bool = False, sep: str = " ") -> str:
+def human_duration(value: timedelta | float, *, seconds: bool = False, sep: str = " ", exact: bool = False) -> str:
     """A short human duration; negative values keep their sign.
 
     Default (alerts, log lines): `45s`, `12m`, `1h 05m`, `2d 3h`; `sep=""` joins the parts (`1h05m`, `2d3h`).
+    `exact=True` (reports of response times) keeps the seconds under an hour: `12m 05s`.
     `seconds=True` (tables that tick, like `listener complaints`): `4m02s` under an hour, else `1h05m`;
     hours never roll over into days there, and a part second is dropped.
     """
@@ -36,7 +37,7 @@ def human_duration(value: timedelta | float, *, seconds: bool = False, sep: str 
         return f"{sign}{whole}s"
     minutes = whole // 60
     if minutes < 60:
-        return f"{sign}{minutes}m"
+        return f"{sign}{minutes}m{sep}{whole % 60:02d}s" if exact else f"{sign}{minutes}m"
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
         return f"{sign}{hours}h{sep}{minutes:02d}m"

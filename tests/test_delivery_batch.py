@@ -11,7 +11,7 @@ from alerts.base import Event, EventKind
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
 from listener.errors import SinkError
-from listener.store import Store, SyncStore
+from listener.store import NoiseMeta, Outcomes, Store, SyncStore
 from tests.doubles import RecordingSink
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -224,19 +224,21 @@ def test_thread_refs_are_looked_up_from_the_threads_not_the_whole_history(tmp_pa
         for t in range(300):  # a history: every thread's warn delivered with a ref
             event = Event(id=f"t{t}:warn", kind=EventKind.WARN, brand="acme", thread=f"t{t}", created_at=START)
             store.enqueue(event, lambda _e: ["slack"])
-        for delivery in store.pending_deliveries("slack", START, 1000):
-            store.mark_delivered(delivery.event_seq, "slack", f"ref:{delivery.event.id}", START)
+        outcomes = Outcomes()
+        for d in store.pending_deliveries("slack", START, 1000):
+            outcomes.delivered.append((d.event_seq, f"ref:{d.event.id}", NoiseMeta()))
+        store.record_outcomes("slack", outcomes, START)
         store.db.conn.execute("ANALYZE")  # statistics must not tempt the planner into the history scan
         statements: list[str] = []
         store.db.conn.set_trace_callback(statements.append)
         refs = store.last_refs(["t3", "t7", "nope"], "slack")
-        one = store.last_ref("t5", "slack")
+        one = store.last_refs(["t5"], "slack")
         store.db.conn.set_trace_callback(None)
         plans = [" | ".join(row[3] for row in store.db.conn.execute("EXPLAIN QUERY PLAN " + sql))
                  for sql in statements if sql.lstrip().upper().startswith("SELECT")]
     finally:
         store.close()
-    assert refs == {"t3": "ref:t3:warn", "t7": "ref:t7:warn"} and one == "ref:t5:warn"
+    assert refs == {"t3": "ref:t3:warn", "t7": "ref:t7:warn"} and one == {"t5": "ref:t5:warn"}
     assert len(plans) == 2
     for plan in plans:
         # The thread index finds the few events; each delivery is then reached by its key.

@@ -36,6 +36,14 @@ def test_human_duration_default_and_joined(value: float | timedelta, spaced: str
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
+    [(45, "45s"), (725, "12m 05s"), (720, "12m 00s"), (18420, "5h 07m"), (273600, "3d 4h"), (-725, "-12m 05s")],
+)
+def test_human_duration_exact_keeps_seconds_under_an_hour(seconds: float, text: str) -> None:
+    assert human_duration(seconds, exact=True) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
     [(0, "0m00s"), (242.9, "4m02s"), (3900, "1h05m"), (30 * 3600, "30h00m"), (-242, "-4m02s"), (-7920, "-2h12m")],
 )
 def test_human_duration_with_seconds_is_the_table_stopwatch(seconds: float, text: str) -> None:

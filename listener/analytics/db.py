@@ -63,7 +63,6 @@ _ALLOWED_ACTIONS = {
     sqlite3.SQLITE_RECURSIVE,
 }
 _DENIED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "fts3_tokenizer"})
-ANALYTICS_MIGRATION = "m002_analytics_rollups_and_views"
 
 
 class QueryRefused(ListenerError):

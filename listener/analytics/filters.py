@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
-from config.types import parse_duration
 from listener.errors import ListenerError
 from listener.timefmt import iso
 
@@ -75,6 +74,9 @@ def parse_time(text: str, *, now: datetime, align: str | None = None) -> datetim
         raise FilterError("empty time")
     if text.lower() == "now":
         return now
+    # Imported here: config.types loads pydantic, which `listener query` and `--help` never need.
+    from config.types import parse_duration
+
     try:
         back = parse_duration(text)
     except ValueError:

@@ -15,7 +15,6 @@ from listener.timefmt import iso
 
 TABS = ("complaints", "other", "competitors")
 UNASSIGNED = "(unassigned)"
-FACETS = ("brand", "source", "policy", "assignee", "language")
 _LANGUAGE = LANGUAGE_EXPR.format(c="c", m="m")
 _FACET_SQL = {
     "brand": "k.brand",

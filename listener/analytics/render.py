@@ -9,6 +9,8 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
+from listener.timefmt import human_duration
+
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
@@ -16,17 +18,7 @@ def _pct(value: float | None) -> str:
 
 def human_seconds(value: float | None) -> str:
     """45s, 12m 05s, 5h 07m, 3d 4h (or '-' when unknown): days past a day, never "2430h"."""
-    if value is None:
-        return "-"
-    seconds = int(round(abs(value)))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+    return "-" if value is None else human_duration(abs(value), exact=True)
 
 
 def write_json(report: dict[str, Any], out: IO[str]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import sqlite3
@@ -54,9 +53,8 @@ def _filters(default_since: str | None) -> Callable[[F], F]:
 
 @contextlib.contextmanager
 def _open(config_path: Path | None, db_path: Path | None) -> Iterator[tuple[Any, frozenset[str]]]:
-    """A read-only connection and the competitor brand names from the config."""
-
-    settings = load_settings(config_path, required=False)
+    """A read-only connection and the competitor brand names from the config (its connectors are not read)."""
+    settings = load_settings(config_path, required=False, connectors=False)
     path = database_path(settings, config_path, db_path)
     competitors = frozenset(name for name, brand in settings.brands.items() if brand.competitor)
     try:
@@ -335,6 +333,8 @@ def api_command(config_path: Path | None, db_path: Path | None, host: str | None
     Queue actions are recorded and their alerts queued for the configured sinks, as `listener ack`
     does; the daemon delivers them.
     """
+    import asyncio
+
     from listener.api.server import start_api
     from listener.clock import SystemClock
     from listener.clocks import ClockEngine

@@ -31,7 +31,7 @@ def _time_left(seconds: float) -> str:
 @click.option("--limit", type=int, default=200, show_default=True)
 def complaints_command(config_path: Path | None, db_path: Path | None, open_only: bool, fmt: str, limit: int) -> None:
     """List complaints with their age, deadline and state (--open: most urgent first, overdue at the top)."""
-    settings = load_settings(config_path, required=False)
+    settings = load_settings(config_path, required=False, connectors=False)
     store = open_store(settings, config_path, db_path)
     try:
         rows = store.complaints(open_only=open_only, limit=limit)

@@ -6,7 +6,6 @@ group can register them lazily and no import cycle exists.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -61,8 +60,12 @@ def _register_secrets(value: Any) -> None:
             _register_secrets(item)
 
 
-def load_settings(config_path: Path | None, *, required: bool = True) -> Settings:
-    """Load the config or exit with status 2 and every problem listed."""
+def load_settings(config_path: Path | None, *, required: bool = True, connectors: bool = True) -> Settings:
+    """Load the config or exit with status 2 and every problem listed.
+
+    `connectors=False` (commands that only read the database): the [connectors.*] tables are not
+    validated, so no connector module (nor aiohttp) is imported; `settings.connectors` is empty.
+    """
     from config.loader import load_config, parse_config, resolve_config_path
     from listener.errors import ConfigError
 
@@ -71,7 +74,7 @@ def load_settings(config_path: Path | None, *, required: bool = True) -> Setting
         settings = parse_config({})
     else:
         try:
-            settings = load_config(path)
+            settings = load_config(path, connectors=connectors)
         except ConfigError as err:
             click.echo(f"{path}: configuration is invalid:", err=True)
             for line in err.problems:
@@ -132,6 +135,8 @@ def offline_router(settings: Settings) -> Callable[[Event], list[str]]:
     The running daemon delivers what we queue here; delivering from the CLI too could send
     the same event twice.
     """
+
+    import asyncio
 
     async def names() -> dict[str, Any]:
         import aiohttp

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import sys
 from datetime import UTC, datetime
@@ -31,6 +30,8 @@ def check_config(config_path: Path | None) -> None:
 @click.option("--once", is_flag=True, help="One pass of every stage, then exit 0.")
 def run_command(config_path: Path | None, once: bool) -> None:
     """Run the daemon until SIGINT/SIGTERM (or one pass with --once)."""
+    import asyncio
+
     from listener.daemon import Daemon
     from listener.logging_setup import setup_logging
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from config.types import parse_duration
 from listener.cli.common import CONFIG_OPTION, DB_OPTION, database_path, load_settings, open_configured_store
 from listener.clock import Clock, SystemClock
 
-if TYPE_CHECKING:
-    pass
 
 def _clock(ctx: click.Context) -> Clock:
     """The clock in `ctx.obj["clock"]` (tests inject a FakeClock), else the system clock."""
@@ -40,6 +36,8 @@ def _scope(source: str | None, brand: str | None) -> tuple[str, str]:
 def mute_command(ctx: click.Context, config_path: Path | None, db_path: Path | None, source: str | None,
                  brand: str | None, duration: str, by: str) -> None:
     """Mute Slack/console alerts for a source or brand until the mute expires (MQTT still gets everything)."""
+    from config.types import parse_duration
+
     scope, name = _scope(source, brand)
     try:
         span = parse_duration(duration)

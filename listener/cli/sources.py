@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import sys
@@ -26,6 +25,8 @@ if TYPE_CHECKING:
 @click.option("--dry-run", is_flag=True, help="Print mapped mentions as JSON lines; store nothing.")
 def poll_command(config_path: Path | None, db_path: Path | None, name: str, once: bool, dry_run: bool) -> None:
     """Poll one connector once and print what it maps (the developer loop)."""
+    import asyncio
+
     from listener.errors import ConfigError, SourceError
     from listener.logging_setup import setup_logging
     from listener.probe import poll_once

@@ -118,7 +118,8 @@ class OutboxStore(StoreBase):
         seq = cur.lastrowid
         for sink in sinks:
             self.db.execute(
-                "INSERT INTO deliveries (event_seq, sink, state, attempts, next_attempt_at) VALUES (?, ?, 'pending', 0, ?)",
+                """INSERT INTO deliveries (event_seq, sink, state, attempts, next_attempt_at)
+                   VALUES (?, ?, 'pending', 0, ?)""",
                 [seq, sink, iso(event.created_at)],
             )
         return True
@@ -137,48 +138,6 @@ class OutboxStore(StoreBase):
                 break  # keep per-sink order: nothing overtakes an event that waits for a retry
             due.append(Delivery(seq, sink, attempts, _row_to_event(payload)))
         return due
-
-    def next_retry_at(self, sink: str) -> datetime | None:
-        """When the oldest pending delivery for `sink` may be tried again."""
-        row = self.db.execute(
-            "SELECT next_attempt_at FROM deliveries WHERE sink = ? AND state = 'pending' ORDER BY event_seq LIMIT 1",
-            [sink],
-        ).fetchone()
-        return parse_iso(row[0]) if row else None
-
-    def last_ref(self, thread: str, sink: str) -> str | None:
-        """What `sink` returned for the latest delivered event of the same thread."""
-        row = self.db.execute(
-            f"""SELECT d.ref {_THREAD_DELIVERIES}
-               WHERE e.thread = ? AND d.state = 'delivered' AND d.ref IS NOT NULL
-               ORDER BY d.event_seq DESC LIMIT 1""",
-            [sink, thread],
-        ).fetchone()
-        return row[0] if row else None
-
-    def mark_delivered(self, event_seq: int, sink: str, ref: str | None, now: datetime) -> None:
-        """Record a successful delivery (never sent again, even after a restart)."""
-        self.db.execute(
-            """UPDATE deliveries SET state = 'delivered', ref = ?, delivered_at = ?, attempts = attempts + 1,
-                      last_error = NULL WHERE event_seq = ? AND sink = ?""",
-            [ref, iso(now), event_seq, sink],
-        )
-
-    def mark_failed(self, event_seq: int, sink: str, error: str, retry_at: datetime) -> None:
-        """Record a failed attempt; the delivery stays pending until `retry_at`."""
-        self.db.execute(
-            """UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
-               WHERE event_seq = ? AND sink = ?""",
-            [error[:500], iso(retry_at), event_seq, sink],
-        )
-
-    def mark_suppressed(self, event_seq: int, sink: str, reason: str, now: datetime) -> None:
-        """Close a delivery that noise controls suppressed, keeping the reason (never dropped silently)."""
-        self.db.execute(
-            """UPDATE deliveries SET state = 'suppressed', suppressed = ?, delivered_at = ?
-               WHERE event_seq = ? AND sink = ?""",
-            [reason[:500], iso(now), event_seq, sink],
-        )
 
     def claim_deliveries(
         self, sink: str, now: datetime, limit: int = 100, *, mutes: bool = False, held: bool = False,
@@ -221,7 +180,7 @@ class OutboxStore(StoreBase):
         return Claim(items, self.last_refs(threads, sink), self.active_mutes(now) if mutes else {}, holds, history)
 
     def last_refs(self, threads: Sequence[str], sink: str) -> dict[str, str]:
-        """`last_ref` for many threads at once (threads without a ref are left out)."""
+        """What `sink` returned for the latest delivered event of each thread (threads without a ref are left out)."""
         refs: dict[str, str] = {}
         for start in range(0, len(threads), 500):
             chunk = list(threads[start : start + 500])
@@ -243,7 +202,8 @@ class OutboxStore(StoreBase):
                 """UPDATE deliveries SET state = 'delivered', ref = ?, delivered_at = ?, attempts = attempts + 1,
                           last_error = NULL, channel = ?, rule = ?, subject = ?, held_until = NULL
                    WHERE event_seq = ? AND sink = ?""",
-                [(ref, stamp, m.channel or None, m.rule or None, m.subject or None, seq, sink) for seq, ref, m in outcomes.delivered],
+                [(ref, stamp, m.channel or None, m.rule or None, m.subject or None, seq, sink)
+                 for seq, ref, m in outcomes.delivered],
             )
             self.db.conn.executemany(
                 """UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
@@ -298,7 +258,10 @@ class OutboxStore(StoreBase):
         return {(r[0], r[1]): parse_iso(r[2]) for r in rows}  # type: ignore[misc]
 
     def alert_stats(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        """Per alert kind: fired, acted on, replied (in target / at all) after it, suppressed (dropped, held, digested)."""
+        """Per alert kind: fired, acted on, replied after it (in target / at all), suppressed.
+
+        Suppressed counts the dropped, held and digested deliveries.
+        """
         rows = self.db.execute(
             """SELECT e.kind, COUNT(*),
                       SUM(EXISTS (SELECT 1 FROM actions a WHERE a.mention_key = e.thread AND a.at >= e.created_at)),

@@ -35,7 +35,6 @@ class Worker:
         self.classifier = classifier
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
-        self.processed = 0
         self._inbox: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
         self._client = make_client(f"listener-worker-{self.name}", settings)
         self._client.on_connect = self._on_connect
@@ -70,7 +69,6 @@ class Worker:
             # Unanswered, the chunk times out on the core, which falls back to text-by-text; we live on.
             logger.exception("worker %s: the model failed on request %s (%d texts)", self.name, request_id, len(texts))
             return None
-        self.processed += len(texts)
         return reply_to, encode_result(request_id, self.name, results)
 
     def run(self) -> None:

@@ -22,7 +22,7 @@ from tests.doubles import KeywordClassifier, ScriptedConfig
 # The store calls that write: a full disk or an I/O error makes each of them raise.
 WRITES = frozenset({
     "ingest", "save_health", "save_classifications", "sweep", "beat", "record_replies", "enqueue",
-    "claim_deliveries", "record_outcomes", "mark_delivered", "mark_failed",
+    "claim_deliveries", "record_outcomes",
 })
 
 

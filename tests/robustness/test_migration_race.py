@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def pending_names(db: Path) -> list[str]:
     conn = Database(db)
     try:
-        return [m.name for m in migrations.pending(conn)]
+        return migrations.pending(conn)
     finally:
         conn.close()
 
