@@ -144,8 +144,8 @@ def facts(event: Event, now: datetime) -> list[tuple[str, str]]:
     Values are untrusted (authors, states written by people, error details): each sink escapes them.
     """
     pairs: list[tuple[str, str]] = [("Brand", event.brand), ("Source", event.source), ("Author", event.author)]
-    policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
-    if isinstance(policy, str):
+    policy = event.policy_name
+    if policy is not None:
         pairs.append(("Policy", policy))
     pairs.append(("Sentiment", sentiment_text(event)))
     if event.mention_at is not None:

@@ -51,7 +51,7 @@ class HelpdeskSink(ABC):
         """Complaint events that open the ticket or annotate it; never source health or listening alerts."""
         if not event.thread or event.kind in (EventKind.SOURCE, EventKind.MENTION):
             return False
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+        if event.kind is EventKind.REPLIED and not event.alerted:
             return False
         return event.kind.value in self._create_on or event.kind.value in NOTE_KINDS
 
@@ -71,7 +71,7 @@ class HelpdeskSink(ABC):
             return None  # nothing to annotate (yet)
         return str(await self._create(event))
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a real no-op every help desk shares, not an abstract hook
         """Nothing to release: the HTTP session belongs to the caller."""
 
     @abstractmethod

@@ -65,7 +65,7 @@ class EmailSink:
 
     def recipients(self, event: Event) -> list[str]:
         """Everyone whose route matches `event`, else the default recipients (sorted, no repeats)."""
-        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
+        policy = event.policy_name
         chosen = {address for route in self._settings.routes
                   if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source,
                                    kind=event.kind.value)
@@ -74,7 +74,7 @@ class EmailSink:
 
     def accepts(self, event: Event) -> bool:
         """Alerts of the configured kinds that someone receives; a reply only after an alert."""
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+        if event.kind is EventKind.REPLIED and not event.alerted:
             return False
         return event.kind is not EventKind.MENTION and event.kind.value in self._kinds and bool(self.recipients(event))
 

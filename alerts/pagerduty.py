@@ -48,7 +48,9 @@ class PagerDutySink:
 
     name: ClassVar[str] = "pagerduty"
 
-    def __init__(self, settings: PagerDutySettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: PagerDutySettings, session: aiohttp.ClientSession, *, clock: Clock | None = None
+    ) -> None:
         assert settings.routing_key is not None  # validated by the settings
         self._settings = settings
         self._session = session
@@ -76,12 +78,12 @@ class PagerDutySink:
     def accepts(self, event: Event) -> bool:
         """The trigger kinds, and replies to complaints that were alerted on (they resolve)."""
         if event.kind is EventKind.REPLIED:
-            return bool(event.extra.get("alerted", True))
+            return event.alerted
         return event.kind.value in self._trigger_on
 
     def service(self, event: Event) -> _Service:
         """The first route that matches `event`, else the default service."""
-        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
+        policy = event.policy_name
         for route, service in self._routes:
             if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
                 return service
@@ -116,7 +118,7 @@ class PagerDutySink:
         summary += f": {text}" if text else ""
         details: dict[str, Any] = {label.lower(): value for label, value in facts(event, now)}
         details.update({"event_id": event.id, "case": event.thread, "text": body_text(event)[:4000]})
-        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
+        policy = event.policy_name
         payload: dict[str, Any] = {
             "summary": truncate(summary, SUMMARY_MAX),
             "source": truncate(f"listener/{one_line(event.source) or 'listener'}", 255),
@@ -126,7 +128,7 @@ class PagerDutySink:
             "class": event.kind.value,
             "custom_details": details,
         }
-        if isinstance(policy, str) and policy:
+        if policy:
             payload["group"] = truncate(one_line(policy), 255)
         document: dict[str, Any] = {
             "routing_key": service.routing_key, "event_action": "trigger", "dedup_key": dedup_key(event.thread),
@@ -153,6 +155,7 @@ def _problem(data: Any) -> str:
     """PagerDuty's `{"status", "message", "errors": [...]}` as one line (it may quote our input)."""
     if not isinstance(data, dict):
         return ""
-    errors = data.get("errors") if isinstance(data.get("errors"), list) else []
+    found = data.get("errors")
+    errors: list[Any] = found if isinstance(found, list) else []
     parts = [str(data.get("message") or ""), *(str(e) for e in errors[:3])]
     return "; ".join(p for p in parts if p)

@@ -7,6 +7,7 @@ failure becomes a `SinkError`, so the outbox keeps the event and retries it late
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -174,7 +175,7 @@ class SlackSink:
 
     def target(self, event: Event) -> _Target:
         """The first route that matches `event` (brand, policy, source, kind), else the default channel."""
-        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
+        policy = event.policy_name
         for route, target in self._routes:
             if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
                 return target
@@ -201,7 +202,7 @@ class SlackSink:
         A reply only matters to Slack when the complaint was alerted on before: a clock that
         stopped in time has no message to update, and a new one would be noise.
         """
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+        if event.kind is EventKind.REPLIED and not event.alerted:
             return False
         return event.kind != EventKind.MENTION and event.kind.value in self._kinds
 
@@ -234,7 +235,7 @@ class SlackSink:
         """Post one digest message for alerts held back from `channel` (quiet hours, rate limit)."""
         target = self._by_label.get(channel, self._default)
         try:
-            message = render_digest(events, reasons, now=self._clock.now(), digest_id=digest_id)
+            message = render_digest(list(events), tuple(reasons), now=self._clock.now(), digest_id=digest_id)
         except SlackObjectFormationError as err:
             raise SinkError(f"slack: cannot render {digest_id}: {err}", permanent=True) from err
         what = Event(id=digest_id, kind=EventKind.SOURCE, brand="", thread=digest_id, created_at=self._clock.now())
@@ -250,9 +251,9 @@ class SlackSink:
         """An escalation: a thread reply under the complaint's message naming who is now on it,
         and a copy in every channel the level routes to."""
         assert self._web is not None
-        routes = [str(r) for r in event.extra.get("to", ())] if isinstance(event.extra, dict) else []
+        routes = list(event.escalation.to) if event.escalation else []
         mentions = " ".join(route_mention(r) for r in routes if not _is_channel(r))
-        level = event.extra.get("level", "") if isinstance(event.extra, dict) else ""
+        level = event.escalation.level if event.escalation else ""
         text = f"Escalated ({escape_plain(str(level))}): {mentions} " + message.text if mentions else message.text
         web = self._web
         if channel and ts:
@@ -261,9 +262,9 @@ class SlackSink:
                 unfurl_links=False, unfurl_media=False))
         targets = [r for r in routes if _is_channel(r)] or ([] if channel and ts else [home])
         for target in targets:
-            await self._call(event, "chat.postMessage", lambda target=target: web.chat_postMessage(
-                channel=target, text=text, blocks=message.blocks, link_names=False, parse="none",
-                unfurl_links=False, unfurl_media=False))
+            await self._call(event, "chat.postMessage", functools.partial(
+                web.chat_postMessage, channel=target, text=text, blocks=message.blocks, link_names=False,
+                parse="none", unfurl_links=False, unfurl_media=False))
 
     async def _post(self, message: SlackMessage, channel: str) -> str:
         assert self._web is not None

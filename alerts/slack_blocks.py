@@ -160,8 +160,8 @@ def render(event: Event, *, now: datetime, buttons: bool) -> SlackMessage:
     context = []
     if url:
         context.append(MarkdownTextObject(text=_link(url), verbatim=True))
-    explain = event.extra.get("explain") if isinstance(event.extra, dict) else None
-    if isinstance(explain, str) and explain:
+    explain = event.policy.explain if event.policy else ""
+    if explain:
         context.append(MarkdownTextObject(text=escape(f"Deadline: {explain}", FIELD_MAX), verbatim=True))
     context.append(MarkdownTextObject(text=escape(f"event {event.id}", FIELD_MAX), verbatim=True))
     blocks.append(ContextBlock(elements=context))
@@ -188,8 +188,8 @@ def _actionable(event: Event) -> bool:
     # Listening alerts are about a mention, not a clock: the buttons would have nothing to act on.
     if event.kind in (EventKind.REPLIED, EventKind.SOURCE, EventKind.MENTION, *LISTENING_KINDS):
         return False
-    # A dismissal ("Not a complaint") closes the clock: its ACTION event says so in `extra`.
-    return event.state not in CLOSED_STATES and not (isinstance(event.extra, dict) and event.extra.get("closed"))
+    # A dismissal ("Not a complaint") closes the clock: its ACTION event says so (`closed`).
+    return event.state not in CLOSED_STATES and not event.closed
 
 
 def fallback_text(event: Event) -> str:

@@ -71,13 +71,13 @@ class TeamsSink:
 
     def accepts(self, event: Event) -> bool:
         """Alerts of the configured kinds; a reply only when the complaint was alerted on before."""
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted", True):
+        if event.kind is EventKind.REPLIED and not event.alerted:
             return False
         return event.kind is not EventKind.MENTION and event.kind.value in self._kinds
 
     def target(self, event: Event) -> _Target:
         """The first route that matches `event`, else the default workflow."""
-        policy = event.extra.get("policy") if isinstance(event.extra, dict) else None
+        policy = event.policy_name
         for route, target in self._routes:
             if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
                 return target

@@ -21,7 +21,7 @@ from config.sinks import (
     ZendeskSettings,
 )
 from config.types import Duration, StrictModel
-from listener.sla.noise import NoiseSettings, SpikeSettings
+from listener.noise import NoiseSettings, SpikeSettings
 from listener.sla.policy import CalendarSettings, Policy
 
 

@@ -18,17 +18,9 @@ from pathlib import Path
 from config.schema import ListeningSettings
 from listener.clocks import ClockEngine, load_escalations, seconds
 from listener.domain import require_utc
-from listener.listening import (
-    CRISIS,
-    HOUR,
-    VIP,
-    build_watches,
-    cooldown_for,
-    find_spikes,
-    judged_hour,
-    mention_alerts,
-    spike_event,
-)
+from listener.events import Event
+from listener.listening import CRISIS, VIP, build_watches, mention_alerts
+from listener.noise import HOUR, HourlyCount, cooldown_for, find_spikes, judged_hour, spike_event
 from listener.sla.cases import (
     ANSWERED,
     CaseAction,
@@ -46,8 +38,6 @@ from listener.sla.policy import Policy
 from listener.store import (
     CORRECTION_DISMISSALS_SQL,
     LISTENED_MENTIONS_SQL,
-    HourlyCount,
-    RuleAlert,
     iso,
     listened_mention,
     parse_iso,
@@ -66,13 +56,30 @@ DISABLED = "skipped: [alerts.listening] enabled = false"
 
 @dataclass(frozen=True, slots=True)
 class ReplayedAlert:
-    """One listening alert the daemon would have raised, and whether its cooldown held it back."""
+    """One listening alert the daemon would have raised (the event itself), and whether its cooldown held it back."""
 
-    rule: str
-    subject: str
-    at: datetime
-    event_id: str
+    event: Event
     held_back: bool
+
+    @property
+    def rule(self) -> str:
+        """The listening rule ("spike.volume", "crisis", ...)."""
+        return self.event.alert_rule
+
+    @property
+    def subject(self) -> str:
+        """What the rule's cooldown is kept per."""
+        return self.event.alert_subject
+
+    @property
+    def at(self) -> datetime:
+        """The time the cooldown is kept by (the judged hour, or the mention's post time)."""
+        return self.event.occurred_at
+
+    @property
+    def event_id(self) -> str:
+        """The id the live job would have queued it under."""
+        return self.event.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,7 +455,7 @@ def _spike_alerts(
         # The store handles one pass's alerts in (time, event id) order; all of a pass share the hour.
         for spike, event in sorted(raised, key=lambda pair: pair[1].id):
             fires = gate.admit(spike.rule, spike.subject, hour)
-            decided.append(ReplayedAlert(spike.rule, spike.subject, hour, event.id, not fires))
+            decided.append(ReplayedAlert(event, not fires))
             if len(report.spike_examples) < examples:
                 check = spike.check
                 report.spike_examples.append(SpikeExample(
@@ -476,7 +483,7 @@ def _mention_alerts(
     watches = build_watches(settings, policies)
     if not watches:
         return []  # nothing to watch: the job scans mentions but can raise nothing
-    raised: list[RuleAlert] = []
+    raised: list[Event] = []
     for r in db.execute(_MENTIONS_SQL, [iso(start), iso(end)]):
         mention = listened_mention(r, competitors)
         if mention is None:
@@ -497,7 +504,7 @@ def _mention_alerts(
         raised.extend(alerts)
     decided = []
     # Cooldowns in time order, ties by event id, as the store orders the alerts of one pass.
-    for alert in sorted(raised, key=lambda a: (a.at, a.event.id)):
-        fires = gate.admit(alert.rule, alert.subject, alert.at)
-        decided.append(ReplayedAlert(alert.rule, alert.subject, alert.at, alert.event.id, not fires))
+    for alert in sorted(raised, key=lambda a: (a.occurred_at, a.id)):
+        fires = gate.admit(alert.alert_rule, alert.alert_subject, alert.occurred_at)
+        decided.append(ReplayedAlert(alert, not fires))
     return decided

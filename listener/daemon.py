@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from alerts.base import Event, Sink
+from alerts.base import Sink
 from config.schema import Settings
 from connectors.base import BrandView, Connector
 from connectors.registry import connector_class
@@ -24,6 +24,7 @@ from listener.classify import ClassifyStage
 from listener.clock import Clock, SystemClock
 from listener.clocks import ClockEngine
 from listener.dispatch import Dispatcher
+from listener.events import Event
 from listener.faults import JobFaults, is_store_error
 from listener.health import save_faults
 from listener.listening import ListeningJob

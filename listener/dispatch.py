@@ -5,7 +5,7 @@ of each of their threads, mutes, and for noise controls the held alerts and rece
 sends the batch with bounded concurrency across threads (one thread's events stay in order, so
 Slack updates of one message never overtake each other), records each accepted send before its
 slot is freed (a crash repeats at most `max_in_flight` messages per sink) and the other outcomes
-in one transaction. Human sinks go through the noise controls first (`listener.sla.noise`).
+in one transaction. Human sinks go through the noise controls first (`listener.noise`).
 """
 
 from __future__ import annotations
@@ -16,24 +16,15 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
-from alerts.base import Event, EventKind, Sink
+from alerts.base import Sink
 from listener.backoff import delay_for_attempt
 from listener.clock import Clock
 from listener.errors import SinkError
+from listener.events import Delivery, Event, EventKind
+from listener.noise import Alert, Digest, Mute, NoiseDecision, NoiseSettings, NoiseState, apply_noise_controls
 from listener.redact import redact
-from listener.sla.noise import (
-    Alert,
-    HeldAlert,
-    Mute,
-    NoiseDecision,
-    NoiseSettings,
-    NoiseState,
-    SentAlert,
-    apply_noise_controls,
-)
-from listener.store import Claim, Delivery, DigestRecord, NoiseMeta, Outcomes, Store, SyncStore
+from listener.store import Claim, Outcomes, Store, SyncStore
 
 logger = logging.getLogger(__name__)
 
@@ -56,49 +47,16 @@ def _log_failure(future: asyncio.Future[int]) -> None:
         logger.error("dispatch pass failed", exc_info=err)
 
 
-def mute_reason(event: Event, mutes: Mapping[tuple[str, str], object]) -> str | None:
-    """Why `event` is muted for humans (a muted source or brand), or None."""
-    if event.kind is EventKind.MENTION:
-        return None
-    if event.source and ("source", event.source) in mutes:
-        return f"muted source {event.source} until {mutes[('source', event.source)]}"
-    if event.brand and ("brand", event.brand) in mutes:
-        return f"muted brand {event.brand} until {mutes[('brand', event.brand)]}"
-    return None
-
-
-def alert_rule(event: Event) -> str:
-    """The noise-control rule of an event: "sla.warn", "sla.breach", "sla.escalate", "source", or extra["rule"]."""
-    rule = event.extra.get("rule") if isinstance(event.extra, dict) else None
-    if isinstance(rule, str) and rule:
-        return rule
-    if event.kind in (EventKind.WARN, EventKind.BREACH, EventKind.ESCALATE):
-        return f"sla.{event.kind.value}"
-    return event.kind.value
-
-
-def alert_subject(event: Event) -> str:
-    """What a cooldown is kept per: extra["subject"], the source for source events, else the complaint."""
-    subject = event.extra.get("subject") if isinstance(event.extra, dict) else None
-    if isinstance(subject, str) and subject:
-        return subject
-    if event.kind is EventKind.SOURCE and event.source:
-        return event.source
-    return event.thread
+def mute_reason(event: Event, mutes: Sequence[Mute], now: datetime) -> str | None:
+    """Why `event` is muted for humans (a muted source, else a muted brand; the first such mute), or None."""
+    covering = [m for m in mutes if m.covers_event(event, now)]
+    found = next((m for m in covering if m.source), None) or next(iter(covering), None)
+    return found.reason() if found is not None else None
 
 
 def noise_active(settings: NoiseSettings) -> bool:
     """Whether any control beyond mutes is configured (otherwise delivery skips the bookkeeping)."""
     return bool(settings.cooldowns or settings.max_per_channel or settings.quiet_hours)
-
-
-class _Digest(NamedTuple):
-    """A digest to send: its stable id, why, the channel, and its members (delivery, reason, meta)."""
-
-    id: str
-    reasons: tuple[str, ...]
-    channel: str
-    members: list[tuple[Delivery, str | None, NoiseMeta]]
 
 
 @dataclass(slots=True)
@@ -184,11 +142,9 @@ class Dispatcher:
         self.concurrency = max(1, concurrency)
         self.noise = noise or NoiseSettings()
         self.stats = DispatchStats()
-        # Standing mutes from the config; timed ones (`listener mute`) are read from the store each pass.
-        self._standing: dict[tuple[str, str], object] = {
-            **{("brand", b): "unmuted in the config" for b in (*mute_brands, *self.noise.mute_brands)},
-            **{("source", src): "unmuted in the config" for src in (*mute_sources, *self.noise.mute_sources)},
-        }
+        # Standing mutes from the config (no expiry); timed ones (`listener mute`) are read from the store each pass.
+        self._standing = [*(Mute(source=src) for src in (*mute_sources, *self.noise.mute_sources)),
+                          *(Mute(brand=b) for b in (*mute_brands, *self.noise.mute_brands))]
         self._lookback = max([self.noise.rate_window, *self.noise.cooldowns.values()], default=timedelta(0))
         self._down: set[str] = set()
         self._lock = asyncio.Lock()
@@ -242,14 +198,15 @@ class Dispatcher:
         """Whether mutes and noise controls apply: not for MQTT, nor a sink that asks for every event."""
         return name not in MACHINE_SINKS and getattr(sink, "noise_controls", True) is not False
 
-    def _meta(self, name: str, sink: Sink, event: Event) -> NoiseMeta:
+    def _alert(self, name: str, sink: Sink, item: Delivery) -> Alert | Delivery:
+        """A delivery to people as an alert through its channel; a machine sink's delivery stays as it is."""
         if not self._for_people(name, sink):
-            return NoiseMeta()
-        if event.kind in UPDATE_KINDS:  # edits a message already counted: no channel, so no slot used
-            return NoiseMeta(rule=alert_rule(event), subject=alert_subject(event))
+            return item
+        if item.event.kind in UPDATE_KINDS:  # edits a message already counted: no channel, so no slot used
+            return Alert(item)
         channel_for = getattr(sink, "channel_for", None)
-        channel = channel_for(event) if callable(channel_for) else name
-        return NoiseMeta(channel=str(channel or name), rule=alert_rule(event), subject=alert_subject(event))
+        channel = channel_for(item.event) if callable(channel_for) else name
+        return Alert(item, str(channel or name))
 
     async def _drain_sink(self, name: str) -> int:
         sink = self.sinks[name]
@@ -264,16 +221,17 @@ class Dispatcher:
             if not claim.items and not any(h.until <= now for h in claim.held):
                 return delivered
             out = Outcomes()
-            mutes = {**self._standing, **claim.mutes} if human else {}
+            # A mute set with `listener mute` is named before a standing one (its reason says until when).
+            mutes = [*claim.mutes, *self._standing] if human else []
             to_send: list[Delivery] = []
             for item in claim.items:
-                reason = mute_reason(item.event, mutes) if mutes else None
+                reason = mute_reason(item.event, mutes, now) if mutes else None
                 if reason is not None:
                     # Recorded with its reason rather than dropped: `listener alerts stats` counts it.
-                    out.suppressed.append((item.event_seq, reason, self._meta(name, sink, item.event)))
+                    out.suppressed.append((self._alert(name, sink, item), reason))
                     continue
                 to_send.append(item)
-            digests: list[_Digest] = []
+            digests: list[Digest] = []
             if noisy or claim.held:
                 to_send, digests = self._noise(name, sink, to_send, claim, mutes, now, out)
             writer = _SentWriter(self.store, name, self.clock)
@@ -294,56 +252,32 @@ class Dispatcher:
                 return delivered
 
     def _noise(
-        self, name: str, sink: Sink, items: Sequence[Delivery], claim: Claim, mutes: Mapping[tuple[str, str], object],
+        self, name: str, sink: Sink, items: Sequence[Delivery], claim: Claim, mutes: Sequence[Mute],
         now: datetime, out: Outcomes,
-    ) -> tuple[list[Delivery], list[_Digest]]:
+    ) -> tuple[list[Delivery], list[Digest]]:
         """Cooldowns, quiet hours and the rate limit over one batch (plus the alerts held earlier)."""
-        by_id: dict[str, tuple[Delivery, NoiseMeta, bool]] = {}
         candidates: list[Alert] = []
         passthrough: set[int] = set()
         for item in items:
             if item.event.kind in UPDATE_KINDS:
                 passthrough.add(item.event_seq)
                 continue
-            meta = self._meta(name, sink, item.event)
-            by_id[item.event.id] = (item, meta, False)
-            candidates.append(self._alert(item.event, meta))
-        held: list[HeldAlert] = []
-        for h in claim.held:
-            meta = NoiseMeta(h.channel, h.rule, h.subject)
-            by_id[h.delivery.event.id] = (h.delivery, meta, True)
-            held.append(HeldAlert(self._alert(h.delivery.event, meta), h.until, h.reason))
-        state = NoiseState(held=tuple(held), mutes=tuple(
-            Mute(brand=n if scope == "brand" else "", source=n if scope == "source" else "")
-            for scope, n in mutes))
-        history = [SentAlert(rule, channel, at, subject) for rule, channel, subject, at in claim.history]
-        decision: NoiseDecision = apply_noise_controls(candidates, history, state, now, self.noise)
+            alert = self._alert(name, sink, item)
+            assert isinstance(alert, Alert)  # the noise controls run for people only
+            candidates.append(alert)
+        state = NoiseState(held=tuple(claim.held), mutes=tuple(mutes))
+        decision: NoiseDecision = apply_noise_controls(candidates, claim.history, state, now, self.noise)
 
-        was_held = {h.delivery.event.id: (h.until, h.reason) for h in claim.held}
+        was_held = {h.alert.id: (h.until, h.reason) for h in claim.held}
         for dropped in decision.dropped:
-            item, meta, _ = by_id[dropped.alert.id]
-            out.suppressed.append((item.event_seq, f"{dropped.reason} ({meta.rule})", meta))
+            out.suppressed.append((dropped.alert, f"{dropped.reason} ({dropped.alert.rule})"))
         for hold in decision.hold:
             if was_held.get(hold.alert.id) == (hold.until, hold.reason):
                 continue  # still waiting as recorded
-            item, meta, _ = by_id[hold.alert.id]
-            out.held.append((item.event_seq, hold.reason, hold.until, meta))
+            out.held.append(hold)
         send_ids = {a.id for a in decision.send}
         to_send = [i for i in items if i.event_seq in passthrough or i.event.id in send_ids]
-        digests = []
-        for digest in decision.digests:
-            members = []
-            for alert in digest.alerts:
-                item, meta, from_hold = by_id[alert.id]
-                # A held alert keeps the reason it was held for; the rest were over the rate.
-                members.append((item, None if from_hold else "rate_limit", meta))
-            digests.append(_Digest(digest.id, digest.reasons, digest.channel, members))
-        return to_send, digests
-
-    @staticmethod
-    def _alert(event: Event, meta: NoiseMeta) -> Alert:
-        return Alert(id=event.id, rule=meta.rule, channel=meta.channel, at=event.created_at, brand=event.brand,
-                     source=event.source, subject=meta.subject)
+        return to_send, list(decision.digests)
 
     async def _send(
         self, name: str, sink: Sink, items: Sequence[Delivery], refs: Mapping[str, str], out: Outcomes,
@@ -370,14 +304,14 @@ class Dispatcher:
                         ref = await sink.send(item.event, previous)
                     except SinkError as err:
                         failed = True
-                        out.failed.append(self._failed(name, item.event_seq, item.attempts + 1, err, err.retry_after))
+                        out.failed.append(self._failed(name, item, item.attempts + 1, err, err.retry_after))
                         return
                     except Exception as err:  # a sink bug must not lose the event
                         logger.exception("%s: unexpected error delivering %s", name, item.event.id)
                         failed = True
-                        out.failed.append(self._failed(name, item.event_seq, item.attempts + 1, err, None))
+                        out.failed.append(self._failed(name, item, item.attempts + 1, err, None))
                         return
-                    landed = (item.event_seq, ref, self._meta(name, sink, item.event))
+                    landed = (self._alert(name, sink, item), ref)
                     await writer.record(Outcomes(delivered=[landed]))
                 out.delivered.append(landed)
                 if ref is not None:
@@ -391,33 +325,30 @@ class Dispatcher:
         return failed
 
     async def _send_digests(
-        self, name: str, sink: Sink,
-        digests: Sequence[_Digest], out: Outcomes, writer: _SentWriter,
+        self, name: str, sink: Sink, digests: Sequence[Digest], out: Outcomes, writer: _SentWriter,
     ) -> bool:
         """One message per digest; a sink without `send_digest` gets the alerts one by one."""
         send_digest = getattr(sink, "send_digest", None)
-        for digest_id, reasons, channel, members in digests:
-            events = [item.event for item, _, _ in members]
+        for digest in digests:
+            events = [alert.event for alert in digest.alerts]
             try:
                 if callable(send_digest):
-                    ref = await send_digest(channel, events, reasons, digest_id)
+                    ref = await send_digest(digest.channel, events, digest.reasons, digest.id)
                 else:
                     ref = None
                     for event in events:
                         await sink.send(event, None)
             except Exception as err:
                 if not isinstance(err, SinkError):
-                    logger.exception("%s: unexpected error delivering digest %s", name, digest_id)
+                    logger.exception("%s: unexpected error delivering digest %s", name, digest.id)
                 retry_after = err.retry_after if isinstance(err, SinkError) else None
-                attempts = max(item.attempts for item, _, _ in members) + 1
-                failure = self._failed(name, members[0][0].event_seq, attempts, err, retry_after)
-                out.failed.extend((item.event_seq, failure[1], failure[2]) for item, _, _ in members)
+                attempts = max(alert.delivery.attempts for alert in digest.alerts) + 1
+                _, message, retry_at = self._failed(name, digest.alerts[0].delivery, attempts, err, retry_after)
+                out.failed.extend((alert.delivery, message, retry_at) for alert in digest.alerts)
                 return True
-            record = DigestRecord(digest_id, channel, reasons, ref, [
-                (item.event_seq, reason, meta) for item, reason, meta in members])
-            await writer.record(Outcomes(digests=[record]))
+            await writer.record(Outcomes(digests=[(digest, ref)]))
             self.stats.digests += 1
-            out.digests.append(record)
+            out.digests.append((digest, ref))
         return False
 
     def _recovered(self, name: str) -> None:
@@ -426,8 +357,8 @@ class Dispatcher:
             logger.info("%s: delivering again", name)
 
     def _failed(
-        self, name: str, seq: int, attempts: int, err: Exception, retry_after: float | None
-    ) -> tuple[int, str, datetime]:
+        self, name: str, item: Delivery, attempts: int, err: Exception, retry_after: float | None
+    ) -> tuple[Delivery, str, datetime]:
         self.stats.failures += 1
         delay = retry_after if retry_after is not None else delay_for_attempt(attempts, self.retry_base, self.retry_max)
         retry_at = self.clock.now() + timedelta(seconds=delay)
@@ -435,7 +366,7 @@ class Dispatcher:
         if name not in self._down:
             logger.warning("%s: delivery failed (%s); the outbox keeps the event, retry in %.1fs", name, message, delay)
             self._down.add(name)
-        return seq, message, retry_at
+        return item, message, retry_at
 
     async def close(self) -> None:
         """Close every sink."""

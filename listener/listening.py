@@ -12,25 +12,23 @@ from __future__ import annotations
 import fnmatch
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
-from alerts.base import Event, EventKind
 from config.schema import ListeningSettings
 from connectors.matching import same_account
 from listener.clock import Clock
-from listener.domain import require_utc
-from listener.sla.noise import Spike, SpikeSettings, negative_share_spike, volume_spike
+from listener.events import Event, EventKind, Explanation, HitFacts
+from listener.noise.rules import cooldown_for
+from listener.noise.spikes import HOUR, HourlyCount, Spike, find_spikes, judged_hour, spike_event
 from listener.sla.policy import Policy
-from listener.store import HourlyCount, ListenedMention, ListeningOutcome, RuleAlert, SinkRouter, Store, SyncStore
+from listener.store import ListenedMention, ListeningOutcome, SinkRouter, Store, SyncStore
 from listener.text import keyword_pattern  # the same whole-word rule as clock priority
 
 logger = logging.getLogger(__name__)
 
-HOUR = timedelta(hours=1)
 CRISIS: Final = "crisis"
 VIP: Final = "vip"
 
@@ -94,7 +92,7 @@ class Hit:
     rule: Literal["crisis", "vip"]
     subject: str
     reason: str
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: HitFacts = field(default_factory=HitFacts)
 
 
 def crisis_hit(watches: Sequence[Watch], brand: str, source: str, text: str) -> Hit | None:
@@ -109,7 +107,7 @@ def crisis_hit(watches: Sequence[Watch], brand: str, source: str, text: str) -> 
                 CRISIS,
                 f"{brand}/{word.casefold()}",
                 f'crisis keyword "{word}" ({watch.origin})',
-                {"keyword": word, "origin": watch.origin},
+                HitFacts(keyword=word, origin=watch.origin),
             )
     return None
 
@@ -122,7 +120,7 @@ def author_hit(
     covering = [w for w in watches if w.covers(brand, source)]
     for watch in covering:
         if author and any(same_account(author, handle) for handle in watch.authors):
-            return Hit(VIP, subject, f"VIP author {author} ({watch.origin})", {"vip": True, "origin": watch.origin})
+            return Hit(VIP, subject, f"VIP author {author} ({watch.origin})", HitFacts(vip=True, origin=watch.origin))
     thresholds = [(w.min_followers, w.origin) for w in covering if w.min_followers is not None]
     if followers is None or not thresholds:
         return None
@@ -130,110 +128,10 @@ def author_hit(
     if followers < threshold:
         return None
     reason = f"high reach: {followers:,} followers >= {threshold:,} ({origin})"
-    return Hit(VIP, subject, reason, {"followers": followers, "min_followers": threshold, "origin": origin})
+    return Hit(VIP, subject, reason, HitFacts(followers=followers, min_followers=threshold, origin=origin))
 
 
-# -- spikes -----------------------------------------------------------------------------
-
-
-def judged_hour(now: datetime, settle: timedelta) -> datetime:
-    """The start of the latest hour that is over and settled: [h, h + 1h) with h + 1h + settle <= now.
-
-    The running hour is never judged: a part of an hour compared with whole hours would
-    always look quiet (and scaling it up would make a few early mentions look like a spike).
-    """
-    ready = require_utc(now, "now") - settle
-    return ready.replace(minute=0, second=0, microsecond=0) - HOUR
-
-
-def find_spikes(
-    counts: Sequence[HourlyCount],
-    hour: datetime,
-    settings: SpikeSettings,
-    first_hours: Mapping[tuple[str, str], datetime] | None = None,
-) -> list[Spike]:
-    """Volume and negative-share spikes of `hour` per brand and source, against the hours before it.
-
-    The baseline is `baseline_days * 24` hours, shortened to the series' first hour with data
-    (`first_hours`, else the first hour in `counts`) so a new source warms up instead of
-    being compared with hours before it existed. Missing hours count as zero.
-    """
-    span = settings.baseline_days * 24
-    window_start = hour - span * HOUR
-    series: dict[tuple[str, str], dict[datetime, HourlyCount]] = defaultdict(dict)
-    for count in counts:
-        if window_start <= count.hour <= hour:
-            series[(count.brand, count.source)][count.hour] = count
-    options = {"k": settings.k, "min_count": settings.min_count, "min_baseline_hours": settings.min_baseline_hours}
-    spikes = []
-    for (brand, source), hours in sorted(series.items()):
-        current = hours.get(hour)
-        if current is None or current.mentions < settings.min_count:
-            continue  # neither rule can fire below min_count: skip building the baseline
-        first = (first_hours or {}).get((brand, source)) or min(hours)
-        start = max(window_start, first.replace(minute=0, second=0, microsecond=0))
-        length = max(0, round((hour - start) / HOUR))
-        # Dense hourly buckets, oldest first; hours without a row stay zero.
-        totals, scored, negative = [0] * length, [0] * length, [0] * length
-        for at, count in hours.items():
-            index = round((at - start) / HOUR)
-            if 0 <= index < length:
-                totals[index], scored[index], negative[index] = count.mentions, count.scored, count.negative
-        volume = volume_spike(totals, current.mentions, **options)  # type: ignore[arg-type]
-        if volume.spike:
-            spikes.append(Spike(brand, source, volume))
-        if settings.negative_share:
-            share = negative_share_spike(
-                scored, negative, current.scored, current.negative, **options  # type: ignore[arg-type]
-            )
-            if share.spike:
-                spikes.append(Spike(brand, source, share))
-    return spikes
-
-
-def spike_event(spike: Spike, hour: datetime, k: float, now: datetime) -> Event:
-    """The outbox event of a spike; its id is stable for the rule, brand/source and hour."""
-    check = spike.check
-    span = f"{hour:%Y-%m-%d %H:00}-{hour + HOUR:%H:00} UTC"
-    if check.metric == "volume":
-        state = "volume spike"
-        text = (
-            f"{check.count} mentions on {spike.source} in {span}: above the threshold {check.threshold:.3g} "
-            f"= mean {check.mean:.3g} + {k:g} x sigma {check.sigma:.3g} over the last {check.baseline_hours} h"
-        )
-    else:
-        state = "negative-share spike"
-        text = (
-            f"{check.value:.0%} negative of {check.count} scored mentions on {spike.source} in {span}: above the "
-            f"threshold {check.threshold:.1%} = baseline {check.mean:.1%} + {k:g} x sigma {check.sigma:.1%} "
-            f"over the last {check.baseline_hours} h"
-        )
-    event_id = f"{spike.rule}:{spike.subject}:{hour:%Y-%m-%dT%H}"
-    return Event(
-        id=event_id,
-        kind=EventKind.SPIKE,
-        brand=spike.brand,
-        thread=event_id,
-        created_at=now,
-        source=spike.source,
-        text=text,
-        state=state,
-        detail=check.explain(),
-        extra={
-            "rule": spike.rule,
-            "subject": spike.subject,
-            "hour": hour.isoformat(),
-            "metric": check.metric,
-            "value": check.value,
-            "count": check.count,
-            "mean": check.mean,
-            "sigma": check.sigma,
-            "k": k,
-            "threshold": check.threshold,
-            "baseline_hours": check.baseline_hours,
-            "why": check.explain(),
-        },
-    )
+# -- crisis and VIP events --------------------------------------------------------------
 
 
 def mention_event(mention: ListenedMention, brand: str, hit: Hit, now: datetime) -> Event:
@@ -256,11 +154,13 @@ def mention_event(mention: ListenedMention, brand: str, hit: Hit, now: datetime)
         mention_at=mention.created_at,
         state=hit.reason,
         detail=hit.reason,
-        extra={"rule": hit.rule, "subject": hit.subject, "why": hit.reason, **hit.facts},
+        rule=hit.rule,
+        subject=hit.subject,
+        explanation=Explanation(why=hit.reason, hit=hit.facts),
     )
 
 
-def mention_alerts(mention: ListenedMention, watches: Sequence[Watch], now: datetime) -> list[RuleAlert]:
+def mention_alerts(mention: ListenedMention, watches: Sequence[Watch], now: datetime) -> list[Event]:
     """At most one crisis and one VIP alert for a mention (for its first own brand that matches)."""
     alerts = []
     for rule in (CRISIS, VIP):
@@ -270,20 +170,9 @@ def mention_alerts(mention: ListenedMention, watches: Sequence[Watch], now: date
             else:
                 hit = author_hit(watches, brand, mention.source, mention.author, mention.followers)
             if hit is not None:
-                event = mention_event(mention, brand, hit, now)
-                alerts.append(RuleAlert(hit.rule, hit.subject, mention.created_at, event))
+                alerts.append(mention_event(mention, brand, hit, now))
                 break
     return alerts
-
-
-def cooldown_for(rule: str, cooldowns: Mapping[str, timedelta]) -> timedelta:
-    """The cooldown of `rule`: an exact key wins, then the first matching glob, else none."""
-    if rule in cooldowns:
-        return cooldowns[rule]
-    for pattern, value in cooldowns.items():
-        if fnmatch.fnmatchcase(rule, pattern):
-            return value
-    return timedelta(0)
 
 
 # -- the job ----------------------------------------------------------------------------
@@ -360,10 +249,7 @@ class ListeningJob:
                 first = await self.store.call(SyncStore.series_first_hour, *key)
                 first_hours[key] = first or earliest[key]
         run.spikes = find_spikes(counts, run.hour, spikes_cfg, first_hours)
-        alerts = [
-            RuleAlert(spike.rule, spike.subject, run.hour, spike_event(spike, run.hour, spikes_cfg.k, now))
-            for spike in run.spikes
-        ]
+        alerts = [spike_event(spike, run.hour, spikes_cfg.k, now) for spike in run.spikes]
         if alerts:
             self._count(run, await self.store.call(SyncStore.fire_listening_alerts, alerts, self.cooldown, self.router))
 

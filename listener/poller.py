@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from alerts.base import Event, EventKind
 from connectors.base import Connector, ConnectorConfig
 from listener.backoff import Backoff
 from listener.clock import Clock
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
+from listener.events import Event, EventKind
 from listener.redact import redact
 from listener.store import SinkRouter, Store, SyncStore
 from listener.timefmt import human_duration, iso, parse_iso

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from pydantic import Field
+
 from alerts.base import Event, EventKind
 from config.types import Duration
 from connectors.base import ConnectorConfig
@@ -56,7 +58,7 @@ class ScriptedConfig(ConnectorConfig):
     """Connector settings with no start-up jitter, so tests know when the first poll runs."""
 
     type: str = "scripted"
-    jitter: Duration = "0s"
+    jitter: Duration = Field(default="0s", validate_default=True)
 
 
 class ScriptedConnector:
@@ -103,7 +105,7 @@ class RecordingSink:
 
     def accepts(self, event: Event) -> bool:
         """Whether the kind is wanted; like Slack, a reply only matters after an alert."""
-        if event.kind is EventKind.REPLIED and not event.extra.get("alerted"):
+        if event.kind is EventKind.REPLIED and not (event.policy is not None and event.alerted):
             return False
         return event.kind in self.kinds
 

@@ -11,7 +11,7 @@ from alerts.base import Event, EventKind
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
 from listener.errors import SinkError
-from listener.store import NoiseMeta, Outcomes, Store, SyncStore
+from listener.store import Outcomes, Store, SyncStore
 from tests.doubles import RecordingSink
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -62,7 +62,8 @@ class CountingStore(Store):
 
 
 async def test_threads_go_side_by_side_each_in_order_with_the_previous_ref(tmp_path: Path) -> None:
-    store = await CountingStore(tmp_path / "d.db").open()
+    store = CountingStore(tmp_path / "d.db")
+    await store.open()
     sink, mqtt = SlowSink(), RecordingSink("mqtt")
     dispatcher = Dispatcher(store, {"slack": sink, "mqtt": mqtt}, FakeClock(START), batch=100, concurrency=4)
     for event in events(40):
@@ -226,7 +227,7 @@ def test_thread_refs_are_looked_up_from_the_threads_not_the_whole_history(tmp_pa
             store.enqueue(event, lambda _e: ["slack"])
         outcomes = Outcomes()
         for d in store.pending_deliveries("slack", START, 1000):
-            outcomes.delivered.append((d.event_seq, f"ref:{d.event.id}", NoiseMeta()))
+            outcomes.delivered.append((d, f"ref:{d.event.id}"))
         store.record_outcomes("slack", outcomes, START)
         store.db.conn.execute("ANALYZE")  # statistics must not tempt the planner into the history scan
         statements: list[str] = []

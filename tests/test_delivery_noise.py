@@ -10,7 +10,8 @@ from typing import Any
 from alerts.base import Event, EventKind
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
-from listener.sla.noise import NoiseSettings
+from listener.events import Policy
+from listener.noise import NoiseSettings
 from listener.store import Store, SyncStore
 from tests.doubles import RecordingSink
 
@@ -101,7 +102,7 @@ async def test_updates_of_a_sent_message_are_never_rate_limited(tmp_path: Path) 
     await store.call(SyncStore.enqueue, event(1, START), dispatcher.route)
     await dispatcher.dispatch_once()
     clock.advance(timedelta(seconds=5))
-    replied = event(1, clock.now(), EventKind.REPLIED, extra={"alerted": True})
+    replied = event(1, clock.now(), EventKind.REPLIED, policy=Policy(), alerted=True)
     await store.call(SyncStore.enqueue, replied, dispatcher.route)
     await dispatcher.dispatch_once()
     # The reply updates the breach's message (its ref), although the channel's one slot is used.
@@ -170,9 +171,9 @@ async def test_quiet_hours_hold_alerts_across_a_restart_then_send_one_digest(tmp
     rows = states(db)
     assert rows["c1:breach"] == ("digested", "quiet_hours") and rows["c2:warn"] == ("digested", "quiet_hours")
 
-    store = SyncStore(db)
-    stats = {r["rule"]: r["suppressed"] for r in store.alert_stats()}
-    store.close()
+    sync = SyncStore(db)
+    stats = {r["rule"]: r["suppressed"] for r in sync.alert_stats()}
+    sync.close()
     assert stats == {"breach": 1, "escalate": 0, "warn": 1}  # held-then-digested alerts are counted
 
 

@@ -18,6 +18,7 @@ from config.loader import parse_config
 from config.schema import SlackSettings
 from listener.clock import FakeClock
 from listener.errors import ConfigError
+from listener.events import Escalation, Policy
 from tests.alerts.fake_slack import CHANNEL_ID, TOKEN, WEBHOOK_PATH, FakeSlack
 
 NOW = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
@@ -30,7 +31,9 @@ ROUTES: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-async def slack(aiohttp_server: Callable[..., Any]) -> AsyncIterator[tuple[FakeSlack, TestServer, list[dict[str, Any]]]]:
+async def slack(
+    aiohttp_server: Callable[..., Any],
+) -> AsyncIterator[tuple[FakeSlack, TestServer, list[dict[str, Any]]]]:
     """The fake Slack, plus a second incoming webhook (for a route) that records its posts."""
     fake = FakeSlack()
     beta_posts: list[dict[str, Any]] = []
@@ -46,13 +49,13 @@ async def slack(aiohttp_server: Callable[..., Any]) -> AsyncIterator[tuple[FakeS
 
 
 def make(kind: EventKind = EventKind.BREACH, n: int = 1, **overrides: Any) -> Event:
-    """A complaint alert; `policy` goes to extra like the store puts it."""
+    """A complaint alert; `policy` names its policy like the store puts it."""
     policy = overrides.pop("policy", "default")
     values: dict[str, Any] = {
         "id": f"m{n}:{kind.value}", "kind": kind, "brand": "acme", "thread": f"m{n}", "created_at": NOW,
         "source": "mastodon", "mention_key": f"m{n}", "author": "@dana", "text": "router down again <!here>",
         "mention_at": NOW - timedelta(minutes=61), "deadline": NOW - timedelta(minutes=1),
-        "extra": {"policy": policy, "explain": "policy x", "alerted": True},
+        "policy": Policy(name=policy, explain="policy x"), "alerted": True,
     }
     values.update(overrides)
     return Event(**values)
@@ -87,8 +90,8 @@ async def test_escalation_without_a_message_goes_to_the_routed_channel_and_its_l
     fake, server, _ = slack
     settings = SlackSettings(bot_token=TOKEN, channel="#alerts", base_url=str(server.make_url("/api/")),
                              routes=ROUTES)
-    escalate = make(EventKind.ESCALATE, policy="vip", extra={"policy": "vip", "level": "lead", "to": ["#leads"]})
-    home = make(EventKind.ESCALATE, n=2, policy="vip", extra={"policy": "vip", "level": "lead", "to": ["S0LEADS"]})
+    escalate = make(EventKind.ESCALATE, policy="vip", escalation=Escalation(level="lead", to=("#leads",)))
+    home = make(EventKind.ESCALATE, n=2, policy="vip", escalation=Escalation(level="lead", to=("S0LEADS",)))
     async with aiohttp.ClientSession() as session:
         sink = SlackSink(settings, session, clock=FakeClock(NOW))
         await sink.send(escalate, None)  # a channel on the ladder step wins over the route

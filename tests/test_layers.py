@@ -47,22 +47,27 @@ LAYER_OF_MODULE = {
 ALLOWED: dict[str, frozenset[str]] = {
     "kernel": frozenset({"kernel"}),
     "sla": frozenset({"kernel", "sla"}),  # the pure response-time core
+    # Noise controls and spike detection (what reaches people): pure, on the kernel's Event; quiet hours are
+    # business calendars, so it may use the SLA core.
+    "noise": frozenset({"kernel", "sla", "noise"}),
     "connectors": frozenset({"kernel", "connectors"}),
     "alerts": frozenset({"kernel", "config", "alerts"}),
     "models": frozenset({"kernel", "config", "models"}),
-    # config/ assembles the schemas the components own (connector configs via the registry, SLA policies).
-    "config": frozenset({"kernel", "config", "sla", "connectors"}),
+    # config/ assembles the schemas the components own (connector configs via the registry, SLA policies,
+    # noise controls and spikes).
+    "config": frozenset({"kernel", "config", "sla", "noise", "connectors"}),
     # The store persists; it knows no plugin package (connectors, alerts, models beyond the kernel's models.base).
-    # Migration m002 creates the analyst views from their SQL text.
-    "store": frozenset({"kernel", "sla", "store", "listener.analytics.schema_sql"}),
+    # Migration m002 creates the analyst views from their SQL text. It keeps the noise controls' records
+    # (held alerts, what was sent, mutes) in their own types.
+    "store": frozenset({"kernel", "sla", "noise", "store", "listener.analytics.schema_sql"}),
     # The read side: plain read-only SQL over the analyst views; only the schema check comes from the store.
     "analytics": frozenset({"kernel", "analytics", "listener.migrations"}),
     # The REST API and dashboard: reports from analytics, queue actions through the same ClockActions as Slack.
     "api": frozenset({"kernel", "config", "analytics", "api", "listener.interact"}),
     # The daemon and its pipeline: everything below the CLI.
-    "core": frozenset({"kernel", "sla", "store", "core", "config", "connectors", "models", "alerts",
+    "core": frozenset({"kernel", "sla", "noise", "store", "core", "config", "connectors", "models", "alerts",
                        "analytics", "api"}),
-    "cli": frozenset({"kernel", "sla", "store", "core", "config", "connectors", "models", "alerts",
+    "cli": frozenset({"kernel", "sla", "noise", "store", "core", "config", "connectors", "models", "alerts",
                       "analytics", "api", "cli"}),
 }
 
@@ -164,7 +169,7 @@ def layer(module: str) -> str:
         return LAYER_OF_MODULE[module]
     if module == "listener.__main__":
         return "cli"
-    for sub in ("cli", "sla", "store", "analytics", "api"):
+    for sub in ("cli", "sla", "noise", "store", "analytics", "api"):
         if module == f"listener.{sub}" or module.startswith(f"listener.{sub}."):
             return sub
     top = module.split(".")[0]
@@ -256,6 +261,9 @@ def test_the_rules_catch_the_edges_this_test_exists_for() -> None:
     assert "sla" not in ALLOWED["kernel"] and "alerts" not in ALLOWED["store"]
     assert layer("listener.pool") == "core" and layer("config.schema") == "config"
     assert "connectors" not in ALLOWED["store"] and "core" not in ALLOWED["config"]
+    # Noise controls and spikes are not SLA: their own layer, which the SLA core never imports.
+    assert layer("listener.noise.controls") == "noise" and "noise" not in ALLOWED["sla"]
+    assert "store" not in ALLOWED["noise"] and "alerts" not in ALLOWED["noise"]
     # The store knows nothing above it; the read side never needs the daemon, the store or a plugin.
     assert "core" not in ALLOWED["store"] and layer("listener.migrations") == "store"
     assert layer("listener.analytics.trends") == "analytics" and layer("listener.api.server") == "api"

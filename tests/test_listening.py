@@ -15,19 +15,10 @@ from config.schema import ListeningSettings
 from listener.clock import FakeClock
 from listener.daemon import Daemon
 from listener.domain import Mention, Page, Sentiment
-from listener.listening import (
-    ListeningJob,
-    Watch,
-    author_hit,
-    build_watches,
-    cooldown_for,
-    crisis_hit,
-    find_spikes,
-    judged_hour,
-)
-from listener.sla.noise import SpikeSettings
+from listener.listening import ListeningJob, Watch, author_hit, build_watches, crisis_hit
+from listener.noise import HourlyCount, SpikeSettings, cooldown_for, find_spikes, judged_hour
 from listener.sla.policy import Policy
-from listener.store import HourlyCount, Store, SyncStore
+from listener.store import Store, SyncStore
 from models.base import Classification
 from tests.doubles import KeywordClassifier, RecordingSink, ScriptedConnector
 
@@ -198,8 +189,9 @@ async def test_volume_spike_fires_once_with_its_numbers_and_survives_a_restart(d
     (event,) = run.sent
     assert event.kind is EventKind.SPIKE and event.id == "spike.volume:acme/social:2026-03-04T00"
     assert event.brand == "acme" and event.source == "social" and event.state == "volume spike"
-    assert event.extra["count"] == 30 and event.extra["mean"] == pytest.approx(3.0)
-    assert event.extra["threshold"] == pytest.approx(3 + 3 * 3**0.5)  # sigma floored at sqrt(mean)
+    spike = event.explanation.spike
+    assert spike is not None and spike.count == 30 and spike.mean == pytest.approx(3.0)
+    assert spike.threshold == pytest.approx(3 + 3 * 3**0.5)  # sigma floored at sqrt(mean)
     assert event.text.startswith("30 mentions on social in 2026-03-04 00:00-01:00 UTC: above the threshold 8.2")
     assert "volume 30 vs mean 3" in event.detail
     assert again.sent == [] and again.duplicates == 1
@@ -246,7 +238,8 @@ async def test_negative_share_spike_against_the_pooled_baseline(db: Path) -> Non
         await store.close()
     (event,) = run.sent  # 12 mentions is no volume spike over a baseline of 10 an hour
     assert event.id == "spike.negative_share:acme/social:2026-03-04T00"
-    assert event.extra["value"] == pytest.approx(0.75) and event.extra["mean"] == pytest.approx(0.1)
+    spike = event.explanation.spike
+    assert spike is not None and spike.value == pytest.approx(0.75) and spike.mean == pytest.approx(0.1)
     assert event.text.startswith("75% negative of 12 scored mentions on social")
 
 
@@ -277,7 +270,7 @@ async def test_spike_cooldown_is_kept_in_the_store_and_counted(db: Path) -> None
     assert again.held_back == 0 and again.duplicates == 1  # a held-back alert is held back once
     (event,) = later.sent
     assert event.id == "spike.volume:acme/social:2026-03-04T03"
-    assert event.extra["held_back"] == 1 and "1 more held back by the cooldown" in event.state
+    assert event.explanation.held_back == 1 and "1 more held back by the cooldown" in event.state
 
 
 async def test_competitors_never_raise_alerts(db: Path) -> None:
@@ -323,7 +316,8 @@ async def test_crisis_keyword_fires_once_per_mention_with_the_word(db: Path) -> 
     (event,) = first.sent
     assert event.id == f"crisis:{hit}" and event.kind is EventKind.CRISIS and event.mention_key == hit
     assert event.state == 'crisis keyword "RECALL" ([alerts.listening])'
-    assert event.extra["keyword"] == "RECALL" and event.extra["subject"] == "acme/recall"
+    assert event.explanation.hit is not None and event.explanation.hit.keyword == "RECALL"
+    assert event.subject == "acme/recall"
     assert event.text.startswith("acme RECALL of the kettle") and event.mention_at is not None
     assert second.sent == [] and second.mentions_scanned == 0  # the cursor moved past them
     assert [e.id for e in third.sent] == ["crisis:social:x1"]  # unclassified mentions count too
@@ -345,7 +339,7 @@ async def test_crisis_cooldown_per_brand_and_keyword(db: Path) -> None:
     finally:
         await store.close()
     assert [e.mention_key for e in run.sent] == [a[0], c[0], d[0]]
-    assert run.held_back == 1 and run.sent[2].extra["held_back"] == 1
+    assert run.held_back == 1 and run.sent[2].explanation.held_back == 1
     assert b[0] not in [e.mention_key for e in run.sent]
 
 
@@ -366,7 +360,7 @@ async def test_vip_and_high_reach_authors(db: Path) -> None:
     assert [(e.id, e.kind) for e in run.sent] == [(f"vip:{ceo}", EventKind.VIP), (f"vip:{big}", EventKind.VIP)]
     assert run.sent[0].state == "VIP author @CEO (vip_authors for 'social')"
     assert run.sent[1].state == "high reach: 25,000 followers >= 10,000 ([alerts.listening])"
-    assert run.sent[1].extra["followers"] == 25_000
+    assert run.sent[1].explanation.hit is not None and run.sent[1].explanation.hit.followers == 25_000
 
 
 async def test_policy_keywords_raise_alerts_only_within_the_policy(db: Path) -> None:
@@ -418,7 +412,7 @@ def test_cursor_follows_its_row_and_starts_afresh_when_the_row_is_gone(db: Path)
 # -- in the daemon -------------------------------------------------------------------------
 
 
-async def test_the_daemon_runs_the_job_and_delivers_its_alerts(make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_the_daemon_runs_the_job_and_delivers_its_alerts(make_settings) -> None:
     config = make_settings({"alerts": {"listening": {"interval": "1s", "crisis_keywords": ["recall"]}}})
     now = datetime.now(UTC)
     page = Page([Mention(source="social", external_id="r1", text="acme recall announced", author="@a",

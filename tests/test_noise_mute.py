@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from alerts.base import EventKind
 from listener.cli import COMMANDS, load_command
 from listener.cli.sla import mute_command, unmute_command
 from listener.clock import FakeClock
+from listener.dispatch import mute_reason
 from listener.domain import Page
+from listener.events import Event
+from listener.noise import Mute
 from listener.store import SyncStore
 from tests.doubles import KeywordClassifier, RecordingSink
 from tests.test_policy_clocks import Harness, mention
@@ -20,12 +24,12 @@ from tests.test_policy_clocks import Harness, mention
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
-def _settings(make_settings):  # type: ignore[no-untyped-def]
+def _settings(make_settings):
     return make_settings({"brands": {"acme": {"keywords": ["acme"]}},
                           "sla": {"target": "10m", "warn_after": "10m"}})
 
 
-def _deliveries(settings) -> list[tuple[str, str, str, str | None]]:  # type: ignore[no-untyped-def]
+def _deliveries(settings) -> list[tuple[str, str, str, str | None]]:
     store = SyncStore(settings.listener.database)
     rows = store.db.execute(
         "SELECT e.id, d.sink, d.state, d.suppressed FROM deliveries d JOIN events e ON e.seq = d.event_seq "
@@ -74,8 +78,8 @@ async def test_muted_brand_is_suppressed_for_humans_but_not_for_mqtt(make_settin
 def test_mute_store_round_trip(tmp_path: Path) -> None:
     store = SyncStore(tmp_path / "m.db")
     store.add_mute("source", "reddit", START + timedelta(hours=1), "me", START)
-    assert store.active_mutes(START) == {("source", "reddit"): START + timedelta(hours=1)}
-    assert store.active_mutes(START + timedelta(hours=1)) == {}  # expired at its deadline
+    assert store.active_mutes(START) == [Mute(source="reddit", until=START + timedelta(hours=1))]
+    assert store.active_mutes(START + timedelta(hours=1)) == []  # expired at its deadline
     assert store.remove_mute("source", "reddit") is True
     assert store.remove_mute("source", "reddit") is False
     with pytest.raises(ValueError):
@@ -100,7 +104,7 @@ def test_mute_and_unmute_commands(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "brand acme muted until 2026-03-02 12:00 UTC" in result.output
     store = SyncStore(tmp_path / "cli.db")
-    assert store.active_mutes(START) == {("brand", "acme"): START + timedelta(hours=2)}
+    assert store.active_mutes(START) == [Mute(brand="acme", until=START + timedelta(hours=2))]
     store.close()
     result = runner.invoke(unmute_command, ["--config", str(config), "--brand", "acme"])
     assert result.exit_code == 0 and "unmuted" in result.output
@@ -133,3 +137,16 @@ async def test_standing_mute_from_config(make_settings) -> None:
     assert h.sink.kinds_sent == []
     rows = _deliveries(settings)
     assert rows == [("social:1:breach", "rec", "suppressed", "muted source social until unmuted in the config")]
+
+
+def test_mute_reason_names_a_source_first_and_a_timed_mute_before_a_standing_one() -> None:
+    """The suppression reason `listener alerts stats` shows: one Mute record for config and timed mutes."""
+    breach = Event(id="c:breach", kind=EventKind.BREACH, brand="acme", thread="c", created_at=START, source="reddit")
+    timed = Mute(brand="acme", until=START + timedelta(hours=1))
+    standing = [Mute(source="reddit"), Mute(brand="acme")]
+    assert mute_reason(breach, [timed, *standing], START) == "muted source reddit until unmuted in the config"
+    assert mute_reason(breach, [timed, Mute(brand="acme")], START) == (
+        "muted brand acme until 2026-03-02 11:00:00+00:00")
+    assert mute_reason(breach, [timed], START + timedelta(hours=1)) is None  # expired at its deadline
+    mention_event = dataclasses.replace(breach, kind=EventKind.MENTION)
+    assert mute_reason(mention_event, standing, START) is None  # machines get every mention

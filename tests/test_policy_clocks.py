@@ -27,7 +27,7 @@ def mention(at: datetime, ext: str, text: str, author: str = "@ann", **kw: Any) 
 class Harness:
     """Burst-mode runs over one scripted source, on a fake clock, with a recording sink."""
 
-    def __init__(self, settings, clock) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, settings, clock) -> None:
         self.settings, self.clock = settings, clock
         self.source = ScriptedConnector("social")
         self.sink = RecordingSink(kinds=None)
@@ -63,7 +63,8 @@ async def test_business_hours_move_the_deadline_over_the_weekend(make_settings, 
     assert h.ids == ["social:1:breach"]  # warning (Mon 09:15) and breach both due: one alert
     breach = h.sink.events[-1][0]
     assert breach.deadline == datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
-    explain = breach.extra["explain"]
+    assert breach.policy is not None
+    explain = breach.policy.explain
     assert "60m business time under policy 'weekdays'" in explain and "Mon 09:30" in explain
     store = h.store()
     (c,) = store.complaints()
@@ -117,7 +118,8 @@ async def test_escalation_ladder_and_acknowledgement(make_settings, clock) -> No
         await h.at(start + timedelta(minutes=minutes)).run()
     assert h.ids == ["social:1:warn", "social:1:breach", "social:1:escalate:lead"]
     escalation = h.sink.events[-1][0]
-    assert escalation.kind.value == "escalate" and escalation.extra["to"] == ["#leads"]
+    assert escalation.kind.value == "escalate" and escalation.escalation is not None
+    assert escalation.escalation.to == ("#leads",)
 
     store = h.store()
     now = start + timedelta(minutes=130)

@@ -1,4 +1,7 @@
-"""Pure core of the response-time engine: business calendars, policies, the escalation ladder, noise controls."""
+"""Pure core of the response-time engine: business calendars, policies, the escalation ladder.
+
+Noise controls and spike detection are not SLA: they live in `listener.noise`.
+"""
 
 from listener.sla.calendar import (
     BusinessCalendar,
@@ -10,28 +13,6 @@ from listener.sla.calendar import (
     parse_hours,
 )
 from listener.sla.ladder import ClockState, LadderDecision, ScheduledEscalation, Step, StepKind, evaluate
-from listener.sla.noise import (
-    Alert,
-    Digest,
-    Dropped,
-    HeldAlert,
-    HourlySeries,
-    Mute,
-    NoiseDecision,
-    NoiseSettings,
-    NoiseState,
-    QuietHours,
-    SentAlert,
-    Snooze,
-    Spike,
-    SpikeCheck,
-    SpikeSettings,
-    apply_noise_controls,
-    detect_spikes,
-    hourly_buckets,
-    negative_share_spike,
-    volume_spike,
-)
 from listener.sla.policy import (
     CalendarSettings,
     Deadline,
@@ -49,7 +30,6 @@ from listener.sla.policy import (
 )
 
 __all__ = [
-    "Alert",
     "BusinessCalendar",
     "CalendarError",
     "CalendarSettings",
@@ -57,42 +37,23 @@ __all__ = [
     "ClosedPeriod",
     "ClosedPeriodResponse",
     "Deadline",
-    "Digest",
-    "Dropped",
     "EscalationLevel",
-    "HeldAlert",
     "HolidaySettings",
-    "HourlySeries",
     "LadderDecision",
     "MentionFacts",
-    "Mute",
-    "NoiseDecision",
-    "NoiseSettings",
-    "NoiseState",
     "Policy",
-    "QuietHours",
     "ResponseTime",
     "ScheduledEscalation",
-    "SentAlert",
     "Shift",
-    "Snooze",
-    "Spike",
-    "SpikeCheck",
-    "SpikeSettings",
     "Step",
     "StepKind",
-    "apply_noise_controls",
     "build_calendar",
     "build_calendars",
     "calendar_for",
     "check_references",
     "compute_deadline",
     "default_policy",
-    "detect_spikes",
     "evaluate",
-    "hourly_buckets",
     "match_policy",
-    "negative_share_spike",
     "parse_hours",
-    "volume_spike",
 ]

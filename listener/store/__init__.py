@@ -15,20 +15,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
+from listener.events import Delivery
 from listener.store.cases import CORRECTION_DISMISSALS_SQL, read_case_messages
 from listener.store.db import CaseEngine, Executes, SinkRouter, iso, parse_iso
 from listener.store.mentions import edited_at
-from listener.store.outbox import Claim, Delivery, DigestRecord, HeldDelivery, NoiseMeta, Outcomes
+from listener.store.outbox import Claim, Outcomes
 from listener.store.reports import Complaint, ReportStore
 from listener.store.rollups import (
     HOURLY_BRAND_COUNTS_SQL,
     LISTENED_MENTIONS_SQL,
     SERIES_FIRST_HOUR_SQL,
     SERIES_FIRST_HOURS_SQL,
-    HourlyCount,
     ListenedMention,
     ListeningOutcome,
-    RuleAlert,
     hour_key,
     listened_mention,
     parse_hour,
@@ -39,8 +38,8 @@ from listener.store.rollups import (
 
 __all__ = [
     "CORRECTION_DISMISSALS_SQL", "HOURLY_BRAND_COUNTS_SQL", "LISTENED_MENTIONS_SQL", "SERIES_FIRST_HOURS_SQL",
-    "SERIES_FIRST_HOUR_SQL", "CaseEngine", "Claim", "Complaint", "Delivery", "DigestRecord", "Executes",
-    "HeldDelivery", "HourlyCount", "ListenedMention", "ListeningOutcome", "NoiseMeta", "Outcomes", "RuleAlert",
+    "SERIES_FIRST_HOUR_SQL", "CaseEngine", "Claim", "Complaint", "Delivery", "Executes",
+    "ListenedMention", "ListeningOutcome", "Outcomes",
     "SinkRouter", "Store", "SyncStore", "edited_at", "hour_key", "iso", "listened_mention", "parse_hour",
     "parse_iso", "read_case_messages", "read_hourly_brand_counts", "read_series_first_hour",
     "read_series_first_hours",

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from listener.events import ClockView, Event, EventKind, answer_event_id, clock_event, step_event
+from listener.events import ClockView, Event, EventKind, Explanation, answer_event_id, clock_event, step_event
 from listener.sla.casefile import (
     CaseHistory,
     ClockState,
@@ -28,6 +28,9 @@ class ClockStore(MentionStore):
 
     # Defined by the case part of the store (listener/store/cases.py).
     def _history(self, case: str) -> CaseHistory:
+        raise NotImplementedError
+
+    def _has_clock(self, case: str) -> bool:
         raise NotImplementedError
 
     def _settle(self, case: str, now: datetime, router: SinkRouter | None) -> tuple[Decision, bool]:
@@ -115,14 +118,14 @@ class ClockStore(MentionStore):
                 self._clock_view(case), EventKind.ACTION, now,
                 f"{clock_key(case, clock.round)}:not_complaint:{action.request_key if action else 'label'}",
                 state=f"not a complaint (per {clock.closed_by})", detail=clock.closed_by or "",
-                extra={"closed": True}), router)
+                closed=True), router)
             return
         business = self.db.execute("SELECT business_seconds FROM complaints WHERE mention_key = ?",
                                    [case]).fetchone()
         self._enqueue(clock_event(
             self._clock_view(case), EventKind.REPLIED, now, answer_event_id(case, clock.round, clock.state),
             response_seconds=clock.response_seconds, state=clock.state, detail=clock.closed_by or "",
-            extra={"business_seconds": business[0] if business else None}), router)
+            explanation=Explanation(business_seconds=business[0] if business else None)), router)
 
     def _clock_view(self, key: str) -> ClockView:
         """What an event about the clock shows: the case and the message its current round answers."""

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from listener.domain import require_utc
-from listener.events import Event, EventKind
+from listener.events import Delivery, Event
+from listener.noise.controls import Alert, Digest, HeldAlert, Mute, SentAlert
 from listener.store.db import SinkRouter, StoreBase, iso, parse_iso
 from listener.text import clean_text
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One pending (event, sink) pair from the outbox."""
-
-    event_seq: int
-    sink: str
-    attempts: int
-    event: Event
-
-
-@dataclass(frozen=True, slots=True)
-class HeldDelivery:
-    """A delivery that noise controls hold back until `until` (quiet hours or the rate limit)."""
-
-    delivery: Delivery
-    until: datetime
-    reason: str
-    channel: str
-    rule: str
-    subject: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,58 +20,41 @@ class Claim:
 
     items: list[Delivery]
     refs: dict[str, str]
-    mutes: dict[tuple[str, str], datetime]
-    held: list[HeldDelivery]
-    history: list[tuple[str, str, str, datetime]]  # (rule, channel, subject, sent at)
-
-
-@dataclass(frozen=True, slots=True)
-class NoiseMeta:
-    """Where a delivery went for noise controls: its channel, rule and cooldown subject."""
-
-    channel: str = ""
-    rule: str = ""
-    subject: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class DigestRecord:
-    """A digest message that went out, and the held deliveries (seq, reason or None, meta) it carried."""
-
-    id: str
-    channel: str
-    reasons: tuple[str, ...]
-    ref: str | None
-    members: list[tuple[int, str | None, NoiseMeta]]
+    mutes: list[Mute]
+    held: list[HeldAlert]
+    history: list[SentAlert]
 
 
 @dataclass(slots=True)
 class Outcomes:
-    """The result of one dispatch pass of a sink, written by `SyncStore.record_outcomes` at once."""
+    """The result of one dispatch pass of a sink, written by `SyncStore.record_outcomes` at once.
 
-    delivered: list[tuple[int, str | None, NoiseMeta]] = field(default_factory=list)
-    failed: list[tuple[int, str, datetime]] = field(default_factory=list)
-    suppressed: list[tuple[int, str, NoiseMeta]] = field(default_factory=list)
-    held: list[tuple[int, str, datetime, NoiseMeta]] = field(default_factory=list)
-    digests: list[DigestRecord] = field(default_factory=list)
+    A delivery to people is an `Alert` (its channel, rule and cooldown subject are recorded with it, for
+    the noise controls of later passes); a delivery to a machine sink is a plain `Delivery`.
+    """
+
+    delivered: list[tuple[Alert | Delivery, str | None]] = field(default_factory=list)  # with the sink's ref
+    failed: list[tuple[Delivery, str, datetime]] = field(default_factory=list)  # error, retry at
+    suppressed: list[tuple[Alert | Delivery, str]] = field(default_factory=list)  # reason
+    held: list[HeldAlert] = field(default_factory=list)
+    digests: list[tuple[Digest, str | None]] = field(default_factory=list)  # with the sink's ref
 
     def __len__(self) -> int:
         return (len(self.delivered) + len(self.failed) + len(self.suppressed) + len(self.held)
-                + sum(len(d.members) for d in self.digests))
+                + sum(len(d.members) for d, _ in self.digests))
+
+
+def _recorded(item: Alert | Delivery) -> tuple[int, str | None, str | None, str | None]:
+    """(event_seq, channel, rule, subject) as a delivery row keeps them; a machine delivery has none."""
+    if isinstance(item, Alert):
+        return item.delivery.event_seq, item.channel or None, item.rule or None, item.subject or None
+    return item.event_seq, None, None, None
 
 
 # A thread's deliveries to one sink, found from the thread's few events. CROSS JOIN fixes that
 # order: left to itself SQLite walks the sink's whole delivered history (its state index gives the
 # ORDER BY for free), so every dispatch pass grew slower with the age of the database.
 _THREAD_DELIVERIES = "FROM events e CROSS JOIN deliveries d ON d.event_seq = e.seq AND d.sink = ?"
-
-
-def _row_to_event(payload: str) -> Event:
-    data = json.loads(payload)
-    for key in ("created_at", "mention_at", "deadline"):
-        data[key] = parse_iso(data.get(key))
-    data["kind"] = EventKind(data["kind"])
-    return Event(**data)
 
 
 class OutboxStore(StoreBase):
@@ -111,7 +72,7 @@ class OutboxStore(StoreBase):
         cur = self.db.execute(
             "INSERT OR IGNORE INTO events (id, kind, brand, thread, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)",
             [event.id, event.kind.value, event.brand, event.thread, iso(event.created_at),
-             clean_text(json.dumps(event.to_dict(), ensure_ascii=False), limit=10_000_000)],
+             clean_text(event.to_json(), limit=10_000_000)],
         )
         if cur.rowcount == 0:
             return False
@@ -136,7 +97,7 @@ class OutboxStore(StoreBase):
         for seq, attempts, next_at, payload in rows:
             if next_at and next_at > iso(now):
                 break  # keep per-sink order: nothing overtakes an event that waits for a retry
-            due.append(Delivery(seq, sink, attempts, _row_to_event(payload)))
+            due.append(Delivery(seq, sink, attempts, Event.from_json(payload)))
         return due
 
     def claim_deliveries(
@@ -150,20 +111,21 @@ class OutboxStore(StoreBase):
         since `history_since` (for cooldowns and the rate limit).
         """
         items = self.pending_deliveries(sink, now, limit)
-        holds: list[HeldDelivery] = []
-        history: list[tuple[str, str, str, datetime]] = []
+        holds: list[HeldAlert] = []
+        history: list[SentAlert] = []
         if held:
             rows = self.db.execute(
-                """SELECT d.event_seq, d.attempts, d.held_until, d.suppressed, d.channel, d.rule, d.subject, e.payload
+                """SELECT d.event_seq, d.attempts, d.held_until, d.suppressed, d.channel, e.payload
                    FROM deliveries d JOIN events e ON e.seq = d.event_seq
                    WHERE d.sink = ? AND d.state = 'held' ORDER BY d.event_seq""",
                 [sink],
             ).fetchall()
-            holds = [HeldDelivery(Delivery(r[0], sink, r[1], _row_to_event(r[7])), parse_iso(r[2]) or now,
-                                  r[3] or "", r[4] or "", r[5] or "", r[6] or "") for r in rows]
+            # The rule and subject are the event's own; the channel is where the sink would have sent it.
+            holds = [HeldAlert(Alert(Delivery(r[0], sink, r[1], Event.from_json(r[5])), r[4] or ""),
+                               parse_iso(r[2]) or now, r[3] or "") for r in rows]
         if history_since is not None:
             history = [
-                (r[0] or "", r[1] or "", r[2] or "", parse_iso(r[3]) or now)
+                SentAlert(r[0] or "", r[1] or "", parse_iso(r[3]) or now, r[2] or "")
                 for r in self.db.execute(
                     """SELECT rule, channel, subject, delivered_at FROM deliveries
                        WHERE sink = ? AND delivered_at > ? AND state = 'delivered' AND channel IS NOT NULL""",
@@ -171,13 +133,13 @@ class OutboxStore(StoreBase):
                 ).fetchall()
             ]
             history += [
-                ("digest", r[0] or "", "", parse_iso(r[1]) or now)
+                SentAlert("digest", r[0] or "", parse_iso(r[1]) or now)
                 for r in self.db.execute(
                     "SELECT channel, sent_at FROM digests WHERE sink = ? AND sent_at > ?", [sink, iso(history_since)]
                 ).fetchall()
             ]
-        threads = sorted({d.event.thread for d in items} | {h.delivery.event.thread for h in holds})
-        return Claim(items, self.last_refs(threads, sink), self.active_mutes(now) if mutes else {}, holds, history)
+        threads = sorted({d.event.thread for d in items} | {h.alert.event.thread for h in holds})
+        return Claim(items, self.last_refs(threads, sink), self.active_mutes(now) if mutes else [], holds, history)
 
     def last_refs(self, threads: Sequence[str], sink: str) -> dict[str, str]:
         """What `sink` returned for the latest delivered event of each thread (threads without a ref are left out)."""
@@ -202,40 +164,39 @@ class OutboxStore(StoreBase):
                 """UPDATE deliveries SET state = 'delivered', ref = ?, delivered_at = ?, attempts = attempts + 1,
                           last_error = NULL, channel = ?, rule = ?, subject = ?, held_until = NULL
                    WHERE event_seq = ? AND sink = ?""",
-                [(ref, stamp, m.channel or None, m.rule or None, m.subject or None, seq, sink)
-                 for seq, ref, m in outcomes.delivered],
+                [(ref, stamp, *_recorded(item)[1:], _recorded(item)[0], sink) for item, ref in outcomes.delivered],
             )
             self.db.conn.executemany(
                 """UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
                           held_until = CASE WHEN state = 'held' THEN ? ELSE held_until END
                    WHERE event_seq = ? AND sink = ?""",
-                [(error[:500], iso(at), iso(at), seq, sink) for seq, error, at in outcomes.failed],
+                [(error[:500], iso(at), iso(at), item.event_seq, sink) for item, error, at in outcomes.failed],
             )
             self.db.conn.executemany(
                 """UPDATE deliveries SET state = 'suppressed', suppressed = ?, delivered_at = ?, channel = ?,
                           rule = ?, subject = ?, held_until = NULL WHERE event_seq = ? AND sink = ?""",
-                [(reason[:500], stamp, m.channel or None, m.rule or None, m.subject or None, seq, sink)
-                 for seq, reason, m in outcomes.suppressed],
+                [(reason[:500], stamp, *_recorded(item)[1:], _recorded(item)[0], sink)
+                 for item, reason in outcomes.suppressed],
             )
             self.db.conn.executemany(
                 """UPDATE deliveries SET state = 'held', suppressed = ?, held_until = ?, channel = ?, rule = ?,
                           subject = ? WHERE event_seq = ? AND sink = ?""",
-                [(reason[:500], iso(until), m.channel or None, m.rule or None, m.subject or None, seq, sink)
-                 for seq, reason, until, m in outcomes.held],
+                [(h.reason[:500], iso(h.until), *_recorded(h.alert)[1:], _recorded(h.alert)[0], sink)
+                 for h in outcomes.held],
             )
-            for digest in outcomes.digests:
+            for digest, ref in outcomes.digests:
                 self.db.execute(
                     """INSERT OR REPLACE INTO digests (id, sink, channel, sent_at, size, reasons, ref)
                        VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                    [digest.id, sink, digest.channel, stamp, len(digest.members), ",".join(digest.reasons), digest.ref],
+                    [digest.id, sink, digest.channel, stamp, len(digest.members), ",".join(digest.reasons), ref],
                 )
-                # Each alert keeps the reason it was held for; `digest` says which message carried it.
+                # Each alert keeps the reason it was held for (or rate_limit); `digest` says which message carried it.
                 self.db.conn.executemany(
                     """UPDATE deliveries SET state = 'digested', digest = ?, delivered_at = ?, channel = ?, rule = ?,
                               subject = ?, held_until = NULL, attempts = attempts + 1, last_error = NULL,
-                              suppressed = COALESCE(?, suppressed) WHERE event_seq = ? AND sink = ?""",
-                    [(digest.id, stamp, m.channel or None, m.rule or None, m.subject or None, reason, seq, sink)
-                     for seq, reason, m in digest.members],
+                              suppressed = ? WHERE event_seq = ? AND sink = ?""",
+                    [(digest.id, stamp, *_recorded(alert)[1:], reason[:500], _recorded(alert)[0], sink)
+                     for alert, reason in digest.members],
                 )
 
     def add_mute(self, scope: str, name: str, until: datetime, by: str, now: datetime) -> None:
@@ -252,10 +213,13 @@ class OutboxStore(StoreBase):
         """Lift a mute; False when there was none."""
         return self.db.execute("DELETE FROM mutes WHERE scope = ? AND name = ?", [scope, name]).rowcount > 0
 
-    def active_mutes(self, now: datetime) -> dict[tuple[str, str], datetime]:
-        """(scope, name) -> expiry of every mute still in force at `now`."""
-        rows = self.db.execute("SELECT scope, name, until FROM mutes WHERE until > ?", [iso(now)]).fetchall()
-        return {(r[0], r[1]): parse_iso(r[2]) for r in rows}  # type: ignore[misc]
+    def active_mutes(self, now: datetime) -> list[Mute]:
+        """Every mute still in force at `now` (source mutes first, each scope by name)."""
+        rows = self.db.execute(
+            "SELECT scope, name, until FROM mutes WHERE until > ? ORDER BY scope DESC, name", [iso(now)]
+        ).fetchall()
+        return [Mute(brand=name if scope == "brand" else "", source=name if scope == "source" else "",
+                     until=parse_iso(until)) for scope, name, until in rows]
 
     def alert_stats(self, since: datetime | None = None) -> list[dict[str, Any]]:
         """Per alert kind: fired, acted on, replied after it (in target / at all), suppressed.

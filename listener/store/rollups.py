@@ -11,9 +11,9 @@ from typing import Any
 
 from listener.domain import require_utc
 from listener.events import Event
+from listener.noise.spikes import HourlyCount
 from listener.store.db import Executes, SinkRouter, iso, parse_iso
 from listener.store.health import HealthStore
-
 
 # What the listening rules read of a mention; the live job and the backtest add their own WHERE.
 # Columns: rowid, key, source, author, followers, text, url, created_at, brands, sentiment,
@@ -101,18 +101,6 @@ def read_series_first_hours(db: Executes) -> dict[tuple[str, str], datetime]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class HourlyCount:
-    """One brand/source/hour bucket of the rollup: classified mentions, scored ones, negative ones."""
-
-    brand: str
-    source: str
-    hour: datetime
-    mentions: int
-    scored: int
-    negative: int
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListenedMention:
     """What the listening job needs of a stored mention (brands without competitors)."""
@@ -131,23 +119,13 @@ class ListenedMention:
     language: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RuleAlert:
-    """A listening alert to queue: the event, and the rule, subject and time its cooldown is kept by."""
-
-    rule: str
-    subject: str
-    at: datetime
-    event: Event
-
-
 @dataclass(slots=True)
 class ListeningOutcome:
     """What `fire_listening_alerts` did: queued, already queued before, held back by a cooldown, unrouted."""
 
     sent: list[Event] = field(default_factory=list)
     duplicates: int = 0
-    held_back: list[RuleAlert] = field(default_factory=list)
+    held_back: list[Event] = field(default_factory=list)
     unrouted: int = 0
 
 
@@ -155,7 +133,8 @@ def _with_held_back(event: Event, count: int) -> Event:
     """Say in the alert how many alerts of its rule and subject the cooldown held back since the last one."""
     note = f"{count} more held back by the cooldown since the last alert"
     return dataclasses.replace(
-        event, state=f"{event.state}; {note}" if event.state else note, extra={**event.extra, "held_back": count}
+        event, state=f"{event.state}; {note}" if event.state else note,
+        explanation=dataclasses.replace(event.explanation, held_back=count),
     )
 
 
@@ -224,7 +203,7 @@ class RollupStore(HealthStore):
 
     def fire_listening_alerts(
         self,
-        alerts: Sequence[RuleAlert],
+        alerts: Sequence[Event],
         cooldown: Callable[[str], timedelta],
         router: SinkRouter,
         cursor: tuple[int, str] | None = None,
@@ -237,38 +216,38 @@ class RollupStore(HealthStore):
         """
         outcome = ListeningOutcome()
         with self.db.atomic():
-            for alert in sorted(alerts, key=lambda a: (a.at, a.event.id)):
-                event_id = alert.event.id
+            for alert in sorted(alerts, key=lambda a: (a.occurred_at, a.id)):
+                event_id, rule, subject, at = alert.id, alert.alert_rule, alert.alert_subject, alert.occurred_at
                 if (self.db.execute("SELECT 1 FROM events WHERE id = ?", [event_id]).fetchone()
                         or self.db.execute("SELECT 1 FROM alert_skips WHERE event_id = ?", [event_id]).fetchone()):
                     outcome.duplicates += 1
                     continue
                 row = self.db.execute(
-                    "SELECT last_at FROM alert_cooldowns WHERE rule = ? AND subject = ?", [alert.rule, alert.subject]
+                    "SELECT last_at FROM alert_cooldowns WHERE rule = ? AND subject = ?", [rule, subject]
                 ).fetchone()
                 last_at = parse_iso(row[0]) if row else None
-                wait = cooldown(alert.rule)
-                if last_at is not None and wait > timedelta(0) and abs(alert.at - last_at) < wait:
+                wait = cooldown(rule)
+                if last_at is not None and wait > timedelta(0) and abs(at - last_at) < wait:
                     self.db.execute(
                         "INSERT OR IGNORE INTO alert_skips (event_id, rule, subject, at) VALUES (?, ?, ?, ?)",
-                        [event_id, alert.rule, alert.subject, iso(alert.at)],
+                        [event_id, rule, subject, iso(at)],
                     )
                     outcome.held_back.append(alert)
                     continue
                 held = self.db.execute(
                     "SELECT COUNT(*) FROM alert_skips WHERE rule = ? AND subject = ? AND at >= ?",
-                    [alert.rule, alert.subject, iso(last_at) if last_at else ""],
+                    [rule, subject, iso(last_at) if last_at else ""],
                 ).fetchone()[0]
-                event = _with_held_back(alert.event, held) if held else alert.event
+                event = _with_held_back(alert, held) if held else alert
                 if not self._enqueue(event, router):
                     outcome.unrouted += 1  # no sink wants this kind: nothing sent, no cooldown started
                     continue
-                latest = max(alert.at, last_at) if last_at else alert.at
+                latest = max(at, last_at) if last_at else at
                 self.db.execute(
                     """INSERT INTO alert_cooldowns (rule, subject, last_at, event_id) VALUES (?, ?, ?, ?)
                        ON CONFLICT(rule, subject) DO UPDATE SET last_at = excluded.last_at,
                                                                 event_id = excluded.event_id""",
-                    [alert.rule, alert.subject, iso(latest), event_id],
+                    [rule, subject, iso(latest), event_id],
                 )
                 outcome.sent.append(event)
             if cursor is not None:

@@ -21,7 +21,8 @@ from config.sinks import EmailSettings
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
 from listener.errors import ConfigError, SinkError
-from listener.sla.noise import NoiseSettings
+from listener.events import Policy
+from listener.noise import NoiseSettings
 from listener.store import Store, SyncStore
 from tests.alerts.conftest import NOW
 from tests.alerts.smtp_server import PASSWORD, USER, Received, SmtpServer, make_certificate
@@ -89,7 +90,7 @@ async def test_sends_plain_and_html_over_starttls_with_login(
     assert message["Subject"] == ("[listener] Response deadline missed · acme · @dana@example.social: "
                                   "My acme router dropped the connection again, third time today.")
     assert message["Auto-Submitted"] == "auto-generated" and message["X-Listener-Event"] == "mastodon:109:breach"
-    assert ref == message["Message-ID"] and ref.endswith("@acme.example>")
+    assert ref is not None and ref == message["Message-ID"] and ref.endswith("@acme.example>")
     plain, html = parts(got)
     assert "Deadline: 2026-01-05 09:59 UTC (1m overdue)" in plain and "> My acme router" in plain
     assert "Open post: https://example.social/@dana/109" in plain
@@ -154,7 +155,7 @@ async def test_per_recipient_routes_and_digests(
         {"policies": ["vip*"], "to": ["vip-desk@acme.example", "lead@acme.example"]},
         {"kinds": ["breach"], "to": ["lead@acme.example"]},
     ])
-    vip = make_event(EventKind.WARN, extra={"policy": "vip-gold", "alerted": True})
+    vip = make_event(EventKind.WARN, policy=Policy(name="vip-gold"))
     assert sink.recipients(vip) == ["lead@acme.example", "vip-desk@acme.example"]
     assert sink.recipients(make_event(EventKind.BREACH)) == ["lead@acme.example"]
     assert sink.recipients(make_event(EventKind.WARN)) == ["care@acme.example"]  # no route: the default
@@ -176,7 +177,7 @@ async def test_accepts_only_alerts_someone_receives(clock: FakeClock, make_event
     assert sink.accepts(make_event(EventKind.BREACH))
     assert not sink.accepts(make_event(EventKind.BREACH, brand="other"))  # no route and no default `to`
     assert not sink.accepts(make_event(EventKind.MENTION))
-    assert not sink.accepts(make_event(EventKind.REPLIED, extra={"alerted": False}))
+    assert not sink.accepts(make_event(EventKind.REPLIED, policy=Policy(), alerted=False))
 
 
 @pytest.mark.parametrize(

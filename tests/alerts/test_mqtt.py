@@ -207,11 +207,11 @@ def test_topic_for_without_prefix_or_brand(make_event: Callable[..., Event]) -> 
     assert topic_for("p", make_event(EventKind.SOURCE, brand="  ")) == "p/_system/alerts"
 
 
-def test_payload_survives_lone_surrogates_and_extras(make_event: Callable[..., Event]) -> None:
-    event = make_event(EventKind.MENTION, text="bad \ud800 text 日本語", extra={"when": make_event().created_at})
+def test_payload_survives_lone_surrogates_and_carries_the_facts_in_extra(make_event: Callable[..., Event]) -> None:
+    event = make_event(EventKind.MENTION, text="bad \ud800 text 日本語", brands=("acme", "globex"), scored=True)
     data = json.loads(encode(event).decode("utf-8"))
     assert data["text"] == "bad ? text 日本語"
-    assert data["extra"]["when"] == "2026-01-05T10:00:00+00:00"
+    assert data["extra"] == {"brands": ["acme", "globex"], "scored": True}
 
 
 # ---- TLS ------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from config.schema import AlertSettings
 from config.sinks import PagerDutySettings
 from listener.clock import FakeClock
 from listener.errors import SinkError
+from listener.events import Policy
 from tests.alerts.fake_http import Scripted
 from tests.alerts.fake_pagerduty import PATH, ROUTING_KEY, FakePagerDuty
 
@@ -41,7 +42,7 @@ async def test_breach_triggers_escalation_retriggers_and_reply_resolves_one_aler
 ) -> None:
     fake, server = pagerduty
     sink = sink_for(server, session, clock)
-    ref = await sink.send(make_event(EventKind.BREACH, extra={"policy": "default", "alerted": True}), None)
+    ref = await sink.send(make_event(EventKind.BREACH, policy=Policy(name="default")), None)
     assert ref == "pd:pagerduty:triggered"
     ref = await sink.send(make_event(EventKind.ESCALATE, id="mastodon:109:esc:1"), ref)
     ref = await sink.send(make_event(EventKind.REPLIED, response_seconds=4000.0, state="replied"), ref)
@@ -69,10 +70,10 @@ async def test_the_resolve_goes_to_the_service_that_was_paged(
     # The VIP route matches breaches only; the reply must still resolve on the VIP service.
     sink = sink_for(server, session, clock, routes=[
         {"policies": ["vip*"], "kinds": ["breach"], "routing_key": VIP_KEY, "label": "vip"}])
-    extra = {"policy": "vip-gold", "alerted": True}
-    ref = await sink.send(make_event(EventKind.BREACH, extra=extra), None)
-    assert ref == "pd:vip:triggered" and sink.channel_for(make_event(extra=extra)) == "vip"
-    await sink.send(make_event(EventKind.REPLIED, extra=extra, response_seconds=10.0), ref)
+    extra = {"policy": Policy(name="vip-gold"), "alerted": True}
+    ref = await sink.send(make_event(EventKind.BREACH, **extra), None)
+    assert ref == "pd:vip:triggered" and sink.channel_for(make_event(**extra)) == "vip"
+    await sink.send(make_event(EventKind.REPLIED, **extra, response_seconds=10.0), ref)
     [alert] = fake.alerts
     assert alert.routing_key == VIP_KEY and alert.resolved and fake.dropped == []
 
@@ -147,7 +148,7 @@ async def test_accepts_trigger_kinds_and_alerted_replies(
     sink = PagerDutySink(PagerDutySettings(routing_key=ROUTING_KEY), session)
     assert sink.accepts(make_event(EventKind.BREACH)) and sink.accepts(make_event(EventKind.ESCALATE))
     assert sink.accepts(make_event(EventKind.REPLIED))
-    assert not sink.accepts(make_event(EventKind.REPLIED, extra={"alerted": False}))
+    assert not sink.accepts(make_event(EventKind.REPLIED, policy=Policy(), alerted=False))
     assert not sink.accepts(make_event(EventKind.WARN)) and not sink.accepts(make_event(EventKind.MENTION))
     assert sink.noise_controls is False
 

@@ -21,6 +21,7 @@ from alerts.zendesk import ZendeskSink
 from config.sinks import FreshdeskSettings, PagerDutySettings, TeamsSettings, WebhookSettings, ZendeskSettings
 from listener.clock import FakeClock
 from listener.dispatch import Dispatcher
+from listener.events import Policy
 from listener.store import Store, SyncStore
 from tests.alerts.fake_freshdesk import API_KEY, FakeFreshdesk
 from tests.alerts.fake_http import Scripted, ScriptedFake
@@ -68,7 +69,8 @@ CASES: dict[str, Case] = {
             PagerDutySettings(routing_key=ROUTING_KEY, url=str(server.make_url(PD_PATH)), timeout="5s"), session,
             clock=clock),
         delivered=lambda fake: [
-            e["payload"]["custom_details"]["event_id"] if e["event_action"] == "trigger" else f"{e['dedup_key']}:replied"
+            e["payload"]["custom_details"]["event_id"] if e["event_action"] == "trigger"
+            else f"{e['dedup_key']}:replied"
             for e in fake.accepted],
         expected=lambda events: [e.id for e in events],
     ),
@@ -125,13 +127,13 @@ def events_for(clock: FakeClock, n: int = 12) -> list[Event]:
             id=f"m{i}:breach", kind=EventKind.BREACH, brand="acme", thread=f"m{i}", created_at=clock.now(),
             source="social", mention_key=f"m{i}", author=f"@u{i}", text=f"complaint number {i:02d} *bold* <b>",
             url=f"https://social.example/p/{i}", mention_at=clock.now() - timedelta(hours=1),
-            deadline=clock.now(), extra={"policy": "default", "alerted": True}))
+            deadline=clock.now(), policy=Policy(name="default")))
     for i in range(3):
         events.append(Event(
             id=f"m{i}:replied", kind=EventKind.REPLIED, brand="acme", thread=f"m{i}", created_at=clock.now(),
             source="social", mention_key=f"m{i}", author=f"@u{i}", text=f"complaint number {i:02d}",
             mention_at=clock.now() - timedelta(hours=1), deadline=clock.now(), response_seconds=4000.0,
-            state="replied", extra={"policy": "default", "alerted": True}))
+            state="replied", policy=Policy(name="default")))
     return events
 
 

@@ -20,6 +20,7 @@ from config.schema import AlertSettings
 from config.sinks import TeamsSettings
 from listener.clock import FakeClock
 from listener.errors import ConfigError, SinkError
+from listener.events import Policy
 from tests.alerts.conftest import NOW
 from tests.alerts.fake_http import Scripted
 from tests.alerts.fake_teams import PATH, QUERY, SIG, FakeWorkflow
@@ -186,7 +187,7 @@ async def test_routes_pick_the_workflow_and_digests_go_to_the_route(
     main_server, vip_server = await aiohttp_server(main.app()), await aiohttp_server(vip.app())
     sink = TeamsSink(TeamsSettings(webhook_url=url(main_server), routes=[
         {"policies": ["vip*"], "webhook_url": url(vip_server), "label": "vip-channel"}]), session, clock=clock)
-    vip_event = make_event(extra={"policy": "vip-gold", "alerted": True})
+    vip_event = make_event(policy=Policy(name="vip-gold"))
     assert sink.channel_for(vip_event) == "vip-channel" and sink.channel_for(make_event()) == "teams"
     assert sink.max_in_flight == 1
     await sink.send(vip_event, None)
@@ -207,7 +208,7 @@ async def test_accepts_alerts_but_not_mentions_or_unalerted_replies(
                      session)
     assert sink.accepts(make_event(EventKind.BREACH))
     assert not sink.accepts(make_event(EventKind.MENTION)) and not sink.accepts(make_event(EventKind.WARN))
-    assert not sink.accepts(make_event(EventKind.REPLIED, extra={"alerted": False}))
+    assert not sink.accepts(make_event(EventKind.REPLIED, policy=Policy(), alerted=False))
 
 
 async def test_config_and_registry(session: aiohttp.ClientSession) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from listener.sla.noise import NoiseSettings, SpikeSettings
+from listener.noise import NoiseSettings, SpikeSettings
 from listener.sla.policy import CalendarSettings, Policy, build_calendar, check_references, compute_deadline
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sla.md"
@@ -49,7 +49,7 @@ def test_explanation_examples_are_real_output() -> None:
     first = compute_deadline(vip, plain, datetime(2026, 1, 9, 16, 30, tzinfo=BERLIN), author="ann")
     with_holidays = build_calendar(
         "support-eu",
-        CalendarSettings(timezone="Europe/Berlin", hours={"mon-fri": "09:00-17:00"}, holidays={"country": "DE"}),  # type: ignore[arg-type]
+        CalendarSettings(timezone="Europe/Berlin", hours={"mon-fri": "09:00-17:00"}, holidays={"country": "DE"}),
     )
     complaints = Policy(name="complaints", calendar="support-eu")
     second = compute_deadline(complaints, with_holidays, datetime(2026, 4, 2, 16, 30, tzinfo=BERLIN), author="zoe")

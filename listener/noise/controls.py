@@ -1,21 +1,26 @@
-"""Alert-noise controls (mute, snooze, cooldown, quiet hours, rate limit with digests) and spike detection."""
+"""Alert-noise controls for people: mute, snooze, cooldown, quiet hours, and the rate limit with its digests.
+
+They work on the typed outbox event (`listener.events.Event`) as one sink's delivery through one
+channel (`Alert`); what the store keeps between passes (held alerts, what was sent, mutes) uses
+the same records.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import functools
 import hashlib
-import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from pydantic import Field, field_validator
 
 from config.types import Duration, StrictModel
 from listener.domain import require_utc
+from listener.events import Delivery, Event, EventKind
+from listener.noise.rules import cooldown_for
 from listener.sla.calendar import BusinessCalendar, CalendarError, Shift, parse_days, parse_span
 
 QUIET = "quiet_hours"
@@ -79,19 +84,14 @@ class NoiseSettings(StrictModel):
         ge=1,
         description="At most this many messages per channel per rate_window; the rest become a digest.",
     )
-    rate_window: Duration = "10m"
+    rate_window: Duration = Field(default="10m", validate_default=True)
     quiet_hours: list[QuietHours] = Field(default_factory=list)
     mute_brands: list[str] = Field(default_factory=list)
     mute_sources: list[str] = Field(default_factory=list)
 
     def cooldown(self, rule: str) -> timedelta:
         """The cooldown of `rule`: an exact key wins, then the first matching glob, else none."""
-        if rule in self.cooldowns:
-            return self.cooldowns[rule]
-        for pattern, value in self.cooldowns.items():
-            if fnmatch.fnmatchcase(rule, pattern):
-                return value
-        return timedelta(0)
+        return cooldown_for(rule, self.cooldowns)
 
 
 @functools.lru_cache(maxsize=64)
@@ -104,26 +104,56 @@ def _quiet_calendar(hours: str, days: str, timezone: str) -> BusinessCalendar:
 # -- values -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class Alert:
-    """A candidate notification.
+    """An outbox delivery on its way to people through one channel (a Slack channel, a mailbox, a service).
 
-    `rule` names what raised it ("sla.breach", "spike.volume", "crisis"); `subject` is what
-    the cooldown is kept per (a brand/source pair for spikes, the mention key for SLA steps);
-    `urgent` alerts skip quiet hours and the rate limit (never mutes or snoozes).
+    The noise controls read the typed event: its rule ("sla.breach", "spike.volume", "crisis") and
+    cooldown subject (`Event.alert_rule`, `Event.alert_subject`), brand, source and time. `urgent`
+    alerts skip quiet hours and the rate limit (never mutes or snoozes).
     """
 
-    id: str
-    rule: str
-    channel: str
-    at: datetime
-    brand: str = ""
-    source: str = ""
-    subject: str = ""
+    delivery: Delivery
+    channel: str = ""
     urgent: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "at", require_utc(self.at, "alert time"))
+        require_utc(self.delivery.event.created_at, "alert time")
+
+    @property
+    def event(self) -> Event:
+        """The event this alert announces."""
+        return self.delivery.event
+
+    @property
+    def id(self) -> str:
+        """The event's id (one delivery per event and sink, so unique in a sink's pass)."""
+        return self.delivery.event.id
+
+    @property
+    def rule(self) -> str:
+        """The noise-control rule the event counts under."""
+        return self.delivery.event.alert_rule
+
+    @property
+    def subject(self) -> str:
+        """What the rule's cooldown is kept per."""
+        return self.delivery.event.alert_subject
+
+    @property
+    def at(self) -> datetime:
+        """When the event was raised."""
+        return self.delivery.event.created_at
+
+    @property
+    def brand(self) -> str:
+        """The event's brand."""
+        return self.delivery.event.brand
+
+    @property
+    def source(self) -> str:
+        """The event's source."""
+        return self.delivery.event.source
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +196,7 @@ class Snooze:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mute:
-    """Silence a brand and/or a source, until `until` (None: until unmuted)."""
+    """Silence a brand or a source for people until `until` (None: until unmuted in the config)."""
 
     brand: str = ""
     source: str = ""
@@ -174,11 +204,20 @@ class Mute:
 
     def covers(self, alert: Alert, now: datetime) -> bool:
         """Whether this mute silences `alert` at `now`."""
-        if self.until is not None and now >= self.until:
+        return self.covers_event(alert.event, now)
+
+    def covers_event(self, event: Event, now: datetime) -> bool:
+        """Whether this mute silences `event` at `now` (a MENTION event is for machines: never muted)."""
+        if event.kind is EventKind.MENTION or (self.until is not None and now >= self.until):
             return False
         if not self.brand and not self.source:
             return False
-        return (not self.brand or self.brand == alert.brand) and (not self.source or self.source == alert.source)
+        return (not self.brand or self.brand == event.brand) and (not self.source or self.source == event.source)
+
+    def reason(self) -> str:
+        """Why a delivery was suppressed, e.g. "muted source reddit until 2026-01-05 11:00:00+00:00"."""
+        what = f"source {self.source}" if self.source else f"brand {self.brand}"
+        return f"muted {what} until {self.until if self.until is not None else 'unmuted in the config'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +231,20 @@ class NoiseState:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """Several alerts for one channel rolled into one message; `id` is stable for the same alerts."""
+    """Several alerts for one channel rolled into one message; `id` is stable for the same alerts.
+
+    Each member keeps its reason: the one it was held for, or rate_limit.
+    """
 
     id: str
     channel: str
     reasons: tuple[str, ...]
-    alerts: tuple[Alert, ...]
+    members: tuple[tuple[Alert, str], ...]
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        """The alerts in the digest, oldest first."""
+        return tuple(alert for alert, _ in self.members)
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,172 +409,7 @@ def _quiet_until(windows: Sequence[QuietHours], alert: Alert, now: datetime) -> 
 
 
 def _digest(channel: str, items: Sequence[tuple[Alert, str]]) -> Digest:
-    alerts = tuple(sorted((a for a, _ in items), key=lambda a: (a.at, a.id)))
+    members = tuple(sorted(items, key=lambda item: (item[0].at, item[0].id)))
     reasons = tuple(sorted({r for _, r in items}))
-    digest = hashlib.sha256("\n".join(sorted(a.id for a in alerts)).encode()).hexdigest()[:16]
-    return Digest(id=f"digest:{channel}:{digest}", channel=channel, reasons=reasons, alerts=alerts)
-
-
-# -- spike detection --------------------------------------------------------------------
-
-
-class SpikeSettings(StrictModel):
-    """[alerts.spikes]: rolling-baseline spike alerts per brand and source."""
-
-    baseline_days: int = Field(default=14, ge=1, le=90, description="Days of hourly buckets in the baseline.")
-    k: float = Field(default=3.0, gt=0, description="How many sigmas above the mean counts as a spike.")
-    min_count: int = Field(default=10, ge=1, description="Mentions needed in the current hour to alert at all.")
-    min_baseline_hours: int = Field(default=24, ge=1, description="Hours of history needed before alerting.")
-    negative_share: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class SpikeCheck:
-    """One metric tested against its baseline, with the numbers that explain the outcome."""
-
-    metric: Literal["volume", "negative_share"]
-    value: float
-    mean: float
-    sigma: float
-    threshold: float
-    count: int
-    baseline_hours: int
-    spike: bool
-    reason: str
-
-    def explain(self) -> str:
-        """E.g. "volume 42 vs mean 5.1, sigma 2.3 over 336 h: threshold 12.0 -> spike"."""
-        if self.metric == "volume":
-            value = f"volume {self.value:g}"
-        else:
-            value = f"negative share {self.value:.0%} of {self.count}"
-        return (
-            f"{value} vs mean {self.mean:.3g}, sigma {self.sigma:.3g} over {self.baseline_hours} h: "
-            f"threshold {self.threshold:.3g} -> {self.reason}"
-        )
-
-
-def volume_spike(
-    baseline: Sequence[int], current: int, *, k: float = 3.0, min_count: int = 10, min_baseline_hours: int = 24
-) -> SpikeCheck:
-    """Is `current` (this hour's count) above mean + k*sigma of the hourly `baseline`?
-
-    Sigma is floored at sqrt(mean) and at 1: counts are at least Poisson-noisy, and a flat
-    baseline must not turn every extra mention into a spike.
-    """
-    hours = len(baseline)
-    mean = sum(baseline) / hours if hours else 0.0
-    std = _std(baseline, mean)
-    sigma = max(std, math.sqrt(mean), 1.0)
-    threshold = mean + k * sigma
-    if hours < min_baseline_hours:
-        spike, reason = False, f"warming up ({hours} of {min_baseline_hours} h)"
-    elif current < min_count:
-        spike, reason = False, f"below min_count {min_count}"
-    else:
-        spike = current > threshold
-        reason = "spike" if spike else "normal"
-    return SpikeCheck("volume", float(current), mean, sigma, threshold, current, hours, spike, reason)
-
-
-def negative_share_spike(
-    baseline_totals: Sequence[int],
-    baseline_negatives: Sequence[int],
-    current_total: int,
-    current_negative: int,
-    *,
-    k: float = 3.0,
-    min_count: int = 10,
-    min_baseline_hours: int = 24,
-) -> SpikeCheck:
-    """Is this hour's negative share above the baseline share + k*sigma?
-
-    The baseline share is pooled (all negatives / all mentions); sigma is the spread of the
-    hourly shares (hours with mentions), floored at the binomial noise of this hour's count.
-    """
-    if len(baseline_totals) != len(baseline_negatives):
-        raise ValueError("baseline_totals and baseline_negatives must have the same length")
-    if current_negative > current_total or any(n > t for n, t in zip(baseline_negatives, baseline_totals, strict=True)):
-        raise ValueError("negative counts cannot exceed totals")
-    total = sum(baseline_totals)
-    mean = sum(baseline_negatives) / total if total else 0.0
-    shares = [n / t for n, t in zip(baseline_negatives, baseline_totals, strict=True) if t > 0]
-    std = _std(shares, sum(shares) / len(shares)) if shares else 0.0
-    noise = math.sqrt(max(mean * (1 - mean), 1e-9) / max(current_total, 1))
-    sigma = max(std, noise)
-    threshold = mean + k * sigma
-    share = current_negative / current_total if current_total else 0.0
-    hours = len(baseline_totals)
-    if hours < min_baseline_hours:
-        spike, reason = False, f"warming up ({hours} of {min_baseline_hours} h)"
-    elif current_total < min_count:
-        spike, reason = False, f"below min_count {min_count}"
-    else:
-        spike = share > threshold
-        reason = "spike" if spike else "normal"
-    return SpikeCheck("negative_share", share, mean, sigma, threshold, current_total, hours, spike, reason)
-
-
-@dataclass(frozen=True, slots=True)
-class HourlySeries:
-    """Hourly counts for one brand and source, oldest first; the last bucket is the hour being judged."""
-
-    totals: Sequence[int]
-    negatives: Sequence[int]
-
-
-@dataclass(frozen=True, slots=True)
-class Spike:
-    """A detected spike for one brand and source (feed it to the noise controls as an Alert)."""
-
-    brand: str
-    source: str
-    check: SpikeCheck
-
-    @property
-    def rule(self) -> str:
-        """ "spike.volume" or "spike.negative_share"."""
-        return f"spike.{self.check.metric}"
-
-    @property
-    def subject(self) -> str:
-        """The cooldown subject: "<brand>/<source>"."""
-        return f"{self.brand}/{self.source}"
-
-
-def detect_spikes(series: Mapping[tuple[str, str], HourlySeries], settings: SpikeSettings) -> list[Spike]:
-    """Volume and negative-share spikes per (brand, source), against the last `baseline_days` of hours."""
-    spikes = []
-    span = settings.baseline_days * 24
-    for (brand, source), counts in sorted(series.items()):
-        if len(counts.totals) != len(counts.negatives):
-            raise ValueError(f"{brand}/{source}: totals and negatives differ in length")
-        if not counts.totals:
-            continue
-        totals, negatives = list(counts.totals), list(counts.negatives)
-        base_t, base_n = totals[:-1][-span:], negatives[:-1][-span:]
-        options = {"k": settings.k, "min_count": settings.min_count, "min_baseline_hours": settings.min_baseline_hours}
-        volume = volume_spike(base_t, totals[-1], **options)  # type: ignore[arg-type]
-        if volume.spike:
-            spikes.append(Spike(brand, source, volume))
-        if settings.negative_share:
-            share = negative_share_spike(base_t, base_n, totals[-1], negatives[-1], **options)  # type: ignore[arg-type]
-            if share.spike:
-                spikes.append(Spike(brand, source, share))
-    return spikes
-
-
-def hourly_buckets(counts: Mapping[datetime, int], last_hour: datetime, hours: int) -> list[int]:
-    """Dense hourly counts ending with the hour that holds `last_hour` (missing hours are 0)."""
-    end = require_utc(last_hour, "last_hour").replace(minute=0, second=0, microsecond=0)
-    by_hour: dict[datetime, int] = defaultdict(int)
-    for at, count in counts.items():
-        by_hour[require_utc(at, "bucket").replace(minute=0, second=0, microsecond=0)] += count
-    start = end - timedelta(hours=hours - 1)
-    return [by_hour.get(start + timedelta(hours=i), 0) for i in range(hours)]
-
-
-def _std(values: Sequence[float], mean: float) -> float:
-    if not values:
-        return 0.0
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    digest = hashlib.sha256("\n".join(sorted(a.id for a, _ in members)).encode()).hexdigest()[:16]
+    return Digest(id=f"digest:{channel}:{digest}", channel=channel, reasons=reasons, members=members)

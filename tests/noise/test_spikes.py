@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from listener.sla.noise import (
+from listener.noise import (
     HourlySeries,
     SpikeSettings,
     detect_spikes,

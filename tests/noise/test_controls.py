@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from listener.sla.noise import (
+from listener.events import Delivery, Event, EventKind
+from listener.noise import (
     Alert,
     HeldAlert,
     Mute,
@@ -26,18 +27,28 @@ NOON = datetime(2026, 1, 12, 12, 0, tzinfo=UTC)  # a Monday
 M = timedelta(minutes=1)
 
 
-def alert(n: int, *, rule: str = "spike.volume", channel: str = "#social", at: datetime = NOON, **kw: object) -> Alert:
-    return Alert(id=f"a{n}", rule=rule, channel=channel, at=at, **kw)  # type: ignore[arg-type]
+def alert(n: int, *, rule: str = "spike.volume", channel: str = "#social", at: datetime = NOON,
+          brand: str = "", source: str = "", subject: str = "", urgent: bool = False) -> Alert:
+    return candidate(f"a{n}", rule=rule, channel=channel, at=at, brand=brand, source=source, subject=subject,
+                     urgent=urgent)
+
+
+def candidate(event_id: str, *, rule: str, channel: str, at: datetime, brand: str = "", source: str = "",
+              subject: str = "", urgent: bool = False) -> Alert:
+    """An outbox delivery of a typed event through `channel` (no thread: the cooldown subject is `subject`)."""
+    event = Event(id=event_id, kind=EventKind.SPIKE, brand=brand, thread="", created_at=at, source=source, rule=rule,
+                  subject=subject)
+    return Alert(Delivery(0, "slack", 0, event), channel, urgent)
 
 
 EMPTY = NoiseState()
 
 
-def decide(candidates, history=(), state=EMPTY, now=NOON, **noise) -> NoiseDecision:  # type: ignore[no-untyped-def]
+def decide(candidates, history=(), state=EMPTY, now=NOON, **noise) -> NoiseDecision:
     return apply_noise_controls(candidates, history, state, now, NoiseSettings(**noise))
 
 
-def ids(items) -> list[str]:  # type: ignore[no-untyped-def]
+def ids(items) -> list[str]:
     return [getattr(i, "alert", i).id for i in items]
 
 
@@ -69,7 +80,7 @@ def test_cooldown_per_rule_and_subject() -> None:
 
 
 def test_exact_cooldown_key_beats_glob() -> None:
-    noise = NoiseSettings(cooldowns={"spike.*": "1h", "spike.volume": "5m"})  # type: ignore[dict-item]
+    noise = NoiseSettings(cooldowns={"spike.*": "1h", "spike.volume": "5m"})
     assert noise.cooldown("spike.volume") == 5 * M
     assert noise.cooldown("spike.negative_share") == 60 * M
     assert noise.cooldown("sla.breach") == timedelta(0)
@@ -202,7 +213,7 @@ def test_settings_validation() -> None:
 def test_rate_limit_never_exceeded_and_nothing_lost(batches: list[int], limit: int) -> None:
     """Replay sweeps a minute apart: per 10-minute window at most `limit` messages, and every alert
     is eventually sent, digested or still held."""
-    noise = NoiseSettings(max_per_channel=limit, rate_window="10m")  # type: ignore[arg-type]
+    noise = NoiseSettings(max_per_channel=limit, rate_window="10m")
     history: list[SentAlert] = []
     held: tuple[HeldAlert, ...] = ()
     delivered: list[str] = []
@@ -210,7 +221,7 @@ def test_rate_limit_never_exceeded_and_nothing_lost(batches: list[int], limit: i
     now = NOON
     for step, count in enumerate(batches + [0] * 30):
         now = NOON + step * M
-        batch = [Alert(id=f"s{step}-{i}", rule="spike.volume", channel="#social", at=now) for i in range(count)]
+        batch = [candidate(f"s{step}-{i}", rule="spike.volume", channel="#social", at=now) for i in range(count)]
         created.extend(a.id for a in batch)
         decision = apply_noise_controls(batch, history, NoiseState(held=held), now, noise)
         delivered.extend(a.id for a in decision.send)
