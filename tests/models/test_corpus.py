@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -10,8 +12,15 @@ import pytest
 
 from models.data.mentions import generate, lexicon
 from models.data.mentions.templates import TEMPLATES
+from models.data.mentions.templates_train import TRAIN_ONLY
 from models.mentions import MENTIONS_DIR, read_mentions
 from tests.conftest import SHARED
+
+# sha256 of val.csv and test.csv as frozen in commit 0318196, before any tuning; they must never change.
+FROZEN_SHA256 = {
+    "val": "17159aa52b07ff4968ead7968140c67254bcdf1919ae62eee150f705ca190dfc",
+    "test": "63a5c9d00683de4ad25ea24a7a639cd55f797abcf53811c60347a9ec1be45204",
+}
 
 
 def _rows(split: str) -> list[dict[str, str]]:
@@ -30,6 +39,52 @@ def test_committed_csvs_are_what_the_generator_writes(tmp_path: Path) -> None:
         assert (tmp_path / f"{split}.csv").read_bytes() == (MENTIONS_DIR / f"{split}.csv").read_bytes(), split
 
 
+def test_val_and_test_stay_frozen(tmp_path: Path) -> None:
+    generate.write(generate.generate(), tmp_path)
+    for split, digest in FROZEN_SHA256.items():
+        assert hashlib.sha256((MENTIONS_DIR / f"{split}.csv").read_bytes()).hexdigest() == digest, split
+        assert hashlib.sha256((tmp_path / f"{split}.csv").read_bytes()).hexdigest() == digest, split
+
+
+def test_train_only_templates_only_add_train_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    with_extra = generate.generate()
+    monkeypatch.setattr(generate, "TRAIN_ONLY", {})
+    without = generate.generate()
+    assert with_extra["val"] == without["val"] and with_extra["test"] == without["test"]
+    extra = [r for r in with_extra["train"] if _is_train_only(r.template)]
+    assert sorted(r.id for r in with_extra["train"] if not _is_train_only(r.template)) == sorted(
+        r.id for r in without["train"]
+    )
+    assert {r.template for r in extra} == {
+        f"{lang}-{kind}-x{i}" for lang, by_kind in TRAIN_ONLY.items() for kind, ts in by_kind.items()
+        for i in range(len(ts))
+    }
+
+
+def _normalised(template: str) -> str:
+    return re.sub(r"\W+", " ", template).strip().lower()
+
+
+def test_train_only_templates_are_new_and_well_formed() -> None:
+    held_out = {
+        _normalised(t)
+        for lang, by_kind in TEMPLATES.items()
+        for kind, templates in by_kind.items()
+        for t, split in zip(templates, generate.template_split(lang, kind, len(templates)), strict=True)
+        if split != "train"
+    }
+    every = {_normalised(t) for by_kind in TEMPLATES.values() for ts in by_kind.values() for t in ts}
+    extra = [(lang, kind, t) for lang, by_kind in TRAIN_ONLY.items() for kind, ts in by_kind.items() for t in ts]
+    assert extra
+    for lang, kind, t in extra:
+        assert lang in TEMPLATES and kind in generate.LABELS, (lang, kind)
+        assert _normalised(t) not in held_out and _normalised(t) not in every, t
+        assert set(re.findall(r"\{(\w+)\}", t)) <= {
+            "brand", "name", "handle", "comp", "thing", "issue", "prob", "city", "n", "big", "url"
+        }, t
+    assert len({_normalised(t) for _, _, t in extra}) == len(extra)  # no template twice
+
+
 def test_size_and_languages(splits) -> None:
     rows = [r for s in splits.values() for r in s]
     assert len(rows) >= 8000
@@ -44,8 +99,8 @@ def test_labels_follow_the_kind(splits) -> None:
     for rows in splits.values():
         for r in rows:
             sentiment, complaint, needs_reply = generate.LABELS[r["kind"]]
-            got = (int(r["sentiment"]), int(r["complaint"]), int(r["needs_reply"]))
-            assert got == (sentiment, complaint, needs_reply)
+            labels = (int(r["sentiment"]), int(r["complaint"]), int(r["needs_reply"]))
+            assert labels == (sentiment, complaint, needs_reply)
             assert "{" not in r["text"] and "[" not in r["text"], r["text"]  # every slot and choice filled
 
 
@@ -71,8 +126,14 @@ def test_split_by_template_and_by_brand(splits) -> None:
                     assert not any(n in r["text"] for n in names), r["text"]
 
 
+def _is_train_only(template_id: str) -> bool:
+    return template_id.split("-")[2].startswith("x")
+
+
 def _names_competitor(template_id: str) -> bool:
     language, kind, index = template_id.split("-")
+    if index.startswith("x"):
+        return "{comp}" in TRAIN_ONLY[language][kind][int(index[1:])]
     return "{comp}" in TEMPLATES[language][kind][int(index)]
 
 

@@ -1,4 +1,7 @@
-"""Writes the brand-mention corpus (train/val/test CSVs) from templates: seeded, deterministic, split by template."""
+"""Writes the brand-mention corpus (train/val/test CSVs) from templates: seeded, deterministic, split by template.
+
+Templates in templates_train.py only ever add train rows; val.csv and test.csv stay frozen.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from pathlib import Path
 
 from models.data.mentions import lexicon
 from models.data.mentions.templates import TEMPLATES
+from models.data.mentions.templates_train import TRAIN_ONLY
 
 HERE = Path(__file__).parent
 SPLITS = ("train", "val", "test")
@@ -46,6 +50,9 @@ KIND_WEIGHT = {
     "complaint_explicit": 10, "complaint_mild": 9, "complaint_sarcastic": 8, "review_low": 7, "reply_complaint": 6,
 }
 HANDLE_SHARE = 0.4
+# A train-only template (templates_train.py) yields this share of the rows a template of its (language, kind) yields:
+# the extra phrasings add variety to the hard kinds without swamping the kind mix learned from the frozen design.
+TRAIN_ONLY_ROW_SHARE = 0.5
 
 _SLOT = re.compile(r"\{(\w+)\}")
 _CHOICE = re.compile(r"\[([^\[\]]*\|[^\[\]]*)\]")
@@ -123,33 +130,50 @@ def generate(seed: int = 14) -> dict[str, list[Row]]:
     """Every row of the corpus, by split; the same seed always gives the same rows."""
     out: dict[str, list[Row]] = {s: [] for s in SPLITS}
     seen: set[str] = set()
-    total_weight = sum(KIND_WEIGHT.values())
-    for language, per_language in ROWS_PER_LANGUAGE.items():
+    for language in ROWS_PER_LANGUAGE:
         for kind in LABELS:
             templates: Sequence[str] = TEMPLATES[language][kind]
             splits = template_split(language, kind, len(templates))
-            want = round(per_language * KIND_WEIGHT[kind] / total_weight)
-            per_template = max(1, round(want / len(templates)))
-            sentiment, complaint, needs_reply = LABELS[kind]
+            per_template = rows_per_template(language, kind)
             for index, (template, split) in enumerate(zip(templates, splits, strict=True)):
                 rng = random.Random(f"{seed}:{language}:{kind}:{index}")
-                made = 0
-                for _ in range(per_template * 20):
-                    if made >= per_template:
-                        break
-                    text, industry, handle = fill(template, language, split, rng)
-                    if text in seen:
-                        continue
-                    seen.add(text)
-                    made += 1
-                    key = hashlib.sha1(f"{language}|{kind}|{text}".encode()).hexdigest()[:12]
-                    out[split].append(
-                        Row(key, text, language, kind, industry, sentiment, complaint, needs_reply, handle,
-                            f"{language}-{kind}-{index}")
-                    )
+                out[split] += _template_rows(template, f"{language}-{kind}-{index}", split, per_template, rng, seen)
+    # After every split-assigned row, so the frozen val/test rows (and the train rows before them) keep their draws.
+    for language, by_kind in TRAIN_ONLY.items():
+        for kind, extra in by_kind.items():
+            per_template = max(1, round(rows_per_template(language, kind) * TRAIN_ONLY_ROW_SHARE))
+            for index, template in enumerate(extra):
+                rng = random.Random(f"{seed}:{language}:{kind}:x{index}")
+                template_id = f"{language}-{kind}-x{index}"
+                out["train"] += _template_rows(template, template_id, "train", per_template, rng, seen)
     for split in SPLITS:
         random.Random(f"{seed}:order:{split}").shuffle(out[split])
     return out
+
+
+def rows_per_template(language: str, kind: str) -> int:
+    """How many rows each split-assigned template of (language, kind) yields (before de-duplication)."""
+    want = round(ROWS_PER_LANGUAGE[language] * KIND_WEIGHT[kind] / sum(KIND_WEIGHT.values()))
+    return max(1, round(want / len(TEMPLATES[language][kind])))
+
+
+def _template_rows(
+    template: str, template_id: str, split: str, per_template: int, rng: random.Random, seen: set[str]
+) -> list[Row]:
+    """Up to `per_template` rows from one template, none equal to a text in `seen` (which they are added to)."""
+    language, kind, _ = template_id.split("-")
+    sentiment, complaint, needs_reply = LABELS[kind]
+    rows: list[Row] = []
+    for _ in range(per_template * 20):
+        if len(rows) >= per_template:
+            break
+        text, industry, handle = fill(template, language, split, rng)
+        if text in seen:
+            continue
+        seen.add(text)
+        key = hashlib.sha1(f"{language}|{kind}|{text}".encode()).hexdigest()[:12]
+        rows.append(Row(key, text, language, kind, industry, sentiment, complaint, needs_reply, handle, template_id))
+    return rows
 
 
 def write(rows: dict[str, list[Row]], directory: Path, splits: Sequence[str] = SPLITS) -> None:
