@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
-from abc import ABC, abstractmethod
+import json
+from abc import abstractmethod
+from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from alerts._format import title
-from alerts.base import Event, EventKind
+from alerts._http import Answer, request
+from alerts.base import Event, EventKind, HttpSettings, HttpSink
 from alerts.mail_render import html_fragment
 
 _SOLVED = ":solved"
@@ -37,7 +40,19 @@ def parse_ref(ref: str | None) -> tuple[int | None, bool]:
     return (int(text), bool(ref and ref.endswith(_SOLVED))) if text.isdigit() else (None, False)
 
 
-class HelpdeskSink(ABC):
+class HelpdeskSettings(HttpSettings, Protocol):
+    """What a help-desk sink's settings have besides the timeout: the event kinds that open a ticket."""
+
+    @property
+    def create_on(self) -> Sequence[str]:
+        """Event kinds (`warn`, `breach`, `escalate`) that open a ticket."""
+        ...
+
+
+HelpdeskSettingsT = TypeVar("HelpdeskSettingsT", bound=HelpdeskSettings)
+
+
+class HelpdeskSink(HttpSink[HelpdeskSettingsT]):
     """One ticket per complaint case: found or created once, a private note per later event, solved on the reply.
 
     Subclasses say how their help desk finds a case's ticket, creates one and adds a note; the
@@ -45,7 +60,11 @@ class HelpdeskSink(ABC):
     """
 
     name: ClassVar[str]
-    _create_on: frozenset[str]  # event kinds that open a ticket (`create_on` in the settings)
+    _authorization: str  # the `Authorization` header value, set by the subclass's `setup`
+
+    def setup(self) -> None:
+        """The event kinds that open a ticket (`create_on` in the settings)."""
+        self._create_on = frozenset(self._settings.create_on)
 
     def accepts(self, event: Event) -> bool:
         """Complaint events that open the ticket or annotate it; never source health or listening alerts."""
@@ -54,10 +73,6 @@ class HelpdeskSink(ABC):
         if event.kind is EventKind.REPLIED and not event.alerted:
             return False
         return event.kind.value in self._create_on or event.kind.value in NOTE_KINDS
-
-    def channel_for(self, event: Event) -> str:
-        """The help desk is one channel for noise controls."""
-        return self.name
 
     async def send(self, event: Event, previous_ref: str | None) -> str | None:
         """Open the case's ticket, or add a note to it (solving it on a reply). Returns `<ticket id>[:solved]`."""
@@ -71,8 +86,14 @@ class HelpdeskSink(ABC):
             return None  # nothing to annotate (yet)
         return str(await self._create(event))
 
-    async def close(self) -> None:  # noqa: B027 - a real no-op every help desk shares, not an abstract hook
-        """Nothing to release: the HTTP session belongs to the caller."""
+
+    async def _json(self, method: str, url: str, what: str, document: Any = None) -> Answer:
+        """One call to the help desk's JSON API with its credentials; what the status means is the caller's."""
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8", "replace") if document is not None else None
+        headers = {"Authorization": self._authorization}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return await request(self._session, method, url, what=what, timeout=self._timeout, body=body, headers=headers)
 
     @abstractmethod
     async def _find(self, event: Event) -> tuple[int | None, bool]:

@@ -3,16 +3,18 @@
 The outbox retries: this module only decides whether an answer is a success, a retry later
 (429 with its `Retry-After`, 408/425, 5xx, network trouble) or a permanent error that needs an
 operator (other 4xx, a redirect). Error texts never carry the URL (webhook URLs are secrets).
+Like the connectors' requests, every request names us with `listener.USER_AGENT` and reads at most
+`listener.http.MAX_BODY` bytes of the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -20,27 +22,12 @@ from multidict import CIMultiDict
 
 from alerts._format import one_line, truncate
 from listener.errors import SinkError
+from listener.http import MAX_BODY, USER_AGENT, BodyTooLargeError, parse_retry_after, read_bounded
+
+__all__ = ["Answer", "parse_retry_after", "raise_for", "request", "short"]
 
 _RETRY_STATUSES = frozenset({408, 425, 429})
 _WORDS = re.compile(r"[A-Za-z0-9_.:' -]{1,200}")
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,23 +50,35 @@ async def request(
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Answer:
-    """One request; network trouble and timeouts raise a retryable `SinkError` naming only `what`."""
+    """One request; network trouble, timeouts and an answer over `MAX_BODY` raise a retryable `SinkError`
+    naming only `what`."""
+    sent = {"User-Agent": USER_AGENT, **(headers or {})}
     try:
         async with asyncio.timeout(timeout):
-            async with session.request(
-                method, url, data=body, headers=dict(headers or {}), allow_redirects=False
-            ) as response:
-                text = await response.text(errors="replace")
+            async with session.request(method, url, data=body, headers=sent, allow_redirects=False) as response:
+                raw = await read_bounded(response.content.iter_chunked(1 << 16),
+                                         content_length=response.content_length, limit=MAX_BODY)
+                text = _decode(raw, response.charset)
                 data = None
                 if "json" in (response.content_type or "") and text.strip():
                     try:
-                        data = await response.json(content_type=None)
-                    except ValueError:
+                        data = json.loads(text)
+                    except (ValueError, RecursionError):
                         data = None
                 return Answer(response.status, CIMultiDict(response.headers), text, data)
+    except BodyTooLargeError as err:
+        raise SinkError(f"{what}: answer {err}") from None
     except (TimeoutError, aiohttp.ClientError, OSError) as err:
         # `from None`: aiohttp errors can carry the request URL; the class name is enough.
         raise SinkError(f"{what} failed: {type(err).__name__}") from None
+
+
+def _decode(raw: bytes, charset: str | None) -> str:
+    """The answer as text in its declared charset (UTF-8 when none or an unknown one); bad bytes replaced."""
+    try:
+        return raw.decode(charset or "utf-8", "replace")
+    except LookupError:
+        return raw.decode("utf-8", "replace")
 
 
 def short(text: str) -> str:

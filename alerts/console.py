@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from alerts._format import deadline_text, human_duration, one_line, state_text, title, truncate
-from alerts.base import Event, EventKind
+from alerts.base import Event, EventKind, Sink
 from alerts.registry import SinkContext
 from config.schema import ConsoleSettings
 from listener.clock import Clock, SystemClock
@@ -24,7 +24,7 @@ _STYLES = {
 }
 
 
-class ConsoleSink:
+class ConsoleSink(Sink):
     """Print alerts (never plain mentions) with rich.
 
     Untrusted text is added as plain `Text` (never parsed as markup) after control characters
@@ -75,10 +75,6 @@ class ConsoleSink:
         self._console.print(self.line(event), soft_wrap=True, markup=False, highlight=False)
         return None
 
-    def channel_for(self, event: Event) -> str:
-        """The terminal is one channel for noise controls."""
-        return "console"
-
     async def send_digest(
         self, channel: str, events: Sequence[Event], reasons: Sequence[str], digest_id: str
     ) -> str | None:
@@ -94,5 +90,3 @@ class ConsoleSink:
             self._console.print(line, soft_wrap=True, markup=False, highlight=False)
         return None
 
-    async def close(self) -> None:
-        """Nothing to release."""

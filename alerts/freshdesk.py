@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
-
 from alerts._format import one_line, truncate
 from alerts._helpdesk import HelpdeskSink, marker, note_html
-from alerts._http import Answer, raise_for, request
+from alerts._http import Answer, raise_for
 from alerts.base import Event, EventKind
 from alerts.mail_render import subject as mail_subject
-from alerts.registry import SinkContext
 from config.sinks import FreshdeskSettings
-from listener.clock import Clock, SystemClock
 from listener.errors import SinkError
 
 OPEN, RESOLVED, CLOSED = 2, 4, 5
@@ -41,29 +36,19 @@ def case_tag(case: str) -> str:
     return "listener_" + hashlib.sha256(case.encode("utf-8", "replace")).hexdigest()[:20]
 
 
-class FreshdeskSink(HelpdeskSink):
+class FreshdeskSink(HelpdeskSink[FreshdeskSettings]):
     """Create, annotate and resolve one Freshdesk ticket per complaint case (API key authentication)."""
 
     name: ClassVar[str] = "freshdesk"
 
-    def __init__(
-        self, settings: FreshdeskSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None
-    ) -> None:
-        assert settings.api_key is not None  # validated by the settings
-        self._settings = settings
-        self._session = session
-        self._clock = clock or SystemClock()
-        self._root = settings.root + "/api/v2"
-        self._timeout = settings.timeout.total_seconds()
+    def setup(self) -> None:
+        """API root and Basic credentials (the kinds that open a ticket come from HelpdeskSink)."""
+        super().setup()
+        assert self._settings.api_key is not None  # validated by the settings
+        self._root = self._settings.root + "/api/v2"
         # The API key is the user name; the password is any placeholder ("X", as Freshdesk documents).
-        pair = f"{settings.api_key.get_secret_value()}:X".encode()
+        pair = f"{self._settings.api_key.get_secret_value()}:X".encode()
         self._authorization = "Basic " + base64.b64encode(pair).decode("ascii")
-        self._create_on = frozenset(settings.create_on)
-
-    @classmethod
-    def from_settings(cls, settings: FreshdeskSettings, context: SinkContext) -> FreshdeskSink:
-        """Build from `[alerts.freshdesk]` (the registry's entry point)."""
-        return cls(settings, context.session, clock=context.clock)
 
     async def _find(self, event: Event) -> tuple[int | None, bool]:
         """The case's newest ticket updated since the event was queued and not closed, by its tag."""
@@ -120,12 +105,7 @@ class FreshdeskSink(HelpdeskSink):
 
     async def _call(self, method: str, url: str, what: str, document: Any = None, *, missing_ok: bool = False) -> Any:
         """One API call; None for a 404 when the caller can handle a ticket that is gone."""
-        body = json.dumps(document, ensure_ascii=False).encode("utf-8", "replace") if document is not None else None
-        headers = {"Authorization": self._authorization}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        answer = await request(self._session, method, url, what=what, timeout=self._timeout, body=body,
-                               headers=headers)
+        answer = await self._json(method, url, what, document)
         if missing_ok and answer.status == 404:
             return None
         raise_for(answer, what, self._clock.now(), detail=_problem(answer))

@@ -21,7 +21,7 @@ import aiosmtplib
 
 from alerts import mail_render
 from alerts._format import one_line, truncate
-from alerts.base import Event, EventKind
+from alerts.base import Event, EventKind, Sink
 from alerts.registry import SinkContext
 from config.sinks import EmailSettings
 from listener.clock import Clock, SystemClock
@@ -36,7 +36,7 @@ def message_id(kind: str, key: str, domain: str) -> str:
     return f"<{kind}.{digest}@{domain}>"
 
 
-class EmailSink:
+class EmailSink(Sink):
     """Send alerts and digests as multipart (plain + HTML) e-mail."""
 
     name: ClassVar[str] = "email"
@@ -109,8 +109,6 @@ class EmailSink:
         await self._send(message, digest_id)
         return None
 
-    async def close(self) -> None:
-        """Nothing to release: each send opens and closes its own SMTP connection."""
 
     def _message(self, subject: str, to: Sequence[str], text: str, html: str, mid: str) -> EmailMessage:
         message = EmailMessage()

@@ -20,7 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from alerts._format import one_line
-from alerts.base import Event, EventKind
+from alerts.base import Event, EventKind, Sink
 from alerts.payload import encode
 from alerts.registry import SinkContext
 from config.schema import MqttSettings
@@ -80,10 +80,11 @@ async def _watch(client: aiomqtt.Client) -> None:
         return
 
 
-class MqttSink:
+class MqttSink(Sink):
     """Publish every event (mentions and alerts) to an MQTT broker with aiomqtt."""
 
     name: ClassVar[str] = "mqtt"
+    noise_controls = False  # a machine consumer: every event, mutes and quiet hours do not apply
 
     def __init__(self, settings: MqttSettings) -> None:
         self._settings = settings

@@ -11,15 +11,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import aiohttp
-
 from alerts._format import body_text, facts, one_line, safe_http_url, title, truncate
-from alerts._http import parse_retry_after, raise_for, request
-from alerts.base import Event, EventKind
-from alerts.registry import SinkContext
+from alerts._http import raise_for, request
+from alerts.base import Event, EventKind, HttpSink
+from alerts.routes import first_match
 from config.sinks import PagerDutyRoute, PagerDutySettings
-from listener.clock import Clock, SystemClock
 from listener.errors import SinkError
+from listener.http import parse_retry_after
 
 SUMMARY_MAX = 1024
 DEDUP_MAX = 255
@@ -43,37 +41,24 @@ def dedup_key(case: str) -> str:
     return "listener:" + hashlib.sha256(case.encode("utf-8", "replace")).hexdigest()
 
 
-class PagerDutySink:
+class PagerDutySink(HttpSink[PagerDutySettings]):
     """Page on breaches and escalations; resolve when the brand replied."""
 
     name: ClassVar[str] = "pagerduty"
 
-    def __init__(
-        self, settings: PagerDutySettings, session: aiohttp.ClientSession, *, clock: Clock | None = None
-    ) -> None:
-        assert settings.routing_key is not None  # validated by the settings
-        self._settings = settings
-        self._session = session
-        self._clock = clock or SystemClock()
-        self._timeout = settings.timeout.total_seconds()
-        self._trigger_on = frozenset(settings.trigger_on)
-        self._default = _Service("pagerduty", settings.routing_key.get_secret_value().strip())
+    def setup(self) -> None:
+        """The default service and the routes, each a routing key."""
+        assert self._settings.routing_key is not None  # validated by the settings
+        # Off by default: PagerDuty's own schedules and dedup decide who is woken.
+        self.noise_controls = self._settings.noise_controls
+        self._trigger_on = frozenset(self._settings.trigger_on)
+        self._default = _Service("pagerduty", self._settings.routing_key.get_secret_value().strip())
         self._routes: list[tuple[PagerDutyRoute, _Service]] = [
             (route, _Service(route.label or f"pagerduty route {n}", route.routing_key.get_secret_value().strip()))
-            for n, route in enumerate(settings.routes, start=1)
+            for n, route in enumerate(self._settings.routes, start=1)
         ]
         self._by_label = {s.label: s for _, s in reversed(self._routes)}
         self._by_label.setdefault(self._default.label, self._default)
-
-    @classmethod
-    def from_settings(cls, settings: PagerDutySettings, context: SinkContext) -> PagerDutySink:
-        """Build from `[alerts.pagerduty]` (the registry's entry point)."""
-        return cls(settings, context.session, clock=context.clock)
-
-    @property
-    def noise_controls(self) -> bool:
-        """Off by default: PagerDuty's own schedules and dedup decide who is woken."""
-        return self._settings.noise_controls
 
     def accepts(self, event: Event) -> bool:
         """The trigger kinds, and replies to complaints that were alerted on (they resolve)."""
@@ -83,11 +68,7 @@ class PagerDutySink:
 
     def service(self, event: Event) -> _Service:
         """The first route that matches `event`, else the default service."""
-        policy = event.policy_name
-        for route, service in self._routes:
-            if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
-                return service
-        return self._default
+        return first_match(self._routes, event, self._default)
 
     def channel_for(self, event: Event) -> str:
         """The service label noise controls count against (when they are on)."""
@@ -107,8 +88,6 @@ class PagerDutySink:
         await self._enqueue(document, event.id)
         return f"{_REF_PREFIX}{service.label}:{state}"
 
-    async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the caller."""
 
     def _trigger(self, event: Event, service: _Service) -> dict[str, Any]:
         now = self._clock.now()
@@ -155,7 +134,7 @@ def _problem(data: Any) -> str:
     """PagerDuty's `{"status", "message", "errors": [...]}` as one line (it may quote our input)."""
     if not isinstance(data, dict):
         return ""
-    found = data.get("errors")
-    errors: list[Any] = found if isinstance(found, list) else []
+    listed = data.get("errors")
+    errors: list[Any] = listed if isinstance(listed, list) else []
     parts = [str(data.get("message") or ""), *(str(e) for e in errors[:3])]
     return "; ".join(p for p in parts if p)

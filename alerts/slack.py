@@ -19,13 +19,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError, SlackObjectFormati
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from alerts._http import parse_retry_after
-from alerts.base import Event, EventKind
-from alerts.registry import SinkContext
+from alerts.base import Event, EventKind, HttpSink
+from alerts.routes import first_match
 from alerts.slack_blocks import SlackMessage, render, render_digest
 from config.schema import SlackRoute, SlackSettings
-from listener.clock import Clock, SystemClock
 from listener.errors import ConfigError, SinkError
+from listener.http import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +110,7 @@ class _Target:
     hook: AsyncWebhookClient | None = None
 
 
-class SlackSink:
+class SlackSink(HttpSink[SlackSettings]):
     """Deliver WARN/BREACH/REPLIED/SOURCE events to Slack.
 
     Bot-token mode posts the first event of a thread and updates that message afterwards;
@@ -121,20 +120,18 @@ class SlackSink:
 
     name: ClassVar[str] = "slack"
 
-    def __init__(self, settings: SlackSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
-        self._settings = settings
-        self._clock = clock or SystemClock()
-        self._timeout = settings.timeout.total_seconds()
-        token = settings.bot_token.get_secret_value().strip() if settings.bot_token else ""
-        webhook = settings.webhook_url.get_secret_value().strip() if settings.webhook_url else ""
+    def setup(self) -> None:
+        """The Web API or webhook client, the default channel and the routes (a webhook route gets its own client)."""
+        token = self._settings.bot_token.get_secret_value().strip() if self._settings.bot_token else ""
+        webhook = self._settings.webhook_url.get_secret_value().strip() if self._settings.webhook_url else ""
         self._web: AsyncWebClient | None = None
         self._hook: AsyncWebhookClient | None = None
         # A bot token wins over a webhook: only it can update a message in place.
         if token:
             self._web = AsyncWebClient(
                 token=token,
-                base_url=settings.base_url,
-                session=session,
+                base_url=self._settings.base_url,
+                session=self._session,
                 timeout=max(1, int(self._timeout)),
                 logger=_sdk_logger,
             )
@@ -142,22 +139,23 @@ class SlackSink:
             self._web.proxy = None
         elif webhook:
             self._hook = AsyncWebhookClient(
-                webhook, session=session, timeout=max(1, int(self._timeout)), logger=_sdk_logger
+                webhook, session=self._session, timeout=max(1, int(self._timeout)), logger=_sdk_logger
             )
             self._hook.proxy = None
         else:
             raise ConfigError(["alerts.slack: set `webhook_url` or `bot_token` (with `channel`)"])
-        self._kinds = frozenset(settings.kinds)
+        self._kinds = frozenset(self._settings.kinds)
         self._default = (
-            _Target(settings.channel, channel=settings.channel) if self._web is not None
-            else _Target(settings.channel or "webhook", hook=self._hook)
+            _Target(self._settings.channel, channel=self._settings.channel) if self._web is not None
+            else _Target(self._settings.channel or "webhook", hook=self._hook)
         )
         # Routes in order (the first match wins); each webhook route gets its own client.
         self._routes: list[tuple[SlackRoute, _Target]] = []
-        for number, route in enumerate(settings.routes, start=1):
+        for number, route in enumerate(self._settings.routes, start=1):
             url = route.webhook_url.get_secret_value().strip() if route.webhook_url else ""
             if url:
-                hook = AsyncWebhookClient(url, session=session, timeout=max(1, int(self._timeout)), logger=_sdk_logger)
+                hook = AsyncWebhookClient(url, session=self._session, timeout=max(1, int(self._timeout)),
+                                          logger=_sdk_logger)
                 hook.proxy = None
                 target = _Target(route.channel or f"route {number}", hook=hook)
             elif self._web is not None and route.channel:
@@ -167,29 +165,17 @@ class SlackSink:
             self._routes.append((route, target))
         self._by_label = {target.label: target for _, target in reversed(self._routes)}
         self._by_label.setdefault(self._default.label, self._default)
-
-    @classmethod
-    def from_settings(cls, settings: SlackSettings, context: SinkContext) -> SlackSink:
-        """Build from `[alerts.slack]` (the registry's entry point)."""
-        return cls(settings, context.session, clock=context.clock)
+        # One send at a time when webhooks are involved (a webhook posts to one channel, where arrival
+        # order is reading order); with a bot token only the dispatcher's limit applies.
+        self.max_in_flight = 1 if self._web is None or any(t.hook is not None for _, t in self._routes) else None
 
     def target(self, event: Event) -> _Target:
         """The first route that matches `event` (brand, policy, source, kind), else the default channel."""
-        policy = event.policy_name
-        for route, target in self._routes:
-            if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
-                return target
-        return self._default
+        return first_match(self._routes, event, self._default)
 
     def channel_for(self, event: Event) -> str:
         """The channel `event` goes to, as noise controls count it (a route's channel or label)."""
         return self.target(event).label
-
-    @property
-    def max_in_flight(self) -> int | None:
-        """One send at a time when webhooks are involved (a webhook posts to one channel, where arrival
-        order is reading order); with a bot token only the dispatcher's limit applies."""
-        return 1 if self._web is None or any(t.hook is not None for _, t in self._routes) else None
 
     @property
     def mode(self) -> str:
@@ -243,9 +229,6 @@ class SlackSink:
             await self._send_webhook(message, what, target.hook)
             return None
         return await self._call(what, "chat.postMessage", lambda: self._post(message, target.channel))
-
-    async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the caller."""
 
     async def _escalate(self, event: Event, message: SlackMessage, channel: str, ts: str, home: str) -> None:
         """An escalation: a thread reply under the complaint's message naming who is now on it,

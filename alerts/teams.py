@@ -12,14 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import aiohttp
-
 from alerts._http import raise_for, request
-from alerts.base import Event, EventKind
-from alerts.registry import SinkContext
+from alerts.base import Event, EventKind, HttpSink
+from alerts.routes import first_match
 from alerts.teams_cards import HISTORY_SHOWN, history_entry, render, render_digest
 from config.sinks import TeamsRoute, TeamsSettings
-from listener.clock import Clock, SystemClock
 
 _REF_PREFIX = "teams:"
 _SEPARATOR = " · "
@@ -40,34 +37,23 @@ def _error_code(data: Any) -> str:
     return code if isinstance(code, str) else ""
 
 
-class TeamsSink:
+class TeamsSink(HttpSink[TeamsSettings]):
     """Post alerts as Adaptive Cards; routes pick the workflow (channel) per brand, policy, source and kind."""
 
     name: ClassVar[str] = "teams"
+    max_in_flight = 1  # one card at a time: a workflow posts to one channel, where arrival order is reading order
 
-    def __init__(self, settings: TeamsSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
-        assert settings.webhook_url is not None  # validated by the settings
-        self._session = session
-        self._clock = clock or SystemClock()
-        self._timeout = settings.timeout.total_seconds()
-        self._kinds = frozenset(settings.kinds)
-        self._default = _Target("teams", settings.webhook_url.get_secret_value().strip())
+    def setup(self) -> None:
+        """The default workflow and the routes, each a workflow URL."""
+        assert self._settings.webhook_url is not None  # validated by the settings
+        self._kinds = frozenset(self._settings.kinds)
+        self._default = _Target("teams", self._settings.webhook_url.get_secret_value().strip())
         self._routes: list[tuple[TeamsRoute, _Target]] = [
             (route, _Target(route.label or f"teams route {number}", route.webhook_url.get_secret_value().strip()))
-            for number, route in enumerate(settings.routes, start=1)
+            for number, route in enumerate(self._settings.routes, start=1)
         ]
         self._by_label = {t.label: t for _, t in reversed(self._routes)}
         self._by_label.setdefault(self._default.label, self._default)
-
-    @classmethod
-    def from_settings(cls, settings: TeamsSettings, context: SinkContext) -> TeamsSink:
-        """Build from `[alerts.teams]` (the registry's entry point)."""
-        return cls(settings, context.session, clock=context.clock)
-
-    @property
-    def max_in_flight(self) -> int:
-        """One card at a time: a workflow posts to one channel, where arrival order is reading order."""
-        return 1
 
     def accepts(self, event: Event) -> bool:
         """Alerts of the configured kinds; a reply only when the complaint was alerted on before."""
@@ -77,11 +63,7 @@ class TeamsSink:
 
     def target(self, event: Event) -> _Target:
         """The first route that matches `event`, else the default workflow."""
-        policy = event.policy_name
-        for route, target in self._routes:
-            if route.matches(brand=event.brand, policy=str(policy or ""), source=event.source, kind=event.kind.value):
-                return target
-        return self._default
+        return first_match(self._routes, event, self._default)
 
     def channel_for(self, event: Event) -> str:
         """The route label (or "teams") noise controls count `event` against."""
@@ -102,8 +84,6 @@ class TeamsSink:
         await self._post(target, render_digest(events, reasons, now=self._clock.now(), digest_id=digest_id), digest_id)
         return None
 
-    async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the caller."""
 
     async def _post(self, target: _Target, message: dict[str, Any], key: str) -> None:
         body = json.dumps(message, ensure_ascii=False).encode("utf-8", "replace")

@@ -14,14 +14,10 @@ from datetime import datetime
 from typing import ClassVar
 from urllib.parse import quote
 
-import aiohttp
-
 from alerts._http import raise_for, request
-from alerts.base import Event
+from alerts.base import Event, HttpSink
 from alerts.payload import SCHEMA_VERSION, encode, encode_json
-from alerts.registry import SinkContext
 from config.sinks import WebhookSettings
-from listener.clock import Clock, SystemClock
 
 SIGNATURE_HEADER = "X-Listener-Signature"
 TIMESTAMP_HEADER = "X-Listener-Timestamp"
@@ -48,40 +44,23 @@ def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now: datetime
     return any(hmac.compare_digest(sign(secret, timestamp, body), v.strip()) for v in given.split(","))
 
 
-class WebhookSink:
+class WebhookSink(HttpSink[WebhookSettings]):
     """POST every accepted event (and digests, when noise controls are on) as signed JSON."""
 
     name: ClassVar[str] = "webhook"
 
-    def __init__(
-        self, settings: WebhookSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None
-    ) -> None:
-        assert settings.url is not None and settings.secret is not None  # validated by the settings
-        self._settings = settings
-        self._session = session
-        self._clock = clock or SystemClock()
-        self._url = settings.url.get_secret_value().strip()
-        self._secret = settings.secret.get_secret_value().encode("utf-8")
-        self._kinds = frozenset(settings.kinds)
-        self._timeout = settings.timeout.total_seconds()
-
-    @classmethod
-    def from_settings(cls, settings: WebhookSettings, context: SinkContext) -> WebhookSink:
-        """Build from `[alerts.webhook]` (the registry's entry point)."""
-        return cls(settings, context.session, clock=context.clock)
-
-    @property
-    def noise_controls(self) -> bool:
-        """Off by default: a machine consumer wants every event it subscribed to."""
-        return self._settings.noise_controls
+    def setup(self) -> None:
+        """URL, signing secret and wanted kinds."""
+        assert self._settings.url is not None and self._settings.secret is not None  # validated by the settings
+        # Off by default: a machine consumer wants every event it subscribed to.
+        self.noise_controls = self._settings.noise_controls
+        self._url = self._settings.url.get_secret_value().strip()
+        self._secret = self._settings.secret.get_secret_value().encode("utf-8")
+        self._kinds = frozenset(self._settings.kinds)
 
     def accepts(self, event: Event) -> bool:
         """The configured kinds (every alert kind by default; add "mention" for every classified mention)."""
         return event.kind.value in self._kinds
-
-    def channel_for(self, event: Event) -> str:
-        """One URL is one channel for noise controls."""
-        return "webhook"
 
     async def send(self, event: Event, previous_ref: str | None) -> str | None:
         """POST the event; a 2xx answer is delivery. Nothing to remember between events."""
@@ -100,8 +79,6 @@ class WebhookSink:
         await self._post(body, digest_id, "digest")
         return None
 
-    async def close(self) -> None:
-        """Nothing to release: the HTTP session belongs to the caller."""
 
     async def _post(self, body: bytes, key: str, kind: str) -> None:
         now = self._clock.now()

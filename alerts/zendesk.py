@@ -11,20 +11,15 @@ as Markdown), and they are private (`public: false`): the customer never sees th
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
-
 from alerts._format import one_line, truncate
 from alerts._helpdesk import HelpdeskSink, marker, note_html
-from alerts._http import Answer, raise_for, request
+from alerts._http import Answer, raise_for
 from alerts.base import Event, EventKind
 from alerts.mail_render import subject as mail_subject
-from alerts.registry import SinkContext
 from config.sinks import ZendeskSettings
-from listener.clock import Clock, SystemClock
 from listener.errors import SinkError
 
 SUBJECT_MAX = 150
@@ -35,29 +30,19 @@ def external_id(case: str) -> str:
     return f"listener:{case}"
 
 
-class ZendeskSink(HelpdeskSink):
+class ZendeskSink(HelpdeskSink[ZendeskSettings]):
     """Create, annotate and solve one Zendesk ticket per complaint case (API token authentication)."""
 
     name: ClassVar[str] = "zendesk"
 
-    def __init__(
-        self, settings: ZendeskSettings, session: aiohttp.ClientSession, *, clock: Clock | None = None
-    ) -> None:
-        assert settings.api_token is not None  # validated by the settings
-        self._settings = settings
-        self._session = session
-        self._clock = clock or SystemClock()
-        self._root = settings.root
-        self._timeout = settings.timeout.total_seconds()
+    def setup(self) -> None:
+        """API root and Basic credentials (the kinds that open a ticket come from HelpdeskSink)."""
+        super().setup()
+        assert self._settings.api_token is not None  # validated by the settings
+        self._root = self._settings.root
         # API token authentication: basic auth as "{email}/token:{api_token}".
-        pair = f"{settings.email}/token:{settings.api_token.get_secret_value()}".encode()
+        pair = f"{self._settings.email}/token:{self._settings.api_token.get_secret_value()}".encode()
         self._authorization = "Basic " + base64.b64encode(pair).decode("ascii")
-        self._create_on = frozenset(settings.create_on)
-
-    @classmethod
-    def from_settings(cls, settings: ZendeskSettings, context: SinkContext) -> ZendeskSink:
-        """Build from `[alerts.zendesk]` (the registry's entry point)."""
-        return cls(settings, context.session, clock=context.clock)
 
     async def _find(self, event: Event) -> tuple[int | None, bool]:
         """The case's newest ticket that can still be updated (not closed), by external_id."""
@@ -115,12 +100,7 @@ class ZendeskSink(HelpdeskSink):
     async def _call(self, method: str, url: str, what: str, document: Any = None, *, missing_ok: bool = False,
                     closed_ok: bool = False) -> Any:
         """One API call; None for a 404 (and a 422 on a closed ticket) when the caller can handle it."""
-        body = json.dumps(document, ensure_ascii=False).encode("utf-8", "replace") if document is not None else None
-        headers = {"Authorization": self._authorization}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        answer = await request(self._session, method, url, what=what, timeout=self._timeout, body=body,
-                               headers=headers)
+        answer = await self._json(method, url, what, document)
         if missing_ok and answer.status == 404:
             return None
         if closed_ok and answer.status == 422 and "closed" in _problem(answer).lower():

@@ -22,10 +22,10 @@ from typing import Any
 
 import aiohttp
 import jwt
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from connectors._http import Response, describe, parse_retry_after, request
-from connectors._reviews import ReviewConfig, http_url
+from connectors._http import MalformedResponseError, Response, describe, parse_retry_after, request
+from connectors._reviews import ReviewConfig
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 from listener.redact import redact, register_secret
 
@@ -53,15 +53,12 @@ class GoogleReviewConfig(ReviewConfig):
     refresh_token: SecretStr | None = Field(default=None, description="The owner's refresh token (refresh-token mode).")
     access_token: SecretStr | None = Field(default=None, description="A ready access token, used as is.")
     token_url: str | None = Field(
-        default=None, description="OAuth token endpoint; default: the key's token_uri, else Google's."
+        default=None, description="OAuth token endpoint; default: the key's token_uri, else Google's.",
+        examples=[GOOGLE_TOKEN_URL],
     )
     max_pages: int = Field(default=5, ge=1, le=100, description="Pages read per poll when catching up.")
     reply_checks: int = Field(default=20, ge=0, le=1000, description="Open complaints re-checked per poll for a reply.")
 
-    @field_validator("token_url")
-    @classmethod
-    def _token_http(cls, value: str | None) -> str | None:
-        return None if value is None else http_url(value, GOOGLE_TOKEN_URL)
 
     @model_validator(mode="after")
     def _one_way(self) -> GoogleReviewConfig:
@@ -178,7 +175,7 @@ class GoogleTokens:
             if self._token is not None and (self._expires is None or now < self._expires - _RENEW_BEFORE):
                 return self._token
             form = self._assertion_form(now) if self._key else self._refresh_form()
-            data = await _post_form(self.session, self.token_url, form, timeout=self.timeout, now=now)
+            data = await _token_request(self.session, self.token_url, form, timeout=self.timeout, now=self.now)
             token, lifetime = data.get("access_token"), data.get("expires_in", 3600)
             if not isinstance(token, str) or not token:
                 raise SourceAuthError(f"{describe('POST', self.token_url)}: token response without access_token")
@@ -216,35 +213,30 @@ class GoogleTokens:
         }
 
 
-async def _post_form(
-    session: aiohttp.ClientSession, url: str, form: Mapping[str, str], *, timeout: float, now: datetime
+# A refused grant is a 4xx other than the retryable ones; `request` hands those back to read the reason.
+_REFUSED = frozenset(range(400, 500)) - {408, 429}
+
+
+async def _token_request(
+    session: aiohttp.ClientSession, url: str, form: Mapping[str, str], *, timeout: float,
+    now: Callable[[], datetime],
 ) -> Mapping[str, Any]:
-    """POST a form to the token endpoint; errors mapped like connectors._http (which sends JSON only)."""
+    """POST a token form through `connectors._http.request`; a refused grant is a SourceAuthError with its reason."""
     what = describe("POST", url)
-    try:
-        async with asyncio.timeout(timeout):
-            async with session.post(url, data=dict(form), headers={"Accept": "application/json"}) as resp:
-                status, headers, body = resp.status, resp.headers, await resp.read()
-    except TimeoutError as err:
-        raise TransientSourceError(f"{what}: no complete answer within {timeout:g}s") from err
-    except aiohttp.ClientError as err:
-        raise TransientSourceError(f"{what}: {type(err).__name__}: {redact(str(err))}") from err
-    try:
-        data = json.loads(body) if body.strip() else {}
-    except (ValueError, RecursionError):
-        data = None
-    if status == 429 or status >= 500:
-        wait = parse_retry_after(headers.get("Retry-After"), now)
-        raise TransientSourceError(f"{what}: HTTP {status}", retry_after=wait)
-    if status >= 400:
+    resp = await request(session, "POST", url, form=form, timeout=timeout, now=now, ok_statuses=_REFUSED)
+    if resp.status in _REFUSED:
         # invalid_grant (revoked key or refresh token, clock skew), invalid_client, unauthorized_client.
+        try:
+            data = json.loads(resp.body) if resp.body.strip() else {}
+        except (ValueError, RecursionError):
+            data = None
         code = data.get("error") if isinstance(data, Mapping) else None
         why = data.get("error_description") if isinstance(data, Mapping) else None
         reason = f"{code or 'no reason given'}{f': {why}' if isinstance(why, str) and why else ''}"
-        raise SourceAuthError(f"{what}: HTTP {status}: token request refused ({redact(reason)[:200]})")
-    if not isinstance(data, Mapping):
-        raise TransientSourceError(f"{what}: token response is not a JSON object")
-    return data
+        raise SourceAuthError(f"{what}: HTTP {resp.status}: token request refused ({redact(reason)[:200]})")
+    if not isinstance(resp.data, Mapping):
+        raise MalformedResponseError(f"{what}: token response is not a JSON object")
+    return resp.data
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,10 @@
-"""The one place connectors make HTTP requests: timeout, User-Agent, JSON, error mapping.
+"""The one place connectors make HTTP requests: timeout, User-Agent, body limit, JSON, error mapping.
+
+Every request of every connector goes through `request`, OAuth token exchanges included (`form=`
+and `basic_auth=` send `application/x-www-form-urlencoded` bodies), so the body limit (`MAX_BODY`),
+the timeout around the whole exchange, the User-Agent and the `Retry-After` / rate-limit reading hold
+for all of them. Retries themselves are the poller's business (`listener.backoff`): this module
+says how long to wait by raising `TransientSourceError(retry_after=...)`.
 
 Every failure leaves this module as a `listener.errors` exception:
 
@@ -18,12 +24,12 @@ header (Authorization above all) is ever logged.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,17 +38,19 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from connectors.timeutil import to_utc
-from listener import USER_AGENT
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
+from listener.http import MAX_BODY, USER_AGENT, BodyTooLargeError, parse_retry_after, read_bounded
 from listener.redact import redact
+
+__all__ = [
+    "DEFAULT_TIMEOUT", "MASTODON_RATE_LIMIT", "MAX_BODY", "USER_AGENT", "MalformedResponseError", "RateLimitHeaders",
+    "Response", "describe", "parse_link_header", "parse_retry_after", "query_param", "request", "without_surrogates",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 _SNIPPET = 200  # characters of an error body worth quoting in a message
-# No API page we read comes near this; a bigger body is a broken or hostile server, and reading
-# it whole would let one source exhaust the daemon's memory.
-MAX_BODY = 32 * 1024 * 1024
 
 
 class MalformedResponseError(TransientSourceError):
@@ -90,26 +98,6 @@ class RateLimitHeaders:
 
 
 MASTODON_RATE_LIMIT = RateLimitHeaders()
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP date; None if absent."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:  # HTTP dates are always GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +172,8 @@ async def request(
     params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
+    form: Mapping[str, str] | None = None,
+    basic_auth: tuple[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     expect_json: bool = True,
     rate_limit: RateLimitHeaders | None = None,
@@ -200,6 +190,9 @@ async def request(
         params: query parameters; a list of pairs allows repeated keys (`types[]`).
         headers: extra request headers (Authorization goes here; it is never logged).
         json_body: JSON request body, if any.
+        form: a form body (`application/x-www-form-urlencoded`, what OAuth token endpoints take);
+            not together with `json_body`.
+        basic_auth: `(user, password)` sent as HTTP Basic `Authorization` (OAuth client credentials).
         timeout: seconds for the whole exchange, body included.
         expect_json: decode the body as JSON into `Response.data`.
         rate_limit: the API's rate-limit headers, used for `retry_after` when the server sends
@@ -216,14 +209,20 @@ async def request(
         TransientSourceError: 408, 429, 5xx, network error, timeout, malformed JSON.
         SourceError: any other 4xx, or an unexpected status.
     """
+    if form is not None and json_body is not None:
+        raise ValueError("request: a body is either json_body or form, not both")
     what = describe(method, url)
     sent_headers = CIMultiDict({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    if basic_auth is not None:
+        pair = f"{basic_auth[0]}:{basic_auth[1]}".encode()
+        sent_headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     if headers:
         sent_headers.update(headers)
     try:
         async with asyncio.timeout(timeout):
             async with session.request(
-                method, url, params=params, headers=sent_headers, json=json_body, allow_redirects=True
+                method, url, params=params, headers=sent_headers, json=json_body,
+                data=dict(form) if form is not None else None, allow_redirects=True,
             ) as resp:
                 body = await _read_bounded(resp, what)
                 status, resp_headers, final_url = resp.status, resp.headers, str(resp.url)
@@ -241,14 +240,11 @@ async def request(
 
 async def _read_bounded(resp: aiohttp.ClientResponse, what: str) -> bytes:
     """The whole body, or MalformedResponseError as soon as it passes MAX_BODY bytes."""
-    if resp.content_length is not None and resp.content_length > MAX_BODY:
-        raise MalformedResponseError(f"{what}: body of {resp.content_length} bytes exceeds {MAX_BODY}")
-    body = bytearray()
-    async for chunk in resp.content.iter_chunked(1 << 16):
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise MalformedResponseError(f"{what}: body exceeds {MAX_BODY} bytes")
-    return bytes(body)
+    try:
+        return await read_bounded(resp.content.iter_chunked(1 << 16), content_length=resp.content_length,
+                                  limit=MAX_BODY)
+    except BodyTooLargeError as err:
+        raise MalformedResponseError(f"{what}: {err}") from None
 
 
 def _raise_for_status(

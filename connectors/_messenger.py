@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors._meta import BAD_ITEM, why
 from connectors._meta_webhook import DM_CHANNEL, conversation_of
-from connectors._social import MalformedItemError, required_id, required_time, text_of
+from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id
 from connectors._watermark import Watermark
 from listener.domain import Mention, Reply
 
@@ -67,8 +67,8 @@ async def _messages(conn: FacebookConnector, thread: str, mark: Watermark, menti
                     raise MalformedItemError("message is not an object")
                 ident = required_id(item, "id", "message")
                 created = required_time(item.get("created_time"), "created_time")
-                sender = item.get("from") if isinstance(item.get("from"), Mapping) else {}
-                sender_id = text_of(sender.get("id"))
+                sender = mapping_of(item.get("from"))
+                sender_id = text_id(sender.get("id"))
                 if not sender_id:
                     raise MalformedItemError("message has no from.id")
                 times.append(created)
@@ -111,7 +111,7 @@ def _recipient(read: list[tuple[datetime, str, Mapping[str, Any], str, bool]], p
         to = item.get("to")
         people = to.get("data") if isinstance(to, Mapping) else None
         for person in people if isinstance(people, list) else ():
-            ident = text_of(person.get("id")) if isinstance(person, Mapping) else None
+            ident = text_id(person.get("id")) if isinstance(person, Mapping) else None
             if ident and ident != page_id:
                 return ident
     return None

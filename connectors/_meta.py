@@ -9,26 +9,15 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
 from connectors._http import Response
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    data_of,
-    http_url,
-    list_at,
-    secret,
-    text_of,
-)
-from connectors.base import BrandView
-from listener.clock import Clock
+from connectors._parse import MalformedItemError, text_id
+from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 
 if TYPE_CHECKING:
@@ -76,10 +65,6 @@ class MetaConfig(HttpSourceConfig):
     usage_pause: Duration = Field(default=timedelta(minutes=10), description="Pause once the threshold is reached.")
     reply_checks: int = Field(default=25, ge=0, le=500, description="Open mentions looked up per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value) or value
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> MetaConfig:
@@ -219,36 +204,28 @@ def next_params(paging: Any) -> list[tuple[str, str]] | None:
     """
     if not isinstance(paging, Mapping):
         return None
-    following = text_of(paging.get("next"))
+    following = text_id(paging.get("next"))
     if not following:
         return None  # the last page may still carry cursors; only `next` says there is more
     cursors = paging.get("cursors")
-    after = text_of(cursors.get("after")) if isinstance(cursors, Mapping) else None
+    after = text_id(cursors.get("after")) if isinstance(cursors, Mapping) else None
     if after:
         return [("after", after)]
     pairs = [(k, v) for k, v in parse_qsl(urlsplit(following).query) if k not in (_ACCESS_TOKEN, "appsecret_proof")]
     return pairs or None
 
 
-class GraphConnectorBase(HttpConnectorBase):
+MetaConfigT = TypeVar("MetaConfigT", bound=MetaConfig)
+
+
+class GraphConnectorBase(HttpConnectorBase[MetaConfigT]):
     """GET with Graph error mapping, usage-header back-off and cursor paging."""
 
-    config: MetaConfig
-
-    def __init__(
-        self,
-        name: str,
-        config: MetaConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config = config
-        token = secret(config.access_token)
+    def setup(self) -> None:
+        """Bearer token and `appsecret_proof` for every Graph call."""
+        token = secret(self.config.access_token)
         self.headers["Authorization"] = f"Bearer {token}"
-        proof_secret = secret(config.app_secret)
+        proof_secret = secret(self.config.app_secret)
         self._proof = [("appsecret_proof", appsecret_proof(token, proof_secret))] if token and proof_secret else []
         self.paused_until: datetime | None = None
 

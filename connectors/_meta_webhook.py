@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors._meta import BAD_ITEM, why
-from connectors._social import MalformedItemError, text_of
+from connectors._parse import MalformedItemError, mapping_of, text_id
 from connectors.timeutil import to_utc
 from listener.domain import Mention, Reply
 
@@ -76,14 +76,14 @@ def page_feed(account: Account, value: Mapping[str, Any], when: datetime) -> tup
     item, verb = value.get("item"), value.get("verb")
     if verb not in ("add", "edited"):
         return None, None  # remove, hide, unhide: nothing to store
-    sender = value.get("from") if isinstance(value.get("from"), Mapping) else {}
-    author_id, name = text_of(sender.get("id")) or "", str(sender.get("name") or "")
+    sender = mapping_of(value.get("from"))
+    author_id, name = text_id(sender.get("id")) or "", str(sender.get("name") or "")
     created = _time(value.get("created_time"), when)
     text = str(value.get("message") or "")
-    post_id = text_of(value.get("post_id"))
+    post_id = text_id(value.get("post_id"))
     if item == "comment":
-        ident = text_of(value.get("comment_id"))
-        parent = text_of(value.get("parent_id"))
+        ident = text_id(value.get("comment_id"))
+        parent = text_id(value.get("parent_id"))
         parent = parent if parent and parent != post_id else None  # a top-level comment's parent is the post
     elif item in ("post", "status", "photo", "video", "share"):
         ident, parent = post_id, None
@@ -109,13 +109,13 @@ def page_feed(account: Account, value: Mapping[str, Any], when: datetime) -> tup
 def instagram_comment(account: Account, value: Mapping[str, Any], when: datetime,
                       ) -> tuple[Mention | None, Reply | None]:
     """An Instagram `comments` change (no timestamp is sent: the entry's time is used)."""
-    ident = text_of(value.get("id"))
-    sender = value.get("from") if isinstance(value.get("from"), Mapping) else {}
-    author_id, name = text_of(sender.get("id")) or "", str(sender.get("username") or "")
+    ident = text_id(value.get("id"))
+    sender = mapping_of(value.get("from"))
+    author_id, name = text_id(sender.get("id")) or "", str(sender.get("username") or "")
     if not ident or not (author_id or name):
         raise MalformedItemError("comment has no id or from")
-    parent = text_of(value.get("parent_id"))
-    media = value.get("media") if isinstance(value.get("media"), Mapping) else {}
+    parent = text_id(value.get("parent_id"))
+    media = mapping_of(value.get("media"))
     text = str(value.get("text") or "")
     if account.is_brand(author_id, name):
         if not parent:
@@ -126,7 +126,7 @@ def instagram_comment(account: Account, value: Mapping[str, Any], when: datetime
         source=account.source, external_id=ident, text=text, author=f"@{name}" if name else author_id,
         author_name=name, created_at=when, in_reply_to=parent, conversation_id=parent or ident,
         brands=account.attribute(text),
-        raw={**value, "media_id": text_of(media.get("id")), "channel": "public_mention", "via": "webhook"},
+        raw={**value, "media_id": text_id(media.get("id")), "channel": "public_mention", "via": "webhook"},
     )
     return mention, None
 
@@ -138,9 +138,9 @@ def message(account: Account, event: Mapping[str, Any], now: datetime) -> tuple[
         return None, None  # delivery, read, reaction, postback: not a message
     if msg.get("is_deleted"):
         return None, None
-    ident = text_of(msg.get("mid"))
-    sender = text_of((event.get("sender") or {}).get("id")) if isinstance(event.get("sender"), Mapping) else None
-    recipient = text_of((event.get("recipient") or {}).get("id")) if isinstance(event.get("recipient"), Mapping) \
+    ident = text_id(msg.get("mid"))
+    sender = text_id((event.get("sender") or {}).get("id")) if isinstance(event.get("sender"), Mapping) else None
+    recipient = text_id((event.get("recipient") or {}).get("id")) if isinstance(event.get("recipient"), Mapping) \
         else None
     if not ident or not sender or not recipient:
         raise MalformedItemError("message has no mid, sender or recipient")
@@ -183,10 +183,10 @@ async def entry_items(account: Account, obj: str, entry: Mapping[str, Any], now:
             elif obj == "instagram" and kind in ("comments", "live_comments"):
                 _add(found, *instagram_comment(account, value, when))
             elif obj == "instagram" and kind == "mentions" and lookup is not None:
-                media = text_of(value.get("media_id"))
+                media = text_id(value.get("media_id"))
                 if not media:
                     raise MalformedItemError("mention without media_id")
-                _add(found, await lookup(media, text_of(value.get("comment_id"))), None)
+                _add(found, await lookup(media, text_id(value.get("comment_id"))), None)
             else:
                 logger.debug("%s: webhook field %r of %r not used", account.source, kind, obj)
         except BAD_ITEM as err:  # a failed mention lookup (SourceError) is not caught: Meta must deliver again

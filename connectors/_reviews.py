@@ -6,26 +6,23 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
-from connectors._records import MalformedRecord
-from connectors.base import BrandView, ConnectorConfig
-from connectors.timeutil import to_utc
-from listener.clock import Clock, SystemClock
-from listener.domain import Cursor, Mention, Reply
+from connectors._watermark import Watermark
+from connectors.base import BrandView, ConnectorBase, ConnectorConfig
+from listener.clock import Clock
+from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import ConfigError, SourceAuthError, SourceError, TransientSourceError
 
 logger = logging.getLogger(__name__)
 
 # Google Business Profile writes star ratings as words.
 _STAR_WORDS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
-_MAX_IDS = 200  # ids remembered at the watermark instant (many reviews can share one second)
 # A list empty at its first poll is read from this long before that poll on: a review written
 # just before it may be listed a little late.
 QUIET_START_SLACK = timedelta(minutes=10)
@@ -48,14 +45,6 @@ class ReviewConfig(ConnectorConfig):
         return value.strip()
 
 
-def http_url(value: str, example: str) -> str:
-    """Validate an http(s) root URL and strip its trailing slash (pydantic validator body)."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"must be an http(s) URL such as {example}")
-    return value.strip().rstrip("/")
-
-
 def owner_brand(source: str, config: ReviewConfig, brands: Sequence[BrandView]) -> str:
     """The configured brand named by `brand`; ConfigError naming the key when there is none."""
     names = [b.name for b in brands]
@@ -63,10 +52,6 @@ def owner_brand(source: str, config: ReviewConfig, brands: Sequence[BrandView]) 
         known = ", ".join(repr(n) for n in names) or "none configured"
         raise ConfigError([f"connectors.{source}.brand: no brand named {config.brand!r} (brands: {known})"])
     return config.brand
-
-
-class MalformedReviewError(MalformedRecord):
-    """A review lacks what we need (id, time); the message says what."""
 
 
 def rating_of(value: Any) -> int | None:
@@ -82,44 +67,6 @@ def rating_of(value: Any) -> int | None:
     else:
         return None
     return number if 1 <= number <= 5 else None
-
-
-def text_id(value: Any) -> str | None:
-    """A non-empty id written as a string or an integer; None otherwise."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def mapping_of(value: Any) -> Mapping[str, Any]:
-    """`value` when it is a JSON object, else an empty one (optional nested objects)."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def optional_text(value: Any) -> str:
-    """A string field, or "" when absent or not a string."""
-    return value if isinstance(value, str) else ""
-
-
-def required_time(value: Any, what: str, *, tz: str | None = None) -> datetime:
-    """A timestamp in any API format as aware UTC; MalformedReviewError when missing or unreadable."""
-    if value is None or value == "":
-        raise MalformedReviewError(f"missing {what}")
-    try:
-        return to_utc(value, tz=tz)
-    except ValueError as err:
-        raise MalformedReviewError(f"bad {what}: {err}") from err
-
-
-def optional_time(value: Any, *, tz: str | None = None) -> datetime | None:
-    """A timestamp as aware UTC, or None when absent or unreadable (optional fields never sink a review)."""
-    if value is None or value == "":
-        return None
-    try:
-        return to_utc(value, tz=tz)
-    except ValueError:
-        return None
 
 
 def join_title(title: str, body: str) -> str:
@@ -187,47 +134,6 @@ def answers_current_version(reply_at: datetime, edited_at: datetime | None) -> b
 
 
 @dataclass
-class Watermark:
-    """How far one stream has been read: the newest change time seen and the ids seen at it."""
-
-    at: datetime | None = None
-    ids: set[str] = field(default_factory=set)
-
-    @classmethod
-    def from_state(cls, value: Any) -> Watermark:
-        """Read a watermark written by `to_state`; anything else is an empty one."""
-        if not isinstance(value, Mapping):
-            return cls()
-        at = optional_time(value.get("at"))
-        ids = value.get("ids")
-        return cls(at, {str(i) for i in ids} if isinstance(ids, list) and at else set())
-
-    def to_state(self) -> dict[str, Any]:
-        """The JSON form stored in the cursor."""
-        return {"at": self.at.isoformat() if self.at else None, "ids": sorted(self.ids)[:_MAX_IDS]}
-
-    @property
-    def empty(self) -> bool:
-        """True before anything was read (first run: no backfill)."""
-        return self.at is None
-
-    def is_new(self, at: datetime, ident: str) -> bool:
-        """Whether a change at `at` to `ident` was not seen yet."""
-        return self.at is None or at > self.at or (at == self.at and ident not in self.ids)
-
-    def reached(self, at: datetime) -> bool:
-        """Whether a list sorted newest first has come down to what we had already read."""
-        return self.at is not None and at <= self.at
-
-    def advance(self, at: datetime, ident: str) -> None:
-        """Take a newly seen change into account."""
-        if self.at is None or at > self.at:
-            self.at, self.ids = at, {ident}
-        elif at == self.at:
-            self.ids.add(ident)
-
-
-@dataclass
 class StreamState:
     """One newest-first stream's position: everything down to `mark` has been read.
 
@@ -247,16 +153,16 @@ class StreamState:
         if not isinstance(value, Mapping):
             return cls()
         resume = value.get("resume")
-        top = Watermark.from_state(value.get("top")) if isinstance(value.get("top"), Mapping) else None
-        if not isinstance(resume, str) or not resume or top is None or top.empty:
-            return cls(Watermark.from_state(value))
-        return cls(Watermark.from_state(value), top, resume)
+        top = Watermark.load(value.get("top")) if isinstance(value.get("top"), Mapping) else None
+        if not isinstance(resume, str) or not resume or top is None or top.fresh:
+            return cls(Watermark.load(value))
+        return cls(Watermark.load(value), top, resume)
 
     def to_state(self) -> dict[str, Any]:
-        """The JSON form stored in the cursor."""
-        state = self.mark.to_state()
+        """The JSON form stored in the cursor (the compact `ids` layout: review lists are read exactly)."""
+        state = self.mark.dump_ids()
         if self.resume is not None and self.top is not None:
-            state.update(top=self.top.to_state(), resume=self.resume)
+            state.update(top=self.top.dump_ids(), resume=self.resume)
         return state
 
 
@@ -300,7 +206,7 @@ async def read_newest_first(
     """
     result = await _read_pages(fetch, state, max_pages=max_pages, mentions=mentions, replies=replies,
                                stop=stop, source=source)
-    if result.mark.empty:
+    if result.mark.fresh:
         return StreamState(Watermark(started - QUIET_START_SLACK))
     return result
 
@@ -316,7 +222,7 @@ async def _read_pages(
     source: str,
 ) -> StreamState:
     floor = state.mark
-    top = state.top if state.resume is not None and state.top is not None else Watermark(floor.at, set(floor.ids))
+    top = state.top if state.resume is not None and state.top is not None else floor.copy()
     ref = state.resume
     for _ in range(max_pages):
         try:
@@ -331,13 +237,13 @@ async def _read_pages(
         reached = False
         for item in items:
             reached = reached or floor.reached(item.listed or item.changed)
-            if floor.is_new(item.changed, item.ident):
-                top.advance(item.changed, item.ident)
+            if floor.is_new(item.ident, item.changed):
+                top.advance([(item.ident, item.changed)])
                 if item.mention is not None:
                     mentions[item.mention.external_id] = item.mention
             if item.reply is not None:
                 replies[item.reply.external_id] = item.reply
-        if floor.empty or reached or next_ref is None:
+        if floor.fresh or reached or next_ref is None:
             return StreamState(top)
         ref = next_ref
         if stop():
@@ -356,31 +262,60 @@ def load_streams(cursor: Cursor | None, *, source: str, streams: Sequence[str]) 
 
 def dump_streams(streams: Mapping[str, StreamState]) -> Cursor:
     """The cursor for a set of stream positions (streams never read are left out)."""
-    return dump_cursor({"v": 1, "streams": {k: s.to_state() for k, s in streams.items() if not s.mark.empty}})
+    return dump_cursor({"v": 1, "streams": {k: s.to_state() for k, s in streams.items() if not s.mark.fresh}})
 
 
-class ReviewConnectorBase:
-    """Constructor, owner brand and malformed-record accounting shared by the review connectors."""
+ReviewConfigT = TypeVar("ReviewConfigT", bound=ReviewConfig)
+
+
+class ReviewConnectorBase(ConnectorBase[ReviewConfigT]):
+    """Owner brand and malformed-review accounting shared by the review connectors."""
 
     max_lookback: ClassVar[timedelta | None] = None
 
     def __init__(
         self,
         name: str,
-        config: ReviewConfig,
+        config: ReviewConfigT,
         brands: Sequence[BrandView],
         session: aiohttp.ClientSession,
         *,
         clock: Clock | None = None,
     ) -> None:
-        self.name = name
-        self.config = config
-        self.brands = tuple(brands)
-        self.session = session
-        self.clock = clock or SystemClock()
-        self.brand = owner_brand(name, config, self.brands)
-        self.malformed = 0  # reviews skipped because they lacked what we need
+        self.brand = owner_brand(name, config, brands)
         self._log = logging.getLogger(type(self).__module__)
+        super().__init__(name, config, brands, session, clock=clock)
+
+    async def read_streams(
+        self, since: Cursor | None, streams: Sequence[tuple[str, Fetch, str]], *, max_pages: int,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> Page:
+        """Read each `(key, fetch, log label)` stream newest-first down to its mark, as one Page.
+
+        `stop()` ends the reading early (a request budget used up): within a stream after a page,
+        and before the next stream; what was not read waits for a later poll.
+        """
+        states = load_streams(since, source=self.name, streams=[key for key, _, _ in streams])
+        mentions: dict[str, Mention] = {}
+        replies: dict[str, Reply] = {}
+        for key, fetch, label in streams:
+            states[key] = await read_newest_first(
+                fetch, states[key], max_pages=max_pages, started=self.clock.now(), mentions=mentions,
+                replies=replies, stop=stop, source=label,
+            )
+            if stop():
+                break
+        return Page(mentions=list(mentions.values()), cursor=dump_streams(states), replies=list(replies.values()))
+
+    def objects(self, reviews: Sequence[Any]) -> list[Mapping[str, Any]]:
+        """The JSON objects of a list of reviews; anything else is skipped (and counted) as malformed."""
+        found: list[Mapping[str, Any]] = []
+        for raw in reviews:
+            if isinstance(raw, Mapping):
+                found.append(raw)
+            else:
+                self._skip(None, f"review is a {type(raw).__name__}, not an object")
+        return found
 
     def _skip(self, ident: Any, why: str) -> None:
         """Log and count a review we cannot use; the run continues."""

@@ -2,63 +2,62 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, Self, TypeVar
 
 import aiohttp
-from pydantic import Field
+from pydantic import Field, model_validator
 from yarl import URL
 
 from config.types import Duration
+from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import (
-    USER_AGENT,
     MalformedResponseError,
     RateLimitHeaders,
     Response,
-    describe,
-    parse_retry_after,
     request,
 )
-from connectors._records import MalformedRecord
-from connectors.base import BrandView, ConnectorConfig
+from connectors._parse import ident_of
+from connectors._watermark import Watermark, dump_marks, load_marks
+from connectors.base import BrandView, ConnectorBase, ConnectorConfig
 from connectors.matching import match_brands, own_brands
-from connectors.timeutil import to_utc
-from listener.clock import Clock, SystemClock
-from listener.errors import SourceAuthError, SourceError, TransientSourceError
-from listener.redact import redact, register_secret
+from listener.clock import Clock
+from listener.domain import Cursor, Mention, Page, Reply
+from listener.redact import register_secret
 
 logger = logging.getLogger(__name__)
 
 
-class MalformedItemError(MalformedRecord):
-    """One post, comment or entry lacks what we need (id, author, time); it is skipped."""
-
-
-def http_url(value: str | None) -> str | None:
-    """Validate an http(s) URL and drop its trailing slash (pydantic validator body)."""
-    if value is None:
-        return None
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http(s) URL such as https://example.com")
-    return value.strip().rstrip("/")
-
-
 class HttpSourceConfig(ConnectorConfig):
     """Keys shared by the HTTP social connectors (each subclass adds `base_url` and its own)."""
+
+    # Keys an enabled table must set -> a hint for the error ("set access_token (a Page access token)").
+    # Checked only when enabled, so a disabled example table with an unset ${VAR} still loads.
+    required_when_enabled: ClassVar[dict[str, str]] = {}
 
     timeout: Duration = Field(default=timedelta(seconds=30), description="Limit for one request, body included.")
     max_pages: int = Field(default=5, ge=1, le=100, description="Pages per stream and poll when catching up.")
     attribute_to: tuple[str, ...] = Field(
         default=(), description="Brands every item of this source is about (e.g. the brand's own channel or forum)."
     )
+
+    @model_validator(mode="after")
+    def _required(self) -> Self:
+        if self.enabled:
+            for key, hint in self.required_when_enabled.items():
+                if not is_set(getattr(self, key)):
+                    raise ValueError(f"set {key}" + (f" ({hint})" if hint else ""))
+        return self
+
+
+def is_set(value: Any) -> bool:
+    """Whether a config value is given: a non-empty string, or a non-empty secret (registered for log masking)."""
+    if value is None or isinstance(value, str):
+        return bool(value)
+    return bool(secret(value))
 
 
 def secret(value: Any) -> str:
@@ -70,63 +69,27 @@ def secret(value: Any) -> str:
     return str(plain)
 
 
-def text_of(value: Any) -> str | None:
-    """A non-empty string or int field as text (ids arrive as either); None otherwise."""
-    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value):
-        return None
-    return str(value)
+SocialConfigT = TypeVar("SocialConfigT", bound=HttpSourceConfig)
+# Reads one stream down to its watermark into (mentions, replies); True: stop the poll here (rate limit).
+StreamReader = Callable[[Watermark, dict[str, Mention], dict[str, Reply]], Awaitable[bool | None]]
 
 
-def required_id(raw: Mapping[str, Any], key: str, what: str = "item") -> str:
-    """`raw[key]` as a non-empty string, or MalformedItemError."""
-    value = text_of(raw.get(key))
-    if value is None:
-        raise MalformedItemError(f"{what} has no {key}")
-    return value
+class HttpConnectorBase(ConnectorBase[SocialConfigT]):
+    """GET helper, malformed counter and brand checks shared by the social connectors."""
 
-
-def required_time(value: Any, what: str = "created_at") -> datetime:
-    """A timestamp field as aware UTC, or MalformedItemError."""
-    if value is None:
-        raise MalformedItemError(f"missing {what}")
-    try:
-        return to_utc(value)
-    except ValueError as err:
-        raise MalformedItemError(f"bad {what}: {err}") from err
-
-
-def ident_of(raw: Any, *keys: str) -> str | None:
-    """Best-effort id of a raw item for log lines (first of `keys` present)."""
-    if isinstance(raw, Mapping):
-        for key in keys or ("id",):
-            value = text_of(raw.get(key))
-            if value:
-                return value
-    return None
-
-
-class HttpConnectorBase:
-    """Constructor, GET helper, malformed counter and brand checks shared by the social connectors."""
-
-    type_name: ClassVar[str]
     rate_limit: ClassVar[RateLimitHeaders | None] = None
 
     def __init__(
         self,
         name: str,
-        config: HttpSourceConfig,
+        config: SocialConfigT,
         brands: Sequence[BrandView],
         session: aiohttp.ClientSession,
         *,
         clock: Clock | None = None,
     ) -> None:
-        self.name = name
-        self.config = config
-        self.brands = tuple(brands)
-        self.session = session
-        self.clock = clock or SystemClock()
-        self.malformed = 0  # items skipped because they lacked what we need
-        self.headers: dict[str, str] = {}
+        self.headers: dict[str, str] = {}  # sent with every request; `setup` adds credentials
+        super().__init__(name, config, brands, session, clock=clock)
 
     async def get(
         self,
@@ -138,15 +101,33 @@ class HttpConnectorBase:
         expect_json: bool = True,
         method: str = "GET",
         json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        basic_auth: tuple[str, str] | None = None,
     ) -> Response:
         """One request through `connectors._http.request` with this connector's headers and limits."""
         sent = {**self.headers, **(headers or {})}
         return await request(
             self.session, method, url,
             params=list(params.items()) if isinstance(params, Mapping) else list(params),
-            headers=sent, json_body=json_body, timeout=self.config.timeout.total_seconds(),
+            headers=sent, json_body=json_body, form=form, basic_auth=basic_auth,
+            timeout=self.config.timeout.total_seconds(),
             expect_json=expect_json, rate_limit=self.rate_limit, now=self.clock.now, ok_statuses=ok,
         )
+
+    async def read_marked(self, since: Cursor | None, streams: Sequence[tuple[str, StreamReader]]) -> Page:
+        """Read each `(key, reader)` stream down to its watermark (saved under `key`), as one Page.
+
+        A reader returning True ends the poll (a rate limit used up): the streams after it wait for
+        the next poll, from the marks they had.
+        """
+        marks = load_marks(load_cursor(since, source=self.name), (key for key, _ in streams))
+        mentions: dict[str, Mention] = {}
+        replies: dict[str, Reply] = {}
+        for key, read in streams:
+            if await read(marks[key], mentions, replies):
+                break
+        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks)})
+        return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
     def exhausted(self, resp: Response) -> bool:
         """True (and logged) when the response says no calls remain in the rate-limit window."""
@@ -196,48 +177,6 @@ def list_at(data: Mapping[str, Any], key: str, what: str, *, optional: bool = Fa
     if not isinstance(value, list):
         raise MalformedResponseError(f"{what}: {key!r} is {type(value).__name__}, not a list")
     return value
-
-
-async def post_form(
-    session: aiohttp.ClientSession,
-    url: str,
-    form: Mapping[str, str],
-    *,
-    basic: tuple[str, str] | None,
-    timeout: float,
-    now: Callable[[], datetime],
-    headers: Mapping[str, str] | None = None,
-) -> Any:
-    """POST a form (OAuth token endpoints) and return its JSON, mapping failures like `_http`.
-
-    `connectors._http.request` sends JSON bodies only; token endpoints want
-    application/x-www-form-urlencoded.
-    """
-    what = describe("POST", url)
-    sent = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
-    if basic is not None:
-        sent["Authorization"] = "Basic " + base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
-    try:
-        async with asyncio.timeout(timeout):
-            async with session.post(url, data=dict(form), headers=sent) as resp:
-                body = await resp.read()
-                status, resp_headers = resp.status, resp.headers
-    except TimeoutError as err:
-        raise TransientSourceError(f"{what}: no complete answer within {timeout:g}s") from err
-    except aiohttp.ClientError as err:
-        raise TransientSourceError(f"{what}: {type(err).__name__}: {redact(str(err))}") from err
-    snippet = redact(" ".join(body[:400].decode("utf-8", "replace").split()))
-    if status in (401, 403):
-        raise SourceAuthError(f"{what}: HTTP {status}: {snippet}")
-    if status in (408, 429) or status >= 500:
-        raise TransientSourceError(f"{what}: HTTP {status}: {snippet}",
-                                   retry_after=parse_retry_after(resp_headers.get("Retry-After"), now()))
-    if not 200 <= status < 300:
-        raise SourceError(f"{what}: HTTP {status}: {snippet}")
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as err:  # RecursionError: hostile nesting depth
-        raise MalformedResponseError(f"{what}: body is not valid JSON") from err
 
 
 @dataclass(frozen=True, slots=True)

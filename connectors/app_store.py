@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -19,28 +18,24 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors._cursor import dump_cursor, id_order, load_cursor, newest_id
 from connectors._http import MalformedResponseError, Response, describe, parse_retry_after, request
-from connectors._records import why_skipped
-from connectors._reviews import (
-    Item,
-    MalformedReviewError,
-    ReviewConfig,
-    ReviewConnectorBase,
-    dump_streams,
-    http_url,
-    join_title,
-    load_streams,
+from connectors._parse import (
+    MalformedItemError,
     mapping_of,
     optional_text,
     optional_time,
-    rating_of,
-    read_newest_first,
     required_time,
+    text_id,
+    why_skipped,
+)
+from connectors._reviews import (
+    Item,
+    ReviewConfig,
+    ReviewConnectorBase,
+    join_title,
+    rating_of,
     review_mention,
     review_reply,
-    text_id,
 )
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import TransientSourceError
 from listener.redact import register_secret
@@ -90,10 +85,6 @@ class AppStoreConfig(ReviewConfig):
         default=20, ge=0, le=1000, description="Open complaints re-checked per poll for a response."
     )
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://api.appstoreconnect.apple.com")
 
     @field_validator("app_id")
     @classmethod
@@ -182,13 +173,13 @@ def _error_codes(body: bytes) -> list[str]:
 
 
 def to_mention(raw: Mapping[str, Any], *, source: str, brand: str, app_id: str) -> Mention:
-    """Map a `customerReviews` resource to a Mention; MalformedReviewError without id or createdDate."""
+    """Map a `customerReviews` resource to a Mention; MalformedItemError without id or createdDate."""
     ident = text_id(raw.get("id"))
     if ident is None:
-        raise MalformedReviewError("review has no id")
+        raise MalformedItemError("review has no id")
     attributes = raw.get("attributes")
     if not isinstance(attributes, Mapping):
-        raise MalformedReviewError("review has no attributes")
+        raise MalformedItemError("review has no attributes")
     nickname = optional_text(attributes.get("reviewerNickname")).strip()
     return review_mention(
         source=source,
@@ -210,7 +201,7 @@ def response_reply(
     """A `customerReviewResponses` resource as the brand's Reply, or None when it does not count yet."""
     attributes = response.get("attributes")
     if not isinstance(attributes, Mapping):
-        raise MalformedReviewError("response has no attributes")
+        raise MalformedItemError("response has no attributes")
     state = attributes.get("state")
     if state != "PUBLISHED" and not (count_pending and state == "PENDING_PUBLISH"):
         return None
@@ -226,11 +217,10 @@ def _linked_response_id(raw: Mapping[str, Any]) -> str | None:
     return text_id(data.get("id")) if isinstance(data, Mapping) else None
 
 
-class AppStoreConnector(ReviewConnectorBase):
+class AppStoreConnector(ReviewConnectorBase[AppStoreConfig]):
     """Polls an app's customer reviews and responses on App Store Connect; see docs/sources-reviews.md."""
 
     type_name: ClassVar[str] = "app_store"
-    Config: ClassVar[type[AppStoreConfig]] = AppStoreConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "every customer review of the app, with its rating and territory",
@@ -240,20 +230,11 @@ class AppStoreConnector(ReviewConnectorBase):
         "edits to a review (no modified time)", "a link to each review", "ratings without a review",
         "deleted reviews",
     )
-    config: AppStoreConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: AppStoreConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.tokens = ConnectTokens(config)
-        self.stream = f"app:{config.app_id}"
+    def setup(self) -> None:
+        """App Store Connect tokens and the app's stream key."""
+        self.tokens = ConnectTokens(self.config)
+        self.stream = f"app:{self.config.app_id}"
         self.rate_state: dict[str, int] = {}  # the last X-Rate-Limit seen (for logs and tests)
 
     async def _get(self, path_and_query: str, params: Mapping[str, str] | None = None,
@@ -295,16 +276,11 @@ class AppStoreConnector(ReviewConnectorBase):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read reviews newer than the cursor, newest first, with their responses."""
-        streams = load_streams(since, source=self.name, streams=[self.stream])
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        streams[self.stream] = await read_newest_first(
-            self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            started=self.clock.now(), mentions=mentions, replies=replies, stop=self._exhausted, source=self.name,
-        )
+        page = await self.read_streams(since, [(self.stream, self._fetch, self.name)],
+                                       max_pages=self.config.max_pages, stop=self._exhausted)
         if self._exhausted():
             self._log.info("%s: hourly request limit used up; the rest waits for a later poll", self.name)
-        return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
+        return page
 
     async def _fetch(self, next_path: str | None) -> tuple[list[Item], str | None]:
         """One page of customer reviews (the first, or the one `links.next` named) as items."""
@@ -340,12 +316,7 @@ class AppStoreConnector(ReviewConnectorBase):
         reviews = data.get("data") if isinstance(data, Mapping) else None
         if not isinstance(reviews, list):
             raise MalformedResponseError(f"{self.name}: customerReviews answer has no data list")
-        good = []
-        for raw in reviews:
-            if isinstance(raw, Mapping):
-                good.append(raw)
-            else:
-                self._skip(None, f"review is a {type(raw).__name__}, not an object")
+        good = self.objects(reviews)
         return data, good
 
     @staticmethod
@@ -392,10 +363,6 @@ class AppStoreRssConfig(ReviewConfig):
     base_url: str = Field(default="https://itunes.apple.com", description="Feed root (a proxy or a local fake).")
     max_pages: int = Field(default=3, ge=1, le=10, description="Feed pages per country and poll (the feed has 10).")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://itunes.apple.com")
 
     @field_validator("app_id")
     @classmethod
@@ -438,18 +405,18 @@ def is_review(entry: Any) -> bool:
 def rss_to_mention(
     raw: Mapping[str, Any], *, source: str, brand: str, app_id: str, country: str, seen_at: datetime
 ) -> Mention:
-    """Map a feed entry to a Mention; MalformedReviewError without an id.
+    """Map a feed entry to a Mention; MalformedItemError without an id.
 
     The feed's `updated` time is not always there; without it the time we first saw the review
     stands in, and `raw["created_at_estimated"]` says so.
     """
     ident = _label(raw.get("id")).strip()
     if not ident:
-        raise MalformedReviewError("entry has no id")
+        raise MalformedItemError("entry has no id")
     updated = raw.get("updated")
     created = optional_time(_label(updated)) if updated is not None else None
     if updated is not None and created is None:
-        raise MalformedReviewError(f"bad updated {_label(updated)!r}")
+        raise MalformedItemError(f"bad updated {_label(updated)!r}")
     author = _label(mapping_of(raw.get("author")).get("name")).strip()
     content = _label(raw.get("content")).replace("\\n", "\n")  # some captures carry a literal backslash-n
     extra = {"country": country, "created_at_estimated": created is None}
@@ -467,11 +434,10 @@ def rss_to_mention(
     )
 
 
-class AppStoreRssConnector(ReviewConnectorBase):
+class AppStoreRssConnector(ReviewConnectorBase[AppStoreRssConfig]):
     """Polls the public customer-reviews feed of an app; it cannot see the developer's responses."""
 
     type_name: ClassVar[str] = "app_store_rss"
-    Config: ClassVar[type[AppStoreRssConfig]] = AppStoreRssConfig
     can_see_replies: ClassVar[bool] = False
     shows: ClassVar[tuple[str, ...]] = (
         "the newest reviews of each storefront, with rating",
@@ -480,7 +446,6 @@ class AppStoreRssConnector(ReviewConnectorBase):
         "the developer's responses (use `listener ack`)", "reviews beyond the feed's ~500 newest per storefront",
         "edits to a review", "ratings without a review", "a link to each review",
     )
-    config: AppStoreRssConfig
 
     def _url(self, country: str, page: int) -> str:
         app = quote(self.config.app_id, safe="")

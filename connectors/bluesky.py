@@ -7,32 +7,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from config.types import Duration
-from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import RateLimitHeaders, Response
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    ThreadNode,
-    brand_answers,
-    data_of,
-    http_url,
-    list_at,
-    required_id,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
 from connectors._watermark import Watermark
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError
 
@@ -59,10 +43,6 @@ class BlueskyConfig(HttpSourceConfig):
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late-indexed posts.")
     thread_checks: int = Field(default=20, ge=0, le=1000, description="Open mentions' threads fetched per reply sweep.")
 
-    @field_validator("base_url", "auth_url")
-    @classmethod
-    def _http(cls, value: str | None) -> str | None:
-        return http_url(value)
 
     @field_validator("identifier")
     @classmethod
@@ -100,7 +80,7 @@ def rkey(uri: str) -> str:
 
 def sort_at(post: Mapping[str, Any]) -> datetime:
     """`min(createdAt, indexedAt)`: createdAt is client-declared and may lie in the future."""
-    record = post.get("record") if isinstance(post.get("record"), Mapping) else {}
+    record = mapping_of(post.get("record"))
     indexed = required_time(post.get("indexedAt"), "indexedAt")
     try:
         created = required_time(record.get("createdAt"), "record.createdAt")
@@ -111,7 +91,7 @@ def sort_at(post: Mapping[str, Any]) -> datetime:
 
 def _author(post: Mapping[str, Any]) -> Mapping[str, Any]:
     author = post.get("author")
-    if not isinstance(author, Mapping) or not text_of(author.get("handle")) or not text_of(author.get("did")):
+    if not isinstance(author, Mapping) or not text_id(author.get("handle")) or not text_id(author.get("did")):
         raise MalformedItemError("post has no author handle/did")
     return author
 
@@ -119,7 +99,7 @@ def _author(post: Mapping[str, Any]) -> Mapping[str, Any]:
 def _reply_ref(record: Mapping[str, Any], which: str) -> str | None:
     reply = record.get("reply")
     ref = reply.get(which) if isinstance(reply, Mapping) else None
-    return text_of(ref.get("uri")) if isinstance(ref, Mapping) else None
+    return text_id(ref.get("uri")) if isinstance(ref, Mapping) else None
 
 
 def mentioned_dids(record: Mapping[str, Any]) -> list[str]:
@@ -141,7 +121,7 @@ def to_mention(post: Mapping[str, Any], *, source: str, brands: tuple[str, ...])
     """Map a postView to a Mention whose id is its at:// URI."""
     uri = required_id(post, "uri", "post")
     author = _author(post)
-    record = post.get("record") if isinstance(post.get("record"), Mapping) else {}
+    record = mapping_of(post.get("record"))
     langs = record.get("langs")
     return Mention(
         source=source, external_id=uri, text=str(record.get("text") or ""), author="@" + str(author["handle"]),
@@ -155,7 +135,7 @@ def to_mention(post: Mapping[str, Any], *, source: str, brands: tuple[str, ...])
 def to_reply(post: Mapping[str, Any], *, source: str, in_reply_to: str | None = None) -> Reply:
     """Map a brand account's post to a Reply to its `record.reply.parent` (or to `in_reply_to`)."""
     uri = required_id(post, "uri", "post")
-    record = post.get("record") if isinstance(post.get("record"), Mapping) else {}
+    record = mapping_of(post.get("record"))
     target = in_reply_to or _reply_ref(record, "parent")
     if not target:
         raise MalformedItemError("post answers nothing")
@@ -170,11 +150,10 @@ class _Stream:
     params: tuple[tuple[str, str], ...]
 
 
-class BlueskyConnector(HttpConnectorBase):
+class BlueskyConnector(HttpConnectorBase[BlueskyConfig]):
     """Polls searchPosts (and brand feeds) newest-first down to the last mark; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "bluesky"
-    Config: ClassVar[type[BlueskyConfig]] = BlueskyConfig
     rate_limit: ClassVar[RateLimitHeaders | None] = BLUESKY_RATE_LIMIT
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
@@ -186,20 +165,11 @@ class BlueskyConnector(HttpConnectorBase):
         "deletions after a post was read", "replies hidden by a threadgate or block",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: BlueskyConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: BlueskyConfig = config
+    def setup(self) -> None:
+        """Search and brand-feed streams from the config (the login happens on the first poll)."""
         self._access: str | None = None
         self._refresh: str | None = None
-        cfg, limit = config, str(config.limit)
+        cfg, limit = self.config, str(self.config.limit)
         terms = cfg.search if cfg.search is not None else tuple(k for b in self.brands for k in b.keywords)
         extra = (("lang", cfg.lang),) if cfg.lang else ()
         self.streams = [_Stream(f"search:{t}", "app.bsky.feed.searchPosts",
@@ -233,9 +203,9 @@ class BlueskyConnector(HttpConnectorBase):
 
     def _take_session(self, resp: Response, what: str) -> None:
         data = resp.data if isinstance(resp.data, Mapping) else {}
-        if resp.status != 200 or not text_of(data.get("accessJwt")):
+        if resp.status != 200 or not text_id(data.get("accessJwt")):
             raise SourceAuthError(f"{self.name}: {what} refused: {data.get('error')}: {data.get('message')}")
-        self._access, self._refresh = str(data["accessJwt"]), text_of(data.get("refreshJwt"))
+        self._access, self._refresh = str(data["accessJwt"]), text_id(data.get("refreshJwt"))
         secret(self._access), secret(self._refresh)
 
     async def _xrpc(self, method: str, params: Sequence[tuple[str, str]]) -> Response:
@@ -253,7 +223,8 @@ class BlueskyConnector(HttpConnectorBase):
                 await self._renew()
                 continue
             if resp.status in (401, 403):
-                hint = "" if self.config.identifier else " (public search needs a login: set identifier and app_password)"
+                hint = ("" if self.config.identifier
+                        else " (public search needs a login: set identifier and app_password)")
                 raise SourceAuthError(f"{self.name}: {method}: HTTP {resp.status} {error or ''}{hint}")
             raise SourceError(f"{self.name}: {method}: HTTP {resp.status} {error}")
         raise SourceAuthError(f"{self.name}: {method}: session still expired after renewal")
@@ -270,16 +241,7 @@ class BlueskyConnector(HttpConnectorBase):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read every stream newest-first down to its mark (first run: the newest page only)."""
-        state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
-        marks = {s.key: Watermark.load(saved.get(s.key)) for s in self.streams}
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        for stream in self.streams:
-            if await self._poll_stream(stream, marks[stream.key], mentions, replies):
-                break
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh}})
-        return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
+        return await self.read_marked(since, [(s.key, partial(self._poll_stream, s)) for s in self.streams])
 
     async def _poll_stream(self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention],
                            replies: dict[str, Reply]) -> bool:
@@ -302,7 +264,7 @@ class BlueskyConnector(HttpConnectorBase):
                 times = [t for t in (self._take(p, mark, mentions, replies, taken) for p in posts) if t is not None]
                 if self.exhausted(resp):
                     return True
-                page_cursor = text_of(data.get("cursor"))
+                page_cursor = text_id(data.get("cursor"))
                 if first_run or not page_cursor or not posts or (times and mark.reached(min(times), overlap)):
                     return False
             return False
@@ -318,7 +280,7 @@ class BlueskyConnector(HttpConnectorBase):
             uri, when, author = required_id(post, "uri", "post"), sort_at(post), _author(post)
             if not mark.is_new(uri, when, self.config.overlap):
                 return when
-            record = post.get("record") if isinstance(post.get("record"), Mapping) else {}
+            record = mapping_of(post.get("record"))
             if self.own("@" + str(author["handle"]), str(author["did"])):
                 if _reply_ref(record, "parent"):
                     reply = to_reply(post, source=self.name)
@@ -362,7 +324,7 @@ class BlueskyConnector(HttpConnectorBase):
             if not isinstance(post, Mapping):
                 continue  # notFoundPost / blockedPost
             try:
-                record = post.get("record") if isinstance(post.get("record"), Mapping) else {}
+                record = mapping_of(post.get("record"))
                 author = _author(post)
                 nodes.append(ThreadNode(required_id(post, "uri", "post"), _reply_ref(record, "parent"), sort_at(post),
                                         bool(self.own("@" + str(author["handle"]), str(author["did"]))), post))

@@ -9,26 +9,13 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, Response, parse_retry_after
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    data_of,
-    http_url,
-    list_at,
-    required_time,
-    secret,
-    text_of,
-)
-from connectors.base import BrandView
+from connectors._parse import MalformedItemError, mapping_of, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors.htmltext import html_to_text
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import TransientSourceError
 
@@ -41,22 +28,20 @@ class DiscourseConfig(HttpSourceConfig):
     """[connectors.<name>] with type = "discourse"."""
 
     type: str = "discourse"
-    base_url: str = Field(description="Forum root, e.g. https://forum.example.com.")
+    base_url: str = Field(description="Forum root, e.g. https://forum.example.com.", examples=["https://forum.example.com"])
     api_key: SecretStr | None = Field(default=None, description="Admin or user API key; ${DISCOURSE_API_KEY}.")
     api_username: str = Field(default="system", description="Api-Username sent with api_key.")
     latest_posts: bool = Field(default=True, description="Poll /posts.json (every new post on the forum).")
-    search: tuple[str, ...] = Field(default=(), description="Also search these terms (for forums too busy to read whole).")
+    search: tuple[str, ...] = Field(
+        default=(), description="Also search these terms (for forums too busy to read whole)."
+    )
     thread_checks: int = Field(default=20, ge=0, le=1000, description="Open mentions' topics fetched per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value) or value
 
 
 def post_key(topic_id: Any, post_number: Any) -> str:
     """A post's mention id: `<topic_id>/<post_number>` (stable, and what replies point at)."""
-    topic, number = text_of(topic_id), text_of(post_number)
+    topic, number = text_id(topic_id), text_id(post_number)
     if not topic or not number:
         raise MalformedItemError("post has no topic_id or post_number")
     return f"{topic}/{number}"
@@ -73,14 +58,14 @@ def to_mention(raw: Mapping[str, Any], *, base_url: str, source: str, brands: tu
                title: str | None = None, slug: str | None = None) -> Mention:
     """Map a post (from /posts.json, /search.json or a topic) to a Mention."""
     key = post_key(raw.get("topic_id"), raw.get("post_number"))
-    username = text_of(raw.get("username"))
+    username = text_id(raw.get("username"))
     if not username:
         raise MalformedItemError("post has no username")
     topic, number = key.split("/")
     parent = raw.get("reply_to_post_number")
-    slug = slug or text_of(raw.get("topic_slug")) or "-"
+    slug = slug or text_id(raw.get("topic_slug")) or "-"
     return Mention(
-        source=source, external_id=key, text=_text(raw, title or text_of(raw.get("topic_title"))), author=username,
+        source=source, external_id=key, text=_text(raw, title or text_id(raw.get("topic_title"))), author=username,
         created_at=required_time(raw.get("created_at")), url=f"{base_url}/t/{slug}/{topic}/{number}",
         author_name=str(raw.get("name") or ""),
         in_reply_to=f"{topic}/{parent}" if isinstance(parent, int) and parent > 0 else None,
@@ -94,8 +79,8 @@ def to_reply(raw: Mapping[str, Any], *, base_url: str, source: str, in_reply_to:
     topic, number = key.split("/")
     parent = raw.get("reply_to_post_number")
     target = in_reply_to or f"{topic}/{parent if isinstance(parent, int) and parent > 0 else 1}"
-    slug = text_of(raw.get("topic_slug")) or "-"
-    return Reply(source=source, external_id=key, in_reply_to=target, author=text_of(raw.get("username")) or "",
+    slug = text_id(raw.get("topic_slug")) or "-"
+    return Reply(source=source, external_id=key, in_reply_to=target, author=text_id(raw.get("username")) or "",
                  created_at=required_time(raw.get("created_at")), url=f"{base_url}/t/{slug}/{topic}/{number}",
                  text=_text(raw, None))
 
@@ -113,11 +98,10 @@ def _more_results(data: Mapping[str, Any]) -> bool:
     return bool(grouped.get("more_full_page_results") or grouped.get("more_posts"))
 
 
-class DiscourseConnector(HttpConnectorBase):
+class DiscourseConnector(HttpConnectorBase[DiscourseConfig]):
     """Polls a Discourse forum by post id; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "discourse"
-    Config: ClassVar[type[DiscourseConfig]] = DiscourseConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "every new post on the forum, or posts matching a search", "staff replies in the topic",
@@ -127,19 +111,10 @@ class DiscourseConnector(HttpConnectorBase):
         "search beyond its 10 pages",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: DiscourseConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: DiscourseConfig = config
-        if secret(config.api_key):
-            self.headers.update({"Api-Key": secret(config.api_key), "Api-Username": config.api_username})
+    def setup(self) -> None:
+        """The API key headers, when a key is configured."""
+        if secret(self.config.api_key):
+            self.headers.update({"Api-Key": secret(self.config.api_key), "Api-Username": self.config.api_username})
 
     async def _json(self, path: str, params: Sequence[tuple[str, str]] = (), *,
                     ok: frozenset[int] = frozenset()) -> Response:
@@ -166,7 +141,7 @@ class DiscourseConnector(HttpConnectorBase):
     async def poll(self, since: Cursor | None) -> Page:
         """Read posts newer than the last post id seen (first run: the newest page only)."""
         state = load_cursor(since, source=self.name)
-        marks = {k: v for k, v in (state.get("marks") or {}).items() if isinstance(v, int)} if isinstance(state.get("marks"), dict) else {}
+        marks = {k: v for k, v in mapping_of(state.get("marks")).items() if isinstance(v, int)}
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         if self.config.latest_posts:
@@ -184,7 +159,8 @@ class DiscourseConnector(HttpConnectorBase):
             posts = list_at(data, "latest_posts", f"{self.name}: posts.json")
             ids = [p["id"] for p in posts if isinstance(p, Mapping) and isinstance(p.get("id"), int)]
             for post in posts:
-                if isinstance(post, Mapping) and isinstance(post.get("id"), int) and mark is not None and post["id"] <= mark:
+                if (isinstance(post, Mapping) and isinstance(post.get("id"), int) and mark is not None
+                        and post["id"] <= mark):
                     continue
                 self._take(post, mentions, replies)
             if ids:
@@ -206,10 +182,12 @@ class DiscourseConnector(HttpConnectorBase):
                       if isinstance(t, Mapping)}
             ids = [p["id"] for p in posts if isinstance(p, Mapping) and isinstance(p.get("id"), int)]
             for post in posts:
-                if not isinstance(post, Mapping) or (mark is not None and isinstance(post.get("id"), int) and post["id"] <= mark):
+                if not isinstance(post, Mapping) or (
+                        mark is not None and isinstance(post.get("id"), int) and post["id"] <= mark):
                     continue
                 topic = topics.get(post.get("topic_id")) or {}
-                self._take({**post, "topic_title": topic.get("title"), "topic_slug": topic.get("slug")}, mentions, replies)
+                titled = {**post, "topic_title": topic.get("title"), "topic_slug": topic.get("slug")}
+                self._take(titled, mentions, replies)
             if ids:
                 newest = max(ids + ([newest] if newest is not None else []))
             if mark is None or not ids or min(ids) <= mark or not _more_results(data):
@@ -222,12 +200,12 @@ class DiscourseConnector(HttpConnectorBase):
             self.skip(post, "post is not an object")
             return
         try:
-            if self.own(text_of(post.get("username"))):
+            if self.own(text_id(post.get("username"))):
                 if isinstance(post.get("post_number"), int) and post["post_number"] > 1:
                     reply = to_reply(post, base_url=self.config.base_url, source=self.name)
                     replies[reply.external_id] = reply
                 return
-            title = text_of(post.get("topic_title"))
+            title = text_id(post.get("topic_title"))
             text = _text(post, title)
             mention = to_mention(post, base_url=self.config.base_url, source=self.name, brands=self.attribute(text))
         except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
@@ -276,7 +254,7 @@ class DiscourseConnector(HttpConnectorBase):
         number = int(mention.external_id.split("/")[-1]) if mention.external_id.split("/")[-1].isdigit() else 0
         best: tuple[bool, datetime, Reply] | None = None
         for post in posts:
-            if not self.own(text_of(post.get("username"))):
+            if not self.own(text_id(post.get("username"))):
                 continue
             if not isinstance(post.get("post_number"), int) or post["post_number"] <= number:
                 continue

@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from config.types import Duration
-
 from connectors._cursor import dump_cursor, load_cursor
+from connectors._messenger import poll_conversations
 from connectors._meta import (
     BAD_ITEM,
     DEPRECATED_CODE,
@@ -21,10 +21,9 @@ from connectors._meta import (
     MetaConfig,
     why,
 )
-from connectors._messenger import poll_conversations
+from connectors._parse import MalformedItemError, mapping_of, optional_time, required_id, required_time, text_id
 from connectors._reviews import review_mention
-from connectors._social import MalformedItemError, required_id, required_time, secret, text_of
-from connectors._watermark import Watermark
+from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 
 logger = logging.getLogger(__name__)
@@ -36,6 +35,8 @@ RATING_FIELDS = "created_time,recommendation_type,review_text,reviewer{id,name},
 
 class FacebookConfig(MetaConfig):
     """[connectors.<name>] with type = "facebook"."""
+
+    required_when_enabled: ClassVar[dict[str, str]] = {"access_token": "a Page access token", "page_id": ""}
 
     type: str = "facebook"
     page_id: str = Field(default="", description="The Page's numeric id (also how its own answers are recognised).")
@@ -58,20 +59,12 @@ class FacebookConfig(MetaConfig):
             raise ValueError("must be the Page's numeric id (Page settings > About > Page ID)")
         return value.strip()
 
-    @model_validator(mode="after")
-    def _needs(self) -> FacebookConfig:
-        # Checked only when enabled, so a disabled example table with an unset ${VAR} still loads.
-        if self.enabled and not secret(self.access_token):
-            raise ValueError("set access_token (a Page access token)")
-        if self.enabled and not self.page_id:
-            raise ValueError("set page_id")
-        return self
 
 
 def author_of(item: Mapping[str, Any], what: str) -> tuple[str, str]:
     """(`from.id`, `from.name`) of a post or comment; `from` is only sent to a Page token."""
-    sender = item.get("from")
-    ident = text_of(sender.get("id")) if isinstance(sender, Mapping) else None
+    sender = mapping_of(item.get("from"))
+    ident = text_id(sender.get("id"))
     if not ident:
         raise MalformedItemError(f"{what} has no from.id (is the token a Page token with pages_read_user_content?)")
     return ident, str(sender.get("name") or "")
@@ -80,7 +73,7 @@ def author_of(item: Mapping[str, Any], what: str) -> tuple[str, str]:
 def parent_of(comment: Mapping[str, Any]) -> str | None:
     """`parent.id` of a reply to a comment; None for a top-level comment."""
     parent = comment.get("parent")
-    return text_of(parent.get("id")) if isinstance(parent, Mapping) else None
+    return text_id(parent.get("id")) if isinstance(parent, Mapping) else None
 
 
 def text_of_post(item: Mapping[str, Any]) -> str:
@@ -88,18 +81,10 @@ def text_of_post(item: Mapping[str, Any]) -> str:
     return str(item.get("message") or item.get("story") or "")
 
 
-def _time(value: Any) -> datetime | None:
-    try:
-        return required_time(value) if value else None
-    except MalformedItemError:
-        return None
-
-
-class FacebookConnector(GraphConnectorBase):
+class FacebookConnector(GraphConnectorBase[FacebookConfig]):
     """Polls a Page's feed, comments and (optionally) recommendations; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "facebook"
-    Config: ClassVar[type[FacebookConfig]] = FacebookConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "visitor posts", "comments and replies on the Page's posts", "the Page's own replies",
@@ -111,7 +96,6 @@ class FacebookConnector(GraphConnectorBase):
         "(webhook only)", "recommendations on v22.0+", "Messenger customers' names in webhooks",
     )
 
-    config: FacebookConfig
     webhook_object: ClassVar[str] = "page"
 
     @property
@@ -127,14 +111,13 @@ class FacebookConnector(GraphConnectorBase):
         if self.paused():
             return Page([], since)
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
-        marks = {k: Watermark.load(saved.get(k)) for k in ("feed", "comments", "ratings", "messages")}
+        marks = load_marks(state, ("feed", "comments", "ratings", "messages"))
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         posts: list[tuple[str, datetime]] = []
         if self.config.feed or self.config.comments:
             posts = await self._feed(marks["feed"], mentions)
-        swept, full = _time(state.get("swept")), _time(state.get("full"))
+        swept, full = optional_time(state.get("swept")), optional_time(state.get("full"))
         if self.config.comments and self.paused_until is None:
             started = self.clock.now()
             # Now and then every recent post is read, whether or not its updated_time moved.
@@ -145,7 +128,7 @@ class FacebookConnector(GraphConnectorBase):
             await self._ratings(marks["ratings"], mentions)
         if self.config.messages and self.paused_until is None:
             await poll_conversations(self, marks["messages"], mentions, replies)
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh},
+        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks),
                               "swept": swept.isoformat() if swept else None,
                               "full": full.isoformat() if full else None})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
@@ -288,9 +271,9 @@ class FacebookConnector(GraphConnectorBase):
             raise MalformedItemError("recommendation is not an object")
         created = required_time(item.get("created_time"), "created_time")
         story = item.get("open_graph_story")
-        ident = text_of(story.get("id")) if isinstance(story, Mapping) else None
-        reviewer = item.get("reviewer") if isinstance(item.get("reviewer"), Mapping) else {}
-        reviewer_id = text_of(reviewer.get("id"))
+        ident = text_id(story.get("id")) if isinstance(story, Mapping) else None
+        reviewer = mapping_of(item.get("reviewer"))
+        reviewer_id = text_id(reviewer.get("id"))
         if not ident and not reviewer_id:
             raise MalformedItemError("recommendation has neither open_graph_story.id nor reviewer.id")
         ident = ident or f"rating:{reviewer_id}:{int(created.timestamp())}"

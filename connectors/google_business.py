@@ -8,32 +8,27 @@ from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import Field, field_validator
 
 from connectors._google import GoogleReviewConfig, GoogleTokens, google_get
 from connectors._http import MalformedResponseError, Response
-from connectors._records import why_skipped
-from connectors._reviews import (
-    Item,
-    MalformedReviewError,
-    ReviewConnectorBase,
-    answers_current_version,
-    dump_streams,
-    http_url,
-    load_streams,
+from connectors._parse import (
+    MalformedItemError,
     mapping_of,
     optional_text,
     optional_time,
-    rating_of,
-    read_newest_first,
     required_time,
+    text_id,
+    why_skipped,
+)
+from connectors._reviews import (
+    Item,
+    ReviewConnectorBase,
+    answers_current_version,
+    rating_of,
     review_mention,
     review_reply,
-    text_id,
 )
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 
 SCOPE = "https://www.googleapis.com/auth/business.manage"
@@ -56,10 +51,6 @@ class GoogleBusinessConfig(GoogleReviewConfig):
         default=False, description="Also take reviews that have stars but no text (nothing to classify)."
     )
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://mybusiness.googleapis.com")
 
     @field_validator("locations")
     @classmethod
@@ -78,7 +69,7 @@ def review_name(raw: Mapping[str, Any], location: str) -> str:
         return name
     ident = text_id(raw.get("reviewId"))
     if ident is None:
-        raise MalformedReviewError("review has neither a name nor a reviewId")
+        raise MalformedItemError("review has neither a name nor a reviewId")
     return f"{location}/reviews/{ident}"
 
 
@@ -104,7 +95,7 @@ def edited_at(raw: Mapping[str, Any]) -> datetime | None:
 
 
 def to_mention(raw: Mapping[str, Any], *, source: str, brand: str, location: str) -> Mention:
-    """Map a Business Profile Review to a Mention; MalformedReviewError without name/id or createTime."""
+    """Map a Business Profile Review to a Mention; MalformedItemError without name/id or createTime."""
     name = review_name(raw, location)
     created = required_time(raw.get("createTime"), "createTime")
     reviewer = mapping_of(raw.get("reviewer"))
@@ -144,11 +135,10 @@ def _one_minute(_: datetime) -> float:
     return 60.0
 
 
-class GoogleBusinessConnector(ReviewConnectorBase):
+class GoogleBusinessConnector(ReviewConnectorBase[GoogleBusinessConfig]):
     """Polls the reviews of the brand's verified locations; see docs/sources-reviews.md."""
 
     type_name: ClassVar[str] = "google_business"
-    Config: ClassVar[type[GoogleBusinessConfig]] = GoogleBusinessConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "reviews of the verified locations, with star rating", "the owner's reply", "edits (updateTime)",
@@ -157,19 +147,10 @@ class GoogleBusinessConnector(ReviewConnectorBase):
     hides: ClassVar[tuple[str, ...]] = (
         "unverified locations", "star-only reviews by default", "anonymous reviewers' names", "Q&A and messages",
     )
-    config: GoogleBusinessConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: GoogleBusinessConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.tokens = GoogleTokens(config, SCOPE, session, self.clock.now)
+    def setup(self) -> None:
+        """The OAuth2 token helper for the Business Profile scope."""
+        self.tokens = GoogleTokens(self.config, SCOPE, self.session, self.clock.now)
 
     async def _get(
         self, path: str, params: Mapping[str, Any] | None = None, *, ok: frozenset[int] = frozenset()
@@ -181,16 +162,8 @@ class GoogleBusinessConnector(ReviewConnectorBase):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read each location's reviews changed since the cursor, newest change first."""
-        keys = {f"loc:{loc}": loc for loc in self.config.locations}
-        streams = load_streams(since, source=self.name, streams=list(keys))
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        for key, location in keys.items():
-            streams[key] = await read_newest_first(
-                partial(self._fetch, location), streams[key], max_pages=self.config.max_pages,
-                started=self.clock.now(), mentions=mentions, replies=replies, source=f"{self.name} {location}",
-            )
-        return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
+        streams = [(f"loc:{loc}", partial(self._fetch, loc), f"{self.name} {loc}") for loc in self.config.locations]
+        return await self.read_streams(since, streams, max_pages=self.config.max_pages)
 
     async def _fetch(self, location: str, token: str | None) -> tuple[list[Item], str | None]:
         """One page of a location's reviews.list as items, and the next page's token."""
@@ -224,12 +197,7 @@ class GoogleBusinessConnector(ReviewConnectorBase):
         reviews = data.get("reviews", [])  # absent when the location has no reviews
         if not isinstance(reviews, list):
             raise MalformedResponseError(f"{self.name}: reviews.list 'reviews' is not a list")
-        good = []
-        for raw in reviews:
-            if isinstance(raw, Mapping):
-                good.append(raw)
-            else:
-                self._skip(None, f"review is a {type(raw).__name__}, not an object")
+        good = self.objects(reviews)
         token = data.get("nextPageToken")
         return good, token if isinstance(token, str) and token else None
 

@@ -7,32 +7,21 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
-import aiohttp
 from pydantic import Field, field_validator
 
 from config.types import Duration
 from connectors._google import GoogleReviewConfig, GoogleTokens, google_get
 from connectors._http import MalformedResponseError, Response
-from connectors._records import why_skipped
+from connectors._parse import MalformedItemError, optional_text, required_time, text_id, why_skipped
 from connectors._reviews import (
     Item,
-    MalformedReviewError,
     ReviewConnectorBase,
     answers_current_version,
-    dump_streams,
-    http_url,
     join_title,
-    load_streams,
-    optional_text,
     rating_of,
-    read_newest_first,
-    required_time,
     review_mention,
     review_reply,
-    text_id,
 )
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 
 SCOPE = "https://www.googleapis.com/auth/androidpublisher"
@@ -52,10 +41,6 @@ class GooglePlayConfig(GoogleReviewConfig):
     )
     reply_checks: int = Field(default=10, ge=0, le=200, description="Open complaints re-checked per poll (1 GET each).")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://www.googleapis.com")
 
     @field_validator("package_name")
     @classmethod
@@ -73,10 +58,10 @@ def _comment(raw: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
 
 
 def review_id(raw: Mapping[str, Any]) -> str:
-    """The review's id; MalformedReviewError when absent."""
+    """The review's id; MalformedItemError when absent."""
     ident = text_id(raw.get("reviewId"))
     if ident is None:
-        raise MalformedReviewError("review has no reviewId")
+        raise MalformedItemError("review has no reviewId")
     return ident
 
 
@@ -92,7 +77,7 @@ def review_text(comment: Mapping[str, Any]) -> str:
 
 
 def to_mention(raw: Mapping[str, Any], *, source: str, brand: str, package: str) -> Mention:
-    """Map a Play Review to a Mention; MalformedReviewError when it lacks id, userComment or time.
+    """Map a Play Review to a Mention; MalformedItemError when it lacks id, userComment or time.
 
     Play gives only the user comment's `lastModified`: it is the mention time at first sight and
     `edited_at` always, so a later edit re-judges the text (and reopens an answered clock).
@@ -100,7 +85,7 @@ def to_mention(raw: Mapping[str, Any], *, source: str, brand: str, package: str)
     ident = review_id(raw)
     comment = _comment(raw, "userComment")
     if comment is None:
-        raise MalformedReviewError("review has no userComment")
+        raise MalformedItemError("review has no userComment")
     modified = required_time(comment.get("lastModified"), "userComment.lastModified")
     author = optional_text(raw.get("authorName")).strip()
     return review_mention(
@@ -139,11 +124,10 @@ def _until_next_hour(now: datetime) -> float:
     return max(60.0, 3600.0 - now.timestamp() % 3600.0)
 
 
-class GooglePlayConnector(ReviewConnectorBase):
+class GooglePlayConnector(ReviewConnectorBase[GooglePlayConfig]):
     """Polls the reviews of one Play app; see docs/sources-reviews.md."""
 
     type_name: ClassVar[str] = "google_play"
-    Config: ClassVar[type[GooglePlayConfig]] = GooglePlayConfig
     can_see_replies: ClassVar[bool] = True
     max_lookback: ClassVar[timedelta | None] = timedelta(days=7)  # reviews.list: last week only
     shows: ClassVar[tuple[str, ...]] = (
@@ -153,23 +137,15 @@ class GooglePlayConnector(ReviewConnectorBase):
         "reviews not created or changed in the last 7 days", "ratings without text", "non-production tracks",
         "the reviewer, sometimes (no authorName)",
     )
-    config: GooglePlayConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: GooglePlayConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.tokens = GoogleTokens(config, SCOPE, session, self.clock.now)
+    def setup(self) -> None:
+        """The OAuth2 token helper and the app's reviews URL."""
+        self.tokens = GoogleTokens(self.config, SCOPE, self.session, self.clock.now)
         self.reviews_url = (
-            f"{config.base_url}/androidpublisher/v3/applications/{quote(config.package_name, safe='')}/reviews"
+            f"{self.config.base_url}/androidpublisher/v3/applications/"
+            f"{quote(self.config.package_name, safe='')}/reviews"
         )
-        self.stream = f"app:{config.package_name}"
+        self.stream = f"app:{self.config.package_name}"
 
     async def _get(
         self, url: str, params: Mapping[str, Any] | None = None, *, ok: frozenset[int] = frozenset()
@@ -189,14 +165,7 @@ class GooglePlayConnector(ReviewConnectorBase):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read reviews changed since the cursor, newest first (first run: the newest page only)."""
-        streams = load_streams(since, source=self.name, streams=[self.stream])
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        streams[self.stream] = await read_newest_first(
-            self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            started=self.clock.now(), mentions=mentions, replies=replies, source=self.name,
-        )
-        return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
+        return await self.read_streams(since, [(self.stream, self._fetch, self.name)], max_pages=self.config.max_pages)
 
     async def _fetch(self, token: str | None) -> tuple[list[Item], str | None]:
         """One page of reviews.list as items, and the next page's token."""
@@ -225,12 +194,7 @@ class GooglePlayConnector(ReviewConnectorBase):
         reviews = data.get("reviews", [])  # an empty result has no "reviews" at all
         if not isinstance(reviews, list):
             raise MalformedResponseError(f"{self.name}: reviews.list 'reviews' is not a list")
-        good = []
-        for raw in reviews:
-            if isinstance(raw, Mapping):
-                good.append(raw)
-            else:
-                self._skip(None, f"review is a {type(raw).__name__}, not an object")
+        good = self.objects(reviews)
         paging = data.get("tokenPagination")
         token = paging.get("nextPageToken") if isinstance(paging, Mapping) else None
         return good, token if isinstance(token, str) and token else None

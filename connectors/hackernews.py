@@ -6,31 +6,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
-import aiohttp
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from config.types import Duration
-from connectors._cursor import dump_cursor, load_cursor
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    ThreadNode,
-    brand_answers,
-    data_of,
-    http_url,
-    list_at,
-    required_id,
-    required_time,
-    text_of,
-)
+from connectors._parse import MalformedItemError, required_id, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at
 from connectors._watermark import Watermark
-from connectors.base import BrandView
 from connectors.htmltext import html_to_text
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import TransientSourceError
 
@@ -52,10 +37,6 @@ class HackerNewsConfig(HttpSourceConfig):
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late-indexed items.")
     thread_checks: int = Field(default=20, ge=0, le=1000, description="Open mentions' stories fetched per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value) or value
 
 
 def _int_text(value: Any) -> str | None:
@@ -64,7 +45,7 @@ def _int_text(value: Any) -> str | None:
         return None
     if isinstance(value, int):
         return str(value)
-    return text_of(value)
+    return text_id(value)
 
 
 def hit_time(raw: Mapping[str, Any]) -> datetime:
@@ -84,7 +65,7 @@ def hit_text(raw: Mapping[str, Any]) -> str:
 def to_mention(raw: Mapping[str, Any], *, source: str, brands: tuple[str, ...]) -> Mention:
     """Map an Algolia hit (story or comment) to a Mention."""
     ident = required_id(raw, "objectID", "hit")
-    author = text_of(raw.get("author"))
+    author = text_id(raw.get("author"))
     if not author:
         raise MalformedItemError("hit has no author")
     return Mention(
@@ -105,7 +86,7 @@ def to_reply(raw: Mapping[str, Any], *, source: str, in_reply_to: str | None = N
     """Map a brand account's comment (a hit or an `/items` node) to a Reply."""
     ident = _int_text(raw.get("objectID")) or _int_text(raw.get("id"))
     target = in_reply_to or _int_text(raw.get("parent_id"))
-    author = text_of(raw.get("author"))
+    author = text_id(raw.get("author"))
     if not ident or not target or not author:
         raise MalformedItemError("comment has no id, parent_id or author")
     body = raw.get("comment_text") if raw.get("comment_text") is not None else raw.get("text")
@@ -122,11 +103,10 @@ class _Stream:
     tags: str
 
 
-class HackerNewsConnector(HttpConnectorBase):
+class HackerNewsConnector(HttpConnectorBase[HackerNewsConfig]):
     """Polls `search_by_date` with a moving `created_at_i` floor; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "hackernews"
-    Config: ClassVar[type[HackerNewsConfig]] = HackerNewsConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "stories and comments matching a search", "the brand's replies (comment tree)",
@@ -136,20 +116,12 @@ class HackerNewsConnector(HttpConnectorBase):
         "dead and flagged items", "the linked article itself (title, text and URL only)",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: HackerNewsConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: HackerNewsConfig = config
+    def setup(self) -> None:
+        """Search and brand-comment streams from the config."""
+        config = self.config
         terms = config.search if config.search is not None else tuple(k for b in self.brands for k in b.keywords)
-        self.streams = [_Stream(f"search:{t}", t, config.tags) for t in dict.fromkeys(terms)]
-        if config.brand_comments:
+        self.streams = [_Stream(f"search:{t}", t, self.config.tags) for t in dict.fromkeys(terms)]
+        if self.config.brand_comments:
             users = dict.fromkeys(h.strip().lstrip("@") for b in self.brands for h in b.handles)
             self.streams += [_Stream(f"user:{u.casefold()}", "", f"comment,author_{u}") for u in users if u]
 
@@ -164,15 +136,7 @@ class HackerNewsConnector(HttpConnectorBase):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Fetch hits newer than each stream's mark (first run: the newest page only)."""
-        state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
-        marks = {s.key: Watermark.load(saved.get(s.key)) for s in self.streams}
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        for stream in self.streams:
-            await self._poll_stream(stream, marks[stream.key], mentions, replies)
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh}})
-        return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
+        return await self.read_marked(since, [(s.key, partial(self._poll_stream, s)) for s in self.streams])
 
     async def _poll_stream(
         self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply]
@@ -206,7 +170,7 @@ class HackerNewsConnector(HttpConnectorBase):
             ident, when = required_id(hit, "objectID", "hit"), hit_time(hit)
             if not mark.is_new(ident, when, self.config.overlap):
                 return
-            if self.own(text_of(hit.get("author"))):
+            if self.own(text_id(hit.get("author"))):
                 if hit.get("parent_id") is not None:
                     reply = to_reply(hit, source=self.name)
                     replies[reply.external_id] = reply
@@ -251,7 +215,7 @@ class HackerNewsConnector(HttpConnectorBase):
             if ident is None or when is None:
                 continue  # deleted items come back without id or time
             nodes.append(ThreadNode(ident, _int_text(item.get("parent_id")) or parent, when,
-                                    bool(self.own(text_of(item.get("author")))), item))
+                                    bool(self.own(text_id(item.get("author")))), item))
             children = item.get("children")
             if isinstance(children, list):
                 pending.extend((child, ident) for child in children)

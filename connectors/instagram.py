@@ -8,10 +8,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from config.types import Duration
-
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._meta import (
     BAD_ITEM,
@@ -22,8 +21,8 @@ from connectors._meta import (
     why,
 )
 from connectors._meta_webhook import WebhookItems, entry_items
-from connectors._social import MalformedItemError, required_id, required_time, secret, text_of
-from connectors._watermark import Watermark
+from connectors._parse import MalformedItemError, mapping_of, optional_time, required_id, required_time, text_id
+from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 
 logger = logging.getLogger(__name__)
@@ -37,6 +36,8 @@ MAX_COUNTS = 200  # media whose comment count the cursor remembers
 
 class InstagramConfig(MetaConfig):
     """[connectors.<name>] with type = "instagram"."""
+
+    required_when_enabled: ClassVar[dict[str, str]] = {"access_token": "", "ig_user_id": ""}
 
     type: str = "instagram"
     ig_user_id: str = Field(default="", description="The Instagram professional account's id (IG User id).")
@@ -55,30 +56,16 @@ class InstagramConfig(MetaConfig):
             raise ValueError("must be the numeric IG User id (GET /{page-id}?fields=instagram_business_account)")
         return value.strip()
 
-    @model_validator(mode="after")
-    def _needs(self) -> InstagramConfig:
-        if self.enabled and not secret(self.access_token):
-            raise ValueError("set access_token")
-        if self.enabled and not self.ig_user_id:
-            raise ValueError("set ig_user_id")
-        return self
 
 
 def author_of(comment: Mapping[str, Any]) -> tuple[str, str]:
     """(`from.id`, username) of a comment; `username` alone when `from` is absent."""
-    sender = comment.get("from") if isinstance(comment.get("from"), Mapping) else {}
-    ident = text_of(sender.get("id")) or ""
-    name = text_of(sender.get("username")) or text_of(comment.get("username")) or ""
+    sender = mapping_of(comment.get("from"))
+    ident = text_id(sender.get("id")) or ""
+    name = text_id(sender.get("username")) or text_id(comment.get("username")) or ""
     if not ident and not name:
         raise MalformedItemError("comment has neither from nor username")
     return ident, name
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return required_time(value) if value else None
-    except MalformedItemError:
-        return None
 
 
 def comment_url(media: Mapping[str, Any], comment_id: str) -> str:
@@ -90,11 +77,10 @@ def comment_url(media: Mapping[str, Any], comment_id: str) -> str:
     return f"{permalink.rstrip('/')}/c/{comment_id}/" if permalink else ""
 
 
-class InstagramConnector(GraphConnectorBase):
+class InstagramConnector(GraphConnectorBase[InstagramConfig]):
     """Polls comments on the newest media and media the account is tagged in; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "instagram"
-    Config: ClassVar[type[InstagramConfig]] = InstagramConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "comments and replies on the account's media", "the account's own replies", "media it is tagged in",
@@ -105,7 +91,6 @@ class InstagramConnector(GraphConnectorBase):
         "comments on ads (Marketing API)", "stories' replies", "comments on media beyond `media_checks`",
     )
 
-    config: InstagramConfig
     webhook_object: ClassVar[str] = "instagram"
 
     @property
@@ -130,10 +115,9 @@ class InstagramConnector(GraphConnectorBase):
         if self.paused():
             return Page([], since)
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
-        marks = {k: Watermark.load(saved.get(k)) for k in ("comments", "tags")}
-        counts = state.get("counts") if isinstance(state.get("counts"), dict) else {}
-        full = _time(state.get("full"))
+        marks = load_marks(state, ("comments", "tags"))
+        counts = mapping_of(state.get("counts"))
+        full = optional_time(state.get("full"))
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         if self.config.comments:
@@ -145,17 +129,17 @@ class InstagramConnector(GraphConnectorBase):
                 full = started
         if self.config.tags and self.paused_until is None:
             await self._tags(marks["tags"], mentions)
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh},
+        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks),
                               "counts": counts, "full": full.isoformat() if full else None})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
-    async def _comments(self, counts: dict[str, Any], mark: Watermark, mentions: dict[str, Mention],
+    async def _comments(self, counts: Mapping[str, Any], mark: Watermark, mentions: dict[str, Mention],
                         replies: dict[str, Reply]) -> dict[str, Any]:
         """Read comments of the newest media whose `comments_count` changed; returns the counts to remember."""
         media: list[Mapping[str, Any]] = []
         params = [("fields", MEDIA_FIELDS), ("limit", str(min(self.config.media_checks, self.config.limit)))]
         async for items in self.pages(f"/{self.config.ig_user_id}/media", params):
-            media += [m for m in items if isinstance(m, Mapping) and text_of(m.get("id"))]
+            media += [m for m in items if isinstance(m, Mapping) and text_id(m.get("id"))]
             if len(media) >= self.config.media_checks:
                 break
         media = media[: self.config.media_checks]
@@ -208,7 +192,7 @@ class InstagramConnector(GraphConnectorBase):
             ident = required_id(comment, "id", "comment")
             created = required_time(comment.get("timestamp"), "timestamp")
             author, name = author_of(comment)
-            parent = text_of(comment.get("parent_id")) or thread
+            parent = text_id(comment.get("parent_id")) or thread
             if self._is_account(author, name):
                 if parent:
                     replies[ident] = self._reply(comment, ident, created, name, parent, media)
@@ -229,7 +213,7 @@ class InstagramConnector(GraphConnectorBase):
             source=self.name, external_id=ident, text=text, author=f"@{name}" if name else author, author_name=name,
             created_at=created, url=comment_url(media, ident), in_reply_to=parent,
             conversation_id=parent or ident, brands=self.attribute(text),
-            raw={**comment, "media_id": text_of(media.get("id")), "channel": "public_mention"},
+            raw={**comment, "media_id": text_id(media.get("id")), "channel": "public_mention"},
         )
 
     def _reply(self, comment: Mapping[str, Any], ident: str, created: datetime, name: str, answers: str,
@@ -267,7 +251,7 @@ class InstagramConnector(GraphConnectorBase):
             raise MalformedItemError("media is not an object")
         ident = required_id(item, "id", "media")
         created = required_time(item.get("timestamp"), "timestamp")
-        name = text_of(item.get("username")) or ""
+        name = text_id(item.get("username")) or ""
         text = str(item.get("caption") or "")
         brands = tuple(dict.fromkeys((*self.attribute(text), *self._account_brands())))
         return Mention(source=self.name, external_id=ident, text=text, author=f"@{name}" if name else "instagram user",
@@ -292,7 +276,8 @@ class InstagramConnector(GraphConnectorBase):
                 comment = data.get("mentioned_comment")
                 if not isinstance(comment, Mapping):
                     raise MalformedItemError("no mentioned_comment in the answer")
-                media = comment.get("media") if isinstance(comment.get("media"), Mapping) else {"id": media_id}
+                given = comment.get("media")
+                media: Mapping[str, Any] = given if isinstance(given, Mapping) else {"id": media_id}
                 ident = required_id(comment, "id", "comment")
                 _, name = author_of(comment)
                 mention = self.comment_mention(comment, ident, required_time(comment.get("timestamp"), "timestamp"),

@@ -17,9 +17,10 @@ from pydantic import Field, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import without_surrogates
+from connectors._parse import MalformedItemError, required_time
 from connectors.base import BrandView, ConnectorConfig
 from connectors.matching import match_brands, own_brands
-from connectors.timeutil import to_utc, zone
+from connectors.timeutil import zone
 from listener.clock import Clock, SystemClock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceError
@@ -45,18 +46,14 @@ class JsonlConfig(ConnectorConfig):
         return value
 
 
-class MalformedRecordError(ValueError):
-    """A line is not a usable record; the message says why."""
-
-
 def _text_field(record: Mapping[str, Any], key: str, *, required: bool = False) -> str:
     value = record.get(key)
     if value is None:
         if required:
-            raise MalformedRecordError(f"missing {key!r}")
+            raise MalformedItemError(f"missing {key!r}")
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise MalformedRecordError(f"{key!r} must be a string, got {type(value).__name__}")
+        raise MalformedItemError(f"{key!r} must be a string, got {type(value).__name__}")
     return str(value)
 
 
@@ -65,13 +62,8 @@ def _optional_id(record: Mapping[str, Any], key: str) -> str | None:
 
 
 def created_at_of(record: Mapping[str, Any], tz: str | tzinfo | None) -> datetime:
-    """The record's created_at as aware UTC; MalformedRecordError if missing or unreadable."""
-    if record.get("created_at") is None:
-        raise MalformedRecordError("missing 'created_at'")
-    try:
-        return to_utc(record["created_at"], tz=tz)
-    except ValueError as err:
-        raise MalformedRecordError(f"bad 'created_at': {err}") from err
+    """The record's created_at as aware UTC; MalformedItemError if missing or unreadable."""
+    return required_time(record.get("created_at"), "'created_at'", tz=tz)
 
 
 def _brands(record: Mapping[str, Any], text: str, brands: Sequence[BrandView]) -> tuple[str, ...]:
@@ -83,26 +75,26 @@ def _brands(record: Mapping[str, Any], text: str, brands: Sequence[BrandView]) -
     elif isinstance(given, list) and given and all(isinstance(b, str) and b for b in given):
         names = tuple(dict.fromkeys(given))
     else:
-        raise MalformedRecordError("'brand' must be a brand name or a list of names")
+        raise MalformedItemError("'brand' must be a brand name or a list of names")
     # A typo or a brand nobody configured would open clocks and raise alerts for it: refuse the record.
     known = [b.name for b in brands]
     for name in names:
         if name not in known:
-            raise MalformedRecordError(f"brand {name!r} is not configured (known: {', '.join(known) or 'none'})")
+            raise MalformedItemError(f"brand {name!r} is not configured (known: {', '.join(known) or 'none'})")
     return names
 
 
 def to_mention(
     record: Mapping[str, Any], *, source: str, brands: Sequence[BrandView], tz: str | tzinfo | None = "UTC"
 ) -> Mention:
-    """Map one JSONL record to a Mention; raises MalformedRecordError when it is not usable."""
+    """Map one JSONL record to a Mention; raises MalformedItemError when it is not usable."""
     text = _text_field(record, "text", required=True)
     author = _text_field(record, "author", required=True)
     if not author.strip():
-        raise MalformedRecordError("'author' is blank")
+        raise MalformedItemError("'author' is blank")
     followers = record.get("followers")
     if followers is not None and (isinstance(followers, bool) or not isinstance(followers, int)):
-        raise MalformedRecordError("'followers' must be an integer")
+        raise MalformedItemError("'followers' must be an integer")
     return Mention(
         source=source,
         external_id=_required_id(record),
@@ -124,7 +116,7 @@ def to_reply(record: Mapping[str, Any], *, source: str, tz: str | tzinfo | None 
     """Map a brand's own record that answers something to a Reply."""
     target = _optional_id(record, "in_reply_to")
     if target is None:
-        raise MalformedRecordError("a reply needs 'in_reply_to'")
+        raise MalformedItemError("a reply needs 'in_reply_to'")
     return Reply(
         source=source,
         external_id=_required_id(record),
@@ -139,7 +131,7 @@ def to_reply(record: Mapping[str, Any], *, source: str, tz: str | tzinfo | None 
 def _required_id(record: Mapping[str, Any]) -> str:
     value = _text_field(record, "id", required=True)
     if not value.strip():
-        raise MalformedRecordError("'id' is blank")
+        raise MalformedItemError("'id' is blank")
     return value
 
 
@@ -156,26 +148,26 @@ def route_record(
 
 
 def parse_line(line: bytes) -> dict[str, Any] | None:
-    """Decode one line to a record; None for a blank line; MalformedRecordError otherwise."""
+    """Decode one line to a record; None for a blank line; MalformedItemError otherwise."""
     try:
         text = line.decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError as err:
-        raise MalformedRecordError(f"not UTF-8 ({err.reason} at byte {err.start})") from err
+        raise MalformedItemError(f"not UTF-8 ({err.reason} at byte {err.start})") from err
     if not text.strip():
         return None
     try:
         record = json.loads(text)
     except json.JSONDecodeError as err:
-        raise MalformedRecordError(f"not valid JSON ({err.msg} at column {err.colno})") from err
+        raise MalformedItemError(f"not valid JSON ({err.msg} at column {err.colno})") from err
     except RecursionError as err:  # a hostile line nested thousands deep must not stop the source
-        raise MalformedRecordError("JSON nested too deeply") from err
+        raise MalformedItemError("JSON nested too deeply") from err
     if not isinstance(record, dict):
-        raise MalformedRecordError(f"expected a JSON object, got {type(record).__name__}")
+        raise MalformedItemError(f"expected a JSON object, got {type(record).__name__}")
     if "\\ud" in text.lower():  # `"\ud800"`: a lone surrogate cannot be stored, it becomes `?`
         record = without_surrogates(record)
     missing = [key for key in REQUIRED if record.get(key) is None]
     if missing:
-        raise MalformedRecordError(f"missing required field(s): {', '.join(missing)}")
+        raise MalformedItemError(f"missing required field(s): {', '.join(missing)}")
     return record
 
 
@@ -268,7 +260,7 @@ class JsonlConnector:
                 route_record(record, source=self.name, brands=self.brands, tz=self.tz)
                 if record is not None else None
             )
-        except MalformedRecordError as err:
+        except MalformedItemError as err:
             if not complete:
                 return False  # probably still being written; look again next poll
             self._report(number, str(err), batch, raw_line)

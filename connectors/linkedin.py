@@ -9,28 +9,16 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from yarl import URL
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response, parse_retry_after
 from connectors._meta import BAD_ITEM, why
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    data_of,
-    http_url,
-    list_at,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, mapping_of, required_time, text_id
+from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors._watermark import Watermark
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 
@@ -42,20 +30,23 @@ RATE_LIMIT_WAIT = 3600.0  # LinkedIn sends no reset time with its 429; its daily
 class LinkedInConfig(HttpSourceConfig):
     """[connectors.<name>] with type = "linkedin"."""
 
+    required_when_enabled: ClassVar[dict[str, str]] = {
+        "access_token": "r_organization_social_feed of a Page admin",
+        "organization_id": "",
+    }
+
     type: str = "linkedin"
     base_url: str = Field(default="https://api.linkedin.com", description="API root (/rest/... below it).")
     access_token: SecretStr | None = Field(default=None, description="Member OAuth token of a Page admin.")
     organization_id: str = Field(default="", description="The company Page's numeric organization id.")
-    linkedin_version: str = Field(default="202511", description="LinkedIn-Version header (YYYYMM; one year of support).")
+    linkedin_version: str = Field(
+        default="202511", description="LinkedIn-Version header (YYYYMM; one year of support)."
+    )
     post_checks: int = Field(default=20, ge=1, le=100, description="Newest posts whose comments are read per poll.")
     count: int = Field(default=50, ge=1, le=100, description="Page size (1-100).")
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late comments.")
     reply_checks: int = Field(default=25, ge=0, le=500, description="Open mentions looked up per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value) or value
 
     @field_validator("organization_id")
     @classmethod
@@ -72,13 +63,6 @@ class LinkedInConfig(HttpSourceConfig):
             raise ValueError("must be YYYYMM (e.g. 202511) or YYYYMM.RR")
         return value
 
-    @model_validator(mode="after")
-    def _needs(self) -> LinkedInConfig:
-        if self.enabled and not secret(self.access_token):
-            raise ValueError("set access_token (r_organization_social_feed of a Page admin)")
-        if self.enabled and not self.organization_id:
-            raise ValueError("set organization_id")
-        return self
 
 
 def urn_path(urn: str) -> str:
@@ -88,7 +72,7 @@ def urn_path(urn: str) -> str:
 
 def comment_urn(comment: Mapping[str, Any]) -> str:
     """`$URN` / `commentUrn` of a comment (`urn:li:comment:(<activity>,<id>)`), or MalformedItemError."""
-    value = text_of(comment.get("$URN")) or text_of(comment.get("commentUrn"))
+    value = text_id(comment.get("$URN")) or text_id(comment.get("commentUrn"))
     if not value:
         raise MalformedItemError("comment has no commentUrn")
     return value
@@ -107,11 +91,10 @@ def _created(comment: Mapping[str, Any]) -> datetime:
     return required_time(millis / 1000, "created.time")
 
 
-class LinkedInConnector(HttpConnectorBase):
+class LinkedInConnector(HttpConnectorBase[LinkedInConfig]):
     """Polls comments (and comments on comments) under the organisation's newest posts; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "linkedin"
-    Config: ClassVar[type[LinkedInConfig]] = LinkedInConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "comments and replies on the organisation's posts", "the organisation's own replies",
@@ -122,15 +105,12 @@ class LinkedInConnector(HttpConnectorBase):
         "comments on posts beyond `post_checks`",
     )
 
-    config: LinkedInConfig
 
-    def __init__(self, name: str, config: LinkedInConfig, brands: Sequence[BrandView],
-                 session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config = config
-        self.org = f"urn:li:organization:{config.organization_id}"
-        self.headers.update({"Authorization": f"Bearer {secret(config.access_token)}",
-                             "LinkedIn-Version": config.linkedin_version, "X-Restli-Protocol-Version": "2.0.0"})
+    def setup(self) -> None:
+        """The organization URN and the versioned REST headers."""
+        self.org = f"urn:li:organization:{self.config.organization_id}"
+        self.headers.update({"Authorization": f"Bearer {secret(self.config.access_token)}",
+                             "LinkedIn-Version": self.config.linkedin_version, "X-Restli-Protocol-Version": "2.0.0"})
 
     async def _call(self, path: str, query: str) -> Mapping[str, Any]:
         """GET `/rest<path>?<query>` (already encoded) with LinkedIn's error answers mapped."""
@@ -160,9 +140,10 @@ class LinkedInConnector(HttpConnectorBase):
             data = await self._call(path, f"{query}&start={start}&count={self.config.count}")
             elements = list_at(data, "elements", f"{self.name}: {path}", optional=True)
             found += elements
-            paging = data.get("paging") if isinstance(data.get("paging"), Mapping) else {}
+            paging = mapping_of(data.get("paging"))
             total = paging.get("total")
-            links = paging.get("links") if isinstance(paging.get("links"), list) else []
+            listed = paging.get("links")
+            links: list[Any] = listed if isinstance(listed, list) else []
             more = any(isinstance(link, Mapping) and link.get("rel") == "next" for link in links)
             start += len(elements)
             if not elements or (isinstance(total, int) and start >= total) or (total is None and not more
@@ -173,7 +154,7 @@ class LinkedInConnector(HttpConnectorBase):
     async def poll(self, since: Cursor | None) -> Page:
         """Read comments under the newest `post_checks` posts (with their replies) down to the mark."""
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
+        saved = mapping_of(state.get("streams"))
         mark = Watermark.load(saved.get("comments"))
         posts = await self._call("/posts", f"author={urn_path(self.org)}&q=author&count={self.config.post_checks}"
                                            "&sortBy=CREATED")
@@ -182,7 +163,7 @@ class LinkedInConnector(HttpConnectorBase):
         taken: list[tuple[str, datetime]] = []
         try:
             for post in list_at(posts, "elements", f"{self.name}: posts", optional=True)[: self.config.post_checks]:
-                post_urn = text_of(post.get("id")) if isinstance(post, Mapping) else None
+                post_urn = text_id(post.get("id")) if isinstance(post, Mapping) else None
                 if not post_urn:
                     self.skip(post, "post has no id")
                     continue
@@ -217,10 +198,10 @@ class LinkedInConnector(HttpConnectorBase):
                 raise MalformedItemError("comment is not an object")
             urn = comment_urn(comment)
             created = _created(comment)
-            actor = text_of(comment.get("actor"))
+            actor = text_id(comment.get("actor"))
             if not actor:
                 raise MalformedItemError("comment has no actor")
-            parent = text_of(comment.get("parentComment")) or parent
+            parent = text_id(comment.get("parentComment")) or parent
             if actor == self.org or self.own(actor):
                 if parent:
                     replies[urn] = self._reply(comment, urn, created, actor, parent, post_urn)
@@ -260,7 +241,7 @@ class LinkedInConnector(HttpConnectorBase):
             for comment in answers:
                 try:
                     if isinstance(comment, Mapping) and (comment.get("actor") == self.org or self.own(
-                            text_of(comment.get("actor")))):
+                            text_id(comment.get("actor")))):
                         post = str((waiting[0].raw or {}).get("post") or "")
                         own.append(self._reply(comment, comment_urn(comment), _created(comment),
                                                str(comment["actor"]), thread, post))

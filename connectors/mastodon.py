@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,18 +10,16 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
 from connectors._cursor import dump_cursor, id_order, load_cursor, newest_id, saved_time
 from connectors._http import MASTODON_RATE_LIMIT, MalformedResponseError, Response, request
-from connectors._records import MalformedRecord, why_skipped
-from connectors.base import BrandView, ConnectorConfig
+from connectors._parse import MalformedItemError, optional_time, required_time, why_skipped
+from connectors.base import BrandView, ConnectorBase, ConnectorConfig
 from connectors.htmltext import html_to_text
 from connectors.matching import match_brands, own_brands
 from connectors.timeutil import to_utc
-from listener.clock import Clock, SystemClock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.redact import register_secret
 
@@ -33,7 +30,8 @@ class MastodonConfig(ConnectorConfig):
     """[connectors.<name>] with type = "mastodon"."""
 
     type: str = "mastodon"
-    base_url: str = Field(description="Instance root, e.g. https://mastodon.social (or a proxy, or a local fake).")
+    base_url: str = Field(description="Instance root, e.g. https://mastodon.social (or a proxy, or a local fake).",
+                          examples=["https://mastodon.social"])
     access_token: SecretStr | None = Field(default=None, description="User token; put ${MASTODON_TOKEN} here.")
     instance_domain: str | None = Field(
         default=None, description="Domain of local accounts; defaults to the host of base_url."
@@ -46,13 +44,6 @@ class MastodonConfig(ConnectorConfig):
     context_checks: int = Field(default=40, ge=0, le=1000, description="Open mentions checked per reply sweep.")
     timeout: Duration = Field(default=timedelta(seconds=30), description="Limit for one request, body included.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL such as https://mastodon.social")
-        return value.strip().rstrip("/")
 
     @field_validator("hashtags")
     @classmethod
@@ -75,21 +66,17 @@ class MastodonConfig(ConnectorConfig):
         return (self.instance_domain or urlsplit(self.base_url).hostname or "").lower()
 
 
-class MalformedStatusError(MalformedRecord):
-    """A status lacks what we need (id, account, created_at)."""
-
-
 def _status_id(raw: Mapping[str, Any]) -> str:
     value = raw.get("id")
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
-        raise MalformedStatusError("status has no id")
+        raise MalformedItemError("status has no id")
     return str(value)
 
 
 def _account(raw: Mapping[str, Any]) -> Mapping[str, Any]:
     account = raw.get("account")
     if not isinstance(account, Mapping) or not isinstance(account.get("acct"), str) or not account["acct"]:
-        raise MalformedStatusError("status has no account.acct")
+        raise MalformedItemError("status has no account.acct")
     return account
 
 
@@ -109,10 +96,7 @@ def author_of(raw: Mapping[str, Any]) -> str:
 
 
 def _created_at(raw: Mapping[str, Any]) -> datetime:
-    try:
-        return to_utc(raw.get("created_at"))
-    except ValueError as err:
-        raise MalformedStatusError(f"bad created_at: {err}") from err
+    return required_time(raw.get("created_at"))
 
 
 def _oldest_id(items: Sequence[Mapping[str, Any]]) -> str | None:
@@ -138,7 +122,7 @@ def _optional_str(value: Any) -> str | None:
 def to_mention(
     raw: Mapping[str, Any], *, source: str, brands: Sequence[BrandView], home: str | None = None
 ) -> Mention:
-    """Map a Mastodon Status to a Mention; raises MalformedStatusError when it lacks what we need."""
+    """Map a Mastodon Status to a Mention; raises MalformedItemError when it lacks what we need."""
     account = _account(raw)
     text = status_text(raw)
     mentioned = [m.get("acct", "") for m in raw.get("mentions") or () if isinstance(m, Mapping)]
@@ -167,20 +151,14 @@ def to_mention(
 
 def _edited_at(raw: Mapping[str, Any]) -> datetime | None:
     """When the author last edited the status (null when never); unreadable values are ignored."""
-    value = raw.get("edited_at")
-    if not value:
-        return None
-    try:
-        return to_utc(value)
-    except ValueError:
-        return None
+    return optional_time(raw.get("edited_at") or None)
 
 
 def to_reply(raw: Mapping[str, Any], *, source: str, in_reply_to: str | None = None) -> Reply:
     """Map a brand's own status to a Reply (to `in_reply_to`, default its `in_reply_to_id`)."""
     target = in_reply_to or _optional_str(raw.get("in_reply_to_id"))
     if not target:
-        raise MalformedStatusError("status answers nothing (no in_reply_to_id)")
+        raise MalformedItemError("status answers nothing (no in_reply_to_id)")
     return Reply(
         source=source,
         external_id=_status_id(raw),
@@ -202,11 +180,10 @@ class _Stream:
     kind: str  # "search", "tag" or "notifications"
 
 
-class MastodonConnector:
+class MastodonConnector(ConnectorBase[MastodonConfig]):
     """Polls one Mastodon-compatible server; see docs/connectors.md."""
 
     type_name: ClassVar[str] = "mastodon"
-    Config: ClassVar[type[MastodonConfig]] = MastodonConfig
     shows: ClassVar[tuple[str, ...]] = (
         "indexable public statuses matching a search", "hashtag timelines",
         "mentions of the brand's account, private ones included (notifications)",
@@ -218,26 +195,13 @@ class MastodonConnector:
         "mentions held back by the account's notification filters",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: MastodonConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        self.name = name
-        self.config = config
-        self.brands = tuple(brands)
-        self.session = session
-        self.clock = clock or SystemClock()
-        self.home = config.home_domain
-        self.malformed = 0  # statuses skipped because they lacked what we need
+    def setup(self) -> None:
+        """Home domain, bearer header and the streams to poll."""
+        self.home = self.config.home_domain
         self._headers: dict[str, str] = {}
-        if config.access_token and config.access_token.get_secret_value():
-            register_secret(config.access_token.get_secret_value())
-            self._headers["Authorization"] = f"Bearer {config.access_token.get_secret_value()}"
+        if self.config.access_token and self.config.access_token.get_secret_value():
+            register_secret(self.config.access_token.get_secret_value())
+            self._headers["Authorization"] = f"Bearer {self.config.access_token.get_secret_value()}"
         self.streams = self._streams()
 
     def _streams(self) -> list[_Stream]:
@@ -259,7 +223,9 @@ class MastodonConnector:
             )
         return streams
 
-    async def _get(self, path: str, params: Sequence[tuple[str, str]] = (), *, ok: frozenset[int] = frozenset()) -> Response:
+    async def _get(
+        self, path: str, params: Sequence[tuple[str, str]] = (), *, ok: frozenset[int] = frozenset()
+    ) -> Response:
         return await request(
             self.session, "GET", self.config.base_url + path,
             params=list(params), headers=self._headers, timeout=self.config.timeout.total_seconds(),

@@ -6,34 +6,17 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.types import Duration
-from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import MalformedResponseError, RateLimitHeaders, Response
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    ThreadNode,
-    brand_answers,
-    data_of,
-    http_url,
-    list_at,
-    post_form,
-    required_id,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, ThreadNode, brand_answers, data_of, list_at, secret
 from connectors._watermark import Watermark
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError
 
@@ -56,18 +39,18 @@ class RedditConfig(HttpSourceConfig):
     client_secret: SecretStr | None = Field(default=None, description="OAuth app secret; ${REDDIT_CLIENT_SECRET}.")
     username: str | None = Field(default=None, description="Script-app user (password grant); else app-only.")
     password: SecretStr | None = Field(default=None, description="Script-app password; ${REDDIT_PASSWORD}.")
-    user_agent: str | None = Field(default=None, description="Reddit wants '<platform>:<app>:<version> (by /u/<name>)'.")
+    user_agent: str | None = Field(
+        default=None, description="Reddit wants '<platform>:<app>:<version> (by /u/<name>)'."
+    )
     search: tuple[str, ...] | None = Field(default=None, description="Search terms; default: the brands' keywords.")
-    subreddits: tuple[str, ...] = Field(default=(), description="Restrict search to these, and poll their new comments.")
+    subreddits: tuple[str, ...] = Field(
+        default=(), description="Restrict search to these, and poll their new comments."
+    )
     brand_comments: bool = Field(default=True, description="Poll the brand accounts' comments for replies.")
     limit: int = Field(default=100, ge=1, le=100, description="Page size (Reddit caps it at 100).")
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late-indexed posts.")
     thread_checks: int = Field(default=20, ge=0, le=1000, description="Open mentions' threads fetched per reply sweep.")
 
-    @field_validator("base_url", "token_url")
-    @classmethod
-    def _http(cls, value: str | None) -> str | None:
-        return http_url(value)
 
     @field_validator("subreddits")
     @classmethod
@@ -110,12 +93,12 @@ def _text(raw: Mapping[str, Any]) -> str:
 
 
 def _url(raw: Mapping[str, Any]) -> str:
-    permalink = text_of(raw.get("permalink"))
+    permalink = text_id(raw.get("permalink"))
     return WEB + permalink if permalink and permalink.startswith("/") else (permalink or "")
 
 
 def _fullname(raw: Mapping[str, Any], kind: str) -> str:
-    name = text_of(raw.get("name"))
+    name = text_id(raw.get("name"))
     if name:
         return name
     return f"{kind}_{required_id(raw, 'id', 'thing')}"
@@ -123,11 +106,12 @@ def _fullname(raw: Mapping[str, Any], kind: str) -> str:
 
 def to_mention(raw: Mapping[str, Any], *, kind: str, source: str, brands: tuple[str, ...]) -> Mention:
     """Map a post (t3) or comment (t1) to a Mention whose id is its fullname (`t3_…`, `t1_…`)."""
-    author = text_of(raw.get("author"))
+    author = text_id(raw.get("author"))
     if not author:
         raise MalformedItemError("thing has no author")
     edited = raw.get("edited")  # false, or the epoch of the last edit
-    edited_at = required_time(edited) if isinstance(edited, int | float) and not isinstance(edited, bool) and edited else None
+    was_edited = isinstance(edited, int | float) and not isinstance(edited, bool) and edited
+    edited_at = required_time(edited) if was_edited else None
     fullname = _fullname(raw, kind)
     return Mention(
         source=source,
@@ -136,8 +120,8 @@ def to_mention(raw: Mapping[str, Any], *, kind: str, source: str, brands: tuple[
         author=f"u/{author}",
         created_at=required_time(raw.get("created_utc"), "created_utc"),
         url=_url(raw),
-        in_reply_to=text_of(raw.get("parent_id")),
-        conversation_id=text_of(raw.get("link_id")) or fullname,
+        in_reply_to=text_id(raw.get("parent_id")),
+        conversation_id=text_id(raw.get("link_id")) or fullname,
         brands=brands,
         edited_at=edited_at,
         raw={**raw, "kind": kind},
@@ -146,8 +130,8 @@ def to_mention(raw: Mapping[str, Any], *, kind: str, source: str, brands: tuple[
 
 def to_reply(raw: Mapping[str, Any], *, source: str, in_reply_to: str | None = None) -> Reply:
     """Map a brand account's comment to a Reply to its `parent_id` (or to `in_reply_to`)."""
-    target = in_reply_to or text_of(raw.get("parent_id"))
-    author = text_of(raw.get("author"))
+    target = in_reply_to or text_id(raw.get("parent_id"))
+    author = text_id(raw.get("author"))
     if not target or not author:
         raise MalformedItemError("comment has no parent_id or author")
     return Reply(
@@ -168,11 +152,10 @@ class _Stream:
     params: tuple[tuple[str, str], ...]
 
 
-class RedditConnector(HttpConnectorBase):
+class RedditConnector(HttpConnectorBase[RedditConfig]):
     """Polls Reddit listings newest-first down to the last position; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "reddit"
-    Config: ClassVar[type[RedditConfig]] = RedditConfig
     rate_limit: ClassVar[RateLimitHeaders | None] = REDDIT_RATE_LIMIT
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
@@ -184,19 +167,10 @@ class RedditConnector(HttpConnectorBase):
         "edits and deletions after a post was read", "brand replies deep in collapsed `more` branches",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: RedditConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: RedditConfig = config
-        if config.user_agent:
-            self.headers["User-Agent"] = config.user_agent
+    def setup(self) -> None:
+        """Reddit's own User-Agent, when set, and the streams to poll."""
+        if self.config.user_agent:
+            self.headers["User-Agent"] = self.config.user_agent
         self._token: str | None = None
         self._token_expires: datetime | None = None
         self.streams = self._streams()
@@ -233,13 +207,11 @@ class RedditConnector(HttpConnectorBase):
             cfg = self.config
             form = ({"grant_type": "password", "username": cfg.username, "password": secret(cfg.password)}
                     if cfg.username else {"grant_type": "client_credentials"})
-            data = await post_form(
-                self.session, cfg.token_url, form,
-                basic=(secret(cfg.client_id), secret(cfg.client_secret)),
-                timeout=cfg.timeout.total_seconds(), now=self.clock.now, headers=self.headers,
-            )
+            resp = await self.get(cfg.token_url, method="POST", form=form,
+                                  basic_auth=(secret(cfg.client_id), secret(cfg.client_secret)))
+            data = resp.data
             # Reddit reports a refused grant as HTTP 200 with an "error" member.
-            if not isinstance(data, Mapping) or data.get("error") or not text_of(data.get("access_token")):
+            if not isinstance(data, Mapping) or data.get("error") or not text_id(data.get("access_token")):
                 error = data.get("error") if isinstance(data, Mapping) else "no JSON object"
                 raise SourceAuthError(f"{self.name}: Reddit refused the token request ({error})")
             self._token = str(data["access_token"])
@@ -249,7 +221,9 @@ class RedditConnector(HttpConnectorBase):
             self._token_expires = now + timedelta(seconds=max(0.0, seconds - 60))  # renew a minute early
         return {"Authorization": f"bearer {self._token}"}
 
-    async def _listing(self, path: str, params: Sequence[tuple[str, str]], *, ok: frozenset[int] = frozenset()) -> Response:
+    async def _listing(
+        self, path: str, params: Sequence[tuple[str, str]], *, ok: frozenset[int] = frozenset()
+    ) -> Response:
         if not self.config.oauth:
             path += ".json"  # the public site serves JSON under .json paths
         retry = frozenset({401}) if self.config.oauth else frozenset()
@@ -261,18 +235,7 @@ class RedditConnector(HttpConnectorBase):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Fetch what is new on every stream since the cursor (first run: the newest page only)."""
-        state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
-        known = {s.key for s in self.streams}
-        positions = {k: Watermark.load(v) for k, v in saved.items() if k in known}
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        for stream in self.streams:
-            mark = positions.setdefault(stream.key, Watermark())
-            if await self._poll_stream(stream, mark, mentions, replies):
-                break
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in positions.items() if not w.fresh}})
-        return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
+        return await self.read_marked(since, [(s.key, partial(self._poll_stream, s)) for s in self.streams])
 
     async def _poll_stream(
         self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention], replies: dict[str, Reply]
@@ -288,7 +251,7 @@ class RedditConnector(HttpConnectorBase):
                     logger.warning("%s: %s does not exist (404); skipped", self.name, stream.path)
                     return False
                 listing = data_of(resp, f"{self.name}: {stream.path}")
-                body = listing.get("data") if isinstance(listing.get("data"), Mapping) else {}
+                body = mapping_of(listing.get("data"))
                 children = list_at(body, "children", f"{self.name}: {stream.path}")
                 oldest: datetime | None = None
                 for child in children:
@@ -297,7 +260,7 @@ class RedditConnector(HttpConnectorBase):
                         oldest = when if oldest is None else min(oldest, when)
                 if self.exhausted(resp):
                     return True
-                after = text_of(body.get("after"))
+                after = text_id(body.get("after"))
                 if first_run or not after or not children or (oldest is not None and mark.reached(oldest, overlap)):
                     return False
             logger.info("%s: %s: more than %d pages new; the rest waits for the next poll",
@@ -322,7 +285,7 @@ class RedditConnector(HttpConnectorBase):
             when = required_time(raw.get("created_utc"), "created_utc")
             if not mark.is_new(ident, when, self.config.overlap):
                 return when
-            if self.own(text_of(raw.get("author"))):
+            if self.own(text_id(raw.get("author"))):
                 if kind == "t1":
                     reply = to_reply(raw, source=self.name)
                     replies[reply.external_id] = reply
@@ -371,9 +334,9 @@ class RedditConnector(HttpConnectorBase):
                 if not isinstance(child, Mapping) or child.get("kind") != "t1" or not isinstance(raw, Mapping):
                     continue  # "more" stubs: collapsed children we do not expand
                 try:
-                    nodes.append(ThreadNode(_fullname(raw, "t1"), text_of(raw.get("parent_id")) or post,
+                    nodes.append(ThreadNode(_fullname(raw, "t1"), text_id(raw.get("parent_id")) or post,
                                             required_time(raw.get("created_utc"), "created_utc"),
-                                            bool(self.own(text_of(raw.get("author")))), raw))
+                                            bool(self.own(text_id(raw.get("author")))), raw))
                 except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
                     self.skip(raw, why_skipped(err), "name", "id")
                     continue

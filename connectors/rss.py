@@ -11,17 +11,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import feedparser
 from pydantic import Field, field_validator
 
 from connectors._cursor import dump_cursor, load_cursor, saved_time
 from connectors._http import MalformedResponseError
-from connectors._records import why_skipped
-from connectors._social import HttpConnectorBase, HttpSourceConfig, MalformedItemError, http_url
-from connectors.base import BrandView
+from connectors._parse import MalformedItemError, http_url, mapping_of, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig
 from connectors.htmltext import html_to_text
-from listener.clock import Clock
 from listener.dedupe import canonical_url
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
@@ -44,7 +41,7 @@ class RssConfig(HttpSourceConfig):
     def _urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("list at least one feed URL")
-        return tuple(http_url(v) or v for v in value)
+        return tuple(http_url(v) for v in value)
 
 
 def unwrap(link: str) -> str:
@@ -101,9 +98,11 @@ def to_mention(entry: Mapping[str, Any], *, feed_url: str, feed_title: str, sour
     link = str(entry.get("link") or "")
     url = unwrap(link) if unwrap_links else link
     when = entry_time(entry)
-    author = str(entry.get("author") or "").strip() or urlsplit(url).hostname or feed_title or urlsplit(feed_url).hostname or ""
+    author = (str(entry.get("author") or "").strip() or urlsplit(url).hostname or feed_title
+              or urlsplit(feed_url).hostname or "")
     return Mention(
-        source=source, external_id=canonical_url(url) or ident, text=entry_text(entry), author=author, created_at=when or seen_at, url=url,
+        source=source, external_id=canonical_url(url) or ident, text=entry_text(entry), author=author,
+        created_at=when or seen_at, url=url,
         brands=brands,
         raw={"feed": feed_url, "feed_title": feed_title, "id": ident, "title": entry.get("title"), "link": link,
              "date_missing": when is None},
@@ -114,11 +113,10 @@ def _fingerprint(ident: str) -> str:
     return hashlib.sha1(ident.encode()).hexdigest()[:16]
 
 
-class RssConnector(HttpConnectorBase):
+class RssConnector(HttpConnectorBase[RssConfig]):
     """Polls feeds with ETag/Last-Modified and remembers which entries it took; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "rss"
-    Config: ClassVar[type[RssConfig]] = RssConfig
     can_see_replies: ClassVar[bool] = False  # feeds carry no answers: clocks stop with `listener ack`
     shows: ClassVar[tuple[str, ...]] = (
         "entries in the feeds (news, blogs, Google Alerts)", "the article's link, title and summary",
@@ -128,18 +126,6 @@ class RssConnector(HttpConnectorBase):
         "comments under the articles", "the author, often",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: RssConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: RssConfig = config
-
     async def poll(self, since: Cursor | None) -> Page:
         """Fetch every feed; one failing feed is logged and retried next poll, unless all fail.
 
@@ -147,7 +133,7 @@ class RssConnector(HttpConnectorBase):
         retry time is kept in its cursor entry (`retry_at`), the other feeds go on.
         """
         state = load_cursor(since, source=self.name)
-        saved = state.get("feeds") if isinstance(state.get("feeds"), dict) else {}
+        saved = mapping_of(state.get("feeds"))
         feeds = {url: saved[url] for url in self.config.feeds if isinstance(saved.get(url), dict)}
         mentions: dict[str, Mention] = {}
         failures: list[SourceError] = []

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
-import aiohttp
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from connectors._cursor import dump_cursor, load_cursor
 from connectors._meta import (
@@ -19,18 +18,9 @@ from connectors._meta import (
     MetaConfig,
     why,
 )
-from connectors._social import (
-    MalformedItemError,
-    ThreadNode,
-    brand_answers,
-    required_id,
-    required_time,
-    secret,
-    text_of,
-)
-from connectors._watermark import Watermark
-from connectors.base import BrandView
-from listener.clock import Clock
+from connectors._parse import MalformedItemError, required_id, required_time, text_id
+from connectors._social import ThreadNode, brand_answers
+from connectors._watermark import Watermark, dump_marks, load_marks
 from listener.domain import Cursor, Mention, Page, Reply
 
 logger = logging.getLogger(__name__)
@@ -40,6 +30,11 @@ FIELDS = "id,text,username,permalink,timestamp,media_type,is_reply,replied_to,ro
 
 class ThreadsConfig(MetaConfig):
     """[connectors.<name>] with type = "threads"."""
+
+    required_when_enabled: ClassVar[dict[str, str]] = {
+        "access_token": "threads_basic, threads_keyword_search, threads_read_replies",
+        "username": "the brand's Threads username, to recognise its replies",
+    }
 
     type: str = "threads"
     base_url: str = Field(default="https://graph.threads.net", description="Threads API root.")
@@ -51,27 +46,21 @@ class ThreadsConfig(MetaConfig):
     )
     search_mode: str = Field(default="KEYWORD", pattern="^(KEYWORD|TAG)$", description="KEYWORD or TAG (topic tags).")
     replies_to_brand: bool = Field(default=True, description="Read the conversations under the brand's newest threads.")
-    thread_checks: int = Field(default=10, ge=0, le=100, description="Brand threads whose conversation is read per poll.")
+    thread_checks: int = Field(
+        default=10, ge=0, le=100, description="Brand threads whose conversation is read per poll."
+    )
 
-    @model_validator(mode="after")
-    def _needs(self) -> ThreadsConfig:
-        if self.enabled and not secret(self.access_token):
-            raise ValueError("set access_token (threads_basic, threads_keyword_search, threads_read_replies)")
-        if self.enabled and not self.username:
-            raise ValueError("set username (the brand's Threads username, to recognise its replies)")
-        return self
 
 
 def _ref(item: Mapping[str, Any], key: str) -> str | None:
     value = item.get(key)
-    return text_of(value.get("id")) if isinstance(value, Mapping) else text_of(value)
+    return text_id(value.get("id")) if isinstance(value, Mapping) else text_id(value)
 
 
-class ThreadsConnector(GraphConnectorBase):
+class ThreadsConnector(GraphConnectorBase[ThreadsConfig]):
     """Polls keyword search and the brand's conversations; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "threads"
-    Config: ClassVar[type[ThreadsConfig]] = ThreadsConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "public posts matching a keyword or topic tag", "replies under the brand's threads", "the brand's replies",
@@ -82,12 +71,11 @@ class ThreadsConnector(GraphConnectorBase):
         "private profiles' posts", "replies under others' threads unless they match a search",
     )
 
-    config: ThreadsConfig
 
-    def __init__(self, name: str, config: ThreadsConfig, brands: Sequence[BrandView],
-                 session: aiohttp.ClientSession, *, clock: Clock | None = None) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        terms = config.search if config.search is not None else [k for b in brands for k in b.keywords]
+    def setup(self) -> None:
+        """Search terms, deduplicated (each query counts against the daily quota)."""
+        super().setup()
+        terms = self.config.search if self.config.search is not None else [k for b in self.brands for k in b.keywords]
         # "@acme" and "#acme" find what "acme" finds; each query counts against the daily 2,200.
         unique: dict[str, str] = {}
         for term in terms:
@@ -105,9 +93,8 @@ class ThreadsConnector(GraphConnectorBase):
         if self.paused():
             return Page([], since)
         state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
         keys = [f"search:{t}" for t in self.terms] + (["conversations"] if self.config.replies_to_brand else [])
-        marks = {k: Watermark.load(saved.get(k)) for k in keys}
+        marks = load_marks(state, keys)
         mentions: dict[str, Mention] = {}
         replies: dict[str, Reply] = {}
         for term in self.terms:
@@ -116,7 +103,7 @@ class ThreadsConnector(GraphConnectorBase):
             await self._search(term, marks[f"search:{term}"], mentions, replies)
         if self.config.replies_to_brand and self.paused_until is None and self.config.thread_checks:
             await self._conversations(marks["conversations"], mentions, replies)
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh}})
+        cursor = dump_cursor({"v": 1, "streams": dump_marks(marks)})
         return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
 
     async def _search(self, term: str, mark: Watermark, mentions: dict[str, Mention],
@@ -140,7 +127,7 @@ class ThreadsConnector(GraphConnectorBase):
         async for items in self.pages(f"/{self.config.user_id}/threads", [("fields", "id,timestamp"),
                                                                           ("limit", str(self.config.thread_checks))],
                                       max_pages=1):
-            threads += [str(t["id"]) for t in items if isinstance(t, Mapping) and text_of(t.get("id"))]
+            threads += [str(t["id"]) for t in items if isinstance(t, Mapping) and text_id(t.get("id"))]
         taken: list[tuple[str, datetime]] = []
         try:
             for thread in threads[: self.config.thread_checks]:
@@ -165,7 +152,7 @@ class ThreadsConnector(GraphConnectorBase):
                 raise MalformedItemError("post is not an object")
             ident = required_id(item, "id", "post")
             created = required_time(item.get("timestamp"), "timestamp")
-            name = text_of(item.get("username")) or ""
+            name = text_id(item.get("username")) or ""
             if not name:
                 raise MalformedItemError("post has no username")
             parent = _ref(item, "replied_to")
@@ -214,9 +201,9 @@ class ThreadsConnector(GraphConnectorBase):
                             if not isinstance(item, Mapping):
                                 raise MalformedItemError("post is not an object")
                             ident = required_id(item, "id", "post")
-                            name = text_of(item.get("username")) or ""
-                            nodes.append(ThreadNode(ident, _ref(item, "replied_to"), required_time(item.get("timestamp")),
-                                                    self._is_brand(name), item))
+                            name = text_id(item.get("username")) or ""
+                            when = required_time(item.get("timestamp"))
+                            nodes.append(ThreadNode(ident, _ref(item, "replied_to"), when, self._is_brand(name), item))
                         except BAD_ITEM as err:
                             self.skip(item, why(err))
             except GraphSourceError as err:
@@ -227,8 +214,9 @@ class ThreadsConnector(GraphConnectorBase):
             for mention in waiting:
                 node = answered.get(mention.external_id)
                 if node is not None and node.created_at > mention.created_at:
-                    name = text_of(node.item.get("username")) or self.config.username
+                    name = text_id(node.item.get("username")) or self.config.username
                     found.append(Reply(source=self.name, external_id=node.id, in_reply_to=mention.external_id,
                                        author=f"@{name}", created_at=node.created_at,
-                                       url=str(node.item.get("permalink") or ""), text=str(node.item.get("text") or "")))
+                                       url=str(node.item.get("permalink") or ""),
+                                       text=str(node.item.get("text") or "")))
         return found

@@ -14,32 +14,27 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._http import MalformedResponseError, Response, query_param, request
-from connectors._records import why_skipped
-from connectors._reviews import (
-    Item,
-    MalformedReviewError,
-    ReviewConfig,
-    ReviewConnectorBase,
-    dump_streams,
-    http_url,
-    join_title,
-    load_streams,
+from connectors._parse import (
+    MalformedItemError,
     mapping_of,
     optional_text,
     optional_time,
-    rating_of,
-    read_newest_first,
     required_time,
+    text_id,
+    why_skipped,
+)
+from connectors._reviews import (
+    Item,
+    ReviewConfig,
+    ReviewConnectorBase,
+    join_title,
+    rating_of,
     review_mention,
     review_reply,
-    text_id,
 )
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.redact import register_secret
 
@@ -60,10 +55,6 @@ class TrustpilotConfig(ReviewConfig):
     max_pages: int = Field(default=5, ge=1, le=100, description="Pages read per poll when catching up.")
     reply_checks: int = Field(default=20, ge=0, le=1000, description="Open complaints re-checked per poll for a reply.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://api.trustpilot.com")
 
     @field_validator("business_unit_id")
     @classmethod
@@ -107,10 +98,10 @@ def edited_at(raw: Mapping[str, Any]) -> datetime | None:
 
 
 def to_mention(raw: Mapping[str, Any], *, source: str, brand: str) -> Mention:
-    """Map a Trustpilot review to a Mention; MalformedReviewError without id or createdAt."""
+    """Map a Trustpilot review to a Mention; MalformedItemError without id or createdAt."""
     ident = text_id(raw.get("id"))
     if ident is None:
-        raise MalformedReviewError("review has no id")
+        raise MalformedItemError("review has no id")
     consumer = mapping_of(raw.get("consumer"))
     name = optional_text(consumer.get("displayName")).strip()
     return review_mention(
@@ -140,7 +131,7 @@ def to_reply(raw: Mapping[str, Any], *, source: str, brand: str) -> Reply | None
         return None
     ident = text_id(raw.get("id"))
     if ident is None:
-        raise MalformedReviewError("review has no id")
+        raise MalformedItemError("review has no id")
     at = required_time(reply.get("createdAt"), "companyReply.createdAt")
     edit = edited_at(raw)
     if edit is not None:
@@ -152,11 +143,10 @@ def to_reply(raw: Mapping[str, Any], *, source: str, brand: str) -> Reply | None
                         text=optional_text(reply.get("text")), url=review_url(ident))
 
 
-class TrustpilotConnector(ReviewConnectorBase):
+class TrustpilotConnector(ReviewConnectorBase[TrustpilotConfig]):
     """Polls one business unit's reviews; see docs/sources-reviews.md (much of this API is UNCONFIRMED)."""
 
     type_name: ClassVar[str] = "trustpilot"
-    Config: ClassVar[type[TrustpilotConfig]] = TrustpilotConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "reviews of the business unit, with stars", "the company's reply",
@@ -165,25 +155,16 @@ class TrustpilotConnector(ReviewConnectorBase):
     hides: ClassVar[tuple[str, ...]] = (
         "edits to reviews older than the pages a poll reads", "reviews removed by Trustpilot",
     )
-    config: TrustpilotConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: TrustpilotConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.stream = f"bu:{config.business_unit_id}"
-        register_secret(config.api_key.get_secret_value())
+    def setup(self) -> None:
+        """API key and token headers, and the public or private reviews path."""
+        self.stream = f"bu:{self.config.business_unit_id}"
+        register_secret(self.config.api_key.get_secret_value())
         self._headers: dict[str, str] = {}
-        unit = quote(config.business_unit_id, safe="")
-        if config.access_token and config.access_token.get_secret_value().strip():
-            register_secret(config.access_token.get_secret_value())
-            self._headers["Authorization"] = f"Bearer {config.access_token.get_secret_value().strip()}"
+        unit = quote(self.config.business_unit_id, safe="")
+        if self.config.access_token and self.config.access_token.get_secret_value().strip():
+            register_secret(self.config.access_token.get_secret_value())
+            self._headers["Authorization"] = f"Bearer {self.config.access_token.get_secret_value().strip()}"
             self.reviews_path = f"/v1/private/business-units/{unit}/reviews"
         else:
             self.reviews_path = f"/v1/business-units/{unit}/reviews"
@@ -198,14 +179,7 @@ class TrustpilotConnector(ReviewConnectorBase):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read reviews newer than the cursor, newest first, with the company's replies."""
-        streams = load_streams(since, source=self.name, streams=[self.stream])
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        streams[self.stream] = await read_newest_first(
-            self._fetch, streams[self.stream], max_pages=self.config.max_pages,
-            started=self.clock.now(), mentions=mentions, replies=replies, source=self.name,
-        )
-        return Page(mentions=list(mentions.values()), cursor=dump_streams(streams), replies=list(replies.values()))
+        return await self.read_streams(since, [(self.stream, self._fetch, self.name)], max_pages=self.config.max_pages)
 
     async def _fetch(self, page_ref: str | None) -> tuple[list[Item], str | None]:
         """One page of reviews as items, and the next page's number (None on the last page)."""
@@ -220,10 +194,7 @@ class TrustpilotConnector(ReviewConnectorBase):
         if not isinstance(reviews, list):
             raise MalformedResponseError(f"{self.name}: reviews answer has no reviews list")
         items = []
-        for raw in reviews:
-            if not isinstance(raw, Mapping):
-                self._skip(None, f"review is a {type(raw).__name__}, not an object")
-                continue
+        for raw in self.objects(reviews):
             try:
                 mention = to_mention(raw, source=self.name, brand=self.brand)
             except Exception as err:  # noqa: BLE001 - one bad record never stalls the source

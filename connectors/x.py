@@ -10,26 +10,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors._cursor import dump_cursor, id_order, load_cursor, saved_time
 from connectors._http import RateLimitHeaders, Response
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    data_of,
-    http_url,
-    list_at,
-    required_id,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import ConfigError, TransientSourceError
 
@@ -54,10 +41,6 @@ class XConfig(HttpSourceConfig):
     brand_replies: bool = Field(default=True, description="Search `from:<handle> is:reply` for the brand's answers.")
     thread_checks: int = Field(default=10, ge=0, le=450, description="Conversations searched per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value) or value
 
     @field_validator("bearer_token")
     @classmethod
@@ -85,7 +68,7 @@ def replied_to(raw: Mapping[str, Any]) -> str | None:
     """The id this tweet answers (`referenced_tweets[type=replied_to]`)."""
     for ref in raw.get("referenced_tweets") or ():
         if isinstance(ref, Mapping) and ref.get("type") == "replied_to":
-            return text_of(ref.get("id"))
+            return text_id(ref.get("id"))
     return None
 
 
@@ -98,7 +81,7 @@ def retweeted(raw: Mapping[str, Any]) -> str | None:
     """The id a retweet repeats (`referenced_tweets[type=retweeted]`)."""
     for ref in raw.get("referenced_tweets") or ():
         if isinstance(ref, Mapping) and ref.get("type") == "retweeted":
-            return text_of(ref.get("id"))
+            return text_id(ref.get("id"))
     return None
 
 
@@ -106,13 +89,13 @@ def _by_id(value: Any) -> dict[str, Mapping[str, Any]]:
     """An `includes` list (users, tweets) by id; anything that is not a list of objects is empty."""
     if not isinstance(value, list):
         return {}
-    return {str(item["id"]): item for item in value if isinstance(item, Mapping) and text_of(item.get("id"))}
+    return {str(item["id"]): item for item in value if isinstance(item, Mapping) and text_id(item.get("id"))}
 
 
 def _user(raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]) -> tuple[str, Mapping[str, Any]]:
     author_id = required_id(raw, "author_id", "tweet")
     user = users.get(author_id) or {}
-    username = text_of(user.get("username"))
+    username = text_id(user.get("username"))
     return ("@" + username if username else f"id:{author_id}"), user
 
 
@@ -129,8 +112,8 @@ def to_mention(raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], *
         url=f"https://x.com/{author.lstrip('@')}/status/{ident}" if author.startswith("@") else "",
         author_name=str(user.get("name") or ""),
         author_followers=followers if isinstance(followers, int) and not isinstance(followers, bool) else None,
-        lang=text_of(raw.get("lang")), in_reply_to=replied_to(raw),
-        conversation_id=text_of(raw.get("conversation_id")) or ident, brands=brands, raw=dict(raw),
+        lang=text_id(raw.get("lang")), in_reply_to=replied_to(raw),
+        conversation_id=text_id(raw.get("conversation_id")) or ident, brands=brands, raw=dict(raw),
     )
 
 
@@ -150,11 +133,10 @@ def to_reply(raw: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], *, 
     )
 
 
-class XConnector(HttpConnectorBase):
+class XConnector(HttpConnectorBase[XConfig]):
     """Polls recent search with `since_id`; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "x"
-    Config: ClassVar[type[XConfig]] = XConfig
     rate_limit: ClassVar[RateLimitHeaders | None] = X_RATE_LIMIT
     can_see_replies: ClassVar[bool] = True
     max_lookback: ClassVar[timedelta] = timedelta(days=7)  # recent search reaches back 7 days
@@ -167,33 +149,26 @@ class XConnector(HttpConnectorBase):
         "edits and deletions after a tweet was read",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: XConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: XConfig = config
-        self.headers["Authorization"] = f"Bearer {secret(config.bearer_token)}"
-        self.handles = list(dict.fromkeys(h.strip().lstrip("@") for b in self.brands for h in b.handles if h.strip("@ ")))
+    def setup(self) -> None:
+        """The bearer header and the search / brand-replies queries (checked against X's length limit)."""
+        self.headers["Authorization"] = f"Bearer {secret(self.config.bearer_token)}"
+        handles = (h.strip().lstrip("@") for b in self.brands for h in b.handles if h.strip("@ "))
+        self.handles = list(dict.fromkeys(handles))
         self.streams: dict[str, str] = {}
-        query = config.query or default_query(self.brands, retweets=config.include_retweets)
+        query = self.config.query or default_query(self.brands, retweets=self.config.include_retweets)
         if query != "()" and query != "() -is:retweet":
             self.streams["search"] = query
-        if config.brand_replies and self.handles:
+        if self.config.brand_replies and self.handles:
             self.streams["replies"] = "(" + " OR ".join(f"from:{h}" for h in self.handles) + ") is:reply"
         for key, text in self.streams.items():
             if len(text) > MAX_QUERY:
-                raise ConfigError([f"connectors.{name}.query: the {key} query is {len(text)} characters; "
+                raise ConfigError([f"connectors.{self.name}.query: the {key} query is {len(text)} characters; "
                                    f"X allows {MAX_QUERY} (set a shorter `query`)"])
 
     async def _search(self, params: list[tuple[str, str]]) -> Response:
         params = [*params, ("max_results", str(self.config.max_results)), ("tweet.fields", TWEET_FIELDS),
-                  ("expansions", "author_id,referenced_tweets.id,referenced_tweets.id.author_id"), ("user.fields", "username,name,public_metrics")]
+                  ("expansions", "author_id,referenced_tweets.id,referenced_tweets.id.author_id"),
+                  ("user.fields", "username,name,public_metrics")]
         resp = await self.get(self.config.base_url + "/tweets/search/recent", params, ok=frozenset({429}))
         if resp.status == 429:
             raise self._too_many(resp)
@@ -219,9 +194,9 @@ class XConnector(HttpConnectorBase):
         and the next poll searches from it (`start_time`) through every page.
         """
         state = load_cursor(since, source=self.name)
-        saved = state.get("since") if isinstance(state.get("since"), dict) else {}
+        saved = mapping_of(state.get("since"))
         positions = {k: v for k, v in saved.items() if k in self.streams and isinstance(v, str)}
-        saved_starts = state.get("starts") if isinstance(state.get("starts"), dict) else {}
+        saved_starts = mapping_of(state.get("starts"))
         starts = {k: v for k, v in saved_starts.items()
                   if k in self.streams and k not in positions and saved_time(v) is not None}
         mentions: dict[str, Mention] = {}
@@ -253,14 +228,14 @@ class XConnector(HttpConnectorBase):
         for number in range(self.config.max_pages):
             resp = await self._search([*base, *((("next_token", token),) if token else ())])
             data = data_of(resp, f"{self.name}: recent search")
-            meta = data.get("meta") if isinstance(data.get("meta"), Mapping) else {}
+            meta = mapping_of(data.get("meta"))
             if number == 0:
-                newest = text_of(meta.get("newest_id"))  # absent when result_count is 0
+                newest = text_id(meta.get("newest_id"))  # absent when result_count is 0
             self._take(data, mentions, replies)
             if self.exhausted(resp):
                 stop = True
                 break
-            token = text_of(meta.get("next_token"))
+            token = text_id(meta.get("next_token"))
             if first_run or not token:
                 break
         else:
@@ -272,7 +247,7 @@ class XConnector(HttpConnectorBase):
 
     def _take(self, data: Mapping[str, Any], mentions: dict[str, Mention], replies: dict[str, Reply]) -> None:
         tweets = list_at(data, "data", f"{self.name}: recent search", optional=True)
-        includes = data.get("includes") if isinstance(data.get("includes"), Mapping) else {}
+        includes = mapping_of(data.get("includes"))
         users = _by_id(includes.get("users"))
         originals = _by_id(includes.get("tweets"))
         for tweet in tweets:
@@ -283,15 +258,16 @@ class XConnector(HttpConnectorBase):
             try:
                 repeated = retweeted(tweet)
                 if repeated and repeated in originals:  # a retweet is one more sighting of the original
-                    seen_as, tweet = text_of(tweet.get("id")), originals[repeated]
+                    seen_as, tweet = text_id(tweet.get("id")), originals[repeated]
                 author, _ = _user(tweet, users)
-                if self.own(author, text_of(tweet.get("author_id"))):
+                if self.own(author, text_id(tweet.get("author_id"))):
                     if replied_to(tweet) and not seen_as:
                         reply = to_reply(tweet, users, source=self.name)
                         replies[reply.external_id] = reply
                     continue
                 text = str(tweet.get("text") or "")
-                mention = to_mention(tweet, users, source=self.name, brands=self.attribute(text, mentioned_handles(text)))
+                brands = self.attribute(text, mentioned_handles(text))
+                mention = to_mention(tweet, users, source=self.name, brands=brands)
             except Exception as err:  # noqa: BLE001 - one bad record never stalls the source
                 self.skip(tweet, why_skipped(err))
                 continue
@@ -312,16 +288,19 @@ class XConnector(HttpConnectorBase):
             oldest = min((m.external_id for m in waiting), key=id_order)
             resp = await self._search([("query", f"conversation_id:{thread} ({froms})"), ("since_id", oldest)])
             data = data_of(resp, f"{self.name}: recent search")
-            includes = data.get("includes") if isinstance(data.get("includes"), Mapping) else {}
+            includes = mapping_of(data.get("includes"))
             users = _by_id(includes.get("users"))
-            tweets = [t for t in list_at(data, "data", f"{self.name}: recent search", optional=True) if isinstance(t, Mapping)]
+            listed = list_at(data, "data", f"{self.name}: recent search", optional=True)
+            tweets = [t for t in listed if isinstance(t, Mapping)]
             for mention in waiting:
                 reply = self._answer(mention, tweets, users)
                 if reply is not None:
                     found.append(reply)
         return found
 
-    def _answer(self, mention: Mention, tweets: list[Mapping[str, Any]], users: Mapping[str, Mapping[str, Any]]) -> Reply | None:
+    def _answer(
+        self, mention: Mention, tweets: list[Mapping[str, Any]], users: Mapping[str, Mapping[str, Any]]
+    ) -> Reply | None:
         """A direct reply wins; otherwise the brand's earliest tweet later in the conversation."""
         best: tuple[bool, datetime, Reply] | None = None
         for tweet in tweets:

@@ -9,31 +9,26 @@ from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from config.types import Duration
 from connectors._http import MalformedResponseError, RateLimitHeaders, Response, describe, parse_retry_after, request
-from connectors._records import why_skipped
-from connectors._reviews import (
-    Item,
-    MalformedReviewError,
-    ReviewConfig,
-    ReviewConnectorBase,
-    dump_streams,
-    http_url,
-    load_streams,
+from connectors._parse import (
+    MalformedItemError,
     mapping_of,
     optional_text,
-    rating_of,
-    read_newest_first,
     required_time,
-    review_mention,
     text_id,
+    why_skipped,
 )
-from connectors.base import BrandView
+from connectors._reviews import (
+    Item,
+    ReviewConfig,
+    ReviewConnectorBase,
+    rating_of,
+    review_mention,
+)
 from connectors.timeutil import zone
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, TransientSourceError
 from listener.redact import register_secret
@@ -60,10 +55,6 @@ class YelpConfig(ReviewConfig):
         default=timedelta(hours=1), description="Time between polls (mind the daily call budget)."
     )
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value, "https://api.yelp.com")
 
     @field_validator("timezone")
     @classmethod
@@ -88,10 +79,10 @@ class YelpConfig(ReviewConfig):
 
 
 def to_mention(raw: Mapping[str, Any], *, source: str, brand: str, business: str, tz: str) -> Mention:
-    """Map a Yelp review excerpt to a Mention; MalformedReviewError without id or time_created."""
+    """Map a Yelp review excerpt to a Mention; MalformedItemError without id or time_created."""
     ident = text_id(raw.get("id"))
     if ident is None:
-        raise MalformedReviewError("review has no id")
+        raise MalformedItemError("review has no id")
     user = mapping_of(raw.get("user"))
     name = optional_text(user.get("name")).strip()
     return review_mention(
@@ -125,11 +116,10 @@ def _next_utc_midnight(now: datetime) -> float:
     return (midnight - now).total_seconds()
 
 
-class YelpConnector(ReviewConnectorBase):
+class YelpConnector(ReviewConnectorBase[YelpConfig]):
     """Polls Yelp's review excerpts for the brand's businesses; it cannot see owner replies."""
 
     type_name: ClassVar[str] = "yelp"
-    Config: ClassVar[type[YelpConfig]] = YelpConfig
     can_see_replies: ClassVar[bool] = False
     shows: ClassVar[tuple[str, ...]] = (
         "the 3 newest review excerpts per business, with rating",
@@ -138,20 +128,11 @@ class YelpConnector(ReviewConnectorBase):
         "the owner's replies (use `listener ack`)", "more than 3 reviews per poll (no paging)",
         "the full review text", "edits and deletions",
     )
-    config: YelpConfig
 
-    def __init__(
-        self,
-        name: str,
-        config: YelpConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        register_secret(config.api_key.get_secret_value())
-        self._headers = {"Authorization": f"Bearer {config.api_key.get_secret_value().strip()}"}
+    def setup(self) -> None:
+        """The bearer header for the Fusion API."""
+        register_secret(self.config.api_key.get_secret_value())
+        self._headers = {"Authorization": f"Bearer {self.config.api_key.get_secret_value().strip()}"}
         self._spent = False  # the daily budget ran out during this poll
 
     async def _get(self, business: str) -> Response:
@@ -187,20 +168,12 @@ class YelpConnector(ReviewConnectorBase):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read each business's excerpts; keep those newer than the cursor."""
-        keys = {f"biz:{b}": b for b in self.config.businesses}
-        streams = load_streams(since, source=self.name, streams=list(keys))
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
         self._spent = False
-        for key, business in keys.items():
-            streams[key] = await read_newest_first(
-                partial(self._fetch, business), streams[key], max_pages=1,
-                started=self.clock.now(), mentions=mentions, replies=replies, source=f"{self.name} {business}",
-            )
-            if self._spent:
-                self._log.info("%s: daily Yelp budget used up; the other businesses wait", self.name)
-                break
-        return Page(mentions=list(mentions.values()), cursor=dump_streams(streams))
+        streams = [(f"biz:{b}", partial(self._fetch, b), f"{self.name} {b}") for b in self.config.businesses]
+        page = await self.read_streams(since, streams, max_pages=1, stop=lambda: self._spent)
+        if self._spent:
+            self._log.info("%s: daily Yelp budget used up; the other businesses wait", self.name)
+        return page
 
     async def _fetch(self, business: str, _: str | None) -> tuple[list[Item], str | None]:
         """The (single) page of excerpts of one business; there is no paging."""
@@ -210,10 +183,7 @@ class YelpConnector(ReviewConnectorBase):
         if not isinstance(reviews, list):
             raise MalformedResponseError(f"{self.name}: reviews answer has no reviews list")
         items = []
-        for raw in reviews:
-            if not isinstance(raw, Mapping):
-                self._skip(None, f"review is a {type(raw).__name__}, not an object")
-                continue
+        for raw in self.objects(reviews):
             try:
                 mention = to_mention(raw, source=self.name, brand=self.brand, business=business,
                                      tz=self.config.timezone)

@@ -7,31 +7,17 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-import aiohttp
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from config.types import Duration
-from connectors._cursor import dump_cursor, load_cursor
 from connectors._http import Response
-from connectors._records import why_skipped
-from connectors._social import (
-    HttpConnectorBase,
-    HttpSourceConfig,
-    MalformedItemError,
-    data_of,
-    http_url,
-    list_at,
-    required_id,
-    required_time,
-    secret,
-    text_of,
-)
+from connectors._parse import MalformedItemError, mapping_of, required_id, required_time, text_id, why_skipped
+from connectors._social import HttpConnectorBase, HttpSourceConfig, data_of, list_at, secret
 from connectors._watermark import Watermark
-from connectors.base import BrandView
-from listener.clock import Clock
 from listener.domain import Cursor, Mention, Page, Reply
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 
@@ -60,10 +46,6 @@ class YouTubeConfig(HttpSourceConfig):
     overlap: Duration = Field(default=timedelta(minutes=10), description="Re-read window for late comments.")
     thread_checks: int = Field(default=50, ge=0, le=1000, description="Open mentions looked up per reply sweep.")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        return http_url(value) or value
 
     @model_validator(mode="after")
     def _credentials_and_target(self) -> YouTubeConfig:
@@ -85,7 +67,7 @@ def _snippet(comment: Any) -> Mapping[str, Any]:
 def channel_of(comment: Mapping[str, Any]) -> str | None:
     """The author's channel id (`snippet.authorChannelId.value`)."""
     ref = _snippet(comment).get("authorChannelId")
-    return text_of(ref.get("value")) if isinstance(ref, Mapping) else None
+    return text_id(ref.get("value")) if isinstance(ref, Mapping) else None
 
 
 def _text(snippet: Mapping[str, Any]) -> str:
@@ -94,7 +76,7 @@ def _text(snippet: Mapping[str, Any]) -> str:
 
 def comment_url(snippet: Mapping[str, Any], ident: str) -> str:
     """`https://www.youtube.com/watch?v=<video>&lc=<comment>` (a web convention)."""
-    video = text_of(snippet.get("videoId"))
+    video = text_id(snippet.get("videoId"))
     return f"https://www.youtube.com/watch?v={video}&lc={ident}" if video else ""
 
 
@@ -105,12 +87,12 @@ def to_mention(comment: Mapping[str, Any], *, thread_id: str, source: str, brand
     created = required_time(snippet.get("publishedAt"), "publishedAt")
     updated = snippet.get("updatedAt")
     edited = required_time(updated, "updatedAt") if updated and updated != snippet.get("publishedAt") else None
-    author = text_of(snippet.get("authorDisplayName")) or channel_of(comment)
+    author = text_id(snippet.get("authorDisplayName")) or channel_of(comment)
     if not author:
         raise MalformedItemError("comment has no author")
     return Mention(
         source=source, external_id=ident, text=_text(snippet), author=author, created_at=created,
-        url=comment_url(snippet, ident), in_reply_to=text_of(snippet.get("parentId")),
+        url=comment_url(snippet, ident), in_reply_to=text_id(snippet.get("parentId")),
         conversation_id=thread_id, brands=brands, edited_at=edited if edited and edited > created else None,
         raw=dict(comment),
     )
@@ -122,7 +104,7 @@ def to_reply(comment: Mapping[str, Any], *, source: str, in_reply_to: str) -> Re
     snippet = _snippet(comment)
     return Reply(
         source=source, external_id=ident, in_reply_to=in_reply_to,
-        author=text_of(snippet.get("authorDisplayName")) or channel_of(comment) or "",
+        author=text_id(snippet.get("authorDisplayName")) or channel_of(comment) or "",
         created_at=required_time(snippet.get("publishedAt"), "publishedAt"),
         url=comment_url(snippet, ident), text=_text(snippet),
     )
@@ -134,11 +116,10 @@ class _Stream:
     params: tuple[tuple[str, str], ...]
 
 
-class YouTubeConnector(HttpConnectorBase):
+class YouTubeConnector(HttpConnectorBase[YouTubeConfig]):
     """Polls commentThreads (order=time) down to the last mark; see docs/sources-social.md."""
 
     type_name: ClassVar[str] = "youtube"
-    Config: ClassVar[type[YouTubeConfig]] = YouTubeConfig
     can_see_replies: ClassVar[bool] = True
     shows: ClassVar[tuple[str, ...]] = (
         "comments and replies on the channel's or the listed videos", "the channel's replies",
@@ -149,35 +130,26 @@ class YouTubeConnector(HttpConnectorBase):
         "edits and deletions after a comment was read", "the comment's language", "community posts and live chat",
     )
 
-    def __init__(
-        self,
-        name: str,
-        config: YouTubeConfig,
-        brands: Sequence[BrandView],
-        session: aiohttp.ClientSession,
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, brands, session, clock=clock)
-        self.config: YouTubeConfig = config
+    def setup(self) -> None:
+        """Credentials and the channel / video streams to poll."""
         self._auth: list[tuple[str, str]] = []
-        if secret(config.access_token):
-            self.headers["Authorization"] = f"Bearer {secret(config.access_token)}"
+        if secret(self.config.access_token):
+            self.headers["Authorization"] = f"Bearer {secret(self.config.access_token)}"
         else:
-            self._auth = [("key", secret(config.api_key))]
+            self._auth = [("key", secret(self.config.api_key))]
         common = [("part", "snippet,replies"), ("order", "time"), ("textFormat", "plainText"),
-                  ("maxResults", str(config.max_results))]
-        if config.search_terms:
-            common.append(("searchTerms", config.search_terms))
+                  ("maxResults", str(self.config.max_results))]
+        if self.config.search_terms:
+            common.append(("searchTerms", self.config.search_terms))
         self.streams = []
-        if config.channel_id:
-            self.streams.append(_Stream(f"channel:{config.channel_id}",
-                                        (("allThreadsRelatedToChannelId", config.channel_id), *common)))
-        self.streams += [_Stream(f"video:{v}", (("videoId", v), *common)) for v in dict.fromkeys(config.video_ids)]
+        if self.config.channel_id:
+            self.streams.append(_Stream(f"channel:{self.config.channel_id}",
+                                        (("allThreadsRelatedToChannelId", self.config.channel_id), *common)))
+        self.streams += [_Stream(f"video:{v}", (("videoId", v), *common)) for v in dict.fromkeys(self.config.video_ids)]
 
     def _brand_of(self, comment: Mapping[str, Any]) -> tuple[str, ...]:
         snippet = _snippet(comment)
-        return self.own(channel_of(comment), text_of(snippet.get("authorDisplayName")))
+        return self.own(channel_of(comment), text_id(snippet.get("authorDisplayName")))
 
     async def _call(self, path: str, params: Sequence[tuple[str, str]]) -> Response | None:
         """GET with YouTube's error reasons mapped; None when this target is to be skipped."""
@@ -204,15 +176,7 @@ class YouTubeConnector(HttpConnectorBase):
 
     async def poll(self, since: Cursor | None) -> Page:
         """Read each target's threads newest-first down to its mark (first run: the newest page only)."""
-        state = load_cursor(since, source=self.name)
-        saved = state.get("streams") if isinstance(state.get("streams"), dict) else {}
-        marks = {s.key: Watermark.load(saved.get(s.key)) for s in self.streams}
-        mentions: dict[str, Mention] = {}
-        replies: dict[str, Reply] = {}
-        for stream in self.streams:
-            await self._poll_stream(stream, marks[stream.key], mentions, replies)
-        cursor = dump_cursor({"v": 1, "streams": {k: w.dump() for k, w in marks.items() if not w.fresh}})
-        return Page(mentions=list(mentions.values()), cursor=cursor, replies=list(replies.values()))
+        return await self.read_marked(since, [(s.key, partial(self._poll_stream, s)) for s in self.streams])
 
     async def _poll_stream(self, stream: _Stream, mark: Watermark, mentions: dict[str, Mention],
                            replies: dict[str, Reply]) -> None:
@@ -220,13 +184,14 @@ class YouTubeConnector(HttpConnectorBase):
         taken: list[tuple[str, datetime]] = []
         try:
             for _ in range(self.config.max_pages):
-                resp = await self._call("/commentThreads", [*stream.params, *((("pageToken", token),) if token else ())])
+                page = (("pageToken", token),) if token else ()
+                resp = await self._call("/commentThreads", [*stream.params, *page])
                 if resp is None:
                     return
                 data = data_of(resp, f"{self.name}: commentThreads")
                 times = [t for t in (self._thread(item, mark, mentions, replies, taken)
                                      for item in list_at(data, "items", f"{self.name}: commentThreads")) if t]
-                token = text_of(data.get("nextPageToken"))
+                token = text_id(data.get("nextPageToken"))
                 if first_run or not token or (times and mark.reached(min(times), overlap)):
                     return
         finally:
@@ -282,7 +247,7 @@ class YouTubeConnector(HttpConnectorBase):
             if resp is None:
                 continue
             for item in list_at(data_of(resp, f"{self.name}: commentThreads"), "items", f"{self.name}: commentThreads"):
-                if not isinstance(item, Mapping) or text_of(item.get("id")) not in threads:
+                if not isinstance(item, Mapping) or text_id(item.get("id")) not in threads:
                     continue
                 comments = await self._all_replies(item)
                 for mention in threads[str(item["id"])]:
@@ -294,7 +259,7 @@ class YouTubeConnector(HttpConnectorBase):
     async def _all_replies(self, item: Mapping[str, Any]) -> list[Any]:
         """The thread's replies; fetched with comments.list when commentThreads returned only some."""
         inline = _inline_replies(item)
-        snippet = item.get("snippet") if isinstance(item.get("snippet"), Mapping) else {}
+        snippet = mapping_of(item.get("snippet"))
         total = snippet.get("totalReplyCount")
         if not isinstance(total, int) or total <= len(inline):
             return inline
@@ -308,7 +273,7 @@ class YouTubeConnector(HttpConnectorBase):
                 break
             data = data_of(resp, f"{self.name}: comments")
             comments += list_at(data, "items", f"{self.name}: comments")
-            token = text_of(data.get("nextPageToken"))
+            token = text_id(data.get("nextPageToken"))
             if not token:
                 break
         return comments

@@ -28,9 +28,6 @@ from listener.store import Claim, Outcomes, Store, SyncStore
 
 logger = logging.getLogger(__name__)
 
-# Machine sinks keep receiving every event: noise controls are for humans only.
-MACHINE_SINKS = frozenset({"mqtt"})
-
 # Updates of a message already sent (answered, someone pressed a button) are never noise:
 # they pass cooldowns, quiet hours and the rate limit (mutes still apply).
 UPDATE_KINDS = frozenset({EventKind.REPLIED, EventKind.ACTION, EventKind.MENTION})
@@ -190,27 +187,25 @@ class Dispatcher:
         """
         if name in self._down:
             return 1
-        wanted = getattr(sink, "max_in_flight", None)
-        return max(1, min(self.concurrency, wanted)) if isinstance(wanted, int) else self.concurrency
+        wanted = sink.max_in_flight
+        return max(1, min(self.concurrency, wanted)) if wanted is not None else self.concurrency
 
     @staticmethod
-    def _for_people(name: str, sink: Sink) -> bool:
-        """Whether mutes and noise controls apply: not for MQTT, nor a sink that asks for every event."""
-        return name not in MACHINE_SINKS and getattr(sink, "noise_controls", True) is not False
+    def _for_people(sink: Sink) -> bool:
+        """Whether mutes and noise controls apply: not for a machine consumer (MQTT) that wants every event."""
+        return sink.noise_controls
 
     def _alert(self, name: str, sink: Sink, item: Delivery) -> Alert | Delivery:
         """A delivery to people as an alert through its channel; a machine sink's delivery stays as it is."""
-        if not self._for_people(name, sink):
+        if not self._for_people(sink):
             return item
         if item.event.kind in UPDATE_KINDS:  # edits a message already counted: no channel, so no slot used
             return Alert(item)
-        channel_for = getattr(sink, "channel_for", None)
-        channel = channel_for(item.event) if callable(channel_for) else name
-        return Alert(item, str(channel or name))
+        return Alert(item, str(sink.channel_for(item.event) or name))
 
     async def _drain_sink(self, name: str) -> int:
         sink = self.sinks[name]
-        human = self._for_people(name, sink)
+        human = self._for_people(sink)
         noisy = human and noise_active(self.noise)
         delivered = 0
         while True:
@@ -327,17 +322,11 @@ class Dispatcher:
     async def _send_digests(
         self, name: str, sink: Sink, digests: Sequence[Digest], out: Outcomes, writer: _SentWriter,
     ) -> bool:
-        """One message per digest; a sink without `send_digest` gets the alerts one by one."""
-        send_digest = getattr(sink, "send_digest", None)
+        """One message per digest (a sink without digests of its own gets the alerts one by one)."""
         for digest in digests:
             events = [alert.event for alert in digest.alerts]
             try:
-                if callable(send_digest):
-                    ref = await send_digest(digest.channel, events, digest.reasons, digest.id)
-                else:
-                    ref = None
-                    for event in events:
-                        await sink.send(event, None)
+                ref = await sink.send_digest(digest.channel, events, digest.reasons, digest.id)
             except Exception as err:
                 if not isinstance(err, SinkError):
                     logger.exception("%s: unexpected error delivering digest %s", name, digest.id)

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from alerts.base import Event, EventKind
+from alerts.base import Event, EventKind, Sink
 from config.types import Duration
 from connectors.base import ConnectorConfig
 from listener.domain import Cursor, Mention, Page, Reply, Sentiment
@@ -92,13 +92,16 @@ class ScriptedConnector:
         return found
 
 
-class RecordingSink:
-    """Keeps every event it is sent; can be told to fail."""
+class RecordingSink(Sink):
+    """Keeps every event it is sent; can be told to fail. `noise_controls=False` plays a machine sink (MQTT)."""
 
     name: ClassVar[str] = "recording"
 
-    def __init__(self, name: str = "recording", kinds: Sequence[EventKind] | None = None) -> None:
+    def __init__(
+        self, name: str = "recording", kinds: Sequence[EventKind] | None = None, *, noise_controls: bool = True
+    ) -> None:
         self.name = name  # type: ignore[misc]
+        self.noise_controls = noise_controls
         self.kinds = set(kinds) if kinds else {k for k in EventKind if k is not EventKind.MENTION}
         self.events: list[tuple[Event, str | None]] = []
         self.fail_with: SinkError | None = None
@@ -115,9 +118,6 @@ class RecordingSink:
             raise self.fail_with
         self.events.append((event, previous_ref))
         return f"ref-{len(self.events)}"
-
-    async def close(self) -> None:
-        """Nothing to release."""
 
     @property
     def kinds_sent(self) -> list[str]:

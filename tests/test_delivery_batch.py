@@ -64,7 +64,7 @@ class CountingStore(Store):
 async def test_threads_go_side_by_side_each_in_order_with_the_previous_ref(tmp_path: Path) -> None:
     store = CountingStore(tmp_path / "d.db")
     await store.open()
-    sink, mqtt = SlowSink(), RecordingSink("mqtt")
+    sink, mqtt = SlowSink(), RecordingSink("mqtt", noise_controls=False)
     dispatcher = Dispatcher(store, {"slack": sink, "mqtt": mqtt}, FakeClock(START), batch=100, concurrency=4)
     for event in events(40):
         await store.call(SyncStore.enqueue, event, dispatcher.route)
@@ -168,7 +168,7 @@ async def test_a_failure_stops_the_pass_and_nothing_is_lost_or_sent_twice(tmp_pa
 async def test_a_sink_may_ask_for_one_send_at_a_time(tmp_path: Path) -> None:
     store = await Store(tmp_path / "d.db").open()
     sink = SlowSink()
-    sink.max_in_flight = 1  # type: ignore[attr-defined]
+    sink.max_in_flight = 1
     dispatcher = Dispatcher(store, {"slack": sink}, FakeClock(START), concurrency=8)
     queued = events(12)
     for event in queued:

@@ -65,7 +65,7 @@ async def open_dispatcher(db: Path, clock: FakeClock, noise: dict[str, Any], *si
 
 async def test_rate_limit_sends_what_fits_and_rolls_the_rest_into_one_digest(tmp_path: Path) -> None:
     clock = FakeClock(START)
-    slack, mqtt = DigestSink(), RecordingSink("mqtt")
+    slack, mqtt = DigestSink(), RecordingSink("mqtt", noise_controls=False)
     store, dispatcher = await open_dispatcher(tmp_path / "d.db", clock, {"max_per_channel": 3, "rate_window": "10m"},
                                               slack, mqtt)
     for n in range(8):

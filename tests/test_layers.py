@@ -29,6 +29,7 @@ KERNEL = frozenset({
     "listener.identity",
     "listener.dedupe",
     "listener.backoff",
+    "listener.http",  # User-Agent, body limit, Retry-After: shared by connectors and sinks
     "config.types",
     # The classifier contract: `Classification` is a domain value the store and the outbox events carry.
     "models.base",

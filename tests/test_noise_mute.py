@@ -43,7 +43,7 @@ async def test_muted_brand_is_suppressed_for_humans_but_not_for_mqtt(make_settin
     settings = _settings(make_settings)
     clock = FakeClock(START)
     h = Harness(settings, clock)
-    mqtt = RecordingSink("mqtt", kinds=None)
+    mqtt = RecordingSink("mqtt", kinds=None, noise_controls=False)
     h.sink = RecordingSink("rec", kinds=[EventKind.BREACH])
     store = h.store()
     store.add_mute("brand", "acme", START + timedelta(minutes=30), "ops", START)

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from connectors._parse import MalformedItemError
 from connectors.base import BrandView
-from connectors.jsonl import JsonlConfig, JsonlConnector, MalformedRecordError, parse_line, route_record, to_mention
+from connectors.jsonl import JsonlConfig, JsonlConnector, parse_line, route_record, to_mention
 from listener.clock import FakeClock
 from listener.domain import Mention, Reply
 from listener.errors import SourceError
@@ -77,7 +78,7 @@ def test_explicit_brand_wins_over_keywords(brands: list[BrandView]) -> None:
     ],
 )
 def test_to_mention_rejects(raw: dict[str, Any], why: str, brands: list[BrandView]) -> None:
-    with pytest.raises(MalformedRecordError, match=why):
+    with pytest.raises(MalformedItemError, match=why):
         to_mention(raw, source="s", brands=brands)
 
 
@@ -99,7 +100,7 @@ def test_route_record_turns_brand_posts_into_replies_or_nothing(brands: list[Bra
     ],
 )
 def test_parse_line_errors(line: bytes, why: str) -> None:
-    with pytest.raises(MalformedRecordError, match=why):
+    with pytest.raises(MalformedItemError, match=why):
         parse_line(line)
 
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from connectors._parse import MalformedItemError
 from connectors.base import BrandView
-from connectors.mastodon import MalformedStatusError, MastodonConfig, status_text, to_mention, to_reply
+from connectors.mastodon import MastodonConfig, status_text, to_mention, to_reply
 from tests.connectors.fake_mastodon import load_fixture
 
 STATUSES = {s["id"]: s for s in load_fixture("statuses.json")}
@@ -73,17 +74,17 @@ def test_brand_status_to_reply() -> None:
         ({"account": None}, "no account.acct"),
         ({"account": {"id": "1"}}, "no account.acct"),
         ({"created_at": "soon"}, "bad created_at"),
-        ({"created_at": None}, "bad created_at"),
+        ({"created_at": None}, "missing created_at"),
     ],
 )
 def test_malformed_statuses(change: dict[str, object], why: str, brands: list[BrandView]) -> None:
     status = {**STATUSES["110000000000000101"], **change}
-    with pytest.raises(MalformedStatusError, match=why):
+    with pytest.raises(MalformedItemError, match=why):
         to_mention(status, source="fedi", brands=brands)
 
 
 def test_reply_needs_a_target() -> None:
-    with pytest.raises(MalformedStatusError, match="answers nothing"):
+    with pytest.raises(MalformedItemError, match="answers nothing"):
         to_reply(STATUSES["110000000000000104"], source="fedi")
 
 

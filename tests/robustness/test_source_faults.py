@@ -110,7 +110,8 @@ async def test_lone_surrogates_in_json_become_storable(base: str) -> None:
 @pytest.mark.parametrize("line", [b"[" * 100_000, b'{"a":' * 100_000])
 def test_jsonl_deep_line_is_a_malformed_record(line: bytes) -> None:
     """A hostile JSONL line is skipped as malformed instead of stopping the source."""
-    from connectors.jsonl import MalformedRecordError, parse_line
+    from connectors._parse import MalformedItemError
+    from connectors.jsonl import parse_line
 
-    with pytest.raises(MalformedRecordError):
+    with pytest.raises(MalformedItemError):
         parse_line(line)
