@@ -242,6 +242,7 @@ def train_multitask(
     head_lr: float = 1e-3,
     freeze_heads: Sequence[str] = (),
     fold_precision: float | None = 0.92,
+    sentences: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Multi-task fine-tuning (sentiment, complaint, needs-reply) from the packaged adapter, selected on the val splits.
 
@@ -274,6 +275,12 @@ def train_multitask(
     examples += read_csv(data_dir / "complaints" / "train.csv", "complaint")
     examples += [m.example for m in _sample(train_mentions, mentions_sample, seed)]
     examples += read_own_sentences() * own_repeat
+    # Extra sentence files we wrote (text,sentiment,complaint): every fifth row is held out and selected on.
+    sentence_val: list[Example] = []
+    for path in sentences:
+        rows = read_own_sentences(path)
+        examples += [row for index, row in enumerate(rows) if index % 5]
+        sentence_val += rows[::5]
     base_state, config, base_version = load_adapter(packaged_adapter())
     net, tokenizer = build_net(config, cache_dir)
     net.load_trainable(base_state)
@@ -289,6 +296,9 @@ def train_multitask(
     }
     cached = {name: cache_lower(net, tokenizer, ex, progress=False, upto=train_from) for name, (ex, _) in vals.items()}
     mention_cache = cache_lower(net, tokenizer, [m.example for m in val_mentions], progress=False, upto=train_from)
+    sentence_cache = None
+    if sentence_val:
+        sentence_cache = cache_lower(net, tokenizer, sentence_val, progress=False, upto=train_from)
     # The test split is measured before and after, for the report only: never read by selection or thresholds.
     test_mentions = read_mentions(mentions_dir / "test.csv")
     test_cache = cache_lower(net, tokenizer, [m.example for m in test_mentions], progress=False, upto=train_from)
@@ -318,6 +328,11 @@ def train_multitask(
         row["mentions_needs_reply_macro_f1"] = m["needs_reply"]
         # JRTE is measured, never selected on.
         row["score"] = row["mentions_f1_mean"] + row["tweeteval_val"] + row["complaints_val"]
+        if sentence_cache is not None:
+            sent, _ = predict_cached(net, sentence_cache)
+            gold = [int(e.sentiment) for e in sentence_val]  # type: ignore[arg-type]
+            row["sentences_val"] = score(gold, sent.argmax(-1).tolist(), SENTIMENT_CLASSES).macro_recall
+            row["score"] += row["sentences_val"]
         with log_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
         log.info("step %d: %s", step, json.dumps({k: v for k, v in row.items() if k != "mentions_val"}))
@@ -347,7 +362,7 @@ def train_multitask(
     net.load_trainable(best["state"])
     # The decision threshold: the lowest one reaching `fold_precision` on the corpus val split, folded into the bias.
     sent, comp, _ = predict_all(net, mention_cache)
-    gold = _gold(m.example.complaint for m in val_mentions)
+    gold = [int(m.example.complaint or 0) for m in val_mentions]
     agree = [rule.agrees(float(s[0]), float(s[2])) for s in sent]
     chosen = 0.5
     if fold_precision:

@@ -177,6 +177,10 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
 @click.option("--version", default="v2", show_default=True, help="multitask: version written into the adapter.")
 @click.option("--train-from", type=int, default=11, show_default=True,
               help="multitask: first encoder layer whose LoRA trains (layers below are cached once).")
+@click.option("--sentences", "sentence_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="multitask: extra labelled sentences (text,sentiment,complaint); every fifth row is held out "
+              "for selection (repeatable).")
 @click.option("--max-steps", type=int, default=None, hidden=True)
 def train_command(
     config_path: Path | None,
@@ -200,6 +204,7 @@ def train_command(
     version: str,
     train_from: int,
     max_steps: int | None,
+    sentence_files: tuple[Path, ...],
 ) -> None:
     """Fine-tune the adapter and heads (uses a GPU when there is one, the CPU otherwise).
 
@@ -232,6 +237,7 @@ def train_command(
             version=version,
             cache_dir=Path(settings.classifier.cache_dir) if settings.classifier.cache_dir else None,
             train_from=train_from,
+            sentences=sentence_files,
         )
         click.echo(f"adapter written to {out_dir / 'adapter.safetensors'}")
         best = metrics["best"]
