@@ -141,9 +141,8 @@ async def test_complaints_sla_report_api_and_backtest_agree_on_every_case(make_s
     pages.append(mention(start + timedelta(minutes=20), "f", "acme still broken, did not help", author="@d",
                          in_reply_to="rd"))
     replies = [
-        Reply(source="social", external_id="ra", in_reply_to="0", author="@acme", created_at=start + timedelta(minutes=5)),
-        Reply(source="social", external_id="rb", in_reply_to="1", author="@acme", created_at=start + timedelta(minutes=90)),
-        Reply(source="social", external_id="rd", in_reply_to="3", author="@acme", created_at=start + timedelta(minutes=10)),
+        Reply(source="social", external_id=ext, in_reply_to=to, author="@acme", created_at=start + timedelta(minutes=m))
+        for ext, to, m in (("ra", "0", 5), ("rb", "1", 90), ("rd", "3", 10))
     ]
     # The daemon was behind: it learns the answers, including a late one, when it catches up.
     await h.at(start + timedelta(hours=2)).run(Page(pages, "c", replies=replies))
@@ -201,7 +200,8 @@ async def test_backtest_replays_a_recorded_live_run_event_for_event(make_setting
     store.take_action("social:2", "snooze", "U2", start + timedelta(minutes=40), route, request_key="s1")
     store.close()
     await h.at(start + timedelta(minutes=10)).run(Page([], "c1", replies=[
-        Reply(source="social", external_id="r4", in_reply_to="4", author="@acme", created_at=start + timedelta(minutes=10))]))
+        Reply(source="social", external_id="r4", in_reply_to="4", author="@acme",
+              created_at=start + timedelta(minutes=10))]))
     await h.at(start + timedelta(minutes=25)).run(Page([mention(start + timedelta(minutes=25), "5",
                                                                 "acme still broken after your answer", author="@dee",
                                                                 in_reply_to="r4")], "c2"))

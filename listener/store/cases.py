@@ -25,7 +25,6 @@ from listener.store.db import Executes, SinkRouter, _primary_brand, iso, parse_i
 from listener.text import clean_text
 from models.base import Classification
 
-
 # "Not a complaint" labels (`listener label`) that are not the correction a button wrote with its action.
 CORRECTION_DISMISSALS_SQL = """SELECT k.id, k."by", k.created_at, k.mention_key FROM corrections k
    WHERE k.complaint = 0 AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.action = 'not_complaint'
@@ -82,7 +81,7 @@ class CaseStore(ClockStore):
         opened: list[str] = []
         with self.db.atomic():
             for mention, result in results:
-                self.db["classifications"].upsert(
+                self.db.table("classifications").upsert(
                     {
                         "mention_key": mention.key,
                         "model_id": result.model_id,
@@ -180,7 +179,8 @@ class CaseStore(ClockStore):
         # every complaint of the brand in the window: that was quadratic in a burst of complaints.
         window = self.engine.rules.follow_up_window
         found = self.db.execute(
-            """SELECT c.mention_key, c.brand, c.opened_at FROM mentions m CROSS JOIN complaints c ON m.key = c.mention_key
+            """SELECT c.mention_key, c.brand, c.opened_at
+               FROM mentions m CROSS JOIN complaints c ON m.key = c.mention_key
                WHERE c.brand = ? AND m.source = ? AND m.author = ?
                  AND c.opened_at BETWEEN ? AND ? AND c.mention_key != ? ORDER BY c.opened_at DESC LIMIT 1""",
             [message.facts.brand, mention.source, mention.author, iso(mention.created_at - window),
@@ -202,7 +202,8 @@ class CaseStore(ClockStore):
             for r in self.db.execute(
                 f"""SELECT r.key, r.author, r.created_at FROM replies r WHERE r.counts = 1 AND (
                         r.mention_key IN ({members})
-                        OR r.mention_key IN (SELECT sighting_key FROM mention_sightings WHERE mention_key IN ({members}))
+                        OR r.mention_key IN (SELECT sighting_key FROM mention_sightings
+                                             WHERE mention_key IN ({members}))
                         OR r.mention_key IN (SELECT key FROM replies WHERE mention_key IN ({members})))""",
                 [case, case, case],
             )
