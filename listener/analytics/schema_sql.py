@@ -176,7 +176,7 @@ REBUILD_ROLLUPS = [
         GROUP BY r_hour, m.source, r_language""",
     f"""INSERT INTO trend_brand_hourly (hour, brand, source, language, {_COLS})
         SELECT substr(m.created_at, 1, 13) AS r_hour, b.brand, m.source, {_LANG_MC} AS r_language,
-            {_rebuild_counts("c")}
+               {_rebuild_counts("c")}
         FROM mentions m JOIN classifications c ON c.mention_key = m.key
         JOIN mention_brands b ON b.mention_key = m.key
         GROUP BY r_hour, b.brand, m.source, r_language""",

@@ -156,7 +156,7 @@ class CaseRules:
 
 
 class _Deadline(Protocol):
-    # Read-only members, so a frozen dataclass (listener.clocks.StoredDeadline) satisfies the protocol.
+    # Read-only members, so that a frozen dataclass (listener.clocks.StoredDeadline) satisfies it.
     @property
     def policy(self) -> str: ...
     @property

@@ -195,8 +195,7 @@ def _loaded(driver: Any) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, 20).until(
-        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true"
-    )
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true")
 
 
 def _row(driver: Any, key: str) -> Any:
@@ -226,8 +225,8 @@ def test_queue_tabs_order_hostile_text_and_live_update(server: Server, browser: 
     # Our complaints by default: due next first (earliest deadline), then overdue (newest breach first).
     api = _api(server.base, "/api/queue?since=30d&limit=200")
     assert _shown(driver) == [i["mention_key"] for i in api["due"] + api["overdue"]]
-    due = [i["mention_key"] for i in api["due"]]
-    assert due == ["mastodon:warned", "mastodon:calm", "mastodon:fresh", "mastodon:evil"]
+    assert [i["mention_key"] for i in api["due"]] == [
+        "mastodon:warned", "mastodon:calm", "mastodon:fresh", "mastodon:evil"]
     assert api["overdue"][0]["mention_key"] == "mastodon:late"
     overdue = [i["deadline"] for i in api["overdue"]]
     assert overdue == sorted(overdue, reverse=True) and len(overdue) > 1
@@ -378,8 +377,7 @@ def test_sign_in_with_a_personal_token_records_the_user(server: Server, browser:
     driver.get(server.base + "/")
     wait = WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
     token = wait.until(
-        lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None
-    )
+        lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
     token.send_keys(DANA, Keys.ENTER)
     _loaded(driver)
     assert driver.find_element(By.ID, "signed-in").text == "signed in as dana"

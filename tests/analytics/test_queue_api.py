@@ -66,8 +66,8 @@ async def test_queue_is_ours_by_default_due_then_overdue(client: TestClient) -> 
     assert all(i["brand"] == "acme" and i["is_complaint"] for i in body["due"] + overdue)
     assert body["counts"]["complaints"] == len(body["due"]) + len(overdue) == sum(body["totals"].values())
     assert body["counts"]["competitors"] >= 1
-    rivals_response = await client.get("/api/queue", params={"since": "30d", "tab": "competitors"}, headers=_auth())
-    rivals = await rivals_response.json()
+    rivals = await (await client.get("/api/queue", params={"since": "30d", "tab": "competitors"},
+                                     headers=_auth())).json()
     assert {i["brand"] for i in rivals["due"] + rivals["overdue"]} == {"globex"}
     assert rivals["due"][0]["mention_key"] == "mastodon:rival"
     # The range applies: an older open clock is outside 24 hours.
@@ -179,7 +179,7 @@ def test_listener_api_on_its_own_lets_the_queue_act(db: Path, tmp_path: Path) ->
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
     with sqlite3.connect(db) as conn:
-        acked_by = conn.execute("SELECT acked_by FROM complaints WHERE mention_key = 'mastodon:soon'").fetchone()
-        assert acked_by == ("ann",)
+        acked = conn.execute("SELECT acked_by FROM complaints WHERE mention_key = 'mastodon:soon'").fetchone()
+        assert acked == ("ann",)
         assert conn.execute("SELECT user, via FROM actions WHERE request_key = 'web:cli-000001'").fetchone() == (
             "ann", "web/open")
