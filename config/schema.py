@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from config.sinks import (
+    ALL_ALERT_KINDS,
     AlertKindName,
     EmailSettings,
     FreshdeskSettings,
@@ -30,7 +31,9 @@ class DaemonSettings(StrictModel):
     database: Path = Field(default=Path("listener.db"), description="SQLite file; LISTENER_DB overrides it.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
-    shutdown_grace: Duration = Field(default="10s", description="How long shutdown waits for in-flight work.")
+    shutdown_grace: Duration = Field(
+        default="10s", validate_default=True, description="How long shutdown waits for in-flight work."
+    )
 
 
 class ClassifierPoolSettings(StrictModel):
@@ -42,7 +45,9 @@ class ClassifierPoolSettings(StrictModel):
     password: SecretStr | None = Field(default=None, description="Use ${VAR}; never written to logs.")
     topic_prefix: str = "listener/pool"
     group: str = Field(default="classifiers", description="Shared-subscription group the workers join.")
-    timeout: Duration = Field(default="30s", description="An unanswered chunk is published again after this.")
+    timeout: Duration = Field(
+        default="30s", validate_default=True, description="An unanswered chunk is published again after this."
+    )
     chunk_size: int = Field(default=8, ge=1, description="Texts per work message, so workers share a batch.")
     attempts: int = Field(default=5, ge=1, description="Publishes per chunk before the batch fails.")
     model_id: str = Field(default="pool", description="model_id reported until a worker answers.")
@@ -72,7 +77,7 @@ class ClassifierSettings(StrictModel):
     # Builtin model: a complaint also needs the sentiment not to lean positive (p_negative >= p_positive).
     require_agreement: bool = True
     batch_size: int = Field(default=32, ge=1, le=1024)
-    max_wait: Duration = Field(default="50ms")
+    max_wait: Duration = Field(default="50ms", validate_default=True)
     max_batch: int = Field(
         default=256, ge=1, le=4096, description="Most mentions one predict call takes when a backlog is queued."
     )
@@ -99,17 +104,23 @@ class ClassifierSettings(StrictModel):
 class SlaSettings(StrictModel):
     """[sla]: response clocks. Without policies every complaint gets `target`, warned at `warn_after`."""
 
-    target: Duration = Field(default="60m", description="Deadline after the complaint was posted.")
-    warn_after: Duration = Field(default="45m", description="When the warning fires.")
-    sweep_interval: Duration = Field(default="5s")
+    target: Duration = Field(
+        default="60m", validate_default=True, description="Deadline after the complaint was posted."
+    )
+    warn_after: Duration = Field(default="45m", validate_default=True, description="When the warning fires.")
+    sweep_interval: Duration = Field(default="5s", validate_default=True)
     policies: list[Policy] = Field(default_factory=list, description="Ordered policies; the first match wins.")
     calendars: dict[str, CalendarSettings] = Field(default_factory=dict, description="Business calendars by name.")
     follow_up_window: Duration = Field(
-        default="24h", description="A complaint or question by the same customer about the same brand this soon "
+        default="24h",
+        validate_default=True,
+        description="A complaint or question by the same customer about the same brand this soon "
         "joins their case (posts in the same thread or conversation always do).",
     )
     max_age: Duration | None = Field(
-        default="72h", description="Posts first seen longer than this after they were written (imports, "
+        default="72h",
+        validate_default=True,
+        description="Posts first seen longer than this after they were written (imports, "
         "backfills) get no clock.",
     )
     alert_unsure: bool = Field(
@@ -179,10 +190,8 @@ class SlackSettings(StrictModel):
     )
     channel: str = ""
     base_url: str = Field(default="https://slack.com/api/", description="Web API root (bot token mode).")
-    timeout: Duration = "10s"
-    kinds: list[AlertKindName] = Field(
-        default_factory=lambda: ["warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"]
-    )
+    timeout: Duration = Field(default="10s", validate_default=True)
+    kinds: list[AlertKindName] = Field(default_factory=lambda: list(ALL_ALERT_KINDS))
     routes: list[SlackRoute] = Field(
         default_factory=list,
         description="Per brand / policy / source / kind channels; the first match wins, else `channel`.",
@@ -228,7 +237,7 @@ class MqttSettings(StrictModel):
     topic_prefix: str = "listener"
     client_id: str = ""
     qos: Literal[0, 1, 2] = 1
-    timeout: Duration = "10s"
+    timeout: Duration = Field(default="10s", validate_default=True)
 
     @field_validator("ca_file")
     @classmethod
@@ -248,9 +257,11 @@ class ListeningSettings(StrictModel):
     """[alerts.listening]: volume and negative-share spikes, crisis keywords and VIP or high-reach authors."""
 
     enabled: bool = True
-    interval: Duration = Field(default="5m", description="How often the listening job runs.")
+    interval: Duration = Field(default="5m", validate_default=True, description="How often the listening job runs.")
     settle: Duration = Field(
-        default="15m", description="Wait this long after an hour ends before judging it (late polls, classification)."
+        default="15m",
+        validate_default=True,
+        description="Wait this long after an hour ends before judging it (late polls, classification)."
     )
     spikes: SpikeSettings = Field(default_factory=SpikeSettings)
     crisis_keywords: list[str] = Field(
@@ -267,9 +278,13 @@ class ListeningSettings(StrictModel):
         description="Also watch the keywords, authors and min_followers of [[sla.policies]], "
         "within their brands/sources.",
     )
-    max_age: Duration = Field(default="24h", description="Older posts (backfills) raise no crisis or VIP alert.")
+    max_age: Duration = Field(
+        default="24h", validate_default=True, description="Older posts (backfills) raise no crisis or VIP alert."
+    )
     cooldowns: dict[str, Duration] = Field(
-        default_factory=lambda: {"spike.*": "3h", "crisis": "10m", "vip": "1h"},  # type: ignore[dict-item]
+        default_factory=lambda: {
+            "spike.*": timedelta(hours=3), "crisis": timedelta(minutes=10), "vip": timedelta(hours=1)
+        },
         description="Rule (glob) -> least time between two alerts of the rule for one subject "
         "(brand/source for spikes, brand/keyword for crisis, source/author for vip).",
     )
@@ -299,9 +314,9 @@ class ListeningSettings(StrictModel):
 class AlertSettings(StrictModel):
     """[alerts]: outbox dispatch and the sinks."""
 
-    dispatch_interval: Duration = "1s"
-    retry_base: Duration = "2s"
-    retry_max: Duration = "5m"
+    dispatch_interval: Duration = Field(default="1s", validate_default=True)
+    retry_base: Duration = Field(default="2s", validate_default=True)
+    retry_max: Duration = Field(default="5m", validate_default=True)
     max_in_flight: int = Field(
         default=1, ge=1, le=64,
         description=(

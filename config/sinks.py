@@ -12,12 +12,18 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.types import Duration, StrictModel
 
 AlertKindName = Literal["warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"]
-ALL_ALERT_KINDS: list[AlertKindName] = ["warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"]
+ALL_ALERT_KINDS: list[AlertKindName] = [
+    "warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"
+]
 # The generic webhook may also carry every classified mention (like MQTT).
 WebhookKindName = Literal[
     "mention", "warn", "breach", "escalate", "action", "replied", "source", "spike", "crisis", "vip"
 ]
 _ADDRESS = re.compile(r"[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+")
+
+
+def _every_alert_kind() -> list[WebhookKindName]:
+    return list(ALL_ALERT_KINDS)
 
 
 def _secret(value: SecretStr | None) -> str:
@@ -63,11 +69,11 @@ class WebhookSettings(StrictModel):
     secret: SecretStr | None = Field(
         default=None, description="HMAC-SHA256 key for the X-Listener-Signature header (${VAR}); required."
     )
-    kinds: list[WebhookKindName] = Field(default_factory=lambda: list(ALL_ALERT_KINDS))
+    kinds: list[WebhookKindName] = Field(default_factory=_every_alert_kind)
     headers: dict[str, SecretStr] = Field(
         default_factory=dict, description="Extra request headers, e.g. { Authorization = \"Bearer ${TOKEN}\" }."
     )
-    timeout: Duration = "10s"
+    timeout: Duration = Field(default="10s", validate_default=True)
     noise_controls: bool = Field(
         default=False, description="Apply mutes, cooldowns, quiet hours and the rate limit (off: every event)."
     )
@@ -77,7 +83,9 @@ class WebhookSettings(StrictModel):
         url = _secret(self.url)
         _http_url(url, "url")
         if url and not _secret(self.secret):
-            raise ValueError("secret: set a signing secret (e.g. \"${LISTENER_WEBHOOK_SECRET}\"); requests are always signed")
+            raise ValueError(
+                "secret: set a signing secret (e.g. \"${LISTENER_WEBHOOK_SECRET}\"); requests are always signed"
+            )
         return self
 
     @property
@@ -103,7 +111,7 @@ class TeamsSettings(StrictModel):
     webhook_url: SecretStr | None = Field(default=None, description="The workflow's HTTP POST URL (${VAR}).")
     kinds: list[AlertKindName] = Field(default_factory=lambda: list(ALL_ALERT_KINDS))
     routes: list[TeamsRoute] = Field(default_factory=list)
-    timeout: Duration = "10s"
+    timeout: Duration = Field(default="10s", validate_default=True)
 
     @model_validator(mode="after")
     def _urls(self) -> TeamsSettings:
@@ -123,6 +131,9 @@ class TeamsSettings(StrictModel):
 # ---- PagerDuty Events API v2 -----------------------------------------------------------------------
 
 PagerDutySeverity = Literal["critical", "error", "warning", "info"]
+PagerDutyTrigger = Literal["warn", "breach", "escalate", "crisis", "spike", "vip", "source"]
+_PAGERDUTY_TRIGGERS: tuple[PagerDutyTrigger, ...] = ("breach", "escalate")
+_PAGERDUTY_SEVERITIES: dict[str, PagerDutySeverity] = {"warn": "warning", "breach": "error", "escalate": "critical"}
 
 
 class PagerDutyRoute(RouteMatch):
@@ -138,17 +149,17 @@ class PagerDutySettings(StrictModel):
     enabled: bool = True
     routing_key: SecretStr | None = Field(default=None, description="Events API v2 integration key (${VAR}).")
     url: str = Field(default="https://events.pagerduty.com/v2/enqueue", description="Events API v2 endpoint.")
-    trigger_on: list[Literal["warn", "breach", "escalate", "crisis", "spike", "vip", "source"]] = Field(
-        default_factory=lambda: ["breach", "escalate"],  # type: ignore[arg-type]
+    trigger_on: list[PagerDutyTrigger] = Field(
+        default_factory=lambda: list(_PAGERDUTY_TRIGGERS),
         description="Alert kinds that trigger (or re-trigger) the case's incident.",
     )
     severity: dict[str, PagerDutySeverity] = Field(
-        default_factory=lambda: {"warn": "warning", "breach": "error", "escalate": "critical"},  # type: ignore[dict-item]
+        default_factory=lambda: dict(_PAGERDUTY_SEVERITIES),
         description="Alert kind -> PagerDuty severity (others: error).",
     )
     client_url: str = Field(default="", description="A link shown in PagerDuty as the sender (your dashboard).")
     routes: list[PagerDutyRoute] = Field(default_factory=list)
-    timeout: Duration = "10s"
+    timeout: Duration = Field(default="10s", validate_default=True)
     noise_controls: bool = Field(
         default=False, description="Apply mutes, cooldowns, quiet hours (off: PagerDuty's own schedules decide)."
     )
@@ -192,7 +203,8 @@ class EmailSettings(StrictModel):
     host: str = Field(default="", description="SMTP server; empty leaves the sink off.")
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = Field(
-        default="starttls", description="starttls (required, port 587), tls (implicit, port 465) or none (loopback only)."
+        default="starttls",
+        description="starttls (required, port 587), tls (implicit, port 465) or none (loopback only).",
     )
     username: str = ""
     password: SecretStr | None = None
@@ -202,7 +214,7 @@ class EmailSettings(StrictModel):
     routes: list[EmailRoute] = Field(default_factory=list)
     kinds: list[AlertKindName] = Field(default_factory=lambda: list(ALL_ALERT_KINDS))
     subject_prefix: str = "[listener]"
-    timeout: Duration = "30s"
+    timeout: Duration = Field(default="30s", validate_default=True)
 
     @field_validator("to")
     @classmethod
@@ -229,6 +241,8 @@ class EmailSettings(StrictModel):
 
 # ---- help desk: Zendesk ----------------------------------------------------------------------------
 
+TicketKind = Literal["warn", "breach", "escalate"]  # the alert kinds that may open a ticket (Freshdesk too)
+_TICKET_KINDS: tuple[TicketKind, ...] = ("breach",)
 
 class ZendeskSettings(StrictModel):
     """[alerts.zendesk]: one ticket per case (external_id), a private note per later event, solved on reply."""
@@ -238,14 +252,14 @@ class ZendeskSettings(StrictModel):
     base_url: str = Field(default="", description="Overrides the URL built from `subdomain` (a proxy, a test server).")
     email: str = Field(default="", description="The agent the API token belongs to.")
     api_token: SecretStr | None = Field(default=None, description="Zendesk API token (${VAR}).")
-    create_on: list[Literal["warn", "breach", "escalate"]] = Field(
-        default_factory=lambda: ["breach"],  # type: ignore[arg-type]
+    create_on: list[TicketKind] = Field(
+        default_factory=lambda: list(_TICKET_KINDS),
         description="Alert kinds that open the case's ticket; later events of the case add notes.",
     )
     group_id: int | None = Field(default=None, description="Assign new tickets to this group.")
     priority: Literal["", "low", "normal", "high", "urgent"] = "high"
     tags: list[str] = Field(default_factory=lambda: ["listener"])
-    timeout: Duration = "15s"
+    timeout: Duration = Field(default="15s", validate_default=True)
 
     @model_validator(mode="after")
     def _complete(self) -> ZendeskSettings:
@@ -278,15 +292,15 @@ class FreshdeskSettings(StrictModel):
     base_url: str = Field(default="", description="Overrides the URL built from `domain` (a proxy, a test server).")
     api_key: SecretStr | None = Field(default=None, description="The agent's Freshdesk API key (${VAR}).")
     requester_email: str = Field(default="", description="Requester of the tickets (Freshdesk requires one).")
-    create_on: list[Literal["warn", "breach", "escalate"]] = Field(
-        default_factory=lambda: ["breach"],  # type: ignore[arg-type]
+    create_on: list[TicketKind] = Field(
+        default_factory=lambda: list(_TICKET_KINDS),
         description="Alert kinds that open the case's ticket; later events of the case add notes.",
     )
     solved_status: Literal[4, 5] = Field(default=4, description="4 Resolved (reopenable) or 5 Closed, when replied.")
     priority: Literal[1, 2, 3, 4] = Field(default=3, description="1 low, 2 medium, 3 high, 4 urgent.")
     group_id: int | None = Field(default=None, description="Assign new tickets to this group.")
     tags: list[str] = Field(default_factory=lambda: ["listener"])
-    timeout: Duration = "15s"
+    timeout: Duration = Field(default="15s", validate_default=True)
 
     @model_validator(mode="after")
     def _complete(self) -> FreshdeskSettings:

@@ -143,10 +143,10 @@ class Daemon:
         await self.store.call(SyncStore.beat, "daemon", self.clock.now())
         await self.store.call(SyncStore.set_competitors, [n for n, b in s.brands.items() if b.competitor])
         await self.store.call(SyncStore.set_engine, ClockEngine.from_settings(s.sla))
-        bots: dict[str, list[str]] = {}
+        bots: dict[str, Sequence[str]] = {}
         for spec in s.brands.values():
             for source, handles in spec.bots.items():
-                bots.setdefault(source, []).extend(handles)
+                bots[source] = [*bots.get(source, ()), *handles]
         await self.store.call(SyncStore.set_bots, bots)
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
@@ -170,7 +170,9 @@ class Daemon:
                 self.store, s.alerts.listening, self.clock, self.route, policies=s.sla.policies
             )
 
-        classifier = self._classifier or await asyncio.to_thread(self._load_classifier)
+        classifier = self._classifier
+        if classifier is None:
+            classifier = await asyncio.to_thread(self._load_classifier)
         self.stage = _RetryingClassifyStage(
             classifier,
             self.store,

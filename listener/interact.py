@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from listener.store import SyncStore
 
@@ -135,11 +135,11 @@ def slack_actions_handler(signing_secret: str, act: ActionHandler, *, now: Calla
             # Slack retries a click it thinks we missed; the same trigger and action id act once.
             request_key = f"{payload.get('trigger_id') or action.get('action_ts')}:{action.get('action_id')}"
             try:
-                request = ActionRequest(key, name, who[:MAX_NAME], request_key, via="slack")
+                action_request = ActionRequest(key, name, who[:MAX_NAME], request_key, via="slack")
             except ActionError as err:
                 logger.warning("slack: refused an action: %s", err)
                 continue
-            results.append(await act(request))
+            results.append(await act(action_request))
         return web.Response(status=200)
 
     return handle
@@ -154,7 +154,7 @@ def _payload(body: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-class _FixedClock:
+class _FixedClock(Clock):
     def __init__(self, now: Callable[[], datetime]) -> None:
         self._now = now
 

@@ -55,7 +55,9 @@ class DaemonCollector(Collector):
         yield from (mentions, polls, failures, up)
 
     def _classifier(self) -> Iterator[Any]:
-        yield GaugeMetricFamily("listener_queue_depth", "Mentions waiting to be classified.", value=self.daemon.queue.qsize())
+        yield GaugeMetricFamily(
+            "listener_queue_depth", "Mentions waiting to be classified.", value=self.daemon.queue.qsize()
+        )
         stage = self.daemon.stage
         if stage is None:
             return
@@ -68,22 +70,32 @@ class DaemonCollector(Collector):
             sum_value=stats.seconds,
         )
         yield CounterMetricFamily("listener_classified", "Mentions classified.", value=stats.classified)
-        yield CounterMetricFamily("listener_classify_errors", "Batches whose classification failed.", value=stats.errors)
+        yield CounterMetricFamily(
+            "listener_classify_errors", "Batches whose classification failed.", value=stats.errors
+        )
 
     def _complaints(self) -> Iterator[Any]:
         counts = self.snapshot.counts
-        yield GaugeMetricFamily("listener_open_complaints", "Complaints waiting for a reply.", value=counts.get("open", 0))
         yield GaugeMetricFamily(
-            "listener_breached_complaints", "Complaints that missed their response target.", value=counts.get("breached", 0)
+            "listener_open_complaints", "Complaints waiting for a reply.", value=counts.get("open", 0)
+        )
+        yield GaugeMetricFamily(
+            "listener_breached_complaints",
+            "Complaints that missed their response target.",
+            value=counts.get("breached", 0),
         )
         yield GaugeMetricFamily("listener_complaints", "Complaints ever opened.", value=counts.get("complaints", 0))
 
     def _delivery(self) -> Iterator[Any]:
         dispatcher = self.daemon.dispatcher
         if dispatcher is not None:
-            yield CounterMetricFamily("listener_deliveries", "Alerts delivered to a sink.", value=dispatcher.stats.delivered)
             yield CounterMetricFamily(
-                "listener_delivery_failures", "Failed delivery attempts (retried from the outbox).", value=dispatcher.stats.failures
+                "listener_deliveries", "Alerts delivered to a sink.", value=dispatcher.stats.delivered
+            )
+            yield CounterMetricFamily(
+                "listener_delivery_failures",
+                "Failed delivery attempts (retried from the outbox).",
+                value=dispatcher.stats.failures,
             )
         outbox = GaugeMetricFamily("listener_outbox", "Deliveries in the outbox, by state.", labels=["state"])
         for state, count in sorted(self.snapshot.outbox.items()):

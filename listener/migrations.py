@@ -142,7 +142,7 @@ def migrate(path: Path | str) -> None:
 @migrations()
 def m001_initial(db: Database) -> None:
     """Mentions, classifications, complaint clocks, replies, outbox, cursors and health."""
-    db["mentions"].create(
+    db.table("mentions").create(
         {
             "key": str,
             "source": str,
@@ -163,16 +163,16 @@ def m001_initial(db: Database) -> None:
         pk="key",
         not_null={"source", "external_id", "text", "author", "created_at", "fetched_at"},
     )
-    db["mentions"].create_index(["created_at"])
-    db["mentions"].create_index(["classified_at"])
-    db["mentions"].create_index(["source", "in_reply_to"])
-    db["mention_brands"].create({"mention_key": str, "brand": str}, pk=("mention_key", "brand"))
-    db["mention_brands"].create_index(["brand"])
-    db["authors"].create(
+    db.table("mentions").create_index(["created_at"])
+    db.table("mentions").create_index(["classified_at"])
+    db.table("mentions").create_index(["source", "in_reply_to"])
+    db.table("mention_brands").create({"mention_key": str, "brand": str}, pk=("mention_key", "brand"))
+    db.table("mention_brands").create_index(["brand"])
+    db.table("authors").create(
         {"source": str, "handle": str, "name": str, "followers": int, "first_seen": str, "last_seen": str},
         pk=("source", "handle"),
     )
-    db["classifications"].create(
+    db.table("classifications").create(
         {
             "mention_key": str,
             "model_id": str,
@@ -189,7 +189,7 @@ def m001_initial(db: Database) -> None:
         },
         pk="mention_key",
     )
-    db["complaints"].create(
+    db.table("complaints").create(
         {
             "mention_key": str,
             "brand": str,
@@ -208,9 +208,9 @@ def m001_initial(db: Database) -> None:
         },
         pk="mention_key",
     )
-    db["complaints"].create_index(["state", "deadline"])
-    db["complaints"].create_index(["brand", "opened_at"])
-    db["replies"].create(
+    db.table("complaints").create_index(["state", "deadline"])
+    db.table("complaints").create_index(["brand", "opened_at"])
+    db.table("replies").create(
         {
             "key": str,
             "mention_key": str,
@@ -223,14 +223,14 @@ def m001_initial(db: Database) -> None:
         },
         pk="key",
     )
-    db["replies"].create_index(["mention_key"])
-    db["events"].create(
+    db.table("replies").create_index(["mention_key"])
+    db.table("events").create(
         {"seq": int, "id": str, "kind": str, "brand": str, "thread": str, "created_at": str, "payload": str},
         pk="seq",
     )
-    db["events"].create_index(["id"], unique=True)
-    db["events"].create_index(["thread"])
-    db["deliveries"].create(
+    db.table("events").create_index(["id"], unique=True)
+    db.table("events").create_index(["thread"])
+    db.table("deliveries").create(
         {
             "event_seq": int,
             "sink": str,
@@ -243,9 +243,9 @@ def m001_initial(db: Database) -> None:
         },
         pk=("event_seq", "sink"),
     )
-    db["deliveries"].create_index(["state", "sink", "event_seq"])
-    db["cursors"].create({"source": str, "cursor": str, "updated_at": str}, pk="source")
-    db["source_health"].create(
+    db.table("deliveries").create_index(["state", "sink", "event_seq"])
+    db.table("cursors").create({"source": str, "cursor": str, "updated_at": str}, pk="source")
+    db.table("source_health").create(
         {
             "source": str,
             "state": str,
@@ -259,7 +259,7 @@ def m001_initial(db: Database) -> None:
         },
         pk="source",
     )
-    db["heartbeats"].create({"stage": str, "at": str}, pk="stage")
+    db.table("heartbeats").create({"stage": str, "at": str}, pk="stage")
     ensure_corrections(db)
 
 
@@ -275,42 +275,42 @@ def m002_analytics_rollups_and_views(db: Database) -> None:
 @migrations()
 def m003_source_health(db: Database) -> None:
     """Outage bookkeeping for source-health alerts, and per-source recency lookups."""
-    health = db["source_health"]
+    health = db.table("source_health")
     for column, kind in (("first_failure_at", str), ("rate_limited_until", str), ("last_mention_at", str),
                          ("down_since_success", str)):
         if column not in health.columns_dict:
             health.add_column(column, kind)
-    db["mentions"].create_index(["source", "created_at"], if_not_exists=True)
+    db.table("mentions").create_index(["source", "created_at"], if_not_exists=True)
 
 
 @migrations()
 def m004_dedupe_and_cases(db: Database) -> None:
     """Sightings and reach (boosts, cross-posts, one post seen by two sources), case threads, edits."""
-    mentions = db["mentions"]
+    mentions = db.table("mentions")
     for column, kind in (("reach", int), ("canonical_url", str), ("fingerprint", str), ("edited_at", str)):
         if column not in mentions.columns_dict:
             mentions.add_column(column, kind)
     db.execute("UPDATE mentions SET reach = 1 WHERE reach IS NULL")
     mentions.create_index(["canonical_url"], if_not_exists=True)
     mentions.create_index(["fingerprint"], if_not_exists=True)
-    db["mention_sightings"].create(
+    db.table("mention_sightings").create(
         {"sighting_key": str, "mention_key": str, "source": str, "seen_at": str}, pk="sighting_key", if_not_exists=True
     )
-    db["mention_sightings"].create_index(["mention_key"], if_not_exists=True)
+    db.table("mention_sightings").create_index(["mention_key"], if_not_exists=True)
     db.execute(
         "INSERT OR IGNORE INTO mention_sightings (sighting_key, mention_key, source, seen_at) "
         "SELECT key, key, source, fetched_at FROM mentions"
     )
     # Every mention that belongs to a complaint's case (the complaint itself and its follow-ups).
-    db["case_members"].create({"mention_key": str, "case_key": str}, pk="mention_key", if_not_exists=True)
-    db["case_members"].create_index(["case_key"], if_not_exists=True)
+    db.table("case_members").create({"mention_key": str, "case_key": str}, pk="mention_key", if_not_exists=True)
+    db.table("case_members").create_index(["case_key"], if_not_exists=True)
     db.execute("INSERT OR IGNORE INTO case_members SELECT mention_key, mention_key FROM complaints")
-    complaints = db["complaints"]
+    complaints = db.table("complaints")
     for column, kind in (("round", int), ("reply_counted", int)):
         if column not in complaints.columns_dict:
             complaints.add_column(column, kind)
     db.execute("UPDATE complaints SET round = 0 WHERE round IS NULL")
-    replies = db["replies"]
+    replies = db.table("replies")
     if "counts" not in replies.columns_dict:
         replies.add_column("counts", int)
     db.execute("UPDATE replies SET counts = 1 WHERE counts IS NULL")
@@ -319,7 +319,7 @@ def m004_dedupe_and_cases(db: Database) -> None:
 @migrations()
 def m005_policy_clocks(db: Database) -> None:
     """Clocks computed by policies and calendars, the escalation ladder's state, Slack actions."""
-    complaints = db["complaints"]
+    complaints = db.table("complaints")
     for column, kind in (
         ("kind", str), ("policy", str), ("calendar", str), ("explain", str), ("escalations", str),
         ("reescalate_after", float), ("reescalate_to", str), ("fired", str), ("next_step_at", str),
@@ -338,28 +338,28 @@ def m005_policy_clocks(db: Database) -> None:
            WHERE state = 'open' AND next_step_at IS NULL"""
     )
     complaints.create_index(["state", "next_step_at"], if_not_exists=True)
-    db["actions"].create(
+    db.table("actions").create(
         {"id": int, "request_key": str, "mention_key": str, "action": str, "user": str, "at": str},
         pk="id", if_not_exists=True,
     )
-    db["actions"].create_index(["request_key"], unique=True, if_not_exists=True)
-    db["actions"].create_index(["mention_key"], if_not_exists=True)
+    db.table("actions").create_index(["request_key"], unique=True, if_not_exists=True)
+    db.table("actions").create_index(["mention_key"], if_not_exists=True)
 
 
 @migrations()
 def m007_sla_mutes_and_suppressions(db: Database) -> None:
     """Stored mutes (source or brand, with expiry) and the reason a delivery was suppressed."""
-    db["mutes"].create(
+    db.table("mutes").create(
         {"scope": str, "name": str, "until": str, "by": str, "created_at": str},
         pk=("scope", "name"), if_not_exists=True,
     )
-    deliveries = db["deliveries"]
+    deliveries = db.table("deliveries")
     if "suppressed" not in deliveries.columns_dict:
         deliveries.add_column("suppressed", str)
     # Finding a customer's open case looked at every complaint of the brand from the last day:
     # quadratic when thousands of complaints arrive at once. These let SQLite start from the author.
-    db["mentions"].create_index(["source", "author"], if_not_exists=True)
-    db["mentions"].create_index(["source", "conversation_id"], if_not_exists=True)
+    db.table("mentions").create_index(["source", "author"], if_not_exists=True)
+    db.table("mentions").create_index(["source", "conversation_id"], if_not_exists=True)
 
 
 @migrations()
@@ -374,32 +374,32 @@ def m006_analytics_business_time(db: Database) -> None:
 @migrations()
 def m008_delivery_noise(db: Database) -> None:
     """Noise controls in delivery: each delivery's channel, rule and subject, holds, and the digests sent."""
-    deliveries = db["deliveries"]
+    deliveries = db.table("deliveries")
     for column in ("channel", "rule", "subject", "held_until", "digest"):
         if column not in deliveries.columns_dict:
             deliveries.add_column(column, str)
     # Cooldowns and the per-channel rate look back over what a sink delivered recently.
     deliveries.create_index(["sink", "delivered_at"], if_not_exists=True)
     deliveries.create_index(["sink", "state", "held_until"], if_not_exists=True)
-    db["digests"].create(
+    db.table("digests").create(
         {"id": str, "sink": str, "channel": str, "sent_at": str, "size": int, "reasons": str, "ref": str},
         pk=("id", "sink"), if_not_exists=True,
     )
-    db["digests"].create_index(["sink", "sent_at"], if_not_exists=True)
+    db.table("digests").create_index(["sink", "sent_at"], if_not_exists=True)
 
 
 @migrations()
 def m009_listening_alerts(db: Database) -> None:
     """Listening alerts: the job's cursor, per-rule cooldowns, and a series index on the brand rollup."""
-    db["listening_state"].create({"name": str, "value": str}, pk="name", if_not_exists=True)
-    db["alert_cooldowns"].create(
+    db.table("listening_state").create({"name": str, "value": str}, pk="name", if_not_exists=True)
+    db.table("alert_cooldowns").create(
         {"rule": str, "subject": str, "last_at": str, "event_id": str}, pk=("rule", "subject"), if_not_exists=True
     )
     # Alerts held back by a cooldown, once each (by event id): the next alert says how many.
-    db["alert_skips"].create(
+    db.table("alert_skips").create(
         {"event_id": str, "rule": str, "subject": str, "at": str}, pk="event_id", if_not_exists=True
     )
-    db["alert_skips"].create_index(["rule", "subject", "at"], if_not_exists=True)
+    db.table("alert_skips").create_index(["rule", "subject", "at"], if_not_exists=True)
     # The first hour of a brand/source series (how long its baseline really is) in one index seek.
     db.execute(
         "CREATE INDEX IF NOT EXISTS idx_trend_brand_series ON trend_brand_hourly (brand, source, hour)"
@@ -409,7 +409,7 @@ def m009_listening_alerts(db: Database) -> None:
 @migrations()
 def m010_job_faults(db: Database) -> None:
     """The daemon's jobs that are failing now (a full disk, a bug), for `listener health`."""
-    db["job_faults"].create({"job": str, "since": str, "error": str, "store": int}, pk="job", if_not_exists=True)
+    db.table("job_faults").create({"job": str, "since": str, "error": str, "store": int}, pk="job", if_not_exists=True)
 
 
 @migrations()
@@ -417,8 +417,8 @@ def m015_case_engine(db: Database) -> None:
     """The case engine: a snooze's end, each round's message, and a review's rating and channel as columns."""
     for table, column, kind in (("actions", "until", str), ("complaints", "anchor_key", str),
                                 ("mentions", "channel", str), ("mentions", "rating", int)):
-        if column not in db[table].columns_dict:
-            db[table].add_column(column, kind)
+        if column not in db.table(table).columns_dict:
+            db.table(table).add_column(column, kind)
     # Older rows kept the review facts in the raw payload only.
     db.execute(
         """UPDATE mentions SET
@@ -433,8 +433,8 @@ def m015_case_engine(db: Database) -> None:
 def m019_web_actions(db: Database) -> None:
     """Actions from the web queue: whom an `assign` named and where the action came from (slack, web)."""
     for column in ("assignee", "via"):
-        if column not in db["actions"].columns_dict:
-            db["actions"].add_column(column, str)
+        if column not in db.table("actions").columns_dict:
+            db.table("actions").add_column(column, str)
 
 
 @migrations()

@@ -29,7 +29,6 @@ async def start_web(daemon: Daemon) -> web.AppRunner | None:
     actions = ClockActions(daemon.store, daemon.route, daemon.clock.now)
     if settings.api.enabled:
         from listener.api.server import build_app
-
         from listener.metrics import metrics_handler
 
         app = build_app(settings.listener.database, settings, clock=daemon.clock, actions=actions)

@@ -30,6 +30,8 @@ LINEAR_KINDS = ("qkv", "attn_out", "ffn_in", "ffn_out")
 class Q4Embedding(nn.Module):
     """A [vocab, hidden] table kept as Q4_0 blocks (fp16 scale + 32 signed 4-bit values per block)."""
 
+    blocks: torch.Tensor  # a registered buffer: moves with the module, not a parameter
+
     def __init__(self, blocks: torch.Tensor, hidden: int) -> None:
         super().__init__()
         if blocks.dtype != torch.uint8 or blocks.shape[1] != hidden // Q4_BLOCK * _Q4_BLOCK_BYTES:
@@ -158,6 +160,8 @@ def load_lean_net(backbone: Path, state: dict[str, torch.Tensor], adapter: Adapt
             net.emb_norm.weight.copy_(get("embeddings.LayerNorm.weight"))
             net.emb_norm.bias.copy_(get("embeddings.LayerNorm.bias"))
             for i, layer in enumerate(net.layers):
+                if not isinstance(layer, EncoderLayer):  # nn.ModuleList yields plain Modules
+                    raise TypeError(f"layer {i} is {type(layer).__name__}, not an EncoderLayer")
                 prefix = _HF.format(i=i)
                 qkv = ("attention.self.query", "attention.self.key", "attention.self.value")
                 layer.qkv.weight.copy_(torch.cat([weight(i, t) for t in qkv]))
@@ -171,10 +175,10 @@ def load_lean_net(backbone: Path, state: dict[str, torch.Tensor], adapter: Adapt
         # Every head the adapter carries (sentiment, complaint, and any later one), so exports see them all.
         for key in sorted(k for k in state if k.endswith("_head.weight")):
             head = key.removesuffix(".weight")
-            weight = state[key].float()
+            head_weight = state[key].float()
             if not isinstance(getattr(net, head, None), nn.Linear):
-                net.add_module(head, nn.Linear(weight.shape[1], weight.shape[0]).requires_grad_(False))
-            getattr(net, head).weight.copy_(weight)
+                net.add_module(head, nn.Linear(head_weight.shape[1], head_weight.shape[0]).requires_grad_(False))
+            getattr(net, head).weight.copy_(head_weight)
             getattr(net, head).bias.copy_(state[f"{head}.bias"].float())
     return net.eval()
 

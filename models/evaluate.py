@@ -90,7 +90,7 @@ def format_report(report: Report) -> str:
 
 
 def confusion(gold: Sequence[int], predicted: Sequence[int], k: int) -> list[list[int]]:
-    """k x (k+1) counts: row = gold class, column = predicted class; the last column counts unscored (-1 or out of range)."""
+    """k x (k+1) counts: row = gold class, column = predicted; the last column counts unscored (-1 or out of range)."""
     table = [[0] * (k + 1) for _ in range(k)]
     for g, p in zip(gold, predicted, strict=True):
         table[g][p if 0 <= p < k else k] += 1
@@ -100,7 +100,8 @@ def confusion(gold: Sequence[int], predicted: Sequence[int], k: int) -> list[lis
 def format_confusion(table: list[list[int]], classes: Sequence[str]) -> str:
     """The confusion table as text (rows gold, columns predicted, then unscored)."""
     width = max(len(c) for c in classes) + 1
-    lines = ["confusion (rows gold, columns predicted)", " " * width + "".join(f"{c:>{width}}" for c in classes) + f"{'unscored':>{width}}"]
+    header = " " * width + "".join(f"{c:>{width}}" for c in classes) + f"{'unscored':>{width}}"
+    lines = ["confusion (rows gold, columns predicted)", header]
     for name, row in zip(classes, table, strict=True):
         lines.append(f"{name:<{width}}" + "".join(f"{x:>{width}}" for x in row))
     return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -182,6 +182,16 @@ PUBLIC_TARGETS = {"tweeteval_val": 0.725, "complaints_val": 0.875, "jrte_val": 0
 PRECISION_TARGETS = (0.90, 0.92, 0.95)
 
 
+def _gold(labels: Iterable[int | None]) -> list[int]:
+    """The gold labels of a validation split; a missing one is a broken data file, not a zero."""
+    gold = []
+    for label in labels:
+        if label is None:
+            raise ValueError("a validation example lacks the label it is judged on")
+        gold.append(label)
+    return gold
+
+
 def _sample(examples: list[T], n: int | None, seed: int) -> list[T]:
     """A seeded sample of `n` items (all of them when n is None or larger)."""
     import random
@@ -300,10 +310,10 @@ def train_multitask(
         for name, (ex, task) in vals.items():
             sent, comp = predict_cached(net, cached[name])
             if task == "sentiment":
-                gold = [int(e.sentiment) for e in ex]  # type: ignore[arg-type]
+                gold = _gold(e.sentiment for e in ex)
                 row[name] = score(gold, sent.argmax(-1).tolist(), SENTIMENT_CLASSES).macro_recall
             else:
-                gold = [int(e.complaint) for e in ex]  # type: ignore[arg-type]
+                gold = _gold(e.complaint for e in ex)
                 # Judged as users get it: the decision rule (agreement with the sentiment), not p >= 0.5 alone.
                 flags = [
                     int(rule.decide(float(s[0]), float(s[2]), float(c))[0]) for s, c in zip(sent, comp, strict=True)

@@ -52,7 +52,10 @@ def read_mentions(path: Path) -> list[Mention]:
 
 
 def complaint_breakdown(
-    mentions: Sequence[Mention], complaint: Sequence[int], negative: Sequence[bool], unsure: Sequence[bool] | None = None
+    mentions: Sequence[Mention],
+    complaint: Sequence[int],
+    negative: Sequence[bool],
+    unsure: Sequence[bool] | None = None,
 ) -> dict[str, Any]:
     """Complaint precision/recall/F1 overall, per language and per kind, a confusion table, and the praise errors.
 

@@ -1,13 +1,17 @@
-"""The torch network: e5 encoder with LoRA on its top layers, mean pooling, sentiment, complaint and needs-reply heads."""
+"""The torch network: e5 encoder with LoRA on its top layers, mean pooling, sentiment, complaint, needs-reply heads."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+if TYPE_CHECKING:  # serving imports this module without transformers (models/encoder.py)
+    from transformers import BertModel
 
 # Every head on the pooled embedding, by attribute (and tensor-name prefix in the adapter file), with its width.
 HEADS = {"sentiment_head": 3, "complaint_head": 1, "needs_reply_head": 1}
@@ -94,7 +98,7 @@ def _is_ours(name: str) -> bool:
 class ListenerNet(nn.Module):
     """One forward pass -> (sentiment logits [B, 3], complaint logit [B]); `all_heads` adds the needs-reply logit."""
 
-    def __init__(self, encoder: nn.Module, config: AdapterConfig) -> None:
+    def __init__(self, encoder: BertModel, config: AdapterConfig) -> None:
         super().__init__()
         self.encoder = encoder
         self.config = config
@@ -108,6 +112,8 @@ class ListenerNet(nn.Module):
         for index in range(config.first_layer, len(layers)):
             for target in LORA_TARGETS:
                 base = _get(layers[index], target)
+                if not isinstance(base, nn.Linear):
+                    raise TypeError(f"encoder layer {index}: {target} is {type(base).__name__}, not a Linear")
                 _set(layers[index], target, LoRALinear(base, config.rank, config.alpha))
 
     def heads(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import math
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -138,7 +138,7 @@ def cache_lower(
     # Repeated texts (an oversampled set) are encoded once and share their cached tensor.
     unique = list(dict.fromkeys(e.text for e in examples))
     ids = tokenize(tokenizer, unique)
-    states: list[torch.Tensor | None] = [None] * len(ids)
+    states: dict[int, torch.Tensor] = {}  # by index in `unique`, filled batch by batch
     start = net.config.first_layer if upto is None else upto
     dtype = fast_dtype(device)
     batches = _batches_by_length([len(x) for x in ids], batch_size)
@@ -151,8 +151,8 @@ def cache_lower(
         hidden = hidden.to(torch.bfloat16).cpu()
         for row, i in enumerate(batch):
             states[i] = hidden[row, : len(ids[i])].clone()
-    by_text = dict(zip(unique, states, strict=True))
-    return Cached([by_text[e.text] for e in examples], list(examples), start)  # type: ignore[misc]
+    by_text = {text: states[i] for i, text in enumerate(unique)}
+    return Cached([by_text[e.text] for e in examples], list(examples), start)
 
 
 def _run(net: ListenerNet, hidden: torch.Tensor, mask: torch.Tensor, stop: int) -> torch.Tensor:
@@ -166,6 +166,12 @@ def _class_weights(labels: Sequence[int], k: int) -> torch.Tensor:
     counts = torch.tensor([max(1, sum(1 for x in labels if x == c)) for c in range(k)], dtype=torch.float)
     weights = counts.sum() / (k * counts)
     return weights
+
+
+def _labelled(labels: Sequence[int | None]) -> tuple[list[int], list[int]]:
+    """The rows of a batch that carry this task's label, and their labels (a row may lack some tasks)."""
+    rows = [r for r, y in enumerate(labels) if y is not None]
+    return rows, [y for y in labels if y is not None]
 
 
 def _loss(
@@ -184,20 +190,18 @@ def _loss(
     sent_logits, comp_logit, reply_logit = net.all_heads(mean_pool(out.float(), mask))
     sent_logits, comp_logit, reply_logit = sent_logits.float(), comp_logit.float(), reply_logit.float()
     loss = torch.zeros((), device=device)
-    s_idx = [r for r, i in enumerate(batch) if data.examples[i].sentiment is not None]
-    c_idx = [r for r, i in enumerate(batch) if data.examples[i].complaint is not None]
-    r_idx = [r for r, i in enumerate(batch) if data.examples[i].needs_reply is not None]
+    s_idx, s_labels = _labelled([data.examples[i].sentiment for i in batch])
+    c_idx, c_labels = _labelled([data.examples[i].complaint for i in batch])
+    r_idx, r_labels = _labelled([data.examples[i].needs_reply for i in batch])
     if r_idx:
-        target = torch.tensor([float(data.examples[batch[r]].needs_reply) for r in r_idx], device=device)
+        target = torch.tensor([float(y) for y in r_labels], device=device)
         r_loss = F.binary_cross_entropy_with_logits(reply_logit[r_idx], target)
         loss = loss + settings.needs_reply_weight * r_loss * len(r_idx) / len(batch)
     if s_idx:
-        target = torch.tensor([data.examples[batch[r]].sentiment for r in s_idx], device=device)
+        target = torch.tensor(s_labels, device=device)
         loss = loss + F.cross_entropy(sent_logits[s_idx], target, weight=sent_w) * len(s_idx) / len(batch)
     if c_idx:
-        target = torch.tensor(
-            [float(data.examples[batch[r]].complaint) for r in c_idx], device=device
-        )
+        target = torch.tensor([float(y) for y in c_labels], device=device)
         c_loss = F.binary_cross_entropy_with_logits(comp_logit[c_idx], target, pos_weight=comp_pos_w)
         loss = loss + settings.complaint_weight * c_loss * len(c_idx) / len(batch)
     return loss
@@ -338,7 +342,9 @@ def predict_cached(net: ListenerNet, data: Cached, batch_size: int = 64) -> tupl
 
 
 @torch.inference_mode()
-def predict_all(net: ListenerNet, data: Cached, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def predict_all(
+    net: ListenerNet, data: Cached, batch_size: int = 64
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Probabilities of every head for cached examples: (sentiment [N, 3], complaint [N], needs-reply [N])."""
     device = next(net.parameters()).device
     dtype = fast_dtype(device)

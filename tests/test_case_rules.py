@@ -51,7 +51,8 @@ async def test_an_answer_after_the_deadline_is_a_breach_however_late_we_learn_it
     start = clock.now()
     # The daemon was down: it sees the complaint and the brand's late answer in the same poll.
     await h.at(start + timedelta(minutes=5)).run(Page(
-        [mention(start, "1", "acme my order never arrived")], "c", replies=[reply("r1", "1", start + timedelta(seconds=55))]
+        [mention(start, "1", "acme my order never arrived")], "c",
+        replies=[reply("r1", "1", start + timedelta(seconds=55))],
     ))
     store = h.store()
     (case,) = store.complaints()
@@ -76,7 +77,9 @@ async def test_a_follow_up_alert_quotes_and_links_the_new_message(make_settings,
     h = Harness(settings, clock)
     start = clock.now()
     await h.run(Page([mention(start, "1", "acme my order never arrived", url="https://s.example/1")], "c"))
-    await h.at(start + timedelta(minutes=10)).run(Page([], "c1", replies=[reply("r1", "1", start + timedelta(minutes=10))]))
+    await h.at(start + timedelta(minutes=10)).run(
+        Page([], "c1", replies=[reply("r1", "1", start + timedelta(minutes=10))])
+    )
     follow = mention(start + timedelta(minutes=20), "2", "acme STILL nothing, the tracking link is broken",
                      in_reply_to="r1", url="https://s.example/2")
     await h.at(start + timedelta(minutes=20)).run(Page([follow], "c2"))
@@ -148,8 +151,10 @@ async def test_label_not_a_complaint_closes_the_clock(make_settings, clock) -> N
     settings = make_settings()
     h = Harness(settings, clock)
     await h.run(Page([mention(clock.now(), "1", "acme never sleeps, what a show")], "c"))
-    result = await asyncio.to_thread(CliRunner().invoke, cli, ["label", "social:1", "--complaint", "no", "--by", "dana"],
-                                     env={"LISTENER_DB": str(settings.listener.database)})
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["label", "social:1", "--complaint", "no", "--by", "dana"],
+        env={"LISTENER_DB": str(settings.listener.database)},
+    )
     assert result.exit_code == 0, result.output
     store = h.store()
     (case,) = store.complaints()
@@ -190,7 +195,9 @@ async def test_review_rating_and_channel_are_typed_fields_and_old_rows_keep_work
     h = Harness(settings, clock)
     now = clock.now()
     typed = mention(now, "t", "acme app broken after update", channel="review", rating=1)
-    legacy = mention(now, "l", "acme app broken after the update", author="@bob", raw={"rating": 2, "channel": "review"})
+    legacy = mention(
+        now, "l", "acme app broken after the update", author="@bob", raw={"rating": 2, "channel": "review"}
+    )
     await h.run(Page([typed, legacy], "c"))
     store = h.store()
     targets = {c.mention_key: c.deadline - c.opened_at for c in store.complaints()}

@@ -17,9 +17,9 @@ from config.loader import load_config, parse_config
 from config.schema import Settings
 from config.types import format_duration, parse_duration
 from connectors.registry import connector_class
-from listener.sla.policy import CalendarSettings, Policy
 from listener.cli import main
 from listener.errors import ConfigError
+from listener.sla.policy import CalendarSettings, Policy
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "listener.example.toml"

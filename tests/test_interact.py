@@ -90,7 +90,10 @@ async def test_buttons_act_once_and_update_the_message(aiohttp_server, make_sett
             assert (await http.post(url, data=body, headers=signed(body, int(time.time()) - 600))).status == 401
             for _ in range(2):  # Slack retries: the second one must not act again
                 assert (await http.post(url, data=body, headers=signed(body))).status == 200
-            await _until(lambda: "acknowledged by dana" in json.dumps(list(slack.messages.values())), msg=lambda: json.dumps(list(slack.messages.values()))[:3000] + str([c.endpoint for c in slack.calls]))
+            await _until(
+                lambda: "acknowledged by dana" in json.dumps(list(slack.messages.values())),
+                msg=lambda: json.dumps(list(slack.messages.values()))[:3000] + str([c.endpoint for c in slack.calls]),
+            )
             done = click("listener_replied", "social:1", "t-2")
             assert (await http.post(url, data=done, headers=signed(done))).status == 200
             await _until(lambda: "Complaint answered" in json.dumps(list(slack.messages.values())))
@@ -102,7 +105,9 @@ async def test_buttons_act_once_and_update_the_message(aiohttp_server, make_sett
     actions = list(store.db.query("SELECT action, user, via FROM actions ORDER BY id"))
     (case,) = store.complaints()
     store.close()
-    assert actions == [{"action": "ack", "user": "dana", "via": "slack"}, {"action": "replied", "user": "dana", "via": "slack"}]
+    assert actions == [
+        {"action": "ack", "user": "dana", "via": "slack"}, {"action": "replied", "user": "dana", "via": "slack"}
+    ]
     assert case.state == "marked_replied" and case.closed_by == "dana"
 
 

@@ -33,8 +33,10 @@ NOW = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 BRANDS = [BrandView(name="acme", keywords=("acme",))]
 
 
-def feed_comment(comment_id: str = JANE, sender: str = "5001000000000001", name: str = "Jane Doe",
-                 message: str = "My order never arrived and nobody answers", parent: str | None = None) -> dict[str, Any]:
+def feed_comment(
+    comment_id: str = JANE, sender: str = "5001000000000001", name: str = "Jane Doe",
+    message: str = "My order never arrived and nobody answers", parent: str | None = None,
+) -> dict[str, Any]:
     post = f"{PAGE}_200000000000001"
     return {"object": "page", "entry": [{"id": PAGE, "time": 1767607200, "changes": [{"field": "feed", "value": {
         "from": {"id": sender, "name": name}, "item": "comment", "verb": "add", "post_id": post,
@@ -127,7 +129,9 @@ async def hooks(graph, store, aiohttp_client, session):  # type: ignore[no-untyp
 
 async def test_subscription_challenge(hooks) -> None:  # type: ignore[no-untyped-def]
     _, client = hooks
-    ok = await client.get(ROUTE, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"})
+    ok = await client.get(
+        ROUTE, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"}
+    )
     assert ok.status == 200 and await ok.text() == "1158201444"
     for params in ({"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"},
                    {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY, "hub.challenge": "1"},
@@ -289,7 +293,8 @@ async def test_entries_for_unknown_accounts_and_bad_bodies(hooks) -> None:  # ty
     body, headers = signed({"object": "page"})
     assert (await client.post(ROUTE, data=body, headers=headers)).status == 400
     raw = b"{not json"
-    assert (await client.post(ROUTE, data=raw, headers={"X-Hub-Signature-256": signature_of(raw, APP_SECRET)})).status == 400
+    refused = await client.post(ROUTE, data=raw, headers={"X-Hub-Signature-256": signature_of(raw, APP_SECRET)})
+    assert refused.status == 400
     assert harness.rows("SELECT count(*) FROM mentions") == [(0,)]
 
 

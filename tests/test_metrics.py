@@ -108,8 +108,9 @@ async def test_daemon_serves_metrics_behind_the_api_token(make_settings: Any) ->
 
     token = "metrics-token-0123456789"
     settings = make_settings({"api": {"enabled": True, "port": 0, "token": token}})
+    connector = ScriptedConnector("social", [Page([mention(1, "acme is broken")], "c")])
     daemon = Daemon(settings, classifier=KeywordClassifier(), sinks={"rec": RecordingSink("rec")},
-                    connectors={"social": ScriptedConnector("social", [Page([mention(1, "acme is broken")], "c")])})  # fmt: skip
+                    connectors={"social": connector})
     task = asyncio.create_task(daemon.run(install_signals=False))
     try:
         await daemon.started.wait()

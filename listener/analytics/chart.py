@@ -60,7 +60,7 @@ def trends_figure(report: dict[str, Any]) -> Any:
             xs = [p[0] for p in points]
             colour = PALETTE[i % len(PALETTE)]
             for axis, at in ((top, 1), (bottom, 2)):
-                ys = [float("nan") if p[at] is None else p[at] * 100 for p in points]
+                ys = [float("nan") if (share := p[at]) is None else share * 100 for p in points]
                 axis.plot(xs, ys, marker=".", label=label, color=colour)
                 peaks[axis] = max([peaks[axis], *(y for y in ys if y == y)])
         top.set_ylabel("negative share")

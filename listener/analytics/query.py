@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from listener.analytics.db import QueryRefused
 
 _PARAM = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<kind>str|int|float|null))?=(?P<value>.*)$", re.S)
+# `name:kind=value` -> the bound value.
+_CONVERT: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float, "null": lambda _v: None}
 
 
 def parse_params(items: Sequence[str]) -> dict[str, Any]:
@@ -22,7 +24,7 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
             raise ValueError(f"bad parameter {item!r}: write name=value (or name:int=10, name:float=0.5)")
         kind, value = match["kind"] or "str", match["value"]
         try:
-            params[match["name"]] = {"str": str, "int": int, "float": float, "null": lambda _v: None}[kind](value)
+            params[match["name"]] = _CONVERT[kind](value)
         except ValueError:
             raise ValueError(f"parameter {match['name']!r}: {value!r} is not a valid {kind}") from None
     return params

@@ -182,11 +182,11 @@ def sla_report(
     groups: dict[tuple[Any, ...], _Group] = {}
     total = _Group()
     width = len(dims) + 1
-    for row in _rows(conn, every, dims, filters):
-        key = tuple(row[:width])
-        facts = (*row[width:-1], now_iso)
+    for raw in _rows(conn, every, dims, filters):
+        key = tuple(raw[:width])
+        facts = (*raw[width:-1], now_iso)
         groups.setdefault(key, _Group()).add(*facts)
-        if row[-1] not in rivals:
+        if raw[-1] not in rivals:
             total.add(*facts)
 
     def order(key: tuple[Any, ...]) -> tuple[Any, ...]:

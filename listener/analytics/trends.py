@@ -157,10 +157,10 @@ def trends(
         parts = _raw_part(conn, every, dims, filters, filters.since, filters.until)
     totals: dict[_Key, list[int]] = {}
     width = len(dims) + 1
-    for row in parts:
-        key = tuple(row[:width])
+    for part in parts:
+        key = tuple(part[:width])
         acc = totals.setdefault(key, [0] * len(COUNT_COLUMNS))
-        for i, value in enumerate(row[width:]):
+        for i, value in enumerate(part[width:]):
             acc[i] += int(value or 0)
     rows = []
     for key in sorted(totals, key=lambda k: tuple("" if v is None else str(v) for v in k)):

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -40,7 +41,7 @@ def _match(given: bytes, shared: bytes | None, users: Mapping[str, bytes]) -> Id
 
 def bearer_middleware(
     token: str | None, users: Mapping[str, str] | None = None
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     """Refuse /api/ and /metrics requests without a configured bearer token (shared or per-user), if any is set."""
     shared = token.encode() if token else None
     per_user = {name: secret.encode() for name, secret in (users or {}).items()}

@@ -14,8 +14,8 @@ from listener.analytics.db import DatabaseMissing, QueryRefused
 from listener.analytics.filters import FilterError
 from listener.api import handlers
 from listener.api.auth import bearer_middleware
-from listener.api.openapi import spec
 from listener.api.live import QueueWatcher
+from listener.api.openapi import spec
 from listener.clock import Clock, SystemClock
 from listener.interact import ClockActions
 

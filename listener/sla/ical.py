@@ -102,13 +102,13 @@ def _length(event: Any, all_day: bool, tz: tzinfo) -> timedelta:
         end = end_prop.dt
         if all_day:
             end_day: date = end.date() if isinstance(end, datetime) else end
-            return end_day - start  # type: ignore[no-any-return]
+            return end_day - start
         if not isinstance(end, datetime):
             return timedelta(0)
         # Both ends on the wall clock of the start's zone, so a DST change does not bend the length.
         zone = start.tzinfo or tz
         end_wall = end.astimezone(zone).replace(tzinfo=None) if end.tzinfo else end
-        return end_wall - start.replace(tzinfo=None)  # type: ignore[no-any-return]
+        return end_wall - start.replace(tzinfo=None)
     duration = event.get("DURATION")
     if duration is not None and isinstance(duration.dt, timedelta):
         return duration.dt
@@ -166,5 +166,5 @@ def _naive_rule(rule: vRecur, zone: tzinfo) -> str:
         else:
             value = datetime.combine(value, time(23, 59, 59))
         parts["UNTIL"] = [value]
-    text: bytes = vRecur(parts).to_ical()  # type: ignore[no-untyped-call]
+    text: bytes = vRecur(parts).to_ical()
     return text.decode()

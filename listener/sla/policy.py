@@ -112,7 +112,7 @@ class Policy(StrictModel):
     min_rating: int | None = Field(default=None, description="Reviews only: lowest rating matched.")
     max_rating: int | None = Field(default=None, description="Reviews only: highest rating matched.")
 
-    first_response: Duration = "60m"
+    first_response: Duration = Field(default="60m", validate_default=True)
     next_response: Duration | None = Field(default=None, description="Defaults to first_response.")
     resolution: Duration | None = None
     warn_after: Duration | None = None

@@ -86,7 +86,7 @@ class CaseStore(ClockStore):
         opened: list[str] = []
         with self.db.atomic():
             for mention, result in results:
-                self.db["classifications"].upsert(
+                self.db.table("classifications").upsert(
                     {
                         "mention_key": mention.key,
                         "model_id": result.model_id,

@@ -1,4 +1,4 @@
-"""The store's connection: one SQLite database (sqlite-utils, WAL) used from one thread, its time format and settings."""
+"""The store's connection: one SQLite database (sqlite-utils, WAL) used from one thread, its time format, settings."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sqlite_utils
 from listener.events import Event
 from listener.identity import same_account
 from listener.migrations import enable_wal, migrations
+
 # The kernel's timestamp format, re-exported: the store modules import it from here.
 from listener.timefmt import iso as iso
 from listener.timefmt import parse_iso as parse_iso

@@ -14,7 +14,7 @@ class HealthStore(CaseStore):
 
     def save_health(self, source: str, **fields: Any) -> None:
         """Upsert a connector's health row."""
-        self.db["source_health"].upsert({"source": source, **fields}, pk="source")
+        self.db.table("source_health").upsert({"source": source, **fields}, pk="source")
 
     def health(self) -> list[dict[str, Any]]:
         """Every connector's health row."""

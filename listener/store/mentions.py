@@ -68,7 +68,7 @@ class MentionStore(OutboxStore):
             if replies:
                 self._record_replies(replies, now, router)
             if cursor is not None:
-                self.db["cursors"].upsert(
+                self.db.table("cursors").upsert(
                     {"source": source, "cursor": cursor, "updated_at": iso(now)}, pk="source"
                 )
         return new_keys
@@ -85,7 +85,8 @@ class MentionStore(OutboxStore):
         existing = self._same_post(mention, url, print_)
         if existing is not None:
             self.db.execute(
-                "INSERT OR IGNORE INTO mention_sightings (sighting_key, mention_key, source, seen_at) VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO mention_sightings (sighting_key, mention_key, source, seen_at)"
+                " VALUES (?, ?, ?, ?)",
                 [sighting, existing, mention.source, iso(now)],
             )
             self.db.execute("UPDATE mentions SET reach = COALESCE(reach, 1) + 1 WHERE key = ?", [existing])
@@ -105,7 +106,11 @@ class MentionStore(OutboxStore):
             "created_at": iso(mention.created_at),
             "fetched_at": iso(now),
             "classified_at": None,
-            "raw": json.dumps(mention.raw, default=str, ensure_ascii=False) if mention.raw else None,
+            "raw": (
+                clean_text(json.dumps(mention.raw, default=str, ensure_ascii=False), limit=10_000_000)
+                if mention.raw
+                else None
+            ),
             "reach": 1,
             "canonical_url": url or None,
             "fingerprint": print_ or None,
@@ -117,7 +122,7 @@ class MentionStore(OutboxStore):
             "INSERT INTO mentions ({}) VALUES ({})".format(
                 ", ".join(f"[{k}]" for k in row), ", ".join("?" for _ in row)
             ),
-            [clean_text(v, limit=10_000_000) if k == "raw" and v else v for k, v in row.items()],
+            list(row.values()),
         )
         self.db.execute(
             "INSERT OR IGNORE INTO mention_sightings (sighting_key, mention_key, source, seen_at) VALUES (?, ?, ?, ?)",

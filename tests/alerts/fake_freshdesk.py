@@ -116,7 +116,8 @@ class FakeFreshdesk(ScriptedFake):
         _, refused = await self._front(request)
         if refused is not None:
             return refused
-        since = datetime.fromisoformat(request.query.get("updated_since", "1970-01-01T00:00:00Z").replace("Z", "+00:00"))
+        updated_since = request.query.get("updated_since", "1970-01-01T00:00:00Z")
+        since = datetime.fromisoformat(updated_since.replace("Z", "+00:00"))
         found = sorted((t for t in self.tickets.values() if t.updated_at >= since), key=lambda t: t.updated_at,
                        reverse=request.query.get("order_type", "desc") == "desc")
         per_page, page = int(request.query.get("per_page", "30")), int(request.query.get("page", "1"))

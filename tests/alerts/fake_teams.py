@@ -37,7 +37,11 @@ def card_problems(message: Any) -> list[str]:
     if attachment.get("contentType") != "application/vnd.microsoft.card.adaptive":
         return [f"contentType {attachment.get('contentType')!r}"]
     card = attachment.get("content")
-    if not isinstance(card, dict) or card.get("type") != "AdaptiveCard" or card.get("version") not in ("1.2", "1.3", "1.4", "1.5"):
+    if (
+        not isinstance(card, dict)
+        or card.get("type") != "AdaptiveCard"
+        or card.get("version") not in ("1.2", "1.3", "1.4", "1.5")
+    ):
         return ["content is not an Adaptive Card 1.2-1.5"]
     problems: list[str] = []
 

@@ -134,7 +134,9 @@ async def test_digest_is_one_signed_document(
     assert fake.requests[0].headers["Idempotency-Key"] == "digest:webhook:1"
 
 
-async def test_accepts_the_configured_kinds_only(session: aiohttp.ClientSession, make_event: Callable[..., Event]) -> None:
+async def test_accepts_the_configured_kinds_only(
+    session: aiohttp.ClientSession, make_event: Callable[..., Event]
+) -> None:
     sink = WebhookSink(WebhookSettings(url="https://h.example/x", secret="s", kinds=["breach", "mention"]), session)
     assert sink.accepts(make_event(EventKind.BREACH)) and sink.accepts(make_event(EventKind.MENTION))
     assert not sink.accepts(make_event(EventKind.WARN))

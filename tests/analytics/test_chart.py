@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from matplotlib.colors import to_hex
 
 from listener.analytics.chart import NoData, draw_trends, trends_figure
-from listener.cli.analytics import trends_command
 from listener.analytics.render import human_seconds
+from listener.cli.analytics import trends_command
 from tests.analytics.seed import Seeded
 
 BREACH_RED = "#c62828"  # dashboard.css --breach
@@ -62,7 +62,8 @@ def test_empty_report_draws_nothing(tmp_path: Path) -> None:
 def test_trends_chart_on_an_empty_range_says_no_data(seeded: Seeded, tmp_path: Path) -> None:
     chart = tmp_path / "empty.png"
     result = CliRunner().invoke(
-        trends_command, ["--db", str(seeded.path), "--since", "2001-01-01", "--until", "2001-02-01", "--chart", str(chart)]
+        trends_command,
+        ["--db", str(seeded.path), "--since", "2001-01-01", "--until", "2001-02-01", "--chart", str(chart)],
     )
     assert result.exit_code == 0, result.output
     assert "no data" in result.output
@@ -71,7 +72,10 @@ def test_trends_chart_on_an_empty_range_says_no_data(seeded: Seeded, tmp_path: P
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(None, "-"), (45, "45s"), (725, "12m 05s"), (18420, "5h 07m"), (2430 * 3600 + 18 * 60, "101d 6h"), (273600, "3d 4h")],
+    [
+        (None, "-"), (45, "45s"), (725, "12m 05s"), (18420, "5h 07m"),
+        (2430 * 3600 + 18 * 60, "101d 6h"), (273600, "3d 4h"),
+    ],
 )
 def test_long_times_read_in_days(seconds: float | None, text: str) -> None:
     assert human_seconds(seconds) == text

@@ -105,7 +105,9 @@ class FakeBluesky(FakeApi):
             return web.json_response({"error": "NotFound", "message": f"Post not found: {uri}"}, status=400)
 
         def view(post: dict[str, Any]) -> dict[str, Any]:
-            kids = [p for p in self.posts if (p["record"].get("reply") or {}).get("parent", {}).get("uri") == post["uri"]]
+            kids = [
+                p for p in self.posts if (p["record"].get("reply") or {}).get("parent", {}).get("uri") == post["uri"]
+            ]
             return {"$type": "app.bsky.feed.defs#threadViewPost", "post": copy.deepcopy(post),
                     "replies": [view(k) for k in kids]}
 

@@ -52,9 +52,11 @@ class FakeDiscourse(FakeApi):
                       key=lambda p: p["id"], reverse=True)
         page = int(request.query.get("page", "1"))
         chunk = hits[(page - 1) * self.page_size: page * self.page_size]
-        posts = [{k: p.get(k) for k in ("id", "name", "username", "avatar_template", "created_at", "post_number", "topic_id")}
-                 | {"blurb": p["cooked"].replace("<p>", "").replace("</p>", "")} for p in chunk]
-        topics = {p["topic_id"]: {"id": p["topic_id"], "title": p["topic_title"], "slug": p["topic_slug"]} for p in chunk}
+        fields = ("id", "name", "username", "avatar_template", "created_at", "post_number", "topic_id")
+        posts = [{k: p.get(k) for k in fields} | {"blurb": p["cooked"].replace("<p>", "").replace("</p>", "")}
+                 for p in chunk]
+        topics = {p["topic_id"]: {"id": p["topic_id"], "title": p["topic_title"], "slug": p["topic_slug"]}
+                  for p in chunk}
         # /search is a full-page search (SearchController#show: type_filter "topic"), so
         # GroupedSearchResults#add flips `more_full_page_results` when a page overflows and never
         # sets `more_posts` (that is the header search, /search/query); unset flags serialize as null.

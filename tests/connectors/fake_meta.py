@@ -92,8 +92,9 @@ class FakeGraph(FakeApi):
             return self._search(request)
         node = self.nodes.get(request.match_info["node"])
         if node is None:
-            return graph_error(400, 100, "Unsupported get request. Object does not exist.", type_="GraphMethodException",
-                               subcode=33)
+            return graph_error(
+                400, 100, "Unsupported get request. Object does not exist.", type_="GraphMethodException", subcode=33
+            )
         return web.json_response(copy.deepcopy(node))
 
     async def _edge(self, request: web.Request) -> web.Response:
@@ -122,7 +123,8 @@ class FakeGraph(FakeApi):
 
     def _filtered(self, request: web.Request, items: list[dict[str, Any]], edge: str) -> list[dict[str, Any]]:
         if request.query.get("filter") != "stream" and edge == "comments":
-            items = [c for c in items if not (isinstance(c, dict) and c.get("parent"))]  # toplevel: replies to comments are nested
+            # toplevel: replies to comments are nested
+            items = [c for c in items if not (isinstance(c, dict) and c.get("parent"))]
         if request.query.get("order") == "chronological":
             items = list(reversed(items))
         since = request.query.get("since")

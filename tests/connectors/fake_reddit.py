@@ -64,7 +64,9 @@ class FakeReddit(FakeApi):
         if form.get("grant_type") == "password" and form.get("password") != self.password:
             return web.json_response({"error": "invalid_grant"})  # sic: HTTP 200
         self.tokens_issued += 1
-        return web.json_response({"access_token": ACCESS_TOKEN, "token_type": "bearer", "expires_in": 3600, "scope": "*"})
+        return web.json_response(
+            {"access_token": ACCESS_TOKEN, "token_type": "bearer", "expires_in": 3600, "scope": "*"}
+        )
 
     def _listing(self, request: web.Request, things: list[dict[str, Any]], kind: str) -> web.Response:
         ordered = sorted(things, key=lambda t: t.get("created_utc") or 0, reverse=True)
@@ -82,7 +84,8 @@ class FakeReddit(FakeApi):
     async def _search(self, request: web.Request) -> web.Response:
         term = request.query.get("q", "").casefold()
         subs = request.match_info.get("subs", "").removesuffix(".json")
-        wanted = {s.casefold() for s in subs.split("+")} if subs and request.query.get("restrict_sr") == "true" else None
+        restricted = subs and request.query.get("restrict_sr") == "true"
+        wanted = {s.casefold() for s in subs.split("+")} if restricted else None
         hits = [p for p in self.posts if term in (p.get("title", "") + " " + p.get("selftext", "")).casefold()
                 and (wanted is None or p.get("subreddit", "").casefold() in wanted)]
         return self._listing(request, hits, "t3")

@@ -17,7 +17,9 @@ class FakeFeeds(FakeApi):
     def __init__(self) -> None:
         super().__init__()
         self.documents = {
-            "/alerts/feeds/1623/9754": (load_fixture("rss", "google_alerts.xml"), "application/atom+xml; charset=utf-8"),
+            "/alerts/feeds/1623/9754": (
+                load_fixture("rss", "google_alerts.xml"), "application/atom+xml; charset=utf-8"
+            ),
             "/blog.rss": (load_fixture("rss", "blog.rss"), "application/rss+xml"),
         }
 

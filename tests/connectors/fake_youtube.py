@@ -93,7 +93,8 @@ class FakeYouTube(FakeApi):
             if not chosen and query["videoId"] == "disabled":
                 return google_error(403, "commentsDisabled", "The video has disabled comments.")
         else:
-            chosen = [t for t in self.threads if t["snippet"].get("channelId") == query.get("allThreadsRelatedToChannelId")]
+            channel = query.get("allThreadsRelatedToChannelId")
+            chosen = [t for t in self.threads if t["snippet"].get("channelId") == channel]
         chosen = sorted(chosen, key=self._published, reverse=True)
         return web.json_response(self._page(request, chosen))
 

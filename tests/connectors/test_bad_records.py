@@ -90,7 +90,8 @@ def fixture(kind: str, name: str) -> Any:
 
 def x_page(records: list[Any]) -> dict[str, Any]:
     data = fixture("x", "search.json")
-    return {"data": records, "includes": data["includes"], "meta": {"newest_id": "1879000000000000999", "result_count": 2}}
+    meta = {"newest_id": "1879000000000000999", "result_count": 2}
+    return {"data": records, "includes": data["includes"], "meta": meta}
 
 
 def reddit_child(record: Any) -> Any:

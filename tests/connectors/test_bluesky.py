@@ -129,7 +129,8 @@ async def test_wrong_app_password(bsky, session, clock) -> None:  # type: ignore
 async def test_public_appview_search_is_forbidden(bsky, session, clock) -> None:  # type: ignore[no-untyped-def]
     fake, url = bsky
     fake.public = True
-    conn = BlueskyConnector("bsky", BlueskyConfig(base_url=url, search=["acme"], enabled=False), BRANDS, session, clock=clock)
+    config = BlueskyConfig(base_url=url, search=["acme"], enabled=False)
+    conn = BlueskyConnector("bsky", config, BRANDS, session, clock=clock)
     with pytest.raises(SourceAuthError, match="needs a login"):
         await conn.poll(None)
 
@@ -147,7 +148,9 @@ async def test_expired_session_is_renewed_once(bsky, session, clock) -> None:  #
 
 async def test_5xx_and_timeout(bsky, session, clock) -> None:  # type: ignore[no-untyped-def]
     fake, url = bsky
-    fake.fail_next("/xrpc/app.bsky.feed.searchPosts", Scripted(status=502, body="bad gateway", content_type="text/plain"))
+    fake.fail_next(
+        "/xrpc/app.bsky.feed.searchPosts", Scripted(status=502, body="bad gateway", content_type="text/plain")
+    )
     with pytest.raises(TransientSourceError):
         await make(url, session, clock).poll(None)
     fake.fail_next("/xrpc/app.bsky.feed.searchPosts", Scripted(body='{"posts": []}', delay_body=5))

@@ -18,7 +18,9 @@ from listener.errors import SourceAuthError, TransientSourceError
 from tests.connectors.fake_discourse import API_KEY, FakeDiscourse
 from tests.connectors.fake_social import Scripted
 
-BRANDS = [BrandView(name="acme", keywords=("acme",), handles=("acme_team",)), BrandView(name="globex", keywords=("globex",))]
+BRANDS = [
+    BrandView(name="acme", keywords=("acme",), handles=("acme_team",)), BrandView(name="globex", keywords=("globex",))
+]
 
 
 @pytest.fixture
@@ -33,9 +35,10 @@ def make(url: str, session: aiohttp.ClientSession, clock: FakeClock, **config: A
 
 
 def post(n: int, topic: int = 90, number: int = 1) -> dict[str, Any]:
-    return {"id": 2000 + n, "username": f"user{n}", "created_at": (datetime(2026, 1, 5, 9, tzinfo=UTC) + timedelta(minutes=n)).isoformat(),
-            "cooked": f"<p>acme problem {n}</p>", "post_number": number, "reply_to_post_number": None, "topic_id": topic,
-            "topic_slug": f"t{topic}", "topic_title": f"Topic {topic}"}
+    created_at = (datetime(2026, 1, 5, 9, tzinfo=UTC) + timedelta(minutes=n)).isoformat()
+    return {"id": 2000 + n, "username": f"user{n}", "created_at": created_at,
+            "cooked": f"<p>acme problem {n}</p>", "post_number": number, "reply_to_post_number": None,
+            "topic_id": topic, "topic_slug": f"t{topic}", "topic_title": f"Topic {topic}"}
 
 
 async def test_first_poll(forum, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -116,9 +119,10 @@ async def test_429_retry_after_header(forum, session, clock) -> None:  # type: i
 
 async def test_daily_api_key_quota_uses_wait_seconds(forum, session, clock) -> None:  # type: ignore[no-untyped-def]
     fake, url = forum
-    fake.fail_next("/posts.json", Scripted(status=429, headers={"Discourse-Rate-Limit-Error-Code": "user_api_key_limiter_1_day"},
-                                           body=json.dumps({"errors": ["Too many"], "error_type": "rate_limit",
-                                                            "extras": {"wait_seconds": 5400, "time_left": "about 2 hours"}})))
+    body = json.dumps({"errors": ["Too many"], "error_type": "rate_limit",
+                       "extras": {"wait_seconds": 5400, "time_left": "about 2 hours"}})
+    headers = {"Discourse-Rate-Limit-Error-Code": "user_api_key_limiter_1_day"}
+    fake.fail_next("/posts.json", Scripted(status=429, headers=headers, body=body))
     with pytest.raises(TransientSourceError, match="user_api_key_limiter_1_day") as info:
         await make(url, session, clock).poll(None)
     assert info.value.retry_after == 5400.0

@@ -22,7 +22,9 @@ from tests.connectors.fake_social import Scripted
 
 PAGE = "104000000000001"
 POST = f"{PAGE}_200000000000001"
-JANE, ANSWER, PAT = "200000000000001_300000000000001", "200000000000001_300000000000002", "200000000000001_300000000000003"
+JANE, ANSWER, PAT = (
+    "200000000000001_300000000000001", "200000000000001_300000000000002", "200000000000001_300000000000003"
+)
 VISITOR = f"{PAGE}_200000000000002"
 BRANDS = [BrandView(name="acme", keywords=("acme",), handles=()), BrandView(name="globex", keywords=("globex",))]
 
@@ -88,13 +90,16 @@ async def test_pages_feed_by_time_and_comments_by_cursor_down_to_the_mark(fb, se
     post["updated_time"] = "2026-01-05T09:05:00+0000"
     for n in range(1, 4):  # three visitor posts: two feed pages
         fake.add(PAGE, "feed", {"id": f"{PAGE}_21000000000000{n}", "message": f"acme visitor {n}",
-                                "created_time": f"2026-01-05T09:1{n}:00+0000", "from": {"id": f"70{n}", "name": f"V{n}"}})
+                                "created_time": f"2026-01-05T09:1{n}:00+0000",
+                                "from": {"id": f"70{n}", "name": f"V{n}"}})
     fake.requests.clear()
     second = await conn.poll(first.cursor)
     assert sorted(m.external_id for m in second.mentions) == sorted(
-        [f"200000000000001_40000000000{n:04d}" for n in range(1, 6)] + [f"{PAGE}_21000000000000{n}" for n in range(1, 4)])
+        [f"200000000000001_40000000000{n:04d}" for n in range(1, 6)]
+        + [f"{PAGE}_21000000000000{n}" for n in range(1, 4)])
     feed_calls = [r for r in fake.requests if r.path.endswith("/feed")]
-    assert len(feed_calls) >= 2 and "__paging_token" in feed_calls[1].query and "access_token" not in feed_calls[1].query
+    assert len(feed_calls) >= 2
+    assert "__paging_token" in feed_calls[1].query and "access_token" not in feed_calls[1].query
     comment_calls = [r for r in fake.requests if r.path.endswith(f"{POST}/comments")]
     assert [c.query.get("after") is not None for c in comment_calls] == [False, True, True]
     third = await conn.poll(second.cursor)
@@ -165,7 +170,8 @@ async def test_rate_limit_codes_back_off(fb, session, clock, code) -> None:  # t
     fake, url = fb
     buc = json.dumps({PAGE: [{"type": "pages", "call_count": 100, "total_cputime": 20, "total_time": 30,
                               "estimated_time_to_regain_access": 7}]})
-    fake.fail_next(f"/v24.0/{PAGE}/feed", Scripted(status=400, body=error_body(code, "(#4) Application request limit reached"),
+    fake.fail_next(f"/v24.0/{PAGE}/feed", Scripted(status=400,
+                                                   body=error_body(code, "(#4) Application request limit reached"),
                                                    headers={"X-Business-Use-Case-Usage": buc}))
     with pytest.raises(TransientSourceError, match="rate limit") as info:
         await make(url, session, clock).poll(None)
@@ -255,7 +261,9 @@ async def test_bad_json_and_server_errors_are_transient(fb, session, clock) -> N
                                                                                 type_="OAuthException")))
     with pytest.raises(TransientSourceError):
         await make(url, session, clock).poll(None)
-    fake.fail_next(f"/v24.0/{PAGE}/feed", Scripted(status=400, body=error_body(100, "Unknown path", "GraphMethodException")))
+    fake.fail_next(
+        f"/v24.0/{PAGE}/feed", Scripted(status=400, body=error_body(100, "Unknown path", "GraphMethodException"))
+    )
     with pytest.raises(SourceError, match="code 100"):
         await make(url, session, clock).poll(None)
 
@@ -265,8 +273,8 @@ async def test_replies_find_the_pages_later_answer(fb, session, clock) -> None: 
     conn = make(url, session, clock)
     mentions = [m for m in (await conn.poll(None)).mentions if m.external_id in (PAT, VISITOR)]
     fake.edges[(VISITOR, "comments")] = [
-        {"id": "200000000000002_500000000000001", "message": "We are on it, Sam.", "created_time": "2026-01-05T09:30:00+0000",
-         "from": {"id": PAGE, "name": "Acme"}}]
+        {"id": "200000000000002_500000000000001", "message": "We are on it, Sam.",
+         "created_time": "2026-01-05T09:30:00+0000", "from": {"id": PAGE, "name": "Acme"}}]
     fake.edges[(PAT, "comments")] = [
         {"id": "200000000000001_500000000000002", "message": "Thanks Pat!", "created_time": "2026-01-05T09:31:00+0000",
          "from": {"id": PAGE, "name": "Acme"}, "parent": {"id": PAT}}]

@@ -135,7 +135,8 @@ async def test_empty_location(gbp, brands, session, clock) -> None:  # type: ign
     _, url = gbp
     page = await connector(url, brands, session, clock).poll(None)
     assert page.mentions == [] and page.replies == []
-    assert json.loads(page.cursor or "")["streams"] == {f"loc:{LOCATION}": {"at": "2026-01-05T09:50:00+00:00", "ids": []}}
+    streams = json.loads(page.cursor or "")["streams"]
+    assert streams == {f"loc:{LOCATION}": {"at": "2026-01-05T09:50:00+00:00", "ids": []}}
 
 
 async def test_rate_limit_uses_retry_after(gbp, brands, session, clock) -> None:  # type: ignore[no-untyped-def]

@@ -127,7 +127,8 @@ async def test_empty_result(play, brands, session) -> None:  # type: ignore[no-u
     conn = connector(url, brands, session, clock)
     page = await conn.poll(None)
     assert page.mentions == [] and page.replies == []
-    assert json.loads(page.cursor or "") == {"v": 1, "streams": {f"app:{PACKAGE}": {"at": "2026-01-04T03:50:00+00:00", "ids": []}}}
+    streams = {f"app:{PACKAGE}": {"at": "2026-01-04T03:50:00+00:00", "ids": []}}
+    assert json.loads(page.cursor or "") == {"v": 1, "streams": streams}
     fake.add(numbered(1, 1))
     assert [m.external_id for m in (await conn.poll(page.cursor)).mentions] == ["gp:n001"]
 

@@ -19,7 +19,9 @@ from listener.errors import SourceAuthError, TransientSourceError
 from tests.connectors.fake_hackernews import FakeHackerNews
 from tests.connectors.fake_social import Scripted
 
-BRANDS = [BrandView(name="acme", keywords=("acme",), handles=("acme_dev",)), BrandView(name="globex", keywords=("globex",))]
+BRANDS = [
+    BrandView(name="acme", keywords=("acme",), handles=("acme_dev",)), BrandView(name="globex", keywords=("globex",))
+]
 
 
 @pytest.fixture
@@ -35,7 +37,8 @@ def make(url: str, session: aiohttp.ClientSession, clock: FakeClock, **config: A
 
 
 def comment(n: int, minute: int) -> dict[str, Any]:
-    return {"objectID": str(42000000 + n), "author": f"user{n}", "created_at_i": int(datetime(2026, 1, 5, 9, minute, tzinfo=UTC).timestamp()),
+    created_at_i = int(datetime(2026, 1, 5, 9, minute, tzinfo=UTC).timestamp())
+    return {"objectID": str(42000000 + n), "author": f"user{n}", "created_at_i": created_at_i,
             "comment_text": f"acme problem {n}", "story_id": 42000000, "parent_id": 42000000,
             "_tags": ["comment", f"author_user{n}", "story_42000000"]}
 

@@ -48,7 +48,8 @@ async def test_another_source_with_the_same_url_is_still_one_post(make_settings,
 async def test_one_article_in_two_feeds_of_a_source_is_one_mention(feeds, session, make_settings, clock) -> None:  # type: ignore[no-untyped-def]
     fake, url = feeds
     body, kind = fake.documents[ALERTS]
-    fake.documents["/alerts/feeds/1623/other"] = (body.replace("googlealerts/feed:11714", "googlealerts/feed:99914"), kind)
+    other = body.replace("googlealerts/feed:11714", "googlealerts/feed:99914")
+    fake.documents["/alerts/feeds/1623/other"] = (other, kind)
     first = make(url, session, clock, [ALERTS])
     second = make(url, session, clock, ["/alerts/feeds/1623/other"])  # a later poll sees the other alert
     settings = make_settings()

@@ -20,7 +20,9 @@ from tests.connectors.fake_social import Scripted
 IG = "17841400000000001"
 MEDIA = "17900000000000001"
 JDOE, ANSWER, FOLLOW_UP, FAN = "17850000000000001", "17850000000000002", "17850000000000003", "17850000000000004"
-BRANDS = [BrandView(name="acme", keywords=("acme",), handles=("@acme",)), BrandView(name="globex", keywords=("globex",))]
+BRANDS = [
+    BrandView(name="acme", keywords=("acme",), handles=("@acme",)), BrandView(name="globex", keywords=("globex",))
+]
 
 
 @pytest.fixture

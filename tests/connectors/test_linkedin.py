@@ -58,7 +58,8 @@ async def test_first_poll_reads_comments_and_the_organisations_answer(li, sessio
     assert [(r.external_id, r.in_reply_to, r.author) for r in page.replies] == [
         (ANSWER, ASK, "urn:li:organization:2414183")]
     posts = fake.requests[0]
-    assert posts.path == "/rest/posts" and posts.query["q"] == "author" and posts.query["author"] == f"urn:li:organization:{ORG}"
+    assert posts.path == "/rest/posts" and posts.query["q"] == "author"
+    assert posts.query["author"] == f"urn:li:organization:{ORG}"
     assert posts.headers["LinkedIn-Version"] == "202511" and posts.headers["X-Restli-Protocol-Version"] == "2.0.0"
     # URNs travel percent-encoded, in the query and as a path segment.
     assert "author=urn%3Ali%3Aorganization%3A2414183" in fake.raw_paths[0]

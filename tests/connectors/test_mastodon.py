@@ -17,7 +17,7 @@ from connectors.mastodon import MastodonConfig, MastodonConnector
 from listener.clock import FakeClock
 from listener.errors import SourceAuthError, SourceError, TransientSourceError
 from tests.connectors.conftest import NOW, TOKEN
-from tests.connectors.fake_mastodon import FakeMastodon, Scripted, load_fixture
+from tests.connectors.fake_mastodon import Scripted, load_fixture
 
 ALICE, BOB, REPLY, OWN_POST, CAROL, DAVE = (f"1100000000000001{n:02d}" for n in range(1, 7))
 

@@ -25,7 +25,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "listener.example.tom
 def example_settings(tmp_path: Path, table: str, url: str, **env: str) -> Settings:
     """The example config's brands and one of its connector tables, enabled and pointed at a fake."""
     data = tomllib.loads(EXAMPLE.read_text())
-    brands = {name: {k: v for k, v in spec.items() if k not in ("handles", "bots")} for name, spec in data["brands"].items()}
+    brands = {
+        name: {k: v for k, v in spec.items() if k not in ("handles", "bots")} for name, spec in data["brands"].items()
+    }
     connector = {**data["connectors"][table], "enabled": True, "base_url": url, "jitter": "0s"}
     return parse_config({"listener": {"database": str(tmp_path / "listener.db")}, "brands": brands,
                          "connectors": {table: connector}}, env=env)

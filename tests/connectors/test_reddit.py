@@ -108,7 +108,8 @@ async def test_empty_result(reddit, session, clock) -> None:  # type: ignore[no-
     _, url = reddit
     page = await make(url, session, clock, search=["zzz"]).poll(None)
     assert page.mentions == [] and page.replies == []
-    assert json.loads(page.cursor or "") == {"v": 1, "streams": {"search:zzz": {"at": clock.now().isoformat(), "seen": {}}}}
+    streams = {"search:zzz": {"at": clock.now().isoformat(), "seen": {}}}
+    assert json.loads(page.cursor or "") == {"v": 1, "streams": streams}
 
 
 async def test_429_waits_for_reddits_reset_seconds(reddit, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -162,7 +163,9 @@ async def test_5xx_and_timeout_are_transient(reddit, session, clock) -> None:  #
         await make(url, session, clock, timeout="50ms").poll(None)
 
 
-@pytest.mark.parametrize("body", ['{"kind": "Listing", "data": {"children": ', '{"kind": "Listing", "data": {"children": 3}}'])
+@pytest.mark.parametrize(
+    "body", ['{"kind": "Listing", "data": {"children": ', '{"kind": "Listing", "data": {"children": 3}}']
+)
 async def test_malformed_body(reddit, session, clock, body) -> None:  # type: ignore[no-untyped-def]
     fake, url = reddit
     fake.fail_next("/search", Scripted(body=body))

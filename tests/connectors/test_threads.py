@@ -83,8 +83,8 @@ async def test_replies_prefer_the_direct_answer(th, session, clock) -> None:  # 
     conn = make(url, session, clock)
     mentions = [m for m in (await conn.poll(None)).mentions if m.external_id in (PAT, OLA)]
     fake.edges[(ROOT, "conversation")].append(
-        {"id": "18070000000000004", "text": "Ola, DM us too", "username": "acme", "timestamp": "2026-01-05T08:40:00+0000",
-         "replied_to": {"id": OLA}, "root_post": {"id": ROOT}})
+        {"id": "18070000000000004", "text": "Ola, DM us too", "username": "acme",
+         "timestamp": "2026-01-05T08:40:00+0000", "replied_to": {"id": OLA}, "root_post": {"id": ROOT}})
     replies = await conn.replies(mentions)
     assert sorted((r.in_reply_to, r.external_id) for r in replies) == [(PAT, ANSWER), (OLA, "18070000000000004")]
 

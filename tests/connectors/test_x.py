@@ -19,7 +19,9 @@ from listener.errors import ConfigError, SourceAuthError, TransientSourceError
 from tests.connectors.fake_social import Scripted
 from tests.connectors.fake_x import BEARER, FakeX
 
-BRANDS = [BrandView(name="acme", keywords=("acme",), handles=("@AcmeHelp",)), BrandView(name="globex", keywords=("globex",))]
+BRANDS = [
+    BrandView(name="acme", keywords=("acme",), handles=("@AcmeHelp",)), BrandView(name="globex", keywords=("globex",))
+]
 OP, FOLLOW_UP, OWN_POST, ANSWER = (f"18800000000000001{n:02d}" for n in range(1, 5))
 
 
@@ -35,9 +37,13 @@ def make(url: str, session: aiohttp.ClientSession, clock: FakeClock, **config: A
     return XConnector("x", XConfig(**settings), BRANDS, session, clock=clock)
 
 
+def _iso_z(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
 def tweets(count: int, start: int) -> list[dict[str, Any]]:
     return [{"id": f"18900000000000{n:05d}", "text": f"acme problem {n}", "author_id": "63044444",
-             "created_at": (datetime(2026, 1, 5, 9, 0, tzinfo=UTC) + timedelta(seconds=n)).isoformat().replace("+00:00", "Z"),
+             "created_at": _iso_z(datetime(2026, 1, 5, 9, 0, tzinfo=UTC) + timedelta(seconds=n)),
              "conversation_id": f"18900000000000{n:05d}"} for n in range(start, start + count)]
 
 

@@ -19,10 +19,16 @@ from listener.errors import SourceAuthError, TransientSourceError
 from tests.connectors.fake_social import Scripted
 from tests.connectors.fake_youtube import ACCESS_TOKEN, API_KEY, NO_PERMISSION_TOKEN, FakeYouTube
 
-BRANDS = [BrandView(name="acme", keywords=("acme",), handles=("UCbrand",)), BrandView(name="globex", keywords=("globex",))]
-THREAD, ANSWER, FOLLOW_UP = "UgzDE2tasfmrYLyNkGt4AaABAg", "UgzDE2tasfmrYLyNkGt4AaABAg.9x1", "UgzDE2tasfmrYLyNkGt4AaABAg.9x0"
-QUOTA = json.dumps({"error": {"code": 403, "message": "The request cannot be completed because you have exceeded your quota.",
-                              "errors": [{"message": "quota", "domain": "youtube.quota", "reason": "quotaExceeded"}]}})
+BRANDS = [
+    BrandView(name="acme", keywords=("acme",), handles=("UCbrand",)), BrandView(name="globex", keywords=("globex",))
+]
+THREAD, ANSWER, FOLLOW_UP = (
+    "UgzDE2tasfmrYLyNkGt4AaABAg", "UgzDE2tasfmrYLyNkGt4AaABAg.9x1", "UgzDE2tasfmrYLyNkGt4AaABAg.9x0"
+)
+QUOTA = json.dumps({"error": {
+    "code": 403, "message": "The request cannot be completed because you have exceeded your quota.",
+    "errors": [{"message": "quota", "domain": "youtube.quota", "reason": "quotaExceeded"}],
+}})
 
 
 @pytest.fixture
@@ -84,7 +90,8 @@ async def test_empty_video(yt, session, clock) -> None:  # type: ignore[no-untyp
     _, url = yt
     page = await make(url, session, clock, channel_id=None, video_ids=["nocomments1"]).poll(None)
     assert page.mentions == []
-    assert json.loads(page.cursor or "")["streams"] == {"video:nocomments1": {"at": clock.now().isoformat(), "seen": {}}}
+    streams = json.loads(page.cursor or "")["streams"]
+    assert streams == {"video:nocomments1": {"at": clock.now().isoformat(), "seen": {}}}
 
 
 async def test_quota_exceeded_is_a_403_that_waits_for_pacific_midnight(yt, session, clock) -> None:  # type: ignore[no-untyped-def]
@@ -118,7 +125,10 @@ async def test_bad_key_and_bad_token(yt, session, clock) -> None:  # type: ignor
     with pytest.raises(SourceAuthError, match="API key not valid") as info:
         await make(url, session, clock, api_key="AIza-wrong-key").poll(None)
     assert "AIza-wrong-key" not in str(info.value)
-    old_style = '{"error": {"code": 400, "message": "Bad Request", "errors": [{"domain": "usageLimits", "reason": "keyInvalid", "message": "Bad Request"}]}}'
+    old_style = (
+        '{"error": {"code": 400, "message": "Bad Request", '
+        '"errors": [{"domain": "usageLimits", "reason": "keyInvalid", "message": "Bad Request"}]}}'
+    )
     fake.fail_next("/youtube/v3/commentThreads", Scripted(status=400, body=old_style))
     with pytest.raises(SourceAuthError, match="keyInvalid"):
         await make(url, session, clock).poll(None)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from models.fit import fold_threshold, read_own_sentences
+from models.fit import _gold, fold_threshold, read_own_sentences
 from models.train import read_csv
 
 
@@ -43,3 +43,9 @@ def test_own_sentences_have_both_labels() -> None:
     assert {r.sentiment for r in rows} == {0, 1, 2} and {r.complaint for r in rows} == {0, 1}
     # A complaint is always a negative text in our own set.
     assert all(r.sentiment == 0 for r in rows if r.complaint == 1)
+
+
+def test_gold_labels_keep_zeros_and_refuse_a_missing_label() -> None:
+    assert _gold([0, 1, 0]) == [0, 1, 0]
+    with pytest.raises(ValueError, match="lacks the label"):
+        _gold([1, None])

@@ -18,7 +18,8 @@ def _net(seed: int = 0) -> ListenerNet:
         vocab_size=60, hidden_size=16, num_hidden_layers=4, num_attention_heads=2, intermediate_size=32,
         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
     )
-    return ListenerNet(BertModel(config, add_pooling_layer=False), AdapterConfig(first_layer=2, rank=2, alpha=4.0)).eval()
+    adapter = AdapterConfig(first_layer=2, rank=2, alpha=4.0)
+    return ListenerNet(BertModel(config, add_pooling_layer=False), adapter).eval()
 
 
 def _data(start: int) -> Cached:

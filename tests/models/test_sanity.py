@@ -59,7 +59,8 @@ def test_sentiment_mostly_right(results) -> None:
 
 def test_complaints_mostly_right(results) -> None:
     right = sum(r.complaint == want for r, (_, _, want) in zip(results, CASES, strict=True))
-    assert right / len(CASES) >= 0.8, [(t, round(r.p_complaint, 2)) for r, (t, _, _) in zip(results, CASES, strict=True)]
+    scores = [(t, round(r.p_complaint, 2)) for r, (t, _, _) in zip(results, CASES, strict=True)]
+    assert right / len(CASES) >= 0.8, scores
 
 
 def test_unscored_texts_keep_their_place(classifier: TransformerClassifier) -> None:

@@ -14,7 +14,10 @@ def test_blank_is_empty(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["https://example.com/x?y=1", "@acme @support", "🎉🔥😀", "!!! ... ???", "@acme https://t.co/abc 🙄 !!", "12345 :-)"],
+    [
+        "https://example.com/x?y=1", "@acme @support", "🎉🔥😀", "!!! ... ???",
+        "@acme https://t.co/abc 🙄 !!", "12345 :-)",
+    ],
 )
 def test_no_words_is_no_text(text: str) -> None:
     assert check_text(text).unscored_reason == NO_TEXT

@@ -1,4 +1,4 @@
-"""Runs the real daemon with the keyword test double and the configured logging (python -m tests.robustness.fault_runner CONFIG).
+"""Runs the real daemon with the keyword double and its logging (`python -m tests.robustness.fault_runner CONFIG`).
 
 For tests that break the disk under a running daemon and read what it logged.
 """

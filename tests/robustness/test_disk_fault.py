@@ -38,7 +38,8 @@ def rss(count: int) -> str:
     items = "".join(
         f"<item><title>{escape(f'acme order {i} arrived broken, worst service')}</title>"
         f"<link>https://shop.example.net/reviews/{i}</link><guid isPermaLink=\"false\">review-{i}</guid>"
-        f"<pubDate>{now}</pubDate><author>buyer{i}@mail.example.net (Buyer {i})</author><description>{escape(f'review {i}: still broken after a week')}</description>"
+        f"<pubDate>{now}</pubDate><author>buyer{i}@mail.example.net (Buyer {i})</author>"
+        f"<description>{escape(f'review {i}: still broken after a week')}</description>"
         "</item>"
         for i in reversed(range(count))
     )

@@ -35,7 +35,9 @@ def test_to_utc_returns_aware_utc_or_value_error(value: object, tz: str | None) 
 
 
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 1, 1),
-                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=11))])))
+                    timezones=st.sampled_from(
+                        [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=11))]
+                    )))
 def test_round_trips_through_every_text_format(when: datetime) -> None:
     """ISO text, epoch seconds and the {seconds, nanos} mapping all name the same instant."""
     expected = when.astimezone(UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import aiohttp
@@ -61,7 +62,7 @@ async def test_slack_outage_then_everything_delivered_in_order(aiohttp_server, t
     assert refused["500"] > 0 and refused["429"] > 0
     assert passes < 1000
     # After a 429 with Retry-After: 30, Slack is left alone for 30 s.
-    for (when, status), (after, _) in zip(asked, asked[1:]):
+    for (when, status), (after, _) in pairwise(asked):
         if status == 429:
             assert after - when >= timedelta(seconds=30)
     # Every alert once, in the order it was queued (the fallback text carries the mention text).

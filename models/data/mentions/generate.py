@@ -1,4 +1,4 @@
-"""Writes the brand-mention corpus (train/val/test CSVs) from our templates: seeded, deterministic, split by template.
+"""Writes the brand-mention corpus (train/val/test CSVs) from templates: seeded, deterministic, split by template.
 
 Templates in templates_train.py only ever add train rows; val.csv and test.csv stay frozen.
 """

@@ -18,12 +18,15 @@ EN: dict[str, list[str]] = {
         "{n} years with {brand} and still [happy|loving it]. {thing} is top notch",
     ],
     "praise_negation": [
-        "[been|I've been] with {brand} for {n} years and [never once thought about switching|haven't looked elsewhere once]",
+        "[been|I've been] with {brand} for {n} years and "
+        "[never once thought about switching|haven't looked elsewhere once]",
         "{thing} from {brand}: not bad at all. [Honestly can't fault it.|Pleasantly surprised.]",
         "can't complain about {thing} from {brand}, [not a single hiccup|zero issues] in {n} months",
-        "was expecting [a nightmare|trouble|a headache] with {thing}, but {brand} [had it sorted in minutes|made it painless]",
+        "was expecting [a nightmare|trouble|a headache] with {thing}, "
+        "but {brand} [had it sorted in minutes|made it painless]",
         "{thing} from {brand} is not [the worst|terrible]. [It's actually great|Actually pretty great] tbh",
-        "no complaints [whatsoever|at all] about {brand} [so far|this year]. {thing} [does exactly what it should|has never failed me]",
+        "no complaints [whatsoever|at all] about {brand} [so far|this year]. "
+        "{thing} [does exactly what it should|has never failed me]",
         "never had a single problem with {thing} from {brand}, [and I use it daily|touch wood]",
         "hard to find anything wrong with {brand}, {thing} [never lets me down|hasn't missed a beat]",
         "I don't hate {thing} from {brand}. [In fact I kind of love it|Actually, it's really good]",
@@ -36,7 +39,8 @@ EN: dict[str, list[str]] = {
         "had {prob} last week, {brand} sorted it [without any fuss|straight away]. [great service|impressed]",
         "update: {brand} resolved {prob} and [refunded me|apologised]. all good now, thanks!",
         "{handle} thank you for the quick help with {prob}, [all working again|everything's fine now]",
-        "was ready to moan about {prob} but {brand} [fixed it before I could|already had it fixed]. [fair play|nice one]",
+        "was ready to moan about {prob} but {brand} "
+        "[fixed it before I could|already had it fixed]. [fair play|nice one]",
         "{brand} [chat support|the support team] [was brilliant|were brilliant], {prob} gone in minutes",
     ],
     "question": [
