@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from listener.analytics.filters import FilterError, Filters, in_clause
-from listener.analytics.listing import clock_status
+from listener.analytics.listing import COMPLAINT_COLUMNS, clock_status
 from listener.analytics.schema_sql import LANGUAGE_EXPR
 from listener.timefmt import iso
 
@@ -28,27 +28,19 @@ _FACET_SQL = {
     "assignee": f"COALESCE(NULLIF(k.assigned_to, ''), '{UNASSIGNED}')",
     "language": _LANGUAGE,
 }
-_COLUMNS = {
-    "mention_key": "k.mention_key",
-    "brand": "k.brand",
-    "source": "k.source",
-    "language": _LANGUAGE,
-    "author": "m.author",
-    "text": "m.text",
-    "url": "m.url",
-    "opened_at": "k.opened_at",
-    "warn_at": "k.warn_at",
-    "deadline": "k.deadline",
-    "state": "k.state",
+# The clock columns the queue shares with `listener complaints` come from one place; the rest are the queue's own.
+_SHARED = ("mention_key", "brand", "source", "language", "author", "text", "url", "opened_at", "warn_at", "deadline",
+           "state")
+_COLUMNS = {name: COMPLAINT_COLUMNS[name] for name in _SHARED} | {
     "policy": "COALESCE(k.policy, 'default')",
-    "is_complaint": "COALESCE(k.is_complaint, 1)",
-    "assigned_to": "k.assigned_to",
+    "is_complaint": COMPLAINT_COLUMNS["is_complaint"],
+    "assigned_to": COMPLAINT_COLUMNS["assigned_to"],
     "acked_at": "k.acked_at",
     "acked_by": "k.acked_by",
     "snoozed_until": "k.snoozed_until",
-    "warned_at": "k.warned_at",
-    "breached_at": "k.breached_at",
-    "unsure": "COALESCE(k.unsure, 0)",
+    "warned_at": COMPLAINT_COLUMNS["warned_at"],
+    "breached_at": COMPLAINT_COLUMNS["breached_at"],
+    "unsure": COMPLAINT_COLUMNS["unsure"],
 }
 # Unsure judgements without a clock and without a person's correction: the review list's other half.
 _REVIEW_COLUMNS = {
