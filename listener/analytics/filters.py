@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
@@ -119,3 +120,8 @@ def in_clause(column: str, values: tuple[str, ...], params: list[object]) -> str
         return ""
     params.extend(values)
     return f"{column} IN ({', '.join('?' for _ in values)})"
+
+
+def in_clauses(pairs: Iterable[tuple[str, tuple[str, ...]]], params: list[object]) -> list[str]:
+    """One `column IN (...)` clause per (column, values) pair that has values, their values appended to `params`."""
+    return [clause for column, values in pairs if (clause := in_clause(column, values, params))]

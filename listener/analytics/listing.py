@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from listener.analytics.filters import FilterError, Filters, in_clause
+from listener.analytics.filters import FilterError, Filters, in_clause, in_clauses
 from listener.analytics.schema_sql import ASSIGNEE_SQL, LANGUAGE_EXPR
 from listener.timefmt import iso, parse_iso
 
@@ -108,10 +108,7 @@ def _mention_where(f: Filters, q: MentionQuery, params: list[object]) -> list[st
             + in_clause("b.brand", f.brands, params)
             + ")"
         )
-    for column, values in (("m.source", f.sources), (_LANGUAGE, f.languages)):
-        clause = in_clause(column, values, params)
-        if clause:
-            where.append(clause)
+    where += in_clauses((("m.source", f.sources), (_LANGUAGE, f.languages)), params)
     if q.sentiment is not None:
         if q.sentiment not in ("negative", "neutral", "positive"):
             raise FilterError("sentiment must be negative, neutral or positive")
@@ -182,10 +179,7 @@ def _complaint_where(f: Filters, state: str | None, params: list[object]) -> tup
     if f.until:
         where.append("k.opened_at < ?")
         params.append(iso(f.until))
-    for column, values in (("k.brand", f.brands), ("k.source", f.sources), (_LANGUAGE, f.languages)):
-        clause = in_clause(column, values, params)
-        if clause:
-            where.append(clause)
+    where += in_clauses((("k.brand", f.brands), ("k.source", f.sources), (_LANGUAGE, f.languages)), params)
     return where, joins
 
 

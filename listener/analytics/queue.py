@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from listener.analytics.filters import FilterError, Filters, in_clause
+from listener.analytics.filters import FilterError, Filters, in_clause, in_clauses
 from listener.analytics.listing import COMPLAINT_COLUMNS, clock_status
 from listener.analytics.schema_sql import LANGUAGE_EXPR
 from listener.timefmt import iso
@@ -117,10 +117,7 @@ def _review(conn: sqlite3.Connection, f: Filters, competitors: frozenset[str], l
     if f.until:
         where.append("+m.created_at < ?")
         params.append(iso(f.until))
-    for expr, values in (("pb.brand", f.brands), ("+m.source", f.sources), (_LANGUAGE, f.languages)):
-        clause = in_clause(expr, values, params)
-        if clause:
-            where.append(clause)
+    where += in_clauses((("pb.brand", f.brands), ("+m.source", f.sources), (_LANGUAGE, f.languages)), params)
     clause = _REVIEW_FROM.format(ours=ours) + "".join(f" AND {w}" for w in where)
     select = ", ".join(f"{expr} AS [{name}]" for name, expr in _REVIEW_COLUMNS.items())
     names = list(_REVIEW_COLUMNS)
@@ -140,13 +137,11 @@ def _filters(f: Filters, q: QueueQuery, params: list[object]) -> list[str]:
     if f.until:
         where.append("k.opened_at < ?")
         params.append(iso(f.until))
-    for name, values in (
+    facets = (
         ("brand", f.brands), ("source", f.sources), ("language", f.languages),
         ("policy", q.policies), ("assignee", q.assignees),
-    ):
-        clause = in_clause(_FACET_SQL[name], values, params)
-        if clause:
-            where.append(clause)
+    )
+    where += in_clauses(((_FACET_SQL[name], values) for name, values in facets), params)
     return where
 
 

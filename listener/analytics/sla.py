@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from listener.analytics.filters import EVERY, FilterError, Filters, in_clause
+from listener.analytics.filters import EVERY, FilterError, Filters, in_clauses
 from listener.analytics.schema_sql import ASSIGNEE_SQL, BUCKET_SQL, LANGUAGE_EXPR
 from listener.analytics.stats import percentile
 from listener.timefmt import iso
@@ -138,10 +138,7 @@ def _rows(conn: sqlite3.Connection, every: str | None, dims: tuple[str, ...], f:
     if f.until:
         where.append("k.opened_at < ?")
         params.append(iso(f.until))
-    for column, values in (("k.brand", f.brands), ("k.source", f.sources), (_LANGUAGE, f.languages)):
-        clause = in_clause(column, values, params)
-        if clause:
-            where.append(clause)
+    where += in_clauses((("k.brand", f.brands), ("k.source", f.sources), (_LANGUAGE, f.languages)), params)
     # The joins are only needed for the language; skip them otherwise (they dominate the cost).
     joins = ""
     if "language" in dims or f.languages:

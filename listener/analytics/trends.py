@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from listener.analytics.filters import EVERY, FilterError, Filters, floor_to, in_clause
+from listener.analytics.filters import EVERY, FilterError, Filters, floor_to, in_clause, in_clauses
 from listener.analytics.schema_sql import BUCKET_SQL, COUNT_COLUMNS, LANGUAGE_EXPR
 from listener.timefmt import iso
 
@@ -46,10 +46,7 @@ def _rollup_part(
     if end is not None:
         where.append("hour < ?")
         params.append(_hour_key(end))
-    for column, values in (("brand", f.brands), ("source", f.sources), ("language", f.languages)):
-        clause = in_clause(column, values, params)
-        if clause:
-            where.append(clause)
+    where += in_clauses((("brand", f.brands), ("source", f.sources), ("language", f.languages)), params)
     dims = "".join(f", {d}" for d in by)
     sums = ", ".join(f"SUM({k})" for k in COUNT_COLUMNS)
     sql = (
@@ -85,10 +82,7 @@ def _raw_part(
             + in_clause("b.brand", f.brands, params)
             + ")"
         )
-    for column, values in (("m.source", f.sources), (language, f.languages)):
-        clause = in_clause(column, values, params)
-        if clause:
-            where.append(clause)
+    where += in_clauses((("m.source", f.sources), (language, f.languages)), params)
     dims = "".join(f", {columns[d]}" for d in by)
     counts = (
         "COUNT(*), SUM(c.sentiment IS NOT NULL), SUM(COALESCE(c.sentiment = 'negative', 0)), "
