@@ -241,7 +241,7 @@ def cpu_description() -> str:
 
 # (name, description, how to build it); every builder returns an object with predict + probabilities.
 def _paths() -> list[tuple[str, str, Callable]]:
-    from models.onnx_runtime import OnnxClassifier
+    from models.onnx_runtime import OnnxClassifier, mixed_fp32_nodes
     from models.transformer import TransformerClassifier
 
     return [
@@ -252,7 +252,8 @@ def _paths() -> list[tuple[str, str, Callable]]:
         ("onnx-int8-upper", "ONNX Runtime, dynamic int8 (per-channel) on layers 6-11 (`int8 = \"upper\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="upper")),
         ("onnx-int8-mixed",
-         "ONNX Runtime, dynamic int8 (per-channel) on all but layers 4-5 FFN-out (`int8 = \"mixed\"`)",
+         "ONNX Runtime, dynamic int8 (per-channel) on all but the sensitive groups "
+         f"{'/'.join(mixed_fp32_nodes())} (`int8 = \"mixed\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="mixed")),
         ("onnx-int8-all", "ONNX Runtime, dynamic int8 (per-channel) on all 12 layers (`int8 = \"all\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="all")),

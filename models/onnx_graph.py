@@ -164,9 +164,14 @@ def build_graph(net: LeanNet) -> onnx.ModelProto:
     return model
 
 
-def quantize_nodes(source: Path, target: Path, names: Iterable[str]) -> list[str]:
+def quantize_nodes(
+    source: Path, target: Path, names: Iterable[str], *, per_channel: bool = True, reduce_range: bool = False
+) -> list[str]:
     """Dynamic int8 (per-channel weights, activations quantized per batch) on the named Attention and
-    MatMul nodes ("layer3.ffn_out"); everything else stays fp32. Returns the names quantized."""
+    MatMul nodes ("layer3.ffn_out"); everything else stays fp32. Returns the names quantized.
+
+    `per_channel` / `reduce_range` (7-bit weights, for CPUs without VNNI) are ONNX Runtime's options;
+    serving uses the defaults, benchmarks/int8_sensitivity.py compares them."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     wanted = set(names)
@@ -179,7 +184,8 @@ def quantize_nodes(source: Path, target: Path, names: Iterable[str]) -> list[str
         source,
         target,
         op_types_to_quantize=["Attention", "MatMul"],
-        per_channel=True,
+        per_channel=per_channel,
+        reduce_range=reduce_range,
         weight_type=QuantType.QInt8,
         nodes_to_quantize=chosen,
         # Shape inference cannot type the outputs of the com.microsoft ops; everything here is float.

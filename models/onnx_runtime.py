@@ -56,10 +56,9 @@ PACKAGED_ADAPTER = Path(__file__).with_name("weights") / "adapter.safetensors"
 Int8 = Literal["none", "upper", "mixed", "all"]
 # The nodes of one encoder layer that can run in int8 (models/onnx_graph.py names them layer<i>.<kind>).
 INT8_KINDS = ("attention", "attn_out", "ffn_in", "ffn_out")
-# Kept fp32 by the "mixed" preset: quantized alone, each flipped 1.7-3.7 % of the sentiment answers on
-# training texts (the other FFN-outs measured: 0.5-0.9 %; docs/model.md). Layers 0-5 are the frozen
-# pretrained backbone, so retraining the adapter does not move them.
-MIXED_FP32_NODES = ("layer4.ffn_out", "layer5.ffn_out")
+# The groups the "mixed" preset keeps fp32: data shipped beside the weights, chosen on the val sets by
+# `python -m benchmarks.int8_sensitivity greedy --write` (docs/model.md), rerun when the weights change.
+MIXED_FILE = "weights/int8_mixed.json"
 _Q4_BLOCK = 32
 _Q4_BLOCK_BYTES = 18
 
@@ -92,8 +91,8 @@ def int8_nodes_for(int8: Int8, n_layers: int) -> list[str]:
     """Graph nodes that run in int8 for a `[classifier] int8` preset.
 
     "upper": every projection of layers 6-11 (of 12). "all": every projection of every layer.
-    "mixed": all but the FFN output projections of layers 4 and 5, the two nodes that disturbed the
-    fp32 answers most when quantized alone (measured on training texts; docs/model.md).
+    "mixed": all but the groups listed in models/weights/int8_mixed.json, the ones whose int8 cost
+    accuracy on the val sets (benchmarks/int8_sensitivity.py; docs/model.md).
     """
     every = [f"layer{i}.{kind}" for i in range(n_layers) for kind in INT8_KINDS]
     if int8 == "none":
@@ -103,8 +102,31 @@ def int8_nodes_for(int8: Int8, n_layers: int) -> list[str]:
     if int8 == "all":
         return every
     if int8 == "mixed":
-        return [n for n in every if n not in MIXED_FP32_NODES]
+        keep = set(mixed_fp32_nodes())
+        return [n for n in every if n not in keep]
     raise ValueError(f"classifier.int8: expected none, upper, mixed or all, got {int8!r}")
+
+
+def mixed_fp32_nodes(path: Path | None = None) -> list[str]:
+    """The nodes the "mixed" preset keeps fp32 (models/weights/int8_mixed.json)."""
+    data = json.loads((path or Path(__file__).parent / MIXED_FILE).read_text())
+    nodes = data["fp32_nodes"]
+    if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
+        raise ValueError(f"{MIXED_FILE}: fp32_nodes must be a list of node names")
+    return nodes
+
+
+def write_mixed_nodes(fp32_nodes: Sequence[str], measured: dict[str, float], path: Path | None = None) -> Path:
+    """Ship `fp32_nodes` as the "mixed" preset, with the adapter they were measured on and the val figures."""
+    target = path or Path(__file__).parent / MIXED_FILE
+    data = {
+        "fp32_nodes": list(fp32_nodes),
+        "measured_on_adapter_sha256": _sha256(PACKAGED_ADAPTER),
+        "val": measured,
+        "chosen_by": "python -m benchmarks.int8_sensitivity greedy --write",
+    }
+    target.write_text(json.dumps(data, indent=2) + "\n")
+    return target
 
 
 def serving_backbone(cache_root: Path | None = None) -> Path:

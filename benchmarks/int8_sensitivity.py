@@ -1,0 +1,235 @@
+"""Which int8 nodes cost accuracy: quantizes groups of the ONNX graph and scores each variant on the val sets.
+
+A group is one projection of one encoder layer (`layer4.ffn_out`: 12 layers x attention QKV,
+attention output, FFN in, FFN out; the embeddings and heads are never quantized). Every variant
+is scored like `benchmarks.model_speed` scores a path (TweetEval and JRTE val macro-recall,
+complaints val macro-F1 at 0.5; cost = largest drop against fp32 over the three), plus how far its
+answers drift from fp32 (share of flipped decisions, mean |probability change|), which is far less
+noisy than a metric on a few hundred texts.
+
+    python -m benchmarks.int8_sensitivity alone            # each group alone in int8
+    python -m benchmarks.int8_sensitivity without          # everything int8 but one group
+    python -m benchmarks.int8_sensitivity greedy --write   # keep the most sensitive groups fp32 until
+                                                           # the cost is within budget; ship the list
+    python -m benchmarks.int8_sensitivity check            # score the shipped "mixed" list
+
+Run it under `nice -n 10` with `OMP_NUM_THREADS=1` on a shared machine. Validation data is read
+from the project's shared data folder here only (`--data-dir`), never at run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.model_speed import _labelled, _shared_data
+from models.evaluate import COMPLAINT_CLASSES, SENTIMENT_CLASSES, score
+from models.onnx_graph import quantize_nodes
+from models.onnx_runtime import INT8_KINDS, MIXED_FILE, MODEL_FILE, OnnxClassifier, write_mixed_nodes
+
+# (set name, csv under the data folder, what is scored)
+VAL_SETS = (
+    ("tweeteval", "tweeteval_sentiment/val.csv", "sentiment"),
+    ("complaints", "complaints/val.csv", "complaint"),
+    ("jrte", "jrte_pn_ja/val.csv", "sentiment"),
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The scores of one int8 node set."""
+
+    fp32_nodes: list[str]
+    metrics: dict[str, float]
+    cost: float
+    flipped: float
+    drift: float
+    seconds: float
+
+
+def groups(n_layers: int = 12) -> list[str]:
+    """Every quantizable node, layer by layer ("layer0.attention" ... "layer11.ffn_out")."""
+    return [f"layer{i}.{kind}" for i in range(n_layers) for kind in INT8_KINDS]
+
+
+def load_val(data_dir: Path, subsample: int = 0, seed: int = 5) -> dict[str, tuple[list[str], list[int]]]:
+    """The val sets, each cut to a seeded random `subsample` of texts when that is > 0."""
+    out = {}
+    for name, path, _ in VAL_SETS:
+        texts, gold = _labelled(data_dir / path)
+        if 0 < subsample < len(texts):
+            keep = sorted(random.Random(seed).sample(range(len(texts)), subsample))
+            texts, gold = [texts[i] for i in keep], [gold[i] for i in keep]
+        out[name] = (texts, gold)
+    return out
+
+
+class Scorer:
+    """Scores int8 variants of the served graph; the fp32 graph is exported once, variants only re-quantized."""
+
+    def __init__(self, val: dict, *, threads: int = 1, per_channel: bool = True, reduce_range: bool = False) -> None:
+        self.clf = OnnxClassifier(threads=threads)
+        self.fp32_graph = self.clf.export_dir / MODEL_FILE
+        self.threads = threads
+        self.per_channel = per_channel
+        self.reduce_range = reduce_range
+        self.val = val
+        self.tmp = Path(tempfile.mkdtemp(prefix="int8-sensitivity-"))
+        self.reference = self._probabilities()
+        self.reference_metrics = self._metrics(self.reference)
+
+    def _probabilities(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        out = {}
+        for name, (texts, _) in self.val.items():
+            probs = self.clf.probabilities(texts)
+            out[name] = (probs[0], probs[1])
+        return out
+
+    def _metrics(self, probs: dict) -> dict[str, float]:
+        out = {}
+        for name, _, task in VAL_SETS:
+            gold = self.val[name][1]
+            sentiment, complaint = probs[name]
+            if task == "sentiment":
+                out[name] = 100 * score(gold, sentiment.argmax(-1).tolist(), SENTIMENT_CLASSES).macro_recall
+            else:
+                out[name] = 100 * score(gold, (complaint >= 0.5).astype(int).tolist(), COMPLAINT_CLASSES).macro_f1
+        return out
+
+    def variant(self, fp32_nodes: Sequence[str]) -> Variant:
+        """Scores the graph with every group int8 except `fp32_nodes`."""
+        import onnxruntime as ort
+
+        started = time.perf_counter()
+        keep = set(fp32_nodes)
+        int8 = [n for n in groups() if n not in keep]
+        target = self.tmp / "variant.onnx"
+        if int8:
+            quantize_nodes(self.fp32_graph, target, int8, per_channel=self.per_channel, reduce_range=self.reduce_range)
+        path = target if int8 else self.fp32_graph
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.clf.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        probs = self._probabilities()
+        metrics = self._metrics(probs)
+        flips, drift, count = 0, 0.0, 0
+        for name, (sentiment, complaint) in probs.items():
+            ref_s, ref_c = self.reference[name]
+            flips += int(
+                (sentiment.argmax(-1) != ref_s.argmax(-1)).sum() + ((complaint >= 0.5) != (ref_c >= 0.5)).sum()
+            )
+            drift += float(np.abs(sentiment - ref_s).sum() / 2 + np.abs(complaint - ref_c).sum())
+            count += len(complaint)
+        return Variant(
+            fp32_nodes=sorted(keep, key=groups().index),
+            metrics=metrics,
+            cost=max(self.reference_metrics[k] - metrics[k] for k in metrics),
+            flipped=100 * flips / (2 * count),
+            drift=100 * drift / (2 * count),
+            seconds=time.perf_counter() - started,
+        )
+
+
+def _line(label: str, v: Variant) -> str:
+    m = " ".join(f"{k} {x:6.2f}" for k, x in v.metrics.items())
+    return f"{label:<26} {m}  cost {v.cost:+5.2f}  flipped {v.flipped:5.2f}%  drift {v.drift:5.3f}  ({v.seconds:.0f}s)"
+
+
+def alone(scorer: Scorer) -> list[tuple[str, Variant]]:
+    """Each group alone in int8 (the rest fp32): what quantizing it costs by itself."""
+    every = groups()
+    out = []
+    for node in every:
+        v = scorer.variant([n for n in every if n != node])
+        print(_line(node, v), flush=True)
+        out.append((node, v))
+    return out
+
+
+def without(scorer: Scorer) -> list[tuple[str, Variant]]:
+    """Everything int8 but one group: what keeping it fp32 wins back."""
+    out = []
+    for node in groups():
+        v = scorer.variant([node])
+        print(_line(f"all but {node}", v), flush=True)
+        out.append((node, v))
+    return out
+
+
+def greedy(scorer: Scorer, ranking: list[str], budget: float, most: int) -> list[Variant]:
+    """Keeps the groups fp32 in `ranking` order (most sensitive first) until the cost is within `budget`."""
+    tried = []
+    for k in range(most + 1):
+        v = scorer.variant(ranking[:k])
+        print(_line(f"top {k} fp32", v), flush=True)
+        tried.append(v)
+        if v.cost <= budget:
+            break
+    return tried
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.int8_sensitivity", description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=("alone", "without", "greedy", "check", "nodes"))
+    parser.add_argument("--data-dir", type=Path, default=None, help="shared data folder (default: found above)")
+    parser.add_argument("--subsample", type=int, default=0, help="texts per val set (0 = all)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-per-channel", action="store_true", help="per-tensor weight scales")
+    parser.add_argument("--reduce-range", action="store_true", help="7-bit weights (for CPUs without VNNI)")
+    parser.add_argument("--budget", type=float, default=0.3, help="greedy: largest accepted cost in points")
+    parser.add_argument("--most", type=int, default=16, help="greedy: most groups kept fp32")
+    parser.add_argument("--ranking", type=Path, help="greedy: an `alone` JSON result to rank by (else measured)")
+    parser.add_argument("--fp32", default="", help="nodes: comma-separated groups kept fp32")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--write", action="store_true", help=f"greedy: write the chosen list to models/{MIXED_FILE}")
+    args = parser.parse_args(argv)
+    val = load_val(args.data_dir or _shared_data(), args.subsample)
+    scorer = Scorer(val, threads=args.threads, per_channel=not args.no_per_channel, reduce_range=args.reduce_range)
+    print(f"fp32 reference: {scorer.reference_metrics} on {[len(t) for t, _ in val.values()]} texts", flush=True)
+    result: dict = {"reference": scorer.reference_metrics, "subsample": args.subsample, "mode": args.mode}
+    if args.mode in ("alone", "without"):
+        rows = alone(scorer) if args.mode == "alone" else without(scorer)
+        result["groups"] = {node: asdict(v) for node, v in rows}
+    elif args.mode == "greedy":
+        if args.ranking:
+            measured = json.loads(args.ranking.read_text())["groups"]
+            by_drift = {node: v["drift"] for node, v in measured.items()}
+        else:
+            by_drift = {node: v.drift for node, v in alone(scorer)}
+        ranking = sorted(by_drift, key=lambda n: -by_drift[n])
+        tried = greedy(scorer, ranking, args.budget, args.most)
+        result["ranking"] = ranking
+        result["tried"] = [asdict(v) for v in tried]
+        chosen = tried[-1]
+        if chosen.cost > args.budget:
+            print(f"no list of <= {args.most} fp32 groups is within {args.budget} points", file=sys.stderr)
+            return 1
+        if args.write:
+            path = write_mixed_nodes(chosen.fp32_nodes, {"cost": chosen.cost, **chosen.metrics})
+            print(f"wrote {path}")
+    else:
+        from models.onnx_runtime import mixed_fp32_nodes
+
+        fp32 = mixed_fp32_nodes() if args.mode == "check" else [n for n in args.fp32.split(",") if n]
+        v = scorer.variant(fp32)
+        print(_line(f"{len(fp32)} fp32", v))
+        result["variant"] = asdict(v)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
