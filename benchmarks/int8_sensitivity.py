@@ -146,37 +146,59 @@ def _line(label: str, v: Variant) -> str:
     return f"{label:<26} {m}  cost {v.cost:+5.2f}  flipped {v.flipped:5.2f}%  drift {v.drift:5.3f}  ({v.seconds:.0f}s)"
 
 
-def alone(scorer: Scorer) -> list[tuple[str, Variant]]:
+def units(by: str, n_layers: int = 12) -> dict[str, list[str]]:
+    """The groups searched over: one node each (`node`), whole layers (`layer`) or one kind in every layer (`kind`)."""
+    every = groups(n_layers)
+    if by == "layer":
+        return {f"layer{i}": [n for n in every if n.startswith(f"layer{i}.")] for i in range(n_layers)}
+    if by == "kind":
+        return {kind: [n for n in every if n.endswith("." + kind)] for kind in INT8_KINDS}
+    return {n: [n] for n in every}
+
+
+def alone(scorer: Scorer, by: str = "node") -> list[tuple[str, Variant]]:
     """Each group alone in int8 (the rest fp32): what quantizing it costs by itself."""
-    every = groups()
     out = []
-    for node in every:
-        v = scorer.variant([n for n in every if n != node])
-        print(_line(node, v), flush=True)
-        out.append((node, v))
+    for name, nodes in units(by).items():
+        v = scorer.variant([n for n in groups() if n not in nodes])
+        print(_line(name, v), flush=True)
+        out.append((name, v))
     return out
 
 
-def without(scorer: Scorer) -> list[tuple[str, Variant]]:
-    """Everything int8 but one group: what keeping it fp32 wins back."""
+def without(scorer: Scorer, by: str = "node", base: Sequence[str] = ()) -> list[tuple[str, Variant]]:
+    """Everything int8 but one group (and the `base` nodes): what keeping it fp32 wins back."""
     out = []
-    for node in groups():
-        v = scorer.variant([node])
-        print(_line(f"all but {node}", v), flush=True)
-        out.append((node, v))
+    for name, nodes in units(by).items():
+        v = scorer.variant([*base, *nodes])
+        print(_line(f"all but {name}", v), flush=True)
+        out.append((name, v))
     return out
 
 
-def greedy(scorer: Scorer, ranking: list[str], budget: float, most: int) -> list[Variant]:
-    """Keeps the groups fp32 in `ranking` order (most sensitive first) until the cost is within `budget`."""
+def greedy(scorer: Scorer, ranking: list[str], budget: float, most: int, start: int = 0) -> list[Variant]:
+    """Keeps the groups fp32 in `ranking` order (most sensitive first), `start` of them first, one more each
+    try, until the cost is within `budget`."""
     tried = []
-    for k in range(most + 1):
+    for k in range(start, most + 1):
         v = scorer.variant(ranking[:k])
         print(_line(f"top {k} fp32", v), flush=True)
         tried.append(v)
         if v.cost <= budget:
             break
     return tried
+
+
+def _rank_alone(rows: list[tuple[str, Variant]]) -> list[str]:
+    return [node for node, _ in sorted(rows, key=lambda row: -row[1].drift)]
+
+
+def _ranking(measured: dict) -> list[str]:
+    """Groups most sensitive first from a saved result: `alone` = most drift when quantized by itself,
+    `without` = least drift left when it alone stays fp32."""
+    drift = {node: v["drift"] for node, v in measured["groups"].items()}
+    sign = -1 if measured["mode"] == "alone" else 1
+    return sorted(drift, key=lambda n: sign * drift[n])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reduce-range", action="store_true", help="7-bit weights (for CPUs without VNNI)")
     parser.add_argument("--budget", type=float, default=0.3, help="greedy: largest accepted cost in points")
     parser.add_argument("--most", type=int, default=16, help="greedy: most groups kept fp32")
-    parser.add_argument("--ranking", type=Path, help="greedy: an `alone` JSON result to rank by (else measured)")
-    parser.add_argument("--fp32", default="", help="nodes: comma-separated groups kept fp32")
+    parser.add_argument("--start", type=int, default=0, help="greedy: groups kept fp32 in the first try")
+    parser.add_argument("--ranking", type=Path, help="greedy: an alone/without --json result to rank by (else alone)")
+    parser.add_argument("--fp32", default="", help="nodes, without: comma-separated nodes kept fp32 (always)")
+    parser.add_argument("--by", choices=("node", "layer", "kind"), default="node", help="alone, without: groups")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--write", action="store_true", help=f"greedy: write the chosen list to models/{MIXED_FILE}")
     args = parser.parse_args(argv)
@@ -200,16 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fp32 reference: {scorer.reference_metrics} on {[len(t) for t, _ in val.values()]} texts", flush=True)
     result: dict = {"reference": scorer.reference_metrics, "subsample": args.subsample, "mode": args.mode}
     if args.mode in ("alone", "without"):
-        rows = alone(scorer) if args.mode == "alone" else without(scorer)
+        base = [n for n in args.fp32.split(",") if n]
+        rows = alone(scorer, args.by) if args.mode == "alone" else without(scorer, args.by, base)
         result["groups"] = {node: asdict(v) for node, v in rows}
     elif args.mode == "greedy":
-        if args.ranking:
-            measured = json.loads(args.ranking.read_text())["groups"]
-            by_drift = {node: v["drift"] for node, v in measured.items()}
-        else:
-            by_drift = {node: v.drift for node, v in alone(scorer)}
-        ranking = sorted(by_drift, key=lambda n: -by_drift[n])
-        tried = greedy(scorer, ranking, args.budget, args.most)
+        ranking = _ranking(json.loads(args.ranking.read_text())) if args.ranking else _rank_alone(alone(scorer))
+        tried = greedy(scorer, ranking, args.budget, args.most, args.start)
         result["ranking"] = ranking
         result["tried"] = [asdict(v) for v in tried]
         chosen = tried[-1]
