@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -78,12 +79,13 @@ class Scorer:
 
     def __init__(self, val: dict, *, threads: int = 1, per_channel: bool = True, reduce_range: bool = False) -> None:
         self.clf = OnnxClassifier(threads=threads)
-        self.fp32_graph = self.clf.export_dir / MODEL_FILE
+        self.tmp = Path(tempfile.mkdtemp(prefix="int8-sensitivity-"))
+        # A private copy: the quantizer writes scratch files beside its input, which parallel runs would share.
+        self.fp32_graph = Path(shutil.copy(self.clf.export_dir / MODEL_FILE, self.tmp / "fp32.onnx"))
         self.threads = threads
         self.per_channel = per_channel
         self.reduce_range = reduce_range
         self.val = val
-        self.tmp = Path(tempfile.mkdtemp(prefix="int8-sensitivity-"))
         self.reference = self._probabilities()
         self.reference_metrics = self._metrics(self.reference)
 
@@ -201,6 +203,15 @@ def _ranking(measured: dict) -> list[str]:
     return sorted(drift, key=lambda n: sign * drift[n])
 
 
+def _ship(v: Variant, args: argparse.Namespace) -> Path:
+    """Writes the variant's fp32 list as the "mixed" preset, with its full-val figures and how it was chosen."""
+    measured = {"cost": round(v.cost, 2), **{k: round(x, 2) for k, x in v.metrics.items()}, "drift": round(v.drift, 3)}
+    if args.subsample:
+        measured["subsample"] = args.subsample
+    command = "python -m benchmarks.int8_sensitivity " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
+    return write_mixed_nodes(v.fp32_nodes, measured, command)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.int8_sensitivity", description=__doc__.splitlines()[0])
@@ -217,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fp32", default="", help="nodes, without: comma-separated nodes kept fp32 (always)")
     parser.add_argument("--by", choices=("node", "layer", "kind"), default="node", help="alone, without: groups")
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--write", action="store_true", help=f"greedy: write the chosen list to models/{MIXED_FILE}")
+    parser.add_argument("--write", action="store_true", help=f"greedy, nodes: ship the list as models/{MIXED_FILE}")
     args = parser.parse_args(argv)
+    args.argv = argv
     val = load_val(args.data_dir or _shared_data(), args.subsample)
     scorer = Scorer(val, threads=args.threads, per_channel=not args.no_per_channel, reduce_range=args.reduce_range)
     print(f"fp32 reference: {scorer.reference_metrics} on {[len(t) for t, _ in val.values()]} texts", flush=True)
@@ -237,8 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no list of <= {args.most} fp32 groups is within {args.budget} points", file=sys.stderr)
             return 1
         if args.write:
-            path = write_mixed_nodes(chosen.fp32_nodes, {"cost": chosen.cost, **chosen.metrics})
-            print(f"wrote {path}")
+            print(f"wrote {_ship(chosen, args)}")
     else:
         from models.onnx_runtime import mixed_fp32_nodes
 
@@ -246,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         v = scorer.variant(fp32)
         print(_line(f"{len(fp32)} fp32", v))
         result["variant"] = asdict(v)
+        if args.write and args.mode == "nodes":
+            print(f"wrote {_ship(v, args)}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0

@@ -116,14 +116,16 @@ def mixed_fp32_nodes(path: Path | None = None) -> list[str]:
     return nodes
 
 
-def write_mixed_nodes(fp32_nodes: Sequence[str], measured: dict[str, float], path: Path | None = None) -> Path:
+def write_mixed_nodes(
+    fp32_nodes: Sequence[str], measured: dict[str, float], chosen_by: str, path: Path | None = None
+) -> Path:
     """Ship `fp32_nodes` as the "mixed" preset, with the adapter they were measured on and the val figures."""
     target = path or Path(__file__).parent / MIXED_FILE
     data = {
         "fp32_nodes": list(fp32_nodes),
         "measured_on_adapter_sha256": _sha256(PACKAGED_ADAPTER),
         "val": measured,
-        "chosen_by": "python -m benchmarks.int8_sensitivity greedy --write",
+        "chosen_by": chosen_by,
     }
     target.write_text(json.dumps(data, indent=2) + "\n")
     return target

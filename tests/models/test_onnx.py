@@ -96,7 +96,9 @@ def test_int8_presets_name_whole_layers() -> None:
 
 
 def test_the_mixed_list_is_data_written_and_read_back(tmp_path: Path) -> None:
-    path = write_mixed_nodes(["layer1.ffn_out", "layer0.ffn_out"], {"cost": 0.2, "jrte": 67.3}, tmp_path / "m.json")
+    path = write_mixed_nodes(
+        ["layer1.ffn_out", "layer0.ffn_out"], {"cost": 0.2, "jrte": 67.3}, "by hand", tmp_path / "m.json"
+    )
     assert mixed_fp32_nodes(path) == ["layer1.ffn_out", "layer0.ffn_out"]
     data = json.loads(path.read_text())
     assert data["val"] == {"cost": 0.2, "jrte": 67.3} and len(data["measured_on_adapter_sha256"]) == 64
