@@ -181,6 +181,11 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="multitask: extra labelled sentences (text,sentiment,complaint); every fifth row is held out "
               "for selection (repeatable).")
+@click.option("--base", "base_adapter", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="multitask: start from this adapter instead of the packaged one.")
+@click.option("--distill", type=float, default=0.0, show_default=True,
+              help="multitask: weight of keeping general-domain sentiment (TweetEval, --sentences) close to the "
+              "starting adapter's (KL divergence).")
 @click.option("--max-steps", type=int, default=None, hidden=True)
 def train_command(
     config_path: Path | None,
@@ -205,6 +210,8 @@ def train_command(
     train_from: int,
     max_steps: int | None,
     sentence_files: tuple[Path, ...],
+    base_adapter: Path | None,
+    distill: float,
 ) -> None:
     """Fine-tune the adapter and heads (uses a GPU when there is one, the CPU otherwise).
 
@@ -238,6 +245,8 @@ def train_command(
             cache_dir=Path(settings.classifier.cache_dir) if settings.classifier.cache_dir else None,
             train_from=train_from,
             sentences=sentence_files,
+            base=base_adapter,
+            distill=distill,
         )
         click.echo(f"adapter written to {out_dir / 'adapter.safetensors'}")
         best = metrics["best"]
