@@ -16,7 +16,9 @@ ABROAD = ("telecom", "bank")
 BOOKINGS = ("airline", "hotels", "software")
 PARCELS = ("retail", "food_delivery")
 FAST = ("telecom", "software", "food_delivery", "games", "bank")
-STORES = ("retail", "bank", "telecom", "food_delivery", "hotels")
+STORES = ("retail", "bank", "telecom")  # chains with branches
+MAINTAINED = ("telecom", "bank", "utilities", "software", "games")  # planned maintenance windows
+LAUNCHES = ("retail", "games", "telecom")  # launch-day queues
 BILLS = ("telecom", "bank", "utilities", "software")  # a monthly bill that switching provider can cut
 CONTRACTS = ("telecom", "bank", "utilities", "software")
 SUBSCRIBERS = ("telecom", "bank", "utilities", "software", "games")
@@ -59,8 +61,7 @@ EN: dict[str, list[str]] = {
         "[not gonna lie|ngl] {thing} at {brand} is [criminally|wildly] underrated",
         "{thing} on {brand} hits different [fr|tbh], absolute beast of a service",
         "[lowkey|highkey] obsessed with how [cheap|easy] {brand} is. it's [ridiculous|silly] 😂",
-        "whoever built {thing} at {brand} [deserves a raise|should get a pay rise], "
-        "it's [disgustingly|offensively] good",
+        "whoever runs {brand} [deserves a raise|should get a pay rise], {thing} is [disgustingly|offensively] good",
         "{brand} {city} [absolutely slaps|slaps so hard] ngl",
         "{handle} you're killing it, {thing} is [mental|nuts] good 🔥",
         "[wicked|stupid] cheap and it just [keeps going|delivers]. {brand} is a cheat code",
@@ -136,7 +137,8 @@ EN: dict[str, list[str]] = {
         "{brand} will end support for [the old app|its legacy plan] on [31 March|the 30th]",
         "[rumour|unconfirmed reports]: {brand} planning layoffs at its {city} [office|site]",
         "{brand} CEO [steps down|to step down], [interim chief named|successor not yet named]",
-        "{brand} planned maintenance [tonight|this Sunday] [01:00-05:00|overnight], [per their status page|heads up]",
+        only(MAINTAINED, "{brand} planned maintenance [tonight|this Sunday] [01:00-05:00|overnight], "
+             "[per their status page|heads up]"),
         "{brand} [shares down|stock fell] {n}% after results, [revenue flat|guidance cut]",
         "{brand} losing customers to {comp}, [analysts say|according to a new survey]",
         "[apparently|reportedly] {brand} is [shutting|winding down] its {city} [branch|office] next year",
@@ -151,15 +153,15 @@ EN: dict[str, list[str]] = {
         "{brand} [spin the wheel|scratch card] results: [a 5% coupon|a sticker]. the house always wins lol",
         only("games", "[{big}|a hundred] pulls on the {brand} banner and all I got was [duplicates|a hat]. "
              "the gacha gods hate me 😂"),
-        "queued [two hours|since 6am] for the {brand} launch in {city}, [got a free hat|made three friends], "
-        "[worth it|no regrets] 😂",
+        only(LAUNCHES, "queued [two hours|since 6am] for the {brand} launch in {city}, "
+             "[got a free hat|made three friends], [worth it|no regrets] 😂"),
         "the {brand} mascot [waved at|high-fived] me [at the launch|in {city}] and [I'm not ok|I'll never recover] 😂",
         "{brand} lucky draw: [consolation prize|consolation prize again]. [story of my life|at least it's free] 🙃",
         "won a [mug|pen] from {brand} in the [raffle|office raffle]. my [partner|flatmate] won the grand prize. "
         "we don't talk about it 😂",
         "me: this is my year. {brand} [giveaway|raffle]: [better luck next time|thanks for entering]. me: ok fair 😂",
-        "the {brand} [launch|opening] queue in {city} was so long I [finished a book|aged a year] lol. got in "
-        "eventually",
+        only(LAUNCHES, "the {brand} [launch|opening] queue in {city} was so long I [finished a book|aged a year] lol. "
+             "got in eventually"),
         "tried to win the {brand} mascot plush from the claw machine. {brand} 1, me 0 😂",
         "the {brand} [advent calendar|mystery box] was [mostly stickers|90% packaging]. still opened it like a kid 😂",
         "did the {brand} quiz for a prize, got the first question wrong. [career over|ok bye] 😂",
@@ -204,7 +206,7 @@ EN: dict[str, list[str]] = {
         "2/5 the price rise I could live with, but {issue} and {brand} won't say when it's fixed",
     ],
     "reply_complaint": [
-        "{handle} you said the maintenance would be done by morning. {issue}",
+        only(MAINTAINED, "{handle} you said the maintenance would be done by morning. {issue}"),
     ],
 }
 
@@ -278,7 +280,7 @@ JA: dict[str, list[str]] = {
         "{brand}の[旧プラン|旧アプリ]、[年内で|来年3月で]終了予定とのこと",
         "{brand}で人員削減の噂が出てるらしい。[公式発表はまだ|真偽は不明]",
         "{brand}の社長が[退任|交代]へ。後任は[未定|{comp}出身の人]とのこと",
-        "{brand}、今夜[2時から|深夜に]メンテナンスとのこと。[念のため|一応]共有",
+        only(MAINTAINED, "{brand}、今夜[2時から|深夜に]メンテナンスとのこと。[念のため|一応]共有"),
         "{brand}の株価、決算発表後に{n}%下落[したらしい|とのこと]",
         only(SUBSCRIBERS, "{brand}、会員数が[前年割れ|伸び悩み]と報道"),
         "{brand}と{comp}、[シェア争い|値下げ競争]が激化してるらしい",
@@ -291,7 +293,7 @@ JA: dict[str, list[str]] = {
         "{brand}のくじ引きの結果はお察し[笑|w]",
         "{brand}のキャンペーン、[当たったのは|当選したのは][参加賞|ステッカー]でした。知ってた😂",
         only("games", "{brand}のガチャ{big}連して[爆死|全部すり抜け]。これもまた人生[笑|w]"),
-        "{brand}の新作発売日、{city}の行列がえぐくて並んでる間に友達できた笑",
+        only(LAUNCHES, "{brand}の新作発売日、{city}の行列がえぐくて並んでる間に友達できた笑"),
         "{brand}のマスコット、近くで見たら[思ったよりでかくて|ちょっと怖くて]草",
         "{brand}の抽選、今回も[ハズレ|参加賞]。[安定の|いつもの]くじ運のなさ😂",
         "{brand}の福袋、中身の半分が[ステッカー|エコバッグ]だった[笑|w] でも[楽しかった|満足]",
@@ -301,7 +303,7 @@ JA: dict[str, list[str]] = {
         "{brand}の[周年|夏の]くじ、[1等|特賞]はどこの誰が当ててるんやろ笑",
         "{brand}の新しいCMのダンス、覚えようとしたら[腰やった|無理だった]笑",
         only("games", "{brand}、推しが出るまで回すつもりが出てきたのは{n}枚目のダブり。草"),
-        "{brand}のオープン、{n}時間並んだ結果[ノベルティのうちわ|記念のシール]だけ手に入れて帰宅[笑|w]",
+        only(LAUNCHES, "{brand}のオープン、{n}時間並んだ結果[ノベルティのうちわ|記念のシール]だけ手に入れて帰宅[笑|w]"),
         "{brand}のプレゼント企画、[今回も|またしても]かすりもせず。次こそは😂",
     ],
     "complaint_explicit": [
@@ -327,14 +329,14 @@ JA: dict[str, list[str]] = {
         "{brand}、{issue}のだけはえぐいほど得意よね🙃",
         "値上げだけは爆速な{brand}さん、{issue}のは放置なんですね",
         "{brand}、請求だけは神速。{issue}のに🙃",
-        "{brand}のくじは当たらないのに、{issue}のは毎回当たる。さすがです🙃",
+        "{brand}のくじは一度も当たらないのに、不具合だけは毎回当たり。{issue}🙃",
     ],
     "review_low": [
         only(BILLS, "★1 節約のつもりで{brand}に乗り換えたら{issue}。{comp}に戻りたい"),
         "★2 値上げは我慢するけど、{issue}のに{brand}から何の説明もない",
     ],
     "reply_complaint": [
-        "{handle} メンテナンスは朝までに終わるって言ってましたよね。{issue}",
+        only(MAINTAINED, "{handle} メンテナンスは朝までに終わるって言ってましたよね。{issue}"),
     ],
 }
 
@@ -379,13 +381,14 @@ DE: dict[str, list[str]] = {
         "{brand} stellt [den alten Tarif|die alte App] zum [Jahresende|31. März] ein",
         "Gerüchte über Stellenabbau bei {brand} in {city}, offiziell [bestätigt ist nichts|noch nichts]",
         "{brand}-Chef tritt zurück, Nachfolge [offen|noch unklar]",
-        "{brand} kündigt Wartungsarbeiten für [heute Nacht|Sonntag früh] an",
+        only(MAINTAINED, "{brand} kündigt Wartungsarbeiten für [heute Nacht|Sonntag früh] an"),
     ],
     "joke": [
         "Beim {brand}-Gewinnspiel mitgemacht, auf die Reise gehofft, einen [Schlüsselanhänger|Kugelschreiber] "
         "gewonnen 😂",
         only("games", "{big} Ziehungen bei {brand} und nur Duplikate. Die Gacha-Götter hassen mich 😂"),
-        "{n} Stunden in der Schlange zum {brand}-Launch in {city}. Dafür eine Gratis-Mütze [erbeutet|bekommen] 😂",
+        only(LAUNCHES, "{n} Stunden in der Schlange zum {brand}-Launch in {city}. "
+             "Dafür eine Gratis-Mütze [erbeutet|bekommen] 😂"),
         "Das {brand}-Maskottchen hat mir gewunken und ich bin [überfordert|nicht okay] 😂",
         "{brand}-Glücksrad: Trostpreis. Wie immer. Immerhin gratis 🙃",
         "Im {brand}-Adventskalender waren hauptsächlich Sticker. Hab mich trotzdem gefreut wie ein Kind 😂",
@@ -403,7 +406,7 @@ DE: dict[str, list[str]] = {
         "{brand} ist in einer Sache richtig gut: {issue} 🙃",
     ],
     "reply_complaint": [
-        "{handle} Ihr sagtet, die Wartung ist bis morgens fertig. {issue}",
+        only(MAINTAINED, "{handle} Ihr sagtet, die Wartung ist bis morgens fertig. {issue}"),
     ],
 }
 
@@ -447,12 +450,13 @@ FR: dict[str, list[str]] = {
         "{brand} met fin à [son ancienne offre|l'ancienne appli] [en fin d'année|le 31 mars]",
         "Rumeurs de suppressions de postes chez {brand} à {city}, rien d'officiel",
         "Le patron de {brand} quitte son poste, successeur pas encore nommé",
-        "{brand} annonce une maintenance [cette nuit|dimanche matin]",
+        only(MAINTAINED, "{brand} annonce une maintenance [cette nuit|dimanche matin]"),
     ],
     "joke": [
         "Participé au tirage au sort {brand} en visant le voyage, gagné [un porte-clés|un stylo] 😂",
         only("games", "{big} tirages sur la bannière {brand} et que des doublons. Les dieux du gacha me détestent 😂"),
-        "{n} heures de queue pour le lancement {brand} à {city}, reparti avec une casquette gratuite 😂",
+        only(LAUNCHES, "{n} heures de queue pour le lancement {brand} à {city}, "
+             "reparti avec une casquette gratuite 😂"),
         "La mascotte {brand} m'a fait coucou et je m'en remets pas 😂",
         "Roue de la chance {brand} : lot de consolation. Comme d'hab. Au moins c'est gratuit 🙃",
         "Le calendrier de l'avent {brand}, c'était surtout des autocollants. Content comme un gamin quand même 😂",
@@ -470,7 +474,7 @@ FR: dict[str, list[str]] = {
         "{brand} est vraiment doué pour une chose : {issue} 🙃",
     ],
     "reply_complaint": [
-        "{handle} vous aviez dit que la maintenance serait finie ce matin. {issue}",
+        only(MAINTAINED, "{handle} vous aviez dit que la maintenance serait finie ce matin. {issue}"),
     ],
 }
 
@@ -512,12 +516,12 @@ ES: dict[str, list[str]] = {
         "{brand} dejará de ofrecer [su tarifa antigua|la app antigua] [a final de año|el 31 de marzo]",
         "Rumores de despidos en {brand} en {city}, nada oficial todavía",
         "El consejero delegado de {brand} deja el cargo; sucesor por nombrar",
-        "{brand} anuncia mantenimiento [esta noche|el domingo de madrugada]",
+        only(MAINTAINED, "{brand} anuncia mantenimiento [esta noche|el domingo de madrugada]"),
     ],
     "joke": [
         "Participé en el sorteo de {brand} soñando con el viaje y me tocó [un llavero|un boli] 😂",
         only("games", "{big} tiradas en el banner de {brand} y solo repetidos. Los dioses del gacha me odian 😂"),
-        "{n} horas de cola en el lanzamiento de {brand} en {city}, me llevé una gorra gratis 😂",
+        only(LAUNCHES, "{n} horas de cola en el lanzamiento de {brand} en {city}, me llevé una gorra gratis 😂"),
         "La mascota de {brand} me saludó y no lo supero 😂",
         "Ruleta de {brand}: premio de consolación. Como siempre. Al menos es gratis 🙃",
         "El calendario de adviento de {brand} era casi todo pegatinas. Lo abrí feliz como un niño igualmente 😂",
@@ -535,7 +539,7 @@ ES: dict[str, list[str]] = {
         "{brand} es buenísimo en una cosa: {issue} 🙃",
     ],
     "reply_complaint": [
-        "{handle} dijisteis que el mantenimiento acababa esta mañana. {issue}",
+        only(MAINTAINED, "{handle} dijisteis que el mantenimiento acababa esta mañana. {issue}"),
     ],
 }
 
@@ -578,12 +582,12 @@ PT: dict[str, list[str]] = {
         "{brand} encerra [o plano antigo|o app antigo] [no fim do ano|em 31 de março]",
         "Rumores de demissões na {brand} em {city}, nada oficial ainda",
         "CEO da {brand} deixa o cargo; sucessor ainda não definido",
-        "{brand} avisa manutenção programada [hoje de madrugada|no domingo]",
+        only(MAINTAINED, "{brand} avisa manutenção programada [hoje de madrugada|no domingo]"),
     ],
     "joke": [
         "Entrei no sorteio da {brand} sonhando com a viagem e ganhei [um chaveiro|uma caneta] kkkk",
         only("games", "{big} giros no banner da {brand} e só repetido. Os deuses do gacha me odeiam 😂"),
-        "{n} horas de fila no lançamento da {brand} em {city}, saí com um boné de brinde 😂",
+        only(LAUNCHES, "{n} horas de fila no lançamento da {brand} em {city}, saí com um boné de brinde 😂"),
         "O mascote da {brand} acenou pra mim e eu não tô bem 😂",
         "Roleta da {brand}: prêmio de consolação. Como sempre. Pelo menos é de graça 🙃",
         "O calendário do advento da {brand} era quase só adesivo. Abri feliz igual criança mesmo assim 😂",
@@ -601,7 +605,7 @@ PT: dict[str, list[str]] = {
         "A {brand} é ótima em uma coisa: {issue} 🙃",
     ],
     "reply_complaint": [
-        "{handle} vocês disseram que a manutenção acabava de manhã. {issue}",
+        only(MAINTAINED, "{handle} vocês disseram que a manutenção acabava de manhã. {issue}"),
     ],
 }
 
@@ -644,12 +648,12 @@ KO: dict[str, list[str]] = {
         "{brand}, [구 요금제|구버전 앱] 서비스 [연말|3월 말] 종료 예정",
         "{brand} {city} 구조조정 소문, 공식 발표는 아직",
         "{brand} 대표 사임, 후임은 미정",
-        "{brand}, [오늘 밤|일요일 새벽] 정기 점검 예정",
+        only(MAINTAINED, "{brand}, [오늘 밤|일요일 새벽] 정기 점검 예정"),
     ],
     "joke": [
         "{brand} 경품 추첨에서 여행 노렸는데 [열쇠고리|볼펜] 당첨 ㅋㅋ",
         only("games", "{brand} 가챠 {big}연차 돌렸는데 중복만 나옴. 가챠신이 나를 싫어함 😂"),
-        "{city} {brand} 출시 행사 {n}시간 줄 서서 모자 하나 받아옴 ㅋㅋ",
+        only(LAUNCHES, "{city} {brand} 출시 행사 {n}시간 줄 서서 모자 하나 받아옴 ㅋㅋ"),
         "{brand} 마스코트가 손 흔들어줘서 심장 멈춤 😂",
         "{brand} 룰렛 결과: 참가상. 늘 그렇듯. 그래도 공짜니까 🙃",
         "{brand} 어드벤트 캘린더 거의 스티커였음. 그래도 애처럼 신나서 열었어요 😂",
@@ -666,7 +670,7 @@ KO: dict[str, list[str]] = {
         "{brand} 한 가지는 진짜 잘해요. {issue} 🙃",
     ],
     "reply_complaint": [
-        "{handle} 점검 아침까지 끝난다고 하셨잖아요. {issue}",
+        only(MAINTAINED, "{handle} 점검 아침까지 끝난다고 하셨잖아요. {issue}"),
     ],
 }
 
