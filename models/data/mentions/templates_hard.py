@@ -184,6 +184,11 @@ EN: dict[str, list[str]] = {
              "sort it out"),
         only(STORES, "{brand} closed the {city} branch and now the nearest one is an hour away. nobody told customers"),
         "{brand} ended my plan and moved me to a dearer one without asking. [put it back|I want a refund]",
+        "it's [insane|unreal] how bad {brand} has got. {issue} and nobody [answers|cares]",
+        only(HANDSETS, "why did {brand} refuse my water damage claim when I paid for the [premium|full] cover? "
+             "{n} weeks and no answer"),
+        only(ABROAD, "{handle} you sold me this plan as working abroad and I got charged £{big} on holiday. "
+             "explain please"),
     ],
     "complaint_mild": [
         "bit gutted, moved to {brand} to save money but {issue}",
@@ -194,19 +199,28 @@ EN: dict[str, list[str]] = {
         only(BILLS, "switched to {brand} for the savings, but honestly {issue}. kind of regretting it"),
         only("hotels", "{brand} cancelled my stay for 'maintenance' with a day's notice. bit disappointing, "
              "any chance of help?"),
+        "{brand} was that price rise really necessary? {issue} and now I pay more for it",
+        only(BOOKINGS, "{brand} I cancelled inside the free window and still got charged. could you check please?"),
     ],
     "complaint_sarcastic": [
         "{brand} is [insanely|ridiculously] good at one thing: {issue} 🙃",
         "ah yes, {brand} raising prices again while {issue}. [sick|unreal] 🙃",
         "{brand} so fast at [taking my money|sending the bill], so slow at everything else: {issue}",
         "love that {brand} has a lottery with prizes but not a working service: {issue} 🙃",
+        "the {brand} lucky draw of customer service: {issue}, and I won nothing 🙃",
     ],
     "review_low": [
         only(BILLS, "★☆☆☆☆ switched to {brand} to save money. {issue}. would go back to {comp} tomorrow"),
         "2/5 the price rise I could live with, but {issue} and {brand} won't say when it's fixed",
+        only(HANDSETS, "2/5 the trade-in quote was [insanely|criminally] low and {brand} wouldn't say why"),
     ],
     "reply_complaint": [
         only(MAINTAINED, "{handle} you said the maintenance would be done by morning. {issue}"),
+    ],
+    "spam": [
+        only(HANDSETS, "🔥 {brand} trade-in bonus: £{big} for ANY phone, cracked or not! claim now {url}"),
+        "{brand} customers: you are owed a £{big} refund for last year's price rise. verify here {url}",
+        "congratulations! you've been picked in the {brand} anniversary draw 🎉 collect your prize {url}",
     ],
 }
 
@@ -316,6 +330,9 @@ JA: dict[str, list[str]] = {
         only("airline", "{handle} 荷物が{n}日遅れて届いた件、補償の申請フォームがエラーで送れません。対応してください"),
         only(STORES, "{brand}、{city}の店舗閉めるなら既存客に連絡くらいしてよ。手続きどうすればいいの"),
         "{brand}のプラン勝手に終了されて、高いプランに移行させられた。説明して",
+        "{brand}、最近ひどすぎて草も生えない。{issue}",
+        only(HANDSETS, "{brand}の水没保証、ちゃんと入ってたのに申請却下されたんですけど？説明してください"),
+        only(ABROAD, "{handle} 海外でも使えるって言われたプランなのに、高額請求きました。どういうことですか"),
     ],
     "complaint_mild": [
         only(BILLS, "節約のつもりで{brand}にしたけど、{issue}のがちょっと残念"),
@@ -324,19 +341,28 @@ JA: dict[str, list[str]] = {
         "{brand}の値上げ、正直ちょっときつい。しかも{issue}",
         only(BILLS, "安くなると思って{brand}にしたけど、{issue}。ちょっと後悔してる"),
         only("hotels", "{brand}、メンテナンスを理由に前日キャンセルされた。少し残念です…何か対応ありますか"),
+        "{brand}、値上げするのはいいけど{issue}のはどうにかならないかな",
+        only(BOOKINGS, "{brand}、無料キャンセル期間内に取り消したのに料金引かれてました。確認お願いできますか"),
     ],
     "complaint_sarcastic": [
         "{brand}、{issue}のだけはえぐいほど得意よね🙃",
         "値上げだけは爆速な{brand}さん、{issue}のは放置なんですね",
         "{brand}、請求だけは神速。{issue}のに🙃",
         "{brand}のくじは一度も当たらないのに、不具合だけは毎回当たり。{issue}🙃",
+        "{brand}のサポート、ガチャより当たらない。{issue}🙃",
     ],
     "review_low": [
         only(BILLS, "★1 節約のつもりで{brand}に乗り換えたら{issue}。{comp}に戻りたい"),
         "★2 値上げは我慢するけど、{issue}のに{brand}から何の説明もない",
+        only(HANDSETS, "★2 下取り査定がえぐいほど低かった。{brand}は理由も説明してくれない"),
     ],
     "reply_complaint": [
         only(MAINTAINED, "{handle} メンテナンスは朝までに終わるって言ってましたよね。{issue}"),
+    ],
+    "spam": [
+        only(HANDSETS, "【{brand}】画面割れでも高価買取！今だけ{big}00円上乗せ→{url}"),
+        "{brand}の値上げ分を返金します。こちらから手続きしてください {url}",
+        "🎉{brand}周年抽選にご当選されました！賞品の受け取りはこちら {url}",
     ],
 }
 
@@ -354,6 +380,10 @@ DE: dict[str, list[str]] = {
         "Mein einziger Fehler mit {brand}: nicht schon vor Jahren gewechselt zu haben",
         "Rechnung halbiert seit {brand}. Ärgere mich, dass ich so lange gewartet habe 😂",
         ]),
+        "Das ist ja [krank|übertrieben], wie gut {thing} bei {brand} ist 😅",
+        "{brand} ist [lächerlich|absurd] günstig, [kein Scherz|ehrlich jetzt] 🔥",
+        only(BILLS, "Früher ging jeden Monat eine Stunde für Papierkram drauf, mit {brand} sind es fünf Minuten. "
+             "Hätte ich das nur früher gewusst"),
     ],
     "comparison": [
         *only_all(BILLS, [
@@ -372,6 +402,7 @@ DE: dict[str, list[str]] = {
         only(BOOKINGS, "Was sind bei {brand} die Stornobedingungen? Frage vor der Buchung"),
         only(CONTRACTS, "{brand} wie hoch ist die Gebühr, wenn man vorzeitig kündigt"),
         only(PARCELS, "Was macht {brand}, wenn etwas beschädigt ankommt? Nur zur Sicherheit gefragt"),
+        only(HANDSETS, "Frage mich, ob {brand} auch Geräte mit Wasserschaden repariert oder ob das raus ist"),
     ],
     "news": [
         only(SUBSCRIBERS, "{brand}: Kundenzahl im Quartal [stagniert|praktisch unverändert]"),
@@ -392,6 +423,8 @@ DE: dict[str, list[str]] = {
         "Das {brand}-Maskottchen hat mir gewunken und ich bin [überfordert|nicht okay] 😂",
         "{brand}-Glücksrad: Trostpreis. Wie immer. Immerhin gratis 🙃",
         "Im {brand}-Adventskalender waren hauptsächlich Sticker. Hab mich trotzdem gefreut wie ein Kind 😂",
+        "{brand}-Verlosung: Hauptpreis verpasst, dafür ein Gutschein über 2 € 😂 Nehme es mit Humor",
+        "Mein Los beim {brand}-Sommerfest: Niete. Wie jedes Jahr. Tradition ist Tradition 😂",
     ],
     "complaint_explicit": [
         only(BILLS, "Seit dem Wechsel zu {brand} zahle ich mehr, nicht weniger. Und {issue}"),
@@ -400,6 +433,8 @@ DE: dict[str, list[str]] = {
     ],
     "complaint_mild": [
         only(BILLS, "Wegen der Ersparnis zu {brand} gewechselt, aber {issue}. Bereue es ein bisschen"),
+        only("airline", "Mein Koffer kam bei {brand} {n} Tage zu spät und auf meinen Antrag antwortet niemand. "
+             "Bitte meldet euch"),
     ],
     "complaint_sarcastic": [
         "Krass, wie schnell {brand} die Preise erhöht. Nur bei mir gilt: {issue} 🙃",
@@ -407,6 +442,10 @@ DE: dict[str, list[str]] = {
     ],
     "reply_complaint": [
         only(MAINTAINED, "{handle} Ihr sagtet, die Wartung ist bis morgens fertig. {issue}"),
+    ],
+    "spam": [
+        "{brand}-Kunden aufgepasst: Erstattung für die Preiserhöhung, jetzt bestätigen {url}",
+        "Glückwunsch! Du wurdest bei der {brand}-Jubiläumsverlosung gezogen 🎉 Preis abholen {url}",
     ],
 }
 
@@ -423,6 +462,10 @@ FR: dict[str, list[str]] = {
         "Seul regret avec {brand} : ne pas être passé chez eux plus tôt",
         "Je gagne [{big} €|une heure] par mois depuis {brand}. J'aurais dû changer [il y a des années|bien avant]",
         ]),
+        "C'est [abusé|n'importe quoi] à quel point {thing} chez {brand} est bien 😅",
+        "{brand}, c'est [de ouf|chanmé], ça tue [franchement|grave] 🔥",
+        only(BILLS, "Avant je perdais une heure par mois en paperasse, avec {brand} c'est cinq minutes. "
+             "Si j'avais su plus tôt"),
     ],
     "comparison": [
         *only_all(BILLS, [
@@ -441,6 +484,7 @@ FR: dict[str, list[str]] = {
         only(BOOKINGS, "Quelles sont les conditions d'annulation chez {brand} ? Je me renseigne avant de réserver"),
         only(CONTRACTS, "{brand} il y a des frais si on résilie avant la fin de l'engagement"),
         only(PARCELS, "Si un colis {brand} arrive abîmé, on fait comment ? Juste pour savoir"),
+        only(HANDSETS, "Je me demande si {brand} répare aussi les téléphones tombés dans l'eau ou si c'est exclu"),
     ],
     "news": [
         only(SUBSCRIBERS, "{brand} : nombre d'abonnés stable ce trimestre"),
@@ -460,6 +504,8 @@ FR: dict[str, list[str]] = {
         "La mascotte {brand} m'a fait coucou et je m'en remets pas 😂",
         "Roue de la chance {brand} : lot de consolation. Comme d'hab. Au moins c'est gratuit 🙃",
         "Le calendrier de l'avent {brand}, c'était surtout des autocollants. Content comme un gamin quand même 😂",
+        "Tirage au sort {brand} : pas le gros lot, mais un bon de 2 €. Je le prends avec le sourire 😂",
+        "Mon ticket de tombola {brand} : perdant. Comme chaque année. Fidèle à moi-même 😂",
     ],
     "complaint_explicit": [
         only(BILLS, "Depuis que je suis chez {brand}, je paie plus, pas moins. Et {issue}"),
@@ -468,6 +514,8 @@ FR: dict[str, list[str]] = {
     ],
     "complaint_mild": [
         only(BILLS, "Passé chez {brand} pour économiser, mais {issue}. Je regrette un peu"),
+        only("airline", "Ma valise est arrivée avec {n} jours de retard chez {brand} et personne ne répond à "
+             "ma réclamation. Merci de revenir vers moi"),
     ],
     "complaint_sarcastic": [
         "C'est dingue comme {brand} est rapide pour augmenter les prix. Par contre : {issue} 🙃",
@@ -475,6 +523,10 @@ FR: dict[str, list[str]] = {
     ],
     "reply_complaint": [
         only(MAINTAINED, "{handle} vous aviez dit que la maintenance serait finie ce matin. {issue}"),
+    ],
+    "spam": [
+        "Clients {brand} : remboursement de la hausse de prix disponible, confirmez ici {url}",
+        "Félicitations ! Vous êtes tiré au sort pour l'anniversaire {brand} 🎉 Récupérez votre lot {url}",
     ],
 }
 
@@ -491,6 +543,10 @@ ES: dict[str, list[str]] = {
         "Mi único arrepentimiento con {brand}: no haberme cambiado hace años",
         "Ahorro {big} € al mes desde que me pasé a {brand}. Tendría que haberlo hecho [mucho antes|hace años]",
         ]),
+        "Es [un crimen|un abuso] lo bien que va {thing} con {brand} 😅",
+        "{brand} es [una salvajada|brutal], de verdad 🔥",
+        only(BILLS, "Antes perdía una hora al mes con papeleo, con {brand} son cinco minutos. "
+             "Ojalá lo hubiera sabido antes"),
     ],
     "comparison": [
         *only_all(BILLS, [
@@ -507,6 +563,7 @@ ES: dict[str, list[str]] = {
         only(BOOKINGS, "¿Cuáles son las condiciones de cancelación de {brand}? Pregunto antes de reservar"),
         only(CONTRACTS, "{brand} hay penalización si doy de baja antes de tiempo"),
         only(PARCELS, "Si un pedido de {brand} llega dañado, ¿qué se hace? Solo por saberlo"),
+        only(HANDSETS, "Me pregunto si {brand} repara móviles mojados o si eso no entra"),
     ],
     "news": [
         only(SUBSCRIBERS, "{brand}: número de clientes estancado este trimestre"),
@@ -525,6 +582,8 @@ ES: dict[str, list[str]] = {
         "La mascota de {brand} me saludó y no lo supero 😂",
         "Ruleta de {brand}: premio de consolación. Como siempre. Al menos es gratis 🙃",
         "El calendario de adviento de {brand} era casi todo pegatinas. Lo abrí feliz como un niño igualmente 😂",
+        "Sorteo de {brand}: ni el premio gordo ni el segundo, un cupón de 2 €. Me lo tomo con humor 😂",
+        "Mi papeleta de la rifa de {brand}: nada. Como todos los años. Tradición 😂",
     ],
     "complaint_explicit": [
         only(BILLS, "Desde que estoy con {brand} pago más, no menos. Y encima {issue}"),
@@ -533,6 +592,8 @@ ES: dict[str, list[str]] = {
     ],
     "complaint_mild": [
         only(BILLS, "Me cambié a {brand} para ahorrar, pero {issue}. Me arrepiento un poco"),
+        only("airline", "Mi maleta llegó {n} días tarde con {brand} y nadie responde a mi reclamación. "
+             "Por favor, contestad"),
     ],
     "complaint_sarcastic": [
         "Qué locura lo rápido que sube los precios {brand}. Eso sí: {issue} 🙃",
@@ -540,6 +601,10 @@ ES: dict[str, list[str]] = {
     ],
     "reply_complaint": [
         only(MAINTAINED, "{handle} dijisteis que el mantenimiento acababa esta mañana. {issue}"),
+    ],
+    "spam": [
+        "Clientes de {brand}: reembolso por la subida de precios disponible, confirma aquí {url}",
+        "¡Enhorabuena! Has ganado el sorteo de aniversario de {brand} 🎉 Recoge tu premio {url}",
     ],
 }
 
@@ -556,6 +621,10 @@ PT: dict[str, list[str]] = {
         "Meu único arrependimento com a {brand}: não ter trocado anos atrás",
         "Economizo [R$ {big}|{big} €] por mês desde que mudei pra {brand}. Devia ter trocado [muito antes|anos atrás]",
         ]),
+        "É [um crime|sacanagem] o quanto {thing} da {brand} é bom 😅",
+        "A {brand} é [bizarra de boa|braba demais], sério 🔥",
+        only(BILLS, "Antes eu perdia uma hora por mês com burocracia, com a {brand} são cinco minutos. "
+             "Se eu soubesse antes"),
     ],
     "comparison": [
         *only_all(BILLS, [
@@ -573,6 +642,7 @@ PT: dict[str, list[str]] = {
         only(BOOKINGS, "Quais são as condições de cancelamento da {brand}? Pergunto antes de reservar"),
         only(CONTRACTS, "{brand} tem multa se eu cancelar antes do fim do contrato"),
         only(PARCELS, "Se um pedido da {brand} chegar danificado, como faz? Só pra saber"),
+        only(HANDSETS, "Queria saber se a {brand} conserta celular que caiu na água ou se não cobre"),
     ],
     "news": [
         only(SUBSCRIBERS, "{brand}: número de clientes estável no trimestre"),
@@ -591,6 +661,8 @@ PT: dict[str, list[str]] = {
         "O mascote da {brand} acenou pra mim e eu não tô bem 😂",
         "Roleta da {brand}: prêmio de consolação. Como sempre. Pelo menos é de graça 🙃",
         "O calendário do advento da {brand} era quase só adesivo. Abri feliz igual criança mesmo assim 😂",
+        "Sorteio da {brand}: nada do prêmio principal, ganhei um cupom de R$ 2 kkkk levo na esportiva",
+        "Minha rifa da {brand}: nada. Como todo ano. Tradição é tradição 😂",
     ],
     "complaint_explicit": [
         only(BILLS, "Desde que mudei pra {brand} pago mais, não menos. E ainda {issue}"),
@@ -599,6 +671,8 @@ PT: dict[str, list[str]] = {
     ],
     "complaint_mild": [
         only(BILLS, "Mudei pra {brand} pra economizar, mas {issue}. Tô meio arrependido"),
+        only("airline", "Minha mala chegou {n} dias atrasada na {brand} e ninguém responde meu pedido. "
+             "Por favor, retornem"),
     ],
     "complaint_sarcastic": [
         "Absurdo de rápida a {brand} pra aumentar preço. Já pra isso: {issue} 🙃",
@@ -606,6 +680,10 @@ PT: dict[str, list[str]] = {
     ],
     "reply_complaint": [
         only(MAINTAINED, "{handle} vocês disseram que a manutenção acabava de manhã. {issue}"),
+    ],
+    "spam": [
+        "Clientes {brand}: reembolso do reajuste disponível, confirme aqui {url}",
+        "Parabéns! Você foi sorteado no aniversário da {brand} 🎉 Resgate seu prêmio {url}",
     ],
 }
 
@@ -623,6 +701,9 @@ KO: dict[str, list[str]] = {
         "{brand} 쓰면서 유일한 후회: 더 일찍 안 바꾼 거",
         "{brand}로 옮기고 한 달에 {big}000원씩 아끼는 중. [몇 년 전에|진작] 바꿀걸",
         ]),
+        "{brand} {thing} [혜자|갓성비] 그 자체 ㄷㄷ",
+        "{brand} ㄹㅇ 사기캐임, 너무 좋아서 무서움 ㅋㅋ",
+        only(BILLS, "예전엔 매달 서류 처리에 한 시간 걸렸는데 {brand}는 5분이면 끝. 진작 알았으면"),
     ],
     "comparison": [
         *only_all(BILLS, [
@@ -639,6 +720,7 @@ KO: dict[str, list[str]] = {
         only(BOOKINGS, "{brand} 취소 규정이 어떻게 되나요? 예약 전에 확인하려고요"),
         only(CONTRACTS, "{brand} 약정 중간에 해지하면 위약금 있어요"),
         only(PARCELS, "{brand} 주문한 게 파손돼서 오면 어떻게 해요? 미리 알아두려고요"),
+        only(HANDSETS, "{brand}에서 물에 빠진 폰도 수리해 주는지 궁금하네요"),
     ],
     "news": [
         only(SUBSCRIBERS, "{brand}, 이번 분기 가입자 수 [정체|제자리]"),
@@ -657,6 +739,8 @@ KO: dict[str, list[str]] = {
         "{brand} 마스코트가 손 흔들어줘서 심장 멈춤 😂",
         "{brand} 룰렛 결과: 참가상. 늘 그렇듯. 그래도 공짜니까 🙃",
         "{brand} 어드벤트 캘린더 거의 스티커였음. 그래도 애처럼 신나서 열었어요 😂",
+        "{brand} 추첨 1등은 못 되고 2천 원 쿠폰 받음 ㅋㅋ 웃으면서 받아요",
+        "{brand} 복권 이벤트 올해도 꽝. 이쯤 되면 전통 😂",
     ],
     "complaint_explicit": [
         only(BILLS, "{brand}로 바꾸고 요금이 오히려 올랐어요. 게다가 {issue}"),
@@ -664,6 +748,7 @@ KO: dict[str, list[str]] = {
     ],
     "complaint_mild": [
         only(BILLS, "아끼려고 {brand}로 바꿨는데 {issue}. 좀 후회돼요"),
+        only("airline", "{brand} 수하물이 {n}일 늦게 왔는데 보상 신청에 아무도 답이 없어요. 연락 부탁드려요"),
     ],
     "complaint_sarcastic": [
         "{brand} 요금 올리는 속도는 미쳤네요. 근데 {issue} 🙃",
@@ -671,6 +756,10 @@ KO: dict[str, list[str]] = {
     ],
     "reply_complaint": [
         only(MAINTAINED, "{handle} 점검 아침까지 끝난다고 하셨잖아요. {issue}"),
+    ],
+    "spam": [
+        "{brand} 고객님, 요금 인상분 환급 대상입니다. 여기서 확인하세요 {url}",
+        "축하합니다! {brand} 창립 기념 추첨에 당첨되셨습니다 🎉 경품 받기 {url}",
     ],
 }
 
