@@ -252,14 +252,6 @@ def test_loader_uses_torch_without_trying_onnx_when_asked(monkeypatch) -> None:
     assert isinstance(load_classifier(ClassifierSettings(runtime="torch")), _TorchStandIn)
 
 
-@pytest.fixture(scope="module")
-def torch_fp32():
-    """The torch serving path forced to fp32 (on a CPU with working AMX it would pick bf16)."""
-    from models.transformer import TransformerClassifier
-
-    return TransformerClassifier(threads=2, dtype=torch.float32)
-
-
 @pytest.mark.model
 def test_onnx_and_torch_give_the_same_probabilities(torch_fp32, onnx_classifier) -> None:
     torch_out = torch_fp32.probabilities(MIXED)
