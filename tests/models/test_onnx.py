@@ -203,8 +203,13 @@ def test_serving_checks_the_backbone_files_it_reads_and_rebuilds_when_one_is_bad
         files[name] = onnx_runtime._sha256(cache / name)
     files["model.safetensors"] = "not checked when serving"
     (cache / MANIFEST).write_text(json.dumps({"converter": CONVERTER_VERSION, "files": files}))
-    rebuilt = []
-    monkeypatch.setattr(onnx_runtime, "ensure_backbone", lambda root: rebuilt.append(root) or cache)
+    rebuilt: list[Path] = []
+
+    def rebuild(root: Path) -> Path:
+        rebuilt.append(root)
+        return cache
+
+    monkeypatch.setattr(onnx_runtime, "ensure_backbone", rebuild)
     assert onnx_runtime.serving_backbone(tmp_path / "cache") == cache and rebuilt == []
     (cache / onnx_runtime.SPM_FILE).write_bytes(b"bitrot")
     assert onnx_runtime.serving_backbone(tmp_path / "cache") == cache and rebuilt == [tmp_path / "cache"]
