@@ -74,7 +74,10 @@ class EncoderLayer(nn.Module):
 
 
 class LeanNet(nn.Module):
-    """Token ids -> (sentiment logits [B, 3], complaint logit [B]); the serving twin of ListenerNet."""
+    """Token ids -> (sentiment logits [B, 3], complaint logit [B]); the serving twin of ListenerNet.
+
+    `forward_all` adds the needs-reply logit when the adapter has that head.
+    """
 
     def __init__(self, config: dict, adapter: AdapterConfig, words: torch.Tensor) -> None:
         super().__init__()
@@ -104,6 +107,19 @@ class LeanNet(nn.Module):
         """Same contract as ListenerNet.forward (mask is 0/1 [B, T])."""
         feats = self.features(input_ids, attention_mask)
         return self.sentiment_head(feats), self.complaint_head(feats).squeeze(-1)
+
+    def forward_all(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(sentiment logits [B, 3], complaint logit [B], needs-reply logit [B] or None: the adapter lacks it)."""
+        feats = self.features(input_ids, attention_mask)
+        # load_lean_net adds the head only when the adapter carries it (adapters older than the head do not).
+        reply = self._modules.get("needs_reply_head")
+        return (
+            self.sentiment_head(feats),
+            self.complaint_head(feats).squeeze(-1),
+            None if reply is None else reply(feats).squeeze(-1),
+        )
 
     def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """What every head reads: the mean-pooled, L2-normalised embedding times the feature scale [B, H]."""

@@ -8,6 +8,9 @@ from typing import Any
 
 SENTIMENT_CLASSES = ("negative", "neutral", "positive")
 COMPLAINT_CLASSES = ("not_complaint", "complaint")
+NEEDS_REPLY_CLASSES = ("no_reply", "needs_reply")
+# p_needs_reply at or above this counts as "needs a reply" (the cut the multi-task training measures with).
+NEEDS_REPLY_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,9 +75,12 @@ def fit_task(
 
 
 def read_own_sentences(path: Path = OWN_SENTENCES) -> list[Example]:
-    """Our own hand-written Japanese sentences (text,sentiment,complaint), written for this project."""
+    """Sentences written for this project: `text,sentiment[,complaint]` (a blank or missing complaint: no label)."""
     with path.open(newline="", encoding="utf-8") as fh:
-        return [Example(r["text"], int(r["sentiment"]), int(r["complaint"])) for r in csv.DictReader(fh)]
+        return [
+            Example(r["text"], int(r["sentiment"]), int(r["complaint"]) if r.get("complaint") else None)
+            for r in csv.DictReader(fh)
+        ]
 
 
 def _init_heads(net, data, max_examples: int | None, seed: int) -> None:
@@ -125,6 +128,18 @@ def _init_heads(net, data, max_examples: int | None, seed: int) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
+
+
+def _teacher_sentiment(net, data, rows: int):
+    """The starting model's sentiment probabilities for the first `rows` examples; NaN (no teacher) for the rest."""
+    import torch
+
+    from models.train import Cached
+
+    soft = torch.full((len(data.examples), 3), float("nan"))
+    head = Cached(data.states[:rows], data.examples[:rows], data.start)
+    soft[:rows], _ = predict_cached(net, head)
+    return soft
 
 
 def fold_threshold(net, threshold: float) -> None:
@@ -243,6 +258,8 @@ def train_multitask(
     freeze_heads: Sequence[str] = (),
     fold_precision: float | None = 0.92,
     sentences: Sequence[Path] = (),
+    base: Path | None = None,
+    distill: float = 0.0,
 ) -> dict[str, Any]:
     """Multi-task fine-tuning (sentiment, complaint, needs-reply) from the packaged adapter, selected on the val splits.
 
@@ -253,6 +270,9 @@ def train_multitask(
     `freeze_heads` (e.g. "sentiment_head") keep their packaged values; with `train_from` = 12 and the
     sentiment head frozen, sentiment (TweetEval, JRTE) is exactly the packaged model's.
     A step is selected only if TweetEval val and complaints val stay at or above min(target, step 0).
+    `base` starts from that adapter instead of the packaged one. `distill` > 0 keeps the sentiment of the
+    general-domain rows (TweetEval, our sentences) close to the starting model's: KL(start || current) with
+    that weight is added to their loss, so learning brand mentions does not drift general sentiment.
     Writes OUT/adapter.safetensors (the best step, complaint threshold chosen on val folded in),
     OUT/steps.jsonl (every evaluation) and OUT/metrics.json.
     """
@@ -268,20 +288,22 @@ def train_multitask(
     out_dir.mkdir(parents=True, exist_ok=True)
     train_mentions = read_mentions(mentions_dir / "train.csv")
     val_mentions = read_mentions(mentions_dir / "val.csv")
-    examples = []
+    # `general` rows (TweetEval, our sentences) are the ones distillation keeps close to the starting model.
+    general: list[Example] = []
     if tweeteval_sample != 0:
         tweeteval = read_csv(data_dir / "tweeteval_sentiment" / "train.csv", "sentiment")
-        examples = _sample(tweeteval, tweeteval_sample, seed)
-    examples += read_csv(data_dir / "complaints" / "train.csv", "complaint")
-    examples += [m.example for m in _sample(train_mentions, mentions_sample, seed)]
-    examples += read_own_sentences() * own_repeat
-    # Extra sentence files we wrote (text,sentiment,complaint): every fifth row is held out and selected on.
+        general = _sample(tweeteval, tweeteval_sample, seed)
+    general += read_own_sentences() * own_repeat
+    # Extra sentence files we wrote (text,sentiment[,complaint]): every fifth row is held out and selected on.
     sentence_val: list[Example] = []
     for path in sentences:
         rows = read_own_sentences(path)
-        examples += [row for index, row in enumerate(rows) if index % 5]
+        general += [row for index, row in enumerate(rows) if index % 5]
         sentence_val += rows[::5]
-    base_state, config, base_version = load_adapter(packaged_adapter())
+    examples = list(general)
+    examples += read_csv(data_dir / "complaints" / "train.csv", "complaint")
+    examples += [m.example for m in _sample(train_mentions, mentions_sample, seed)]
+    base_state, config, base_version = load_adapter(base or packaged_adapter())
     net, tokenizer = build_net(config, cache_dir)
     net.load_trainable(base_state)
     # Layers below `train_from` keep their packaged LoRA and are run once (cached); above it LoRA and heads train.
@@ -289,6 +311,8 @@ def train_multitask(
     for head in freeze_heads:
         getattr(net, head).requires_grad_(False)
     data = cache_lower(net, tokenizer, examples, progress=progress, upto=train_from)
+    if distill:
+        data.soft = _teacher_sentiment(net, data, len(general))
     vals = {
         "tweeteval_val": (read_csv(data_dir / "tweeteval_sentiment" / "val.csv", "sentiment"), "sentiment"),
         "complaints_val": (read_csv(data_dir / "complaints" / "val.csv", "complaint"), "complaint"),
@@ -356,7 +380,7 @@ def train_multitask(
 
     settings = TrainSettings(
         epochs=epochs, lr=lr, head_lr=head_lr, seed=seed, max_steps=max_steps, eval_every=eval_every,
-        checkpoint=out_dir / "checkpoint.pt", progress=progress,
+        checkpoint=out_dir / "checkpoint.pt", progress=progress, distill_weight=distill,
     )
     train(net, data, settings, on_eval=on_eval)
     net.load_trainable(best["state"])

@@ -65,6 +65,8 @@ class Cached:
     examples: list[Example]
     # Index of the first encoder layer still to run on `states` (the layers below it are cached).
     start: int = 0
+    # Teacher sentiment probabilities [N, 3] to distil towards (NaN rows: no teacher for that example).
+    soft: torch.Tensor | None = None
 
 
 @dataclass(slots=True)
@@ -78,6 +80,8 @@ class TrainSettings:
     weight_decay: float = 0.01
     complaint_weight: float = 1.0
     needs_reply_weight: float = 0.5
+    # Weight of KL(teacher || student) on the sentiment of rows that carry teacher probabilities (Cached.soft).
+    distill_weight: float = 0.0
     complaint_repeat: int = 3
     balance_classes: bool = True
     seed: int = 13
@@ -204,6 +208,12 @@ def _loss(
         target = torch.tensor([float(y) for y in c_labels], device=device)
         c_loss = F.binary_cross_entropy_with_logits(comp_logit[c_idx], target, pos_weight=comp_pos_w)
         loss = loss + settings.complaint_weight * c_loss * len(c_idx) / len(batch)
+    if settings.distill_weight and data.soft is not None:
+        teacher = data.soft[list(batch)].to(device)
+        rows = ~teacher.isnan().any(-1)
+        if rows.any():
+            kl = F.kl_div(sent_logits[rows].log_softmax(-1), teacher[rows], reduction="batchmean")
+            loss = loss + settings.distill_weight * kl * int(rows.sum()) / len(batch)
     return loss
 
 

@@ -44,7 +44,7 @@ def load_listener_net(path: Path, adapter: Path, dtype: torch.dtype = torch.floa
 
 
 class TransformerClassifier:
-    """Sentiment (3 classes) and complaint probability for many languages, from one forward pass."""
+    """Sentiment (3 classes), complaint and (if the adapter has the head) needs-reply probability in one pass."""
 
     def __init__(
         self,
@@ -94,19 +94,28 @@ class TransformerClassifier:
             rule=DecisionRule(self.complaint_threshold, self.unsure_band, self.require_agreement),
         )
 
+    @property
+    def has_needs_reply(self) -> bool:
+        """Whether the adapter carries the needs-reply head (adapters written before it do not)."""
+        return "needs_reply_head" in self.net._modules
+
     @torch.inference_mode()
-    def probabilities(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw model output for every text: (sentiment probabilities [N, 3], complaint probability [N])."""
+    def probabilities(self, texts: Sequence[str]) -> tuple[torch.Tensor, ...]:
+        """(sentiment probabilities [N, 3], complaint probability [N][, needs-reply probability [N]]);
+        the third only when the adapter has a needs-reply head, as on the ONNX runtime."""
         ids = self.tokenizer.encode(texts, MAX_TOKENS)
         sent = torch.zeros((len(ids), 3))
         comp = torch.zeros(len(ids))
+        reply = torch.zeros(len(ids)) if self.has_needs_reply else None
         # Length-sorted batches: neighbours have (nearly) the same length, so almost no padding.
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             input_ids, mask = pad([ids[i] for i in batch], self.tokenizer.pad_token_id, self.device)
-            s_logits, c_logit = self.net(input_ids, mask)
+            s_logits, c_logit, r_logit = self.net.forward_all(input_ids, mask)
             sent[batch] = s_logits.float().softmax(-1)
             comp[batch] = torch.sigmoid(c_logit.float())
+            if reply is not None and r_logit is not None:
+                reply[batch] = torch.sigmoid(r_logit.float())
         release_memory()
-        return sent, comp
+        return (sent, comp) if reply is None else (sent, comp, reply)

@@ -90,7 +90,7 @@ def model_group() -> None:
 @model_group.command("eval")
 @_CONFIG
 @_ADAPTER
-@click.option("--task", type=click.Choice(["sentiment", "complaint"]), required=True)
+@click.option("--task", type=click.Choice(["sentiment", "complaint", "needs-reply"]), required=True)
 @click.option("--data", "data_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True)
 @click.option("--json", "as_json", is_flag=True)
 def eval_command(config_path: Path | None, adapter: Path | None, task: str, data_path: Path, as_json: bool) -> None:
@@ -98,16 +98,28 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
 
     DATA is `text,label`, or a split of the brand-mention corpus (models/data/mentions/*.csv); for
     the corpus, the complaint task is also broken down per language and per kind of text (with the
-    share of praise flagged as a complaint and read as negative). Texts the model leaves unscored
-    count as wrong answers (and are reported as `skipped`).
+    share of praise flagged as a complaint and read as negative). The needs-reply task reads the
+    corpus's needs_reply labels (p_needs_reply >= 0.5 counts as "needs a reply"). Texts the model
+    leaves unscored count as wrong answers (and are reported as `skipped`).
     """
     from dataclasses import replace
 
-    from models.evaluate import COMPLAINT_CLASSES, SENTIMENT_CLASSES, confusion, format_confusion, format_report, score
+    from models.evaluate import (
+        COMPLAINT_CLASSES,
+        NEEDS_REPLY_CLASSES,
+        NEEDS_REPLY_THRESHOLD,
+        SENTIMENT_CLASSES,
+        confusion,
+        format_confusion,
+        format_report,
+        score,
+    )
     from models.mentions import complaint_breakdown, format_breakdown, is_mentions_csv, read_mentions
     from models.train import read_csv
 
     mentions = read_mentions(data_path) if is_mentions_csv(data_path) else None
+    if task == "needs-reply" and mentions is None:
+        raise click.UsageError(f"{data_path}: --task needs-reply needs a brand-mention corpus CSV (needs_reply column)")
     examples = [m.example for m in mentions] if mentions is not None else read_csv(data_path, task)
     if not examples:
         raise click.UsageError(f"{data_path}: no usable rows")
@@ -116,15 +128,19 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
     gold: list[int] = []
     predicted: list[int] = []
     for example, result in zip(examples, results, strict=True):
-        label = example.sentiment if task == "sentiment" else example.complaint
+        label = {"sentiment": example.sentiment, "complaint": example.complaint}.get(task, example.needs_reply)
         gold.append(int(label))  # type: ignore[arg-type]
         if not result.scored:
             predicted.append(-1)
         elif task == "sentiment":
             predicted.append(SENTIMENT_CLASSES.index(result.sentiment.value))
-        else:
+        elif task == "complaint":
             predicted.append(int(result.complaint))
-    classes = SENTIMENT_CLASSES if task == "sentiment" else COMPLAINT_CLASSES
+        elif result.p_needs_reply is None:
+            raise click.ClickException(f"model {classifier.model_id} has no needs-reply output (no needs-reply head)")
+        else:
+            predicted.append(int(result.p_needs_reply >= NEEDS_REPLY_THRESHOLD))
+    classes = {"sentiment": SENTIMENT_CLASSES, "complaint": COMPLAINT_CLASSES}.get(task, NEEDS_REPLY_CLASSES)
     report = replace(score(gold, predicted, classes), skipped=sum(1 for r in results if not r.scored))
     table = confusion(gold, predicted, len(classes))
     breakdown = None
@@ -181,6 +197,11 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="multitask: extra labelled sentences (text,sentiment,complaint); every fifth row is held out "
               "for selection (repeatable).")
+@click.option("--base", "base_adapter", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="multitask: start from this adapter instead of the packaged one.")
+@click.option("--distill", type=float, default=0.0, show_default=True,
+              help="multitask: weight of keeping general-domain sentiment (TweetEval, --sentences) close to the "
+              "starting adapter's (KL divergence).")
 @click.option("--max-steps", type=int, default=None, hidden=True)
 def train_command(
     config_path: Path | None,
@@ -205,6 +226,8 @@ def train_command(
     train_from: int,
     max_steps: int | None,
     sentence_files: tuple[Path, ...],
+    base_adapter: Path | None,
+    distill: float,
 ) -> None:
     """Fine-tune the adapter and heads (uses a GPU when there is one, the CPU otherwise).
 
@@ -238,6 +261,8 @@ def train_command(
             cache_dir=Path(settings.classifier.cache_dir) if settings.classifier.cache_dir else None,
             train_from=train_from,
             sentences=sentence_files,
+            base=base_adapter,
+            distill=distill,
         )
         click.echo(f"adapter written to {out_dir / 'adapter.safetensors'}")
         best = metrics["best"]

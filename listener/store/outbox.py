@@ -85,8 +85,26 @@ class OutboxStore(StoreBase):
             )
         return True
 
+    def retry_wait(self, sink: str, now: datetime) -> datetime | None:
+        """Until when `sink` waits after a failed delivery (its `Retry-After` or backoff), or None when it is free.
+
+        The wait is the sink's, not one event's: a 429's Retry-After covers every request to the
+        service, so events queued before the failed one, not sent yet, wait as well.
+        """
+        row = self.db.execute(
+            """SELECT MAX(next_attempt_at) FROM deliveries
+               WHERE state IN ('pending', 'held') AND sink = ? AND attempts > 0 AND next_attempt_at > ?""",
+            [sink, iso(now)],
+        ).fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
     def pending_deliveries(self, sink: str, now: datetime, limit: int = 100) -> list[Delivery]:
-        """The oldest undelivered events for `sink`, in order, stopping at the first not yet due."""
+        """The oldest undelivered events for `sink`, in order, stopping at the first not yet due.
+
+        Nothing while the sink waits for a retry (`retry_wait`).
+        """
+        if self.retry_wait(sink, now) is not None:
+            return []
         rows = self.db.execute(
             """SELECT d.event_seq, d.attempts, d.next_attempt_at, e.payload FROM deliveries d
                JOIN events e ON e.seq = d.event_seq
@@ -108,8 +126,12 @@ class OutboxStore(StoreBase):
 
         The due pending deliveries (as `pending_deliveries`), the last ref of each of their
         threads, and when asked the active mutes, the held deliveries, and what the sink sent
-        since `history_since` (for cooldowns and the rate limit).
+        since `history_since` (for cooldowns and the rate limit). An empty claim while the sink
+        waits for a retry (`retry_wait`).
         """
+        if self.retry_wait(sink, now) is not None:
+            # Held alerts due now wait too: a digest is a request to the same service.
+            return Claim([], {}, [], [], [])
         items = self.pending_deliveries(sink, now, limit)
         holds: list[HeldAlert] = []
         history: list[SentAlert] = []

@@ -25,3 +25,11 @@ def onnx_classifier():
     from models.onnx_runtime import OnnxClassifier
 
     return OnnxClassifier(threads=2)
+
+
+@pytest.fixture(scope="session")
+def torch_fp32() -> TransformerClassifier:
+    """The torch serving path forced to fp32 (on a CPU with working AMX it would pick bf16), to compare with ONNX."""
+    import torch
+
+    return TransformerClassifier(threads=2, dtype=torch.float32)

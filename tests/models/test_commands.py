@@ -115,3 +115,54 @@ def test_eval_on_the_corpus_breaks_down_by_language_and_kind(shared_classifier, 
     assert report["n"] == len(picked)
     assert set(report["breakdown"]["language"]) >= {"en", "ja"}
     assert sum(map(sum, report["confusion"])) == len(picked)
+
+
+def _corpus_sample(tmp_path: Path, rows: int = 40) -> tuple[Path, int]:
+    from models.mentions import MENTIONS_DIR
+
+    lines = (MENTIONS_DIR / "val.csv").read_text(encoding="utf-8").splitlines()
+    header, body = lines[0], lines[1:]
+    picked = [body[i] for i in range(0, len(body), len(body) // rows)]
+    data = tmp_path / "mentions.csv"
+    data.write_text("\n".join([header, *picked]) + "\n", encoding="utf-8")
+    return data, len(picked)
+
+
+def test_eval_reports_needs_reply_on_both_runtimes(
+    torch_fp32, onnx_classifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, n = _corpus_sample(tmp_path)
+    reports = {}
+    for runtime, model in (("torch", torch_fp32), ("onnx", onnx_classifier)):
+        monkeypatch.setattr(commands, "_classifier", lambda config_path, adapter, model=model: model)
+        args = ["eval", "--task", "needs-reply", "--data", str(data)]
+        result = CliRunner().invoke(commands.model_group, [*args, "--json"])
+        assert result.exit_code == 0, f"{runtime}: {result.output}"
+        reports[runtime] = json.loads(result.output)
+        text = CliRunner().invoke(commands.model_group, args)
+        assert text.exit_code == 0 and "needs_reply" in text.output and "confusion" in text.output
+    for report in reports.values():
+        assert report["task"] == "needs-reply" and report["n"] == n and report["skipped"] == 0
+        assert set(report["per_class"]) == {"no_reply", "needs_reply"}
+        assert report["per_class"]["needs_reply"]["support"] > 0 and report["per_class"]["no_reply"]["support"] > 0
+        assert report["macro_f1"] > 0.5  # better than always answering one class (macro F1 <= 0.5)
+    # The same weights give the same answers whichever runtime serves them.
+    assert reports["torch"]["confusion"] == reports["onnx"]["confusion"]
+
+
+def test_eval_needs_reply_wants_the_corpus_and_a_model_with_the_head(tmp_path: Path, monkeypatch) -> None:
+    from models.base import Classification
+
+    class NoReplyHead:
+        model_id = "old-adapter"
+
+        def predict(self, texts):
+            return [Classification(model_id=self.model_id, scored=True, p_complaint=0.1) for _ in texts]
+
+    monkeypatch.setattr(commands, "_classifier", lambda config_path, adapter: NoReplyHead())
+    plain = _write_csv(tmp_path / "s.csv", SENTIMENT_ROWS)
+    result = CliRunner().invoke(commands.model_group, ["eval", "--task", "needs-reply", "--data", str(plain)])
+    assert result.exit_code == 2 and "needs_reply column" in result.output
+    data, _ = _corpus_sample(tmp_path, rows=5)
+    result = CliRunner().invoke(commands.model_group, ["eval", "--task", "needs-reply", "--data", str(data)])
+    assert result.exit_code == 1 and "old-adapter has no needs-reply output" in result.output

@@ -12,6 +12,7 @@ import pytest
 
 from models.data.mentions import generate, lexicon
 from models.data.mentions.templates import TEMPLATES
+from models.data.mentions.templates_hard import ForIndustries
 from models.data.mentions.templates_train import TRAIN_ONLY
 from models.mentions import MENTIONS_DIR, read_mentions
 from tests.conftest import SHARED
@@ -83,6 +84,20 @@ def test_train_only_templates_are_new_and_well_formed() -> None:
             "brand", "name", "handle", "comp", "thing", "issue", "prob", "city", "n", "big", "url"
         }, t
     assert len({_normalised(t) for _, _, t in extra}) == len(extra)  # no template twice
+
+
+def test_industry_bound_templates_draw_only_their_industries(splits) -> None:
+    # A trade-in question needs a handset seller, a late-bag claim an airline: such templates name their industries.
+    bound = {
+        f"{lang}-{kind}-x{i}": t.industries
+        for lang, by_kind in TRAIN_ONLY.items() for kind, ts in by_kind.items() for i, t in enumerate(ts)
+        if isinstance(t, ForIndustries)
+    }
+    assert bound and all(set(industries) <= set(lexicon.INDUSTRIES) for industries in bound.values())
+    rows = [r for r in splits["train"] if r["template"] in bound]
+    assert {r["template"] for r in rows} == set(bound)
+    for r in rows:
+        assert r["industry"] in bound[r["template"]], r
 
 
 def test_size_and_languages(splits) -> None:

@@ -49,3 +49,10 @@ def test_gold_labels_keep_zeros_and_refuse_a_missing_label() -> None:
     assert _gold([0, 1, 0]) == [0, 1, 0]
     with pytest.raises(ValueError, match="lacks the label"):
         _gold([1, None])
+
+
+def test_own_sentences_may_leave_the_complaint_unlabelled(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("text,sentiment\n駅から近い。,1\n最高でした,2\n", encoding="utf-8")
+    rows = read_own_sentences(path)
+    assert [(r.sentiment, r.complaint) for r in rows] == [(1, None), (2, None)]

@@ -92,3 +92,32 @@ def test_training_moves_all_three_heads_and_resumes_exactly(tmp_path: Path) -> N
     sent, comp, reply = predict_all(resumed, data)
     assert sent.shape == (len(data.states), 3) and comp.shape == reply.shape == (len(data.states),)
     assert sent.dtype == comp.dtype == torch.float32
+
+
+def _kl_to(net: ListenerNet, data: Cached, teacher: torch.Tensor) -> float:
+    sent, _, _ = predict_all(net, data)
+    return float((teacher * (teacher.log() - sent.clamp_min(1e-9).log())).sum(-1).mean())
+
+
+def test_distillation_keeps_sentiment_near_the_teacher() -> None:
+    data = _data(start=2)
+    # A teacher that disagrees with the hard labels: "always neutral-ish" on every row.
+    teacher = torch.tensor([0.1, 0.8, 0.1]).repeat(len(data.examples), 1)
+    settings = dict(max_steps=200, batch_size=8, progress=False, lr=5e-2, head_lr=5e-2)
+    plain = _net(seed=3)
+    train(plain, data, TrainSettings(**settings))
+    data.soft = teacher
+    distilled = _net(seed=3)
+    train(distilled, data, TrainSettings(**settings, distill_weight=20.0))
+    assert _kl_to(distilled, data, teacher) < 0.75 * _kl_to(plain, data, teacher)
+
+
+def test_rows_without_a_teacher_are_not_distilled() -> None:
+    data = _data(start=2)
+    data.soft = torch.full((len(data.examples), 3), float("nan"))
+    settings = dict(max_steps=3, batch_size=8, progress=False)
+    a, b = _net(seed=4), _net(seed=4)
+    train(a, data, TrainSettings(**settings))
+    train(b, data, TrainSettings(**settings, distill_weight=5.0))
+    for name, tensor in a.trainable_state().items():
+        assert torch.equal(tensor, b.trainable_state()[name]), name

@@ -273,33 +273,57 @@ def test_loader_uses_torch_without_trying_onnx_when_asked(monkeypatch) -> None:
     assert isinstance(load_classifier(ClassifierSettings(runtime="torch")), _TorchStandIn)
 
 
-@pytest.fixture(scope="module")
-def torch_fp32():
-    """The torch serving path forced to fp32 (on a CPU with working AMX it would pick bf16)."""
-    from models.transformer import TransformerClassifier
-
-    return TransformerClassifier(threads=2, dtype=torch.float32)
-
-
 @pytest.mark.model
 def test_onnx_and_torch_give_the_same_probabilities(torch_fp32, onnx_classifier) -> None:
-    sent_t, comp_t = torch_fp32.probabilities(MIXED)[:2]
-    sent_o, comp_o, *rest = onnx_classifier.probabilities(MIXED)
-    np.testing.assert_allclose(sent_o, sent_t.numpy(), atol=1e-4)
-    np.testing.assert_allclose(comp_o, comp_t.numpy(), atol=1e-4)
-    if "needs_reply" in onnx_classifier.heads:  # every head, not only the two the torch path returns
-        ids = torch_fp32.tokenizer.encode(MIXED, 128)
-        input_ids, mask = pad(ids, torch_fp32.tokenizer.pad_token_id, torch.device("cpu"))
-        with torch.inference_mode():
-            want = torch.sigmoid(torch_fp32.net.needs_reply_head(torch_fp32.net.features(input_ids, mask)))[:, 0]
-        np.testing.assert_allclose(rest[0], want.numpy(), atol=1e-4)
+    torch_out = torch_fp32.probabilities(MIXED)
+    onnx_out = onnx_classifier.probabilities(MIXED)
+    # Every head, needs-reply included, on both runtimes (the packaged adapter has all three).
+    assert "needs_reply" in onnx_classifier.heads and torch_fp32.has_needs_reply
+    assert len(torch_out) == len(onnx_out) == 3
+    for got, want in zip(onnx_out, torch_out, strict=True):
+        np.testing.assert_allclose(got, want.numpy(), atol=1e-4)
     torch_results = torch_fp32.predict(MIXED)
     onnx_results = onnx_classifier.predict(MIXED)
     assert [r.sentiment for r in onnx_results] == [r.sentiment for r in torch_results]
     assert [r.complaint for r in onnx_results] == [r.complaint for r in torch_results]
     assert [r.unsure for r in onnx_results] == [r.unsure for r in torch_results]
     assert [r.language for r in onnx_results] == [r.language for r in torch_results]
+    reply_t = [r.p_needs_reply for r in torch_results]
+    reply_o = [r.p_needs_reply for r in onnx_results]
+    assert None not in reply_t and None not in reply_o
+    np.testing.assert_allclose(reply_o, reply_t, atol=1e-4)
+    assert all(0.0 < p < 1.0 for p in reply_t)  # a probability (after the sigmoid), not a logit
     assert onnx_classifier.model_id == torch_fp32.model_id
+
+
+def test_the_serving_net_gives_needs_reply_only_when_it_has_the_head() -> None:
+    ids = [[0, 5, 9, 2], [0, 7, 2]]
+    input_ids, mask = pad(ids, 1, torch.device("cpu"))
+    with torch.inference_mode():
+        with_head = _tiny_net()
+        sentiment, complaint, reply = with_head.forward_all(input_ids, mask)
+        assert reply is not None and reply.shape == (2,)
+        head = head_modules(with_head)["needs_reply"]
+        torch.testing.assert_close(reply, head(with_head.features(input_ids, mask))[:, 0])
+        torch.testing.assert_close((sentiment, complaint), with_head(input_ids, mask))
+        assert _tiny_net(extra_head=False).forward_all(input_ids, mask)[2] is None
+
+
+@pytest.mark.model
+def test_torch_runtime_with_an_adapter_older_than_the_needs_reply_head(tmp_path: Path, torch_fp32) -> None:
+    from models.adapter_io import load_adapter, packaged_adapter, save_adapter
+    from models.transformer import TransformerClassifier
+
+    state, config, version = load_adapter(packaged_adapter())
+    old = tmp_path / "old.safetensors"
+    save_adapter(old, {k: v for k, v in state.items() if not k.startswith("needs_reply_head")}, config, version)
+    classifier = TransformerClassifier(threads=2, dtype=torch.float32, adapter=old)
+    assert not classifier.has_needs_reply and len(classifier.probabilities(MIXED[:3])) == 2
+    results = classifier.predict(MIXED[:3])
+    assert [r.p_needs_reply for r in results] == [None, None, None]
+    # The other heads are untouched by the missing one.
+    want = torch_fp32.predict(MIXED[:3])
+    np.testing.assert_allclose([float(r.p_complaint or 0) for r in results], [float(r.p_complaint or 0) for r in want])
 
 
 @pytest.mark.model

@@ -99,7 +99,8 @@ def _expand_choices(text: str, rng: random.Random) -> str:
 
 def fill(template: str, language: str, split: str, rng: random.Random) -> tuple[str, str, int]:
     """One text from a template: (text, industry, has_handle). Brands of one split never appear in another."""
-    industry = rng.choice(sorted(lexicon.INDUSTRIES))
+    # A template written for some industries only (templates_hard.ForIndustries) draws from those; same single draw.
+    industry = rng.choice(sorted(getattr(template, "industries", None) or lexicon.INDUSTRIES))
     brands = lexicon.brands(industry, split)
     brand = rng.choice(brands)
     others = [b for b in lexicon.brands(industry, None) if b != brand]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from models.data.mentions.templates_hard import HARD
+
 # Same slots and [a|b] choices as templates.py. generate.py puts every template here in the train split (ids
 # `language-kind-xN`), after the split-assigned rows, so the frozen val.csv and test.csv stay byte for byte as they are.
 # Written for this project from scratch; none is copied from a dataset, from the issue's examples, or from val/test.
@@ -855,4 +857,16 @@ KO: dict[str, list[str]] = {
     ],
 }
 
-TRAIN_ONLY: dict[str, dict[str, list[str]]] = {"en": EN, "ja": JA, "de": DE, "fr": FR, "es": ES, "pt": PT, "ko": KO}
+FIRST_ROUND: dict[str, dict[str, list[str]]] = {"en": EN, "ja": JA, "de": DE, "fr": FR, "es": ES, "pt": PT, "ko": KO}
+
+
+def _appended(first: dict[str, list[str]], second: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each kind's templates of `first`, then those of `second`: appending keeps every earlier template's id `xN`."""
+    kinds = [*first, *(kind for kind in second if kind not in first)]
+    return {kind: [*first.get(kind, []), *second.get(kind, [])] for kind in kinds}
+
+
+# The second round (templates_hard.py) goes after the first in each (language, kind), so earlier rows keep their ids.
+TRAIN_ONLY: dict[str, dict[str, list[str]]] = {
+    language: _appended(by_kind, HARD.get(language, {})) for language, by_kind in FIRST_ROUND.items()
+}
