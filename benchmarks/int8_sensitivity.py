@@ -26,7 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -158,23 +158,31 @@ def units(by: str, n_layers: int = 12) -> dict[str, list[str]]:
     return {n: [n] for n in every}
 
 
-def alone(scorer: Scorer, by: str = "node") -> list[tuple[str, Variant]]:
+def alone(
+    scorer: Scorer, by: str = "node", on_row: Callable[[str, Variant], None] | None = None
+) -> list[tuple[str, Variant]]:
     """Each group alone in int8 (the rest fp32): what quantizing it costs by itself."""
     out = []
     for name, nodes in units(by).items():
         v = scorer.variant([n for n in groups() if n not in nodes])
         print(_line(name, v), flush=True)
         out.append((name, v))
+        if on_row:
+            on_row(name, v)
     return out
 
 
-def without(scorer: Scorer, by: str = "node", base: Sequence[str] = ()) -> list[tuple[str, Variant]]:
+def without(
+    scorer: Scorer, by: str = "node", base: Sequence[str] = (), on_row: Callable[[str, Variant], None] | None = None
+) -> list[tuple[str, Variant]]:
     """Everything int8 but one group (and the `base` nodes): what keeping it fp32 wins back."""
     out = []
     for name, nodes in units(by).items():
         v = scorer.variant([*base, *nodes])
         print(_line(f"all but {name}", v), flush=True)
         out.append((name, v))
+        if on_row:
+            on_row(name, v)
     return out
 
 
@@ -237,8 +245,18 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"reference": scorer.reference_metrics, "subsample": args.subsample, "mode": args.mode}
     if args.mode in ("alone", "without"):
         base = [n for n in args.fp32.split(",") if n]
-        rows = alone(scorer, args.by) if args.mode == "alone" else without(scorer, args.by, base)
-        result["groups"] = {node: asdict(v) for node, v in rows}
+        result["groups"] = {}
+
+        def keep(node: str, v: Variant) -> None:
+            # Saved after every row, so an interrupted search keeps what it measured.
+            result["groups"][node] = asdict(v)
+            if args.json:
+                args.json.write_text(json.dumps(result, indent=2))
+
+        if args.mode == "alone":
+            alone(scorer, args.by, keep)
+        else:
+            without(scorer, args.by, base, keep)
     elif args.mode == "greedy":
         ranking = _ranking(json.loads(args.ranking.read_text())) if args.ranking else _rank_alone(alone(scorer))
         tried = greedy(scorer, ranking, args.budget, args.most, args.start)
