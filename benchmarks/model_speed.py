@@ -398,7 +398,7 @@ if __name__ == "__main__":
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = parser.parse_args()
     result = measure(args.n, args.rounds, args.child_texts)
-    result["command"] = "nice -n 10 .venv/bin/python -m benchmarks.model_speed " + " ".join(sys.argv[1:])
+    result["command"] = ".venv/bin/python -m benchmarks.model_speed " + " ".join(sys.argv[1:])
     if args.json:
         print(json.dumps(result, indent=2))
     print(to_markdown(result))
