@@ -56,8 +56,9 @@ PACKAGED_ADAPTER = Path(__file__).with_name("weights") / "adapter.safetensors"
 Int8 = Literal["none", "upper", "mixed", "all"]
 # The nodes of one encoder layer that can run in int8 (models/onnx_graph.py names them layer<i>.<kind>).
 INT8_KINDS = ("attention", "attn_out", "ffn_in", "ffn_out")
-# The groups the "mixed" preset keeps fp32: data shipped beside the weights, chosen on the val sets by
-# `python -m benchmarks.int8_sensitivity greedy --write` (docs/model.md), rerun when the weights change.
+# The groups the "mixed" preset keeps fp32: data shipped beside the weights, chosen on the val sets with
+# benchmarks/int8_sensitivity.py (the file's `chosen_by` records the command; docs/model.md); rerun it when
+# the weights change.
 MIXED_FILE = "weights/int8_mixed.json"
 _Q4_BLOCK = 32
 _Q4_BLOCK_BYTES = 18
