@@ -360,6 +360,8 @@ def test_actions_by_click_and_keyboard(server: Server, browser: Any) -> None:
         states = dict(conn.execute(
             "SELECT mention_key, state FROM complaints WHERE mention_key IN (?, ?)", ["mastodon:warned", selected]))
     assert states == {"mastodon:warned": "not_complaint", selected: "marked_replied"}
+    # The action's follow-up has put the focus back on a row; only then press keys on the tabs.
+    wait.until(lambda d: d.switch_to.active_element.get_attribute("data-key") in _shown(d))
     # Tabs by keyboard: arrow keys move between them.
     driver.find_element(By.ID, "tab-complaints").send_keys(Keys.ARROW_RIGHT)
     wait.until(lambda _d: _shown(driver) == ["mastodon:question"])

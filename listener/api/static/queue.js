@@ -296,6 +296,7 @@ function closeForm() {
 
 async function send(key, action, extra) {
   const requestId = crypto.randomUUID();  // a retry of this click acts once (the same idempotency as Slack's)
+  const tab = Q.tab;
   const status = qs("action-status");
   status.textContent = `${ACTION_LABELS[action].replace("…", "")}: sending…`;
   try {
@@ -311,6 +312,9 @@ async function send(key, action, extra) {
     status.dataset.result = "error";
   }
   await loadQueue();
+  // The reply can come after the user has moved on (another tab, a filter, a name field): keep their focus.
+  const active = document.activeElement;
+  if (Q.tab !== tab || !(active === document.body || (active && active.closest("#queue")))) return;
   const tr = document.querySelector(`#queue tr[data-key="${CSS.escape(Q.selected || "")}"]`);
   if (tr) tr.focus(); else move(0);
 }
