@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -260,6 +261,7 @@ def train_multitask(
     sentences: Sequence[Path] = (),
     base: Path | None = None,
     distill: float = 0.0,
+    lora_from: int | None = None,
 ) -> dict[str, Any]:
     """Multi-task fine-tuning (sentiment, complaint, needs-reply) from the packaged adapter, selected on the val splits.
 
@@ -273,6 +275,8 @@ def train_multitask(
     `base` starts from that adapter instead of the packaged one. `distill` > 0 keeps the sentiment of the
     general-domain rows (TweetEval, our sentences) close to the starting model's: KL(start || current) with
     that weight is added to their loss, so learning brand mentions does not drift general sentiment.
+    `lora_from` below the base adapter's first LoRA layer adds LoRA to the layers in between (B starts at
+    zero, so step 0 is still the base model) and lets them train with the rest: a deeper adapter.
     Writes OUT/adapter.safetensors (the best step, complaint threshold chosen on val folded in),
     OUT/steps.jsonl (every evaluation) and OUT/metrics.json.
     """
@@ -304,8 +308,10 @@ def train_multitask(
     examples += read_csv(data_dir / "complaints" / "train.csv", "complaint")
     examples += [m.example for m in _sample(train_mentions, mentions_sample, seed)]
     base_state, config, base_version = load_adapter(base or packaged_adapter())
+    if lora_from is not None and lora_from < config.first_layer:
+        config = dataclasses.replace(config, first_layer=lora_from)
     net, tokenizer = build_net(config, cache_dir)
-    net.load_trainable(base_state)
+    net.load_trainable(base_state, new_lora_ok=lora_from is not None)
     # Layers below `train_from` keep their packaged LoRA and are run once (cached); above it LoRA and heads train.
     net.freeze_lora_below(train_from)
     for head in freeze_heads:

@@ -162,14 +162,18 @@ class ListenerNet(nn.Module):
                 if "lora_" in name:
                     p.requires_grad_(index >= layer)
 
-    def load_trainable(self, state: dict[str, torch.Tensor]) -> list[str]:
+    def load_trainable(self, state: dict[str, torch.Tensor], *, new_lora_ok: bool = False) -> list[str]:
         """Load LoRA matrices and heads saved by `trainable_state`; returns the late heads the file lacked.
 
         An adapter written before a late head existed (e.g. `needs_reply_head`) still loads: that head
-        starts as a copy of the head it grew out of (see LATE_HEADS).
+        starts as a copy of the head it grew out of (see LATE_HEADS). With `new_lora_ok`, an adapter with
+        LoRA in fewer layers loads into this deeper net: the other layers keep their fresh LoRA, whose
+        B is zero, so the net computes exactly what the adapter did until those layers train.
         """
         own = dict(self.named_parameters())
         state = dict(state)
+        if new_lora_ok:
+            state = {name: p.detach().clone() for name, p in own.items() if "lora_" in name} | state
         absent = [h for h in LATE_HEADS if f"{h}.weight" not in state]
         for head in absent:
             for part in ("weight", "bias"):

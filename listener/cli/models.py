@@ -202,6 +202,8 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
 @click.option("--distill", type=float, default=0.0, show_default=True,
               help="multitask: weight of keeping general-domain sentiment (TweetEval, --sentences) close to the "
               "starting adapter's (KL divergence).")
+@click.option("--lora-from", type=int, default=None,
+              help="multitask: add LoRA down to this encoder layer (default: the base adapter's layers).")
 @click.option("--max-steps", type=int, default=None, hidden=True)
 def train_command(
     config_path: Path | None,
@@ -228,6 +230,7 @@ def train_command(
     sentence_files: tuple[Path, ...],
     base_adapter: Path | None,
     distill: float,
+    lora_from: int | None,
 ) -> None:
     """Fine-tune the adapter and heads (uses a GPU when there is one, the CPU otherwise).
 
@@ -263,6 +266,7 @@ def train_command(
             sentences=sentence_files,
             base=base_adapter,
             distill=distill,
+            lora_from=lora_from,
         )
         click.echo(f"adapter written to {out_dir / 'adapter.safetensors'}")
         best = metrics["best"]

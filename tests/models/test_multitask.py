@@ -49,6 +49,25 @@ def test_unknown_tensors_are_refused() -> None:
         net.load_trainable(state)
 
 
+def test_a_shallower_adapter_loads_into_a_deeper_net_unchanged() -> None:
+    shallow = _net()
+    with torch.no_grad():
+        for name, p in shallow.named_parameters():
+            if "lora_b" in name:
+                p.normal_()  # a trained adapter: B is no longer zero
+    torch.manual_seed(0)  # the same encoder weights as `shallow`'s
+    encoder = BertModel(shallow.encoder.config, add_pooling_layer=False)
+    deep = ListenerNet(encoder, AdapterConfig(first_layer=0, rank=2, alpha=4.0)).eval()
+    with pytest.raises(ValueError, match="missing"):
+        deep.load_trainable(shallow.trainable_state())
+    deep.load_trainable(shallow.trainable_state(), new_lora_ok=True)
+    ids = torch.tensor([[1, 5, 7, 9, 2]])
+    mask = torch.ones_like(ids)
+    assert torch.allclose(deep(ids, mask)[0], shallow(ids, mask)[0], atol=1e-6)
+    new = [n for n in deep.trainable_state() if "lora_b" in n and ".layer.0." in n]
+    assert new and all(not deep.trainable_state()[n].any() for n in new)
+
+
 def test_frozen_lora_is_still_shipped() -> None:
     net = _net()
     net.freeze_lora_below(3)
