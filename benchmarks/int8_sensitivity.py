@@ -12,6 +12,9 @@ noisy than a metric on a few hundred texts.
     python -m benchmarks.int8_sensitivity greedy --write   # keep the most sensitive groups fp32 until
                                                            # the cost is within budget; ship the list
     python -m benchmarks.int8_sensitivity check            # score the shipped "mixed" list
+    python -m benchmarks.int8_sensitivity nodes --smooth 0.5 --fp32 ... [--write]
+                                                           # smoothed int8 (SmoothQuant, models/onnx_graph.py)
+                                                           # with the named nodes fp32; --write ships both
 
 Run it under `nice -n 10` with `OMP_NUM_THREADS=1` on a shared machine. Validation data is read
 from the project's shared data folder here only (`--data-dir`), never at run time.
@@ -77,8 +80,21 @@ def load_val(data_dir: Path, subsample: int = 0, seed: int = 5) -> dict[str, tup
 class Scorer:
     """Scores int8 variants of the served graph; the fp32 graph is exported once, variants only re-quantized."""
 
-    def __init__(self, val: dict, *, threads: int = 1, per_channel: bool = True, reduce_range: bool = False) -> None:
-        self.clf = OnnxClassifier(threads=threads)
+    def __init__(
+        self,
+        val: dict,
+        *,
+        threads: int = 1,
+        per_channel: bool = True,
+        reduce_range: bool = False,
+        smooth_alpha: float | None = None,
+    ) -> None:
+        # With smoothing the fp32 graph has every quantizable node smoothed (the same fp32 function, tested),
+        # so each variant's int8 nodes are smoothed ones and its fp32 nodes cost only their `Mul`.
+        self.clf = OnnxClassifier(
+            threads=threads, smooth_alpha=smooth_alpha, smooth_nodes=groups() if smooth_alpha is not None else None
+        )
+        self.smooth_alpha = smooth_alpha
         self.tmp = Path(tempfile.mkdtemp(prefix="int8-sensitivity-"))
         # A private copy: the quantizer writes scratch files beside its input, which parallel runs would share.
         self.fp32_graph = Path(shutil.copy(self.clf.export_dir / MODEL_FILE, self.tmp / "fp32.onnx"))
@@ -217,7 +233,7 @@ def _ship(v: Variant, args: argparse.Namespace) -> Path:
     if args.subsample:
         measured["subsample"] = args.subsample
     command = "python -m benchmarks.int8_sensitivity " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
-    return write_mixed_nodes(v.fp32_nodes, measured, command)
+    return write_mixed_nodes(v.fp32_nodes, measured, command, smooth_alpha=args.smooth)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-per-channel", action="store_true", help="per-tensor weight scales")
     parser.add_argument("--reduce-range", action="store_true", help="7-bit weights (for CPUs without VNNI)")
+    parser.add_argument(
+        "--smooth", type=float, default=None, metavar="ALPHA", help="smooth the int8 nodes with exponent ALPHA"
+    )
     parser.add_argument("--budget", type=float, default=0.3, help="greedy: largest accepted cost in points")
     parser.add_argument("--most", type=int, default=16, help="greedy: most groups kept fp32")
     parser.add_argument("--start", type=int, default=0, help="greedy: groups kept fp32 in the first try")
@@ -240,9 +259,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     val = load_val(args.data_dir or _shared_data(), args.subsample)
-    scorer = Scorer(val, threads=args.threads, per_channel=not args.no_per_channel, reduce_range=args.reduce_range)
+    if args.mode == "check" and args.smooth is None:
+        from models.onnx_runtime import mixed_preset
+
+        args.smooth = mixed_preset().smooth_alpha
+    scorer = Scorer(
+        val,
+        threads=args.threads,
+        per_channel=not args.no_per_channel,
+        reduce_range=args.reduce_range,
+        smooth_alpha=args.smooth,
+    )
     print(f"fp32 reference: {scorer.reference_metrics} on {[len(t) for t, _ in val.values()]} texts", flush=True)
-    result: dict = {"reference": scorer.reference_metrics, "subsample": args.subsample, "mode": args.mode}
+    result: dict = {
+        "reference": scorer.reference_metrics,
+        "subsample": args.subsample,
+        "mode": args.mode,
+        "smooth_alpha": args.smooth,
+    }
     if args.mode in ("alone", "without"):
         base = [n for n in args.fp32.split(",") if n]
         result["groups"] = {}

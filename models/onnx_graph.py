@@ -7,6 +7,12 @@ optimizer would otherwise have to find by pattern matching. The word-embedding l
 outside (the 4-bit table is read by numpy, models/onnx_runtime.py); the graph starts at the
 looked-up rows. Run as `python -m models.onnx_graph` it is the exporter child process that
 models/onnx_runtime.py starts on first use, so the serving process never imports torch.
+
+Int8 projections can be smoothed first (SmoothQuant, Xiao et al. 2022): per input channel j,
+s_j = max|x_j|^a / max|W_j|^(1-a), the activation is divided by s and the weight's row j
+multiplied by it, which leaves the fp32 function unchanged but moves the few outlier channels'
+range from the per-tensor activation scale into the per-channel weight scales. max|x_j| comes
+from running the fp32 net over the shipped calibration texts (models/calibration.py).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -35,6 +41,10 @@ MS_DOMAIN = "com.microsoft"
 WORDS_INPUT = "words"
 MASK_INPUT = "attention_mask"
 HEAD_SUFFIX = "_head"
+# The quantizable node kinds of a layer (as models.onnx_runtime.INT8_KINDS) and the Linear each one runs.
+NODE_MODULES = {"attention": "qkv", "attn_out": "attn_out", "ffn_in": "ffn_in", "ffn_out": "ffn_out"}
+# Calibration batches: length-sorted, so little padding (padding is left out of the maxima anyway).
+CALIBRATION_BATCH = 32
 
 
 def head_modules(net: LeanNet) -> dict[str, nn.Linear]:
@@ -69,9 +79,83 @@ class _Graph:
         return name
 
 
-def build_graph(net: LeanNet) -> onnx.ModelProto:
-    """The fp32 graph: words [B, T, H] float + attention_mask [B, T] int32 -> one logits output per head."""
+def activation_maxima(net: LeanNet, ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, np.ndarray]:
+    """Largest |input| per channel of every quantizable node ("layer3.ffn_out" -> [in]) over the real
+    (unpadded) tokens of `ids`, run through the fp32 net in length-sorted batches."""
+    import torch
+
+    from models.train import pad
+
+    maxima: dict[str, torch.Tensor] = {}
+    current: dict[str, torch.Tensor] = {}
+    hooks = []
+    for i, layer in enumerate(net.layers):
+        for kind, attr in NODE_MODULES.items():
+            name = f"layer{i}.{kind}"
+
+            def record(module: nn.Module, args: tuple, name: str = name) -> None:
+                x = args[0][current["mask"]].abs().amax(dim=0)
+                maxima[name] = x if name not in maxima else torch.maximum(maxima[name], x)
+
+            hooks.append(getattr(layer, attr).register_forward_pre_hook(record))
+    order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(order), CALIBRATION_BATCH):
+                input_ids, mask = pad(
+                    [ids[i] for i in order[start : start + CALIBRATION_BATCH]], pad_id, torch.device("cpu")
+                )
+                current["mask"] = mask.bool()
+                net.features(input_ids, mask)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {name: maxima[name].float().numpy() for name in sorted(maxima, key=_node_order)}
+
+
+def _node_order(name: str) -> tuple[int, int]:
+    layer, kind = name.split(".")
+    return int(layer.removeprefix("layer")), list(NODE_MODULES).index(kind)
+
+
+def smoothing_scales(
+    net: LeanNet, maxima: Mapping[str, np.ndarray], alpha: float, nodes: Iterable[str]
+) -> dict[str, np.ndarray]:
+    """s = max|x|^alpha / max|W row|^(1 - alpha) per input channel of each node in `nodes` (fp32)."""
+    out = {}
+    for name in nodes:
+        layer, kind = name.split(".")
+        module = getattr(net.layers[int(layer.removeprefix("layer"))], NODE_MODULES[kind])
+        # torch keeps W as [out, in]: input channel j is column j.
+        w_max = np.maximum(np.abs(_array(module.weight)).max(axis=0), 1e-5)
+        x_max = np.maximum(maxima[name], 1e-5)
+        out[name] = (x_max**alpha / w_max ** (1.0 - alpha)).astype(np.float32)
+    return out
+
+
+def build_graph(net: LeanNet, smooth: Mapping[str, np.ndarray] | None = None) -> onnx.ModelProto:
+    """The fp32 graph: words [B, T, H] float + attention_mask [B, T] int32 -> one logits output per head.
+
+    `smooth` maps node names to per-input-channel scales s (smoothing_scales): that node's input is
+    divided by s and its weight rows multiplied by s; for attention-out the division is folded into
+    the V projection (attention output is linear in V), for the others it is a `Mul` node."""
+    smooth = dict(smooth or {})
+    unknown = set(smooth) - {f"layer{i}.{k}" for i in range(len(net.layers)) for k in NODE_MODULES}
+    if unknown:
+        raise ValueError(f"no quantizable node named {sorted(unknown)[:3]}")
     g = _Graph()
+
+    def divided(x: str, node: str) -> str:
+        """`x` / s of `node` (a Mul by the reciprocal), or `x` itself when the node is not smoothed."""
+        if node not in smooth:
+            return x
+        inverse = g.const(node + ".smooth.inverse", (1.0 / smooth[node]).astype(np.float32))
+        return g.node("Mul", [x, inverse], node + ".smooth")
+
+    def weight(node: str, w: np.ndarray) -> np.ndarray:
+        """ONNX-layout weight [in, out] with its rows multiplied by s when `node` is smoothed."""
+        return w * smooth[node][:, None] if node in smooth else w
+
     hidden = net.positions.shape[1]
     eps = float(net.emb_norm.eps)
     # Embeddings: word rows + token type 0 + positions[:T], then LayerNorm (as LeanNet.forward).
@@ -96,16 +180,24 @@ def build_graph(net: LeanNet) -> onnx.ModelProto:
         layer = cast(EncoderLayer, module)
         p = f"layer{i}."
         # Attention wants [in, 3*H] with Q, K, V side by side: our fused qkv weight [3*H, in], transposed.
-        g.const(p + "qkv.weight", _array(layer.qkv.weight).T)
-        g.const(p + "qkv.bias", _array(layer.qkv.bias))
+        qkv_weight = np.array(weight(p + "attention", _array(layer.qkv.weight).T))  # a copy: V is scaled below
+        qkv_bias = _array(layer.qkv.bias)
+        if p + "attn_out" in smooth:
+            # Attention-out's input is a convex mix of V rows: V's columns (and bias) / s divide it exactly.
+            inverse = 1.0 / smooth[p + "attn_out"]
+            qkv_weight[:, 2 * hidden :] = qkv_weight[:, 2 * hidden :] * inverse
+            qkv_bias = qkv_bias.copy()
+            qkv_bias[2 * hidden :] = qkv_bias[2 * hidden :] * inverse
+        g.const(p + "qkv.weight", qkv_weight)
+        g.const(p + "qkv.bias", qkv_bias)
         attn = g.node(
             "Attention",
-            [x, p + "qkv.weight", p + "qkv.bias", MASK_INPUT],
+            [divided(x, p + "attention"), p + "qkv.weight", p + "qkv.bias", MASK_INPUT],
             p + "attention",
             domain=MS_DOMAIN,
             num_heads=layer.heads,
         )
-        g.const(p + "attn_out.weight", _array(layer.attn_out.weight).T)
+        g.const(p + "attn_out.weight", weight(p + "attn_out", _array(layer.attn_out.weight).T))
         proj = g.node("MatMul", [attn, p + "attn_out.weight"], p + "attn_out")
         for norm, bias in (("attn_norm", "attn_out"), ("out_norm", "ffn_out")):
             g.const(f"{p}{norm}.weight", _array(getattr(layer, norm).weight))
@@ -118,12 +210,12 @@ def build_graph(net: LeanNet) -> onnx.ModelProto:
             domain=MS_DOMAIN,
             epsilon=float(layer.attn_norm.eps),
         )
-        g.const(p + "ffn_in.weight", _array(layer.ffn_in.weight).T)
+        g.const(p + "ffn_in.weight", weight(p + "ffn_in", _array(layer.ffn_in.weight).T))
         g.const(p + "ffn_in.bias", _array(layer.ffn_in.bias))
-        g.const(p + "ffn_out.weight", _array(layer.ffn_out.weight).T)
-        inner = g.node("MatMul", [x, p + "ffn_in.weight"], p + "ffn_in")
+        g.const(p + "ffn_out.weight", weight(p + "ffn_out", _array(layer.ffn_out.weight).T))
+        inner = g.node("MatMul", [divided(x, p + "ffn_in"), p + "ffn_in.weight"], p + "ffn_in")
         inner = g.node("BiasGelu", [inner, p + "ffn_in.bias"], p + "gelu", domain=MS_DOMAIN)  # exact (erf) GELU
-        out = g.node("MatMul", [inner, p + "ffn_out.weight"], p + "ffn_out")
+        out = g.node("MatMul", [divided(inner, p + "ffn_out"), p + "ffn_out.weight"], p + "ffn_out")
         x = g.node(
             "SkipLayerNormalization",
             [out, x, p + "out_norm.weight", p + "out_norm.beta", p + "ffn_out.bias"],
@@ -194,14 +286,34 @@ def quantize_nodes(
     return chosen
 
 
-def export(backbone: Path, adapter: Path, out: Path, int8_nodes: Iterable[str] = ()) -> dict:
-    """Write `out/model.onnx` from the cached backbone and an adapter; returns what it wrote (heads, int8 nodes)."""
+def export(
+    backbone: Path,
+    adapter: Path,
+    out: Path,
+    int8_nodes: Iterable[str] = (),
+    *,
+    smooth_alpha: float | None = None,
+    smooth_nodes: Iterable[str] = (),
+    calibration: Path | None = None,
+) -> dict:
+    """Write `out/model.onnx` from the cached backbone and an adapter; returns what it wrote (heads, int8 nodes,
+    smoothed nodes). With `smooth_alpha`, `smooth_nodes` are smoothed with maxima from the calibration texts."""
     from models.adapter_io import load_adapter
+    from models.calibration import CALIBRATION_FILE, load_texts
     from models.encoder import load_lean_net
+    from models.spm import SPM_FILE, SentencePieceTokenizer
+    from models.train import MAX_TOKENS
 
     state, config, _ = load_adapter(adapter)
     net = load_lean_net(backbone, state, config)
-    model = build_graph(net)
+    smoothed = list(dict.fromkeys(smooth_nodes)) if smooth_alpha is not None else []
+    scales: dict[str, np.ndarray] = {}
+    if smoothed:
+        tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)
+        ids = tokenizer.encode(load_texts(calibration or CALIBRATION_FILE), MAX_TOKENS)
+        maxima = activation_maxima(net, ids, tokenizer.pad_token_id)
+        scales = smoothing_scales(net, maxima, float(cast(float, smooth_alpha)), smoothed)
+    model = build_graph(net, scales)
     heads = {name: int(h.out_features) for name, h in head_modules(net).items()}
     del net
     names = list(dict.fromkeys(int8_nodes))
@@ -214,7 +326,7 @@ def export(backbone: Path, adapter: Path, out: Path, int8_nodes: Iterable[str] =
     else:
         onnx.save(model, str(target))
         quantized = []
-    return {"heads": heads, "int8_nodes": quantized}
+    return {"heads": heads, "int8_nodes": quantized, "smoothed_nodes": smoothed}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,9 +336,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adapter", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--int8-nodes", default="", help="comma-separated node names to run in int8")
+    parser.add_argument("--smooth-alpha", type=float, default=None, help="smoothing exponent a (none: no smoothing)")
+    parser.add_argument("--smooth-nodes", default="", help="comma-separated node names to smooth")
+    parser.add_argument("--calibration", type=Path, default=None, help="calibration texts (default: the shipped)")
     args = parser.parse_args(argv)
     names = [x for x in args.int8_nodes.split(",") if x.strip()]
-    summary = export(args.backbone, args.adapter, args.out, names)
+    summary = export(
+        args.backbone,
+        args.adapter,
+        args.out,
+        names,
+        smooth_alpha=args.smooth_alpha,
+        smooth_nodes=[x for x in args.smooth_nodes.split(",") if x.strip()],
+        calibration=args.calibration,
+    )
     print(json.dumps(summary))
     return 0
 

@@ -4,7 +4,9 @@ The first start exports our own weights (cached backbone + adapter, LoRA folded 
 into `<cache>/onnx-<variant>-<key>/model.onnx` in a child process (`python -m models.onnx_graph`,
 the only place torch is imported), written into a temporary directory and renamed into place with
 a manifest of sha256 checksums, checked at every start like the backbone cache. The key hashes
-the backbone manifest, the adapter file and the exporter version, so new weights get a new graph.
+the backbone manifest, the adapter file and the exporter version, so new weights get a new graph;
+with int8 smoothing (models/onnx_graph.py) also the smoothing exponent, the smoothed nodes and the
+calibration texts, since the smoothing scales are computed from those and the weights at export.
 Serving needs numpy, sentencepiece and onnxruntime only: the 4-bit word-embedding rows are
 looked up here, the graph does the rest (models/onnx_graph.py).
 """
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +41,7 @@ from models.backbone import (  # noqa: E402
     ensure_backbone,
 )
 from models.base import Classification  # noqa: E402
+from models.calibration import CALIBRATION_FILE  # noqa: E402
 from models.decision import DecisionRule  # noqa: E402
 from models.spm import SPM_FILE, SentencePieceTokenizer  # noqa: E402
 
@@ -108,22 +112,47 @@ def int8_nodes_for(int8: Int8, n_layers: int) -> list[str]:
     raise ValueError(f"classifier.int8: expected none, upper, mixed or all, got {int8!r}")
 
 
-def mixed_fp32_nodes(path: Path | None = None) -> list[str]:
-    """The nodes the "mixed" preset keeps fp32 (models/weights/int8_mixed.json)."""
+@dataclass(frozen=True)
+class MixedPreset:
+    """The shipped "mixed" preset: the nodes kept fp32, the smoothing exponent of the int8 ones (None: not
+    smoothed) and the adapter it was chosen on."""
+
+    fp32_nodes: list[str]
+    smooth_alpha: float | None
+    adapter_sha256: str | None
+
+
+def mixed_preset(path: Path | None = None) -> MixedPreset:
+    """The "mixed" preset as shipped in models/weights/int8_mixed.json."""
     data = json.loads((path or Path(__file__).parent / MIXED_FILE).read_text())
     nodes = data["fp32_nodes"]
     if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
         raise ValueError(f"{MIXED_FILE}: fp32_nodes must be a list of node names")
-    return nodes
+    alpha = data.get("smooth_alpha")
+    if alpha is not None and not (isinstance(alpha, int | float) and 0.0 <= alpha <= 1.0):
+        raise ValueError(f"{MIXED_FILE}: smooth_alpha must be a number in [0, 1] or null, got {alpha!r}")
+    return MixedPreset(nodes, None if alpha is None else float(alpha), data.get("measured_on_adapter_sha256"))
+
+
+def mixed_fp32_nodes(path: Path | None = None) -> list[str]:
+    """The nodes the "mixed" preset keeps fp32 (models/weights/int8_mixed.json)."""
+    return mixed_preset(path).fp32_nodes
 
 
 def write_mixed_nodes(
-    fp32_nodes: Sequence[str], measured: dict[str, float], chosen_by: str, path: Path | None = None
+    fp32_nodes: Sequence[str],
+    measured: dict[str, float],
+    chosen_by: str,
+    path: Path | None = None,
+    *,
+    smooth_alpha: float | None = None,
 ) -> Path:
-    """Ship `fp32_nodes` as the "mixed" preset, with the adapter they were measured on and the val figures."""
+    """Ship `fp32_nodes` (and the int8 nodes' smoothing exponent) as the "mixed" preset, with the adapter
+    they were measured on and the val figures."""
     target = path or Path(__file__).parent / MIXED_FILE
     data = {
         "fp32_nodes": list(fp32_nodes),
+        "smooth_alpha": smooth_alpha,
         "measured_on_adapter_sha256": _sha256(PACKAGED_ADAPTER),
         "val": measured,
         "chosen_by": chosen_by,
@@ -159,10 +188,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def export_key(backbone: Path, adapter: Path, int8: Sequence[str]) -> str:
-    """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes."""
+def export_key(
+    backbone: Path,
+    adapter: Path,
+    int8: Sequence[str],
+    smooth_alpha: float | None = None,
+    smooth_nodes: Sequence[str] = (),
+    calibration: Path = CALIBRATION_FILE,
+) -> str:
+    """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes,
+    and when smoothing, its exponent, nodes and calibration texts (the scales are computed from them)."""
     digest = hashlib.sha256()
     digest.update(f"export={EXPORT_VERSION};int8={','.join(int8)};".encode())
+    if smooth_alpha is not None and smooth_nodes:
+        digest.update(f"smooth={smooth_alpha!r};nodes={','.join(smooth_nodes)};".encode())
+        digest.update(f"calibration={_sha256(calibration)};".encode())
     digest.update((backbone / MANIFEST).read_bytes())
     digest.update(_sha256(adapter).encode())
     return digest.hexdigest()
@@ -190,7 +230,14 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _run_exporter(backbone: Path, adapter: Path, out: Path, int8: Sequence[str]) -> dict:
+def _run_exporter(
+    backbone: Path,
+    adapter: Path,
+    out: Path,
+    int8: Sequence[str],
+    smooth_alpha: float | None,
+    smooth_nodes: Sequence[str],
+) -> dict:
     package_root = Path(__file__).resolve().parents[1]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(package_root), env.get("PYTHONPATH", "")) if p)
@@ -199,6 +246,8 @@ def _run_exporter(backbone: Path, adapter: Path, out: Path, int8: Sequence[str])
         "--backbone", str(backbone), "--adapter", str(adapter), "--out", str(out),
         "--int8-nodes", ",".join(int8),
     ]  # fmt: skip
+    if smooth_alpha is not None and smooth_nodes:
+        cmd += ["--smooth-alpha", repr(smooth_alpha), "--smooth-nodes", ",".join(smooth_nodes)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -213,14 +262,19 @@ def ensure_onnx_model(
     cache_root: Path | None = None,
     *,
     check_backbone: bool = True,
+    smooth_alpha: float | None = None,
+    smooth_nodes: Sequence[str] = (),
 ) -> tuple[Path, dict]:
     """The exported graph's directory and manifest, exporting it first when missing, stale or corrupted.
 
     Before exporting, the whole backbone cache is checked (`check_backbone`), since the exporter reads all of it.
+    `smooth_nodes` are smoothed with exponent `smooth_alpha` (None: nothing is smoothed).
     """
     root = (cache_root or backbone.parent).expanduser()
-    key = export_key(backbone, adapter, int8)
-    variant = "fp32" if not int8 else f"int8-{len(int8)}"
+    if smooth_alpha is None:
+        smooth_nodes = ()
+    key = export_key(backbone, adapter, int8, smooth_alpha, smooth_nodes)
+    variant = ("fp32" if not int8 else f"int8-{len(int8)}") + ("-smooth" if smooth_nodes else "")
     target = root / f"onnx-{variant}-{key[:16]}"
     manifest = verify_export(target, key)
     if manifest is not None:
@@ -233,13 +287,15 @@ def ensure_onnx_model(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     try:
         log.info("exporting the classifier to ONNX into %s (first use)", target)
-        summary = _run_exporter(backbone, adapter, tmp, int8)
+        summary = _run_exporter(backbone, adapter, tmp, int8, smooth_alpha, smooth_nodes)
         manifest = {
             "export": EXPORT_VERSION,
             "key": key,
             "backbone": BACKBONE_NAME,
             "adapter_sha256": _sha256(adapter),
             "int8_nodes": summary["int8_nodes"],
+            "smooth_alpha": smooth_alpha if smooth_nodes else None,
+            "smoothed_nodes": summary.get("smoothed_nodes", []),
             "heads": summary["heads"],
             "files": {MODEL_FILE: _sha256(tmp / MODEL_FILE)},
         }
@@ -318,6 +374,8 @@ class OnnxClassifier:
         batch_size: int = 32,
         int8: Int8 = "none",
         int8_nodes: Sequence[str] | None = None,
+        smooth_alpha: float | None = None,
+        smooth_nodes: Sequence[str] | None = None,
         unsure_band: float = 0.1,
         require_agreement: bool = True,
     ) -> None:
@@ -335,8 +393,26 @@ class OnnxClassifier:
         # `int8_nodes` (benchmarks, experiments) names the int8 nodes directly instead of the preset.
         preset = int8_nodes_for(int8, config["num_hidden_layers"])
         self.int8_nodes = list(int8_nodes) if int8_nodes is not None else preset
+        # Smoothing: the "mixed" preset carries its own exponent; `smooth_alpha` / `smooth_nodes` (benchmarks)
+        # set it directly. Only int8 nodes gain from it, so by default those are the ones smoothed.
+        if smooth_alpha is None and int8 == "mixed" and int8_nodes is None:
+            shipped = mixed_preset()
+            smooth_alpha = shipped.smooth_alpha
+            if shipped.adapter_sha256 != _sha256(adapter_path):
+                log.warning(
+                    'the int8 "mixed" list (%s) was chosen on another adapter; it still applies, but rerun '
+                    "benchmarks/int8_sensitivity.py for this one (docs/model.md)",
+                    MIXED_FILE,
+                )
+        self.smooth_alpha = smooth_alpha
+        self.smooth_nodes = [] if smooth_alpha is None else list(smooth_nodes or self.int8_nodes)
         self.export_dir, manifest = ensure_onnx_model(
-            backbone, adapter_path, self.int8_nodes, cache_root=backbone.parent
+            backbone,
+            adapter_path,
+            self.int8_nodes,
+            cache_root=backbone.parent,
+            smooth_alpha=smooth_alpha,
+            smooth_nodes=self.smooth_nodes,
         )
         self.heads: dict[str, int] = manifest["heads"]
         self.tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)
