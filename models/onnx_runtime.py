@@ -134,6 +134,25 @@ def mixed_preset(path: Path | None = None) -> MixedPreset:
     return MixedPreset(nodes, None if alpha is None else float(alpha), data.get("measured_on_adapter_sha256"))
 
 
+def preset_smoothing(int8: Int8, adapter: Path, path: Path | None = None) -> float | None:
+    """The smoothing exponent of a preset's int8 nodes: the shipped "mixed" list's own, None for the others.
+
+    The list (and its exponent) were chosen on the val sets for one adapter: serving another logs a
+    warning naming the command to rerun, and still uses it (smoothing is exact in fp32 and its scales
+    are computed from the served weights at export, so only the choice may be off, never the graph)."""
+    if int8 != "mixed":
+        return None
+    shipped = mixed_preset(path)
+    if shipped.adapter_sha256 != _sha256(adapter):
+        log.warning(
+            'the int8 "mixed" preset (%s) was chosen on another adapter than %s; it still applies, but '
+            "rerun benchmarks/int8_sensitivity.py for this one (docs/model.md)",
+            MIXED_FILE,
+            adapter.name,
+        )
+    return shipped.smooth_alpha
+
+
 def mixed_fp32_nodes(path: Path | None = None) -> list[str]:
     """The nodes the "mixed" preset keeps fp32 (models/weights/int8_mixed.json)."""
     return mixed_preset(path).fp32_nodes
@@ -395,15 +414,8 @@ class OnnxClassifier:
         self.int8_nodes = list(int8_nodes) if int8_nodes is not None else preset
         # Smoothing: the "mixed" preset carries its own exponent; `smooth_alpha` / `smooth_nodes` (benchmarks)
         # set it directly. Only int8 nodes gain from it, so by default those are the ones smoothed.
-        if smooth_alpha is None and int8 == "mixed" and int8_nodes is None:
-            shipped = mixed_preset()
-            smooth_alpha = shipped.smooth_alpha
-            if shipped.adapter_sha256 != _sha256(adapter_path):
-                log.warning(
-                    'the int8 "mixed" list (%s) was chosen on another adapter; it still applies, but rerun '
-                    "benchmarks/int8_sensitivity.py for this one (docs/model.md)",
-                    MIXED_FILE,
-                )
+        if smooth_alpha is None and int8_nodes is None:
+            smooth_alpha = preset_smoothing(int8, adapter_path)
         self.smooth_alpha = smooth_alpha
         self.smooth_nodes = [] if smooth_alpha is None else list(smooth_nodes or self.int8_nodes)
         self.export_dir, manifest = ensure_onnx_model(
