@@ -239,9 +239,19 @@ def cpu_description() -> str:
     return f"{name} ({os.cpu_count()} CPUs; flags: {present})"
 
 
+def _mixed_description() -> str:
+    """What the shipped "mixed" preset runs: which nodes stay fp32 and whether the int8 ones are smoothed."""
+    from models.onnx_runtime import mixed_preset
+
+    preset = mixed_preset()
+    where = f"all but {'/'.join(preset.fp32_nodes)}" if preset.fp32_nodes else "all 12 layers"
+    smooth = "" if preset.smooth_alpha is None else f", activations smoothed (a = {preset.smooth_alpha:g})"
+    return f"dynamic int8 (per-channel){smooth} on {where}"
+
+
 # (name, description, how to build it); every builder returns an object with predict + probabilities.
 def _paths() -> list[tuple[str, str, Callable]]:
-    from models.onnx_runtime import OnnxClassifier, mixed_fp32_nodes
+    from models.onnx_runtime import OnnxClassifier
     from models.transformer import TransformerClassifier
 
     return [
@@ -251,9 +261,7 @@ def _paths() -> list[tuple[str, str, Callable]]:
          lambda: OnnxClassifier(threads=THREADS)),
         ("onnx-int8-upper", "ONNX Runtime, dynamic int8 (per-channel) on layers 6-11 (`int8 = \"upper\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="upper")),
-        ("onnx-int8-mixed",
-         "ONNX Runtime, dynamic int8 (per-channel) on all but the sensitive groups "
-         f"{'/'.join(mixed_fp32_nodes())} (`int8 = \"mixed\"`)",
+        ("onnx-int8-mixed", f"ONNX Runtime, {_mixed_description()} (`int8 = \"mixed\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="mixed")),
         ("onnx-int8-all", "ONNX Runtime, dynamic int8 (per-channel) on all 12 layers (`int8 = \"all\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="all")),

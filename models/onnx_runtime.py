@@ -60,9 +60,9 @@ PACKAGED_ADAPTER = Path(__file__).with_name("weights") / "adapter.safetensors"
 Int8 = Literal["none", "upper", "mixed", "all"]
 # The nodes of one encoder layer that can run in int8 (models/onnx_graph.py names them layer<i>.<kind>).
 INT8_KINDS = ("attention", "attn_out", "ffn_in", "ffn_out")
-# The groups the "mixed" preset keeps fp32: data shipped beside the weights, chosen on the val sets with
-# benchmarks/int8_sensitivity.py (the file's `chosen_by` records the command; docs/model.md); rerun it when
-# the weights change.
+# The groups the "mixed" preset keeps fp32 and the smoothing exponent of its int8 ones: data shipped beside
+# the weights, chosen on the val sets with benchmarks/int8_sensitivity.py (the file's `chosen_by` records the
+# command; docs/model.md); rerun it when the weights change.
 MIXED_FILE = "weights/int8_mixed.json"
 _Q4_BLOCK = 32
 _Q4_BLOCK_BYTES = 18
@@ -97,7 +97,8 @@ def int8_nodes_for(int8: Int8, n_layers: int) -> list[str]:
 
     "upper": every projection of layers 6-11 (of 12). "all": every projection of every layer.
     "mixed": all but the groups listed in models/weights/int8_mixed.json, the ones whose int8 cost
-    accuracy on the val sets (benchmarks/int8_sensitivity.py; docs/model.md).
+    accuracy on the val sets (benchmarks/int8_sensitivity.py; docs/model.md); the file also gives the
+    smoothing exponent of the int8 nodes (preset_smoothing).
     """
     every = [f"layer{i}.{kind}" for i in range(n_layers) for kind in INT8_KINDS]
     if int8 == "none":
