@@ -88,11 +88,15 @@ class Scorer:
         per_channel: bool = True,
         reduce_range: bool = False,
         smooth_alpha: float | None = None,
+        outliers: int = 0,
     ) -> None:
         # With smoothing the fp32 graph has every quantizable node smoothed (the same fp32 function, tested),
         # so each variant's int8 nodes are smoothed ones and its fp32 nodes cost only their `Mul`.
         self.clf = OnnxClassifier(
-            threads=threads, smooth_alpha=smooth_alpha, smooth_nodes=groups() if smooth_alpha is not None else None
+            threads=threads,
+            smooth_alpha=smooth_alpha,
+            smooth_nodes=groups() if smooth_alpha is not None else None,
+            outliers=outliers,
         )
         self.smooth_alpha = smooth_alpha
         self.tmp = Path(tempfile.mkdtemp(prefix="int8-sensitivity-"))
@@ -233,7 +237,7 @@ def _ship(v: Variant, args: argparse.Namespace) -> Path:
     if args.subsample:
         measured["subsample"] = args.subsample
     command = "python -m benchmarks.int8_sensitivity " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
-    return write_mixed_nodes(v.fp32_nodes, measured, command, smooth_alpha=args.smooth)
+    return write_mixed_nodes(v.fp32_nodes, measured, command, smooth_alpha=args.smooth, outliers=args.outliers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,6 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reduce-range", action="store_true", help="7-bit weights (for CPUs without VNNI)")
     parser.add_argument(
         "--smooth", type=float, default=None, metavar="ALPHA", help="smooth the int8 nodes with exponent ALPHA"
+    )
+    parser.add_argument(
+        "--outliers",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --smooth: K input channels of each FFN node in fp32",
     )
     parser.add_argument("--budget", type=float, default=0.3, help="greedy: largest accepted cost in points")
     parser.add_argument("--most", type=int, default=16, help="greedy: most groups kept fp32")
@@ -262,13 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "check" and args.smooth is None:
         from models.onnx_runtime import mixed_preset
 
-        args.smooth = mixed_preset().smooth_alpha
+        args.smooth, args.outliers = mixed_preset().smooth_alpha, mixed_preset().outliers
     scorer = Scorer(
         val,
         threads=args.threads,
         per_channel=not args.no_per_channel,
         reduce_range=args.reduce_range,
         smooth_alpha=args.smooth,
+        outliers=args.outliers,
     )
     print(f"fp32 reference: {scorer.reference_metrics} on {[len(t) for t, _ in val.values()]} texts", flush=True)
     result: dict = {
@@ -276,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "subsample": args.subsample,
         "mode": args.mode,
         "smooth_alpha": args.smooth,
+        "outliers": args.outliers,
     }
     if args.mode in ("alone", "without"):
         base = [n for n in args.fp32.split(",") if n]

@@ -43,6 +43,8 @@ MASK_INPUT = "attention_mask"
 HEAD_SUFFIX = "_head"
 # The quantizable node kinds of a layer (as models.onnx_runtime.INT8_KINDS) and the Linear each one runs.
 NODE_MODULES = {"attention": "qkv", "attn_out": "attn_out", "ffn_in": "ffn_in", "ffn_out": "ffn_out"}
+# The kinds whose outlier input channels can be split off into fp32 (plain MatMuls whose input we can gather).
+SPLIT_KINDS = ("ffn_in", "ffn_out")
 # Calibration batches: length-sorted, so little padding (padding is left out of the maxima anyway).
 CALIBRATION_BATCH = 32
 
@@ -133,17 +135,51 @@ def smoothing_scales(
     return out
 
 
-def build_graph(net: LeanNet, smooth: Mapping[str, np.ndarray] | None = None) -> onnx.ModelProto:
+def outlier_channels(maxima: Mapping[str, np.ndarray], count: int, nodes: Iterable[str]) -> dict[str, np.ndarray]:
+    """The `count` input channels with the largest |x| of each FFN node in `nodes` (ascending channel order)."""
+    return {
+        name: np.sort(np.argsort(-maxima[name], kind="stable")[:count]).astype(np.int64)
+        for name in nodes
+        if count > 0 and name.split(".")[1] in SPLIT_KINDS
+    }
+
+
+def build_graph(
+    net: LeanNet, smooth: Mapping[str, np.ndarray] | None = None, outliers: Mapping[str, np.ndarray] | None = None
+) -> onnx.ModelProto:
     """The fp32 graph: words [B, T, H] float + attention_mask [B, T] int32 -> one logits output per head.
 
     `smooth` maps node names to per-input-channel scales s (smoothing_scales): that node's input is
     divided by s and its weight rows multiplied by s; for attention-out the division is folded into
-    the V projection (attention output is linear in V), for the others it is a `Mul` node."""
+    the V projection (attention output is linear in V), for the others it is a `Mul` node.
+    `outliers` maps FFN nodes to input channels taken out of the (int8) MatMul: their activations are
+    zeroed by the `Mul` and their weight rows by the exporter, and a small fp32 MatMul of just those
+    channels (`<node>.outliers`) is added back, so the int8 ranges never see them (as LLM.int8())."""
     smooth = dict(smooth or {})
+    outliers = dict(outliers or {})
     unknown = set(smooth) - {f"layer{i}.{k}" for i in range(len(net.layers)) for k in NODE_MODULES}
+    unknown |= set(outliers) - {f"layer{i}.{k}" for i in range(len(net.layers)) for k in SPLIT_KINDS}
     if unknown:
         raise ValueError(f"no quantizable node named {sorted(unknown)[:3]}")
     g = _Graph()
+
+    def project(x: str, node: str, w: np.ndarray) -> str:
+        """x @ w as the MatMul named `node` (w in ONNX layout [in, out]), smoothed and split as asked."""
+        if node not in outliers:
+            g.const(node + ".weight", weight(node, w))
+            return g.node("MatMul", [divided(x, node), node + ".weight"], node)
+        picked = outliers[node]
+        inverse = (1.0 / smooth[node]) if node in smooth else np.ones(w.shape[0], dtype=np.float32)
+        inverse = inverse.astype(np.float32)
+        inverse[picked] = 0.0
+        main = np.array(weight(node, w))
+        main[picked] = 0.0
+        g.const(node + ".weight", main)
+        kept = g.node("Mul", [x, g.const(node + ".smooth.inverse", inverse)], node + ".smooth")
+        out = g.node("MatMul", [kept, node + ".weight"], node)
+        channels = g.node("Gather", [x, g.const(node + ".outliers.index", picked)], node + ".outliers.x", axis=-1)
+        side = g.node("MatMul", [channels, g.const(node + ".outliers.weight", w[picked])], node + ".outliers")
+        return g.node("Add", [out, side], node + ".sum")
 
     def divided(x: str, node: str) -> str:
         """`x` / s of `node` (a Mul by the reciprocal), or `x` itself when the node is not smoothed."""
@@ -210,12 +246,10 @@ def build_graph(net: LeanNet, smooth: Mapping[str, np.ndarray] | None = None) ->
             domain=MS_DOMAIN,
             epsilon=float(layer.attn_norm.eps),
         )
-        g.const(p + "ffn_in.weight", weight(p + "ffn_in", _array(layer.ffn_in.weight).T))
         g.const(p + "ffn_in.bias", _array(layer.ffn_in.bias))
-        g.const(p + "ffn_out.weight", weight(p + "ffn_out", _array(layer.ffn_out.weight).T))
-        inner = g.node("MatMul", [divided(x, p + "ffn_in"), p + "ffn_in.weight"], p + "ffn_in")
+        inner = project(x, p + "ffn_in", _array(layer.ffn_in.weight).T)
         inner = g.node("BiasGelu", [inner, p + "ffn_in.bias"], p + "gelu", domain=MS_DOMAIN)  # exact (erf) GELU
-        out = g.node("MatMul", [divided(inner, p + "ffn_out"), p + "ffn_out.weight"], p + "ffn_out")
+        out = project(inner, p + "ffn_out", _array(layer.ffn_out.weight).T)
         x = g.node(
             "SkipLayerNormalization",
             [out, x, p + "out_norm.weight", p + "out_norm.beta", p + "ffn_out.bias"],
@@ -294,6 +328,7 @@ def export(
     *,
     smooth_alpha: float | None = None,
     smooth_nodes: Iterable[str] = (),
+    outliers: int = 0,
     calibration: Path | None = None,
 ) -> dict:
     """Write `out/model.onnx` from the cached backbone and an adapter; returns what it wrote (heads, int8 nodes,
@@ -308,12 +343,14 @@ def export(
     net = load_lean_net(backbone, state, config)
     smoothed = list(dict.fromkeys(smooth_nodes)) if smooth_alpha is not None else []
     scales: dict[str, np.ndarray] = {}
+    split: dict[str, np.ndarray] = {}
     if smoothed:
         tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)
         ids = tokenizer.encode(load_texts(calibration or CALIBRATION_FILE), MAX_TOKENS)
         maxima = activation_maxima(net, ids, tokenizer.pad_token_id)
         scales = smoothing_scales(net, maxima, float(cast(float, smooth_alpha)), smoothed)
-    model = build_graph(net, scales)
+        split = outlier_channels(maxima, outliers, smoothed)
+    model = build_graph(net, scales, split)
     heads = {name: int(h.out_features) for name, h in head_modules(net).items()}
     del net
     names = list(dict.fromkeys(int8_nodes))
@@ -326,7 +363,12 @@ def export(
     else:
         onnx.save(model, str(target))
         quantized = []
-    return {"heads": heads, "int8_nodes": quantized, "smoothed_nodes": smoothed}
+    return {
+        "heads": heads,
+        "int8_nodes": quantized,
+        "smoothed_nodes": smoothed,
+        "outlier_channels": {name: idx.tolist() for name, idx in split.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -338,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--int8-nodes", default="", help="comma-separated node names to run in int8")
     parser.add_argument("--smooth-alpha", type=float, default=None, help="smoothing exponent a (none: no smoothing)")
     parser.add_argument("--smooth-nodes", default="", help="comma-separated node names to smooth")
+    parser.add_argument("--outliers", type=int, default=0, help="FFN input channels kept fp32 per smoothed node")
     parser.add_argument("--calibration", type=Path, default=None, help="calibration texts (default: the shipped)")
     args = parser.parse_args(argv)
     names = [x for x in args.int8_nodes.split(",") if x.strip()]
@@ -348,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         names,
         smooth_alpha=args.smooth_alpha,
         smooth_nodes=[x for x in args.smooth_nodes.split(",") if x.strip()],
+        outliers=args.outliers,
         calibration=args.calibration,
     )
     print(json.dumps(summary))

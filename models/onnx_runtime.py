@@ -5,8 +5,9 @@ into `<cache>/onnx-<variant>-<key>/model.onnx` in a child process (`python -m mo
 the only place torch is imported), written into a temporary directory and renamed into place with
 a manifest of sha256 checksums, checked at every start like the backbone cache. The key hashes
 the backbone manifest, the adapter file and the exporter version, so new weights get a new graph;
-with int8 smoothing (models/onnx_graph.py) also the smoothing exponent, the smoothed nodes and the
-calibration texts, since the smoothing scales are computed from those and the weights at export.
+with int8 smoothing (models/onnx_graph.py) also the smoothing exponent, the smoothed nodes, the number
+of outlier channels split off and the calibration texts, since the scales and channels are computed
+from those and the weights at export.
 Serving needs numpy, sentencepiece and onnxruntime only: the 4-bit word-embedding rows are
 looked up here, the graph does the rest (models/onnx_graph.py).
 """
@@ -116,11 +117,12 @@ def int8_nodes_for(int8: Int8, n_layers: int) -> list[str]:
 @dataclass(frozen=True)
 class MixedPreset:
     """The shipped "mixed" preset: the nodes kept fp32, the smoothing exponent of the int8 ones (None: not
-    smoothed) and the adapter it was chosen on."""
+    smoothed), how many outlier input channels of each int8 FFN node run in fp32, the adapter it was chosen on."""
 
     fp32_nodes: list[str]
     smooth_alpha: float | None
     adapter_sha256: str | None
+    outliers: int = 0
 
 
 def mixed_preset(path: Path | None = None) -> MixedPreset:
@@ -132,17 +134,21 @@ def mixed_preset(path: Path | None = None) -> MixedPreset:
     alpha = data.get("smooth_alpha")
     if alpha is not None and not (isinstance(alpha, int | float) and 0.0 <= alpha <= 1.0):
         raise ValueError(f"{MIXED_FILE}: smooth_alpha must be a number in [0, 1] or null, got {alpha!r}")
-    return MixedPreset(nodes, None if alpha is None else float(alpha), data.get("measured_on_adapter_sha256"))
+    outliers = data.get("outlier_channels", 0)
+    if not isinstance(outliers, int) or outliers < 0:
+        raise ValueError(f"{MIXED_FILE}: outlier_channels must be a count >= 0, got {outliers!r}")
+    return MixedPreset(nodes, None if alpha is None else float(alpha), data.get("measured_on_adapter_sha256"), outliers)
 
 
-def preset_smoothing(int8: Int8, adapter: Path, path: Path | None = None) -> float | None:
-    """The smoothing exponent of a preset's int8 nodes: the shipped "mixed" list's own, None for the others.
+def preset_smoothing(int8: Int8, adapter: Path, path: Path | None = None) -> tuple[float | None, int]:
+    """(smoothing exponent, outlier channels) of a preset's int8 nodes: the shipped "mixed" list's own,
+    (None, 0) for the others.
 
     The list (and its exponent) were chosen on the val sets for one adapter: serving another logs a
     warning naming the command to rerun, and still uses it (smoothing is exact in fp32 and its scales
     are computed from the served weights at export, so only the choice may be off, never the graph)."""
     if int8 != "mixed":
-        return None
+        return None, 0
     shipped = mixed_preset(path)
     if shipped.adapter_sha256 != _sha256(adapter):
         log.warning(
@@ -151,7 +157,7 @@ def preset_smoothing(int8: Int8, adapter: Path, path: Path | None = None) -> flo
             MIXED_FILE,
             adapter.name,
         )
-    return shipped.smooth_alpha
+    return shipped.smooth_alpha, shipped.outliers
 
 
 def mixed_fp32_nodes(path: Path | None = None) -> list[str]:
@@ -166,6 +172,7 @@ def write_mixed_nodes(
     path: Path | None = None,
     *,
     smooth_alpha: float | None = None,
+    outliers: int = 0,
 ) -> Path:
     """Ship `fp32_nodes` (and the int8 nodes' smoothing exponent) as the "mixed" preset, with the adapter
     they were measured on and the val figures."""
@@ -173,6 +180,7 @@ def write_mixed_nodes(
     data = {
         "fp32_nodes": list(fp32_nodes),
         "smooth_alpha": smooth_alpha,
+        "outlier_channels": outliers,
         "measured_on_adapter_sha256": _sha256(PACKAGED_ADAPTER),
         "val": measured,
         "chosen_by": chosen_by,
@@ -215,6 +223,7 @@ def export_key(
     smooth_alpha: float | None = None,
     smooth_nodes: Sequence[str] = (),
     calibration: Path = CALIBRATION_FILE,
+    outliers: int = 0,
 ) -> str:
     """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes,
     and when smoothing, its exponent, nodes and calibration texts (the scales are computed from them)."""
@@ -222,6 +231,8 @@ def export_key(
     digest.update(f"export={EXPORT_VERSION};int8={','.join(int8)};".encode())
     if smooth_alpha is not None and smooth_nodes:
         digest.update(f"smooth={smooth_alpha!r};nodes={','.join(smooth_nodes)};".encode())
+        if outliers:
+            digest.update(f"outliers={outliers};".encode())
         digest.update(f"calibration={_sha256(calibration)};".encode())
     digest.update((backbone / MANIFEST).read_bytes())
     digest.update(_sha256(adapter).encode())
@@ -257,6 +268,7 @@ def _run_exporter(
     int8: Sequence[str],
     smooth_alpha: float | None,
     smooth_nodes: Sequence[str],
+    outliers: int = 0,
 ) -> dict:
     package_root = Path(__file__).resolve().parents[1]
     env = dict(os.environ)
@@ -268,6 +280,7 @@ def _run_exporter(
     ]  # fmt: skip
     if smooth_alpha is not None and smooth_nodes:
         cmd += ["--smooth-alpha", repr(smooth_alpha), "--smooth-nodes", ",".join(smooth_nodes)]
+        cmd += ["--outliers", str(outliers)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -284,16 +297,18 @@ def ensure_onnx_model(
     check_backbone: bool = True,
     smooth_alpha: float | None = None,
     smooth_nodes: Sequence[str] = (),
+    outliers: int = 0,
 ) -> tuple[Path, dict]:
     """The exported graph's directory and manifest, exporting it first when missing, stale or corrupted.
 
     Before exporting, the whole backbone cache is checked (`check_backbone`), since the exporter reads all of it.
-    `smooth_nodes` are smoothed with exponent `smooth_alpha` (None: nothing is smoothed).
+    `smooth_nodes` are smoothed with exponent `smooth_alpha` (None: nothing is smoothed), the FFN ones with
+    their `outliers` largest input channels in fp32.
     """
     root = (cache_root or backbone.parent).expanduser()
     if smooth_alpha is None:
-        smooth_nodes = ()
-    key = export_key(backbone, adapter, int8, smooth_alpha, smooth_nodes)
+        smooth_nodes, outliers = (), 0
+    key = export_key(backbone, adapter, int8, smooth_alpha, smooth_nodes, outliers=outliers)
     variant = ("fp32" if not int8 else f"int8-{len(int8)}") + ("-smooth" if smooth_nodes else "")
     target = root / f"onnx-{variant}-{key[:16]}"
     manifest = verify_export(target, key)
@@ -307,7 +322,7 @@ def ensure_onnx_model(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     try:
         log.info("exporting the classifier to ONNX into %s (first use)", target)
-        summary = _run_exporter(backbone, adapter, tmp, int8, smooth_alpha, smooth_nodes)
+        summary = _run_exporter(backbone, adapter, tmp, int8, smooth_alpha, smooth_nodes, outliers)
         manifest = {
             "export": EXPORT_VERSION,
             "key": key,
@@ -316,6 +331,7 @@ def ensure_onnx_model(
             "int8_nodes": summary["int8_nodes"],
             "smooth_alpha": smooth_alpha if smooth_nodes else None,
             "smoothed_nodes": summary.get("smoothed_nodes", []),
+            "outlier_channels": summary.get("outlier_channels", {}),
             "heads": summary["heads"],
             "files": {MODEL_FILE: _sha256(tmp / MODEL_FILE)},
         }
@@ -396,6 +412,7 @@ class OnnxClassifier:
         int8_nodes: Sequence[str] | None = None,
         smooth_alpha: float | None = None,
         smooth_nodes: Sequence[str] | None = None,
+        outliers: int | None = None,
         unsure_band: float = 0.1,
         require_agreement: bool = True,
     ) -> None:
@@ -416,8 +433,10 @@ class OnnxClassifier:
         # Smoothing: the "mixed" preset carries its own exponent; `smooth_alpha` / `smooth_nodes` (benchmarks)
         # set it directly. Only int8 nodes gain from it, so by default those are the ones smoothed.
         if smooth_alpha is None and int8_nodes is None:
-            smooth_alpha = preset_smoothing(int8, adapter_path)
+            smooth_alpha, preset_outliers = preset_smoothing(int8, adapter_path)
+            outliers = preset_outliers if outliers is None else outliers
         self.smooth_alpha = smooth_alpha
+        self.outliers = outliers or 0
         self.smooth_nodes = [] if smooth_alpha is None else list(smooth_nodes or self.int8_nodes)
         self.export_dir, manifest = ensure_onnx_model(
             backbone,
@@ -426,6 +445,7 @@ class OnnxClassifier:
             cache_root=backbone.parent,
             smooth_alpha=smooth_alpha,
             smooth_nodes=self.smooth_nodes,
+            outliers=self.outliers,
         )
         self.heads: dict[str, int] = manifest["heads"]
         self.tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)

@@ -15,7 +15,7 @@ import torch
 from models import calibration, onnx_runtime
 from models.encoder import LeanNet
 from models.network import AdapterConfig
-from models.onnx_graph import activation_maxima, build_graph, quantize_nodes, smoothing_scales
+from models.onnx_graph import activation_maxima, build_graph, outlier_channels, quantize_nodes, smoothing_scales
 from models.onnx_runtime import (
     MixedPreset,
     ensure_onnx_model,
@@ -24,7 +24,7 @@ from models.onnx_runtime import (
     preset_smoothing,
     write_mixed_nodes,
 )
-from tests.models.test_onnx import _fake_backbone, _q4_table, _run
+from tests.models.test_onnx import MIXED, _fake_backbone, _q4_table, _run
 
 PAD = 1
 IDS = [[0, 5, 9, 2], [0, 7, 2], [0, 11, 12, 13, 14, 15, 2], [0, 21, 22, 23, 2], [0, 30, 31, 32, 33, 34, 35, 36, 2]]
@@ -70,6 +70,9 @@ def test_a_smoothed_graph_computes_the_same_fp32_function() -> None:
     words, mask = _inputs(net)
     plain = _run(build_graph(net), words, mask)
     maxima = activation_maxima(net, IDS, PAD)
+    split = outlier_channels(maxima, 3, EVERY_NODE)
+    assert sorted(split) == [f"layer{i}.{k}" for i in range(2) for k in ("ffn_in", "ffn_out")]
+    assert 3 in split["layer0.ffn_out"]  # the channel made an outlier
     for scales in (
         smoothing_scales(net, maxima, 0.5, EVERY_NODE),
         # Far-off scales too: exactness must not depend on s being near 1.
@@ -78,7 +81,7 @@ def test_a_smoothed_graph_computes_the_same_fp32_function() -> None:
             for i, n in enumerate(EVERY_NODE)
         },
     ):
-        model = build_graph(net, scales)
+        model = build_graph(net, scales, split)
         inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
         plain_inits = {t.name: onnx.numpy_helper.to_array(t) for t in build_graph(net).graph.initializer}
         # It really is smoothed: weights changed, a Mul before attention / FFN-in / FFN-out, V scaled instead
@@ -87,6 +90,9 @@ def test_a_smoothed_graph_computes_the_same_fp32_function() -> None:
         assert not np.allclose(inits["layer0.qkv.bias"][128:], plain_inits["layer0.qkv.bias"][128:])
         muls = {n.name for n in model.graph.node if n.op_type == "Mul" and n.name.endswith(".smooth")}
         assert muls == {f"layer{i}.{k}.smooth" for i in range(2) for k in ("attention", "ffn_in", "ffn_out")}
+        # The split-off channels: zero rows in the int8 MatMul's weight, their own fp32 MatMul beside it.
+        assert not inits["layer1.ffn_out.weight"][split["layer1.ffn_out"]].any()
+        assert {"layer0.ffn_out.outliers", "layer1.ffn_in.outliers"} <= {n.name for n in model.graph.node}
         got = _run(model, words, mask)
         for name, want in plain.items():
             np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-4)
@@ -136,15 +142,19 @@ def test_smoothing_shrinks_the_int8_error_of_an_outlier_channel(tmp_path: Path) 
     reference = _run(build_graph(net), words, mask)
     nodes = ["layer0.ffn_out", "layer1.ffn_out"]
     errors = {}
-    for label, scales in (
-        ("plain", {}),
-        ("smooth", smoothing_scales(net, activation_maxima(net, IDS, PAD), 0.5, nodes)),
+    maxima = activation_maxima(net, IDS, PAD)
+    scales = smoothing_scales(net, maxima, 0.5, nodes)
+    for label, smooth, split in (
+        ("plain", {}, {}),
+        ("smooth", scales, {}),
+        ("split", {}, outlier_channels(maxima, 1, nodes)),
     ):
-        onnx.save(build_graph(net, scales), str(tmp_path / f"{label}.onnx"))
+        onnx.save(build_graph(net, smooth, split), str(tmp_path / f"{label}.onnx"))
         quantize_nodes(tmp_path / f"{label}.onnx", tmp_path / f"{label}-int8.onnx", nodes)
         got = _run(onnx.load(str(tmp_path / f"{label}-int8.onnx")), words, mask)
         errors[label] = max(float(np.abs(got[k] - reference[k]).max()) for k in reference)
     assert errors["smooth"] < errors["plain"] / 2, errors
+    assert errors["split"] < errors["plain"] / 2, errors
 
 
 def test_the_export_key_changes_with_the_smoothing(tmp_path: Path) -> None:
@@ -159,6 +169,7 @@ def test_the_export_key_changes_with_the_smoothing(tmp_path: Path) -> None:
     assert export_key(backbone, adapter, nodes, 0.5, nodes, cal) == smoothed  # deterministic
     assert export_key(backbone, adapter, nodes, 0.6, nodes, cal) != smoothed
     assert export_key(backbone, adapter, nodes, 0.5, nodes[:1], cal) != smoothed
+    assert export_key(backbone, adapter, nodes, 0.5, nodes, cal, outliers=2) != smoothed
     cal.write_text(json.dumps({"texts": ["one", "three"]}))
     assert export_key(backbone, adapter, nodes, 0.5, nodes, cal) != smoothed
     adapter.write_bytes(b"adapter v2")  # new weights, new scales
@@ -169,8 +180,8 @@ def test_a_smoothed_export_gets_its_own_cache_entry(tmp_path: Path, monkeypatch)
     backbone, adapter = _fake_backbone(tmp_path)
     calls = []
 
-    def fake_exporter(backbone: Path, adapter: Path, out: Path, int8, smooth_alpha, smooth_nodes) -> dict:
-        calls.append((smooth_alpha, list(smooth_nodes)))
+    def fake_exporter(backbone: Path, adapter: Path, out: Path, int8, smooth_alpha, smooth_nodes, outliers) -> dict:
+        calls.append((smooth_alpha, list(smooth_nodes), outliers))
         (out / "model.onnx").write_bytes(f"graph {smooth_alpha}".encode())
         return {"heads": {"sentiment": 3}, "int8_nodes": list(int8), "smoothed_nodes": list(smooth_nodes)}
 
@@ -182,36 +193,47 @@ def test_a_smoothed_export_gets_its_own_cache_entry(tmp_path: Path, monkeypatch)
     )
     assert smooth != plain and smooth.name.startswith("onnx-int8-1-smooth-")
     assert manifest["smooth_alpha"] == 0.5 and manifest["smoothed_nodes"] == nodes
-    assert calls == [(None, []), (0.5, nodes)]
+    assert calls == [(None, [], 0), (0.5, nodes, 0)]
     # Cached; and an exponent of None means unsmoothed whatever nodes are named.
     assert (
         ensure_onnx_model(backbone, adapter, nodes, check_backbone=False, smooth_alpha=0.5, smooth_nodes=nodes)[0]
         == smooth
     )
     assert ensure_onnx_model(backbone, adapter, nodes, check_backbone=False, smooth_nodes=nodes)[0] == plain
+    assert ensure_onnx_model(backbone, adapter, nodes, check_backbone=False, outliers=2)[0] == plain
     assert len(calls) == 2
+    split, _ = ensure_onnx_model(
+        backbone, adapter, nodes, check_backbone=False, smooth_alpha=0.5, smooth_nodes=nodes, outliers=2
+    )
+    assert split not in (plain, smooth) and calls[-1] == (0.5, nodes, 2)
 
 
 def test_the_mixed_preset_carries_its_exponent_and_warns_on_another_adapter(tmp_path: Path, caplog) -> None:
-    path = write_mixed_nodes(["layer0.ffn_out"], {"cost": 0.4}, "by hand", tmp_path / "m.json", smooth_alpha=0.6)
+    path = write_mixed_nodes(
+        ["layer0.ffn_out"], {"cost": 0.4}, "by hand", tmp_path / "m.json", smooth_alpha=0.6, outliers=4
+    )
     preset = mixed_preset(path)
-    assert preset == MixedPreset(["layer0.ffn_out"], 0.6, onnx_runtime._sha256(onnx_runtime.PACKAGED_ADAPTER))
+    assert preset == MixedPreset(["layer0.ffn_out"], 0.6, onnx_runtime._sha256(onnx_runtime.PACKAGED_ADAPTER), 4)
     with caplog.at_level(logging.WARNING, logger="models.onnx_runtime"):
-        assert preset_smoothing("mixed", onnx_runtime.PACKAGED_ADAPTER, path) == 0.6
+        assert preset_smoothing("mixed", onnx_runtime.PACKAGED_ADAPTER, path) == (0.6, 4)
         assert not caplog.records
-        assert preset_smoothing("all", onnx_runtime.PACKAGED_ADAPTER, path) is None
+        assert preset_smoothing("all", onnx_runtime.PACKAGED_ADAPTER, path) == (None, 0)
         other = tmp_path / "other.safetensors"
         other.write_bytes(b"another adapter")
-        assert preset_smoothing("mixed", other, path) == 0.6
+        assert preset_smoothing("mixed", other, path) == (0.6, 4)
     assert [r.getMessage() for r in caplog.records if "chosen on another adapter" in r.getMessage()]
     data = json.loads(path.read_text())
     data["smooth_alpha"] = 2
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="smooth_alpha"):
         mixed_preset(path)
-    del data["smooth_alpha"]  # a list written before smoothing existed: unsmoothed
+    data["smooth_alpha"], data["outlier_channels"] = 0.5, -1
     path.write_text(json.dumps(data))
-    assert mixed_preset(path).smooth_alpha is None
+    with pytest.raises(ValueError, match="outlier_channels"):
+        mixed_preset(path)
+    del data["smooth_alpha"], data["outlier_channels"]  # a list written before smoothing existed: unsmoothed
+    path.write_text(json.dumps(data))
+    assert mixed_preset(path).smooth_alpha is None and mixed_preset(path).outliers == 0
 
 
 def _texts(path: Path) -> set[str]:
@@ -243,3 +265,16 @@ def test_bad_calibration_files_are_refused(tmp_path: Path) -> None:
         (data / name).write_text("text\nonly one\n", encoding="utf-8")
     with pytest.raises(ValueError, match="need"):
         calibration.sample_texts(data)
+
+
+@pytest.mark.model
+def test_the_real_smoothed_graph_answers_like_fp32_and_records_its_smoothing(onnx_classifier) -> None:
+    from models.onnx_runtime import INT8_KINDS, OnnxClassifier
+
+    every = [f"layer{i}.{kind}" for i in range(12) for kind in INT8_KINDS]
+    smoothed = OnnxClassifier(threads=2, smooth_alpha=0.8, smooth_nodes=every)  # fp32, every node smoothed
+    manifest = json.loads((smoothed.export_dir / "manifest.json").read_text())
+    assert manifest["smooth_alpha"] == 0.8 and manifest["smoothed_nodes"] == every and manifest["int8_nodes"] == []
+    assert smoothed.export_dir != onnx_classifier.export_dir
+    for got, want in zip(smoothed.probabilities(MIXED), onnx_classifier.probabilities(MIXED), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-4)
