@@ -272,9 +272,12 @@ def test_the_real_smoothed_graph_answers_like_fp32_and_records_its_smoothing(onn
     from models.onnx_runtime import INT8_KINDS, OnnxClassifier
 
     every = [f"layer{i}.{kind}" for i in range(12) for kind in INT8_KINDS]
-    smoothed = OnnxClassifier(threads=2, smooth_alpha=0.8, smooth_nodes=every)  # fp32, every node smoothed
+    # fp32, every node smoothed, 4 input channels of every FFN node split off.
+    smoothed = OnnxClassifier(threads=2, smooth_alpha=0.5, smooth_nodes=every, outliers=4)
     manifest = json.loads((smoothed.export_dir / "manifest.json").read_text())
-    assert manifest["smooth_alpha"] == 0.8 and manifest["smoothed_nodes"] == every and manifest["int8_nodes"] == []
+    assert manifest["smooth_alpha"] == 0.5 and manifest["smoothed_nodes"] == every and manifest["int8_nodes"] == []
+    split = manifest["outlier_channels"]
+    assert len(split) == 24 and all(len(channels) == 4 for channels in split.values())
     assert smoothed.export_dir != onnx_classifier.export_dir
     for got, want in zip(smoothed.probabilities(MIXED), onnx_classifier.probabilities(MIXED), strict=True):
         np.testing.assert_allclose(got, want, atol=1e-4)
