@@ -43,8 +43,9 @@ MASK_INPUT = "attention_mask"
 HEAD_SUFFIX = "_head"
 # The quantizable node kinds of a layer (as models.onnx_runtime.INT8_KINDS) and the Linear each one runs.
 NODE_MODULES = {"attention": "qkv", "attn_out": "attn_out", "ffn_in": "ffn_in", "ffn_out": "ffn_out"}
-# The kinds whose outlier input channels can be split off into fp32 (plain MatMuls whose input we can gather).
-SPLIT_KINDS = ("ffn_in", "ffn_out")
+# The kinds whose outlier input channels can be split off into fp32: FFN-out, whose input channels are the
+# FFN's hidden units (each one a column of FFN-in and a row of FFN-out, so they can be moved out exactly).
+SPLIT_KINDS = ("ffn_out",)
 # Calibration batches: length-sorted, so little padding (padding is left out of the maxima anyway).
 CALIBRATION_BATCH = 32
 
@@ -136,7 +137,7 @@ def smoothing_scales(
 
 
 def outlier_channels(maxima: Mapping[str, np.ndarray], count: int, nodes: Iterable[str]) -> dict[str, np.ndarray]:
-    """The `count` input channels with the largest |x| of each FFN node in `nodes` (ascending channel order)."""
+    """The `count` input channels with the largest |x| of each FFN-out node in `nodes` (ascending order)."""
     return {
         name: np.sort(np.argsort(-maxima[name], kind="stable")[:count]).astype(np.int64)
         for name in nodes
@@ -152,9 +153,10 @@ def build_graph(
     `smooth` maps node names to per-input-channel scales s (smoothing_scales): that node's input is
     divided by s and its weight rows multiplied by s; for attention-out the division is folded into
     the V projection (attention output is linear in V), for the others it is a `Mul` node.
-    `outliers` maps FFN nodes to input channels taken out of the (int8) MatMul: their activations are
-    zeroed by the `Mul` and their weight rows by the exporter, and a small fp32 MatMul of just those
-    channels (`<node>.outliers`) is added back, so the int8 ranges never see them (as LLM.int8())."""
+    `outliers` maps FFN-out nodes to input channels (FFN hidden units) taken out of the int8 MatMuls:
+    those units move to a small fp32 FFN of their own (`ffn_side`, same weights) whose output is added
+    back, so the int8 activation ranges never see them (the decomposition of LLM.int8(), made exact and
+    static: the units are the calibration's largest)."""
     smooth = dict(smooth or {})
     outliers = dict(outliers or {})
     unknown = set(smooth) - {f"layer{i}.{k}" for i in range(len(net.layers)) for k in NODE_MODULES}
@@ -162,24 +164,6 @@ def build_graph(
     if unknown:
         raise ValueError(f"no quantizable node named {sorted(unknown)[:3]}")
     g = _Graph()
-
-    def project(x: str, node: str, w: np.ndarray) -> str:
-        """x @ w as the MatMul named `node` (w in ONNX layout [in, out]), smoothed and split as asked."""
-        if node not in outliers:
-            g.const(node + ".weight", weight(node, w))
-            return g.node("MatMul", [divided(x, node), node + ".weight"], node)
-        picked = outliers[node]
-        inverse = (1.0 / smooth[node]) if node in smooth else np.ones(w.shape[0], dtype=np.float32)
-        inverse = inverse.astype(np.float32)
-        inverse[picked] = 0.0
-        main = np.array(weight(node, w))
-        main[picked] = 0.0
-        g.const(node + ".weight", main)
-        kept = g.node("Mul", [x, g.const(node + ".smooth.inverse", inverse)], node + ".smooth")
-        out = g.node("MatMul", [kept, node + ".weight"], node)
-        channels = g.node("Gather", [x, g.const(node + ".outliers.index", picked)], node + ".outliers.x", axis=-1)
-        side = g.node("MatMul", [channels, g.const(node + ".outliers.weight", w[picked])], node + ".outliers")
-        return g.node("Add", [out, side], node + ".sum")
 
     def divided(x: str, node: str) -> str:
         """`x` / s of `node` (a Mul by the reciprocal), or `x` itself when the node is not smoothed."""
@@ -246,10 +230,25 @@ def build_graph(
             domain=MS_DOMAIN,
             epsilon=float(layer.attn_norm.eps),
         )
-        g.const(p + "ffn_in.bias", _array(layer.ffn_in.bias))
-        inner = project(x, p + "ffn_in", _array(layer.ffn_in.weight).T)
+        w_in, b_in, w_out = _array(layer.ffn_in.weight).T, _array(layer.ffn_in.bias), _array(layer.ffn_out.weight).T
+        # FFN channels split off (outliers) leave the int8 pair of MatMuls and get a small fp32 pair of their own.
+        picked = outliers.get(p + "ffn_out", np.zeros(0, dtype=np.int64))
+        kept = np.setdiff1d(np.arange(w_in.shape[1]), picked)
+        if p + "ffn_out" in smooth:
+            smooth[p + "ffn_out"] = smooth[p + "ffn_out"][kept]
+        g.const(p + "ffn_in.weight", weight(p + "ffn_in", w_in[:, kept]))
+        g.const(p + "ffn_in.bias", b_in[kept])
+        g.const(p + "ffn_out.weight", weight(p + "ffn_out", w_out[kept]))
+        inner = g.node("MatMul", [divided(x, p + "ffn_in"), p + "ffn_in.weight"], p + "ffn_in")
         inner = g.node("BiasGelu", [inner, p + "ffn_in.bias"], p + "gelu", domain=MS_DOMAIN)  # exact (erf) GELU
-        out = project(inner, p + "ffn_out", _array(layer.ffn_out.weight).T)
+        out = g.node("MatMul", [divided(inner, p + "ffn_out"), p + "ffn_out.weight"], p + "ffn_out")
+        if len(picked):
+            side = g.node("MatMul", [x, g.const(p + "ffn_side.in.weight", w_in[:, picked])], p + "ffn_side.in")
+            side = g.node(
+                "BiasGelu", [side, g.const(p + "ffn_side.in.bias", b_in[picked])], p + "ffn_side.gelu", domain=MS_DOMAIN
+            )
+            side = g.node("MatMul", [side, g.const(p + "ffn_side.out.weight", w_out[picked])], p + "ffn_side.out")
+            out = g.node("Add", [out, side], p + "ffn_side.sum")
         x = g.node(
             "SkipLayerNormalization",
             [out, x, p + "out_norm.weight", p + "out_norm.beta", p + "ffn_out.bias"],

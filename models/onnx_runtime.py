@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 
 # Bump when models/onnx_graph.py writes a different graph, so old exports are rebuilt, not trusted.
 EXPORT_VERSION = "1"
+# Bump when the smoothing or outlier split (models/onnx_graph.py) writes a different graph; only smoothed exports
+# hash it, so plain ones stay valid.
+SMOOTH_VERSION = "2"
 MODEL_FILE = "model.onnx"
 Q4_EMBEDDING_FILE = "word_embeddings.q4.npy"
 # What serving reads from the backbone cache (the exporter reads the rest).
@@ -230,7 +233,7 @@ def export_key(
     digest = hashlib.sha256()
     digest.update(f"export={EXPORT_VERSION};int8={','.join(int8)};".encode())
     if smooth_alpha is not None and smooth_nodes:
-        digest.update(f"smooth={smooth_alpha!r};nodes={','.join(smooth_nodes)};".encode())
+        digest.update(f"smooth=v{SMOOTH_VERSION}:{smooth_alpha!r};nodes={','.join(smooth_nodes)};".encode())
         if outliers:
             digest.update(f"outliers={outliers};".encode())
         digest.update(f"calibration={_sha256(calibration)};".encode())

@@ -71,7 +71,7 @@ def test_a_smoothed_graph_computes_the_same_fp32_function() -> None:
     plain = _run(build_graph(net), words, mask)
     maxima = activation_maxima(net, IDS, PAD)
     split = outlier_channels(maxima, 3, EVERY_NODE)
-    assert sorted(split) == [f"layer{i}.{k}" for i in range(2) for k in ("ffn_in", "ffn_out")]
+    assert sorted(split) == ["layer0.ffn_out", "layer1.ffn_out"]
     assert 3 in split["layer0.ffn_out"]  # the channel made an outlier
     for scales in (
         smoothing_scales(net, maxima, 0.5, EVERY_NODE),
@@ -86,13 +86,15 @@ def test_a_smoothed_graph_computes_the_same_fp32_function() -> None:
         plain_inits = {t.name: onnx.numpy_helper.to_array(t) for t in build_graph(net).graph.initializer}
         # It really is smoothed: weights changed, a Mul before attention / FFN-in / FFN-out, V scaled instead
         # of a Mul before attention-out.
-        assert not np.allclose(inits["layer1.ffn_out.weight"], plain_inits["layer1.ffn_out.weight"])
+        assert not np.allclose(inits["layer1.ffn_in.weight"], plain_inits["layer1.ffn_in.weight"][:, :125])
+        assert not np.allclose(inits["layer1.attn_out.weight"], plain_inits["layer1.attn_out.weight"])
         assert not np.allclose(inits["layer0.qkv.bias"][128:], plain_inits["layer0.qkv.bias"][128:])
         muls = {n.name for n in model.graph.node if n.op_type == "Mul" and n.name.endswith(".smooth")}
         assert muls == {f"layer{i}.{k}.smooth" for i in range(2) for k in ("attention", "ffn_in", "ffn_out")}
-        # The split-off channels: zero rows in the int8 MatMul's weight, their own fp32 MatMul beside it.
-        assert not inits["layer1.ffn_out.weight"][split["layer1.ffn_out"]].any()
-        assert {"layer0.ffn_out.outliers", "layer1.ffn_in.outliers"} <= {n.name for n in model.graph.node}
+        # The split-off hidden units: out of the (int8) FFN MatMuls, in a small fp32 FFN beside them.
+        assert inits["layer1.ffn_in.weight"].shape == (64, 125) and inits["layer1.ffn_out.weight"].shape == (125, 64)
+        assert inits["layer1.ffn_side.out.weight"].shape == (3, 64)
+        assert {"layer0.ffn_side.in", "layer1.ffn_side.out"} <= {n.name for n in model.graph.node}
         got = _run(model, words, mask)
         for name, want in plain.items():
             np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-4)
