@@ -98,6 +98,50 @@ def complaint_breakdown(
     }
 
 
+def label_breakdown(
+    mentions: Sequence[Mention], gold: Sequence[int], predicted: Sequence[int], classes: Sequence[str]
+) -> dict[str, Any]:
+    """Any task's scores per language and per kind of text: n, accuracy, macro recall and F1, and
+    precision/recall/F1 of the last class (the one a user acts on: "needs_reply", "positive")."""
+    target = classes[-1]
+
+    def block(rows: list[int]) -> dict[str, Any]:
+        report = score([gold[i] for i in rows], [predicted[i] for i in rows], classes)
+        c = report.per_class[target]
+        return {"n": len(rows), "accuracy": report.accuracy, "macro_recall": report.macro_recall,
+                "macro_f1": report.macro_f1, "precision": c.precision, "recall": c.recall, "f1": c.f1}
+
+    by_language: dict[str, list[int]] = defaultdict(list)
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for i, m in enumerate(mentions):
+        by_language[m.language].append(i)
+        by_kind[m.kind].append(i)
+    return {
+        "target": target,
+        "all": block(list(range(len(mentions)))),
+        "language": {k: block(v) for k, v in sorted(by_language.items())},
+        "kind": {k: block(v) for k, v in sorted(by_kind.items())},
+    }
+
+
+def format_label_breakdown(report: dict[str, Any]) -> str:
+    """Tables of `label_breakdown`: per language and per kind."""
+    target = report["target"]
+    lines = []
+    for title, rows in (("language", report["language"]), ("kind", report["kind"])):
+        lines.append(
+            f"{title:<20} {'n':>5} {'accuracy':>8} {'macro-R':>7} {'macro-F1':>8} "
+            f"{target + ' P':>{len(target) + 2}} {'R':>5} {'F1':>5}"
+        )
+        for name, r in [("all", report["all"])] + list(rows.items()):
+            lines.append(
+                f"{name:<20} {r['n']:>5} {r['accuracy']:>8.3f} {r['macro_recall']:>7.3f} {r['macro_f1']:>8.3f} "
+                f"{r['precision']:>{len(target) + 2}.3f} {r['recall']:>5.3f} {r['f1']:>5.3f}"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
 def format_breakdown(report: dict[str, Any]) -> str:
     """Tables of `complaint_breakdown`: per language, per kind, and the confusion table."""
     def pct(x: float | None) -> str:

@@ -97,8 +97,8 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
     """Score the model on a labelled CSV: n, accuracy, macro recall/F1, per class, and a confusion table.
 
     DATA is `text,label`, or a split of the brand-mention corpus (models/data/mentions/*.csv); for
-    the corpus, the complaint task is also broken down per language and per kind of text (with the
-    share of praise flagged as a complaint and read as negative). The needs-reply task reads the
+    the corpus, every task is also broken down per language and per kind of text (the complaint task
+    with the share of praise flagged as a complaint and read as negative). The needs-reply task reads the
     corpus's needs_reply labels (p_needs_reply >= 0.5 counts as "needs a reply"). Texts the model
     leaves unscored count as wrong answers (and are reported as `skipped`).
     """
@@ -114,7 +114,14 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
         format_report,
         score,
     )
-    from models.mentions import complaint_breakdown, format_breakdown, is_mentions_csv, read_mentions
+    from models.mentions import (
+        complaint_breakdown,
+        format_breakdown,
+        format_label_breakdown,
+        is_mentions_csv,
+        label_breakdown,
+        read_mentions,
+    )
     from models.train import read_csv
 
     mentions = read_mentions(data_path) if is_mentions_csv(data_path) else None
@@ -147,6 +154,8 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
     if mentions is not None and task == "complaint":
         negative = [r.scored and r.sentiment is not None and r.sentiment.value == "negative" for r in results]
         breakdown = complaint_breakdown(mentions, predicted, negative, [r.unsure for r in results])
+    elif mentions is not None:
+        breakdown = label_breakdown(mentions, gold, predicted, classes)
     if as_json:
         body = {"task": task, "model_id": classifier.model_id, **report.to_dict(), "confusion": table}
         if breakdown is not None:
@@ -158,7 +167,7 @@ def eval_command(config_path: Path | None, adapter: Path | None, task: str, data
     click.echo(format_confusion(table, classes))
     if breakdown is not None:
         click.echo("")
-        click.echo(format_breakdown(breakdown))
+        click.echo(format_breakdown(breakdown) if task == "complaint" else format_label_breakdown(breakdown))
 
 
 @model_group.command("train")

@@ -141,11 +141,14 @@ def test_eval_reports_needs_reply_on_both_runtimes(
         reports[runtime] = json.loads(result.output)
         text = CliRunner().invoke(commands.model_group, args)
         assert text.exit_code == 0 and "needs_reply" in text.output and "confusion" in text.output
+        assert "needs_reply P" in text.output and "\nja " in text.output  # the per-language table
     for report in reports.values():
         assert report["task"] == "needs-reply" and report["n"] == n and report["skipped"] == 0
         assert set(report["per_class"]) == {"no_reply", "needs_reply"}
         assert report["per_class"]["needs_reply"]["support"] > 0 and report["per_class"]["no_reply"]["support"] > 0
         assert report["macro_f1"] > 0.5  # better than always answering one class (macro F1 <= 0.5)
+        languages = report["breakdown"]["language"]
+        assert len(languages) > 1 and sum(block["n"] for block in languages.values()) == n
     # The same weights give the same answers whichever runtime serves them.
     assert reports["torch"]["confusion"] == reports["onnx"]["confusion"]
 

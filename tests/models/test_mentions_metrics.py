@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.evaluate import confusion, format_confusion
-from models.mentions import Mention, complaint_breakdown, format_breakdown
+from models.evaluate import NEEDS_REPLY_CLASSES, confusion, format_confusion
+from models.mentions import Mention, complaint_breakdown, format_breakdown, format_label_breakdown, label_breakdown
 from models.train import Example
 
 
@@ -37,6 +37,27 @@ def test_breakdown_by_language_and_kind() -> None:
     assert report["confusion"] == [[1, 1, 1], [1, 2, 0]]
     text = format_breakdown(report)
     assert "praise_negation" in text and "ja" in text and "confusion" in text
+
+
+def test_needs_reply_breakdown_by_language_and_kind() -> None:
+    rows = [
+        _m("a", 0, 1, "en", "complaint_explicit"),
+        _m("b", 1, 0, "en", "question"),
+        _m("c", 2, 0, "en", "praise_negation"),
+        _m("d", 2, 0, "de", "praise_negation"),
+        _m("e", 0, 1, "de", "complaint_explicit"),
+    ]
+    gold = [1, 1, 0, 0, 1]
+    predicted = [1, 0, 1, 0, -1]  # the last one unscored: a wrong answer
+    report = label_breakdown(rows, gold, predicted, NEEDS_REPLY_CLASSES)
+    en, de = report["language"]["en"], report["language"]["de"]
+    assert report["target"] == "needs_reply" and (en["n"], de["n"]) == (3, 2)
+    assert (en["precision"], en["recall"]) == (pytest.approx(1 / 2), pytest.approx(1 / 2))
+    assert (de["precision"], de["recall"], de["accuracy"]) == (0.0, 0.0, pytest.approx(1 / 2))
+    assert report["kind"]["complaint_explicit"]["recall"] == pytest.approx(1 / 2)
+    assert report["all"]["accuracy"] == pytest.approx(2 / 5)
+    text = format_label_breakdown(report)
+    assert "needs_reply P" in text and "complaint_explicit" in text and "\nde " in text
 
 
 def test_confusion_table() -> None:
