@@ -86,7 +86,7 @@ class ClassifierSettings(StrictModel):
     )
     int8: Literal["none", "upper", "mixed", "all"] = Field(
         default="none",
-        description="ONNX runtime: dynamic int8 on none, the upper six layers, all but the shipped fp32 list, or all.",
+        description="ONNX runtime: dynamic int8 on none, the upper six layers, the shipped smoothed preset, or all.",
     )
     queue_size: int = Field(default=1000, ge=1)
     threads: int = Field(default=2, ge=1, le=64)
