@@ -12,9 +12,10 @@ noisy than a metric on a few hundred texts.
     python -m benchmarks.int8_sensitivity greedy --write   # keep the most sensitive groups fp32 until
                                                            # the cost is within budget; ship the list
     python -m benchmarks.int8_sensitivity check            # score the shipped "mixed" list
-    python -m benchmarks.int8_sensitivity nodes --smooth 0.5 --fp32 ... [--write]
-                                                           # smoothed int8 (SmoothQuant, models/onnx_graph.py)
-                                                           # with the named nodes fp32; --write ships both
+    python -m benchmarks.int8_sensitivity nodes --smooth 0.5 --outliers 16 [--fp32 ...] [--write]
+                                                           # smoothed int8 (SmoothQuant, models/onnx_graph.py),
+                                                           # 16 FFN units per layer fp32, the named nodes fp32;
+                                                           # --write ships all three as the "mixed" preset
 
 Run it under `nice -n 10` with `OMP_NUM_THREADS=1` on a shared machine. Validation data is read
 from the project's shared data folder here only (`--data-dir`), never at run time.
