@@ -6,6 +6,7 @@ import csv
 import json
 import logging
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import onnx
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from models import calibration, onnx_runtime
-from models.encoder import LeanNet
+from models.encoder import EncoderLayer, LeanNet
 from models.network import AdapterConfig
 from models.onnx_graph import activation_maxima, build_graph, outlier_channels, quantize_nodes, smoothing_scales
 from models.onnx_runtime import (
@@ -47,10 +48,11 @@ def _net(outlier: float = 1.0) -> LeanNet:
     with torch.no_grad():
         net.positions.normal_(0, 0.2)
         net.token_type.normal_(0, 0.2)
-        for layer in net.layers:
-            layer.ffn_in.weight[3] *= outlier  # type: ignore[index]
-            layer.ffn_in.bias[3] = abs(float(layer.ffn_in.bias[3])) * outlier  # type: ignore[index]
-            layer.ffn_out.weight[:, 3] /= outlier  # type: ignore[index]
+        for module in net.layers:
+            layer = cast(EncoderLayer, module)
+            layer.ffn_in.weight[3] *= outlier
+            layer.ffn_in.bias[3] = abs(float(layer.ffn_in.bias[3])) * outlier
+            layer.ffn_out.weight[:, 3] /= outlier
     return net.eval()
 
 
@@ -128,7 +130,7 @@ def test_maxima_are_over_real_tokens_only_and_deterministic() -> None:
 def test_scales_follow_the_smoothquant_formula() -> None:
     net = _net()
     maxima = activation_maxima(net, IDS, PAD)
-    w_max = net.layers[1].ffn_out.weight.abs().amax(dim=0).numpy()  # type: ignore[union-attr]
+    w_max = cast(EncoderLayer, net.layers[1]).ffn_out.weight.abs().amax(dim=0).numpy()
     x_max = maxima["layer1.ffn_out"]
     for alpha in (0.0, 0.5, 1.0):
         s = smoothing_scales(net, maxima, alpha, ["layer1.ffn_out"])["layer1.ffn_out"]
