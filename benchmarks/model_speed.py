@@ -246,6 +246,8 @@ def _mixed_description() -> str:
     preset = mixed_preset()
     where = f"all but {'/'.join(preset.fp32_nodes)}" if preset.fp32_nodes else "all 12 layers"
     smooth = "" if preset.smooth_alpha is None else f", activations smoothed (a = {preset.smooth_alpha:g})"
+    if preset.smooth_alpha is not None and preset.outliers:
+        smooth += f", {preset.outliers} FFN units per layer fp32"
     return f"dynamic int8 (per-channel){smooth} on {where}"
 
 
