@@ -15,7 +15,6 @@ import torch
 
 from models import calibration, onnx_runtime
 from models.encoder import EncoderLayer, LeanNet
-from models.network import AdapterConfig
 from models.onnx_graph import activation_maxima, build_graph, outlier_channels, quantize_nodes, smoothing_scales
 from models.onnx_runtime import (
     MixedPreset,
@@ -25,7 +24,7 @@ from models.onnx_runtime import (
     preset_smoothing,
     write_mixed_nodes,
 )
-from tests.models.test_onnx import MIXED, _fake_backbone, _q4_table, _run
+from tests.models.test_onnx import MIXED, _fake_backbone, _run, _tiny_net
 
 PAD = 1
 IDS = [[0, 5, 9, 2], [0, 7, 2], [0, 11, 12, 13, 14, 15, 2], [0, 21, 22, 23, 2], [0, 30, 31, 32, 33, 34, 35, 36, 2]]
@@ -35,19 +34,8 @@ EVERY_NODE = [f"layer{i}.{kind}" for i in range(2) for kind in ("attention", "at
 def _net(outlier: float = 1.0) -> LeanNet:
     """A 2-layer net; `outlier` > 1 gives GELU channel 3 of every layer (FFN-out's input) a large range,
     the shape that breaks per-tensor int8 activations in the real model."""
-    torch.manual_seed(0)
-    config = {
-        "hidden_size": 64,
-        "max_position_embeddings": 32,
-        "layer_norm_eps": 1e-12,
-        "num_attention_heads": 4,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-    }
-    net = LeanNet(config, AdapterConfig(), torch.from_numpy(_q4_table(50, 64)))
+    net = _tiny_net(extra_head=False)
     with torch.no_grad():
-        net.positions.normal_(0, 0.2)
-        net.token_type.normal_(0, 0.2)
         for module in net.layers:
             layer = cast(EncoderLayer, module)
             layer.ffn_in.weight[3] *= outlier
