@@ -92,13 +92,8 @@ class Scorer:
         outliers: int = 0,
     ) -> None:
         # With smoothing the fp32 graph has every quantizable node smoothed (the same fp32 function, tested),
-        # so each variant's int8 nodes are smoothed ones and its fp32 nodes cost only their `Mul`.
-        self.clf = OnnxClassifier(
-            threads=threads,
-            smooth_alpha=smooth_alpha,
-            smooth_nodes=groups() if smooth_alpha is not None else None,
-            outliers=outliers,
-        )
+        # as serving's has (models.onnx_runtime.smoothed_nodes): a variant is the graph serving exports.
+        self.clf = OnnxClassifier(threads=threads, smooth_alpha=smooth_alpha, outliers=outliers)
         self.smooth_alpha = smooth_alpha
         self.tmp = Path(tempfile.mkdtemp(prefix="int8-sensitivity-"))
         # A private copy: the quantizer writes scratch files beside its input, which parallel runs would share.

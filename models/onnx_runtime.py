@@ -117,6 +117,16 @@ def int8_nodes_for(int8: Int8, n_layers: int) -> list[str]:
     raise ValueError(f"classifier.int8: expected none, upper, mixed or all, got {int8!r}")
 
 
+def smoothed_nodes(n_layers: int) -> list[str]:
+    """The nodes a smoothed graph smooths: every quantizable node, the ones that stay fp32 included.
+
+    Smoothing a node changes its fp32 function by rounding only (one `Mul`), but the outlier split that comes
+    with a smoothed FFN-out also takes its units out of FFN-in: were only the int8 nodes smoothed, an int8
+    FFN-in beside an fp32 FFN-out would run its outlier units in int8. Serving and benchmarks/int8_sensitivity.py
+    (which re-quantizes one graph smoothed everywhere) therefore build the very same graph for a preset."""
+    return int8_nodes_for("all", n_layers)
+
+
 @dataclass(frozen=True)
 class MixedPreset:
     """The shipped "mixed" preset: the nodes kept fp32, the smoothing exponent of the int8 ones (None: not
@@ -434,13 +444,14 @@ class OnnxClassifier:
         preset = int8_nodes_for(int8, config["num_hidden_layers"])
         self.int8_nodes = list(int8_nodes) if int8_nodes is not None else preset
         # Smoothing: the "mixed" preset carries its own exponent; `smooth_alpha` / `smooth_nodes` (benchmarks)
-        # set it directly. Only int8 nodes gain from it, so by default those are the ones smoothed.
+        # set it directly. By default every node is smoothed, fp32 ones too (smoothed_nodes says why).
         if smooth_alpha is None and int8_nodes is None:
             smooth_alpha, preset_outliers = preset_smoothing(int8, adapter_path)
             outliers = preset_outliers if outliers is None else outliers
         self.smooth_alpha = smooth_alpha
         self.outliers = outliers or 0
-        self.smooth_nodes = [] if smooth_alpha is None else list(smooth_nodes or self.int8_nodes)
+        every = smoothed_nodes(config["num_hidden_layers"])
+        self.smooth_nodes = [] if smooth_alpha is None else list(smooth_nodes or every)
         self.export_dir, manifest = ensure_onnx_model(
             backbone,
             adapter_path,
