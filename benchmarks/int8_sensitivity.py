@@ -88,6 +88,7 @@ class Scorer:
         threads: int = 1,
         per_channel: bool = True,
         reduce_range: bool = False,
+        per_row: bool = True,
         smooth_alpha: float | None = None,
         outliers: int = 0,
     ) -> None:
@@ -101,6 +102,7 @@ class Scorer:
         self.threads = threads
         self.per_channel = per_channel
         self.reduce_range = reduce_range
+        self.per_row = per_row
         self.val = val
         self.reference = self._probabilities()
         self.reference_metrics = self._metrics(self.reference)
@@ -132,7 +134,14 @@ class Scorer:
         int8 = [n for n in groups() if n not in keep]
         target = self.tmp / "variant.onnx"
         if int8:
-            quantize_nodes(self.fp32_graph, target, int8, per_channel=self.per_channel, reduce_range=self.reduce_range)
+            quantize_nodes(
+                self.fp32_graph,
+                target,
+                int8,
+                per_channel=self.per_channel,
+                reduce_range=self.reduce_range,
+                per_row=self.per_row,
+            )
         path = target if int8 else self.fp32_graph
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
@@ -246,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-per-channel", action="store_true", help="per-tensor weight scales")
     parser.add_argument("--reduce-range", action="store_true", help="7-bit weights (for CPUs without VNNI)")
     parser.add_argument(
+        "--per-tensor", action="store_true", help="one activation scale per batch (ONNX Runtime's), not per token"
+    )
+    parser.add_argument(
         "--smooth", type=float, default=None, metavar="ALPHA", help="smooth the int8 nodes with exponent ALPHA"
     )
     parser.add_argument(
@@ -275,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
         per_channel=not args.no_per_channel,
         reduce_range=args.reduce_range,
+        per_row=not args.per_tensor,
         smooth_alpha=args.smooth,
         outliers=args.outliers,
     )

@@ -53,6 +53,9 @@ EXPORT_VERSION = "1"
 # Bump when the smoothing or outlier split (models/onnx_graph.py) writes a different graph; only smoothed exports
 # hash it, so plain ones stay valid.
 SMOOTH_VERSION = "2"
+# Bump when models/onnx_graph.quantize_nodes writes a different int8 graph; only int8 exports hash it.
+# 2: activations quantized per token (per_row_activations), not per batch.
+INT8_VERSION = "2"
 MODEL_FILE = "model.onnx"
 Q4_EMBEDDING_FILE = "word_embeddings.q4.npy"
 # What serving reads from the backbone cache (the exporter reads the rest).
@@ -242,6 +245,8 @@ def export_key(
     and when smoothing, its exponent, nodes and calibration texts (the scales are computed from them)."""
     digest = hashlib.sha256()
     digest.update(f"export={EXPORT_VERSION};int8={','.join(int8)};".encode())
+    if int8:
+        digest.update(f"int8_format={INT8_VERSION};".encode())
     if smooth_alpha is not None and smooth_nodes:
         digest.update(f"smooth=v{SMOOTH_VERSION}:{smooth_alpha!r};nodes={','.join(smooth_nodes)};".encode())
         if outliers:
