@@ -13,6 +13,9 @@ s_j = max|x_j|^a / max|W_j|^(1-a), the activation is divided by s and the weight
 multiplied by it, which leaves the fp32 function unchanged but moves the few outlier channels'
 range from the per-tensor activation scale into the per-channel weight scales. max|x_j| comes
 from running the fp32 net over the shipped calibration texts (models/calibration.py).
+
+Int8 activations are quantized per token, not per batch (per_row_activations), so a text's answer
+does not depend on which other texts share its batch.
 """
 
 from __future__ import annotations
