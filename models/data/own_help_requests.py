@@ -106,7 +106,8 @@ PAIRS = {
         ("die App stürzt bei jedem Start ab", "gibt es in der App einen Dunkelmodus?"),
         ("meine Bestellung ist nach neun Tagen immer noch nicht da", "wie lange dauert der Standardversand?"),
         ("mir wurde dieselbe Bestellung zweimal abgebucht", "kann ich das Handy auch sofort ganz bezahlen?"),
-        ("meine Erstattung ist nach zwei Wochen immer noch nicht da", "wie lange dauert eine Erstattung normalerweise?"),
+        ("meine Erstattung ist nach zwei Wochen immer noch nicht da",
+         "wie lange dauert eine Erstattung normalerweise?"),
         ("ich komme nicht mehr in mein Konto", "wie ändere ich die E-Mail-Adresse in meinem Konto?"),
         ("der Gutscheincode funktioniert an der Kasse nicht", "gibt es einen Studentenrabatt?"),
         ("laut Sendungsverfolgung zugestellt, aber hier ist kein Paket", "kann ich ein Lieferfenster wählen?"),
@@ -177,13 +178,13 @@ def rows() -> list[tuple[str, int, int]]:
     return unique
 
 
-def main() -> None:
-    """Rewrite the CSV."""
-    with OUT.open("w", newline="", encoding="utf-8") as fh:
+def write(path: Path = OUT) -> None:
+    """Write the CSV to `path`."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["text", "sentiment", "complaint"])
         writer.writerows(rows())
 
 
 if __name__ == "__main__":
-    main()
+    write()
