@@ -19,7 +19,8 @@ Columns: ``text,sentiment,complaint`` (sentiment 0 negative, 1 neutral, 2 positi
 a fault of one's own with or without an ask for help -> complaint 1, sentiment 0 (0 also for calm wording:
 a service that fails the customer is a negative experience, as in the public complaints data); a plain,
 hypothetical or how-to question -> complaint 0, sentiment 1. Training only; the trainer holds every fifth row
-out (``--sentences``). Licence: MIT, like the rest of the repository.
+out (``--sentences``). The shipped adapter (v4) has not trained on it: the two continuations that did are in
+models/weights/MODEL_CARD.md ("Real customer tweets"). Licence: MIT, like the rest of the repository.
 """
 
 from __future__ import annotations
