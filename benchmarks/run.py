@@ -21,6 +21,7 @@ from pathlib import Path
 SECTIONS = [
     "benchmarks.pipeline",
     "benchmarks.model_speed",
+    "benchmarks.real_tweets",
     "benchmarks.analytics",
     "benchmarks.queue",
     "benchmarks.sla",

@@ -74,7 +74,7 @@ class ClassifierSettings(StrictModel):
     complaint_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     # Builtin model: |p_complaint - threshold| < unsure_band, or heads disagreeing, marks a result "unsure".
     unsure_band: float = Field(default=0.1, ge=0.0, le=0.5)
-    # Builtin model: a complaint also needs the sentiment not to lean positive (p_negative >= p_positive).
+    # Builtin model: a complaint also needs the sentiment head not to read the text as positive (models/decision.py).
     require_agreement: bool = True
     batch_size: int = Field(default=32, ge=1, le=1024)
     max_wait: Duration = Field(default="50ms", validate_default=True)

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class DecisionRule:
-    """complaint = p_complaint >= threshold AND the sentiment does not lean positive (p_negative >= p_positive).
+    """complaint = p_complaint >= threshold AND the sentiment head does not read the text as positive.
 
-    unsure = the two heads disagree (p_complaint >= threshold but the sentiment leans positive), or
+    "Read as positive" = positive is the sentiment head's most probable class, the same answer
+    `Classification.sentiment` gives. A neutral-sounding complaint ("still waiting for my refund,
+    any news?") therefore counts; praise the complaint head likes does not.
+    unsure = the two heads disagree (p_complaint >= threshold but the sentiment is positive), or
     p_complaint lies within `unsure_band` of the threshold. An unsure complaint is queued for a person,
     never alerted as a breach; an unsure non-complaint may be shown for review.
     """
@@ -20,8 +23,10 @@ class DecisionRule:
     require_agreement: bool = True
 
     def agrees(self, p_negative: float, p_positive: float) -> bool:
-        """Whether the sentiment head supports a complaint (does not lean positive)."""
-        return (not self.require_agreement) or p_negative >= p_positive
+        """Whether the sentiment head supports a complaint (positive is not its most probable class)."""
+        # The three sentiment probabilities sum to one, so neutral is what negative and positive leave.
+        p_neutral = 1.0 - p_negative - p_positive
+        return (not self.require_agreement) or p_positive <= max(p_negative, p_neutral)
 
     def decide(self, p_negative: float, p_positive: float, p_complaint: float) -> tuple[bool, bool]:
         """(complaint, unsure) for one text."""

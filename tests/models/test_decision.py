@@ -19,6 +19,15 @@ def test_complaint_needs_the_sentiment_to_agree() -> None:
     assert rule.decide(p_negative=0.7, p_positive=0.1, p_complaint=0.45) == (False, True)
 
 
+def test_a_neutral_sounding_complaint_agrees() -> None:
+    # Neutral is the sentiment's answer (0.5), positive edges out negative: the sentiment does not call it
+    # praise, so the complaint head decides. A text read as positive never agrees, however slightly.
+    rule = DecisionRule(threshold=0.5, unsure_band=0.0)
+    assert rule.decide(p_negative=0.2, p_positive=0.3, p_complaint=0.9) == (True, False)
+    assert rule.decide(p_negative=0.3, p_positive=0.36, p_complaint=0.9) == (False, True)
+    assert rule.decide(p_negative=0.4, p_positive=0.4, p_complaint=0.9) == (True, False)
+
+
 def test_agreement_can_be_switched_off() -> None:
     rule = DecisionRule(threshold=0.5, unsure_band=0.0, require_agreement=False)
     assert rule.decide(p_negative=0.05, p_positive=0.9, p_complaint=0.95) == (True, False)
