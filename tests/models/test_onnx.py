@@ -167,7 +167,10 @@ def test_quantize_touches_only_the_named_nodes(tmp_path: Path) -> None:
     ops = {n.name: n.op_type for n in onnx.load(str(tmp_path / "int8.onnx")).graph.node}
     assert ops["layer0.attention"] == "Attention" and ops["layer0.ffn_in"] == "MatMul"
     assert ops["layer1.ffn_out"] == "MatMul" and "layer1.attention" not in ops
-    assert any(op == "QAttention" for op in ops.values())
+    # Quantized attention: a per-token int8 QKV projection + MultiHeadAttention (QAttention only per batch).
+    assert {"MultiHeadAttention", "MatMulIntegerToFloat"} <= set(ops.values()) and "QAttention" not in ops.values()
+    quantize_nodes(fp32, tmp_path / "per_batch.onnx", ["layer1.attention"], per_row=False)
+    assert "QAttention" in {n.op_type for n in onnx.load(str(tmp_path / "per_batch.onnx")).graph.node}
     with pytest.raises(ValueError, match="no Attention/MatMul node"):
         quantize_nodes(fp32, tmp_path / "x.onnx", ["layer9.attention"])
 
