@@ -30,7 +30,7 @@ def report(label: str, texts: Sequence[str], gold: Sequence[int], got: np.ndarra
         f"{label}: F1 {f1[0]:.2f} vs {f1[1]:.2f}, max |dp| {diff.max():.4f}, mean {diff.mean():.5f}, {flips} flipped"
     ]
     for i in np.argsort(-diff)[:top]:
-        if diff[i] > 0:
+        if diff[i] > 1e-4:
             lines.append(f"  {got[i]:.3f} vs {want[i]:.3f} (gold {gold[i]})  {texts[i][:90]!r}")
     return "\n".join(lines)
 
