@@ -385,3 +385,11 @@ def test_the_commands_the_demo_suggests_run(in_workspace: Path, capsys: pytest.C
     assert main(["sla-report", "--config", str(in_workspace / "demo.toml"), "--by", "brand", "--format", "json"]) == 0
     rows = {row["brand"]: row["competitor"] for row in json.loads(capsys.readouterr().out)["rows"]}
     assert rows == {"acme": False, "globex": True}
+
+
+def test_benchmarks_doc_survives_a_make_bench_rewrite() -> None:
+    # `make bench` rewrites docs/benchmarks.md from its marked sections; text outside them would be lost.
+    from benchmarks.run import existing_sections, render
+
+    text = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert render(existing_sections(text)) == text
