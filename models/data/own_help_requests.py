@@ -173,8 +173,10 @@ def rows() -> list[tuple[str, int, int]]:
                 out.append((_fill(frame, rng.choice(BRANDS[lang]), p=problem), 0, 1))
             for frame in rng.sample(QUESTION_FRAMES[lang], FRAMES_PER_QUESTION[lang]):
                 out.append((_fill(frame, rng.choice(BRANDS[lang]), q=question), 1, 0))
-    seen: set[str] = set()
-    unique = [r for r in out if not (r[0] in seen or seen.add(r[0]))]  # type: ignore[func-returns-value]
+    first_by_text: dict[str, tuple[str, int, int]] = {}
+    for row in out:
+        first_by_text.setdefault(row[0], row)
+    unique = list(first_by_text.values())
     rng.shuffle(unique)
     return unique
 
