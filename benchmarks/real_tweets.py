@@ -24,6 +24,7 @@ from pathlib import Path
 
 from benchmarks.model_speed import _shared_data, cpu_description
 from models.decision import DecisionRule
+from models.evaluate import COMPLAINT_CLASSES, score
 
 LABELS = Path(__file__).with_name("data") / "twcs_inbound200_labels.csv"
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -40,10 +41,8 @@ class Scores:
 
 def score_flags(gold: Sequence[int], flags: Sequence[bool]) -> Scores:
     """Precision and recall of complaint `flags` against `gold` (1 = complaint)."""
-    tp = sum(1 for g, f in zip(gold, flags, strict=True) if f and g)
-    flagged = sum(1 for f in flags if f)
-    positives = sum(gold)
-    return Scores(flagged, tp / flagged if flagged else 0.0, tp / positives if positives else 0.0)
+    complaint = score(list(gold), [int(f) for f in flags], COMPLAINT_CLASSES).per_class[COMPLAINT_CLASSES[1]]
+    return Scores(sum(1 for f in flags if f), complaint.precision, complaint.recall)
 
 
 def labelled_tweets(data: Path | None = None, labels: Path = LABELS) -> tuple[list[str], list[int]]:
