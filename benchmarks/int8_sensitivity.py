@@ -35,10 +35,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from benchmarks.model_speed import _labelled, _shared_data
 from models.evaluate import COMPLAINT_CLASSES, SENTIMENT_CLASSES, score
-from models.onnx_graph import quantize_nodes
+from models.onnx_graph import calibrate_token_maxima, calibration_batches, quantize_nodes, static_scales
 from models.onnx_runtime import INT8_KINDS, MIXED_FILE, MODEL_FILE, OnnxClassifier, write_mixed_nodes
 
 # (set name, csv under the data folder, what is scored)
@@ -91,6 +92,8 @@ class Scorer:
         per_row: bool = True,
         smooth_alpha: float | None = None,
         outliers: int = 0,
+        percentile: float = 100.0,
+        fuse_smoothing: bool = True,
     ) -> None:
         # With smoothing the fp32 graph has every quantizable node smoothed (the same fp32 function, tested),
         # as serving's has (models.onnx_runtime.smoothed_nodes): a variant is the graph serving exports.
@@ -103,6 +106,9 @@ class Scorer:
         self.per_channel = per_channel
         self.reduce_range = reduce_range
         self.per_row = per_row
+        self.percentile = percentile
+        self.fuse_smoothing = fuse_smoothing
+        self._token_maxima: dict[str, np.ndarray] | None = None
         self.val = val
         self.reference = self._probabilities()
         self.reference_metrics = self._metrics(self.reference)
@@ -125,8 +131,20 @@ class Scorer:
                 out[name] = 100 * score(gold, (complaint >= 0.5).astype(int).tolist(), COMPLAINT_CLASSES).macro_f1
         return out
 
-    def variant(self, fp32_nodes: Sequence[str]) -> Variant:
-        """Scores the graph with every group int8 except `fp32_nodes`."""
+    def static_scales(self, nodes: Sequence[str]) -> dict[str, float]:
+        """Constant activation scales of `nodes`, calibrated as serving's export does (models/onnx_graph.py)."""
+        if self._token_maxima is None:
+            from models.calibration import load_texts
+            from models.onnx_runtime import MAX_TOKENS
+
+            ids = self.clf.tokenizer.encode(load_texts(), MAX_TOKENS)
+            batches = calibration_batches(ids, self.clf.tokenizer.pad_token_id, self.clf.words.rows)
+            self._token_maxima = calibrate_token_maxima(onnx.load(str(self.fp32_graph)), batches, groups())
+        return static_scales({n: self._token_maxima[n] for n in nodes}, self.percentile)
+
+    def variant(self, fp32_nodes: Sequence[str], static_nodes: Sequence[str] = ()) -> Variant:
+        """Scores the graph with every group int8 except `fp32_nodes`, `static_nodes` with constant activation
+        scales (the rest per token)."""
         import onnxruntime as ort
 
         started = time.perf_counter()
@@ -141,6 +159,8 @@ class Scorer:
                 per_channel=self.per_channel,
                 reduce_range=self.reduce_range,
                 per_row=self.per_row,
+                static=self.static_scales([n for n in int8 if n in set(static_nodes)]),
+                fuse_smoothing=self.fuse_smoothing,
             )
         path = target if int8 else self.fp32_graph
         options = ort.SessionOptions()

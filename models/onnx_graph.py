@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -308,9 +308,10 @@ def per_row_activations(model: onnx.ModelProto) -> int:
     for n in model.graph.node:
         for name in n.input:
             consumers.setdefault(name, []).append(n)
+    if _ZERO_128 not in {t.name for t in model.graph.initializer}:
+        model.graph.initializer.append(numpy_helper.from_array(np.array(128, dtype=np.uint8), _ZERO_128))
     model.graph.initializer.extend(
         [
-            numpy_helper.from_array(np.array(128, dtype=np.uint8), _ZERO_128),
             numpy_helper.from_array(np.array(1 / 127, dtype=np.float32), "per_row.inverse_127"),
             numpy_helper.from_array(np.array(1.0, dtype=np.float32), _ONE),
             numpy_helper.from_array(np.array(1e-8, dtype=np.float32), "per_row.min_max"),
@@ -400,6 +401,139 @@ def _per_row_matmul(
     ]
 
 
+def calibration_batches(
+    ids: Sequence[Sequence[int]], pad_id: int, rows: Callable[[np.ndarray], np.ndarray]
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(words [B, T, H], mask [B, T] int32) graph inputs for token ids, in length-sorted batches of
+    CALIBRATION_BATCH; `rows` looks up the word-embedding rows of an id array."""
+    order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
+    for start in range(0, len(order), CALIBRATION_BATCH):
+        batch = [ids[i] for i in order[start : start + CALIBRATION_BATCH]]
+        width = max(len(x) for x in batch)
+        input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int32)
+        for row, seq in enumerate(batch):
+            input_ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        yield np.ascontiguousarray(rows(input_ids), dtype=np.float32), mask
+
+
+def calibrate_token_maxima(
+    model: onnx.ModelProto, batches: Iterable[tuple[np.ndarray, np.ndarray]], nodes: Iterable[str]
+) -> dict[str, np.ndarray]:
+    """Largest |input| of each named Attention/MatMul node of the fp32 `model`, one value per real (unpadded)
+    token of the calibration `batches` ((words [B, T, H], mask [B, T]) pairs), read from ONNX Runtime.
+
+    The input is the one the node sees, so smoothing (x / s) and the FFN outlier split are in it already."""
+    import onnxruntime as ort
+
+    wanted = list(nodes)
+    inputs = {n.name: n.input[0] for n in model.graph.node if n.name in wanted}
+    if set(wanted) - set(inputs):
+        raise ValueError(f"no node named {sorted(set(wanted) - set(inputs))[:3]}")
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for tensor in dict.fromkeys(inputs.values()):
+        probe.graph.output.append(helper.make_tensor_value_info(tensor, TensorProto.FLOAT, None))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    tensors = list(dict.fromkeys(inputs.values()))
+    seen: dict[str, list[np.ndarray]] = {t: [] for t in tensors}
+    for words, mask in batches:
+        for tensor, value in zip(tensors, session.run(tensors, {WORDS_INPUT: words, MASK_INPUT: mask}), strict=True):
+            seen[tensor].append(np.abs(value).max(axis=-1)[mask.astype(bool)])
+    return {name: np.concatenate(seen[tensor]) for name, tensor in inputs.items()}
+
+
+def static_scales(token_maxima: Mapping[str, np.ndarray], percentile: float = 100.0) -> dict[str, float]:
+    """One activation scale per node: the `percentile` of its calibration tokens' largest |input|, / 127
+    (100: the largest; lower clips the rare tokens with a wider range)."""
+    return {name: float(max(np.percentile(values, percentile), 1e-8) / 127) for name, values in token_maxima.items()}
+
+
+def static_activations(model: onnx.ModelProto, scales: Mapping[str, float], *, fuse_smoothing: bool = True) -> int:
+    """Rewrites the dynamically quantized MatMuls and Attentions of `model` named in `scales` (in place) to
+    quantize their input with that constant scale; returns how many it rewrote.
+
+    A constant scale needs no per-token range (Abs, ReduceMax, rescale) and cannot depend on the batch. It goes
+    into MatMulIntegerToFloat's activation scale, or QAttention's (which takes one scale, constant here, so the
+    fused int8 attention kernel is used as is). With `fuse_smoothing` a smoothing Mul in front (x * 1/s) becomes
+    the per-channel scale of the QuantizeLinear itself (scale s_c * a along the last axis): one op, not two."""
+    producers = {out: n for n in model.graph.node for out in n.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in model.graph.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+    constants = {t.name: t for t in model.graph.initializer}
+    if _ZERO_128 not in constants:
+        model.graph.initializer.append(numpy_helper.from_array(np.array(128, dtype=np.uint8), _ZERO_128))
+    drop: set[int] = set()
+    added: list[onnx.NodeProto] = []
+    done = set()
+    for node in model.graph.node:
+        name = node.name.removesuffix("_quant")
+        quantizer = producers.get(node.input[0]) if node.input else None
+        if name not in scales or quantizer is None or quantizer.op_type != "DynamicQuantizeLinear":
+            continue
+        p = name + ".static"
+        x = quantizer.input[0]
+        scale = model.graph.initializer.add()
+        scale.CopyFrom(numpy_helper.from_array(np.array(scales[name], dtype=np.float32), p + ".scale"))
+        smoother = producers.get(x)
+        if (
+            fuse_smoothing
+            and smoother is not None
+            and smoother.op_type == "Mul"
+            and smoother.name == name + ".smooth"
+            and len(consumers[x]) == 1
+        ):
+            inverse = numpy_helper.to_array(constants[smoother.input[1]])
+            channel = numpy_helper.from_array((scales[name] / inverse).astype(np.float32), p + ".channel_scale")
+            zeros = numpy_helper.from_array(np.full(inverse.shape, 128, dtype=np.uint8), p + ".channel_zero")
+            model.graph.initializer.extend([channel, zeros])
+            added.append(
+                helper.make_node(
+                    "QuantizeLinear", [smoother.input[0], channel.name, zeros.name], [p + ".q"], name=p + ".q", axis=-1
+                )
+            )
+            drop.add(id(smoother))
+        else:
+            added.append(helper.make_node("QuantizeLinear", [x, scale.name, _ZERO_128], [p + ".q"], name=p + ".q"))
+        if node.op_type == "MatMulInteger":
+            cast = consumers[node.output[0]][0]
+            rescale = consumers[cast.output[0]][0]
+            product = producers[rescale.input[1]]  # Mul(activation scale, weight scales)
+            if cast.op_type != "Cast" or rescale.op_type != "Mul" or product.op_type != "Mul":
+                raise ValueError(f"unexpected quantized MatMul pattern at {node.name}")
+            added.append(
+                helper.make_node(
+                    "MatMulIntegerToFloat",
+                    [p + ".q", node.input[1], scale.name, product.input[1], _ZERO_128, node.input[3]],
+                    [rescale.output[0]],
+                    name=p + ".matmul",
+                    domain=MS_DOMAIN,
+                )
+            )
+            drop |= {id(quantizer), id(node), id(cast), id(rescale), id(product)}
+        elif node.op_type == "QAttention":
+            inputs = list(node.input)
+            inputs[0], inputs[3], inputs[6] = p + ".q", scale.name, _ZERO_128
+            del node.input[:]
+            node.input.extend(inputs)
+            drop.add(id(quantizer))
+        else:
+            raise ValueError(f"unexpected quantized node {node.name} ({node.op_type})")
+        done.add(name)
+    if set(scales) - done:
+        raise ValueError(f"no dynamically quantized node named {sorted(set(scales) - done)[:3]}")
+    kept = [n for n in model.graph.node if id(n) not in drop] + added
+    del model.graph.node[:]
+    model.graph.node.extend(_topological(kept, model))
+    return len(done)
+
+
 def _topological(nodes: list[onnx.NodeProto], model: onnx.ModelProto) -> list[onnx.NodeProto]:
     """`nodes` in an order where every input is produced before it is read (ONNX requires it)."""
     ready = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer} | {""}
@@ -427,6 +561,8 @@ def quantize_nodes(
     per_channel: bool = True,
     reduce_range: bool = False,
     per_row: bool = True,
+    static: Mapping[str, float] | None = None,
+    fuse_smoothing: bool = True,
 ) -> list[str]:
     """Dynamic int8 (per-channel weights; activations quantized per token, per_row_activations) on the named
     Attention and MatMul nodes ("layer3.ffn_out"); everything else stays fp32. Returns the names quantized.
@@ -453,9 +589,12 @@ def quantize_nodes(
         # Shape inference cannot type the outputs of the com.microsoft ops; everything here is float.
         extra_options={"DefaultTensorType": TensorProto.FLOAT},
     )
-    if per_row:
+    if static or per_row:
         quantized = onnx.load(str(target))
-        per_row_activations(quantized)
+        if static:
+            static_activations(quantized, static, fuse_smoothing=fuse_smoothing)
+        if per_row:
+            per_row_activations(quantized)
         onnx.checker.check_model(quantized)
         onnx.save(quantized, str(target))
     return chosen
@@ -471,9 +610,13 @@ def export(
     smooth_nodes: Iterable[str] = (),
     outliers: int = 0,
     calibration: Path | None = None,
+    static_nodes: Iterable[str] = (),
+    static_percentile: float = 100.0,
 ) -> dict:
     """Write `out/model.onnx` from the cached backbone and an adapter; returns what it wrote (heads, int8 nodes,
-    smoothed nodes). With `smooth_alpha`, `smooth_nodes` are smoothed with maxima from the calibration texts."""
+    smoothed nodes, static activation scales). With `smooth_alpha`, `smooth_nodes` are smoothed with maxima from
+    the calibration texts; the int8 nodes among `static_nodes` get constant activation scales calibrated on the
+    same texts (static_scales at `static_percentile`), the other int8 nodes per-token ones."""
     from models.adapter_io import load_adapter
     from models.calibration import CALIBRATION_FILE, load_texts
     from models.encoder import load_lean_net
@@ -483,23 +626,40 @@ def export(
     state, config, _ = load_adapter(adapter)
     net = load_lean_net(backbone, state, config)
     smoothed = list(dict.fromkeys(smooth_nodes)) if smooth_alpha is not None else []
+    names = list(dict.fromkeys(int8_nodes))
+    static = [n for n in dict.fromkeys(static_nodes) if n in set(names)]
     scales: dict[str, np.ndarray] = {}
     split: dict[str, np.ndarray] = {}
-    if smoothed:
+    ids: list[list[int]] = []
+    pad_id = 0
+    if smoothed or static:
         tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)
         ids = tokenizer.encode(load_texts(calibration or CALIBRATION_FILE), MAX_TOKENS)
-        maxima = activation_maxima(net, ids, tokenizer.pad_token_id)
+        pad_id = tokenizer.pad_token_id
+    if smoothed:
+        maxima = activation_maxima(net, ids, pad_id)
         scales = smoothing_scales(net, maxima, float(cast(float, smooth_alpha)), smoothed)
         split = outlier_channels(maxima, outliers, smoothed)
     model = build_graph(net, scales, split)
     heads = {name: int(h.out_features) for name, h in head_modules(net).items()}
+    activation_scales: dict[str, float] = {}
+    if static:
+        import torch
+
+        lookup = net.words
+
+        def rows(input_ids: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return lookup(torch.from_numpy(input_ids)).float().numpy()
+
+        maxima_by_token = calibrate_token_maxima(model, calibration_batches(ids, pad_id, rows), static)
+        activation_scales = static_scales(maxima_by_token, static_percentile)
     del net
-    names = list(dict.fromkeys(int8_nodes))
     target = out / "model.onnx"
     if names:
         fp32 = out / "fp32.onnx"
         onnx.save(model, str(fp32))
-        quantized = quantize_nodes(fp32, target, names)
+        quantized = quantize_nodes(fp32, target, names, static=activation_scales)
         fp32.unlink()
     else:
         onnx.save(model, str(target))
@@ -509,6 +669,7 @@ def export(
         "int8_nodes": quantized,
         "smoothed_nodes": smoothed,
         "outlier_channels": {name: idx.tolist() for name, idx in split.items()},
+        "static_scales": activation_scales,
     }
 
 
@@ -523,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smooth-nodes", default="", help="comma-separated node names to smooth")
     parser.add_argument("--outliers", type=int, default=0, help="FFN input channels kept fp32 per smoothed node")
     parser.add_argument("--calibration", type=Path, default=None, help="calibration texts (default: the shipped)")
+    parser.add_argument("--static-nodes", default="", help="comma-separated int8 nodes with constant activation scales")
+    parser.add_argument("--static-percentile", type=float, default=100.0, help="calibration percentile of those")
     args = parser.parse_args(argv)
     names = [x for x in args.int8_nodes.split(",") if x.strip()]
     summary = export(
@@ -534,6 +697,8 @@ def main(argv: list[str] | None = None) -> int:
         smooth_nodes=[x for x in args.smooth_nodes.split(",") if x.strip()],
         outliers=args.outliers,
         calibration=args.calibration,
+        static_nodes=[x for x in args.static_nodes.split(",") if x.strip()],
+        static_percentile=args.static_percentile,
     )
     print(json.dumps(summary))
     return 0

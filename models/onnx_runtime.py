@@ -56,6 +56,9 @@ SMOOTH_VERSION = "2"
 # Bump when models/onnx_graph.quantize_nodes writes a different int8 graph; only int8 exports hash it.
 # 2: activations quantized per token (per_row_activations), not per batch.
 INT8_VERSION = "2"
+# Bump when models/onnx_graph.static_activations or the calibration of its scales writes a different graph; only
+# exports with constant activation scales hash it.
+STATIC_VERSION = "1"
 MODEL_FILE = "model.onnx"
 Q4_EMBEDDING_FILE = "word_embeddings.q4.npy"
 # What serving reads from the backbone cache (the exporter reads the rest).
@@ -64,13 +67,17 @@ SERVING_FILES = ("config.json", Q4_EMBEDDING_FILE, SPM_FILE)
 MAX_TOKENS = 128
 # Same as models.adapter_io.packaged_adapter() (a test checks); that module imports torch.
 PACKAGED_ADAPTER = Path(__file__).with_name("weights") / "adapter.safetensors"
-Int8 = Literal["none", "upper", "mixed", "all"]
+Int8 = Literal["none", "upper", "mixed", "static", "all"]
 # The nodes of one encoder layer that can run in int8 (models/onnx_graph.py names them layer<i>.<kind>).
 INT8_KINDS = ("attention", "attn_out", "ffn_in", "ffn_out")
 # The groups the "mixed" preset keeps fp32 and the smoothing exponent of its int8 ones: data shipped beside
 # the weights, chosen on the val sets with benchmarks/int8_sensitivity.py (the file's `chosen_by` records the
 # command; docs/model.md); rerun it when the weights change.
 MIXED_FILE = "weights/int8_mixed.json"
+# The "static" preset, the same kind of file plus the int8 nodes whose activations get constant (calibrated)
+# scales instead of per-token ones, and the calibration percentile of those scales.
+STATIC_FILE = "weights/int8_static.json"
+PRESET_FILES = {"mixed": MIXED_FILE, "static": STATIC_FILE}
 _Q4_BLOCK = 32
 _Q4_BLOCK_BYTES = 18
 
@@ -105,7 +112,8 @@ def int8_nodes_for(int8: Int8, n_layers: int) -> list[str]:
     "upper": every projection of layers 6-11 (of 12). "all": every projection of every layer.
     "mixed": all but the groups listed in models/weights/int8_mixed.json, the ones whose int8 cost
     accuracy on the val sets (benchmarks/int8_sensitivity.py; docs/model.md); the file also gives the
-    smoothing exponent of the int8 nodes (preset_smoothing).
+    smoothing exponent of the int8 nodes (preset_smoothing). "static": the same from
+    models/weights/int8_static.json, whose int8 nodes mostly run with constant activation scales (preset_static).
     """
     every = [f"layer{i}.{kind}" for i in range(n_layers) for kind in INT8_KINDS]
     if int8 == "none":
@@ -114,10 +122,15 @@ def int8_nodes_for(int8: Int8, n_layers: int) -> list[str]:
         return [n for n in every if int(n[5:].split(".")[0]) >= n_layers // 2]
     if int8 == "all":
         return every
-    if int8 == "mixed":
-        keep = set(mixed_fp32_nodes())
+    if int8 in PRESET_FILES:
+        keep = set(mixed_fp32_nodes(preset_path(int8)))
         return [n for n in every if n not in keep]
-    raise ValueError(f"classifier.int8: expected none, upper, mixed or all, got {int8!r}")
+    raise ValueError(f"classifier.int8: expected none, upper, mixed, static or all, got {int8!r}")
+
+
+def preset_path(int8: Int8) -> Path:
+    """The shipped file of a preset chosen on the val sets ("mixed", "static")."""
+    return Path(__file__).parent / PRESET_FILES[int8]
 
 
 def smoothed_nodes(n_layers: int) -> list[str]:
@@ -133,12 +146,15 @@ def smoothed_nodes(n_layers: int) -> list[str]:
 @dataclass(frozen=True)
 class MixedPreset:
     """The shipped "mixed" preset: the nodes kept fp32, the smoothing exponent of the int8 ones (None: not
-    smoothed), how many outlier input channels of each int8 FFN node run in fp32, the adapter it was chosen on."""
+    smoothed), how many outlier input channels of each int8 FFN node run in fp32, the adapter it was chosen on,
+    and the int8 nodes with constant activation scales calibrated at `static_percentile` (the others: per token)."""
 
     fp32_nodes: list[str]
     smooth_alpha: float | None
     adapter_sha256: str | None
     outliers: int = 0
+    static_nodes: tuple[str, ...] = ()
+    static_percentile: float = 100.0
 
 
 def mixed_preset(path: Path | None = None) -> MixedPreset:
@@ -153,7 +169,20 @@ def mixed_preset(path: Path | None = None) -> MixedPreset:
     outliers = data.get("outlier_channels", 0)
     if not isinstance(outliers, int) or outliers < 0:
         raise ValueError(f"{MIXED_FILE}: outlier_channels must be a count >= 0, got {outliers!r}")
-    return MixedPreset(nodes, None if alpha is None else float(alpha), data.get("measured_on_adapter_sha256"), outliers)
+    static = data.get("static_nodes", [])
+    if not isinstance(static, list) or not all(isinstance(n, str) for n in static):
+        raise ValueError(f"{MIXED_FILE}: static_nodes must be a list of node names")
+    percentile = data.get("static_percentile", 100.0)
+    if not (isinstance(percentile, int | float) and 50.0 <= percentile <= 100.0):
+        raise ValueError(f"{MIXED_FILE}: static_percentile must be a number in [50, 100], got {percentile!r}")
+    return MixedPreset(
+        nodes,
+        None if alpha is None else float(alpha),
+        data.get("measured_on_adapter_sha256"),
+        outliers,
+        tuple(static),
+        float(percentile),
+    )
 
 
 def preset_smoothing(int8: Int8, adapter: Path, path: Path | None = None) -> tuple[float | None, int]:
@@ -163,17 +192,27 @@ def preset_smoothing(int8: Int8, adapter: Path, path: Path | None = None) -> tup
     The list (and its exponent) were chosen on the val sets for one adapter: serving another logs a
     warning naming the command to rerun, and still uses it (smoothing is exact in fp32 and its scales
     are computed from the served weights at export, so only the choice may be off, never the graph)."""
-    if int8 != "mixed":
+    if int8 not in PRESET_FILES:
         return None, 0
-    shipped = mixed_preset(path)
+    shipped = mixed_preset(path or preset_path(int8))
     if shipped.adapter_sha256 != _sha256(adapter):
         log.warning(
-            'the int8 "mixed" preset (%s) was chosen on another adapter than %s; it still applies, but '
+            'the int8 "%s" preset (%s) was chosen on another adapter than %s; it still applies, but '
             "rerun benchmarks/int8_sensitivity.py for this one (docs/model.md)",
-            MIXED_FILE,
+            int8,
+            PRESET_FILES[int8],
             adapter.name,
         )
     return shipped.smooth_alpha, shipped.outliers
+
+
+def preset_static(int8: Int8, path: Path | None = None) -> tuple[list[str], float]:
+    """(int8 nodes with constant activation scales, calibration percentile) of a preset: the shipped "static"
+    file's, none for the others (all per token)."""
+    if int8 not in PRESET_FILES:
+        return [], 100.0
+    shipped = mixed_preset(path or preset_path(int8))
+    return list(shipped.static_nodes), shipped.static_percentile
 
 
 def mixed_fp32_nodes(path: Path | None = None) -> list[str]:
@@ -189,14 +228,20 @@ def write_mixed_nodes(
     *,
     smooth_alpha: float | None = None,
     outliers: int = 0,
+    static_nodes: Sequence[str] = (),
+    static_percentile: float = 100.0,
 ) -> Path:
     """Ship `fp32_nodes` (and the int8 nodes' smoothing exponent) as the "mixed" preset, with the adapter
-    they were measured on and the val figures."""
-    target = path or Path(__file__).parent / MIXED_FILE
-    data = {
+    they were measured on and the val figures; with `static_nodes`, as the "static" preset."""
+    target = path or Path(__file__).parent / (STATIC_FILE if static_nodes else MIXED_FILE)
+    data: dict = {
         "fp32_nodes": list(fp32_nodes),
         "smooth_alpha": smooth_alpha,
         "outlier_channels": outliers,
+    }
+    if static_nodes:
+        data |= {"static_nodes": list(static_nodes), "static_percentile": static_percentile}
+    data |= {
         "measured_on_adapter_sha256": _sha256(PACKAGED_ADAPTER),
         "val": measured,
         "chosen_by": chosen_by,
@@ -240,9 +285,12 @@ def export_key(
     smooth_nodes: Sequence[str] = (),
     calibration: Path = CALIBRATION_FILE,
     outliers: int = 0,
+    static_nodes: Sequence[str] = (),
+    static_percentile: float = 100.0,
 ) -> str:
     """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes,
-    and when smoothing, its exponent, nodes and calibration texts (the scales are computed from them)."""
+    and when smoothing, its exponent, nodes and calibration texts (the scales are computed from them); with
+    constant activation scales, their nodes, percentile and calibration texts."""
     digest = hashlib.sha256()
     digest.update(f"export={EXPORT_VERSION};int8={','.join(int8)};".encode())
     if int8:
@@ -252,6 +300,9 @@ def export_key(
         if outliers:
             digest.update(f"outliers={outliers};".encode())
         digest.update(f"calibration={_sha256(calibration)};".encode())
+    if int8 and static_nodes:
+        digest.update(f"static=v{STATIC_VERSION}:{static_percentile!r};nodes={','.join(static_nodes)};".encode())
+        digest.update(f"static_calibration={_sha256(calibration)};".encode())
     digest.update((backbone / MANIFEST).read_bytes())
     digest.update(_sha256(adapter).encode())
     return digest.hexdigest()
@@ -287,6 +338,8 @@ def _run_exporter(
     smooth_alpha: float | None,
     smooth_nodes: Sequence[str],
     outliers: int = 0,
+    static_nodes: Sequence[str] = (),
+    static_percentile: float = 100.0,
 ) -> dict:
     package_root = Path(__file__).resolve().parents[1]
     env = dict(os.environ)
@@ -299,6 +352,8 @@ def _run_exporter(
     if smooth_alpha is not None and smooth_nodes:
         cmd += ["--smooth-alpha", repr(smooth_alpha), "--smooth-nodes", ",".join(smooth_nodes)]
         cmd += ["--outliers", str(outliers)]
+    if static_nodes:
+        cmd += ["--static-nodes", ",".join(static_nodes), "--static-percentile", repr(static_percentile)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -316,18 +371,32 @@ def ensure_onnx_model(
     smooth_alpha: float | None = None,
     smooth_nodes: Sequence[str] = (),
     outliers: int = 0,
+    static_nodes: Sequence[str] = (),
+    static_percentile: float = 100.0,
 ) -> tuple[Path, dict]:
     """The exported graph's directory and manifest, exporting it first when missing, stale or corrupted.
 
     Before exporting, the whole backbone cache is checked (`check_backbone`), since the exporter reads all of it.
     `smooth_nodes` are smoothed with exponent `smooth_alpha` (None: nothing is smoothed), the FFN ones with
-    their `outliers` largest input channels in fp32.
+    their `outliers` largest input channels in fp32. The int8 nodes among `static_nodes` quantize their input with
+    a constant scale (calibrated at `static_percentile`), the others per token.
     """
     root = (cache_root or backbone.parent).expanduser()
     if smooth_alpha is None:
         smooth_nodes, outliers = (), 0
-    key = export_key(backbone, adapter, int8, smooth_alpha, smooth_nodes, outliers=outliers)
+    static_nodes = [n for n in static_nodes if n in set(int8)]
+    key = export_key(
+        backbone,
+        adapter,
+        int8,
+        smooth_alpha,
+        smooth_nodes,
+        outliers=outliers,
+        static_nodes=static_nodes,
+        static_percentile=static_percentile,
+    )
     variant = ("fp32" if not int8 else f"int8-{len(int8)}") + ("-smooth" if smooth_nodes else "")
+    variant += f"-static{len(static_nodes)}" if static_nodes else ""
     target = root / f"onnx-{variant}-{key[:16]}"
     manifest = verify_export(target, key)
     if manifest is not None:
@@ -340,7 +409,9 @@ def ensure_onnx_model(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     try:
         log.info("exporting the classifier to ONNX into %s (first use)", target)
-        summary = _run_exporter(backbone, adapter, tmp, int8, smooth_alpha, smooth_nodes, outliers)
+        summary = _run_exporter(
+            backbone, adapter, tmp, int8, smooth_alpha, smooth_nodes, outliers, static_nodes, static_percentile
+        )
         manifest = {
             "export": EXPORT_VERSION,
             "key": key,
@@ -350,6 +421,8 @@ def ensure_onnx_model(
             "smooth_alpha": smooth_alpha if smooth_nodes else None,
             "smoothed_nodes": summary.get("smoothed_nodes", []),
             "outlier_channels": summary.get("outlier_channels", {}),
+            "static_scales": summary.get("static_scales", {}),
+            "static_percentile": static_percentile if static_nodes else None,
             "heads": summary["heads"],
             "files": {MODEL_FILE: _sha256(tmp / MODEL_FILE)},
         }
@@ -431,6 +504,8 @@ class OnnxClassifier:
         smooth_alpha: float | None = None,
         smooth_nodes: Sequence[str] | None = None,
         outliers: int | None = None,
+        static_nodes: Sequence[str] | None = None,
+        static_percentile: float | None = None,
         unsure_band: float = 0.1,
         require_agreement: bool = True,
     ) -> None:
@@ -457,6 +532,12 @@ class OnnxClassifier:
         self.outliers = outliers or 0
         every = smoothed_nodes(config["num_hidden_layers"])
         self.smooth_nodes = [] if smooth_alpha is None else list(smooth_nodes or every)
+        # Constant activation scales: the "static" preset names its nodes; `static_nodes` (benchmarks) directly.
+        preset_nodes, preset_percentile = preset_static(int8) if int8_nodes is None else ([], 100.0)
+        self.static_nodes = [
+            n for n in (preset_nodes if static_nodes is None else static_nodes) if n in self.int8_nodes
+        ]
+        self.static_percentile = preset_percentile if static_percentile is None else static_percentile
         self.export_dir, manifest = ensure_onnx_model(
             backbone,
             adapter_path,
@@ -465,6 +546,8 @@ class OnnxClassifier:
             smooth_alpha=smooth_alpha,
             smooth_nodes=self.smooth_nodes,
             outliers=self.outliers,
+            static_nodes=self.static_nodes,
+            static_percentile=self.static_percentile,
         )
         self.heads: dict[str, int] = manifest["heads"]
         self.tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)
