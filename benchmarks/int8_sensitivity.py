@@ -93,11 +93,12 @@ class Scorer:
         smooth_alpha: float | None = None,
         outliers: int = 0,
         percentile: float = 100.0,
-        fuse_smoothing: bool = True,
+        fuse_smoothing: bool = False,
+        flatten: int = 0,
     ) -> None:
         # With smoothing the fp32 graph has every quantizable node smoothed (the same fp32 function, tested),
         # as serving's has (models.onnx_runtime.smoothed_nodes): a variant is the graph serving exports.
-        self.clf = OnnxClassifier(threads=threads, smooth_alpha=smooth_alpha, outliers=outliers)
+        self.clf = OnnxClassifier(threads=threads, smooth_alpha=smooth_alpha, outliers=outliers, flatten=flatten)
         self.smooth_alpha = smooth_alpha
         self.tmp = Path(tempfile.mkdtemp(prefix="int8-sensitivity-"))
         # A private copy: the quantizer writes scratch files beside its input, which parallel runs would share.

@@ -155,6 +155,7 @@ class MixedPreset:
     outliers: int = 0
     static_nodes: tuple[str, ...] = ()
     static_percentile: float = 100.0
+    flatten: int = 0
 
 
 def mixed_preset(path: Path | None = None) -> MixedPreset:
@@ -175,6 +176,9 @@ def mixed_preset(path: Path | None = None) -> MixedPreset:
     percentile = data.get("static_percentile", 100.0)
     if not (isinstance(percentile, int | float) and 50.0 <= percentile <= 100.0):
         raise ValueError(f"{MIXED_FILE}: static_percentile must be a number in [50, 100], got {percentile!r}")
+    flatten = data.get("flattened_channels", 0)
+    if not isinstance(flatten, int) or flatten < 0:
+        raise ValueError(f"{MIXED_FILE}: flattened_channels must be a count >= 0, got {flatten!r}")
     return MixedPreset(
         nodes,
         None if alpha is None else float(alpha),
@@ -182,6 +186,7 @@ def mixed_preset(path: Path | None = None) -> MixedPreset:
         outliers,
         tuple(static),
         float(percentile),
+        flatten,
     )
 
 
@@ -230,6 +235,7 @@ def write_mixed_nodes(
     outliers: int = 0,
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
+    flatten: int = 0,
 ) -> Path:
     """Ship `fp32_nodes` (and the int8 nodes' smoothing exponent) as the "mixed" preset, with the adapter
     they were measured on and the val figures; with `static_nodes`, as the "static" preset."""
@@ -240,7 +246,11 @@ def write_mixed_nodes(
         "outlier_channels": outliers,
     }
     if static_nodes:
-        data |= {"static_nodes": list(static_nodes), "static_percentile": static_percentile}
+        data |= {
+            "static_nodes": list(static_nodes),
+            "static_percentile": static_percentile,
+            "flattened_channels": flatten,
+        }
     data |= {
         "measured_on_adapter_sha256": _sha256(PACKAGED_ADAPTER),
         "val": measured,
@@ -287,6 +297,7 @@ def export_key(
     outliers: int = 0,
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
+    flatten: int = 0,
 ) -> str:
     """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes,
     and when smoothing, its exponent, nodes and calibration texts (the scales are computed from them); with
@@ -299,6 +310,8 @@ def export_key(
         digest.update(f"smooth=v{SMOOTH_VERSION}:{smooth_alpha!r};nodes={','.join(smooth_nodes)};".encode())
         if outliers:
             digest.update(f"outliers={outliers};".encode())
+        if flatten:
+            digest.update(f"flatten={flatten};".encode())
         digest.update(f"calibration={_sha256(calibration)};".encode())
     if int8 and static_nodes:
         digest.update(f"static=v{STATIC_VERSION}:{static_percentile!r};nodes={','.join(static_nodes)};".encode())
@@ -340,6 +353,7 @@ def _run_exporter(
     outliers: int = 0,
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
+    flatten: int = 0,
 ) -> dict:
     package_root = Path(__file__).resolve().parents[1]
     env = dict(os.environ)
@@ -351,7 +365,7 @@ def _run_exporter(
     ]  # fmt: skip
     if smooth_alpha is not None and smooth_nodes:
         cmd += ["--smooth-alpha", repr(smooth_alpha), "--smooth-nodes", ",".join(smooth_nodes)]
-        cmd += ["--outliers", str(outliers)]
+        cmd += ["--outliers", str(outliers), "--flatten", str(flatten)]
     if static_nodes:
         cmd += ["--static-nodes", ",".join(static_nodes), "--static-percentile", repr(static_percentile)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
@@ -373,6 +387,7 @@ def ensure_onnx_model(
     outliers: int = 0,
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
+    flatten: int = 0,
 ) -> tuple[Path, dict]:
     """The exported graph's directory and manifest, exporting it first when missing, stale or corrupted.
 
@@ -383,7 +398,7 @@ def ensure_onnx_model(
     """
     root = (cache_root or backbone.parent).expanduser()
     if smooth_alpha is None:
-        smooth_nodes, outliers = (), 0
+        smooth_nodes, outliers, flatten = (), 0, 0
     static_nodes = [n for n in static_nodes if n in set(int8)]
     key = export_key(
         backbone,
@@ -394,6 +409,7 @@ def ensure_onnx_model(
         outliers=outliers,
         static_nodes=static_nodes,
         static_percentile=static_percentile,
+        flatten=flatten,
     )
     variant = ("fp32" if not int8 else f"int8-{len(int8)}") + ("-smooth" if smooth_nodes else "")
     variant += f"-static{len(static_nodes)}" if static_nodes else ""
@@ -410,7 +426,7 @@ def ensure_onnx_model(
     try:
         log.info("exporting the classifier to ONNX into %s (first use)", target)
         summary = _run_exporter(
-            backbone, adapter, tmp, int8, smooth_alpha, smooth_nodes, outliers, static_nodes, static_percentile
+            backbone, adapter, tmp, int8, smooth_alpha, smooth_nodes, outliers, static_nodes, static_percentile, flatten
         )
         manifest = {
             "export": EXPORT_VERSION,
@@ -421,6 +437,7 @@ def ensure_onnx_model(
             "smooth_alpha": smooth_alpha if smooth_nodes else None,
             "smoothed_nodes": summary.get("smoothed_nodes", []),
             "outlier_channels": summary.get("outlier_channels", {}),
+            "flattened_channels": flatten if smooth_nodes else 0,
             "static_scales": summary.get("static_scales", {}),
             "static_percentile": static_percentile if static_nodes else None,
             "heads": summary["heads"],
@@ -506,6 +523,7 @@ class OnnxClassifier:
         outliers: int | None = None,
         static_nodes: Sequence[str] | None = None,
         static_percentile: float | None = None,
+        flatten: int | None = None,
         unsure_band: float = 0.1,
         require_agreement: bool = True,
     ) -> None:
@@ -530,6 +548,9 @@ class OnnxClassifier:
             outliers = preset_outliers if outliers is None else outliers
         self.smooth_alpha = smooth_alpha
         self.outliers = outliers or 0
+        if flatten is None:
+            flatten = mixed_preset(preset_path(int8)).flatten if int8 in PRESET_FILES and int8_nodes is None else 0
+        self.flatten = flatten
         every = smoothed_nodes(config["num_hidden_layers"])
         self.smooth_nodes = [] if smooth_alpha is None else list(smooth_nodes or every)
         # Constant activation scales: the "static" preset names its nodes; `static_nodes` (benchmarks) directly.
@@ -548,6 +569,7 @@ class OnnxClassifier:
             outliers=self.outliers,
             static_nodes=self.static_nodes,
             static_percentile=self.static_percentile,
+            flatten=self.flatten,
         )
         self.heads: dict[str, int] = manifest["heads"]
         self.tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)
