@@ -143,3 +143,28 @@ def test_a_static_preset_is_written_and_read_back(tmp_path: Path) -> None:
         path.write_text(json.dumps(data | bad))
         with pytest.raises(ValueError, match="static_"):
             mixed_preset(path)
+
+
+def test_flattening_brings_the_widest_smoothed_channel_down_to_the_next_and_stays_exact() -> None:
+    from models.onnx_graph import activation_maxima, flattened_scales, outlier_channels, smoothing_scales
+    from tests.models.test_onnx import _run
+
+    net = _net(outlier=8.0)
+    words, mask = _inputs(net)
+    maxima = activation_maxima(net, IDS, PAD)
+    smooth = smoothing_scales(net, maxima, 0.5, EVERY_NODE)
+    split = outlier_channels(maxima, 1, EVERY_NODE)
+    flat = flattened_scales(smooth, maxima, split, 1)
+    for name in EVERY_NODE:
+        kept = np.setdiff1d(np.arange(len(smooth[name])), split.get(name, []))
+        before, after = (maxima[name] / smooth[name])[kept], (maxima[name] / flat[name])[kept]
+        widest = int(np.argmax(before))
+        # The widest channel is now as wide as the runner-up, the others are untouched.
+        assert after[widest] == pytest.approx(np.sort(before)[-2], rel=1e-5)
+        assert np.allclose(np.delete(after, widest), np.delete(before, widest))
+    assert flattened_scales(smooth, maxima, split, 0) == smooth
+    # Still only smoothing: the fp32 function is unchanged.
+    want = _run(build_graph(net), words, mask)
+    got = _run(build_graph(net, flat, split), words, mask)
+    for head in want:
+        np.testing.assert_allclose(got[head], want[head], rtol=1e-4, atol=1e-4)
