@@ -16,6 +16,12 @@ noisy than a metric on a few hundred texts.
                                                            # smoothed int8 (SmoothQuant, models/onnx_graph.py),
                                                            # 16 FFN units per layer fp32, the named nodes fp32;
                                                            # --write ships all three as the "mixed" preset
+    python -m benchmarks.int8_sensitivity nodes --smooth 0.4 --outliers 16 --fp32 layer0.ffn_out \
+        --static attention,attn_out [--flatten 1] [--percentile 100] [--write]
+                                                           # those nodes with constant activation scales
+                                                           # calibrated at export (models/onnx_graph.py),
+                                                           # the rest per token; --write ships "static"
+    python -m benchmarks.int8_sensitivity check --preset static
 
 Run it under `nice -n 10` with `OMP_NUM_THREADS=1` on a shared machine. Validation data is read
 from the project's shared data folder here only (`--data-dir`), never at run time.
@@ -95,6 +101,7 @@ class Scorer:
         percentile: float = 100.0,
         fuse_smoothing: bool = False,
         flatten: int = 0,
+        static_nodes: Sequence[str] = (),
     ) -> None:
         # With smoothing the fp32 graph has every quantizable node smoothed (the same fp32 function, tested),
         # as serving's has (models.onnx_runtime.smoothed_nodes): a variant is the graph serving exports.
@@ -109,6 +116,7 @@ class Scorer:
         self.per_row = per_row
         self.percentile = percentile
         self.fuse_smoothing = fuse_smoothing
+        self.static_nodes = list(static_nodes)
         self._token_maxima: dict[str, np.ndarray] | None = None
         self.val = val
         self.reference = self._probabilities()
@@ -143,14 +151,15 @@ class Scorer:
             self._token_maxima = calibrate_token_maxima(onnx.load(str(self.fp32_graph)), batches, groups())
         return static_scales({n: self._token_maxima[n] for n in nodes}, self.percentile)
 
-    def variant(self, fp32_nodes: Sequence[str], static_nodes: Sequence[str] = ()) -> Variant:
-        """Scores the graph with every group int8 except `fp32_nodes`, `static_nodes` with constant activation
-        scales (the rest per token)."""
+    def variant(self, fp32_nodes: Sequence[str], static_nodes: Sequence[str] | None = None) -> Variant:
+        """Scores the graph with every group int8 except `fp32_nodes`, `static_nodes` (default: the scorer's) with
+        constant activation scales, the rest per token."""
         import onnxruntime as ort
 
         started = time.perf_counter()
         keep = set(fp32_nodes)
         int8 = [n for n in groups() if n not in keep]
+        static = set(self.static_nodes if static_nodes is None else static_nodes)
         target = self.tmp / "variant.onnx"
         if int8:
             quantize_nodes(
@@ -160,7 +169,7 @@ class Scorer:
                 per_channel=self.per_channel,
                 reduce_range=self.reduce_range,
                 per_row=self.per_row,
-                static=self.static_scales([n for n in int8 if n in set(static_nodes)]),
+                static=self.static_scales([n for n in int8 if n in static]),
                 fuse_smoothing=self.fuse_smoothing,
             )
         path = target if int8 else self.fp32_graph
@@ -263,7 +272,25 @@ def _ship(v: Variant, args: argparse.Namespace) -> Path:
     if args.subsample:
         measured["subsample"] = args.subsample
     command = "python -m benchmarks.int8_sensitivity " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
-    return write_mixed_nodes(v.fp32_nodes, measured, command, smooth_alpha=args.smooth, outliers=args.outliers)
+    return write_mixed_nodes(
+        v.fp32_nodes,
+        measured,
+        command,
+        smooth_alpha=args.smooth,
+        outliers=args.outliers,
+        static_nodes=[n for n in args.static if n not in v.fp32_nodes],
+        static_percentile=args.percentile,
+        flatten=args.flatten,
+    )
+
+
+def static_nodes(spec: str, n_layers: int = 12) -> list[str]:
+    """Nodes named by a comma-separated list of node names and kinds (a kind: that projection of every layer)."""
+    names = [x.strip() for x in spec.split(",") if x.strip()]
+    unknown = [x for x in names if x not in INT8_KINDS and x not in groups(n_layers)]
+    if unknown:
+        raise ValueError(f"--static: no node or kind named {unknown[0]!r}")
+    return [n for n in groups(n_layers) if n in names or n.split(".")[1] in names]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,6 +315,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="K",
         help="with --smooth: K input channels of each FFN node in fp32",
     )
+    parser.add_argument(
+        "--static",
+        default="",
+        metavar="NODES",
+        help="nodes or kinds (attention, attn_out, ffn_in, ffn_out) with constant activation scales; with --write "
+        'ships the "static" preset',
+    )
+    parser.add_argument("--percentile", type=float, default=100.0, help="with --static: calibration percentile")
+    parser.add_argument("--flatten", type=int, default=0, help="with --smooth: widest channels per node flattened")
+    parser.add_argument("--preset", choices=("mixed", "static"), default="mixed", help="check: the preset scored")
     parser.add_argument("--budget", type=float, default=0.3, help="greedy: largest accepted cost in points")
     parser.add_argument("--most", type=int, default=16, help="greedy: most groups kept fp32")
     parser.add_argument("--start", type=int, default=0, help="greedy: groups kept fp32 in the first try")
@@ -295,14 +332,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fp32", default="", help="nodes, without: comma-separated nodes kept fp32 (always)")
     parser.add_argument("--by", choices=("node", "layer", "kind"), default="node", help="alone, without: groups")
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--write", action="store_true", help=f"greedy, nodes: ship the list as models/{MIXED_FILE}")
+    parser.add_argument(
+        "--write", action="store_true", help=f"greedy, nodes: ship the list as models/{MIXED_FILE} (or the static)"
+    )
     args = parser.parse_args(argv)
     args.argv = argv
+    args.static = static_nodes(args.static)
     val = load_val(args.data_dir or _shared_data(), args.subsample)
     if args.mode == "check" and args.smooth is None:
-        from models.onnx_runtime import mixed_preset
+        from models.onnx_runtime import mixed_preset, preset_path
 
-        args.smooth, args.outliers = mixed_preset().smooth_alpha, mixed_preset().outliers
+        shipped = mixed_preset(preset_path(args.preset))
+        args.smooth, args.outliers, args.flatten = shipped.smooth_alpha, shipped.outliers, shipped.flatten
+        args.static, args.percentile = list(shipped.static_nodes), shipped.static_percentile
     scorer = Scorer(
         val,
         threads=args.threads,
@@ -311,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         per_row=not args.per_tensor,
         smooth_alpha=args.smooth,
         outliers=args.outliers,
+        percentile=args.percentile,
+        flatten=args.flatten,
+        static_nodes=args.static,
     )
     print(f"fp32 reference: {scorer.reference_metrics} on {[len(t) for t, _ in val.values()]} texts", flush=True)
     result: dict = {
@@ -319,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
         "mode": args.mode,
         "smooth_alpha": args.smooth,
         "outliers": args.outliers,
+        "static_nodes": args.static,
+        "static_percentile": args.percentile,
+        "flatten": args.flatten,
     }
     if args.mode in ("alone", "without"):
         base = [n for n in args.fp32.split(",") if n]
@@ -346,9 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             print(f"wrote {_ship(chosen, args)}")
     else:
-        from models.onnx_runtime import mixed_fp32_nodes
+        from models.onnx_runtime import mixed_fp32_nodes, preset_path
 
-        fp32 = mixed_fp32_nodes() if args.mode == "check" else [n for n in args.fp32.split(",") if n]
+        check = args.mode == "check"
+        fp32 = mixed_fp32_nodes(preset_path(args.preset)) if check else [n for n in args.fp32.split(",") if n]
         v = scorer.variant(fp32)
         print(_line(f"{len(fp32)} fp32", v))
         result["variant"] = asdict(v)

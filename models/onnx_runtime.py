@@ -426,7 +426,16 @@ def ensure_onnx_model(
     try:
         log.info("exporting the classifier to ONNX into %s (first use)", target)
         summary = _run_exporter(
-            backbone, adapter, tmp, int8, smooth_alpha, smooth_nodes, outliers, static_nodes, static_percentile, flatten
+            backbone,
+            adapter,
+            tmp,
+            int8,
+            smooth_alpha,
+            smooth_nodes,
+            outliers,
+            static_nodes=static_nodes,
+            static_percentile=static_percentile,
+            flatten=flatten,
         )
         manifest = {
             "export": EXPORT_VERSION,

@@ -168,3 +168,32 @@ def test_flattening_brings_the_widest_smoothed_channel_down_to_the_next_and_stay
     got = _run(build_graph(net, flat, split), words, mask)
     for head in want:
         np.testing.assert_allclose(got[head], want[head], rtol=1e-4, atol=1e-4)
+
+
+def test_a_static_export_gets_its_own_cache_entry_and_records_its_scales(tmp_path: Path, monkeypatch) -> None:
+    from models import onnx_runtime
+    from models.onnx_runtime import ensure_onnx_model
+
+    backbone, adapter = _fake_backbone(tmp_path)
+    calls = []
+
+    def fake_exporter(backbone: Path, adapter: Path, out: Path, int8, smooth_alpha, smooth_nodes, outliers, **static):
+        calls.append(static)
+        (out / "model.onnx").write_bytes(b"graph")
+        scales = {n: 0.01 for n in static["static_nodes"]}
+        return {"heads": {"sentiment": 3}, "int8_nodes": list(int8), "static_scales": scales}
+
+    monkeypatch.setattr(onnx_runtime, "_run_exporter", fake_exporter)
+    nodes = ["layer0.ffn_in", "layer0.ffn_out"]
+    per_token, _ = ensure_onnx_model(backbone, adapter, nodes, check_backbone=False)
+    # Static nodes that are not int8 are dropped (an fp32 node has no activation scale).
+    static, manifest = ensure_onnx_model(
+        backbone, adapter, nodes, check_backbone=False, static_nodes=["layer0.ffn_in", "layer1.ffn_in"]
+    )
+    assert static != per_token and static.name.startswith("onnx-int8-2-static1-")
+    assert calls[-1] == {"static_nodes": ["layer0.ffn_in"], "static_percentile": 100.0, "flatten": 0}
+    assert manifest["static_scales"] == {"layer0.ffn_in": 0.01} and manifest["static_percentile"] == 100.0
+    assert (
+        ensure_onnx_model(backbone, adapter, nodes, check_backbone=False, static_nodes=["layer0.ffn_in"])[0] == static
+    )
+    assert len(calls) == 2

@@ -188,7 +188,7 @@ def test_export_is_cached_checksummed_and_rebuilt_when_corrupted(tmp_path: Path,
     backbone, adapter = _fake_backbone(tmp_path)
     calls = []
 
-    def fake_exporter(backbone: Path, adapter: Path, out: Path, int8, *smoothing) -> dict:
+    def fake_exporter(backbone: Path, adapter: Path, out: Path, int8, *smoothing, **static) -> dict:
         calls.append(out)
         (out / "model.onnx").write_bytes(b"graph " + adapter.read_bytes())
         return {"heads": {"sentiment": 3, "complaint": 1}, "int8_nodes": list(int8)}
@@ -239,7 +239,7 @@ def test_serving_checks_the_backbone_files_it_reads_and_rebuilds_when_one_is_bad
 def test_a_failed_export_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
     backbone, adapter = _fake_backbone(tmp_path)
 
-    def failing(backbone: Path, adapter: Path, out: Path, int8, *smoothing) -> dict:
+    def failing(backbone: Path, adapter: Path, out: Path, int8, *smoothing, **static) -> dict:
         (out / "model.onnx").write_bytes(b"half")
         raise OnnxExportError("exporting the ONNX graph failed (exit 1): boom")
 
