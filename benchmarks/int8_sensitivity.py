@@ -99,7 +99,6 @@ class Scorer:
         smooth_alpha: float | None = None,
         outliers: int = 0,
         percentile: float = 100.0,
-        fuse_smoothing: bool = False,
         flatten: int = 0,
         static_nodes: Sequence[str] = (),
     ) -> None:
@@ -115,7 +114,6 @@ class Scorer:
         self.reduce_range = reduce_range
         self.per_row = per_row
         self.percentile = percentile
-        self.fuse_smoothing = fuse_smoothing
         self.static_nodes = list(static_nodes)
         self._token_maxima: dict[str, np.ndarray] | None = None
         self.val = val
@@ -170,7 +168,6 @@ class Scorer:
                 reduce_range=self.reduce_range,
                 per_row=self.per_row,
                 static=self.static_scales([n for n in int8 if n in static]),
-                fuse_smoothing=self.fuse_smoothing,
             )
         path = target if int8 else self.fp32_graph
         options = ort.SessionOptions()

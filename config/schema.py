@@ -84,9 +84,10 @@ class ClassifierSettings(StrictModel):
     runtime: Literal["onnx", "torch"] = Field(
         default="onnx", description="builtin backend: ONNX Runtime (torch when onnxruntime is missing) or torch."
     )
-    int8: Literal["none", "upper", "mixed", "all"] = Field(
+    int8: Literal["none", "upper", "mixed", "static", "all"] = Field(
         default="none",
-        description="ONNX runtime: dynamic int8 on none, the upper six layers, the shipped smoothed preset, or all.",
+        description="ONNX runtime: dynamic int8 on none, the upper six layers, the shipped smoothed preset, "
+        "that preset with constant (calibrated) activation scales where they hold, or all.",
     )
     queue_size: int = Field(default=1000, ge=1)
     threads: int = Field(default=2, ge=1, le=64)

@@ -57,8 +57,8 @@ SMOOTH_VERSION = "2"
 # 2: activations quantized per token (per_row_activations), not per batch.
 INT8_VERSION = "2"
 # Bump when models/onnx_graph.static_activations or the calibration of its scales writes a different graph; only
-# exports with constant activation scales hash it.
-STATIC_VERSION = "1"
+# exports with constant activation scales hash it. 2: smoothing stays a Mul (1 folded it into QuantizeLinear).
+STATIC_VERSION = "2"
 MODEL_FILE = "model.onnx"
 Q4_EMBEDDING_FILE = "word_embeddings.q4.npy"
 # What serving reads from the backbone cache (the exporter reads the rest).

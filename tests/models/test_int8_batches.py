@@ -74,10 +74,11 @@ def test_the_int8_format_is_in_the_export_key_of_int8_graphs_only(tmp_path: Path
 
 
 @pytest.mark.model
-def test_the_served_mixed_preset_answers_each_text_as_it_would_alone() -> None:
+@pytest.mark.parametrize("preset", ["mixed", "static"])
+def test_the_served_int8_presets_answer_each_text_as_it_would_alone(preset: str) -> None:
     from models.onnx_runtime import OnnxClassifier
 
-    clf = OnnxClassifier(threads=1, int8="mixed")
+    clf = OnnxClassifier(threads=1, int8=preset)  # type: ignore[arg-type]
     together = clf.probabilities(MIXED)
     clf.batch_size = 1
     alone = clf.probabilities(MIXED)

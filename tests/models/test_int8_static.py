@@ -95,9 +95,7 @@ def test_static_and_per_token_nodes_mix_and_smoothing_stays_a_mul(tmp_path: Path
     static = ["layer0.attention", "layer1.ffn_in"]
     rows = _rows(net)
     maxima = calibrate_token_maxima(build_graph(net, smooth), calibration_batches(IDS, PAD, rows), static)
-    quantize_nodes(
-        tmp_path / "fp32.onnx", tmp_path / "mixed.onnx", EVERY_NODE, static=static_scales(maxima), fuse_smoothing=False
-    )
+    quantize_nodes(tmp_path / "fp32.onnx", tmp_path / "mixed.onnx", EVERY_NODE, static=static_scales(maxima))
     model = onnx.load(str(tmp_path / "mixed.onnx"))
     by_name = {n.name: n for n in model.graph.node}
     assert by_name["layer0.attention_quant"].op_type == "QAttention"
@@ -197,3 +195,16 @@ def test_a_static_export_gets_its_own_cache_entry_and_records_its_scales(tmp_pat
         ensure_onnx_model(backbone, adapter, nodes, check_backbone=False, static_nodes=["layer0.ffn_in"])[0] == static
     )
     assert len(calls) == 2
+
+
+def test_the_shipped_static_preset_names_real_int8_nodes() -> None:
+    from models.onnx_runtime import int8_nodes_for, mixed_fp32_nodes, preset_path
+
+    every = int8_nodes_for("all", 12)
+    static_int8 = int8_nodes_for("static", 12)
+    assert set(every) - set(static_int8) == set(mixed_fp32_nodes(preset_path("static")))
+    nodes, percentile = preset_static("static")
+    # Constant scales on int8 nodes only, and not on all of them (the rest stay per token), at a real percentile.
+    assert nodes and set(nodes) < set(static_int8) and 50.0 <= percentile <= 100.0
+    # It was shipped within the budget (largest val drop against fp32, benchmarks/int8_sensitivity.py).
+    assert json.loads(preset_path("static").read_text())["val"]["cost"] <= 0.5
