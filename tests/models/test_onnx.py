@@ -371,3 +371,34 @@ def test_the_mixed_graph_exports_caches_and_answers_like_fp32(onnx_classifier) -
     np.testing.assert_allclose(sent_m, sent_f, atol=0.1)
     np.testing.assert_allclose(comp_m, comp_f, atol=0.1)
     assert (sent_m.argmax(-1) == sent_f.argmax(-1)).mean() >= 0.9
+
+
+@pytest.mark.model
+def test_threads_run_whole_batches_side_by_side_with_the_same_answers(onnx_classifier, monkeypatch) -> None:
+    """With threads = 2 two session runs are in flight at once (a barrier both must reach, or it times out),
+    a small call is cut so that both threads get work, and the answers match one thread's."""
+    import threading
+
+    from models.onnx_runtime import OnnxClassifier
+
+    single = OnnxClassifier(threads=1)
+    want = single.probabilities(MIXED)
+    assert onnx_classifier.threads == 2
+    real_session = onnx_classifier.session
+    barrier = threading.Barrier(2, timeout=20)
+    runners: list[int] = []
+
+    class Meeting:
+        """Each of the first two runs waits for the other: sequential runs would break the barrier."""
+
+        def run(self, outputs, feeds):
+            if len(runners) < 2:
+                runners.append(threading.get_ident())
+                barrier.wait()
+            return real_session.run(outputs, feeds)
+
+    monkeypatch.setattr(onnx_classifier, "session", Meeting())
+    got = onnx_classifier.probabilities(MIXED)  # fewer texts than one batch: still two runs
+    assert len(set(runners)) == 2
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
