@@ -85,8 +85,9 @@ class ClassifierSettings(StrictModel):
         default="onnx", description="builtin backend: ONNX Runtime (torch when onnxruntime is missing) or torch."
     )
     int8: Literal["none", "upper", "mixed", "all"] = Field(
-        default="none",
-        description="ONNX runtime: dynamic int8 on none, the upper six layers, the shipped smoothed preset, or all.",
+        default="mixed",
+        description="ONNX runtime: dynamic int8 on none (plain fp32), the upper six layers, the shipped smoothed "
+        "preset (default: 0.02 points of val accuracy for 1.7x ONNX fp32's speed), or all.",
     )
     queue_size: int = Field(default=1000, ge=1)
     threads: int = Field(default=2, ge=1, le=64)

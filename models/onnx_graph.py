@@ -471,9 +471,11 @@ def export(
     smooth_nodes: Iterable[str] = (),
     outliers: int = 0,
     calibration: Path | None = None,
+    weight_bits: int = 8,
 ) -> dict:
     """Write `out/model.onnx` from the cached backbone and an adapter; returns what it wrote (heads, int8 nodes,
-    smoothed nodes). With `smooth_alpha`, `smooth_nodes` are smoothed with maxima from the calibration texts."""
+    smoothed nodes). With `smooth_alpha`, `smooth_nodes` are smoothed with maxima from the calibration texts.
+    `weight_bits` = 7 quantizes int8 weights into [-64, 64] (models.cpu.int8_weight_bits says when)."""
     from models.adapter_io import load_adapter
     from models.calibration import CALIBRATION_FILE, load_texts
     from models.encoder import load_lean_net
@@ -499,7 +501,7 @@ def export(
     if names:
         fp32 = out / "fp32.onnx"
         onnx.save(model, str(fp32))
-        quantized = quantize_nodes(fp32, target, names)
+        quantized = quantize_nodes(fp32, target, names, reduce_range=weight_bits == 7)
         fp32.unlink()
     else:
         onnx.save(model, str(target))
@@ -523,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smooth-nodes", default="", help="comma-separated node names to smooth")
     parser.add_argument("--outliers", type=int, default=0, help="FFN input channels kept fp32 per smoothed node")
     parser.add_argument("--calibration", type=Path, default=None, help="calibration texts (default: the shipped)")
+    parser.add_argument("--weight-bits", type=int, choices=(7, 8), default=8, help="int8 weight width")
     args = parser.parse_args(argv)
     names = [x for x in args.int8_nodes.split(",") if x.strip()]
     summary = export(
@@ -534,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         smooth_nodes=[x for x in args.smooth_nodes.split(",") if x.strip()],
         outliers=args.outliers,
         calibration=args.calibration,
+        weight_bits=args.weight_bits,
     )
     print(json.dumps(summary))
     return 0

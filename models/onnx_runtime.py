@@ -45,6 +45,7 @@ from models.backbone import (  # noqa: E402
 )
 from models.base import Classification  # noqa: E402
 from models.calibration import CALIBRATION_FILE  # noqa: E402
+from models.cpu import int8_weight_bits  # noqa: E402
 from models.decision import DecisionRule  # noqa: E402
 from models.spm import SPM_FILE, SentencePieceTokenizer  # noqa: E402
 
@@ -245,13 +246,17 @@ def export_key(
     smooth_nodes: Sequence[str] = (),
     calibration: Path = CALIBRATION_FILE,
     outliers: int = 0,
+    weight_bits: int = 8,
 ) -> str:
-    """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes,
-    and when smoothing, its exponent, nodes and calibration texts (the scales are computed from them)."""
+    """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes
+    and their weight width, and when smoothing, its exponent, nodes and calibration texts (the scales are
+    computed from them)."""
     digest = hashlib.sha256()
     digest.update(f"export={EXPORT_VERSION};int8={','.join(int8)};".encode())
     if int8:
         digest.update(f"int8_format={INT8_VERSION};".encode())
+        if weight_bits != 8:
+            digest.update(f"weight_bits={weight_bits};".encode())
     if smooth_alpha is not None and smooth_nodes:
         digest.update(f"smooth=v{SMOOTH_VERSION}:{smooth_alpha!r};nodes={','.join(smooth_nodes)};".encode())
         if outliers:
@@ -292,6 +297,7 @@ def _run_exporter(
     smooth_alpha: float | None,
     smooth_nodes: Sequence[str],
     outliers: int = 0,
+    weight_bits: int = 8,
 ) -> dict:
     package_root = Path(__file__).resolve().parents[1]
     env = dict(os.environ)
@@ -299,7 +305,7 @@ def _run_exporter(
     cmd = [
         sys.executable, "-m", "models.onnx_graph",
         "--backbone", str(backbone), "--adapter", str(adapter), "--out", str(out),
-        "--int8-nodes", ",".join(int8),
+        "--int8-nodes", ",".join(int8), "--weight-bits", str(weight_bits),
     ]  # fmt: skip
     if smooth_alpha is not None and smooth_nodes:
         cmd += ["--smooth-alpha", repr(smooth_alpha), "--smooth-nodes", ",".join(smooth_nodes)]
@@ -321,17 +327,20 @@ def ensure_onnx_model(
     smooth_alpha: float | None = None,
     smooth_nodes: Sequence[str] = (),
     outliers: int = 0,
+    weight_bits: int | None = None,
 ) -> tuple[Path, dict]:
     """The exported graph's directory and manifest, exporting it first when missing, stale or corrupted.
 
     Before exporting, the whole backbone cache is checked (`check_backbone`), since the exporter reads all of it.
     `smooth_nodes` are smoothed with exponent `smooth_alpha` (None: nothing is smoothed), the FFN ones with
-    their `outliers` largest input channels in fp32.
+    their `outliers` largest input channels in fp32. int8 weights get `weight_bits` (None: what this CPU needs,
+    models.cpu.int8_weight_bits).
     """
     root = (cache_root or backbone.parent).expanduser()
     if smooth_alpha is None:
         smooth_nodes, outliers = (), 0
-    key = export_key(backbone, adapter, int8, smooth_alpha, smooth_nodes, outliers=outliers)
+    bits = int8_weight_bits() if weight_bits is None else weight_bits
+    key = export_key(backbone, adapter, int8, smooth_alpha, smooth_nodes, outliers=outliers, weight_bits=bits)
     variant = ("fp32" if not int8 else f"int8-{len(int8)}") + ("-smooth" if smooth_nodes else "")
     target = root / f"onnx-{variant}-{key[:16]}"
     manifest = verify_export(target, key)
@@ -345,13 +354,14 @@ def ensure_onnx_model(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     try:
         log.info("exporting the classifier to ONNX into %s (first use)", target)
-        summary = _run_exporter(backbone, adapter, tmp, int8, smooth_alpha, smooth_nodes, outliers)
+        summary = _run_exporter(backbone, adapter, tmp, int8, smooth_alpha, smooth_nodes, outliers, bits)
         manifest = {
             "export": EXPORT_VERSION,
             "key": key,
             "backbone": BACKBONE_NAME,
             "adapter_sha256": _sha256(adapter),
             "int8_nodes": summary["int8_nodes"],
+            "int8_weight_bits": bits if int8 else None,
             "smooth_alpha": smooth_alpha if smooth_nodes else None,
             "smoothed_nodes": summary.get("smoothed_nodes", []),
             "outlier_channels": summary.get("outlier_channels", {}),

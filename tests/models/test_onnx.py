@@ -402,3 +402,39 @@ def test_threads_run_whole_batches_side_by_side_with_the_same_answers(onnx_class
     assert len(set(runners)) == 2
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_seven_bit_weights_stay_within_63_and_get_their_own_export(tmp_path: Path, monkeypatch) -> None:
+    """x86 without VNNI saturates 16-bit pair sums of uint8 x int8 products: there int8 weights get 7 bits
+    (ONNX Runtime's reduce_range: [-64, 64]),
+    and a graph exported for one width is never served for the other."""
+    import onnx
+    from onnx import numpy_helper
+
+    net = _tiny_net(extra_head=False)
+    fp32 = tmp_path / "fp32.onnx"
+    onnx.save(build_graph(net), str(fp32))
+    peaks = {}
+    for bits in (7, 8):
+        quantize_nodes(fp32, tmp_path / f"w{bits}.onnx", ["layer1.ffn_in"], reduce_range=bits == 7)
+        weights = [
+            numpy_helper.to_array(t)
+            for t in onnx.load(str(tmp_path / f"w{bits}.onnx")).graph.initializer
+            if t.data_type == onnx.TensorProto.INT8 and t.dims and len(t.dims) == 2
+        ]
+        peaks[bits] = max(int(np.abs(w.astype(np.int16)).max()) for w in weights)
+    assert peaks[7] <= 64 and peaks[8] == 127
+
+    backbone, adapter = _fake_backbone(tmp_path)
+    widths: list[int] = []
+
+    def fake_exporter(backbone: Path, adapter: Path, out: Path, int8, alpha, nodes, outliers, bits) -> dict:
+        widths.append(bits)
+        (out / "model.onnx").write_bytes(b"graph")
+        return {"heads": {"sentiment": 3}, "int8_nodes": list(int8)}
+
+    monkeypatch.setattr(onnx_runtime, "_run_exporter", fake_exporter)
+    monkeypatch.setattr(onnx_runtime, "int8_weight_bits", lambda: 7)
+    seven, manifest = ensure_onnx_model(backbone, adapter, ["layer6.ffn_in"], check_backbone=False)
+    eight, _ = ensure_onnx_model(backbone, adapter, ["layer6.ffn_in"], check_backbone=False, weight_bits=8)
+    assert seven != eight and widths == [7, 8] and manifest["int8_weight_bits"] == 7
