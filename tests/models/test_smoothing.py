@@ -172,7 +172,7 @@ def test_a_smoothed_export_gets_its_own_cache_entry(tmp_path: Path, monkeypatch)
     backbone, adapter = _fake_backbone(tmp_path)
     calls = []
 
-    def fake_exporter(backbone: Path, adapter: Path, out: Path, int8, smooth_alpha, smooth_nodes, outliers, bits) -> dict:
+    def fake_exporter(backbone, adapter, out: Path, int8, smooth_alpha, smooth_nodes, outliers, _bits) -> dict:
         calls.append((smooth_alpha, list(smooth_nodes), outliers))
         (out / "model.onnx").write_bytes(f"graph {smooth_alpha}".encode())
         return {"heads": {"sentiment": 3}, "int8_nodes": list(int8), "smoothed_nodes": list(smooth_nodes)}
