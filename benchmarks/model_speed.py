@@ -259,11 +259,11 @@ def _paths() -> list[tuple[str, str, Callable]]:
     return [
         ("torch", "torch predict path (today's, dtype picked by the CPU probe)",
          lambda: TransformerClassifier(threads=THREADS)),
-        ("onnx-fp32", "ONNX Runtime fp32, fused attention, length-bucketed batches (default)",
-         lambda: OnnxClassifier(threads=THREADS)),
+        ("onnx-fp32", "ONNX Runtime fp32, fused attention, length-bucketed batches (`int8 = \"none\"`)",
+         lambda: OnnxClassifier(threads=THREADS, int8="none")),
         ("onnx-int8-upper", "ONNX Runtime, dynamic int8 (per-channel) on layers 6-11 (`int8 = \"upper\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="upper")),
-        ("onnx-int8-mixed", f"ONNX Runtime, {_mixed_description()} (`int8 = \"mixed\"`)",
+        ("onnx-int8-mixed", f"ONNX Runtime, {_mixed_description()} (`int8 = \"mixed\"`, default)",
          lambda: OnnxClassifier(threads=THREADS, int8="mixed")),
         ("onnx-int8-all", "ONNX Runtime, dynamic int8 (per-channel) on all 12 layers (`int8 = \"all\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="all")),
@@ -278,7 +278,7 @@ def measure(n: int = N_TEXTS, rounds: int = ROUNDS, child_n: int = CHILD_TEXTS) 
     child_texts = texts[:child_n]
     children = {}
     for label, settings, runs in (
-        ("onnx-fp32", {"runtime": "onnx", "threads": THREADS}, 2),
+        ("onnx-fp32", {"runtime": "onnx", "threads": THREADS, "int8": "none"}, 2),
         ("onnx-int8-mixed", {"runtime": "onnx", "threads": THREADS, "int8": "mixed"}, 1),
         ("torch", {"runtime": "torch", "threads": THREADS}, 1),
     ):

@@ -57,8 +57,7 @@ def _load_onnx(settings: ClassifierSettings, cache_dir: Path | None) -> Classifi
         return OnnxClassifier(
             cache_dir=cache_dir,
             complaint_threshold=settings.complaint_threshold,
-            threads=settings.threads,
-            batch_size=settings.batch_size,
+            threads=settings.threads,  # batch_size is the stage's; inside a call the model batches (RUN_BATCH)
             int8=settings.int8,
             unsure_band=settings.unsure_band,
             require_agreement=settings.require_agreement,

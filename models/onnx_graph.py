@@ -623,12 +623,14 @@ def export(
     static_nodes: Iterable[str] = (),
     static_percentile: float = 100.0,
     flatten: int = 0,
+    weight_bits: int = 8,
 ) -> dict:
     """Write `out/model.onnx` from the cached backbone and an adapter; returns what it wrote (heads, int8 nodes,
     smoothed nodes, static activation scales). With `smooth_alpha`, `smooth_nodes` are smoothed with maxima from
     the calibration texts; the int8 nodes among `static_nodes` get constant activation scales calibrated on the
     same texts (static_scales at `static_percentile`), the other int8 nodes per-token ones; `flatten` smooths the
-    widest channels of each node further (flattened_scales), for those constant scales."""
+    widest channels of each node further (flattened_scales), for those constant scales.
+    `weight_bits` = 7 quantizes int8 weights into [-64, 64] (models.cpu.int8_weight_bits says when)."""
     from models.adapter_io import load_adapter
     from models.calibration import CALIBRATION_FILE, load_texts
     from models.encoder import load_lean_net
@@ -672,7 +674,7 @@ def export(
     if names:
         fp32 = out / "fp32.onnx"
         onnx.save(model, str(fp32))
-        quantized = quantize_nodes(fp32, target, names, static=activation_scales)
+        quantized = quantize_nodes(fp32, target, names, reduce_range=weight_bits == 7, static=activation_scales)
         fp32.unlink()
     else:
         onnx.save(model, str(target))
@@ -700,6 +702,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flatten", type=int, default=0, help="widest smoothed channels per node flattened")
     parser.add_argument("--static-nodes", default="", help="comma-separated int8 nodes with constant activation scales")
     parser.add_argument("--static-percentile", type=float, default=100.0, help="calibration percentile of those")
+    parser.add_argument("--weight-bits", type=int, choices=(7, 8), default=8, help="int8 weight width")
     args = parser.parse_args(argv)
     names = [x for x in args.int8_nodes.split(",") if x.strip()]
     summary = export(
@@ -714,6 +717,7 @@ def main(argv: list[str] | None = None) -> int:
         static_nodes=[x for x in args.static_nodes.split(",") if x.strip()],
         static_percentile=args.static_percentile,
         flatten=args.flatten,
+        weight_bits=args.weight_bits,
     )
     print(json.dumps(summary))
     return 0

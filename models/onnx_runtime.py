@@ -22,7 +22,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,6 +45,7 @@ from models.backbone import (  # noqa: E402
 )
 from models.base import Classification  # noqa: E402
 from models.calibration import CALIBRATION_FILE  # noqa: E402
+from models.cpu import int8_weight_bits  # noqa: E402
 from models.decision import DecisionRule  # noqa: E402
 from models.spm import SPM_FILE, SentencePieceTokenizer  # noqa: E402
 
@@ -65,6 +68,9 @@ Q4_EMBEDDING_FILE = "word_embeddings.q4.npy"
 SERVING_FILES = ("config.json", Q4_EMBEDDING_FILE, SPM_FILE)
 # Same as models.train.MAX_TOKENS (a test checks), kept here so serving never imports torch.
 MAX_TOKENS = 128
+# Most texts per session run. Runs are length-bucketed and spread over `threads` single-threaded runs at
+# once; 8-16 ran as fast as each other and 35 % faster than one two-threaded run of 32 (benchmarks/model_speed.py).
+RUN_BATCH = 16
 # Same as models.adapter_io.packaged_adapter() (a test checks); that module imports torch.
 PACKAGED_ADAPTER = Path(__file__).with_name("weights") / "adapter.safetensors"
 Int8 = Literal["none", "upper", "mixed", "static", "all"]
@@ -298,14 +304,17 @@ def export_key(
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
     flatten: int = 0,
+    weight_bits: int = 8,
 ) -> str:
-    """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes,
-    and when smoothing, its exponent, nodes and calibration texts (the scales are computed from them); with
-    constant activation scales, their nodes, percentile and calibration texts."""
+    """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes
+    and their weight width, and when smoothing, its exponent, nodes and calibration texts (the scales are
+    computed from them); with constant activation scales, their nodes, percentile and calibration texts."""
     digest = hashlib.sha256()
     digest.update(f"export={EXPORT_VERSION};int8={','.join(int8)};".encode())
     if int8:
         digest.update(f"int8_format={INT8_VERSION};".encode())
+        if weight_bits != 8:
+            digest.update(f"weight_bits={weight_bits};".encode())
     if smooth_alpha is not None and smooth_nodes:
         digest.update(f"smooth=v{SMOOTH_VERSION}:{smooth_alpha!r};nodes={','.join(smooth_nodes)};".encode())
         if outliers:
@@ -351,6 +360,7 @@ def _run_exporter(
     smooth_alpha: float | None,
     smooth_nodes: Sequence[str],
     outliers: int = 0,
+    weight_bits: int = 8,
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
     flatten: int = 0,
@@ -361,7 +371,7 @@ def _run_exporter(
     cmd = [
         sys.executable, "-m", "models.onnx_graph",
         "--backbone", str(backbone), "--adapter", str(adapter), "--out", str(out),
-        "--int8-nodes", ",".join(int8),
+        "--int8-nodes", ",".join(int8), "--weight-bits", str(weight_bits),
     ]  # fmt: skip
     if smooth_alpha is not None and smooth_nodes:
         cmd += ["--smooth-alpha", repr(smooth_alpha), "--smooth-nodes", ",".join(smooth_nodes)]
@@ -385,6 +395,7 @@ def ensure_onnx_model(
     smooth_alpha: float | None = None,
     smooth_nodes: Sequence[str] = (),
     outliers: int = 0,
+    weight_bits: int | None = None,
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
     flatten: int = 0,
@@ -393,12 +404,14 @@ def ensure_onnx_model(
 
     Before exporting, the whole backbone cache is checked (`check_backbone`), since the exporter reads all of it.
     `smooth_nodes` are smoothed with exponent `smooth_alpha` (None: nothing is smoothed), the FFN ones with
-    their `outliers` largest input channels in fp32. The int8 nodes among `static_nodes` quantize their input with
-    a constant scale (calibrated at `static_percentile`), the others per token.
+    their `outliers` largest input channels in fp32. int8 weights get `weight_bits` (None: what this CPU needs,
+    models.cpu.int8_weight_bits). The int8 nodes among `static_nodes` quantize their input with a constant scale
+    (calibrated at `static_percentile`), the others per token.
     """
     root = (cache_root or backbone.parent).expanduser()
     if smooth_alpha is None:
         smooth_nodes, outliers, flatten = (), 0, 0
+    bits = int8_weight_bits() if weight_bits is None else weight_bits
     static_nodes = [n for n in static_nodes if n in set(int8)]
     key = export_key(
         backbone,
@@ -407,6 +420,7 @@ def ensure_onnx_model(
         smooth_alpha,
         smooth_nodes,
         outliers=outliers,
+        weight_bits=bits,
         static_nodes=static_nodes,
         static_percentile=static_percentile,
         flatten=flatten,
@@ -433,6 +447,7 @@ def ensure_onnx_model(
             smooth_alpha,
             smooth_nodes,
             outliers,
+            bits,
             static_nodes=static_nodes,
             static_percentile=static_percentile,
             flatten=flatten,
@@ -443,6 +458,7 @@ def ensure_onnx_model(
             "backbone": BACKBONE_NAME,
             "adapter_sha256": _sha256(adapter),
             "int8_nodes": summary["int8_nodes"],
+            "int8_weight_bits": bits if int8 else None,
             "smooth_alpha": smooth_alpha if smooth_nodes else None,
             "smoothed_nodes": summary.get("smoothed_nodes", []),
             "outlier_channels": summary.get("outlier_channels", {}),
@@ -524,7 +540,7 @@ class OnnxClassifier:
         adapter: Path | None = None,
         complaint_threshold: float = 0.5,
         threads: int = 2,
-        batch_size: int = 32,
+        batch_size: int = RUN_BATCH,
         int8: Int8 = "none",
         int8_nodes: Sequence[str] | None = None,
         smooth_alpha: float | None = None,
@@ -583,13 +599,20 @@ class OnnxClassifier:
         self.heads: dict[str, int] = manifest["heads"]
         self.tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)
         self.words = Q4WordTable(backbone / Q4_EMBEDDING_FILE, config["hidden_size"])
+        # `threads` whole runs at once, each on one thread, instead of one run whose every operator is split over
+        # `threads` threads: a run is ~200 kernels of well under a millisecond, and splitting each costs a
+        # hand-over and a wait for the slower half (a stall whenever another process holds a core). On 2 vCPUs:
+        # 35 % more texts/s when idle and 20 % more beside a busy process than one two-threaded run (where
+        # letting the idle worker spin instead of sleep gained 20 % idle but lost 38 % beside a busy process).
+        self.threads = max(1, threads)
+        self._runs = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx-run") if self.threads > 1 else None
+        if self._runs is not None:
+            weakref.finalize(self, self._runs.shutdown, wait=False)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # The daemon's pollers share the cores: idle model threads sleep rather than spin.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(
@@ -614,17 +637,24 @@ class OnnxClassifier:
         ids = self.tokenizer.encode(texts, MAX_TOKENS)
         out = {name: np.zeros((len(ids), width), dtype=np.float32) for name, width in self.heads.items()}
         # Length-bucketed batches: sorted by length, neighbours have (nearly) the same length, so almost no padding.
+        # A small call is cut into one batch per thread so that every thread has work.
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        size = max(1, min(self.batch_size, -(-len(order) // self.threads)))
+        batches = [order[start : start + size] for start in range(0, len(order), size)]
         pad_id = self.tokenizer.pad_token_id
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+
+        def run(batch: list[int]) -> list[np.ndarray]:
             width = max(len(ids[i]) for i in batch)
             input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int32)
             for row, i in enumerate(batch):
                 input_ids[row, : len(ids[i])] = ids[i]
                 mask[row, : len(ids[i])] = 1
-            results = self.session.run(None, {"words": self.words.rows(input_ids), "attention_mask": mask})
+            return self.session.run(None, {"words": self.words.rows(input_ids), "attention_mask": mask})
+
+        # InferenceSession.run is thread-safe and releases the GIL; the threads take the next batch as they free up.
+        done = self._runs.map(run, batches) if self._runs is not None and len(batches) > 1 else map(run, batches)
+        for batch, results in zip(batches, done, strict=True):
             for name, value in zip(self._outputs, results, strict=True):
                 out[name][batch] = value
         release_memory()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from models.cpu import cpu_flags
+
 log = logging.getLogger(__name__)
 
 # A bf16 matmul big enough for oneDNN to pick its AMX kernel; run in a child process because
@@ -25,24 +27,13 @@ _PROBE = (
 )
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def _probe_key(flags: set[str]) -> str:
+def _probe_key(flags: frozenset[str]) -> str:
     raw = "|".join([" ".join(sorted(flags)), platform.release(), torch.__version__])
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 def _probe_amx(cache_file: Path | None) -> bool:
-    flags = _cpu_flags()
+    flags = cpu_flags()
     key = _probe_key(flags)
     if cache_file is not None:
         try:
@@ -77,7 +68,7 @@ def cpu_has_fast_bf16(cache_file: Path | None = None) -> bool:
     forced = os.environ.get("LISTENER_BF16")
     if forced in ("0", "1"):
         return forced == "1"
-    if "amx_bf16" not in _cpu_flags():
+    if "amx_bf16" not in cpu_flags():
         return False
     return _probe_amx(cache_file)
 

@@ -175,7 +175,9 @@ def test_a_static_export_gets_its_own_cache_entry_and_records_its_scales(tmp_pat
     backbone, adapter = _fake_backbone(tmp_path)
     calls = []
 
-    def fake_exporter(backbone: Path, adapter: Path, out: Path, int8, smooth_alpha, smooth_nodes, outliers, **static):
+    def fake_exporter(
+        backbone: Path, adapter: Path, out: Path, int8, smooth_alpha, smooth_nodes, outliers, _bits, **static
+    ):
         calls.append(static)
         (out / "model.onnx").write_bytes(b"graph")
         scales = {n: 0.01 for n in static["static_nodes"]}

@@ -371,3 +371,70 @@ def test_the_mixed_graph_exports_caches_and_answers_like_fp32(onnx_classifier) -
     np.testing.assert_allclose(sent_m, sent_f, atol=0.1)
     np.testing.assert_allclose(comp_m, comp_f, atol=0.1)
     assert (sent_m.argmax(-1) == sent_f.argmax(-1)).mean() >= 0.9
+
+
+@pytest.mark.model
+def test_threads_run_whole_batches_side_by_side_with_the_same_answers(onnx_classifier, monkeypatch) -> None:
+    """With threads = 2 two session runs are in flight at once (a barrier both must reach, or it times out),
+    a small call is cut so that both threads get work, and the answers match one thread's."""
+    import threading
+
+    from models.onnx_runtime import OnnxClassifier
+
+    single = OnnxClassifier(threads=1)
+    want = single.probabilities(MIXED)
+    assert onnx_classifier.threads == 2
+    real_session = onnx_classifier.session
+    barrier = threading.Barrier(2, timeout=20)
+    runners: list[int] = []
+
+    class Meeting:
+        """Each of the first two runs waits for the other: sequential runs would break the barrier."""
+
+        def run(self, outputs, feeds):
+            if len(runners) < 2:
+                runners.append(threading.get_ident())
+                barrier.wait()
+            return real_session.run(outputs, feeds)
+
+    monkeypatch.setattr(onnx_classifier, "session", Meeting())
+    got = onnx_classifier.probabilities(MIXED)  # fewer texts than one batch: still two runs
+    assert len(set(runners)) == 2
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_seven_bit_weights_stay_within_63_and_get_their_own_export(tmp_path: Path, monkeypatch) -> None:
+    """x86 without VNNI saturates 16-bit pair sums of uint8 x int8 products: there int8 weights get 7 bits
+    (ONNX Runtime's reduce_range: [-64, 64]),
+    and a graph exported for one width is never served for the other."""
+    import onnx
+    from onnx import numpy_helper
+
+    net = _tiny_net(extra_head=False)
+    fp32 = tmp_path / "fp32.onnx"
+    onnx.save(build_graph(net), str(fp32))
+    peaks = {}
+    for bits in (7, 8):
+        quantize_nodes(fp32, tmp_path / f"w{bits}.onnx", ["layer1.ffn_in"], reduce_range=bits == 7)
+        weights = [
+            numpy_helper.to_array(t)
+            for t in onnx.load(str(tmp_path / f"w{bits}.onnx")).graph.initializer
+            if t.data_type == onnx.TensorProto.INT8 and t.dims and len(t.dims) == 2
+        ]
+        peaks[bits] = max(int(np.abs(w.astype(np.int16)).max()) for w in weights)
+    assert peaks[7] <= 64 and peaks[8] == 127
+
+    backbone, adapter = _fake_backbone(tmp_path)
+    widths: list[int] = []
+
+    def fake_exporter(backbone: Path, adapter: Path, out: Path, int8, alpha, nodes, outliers, bits, **static) -> dict:
+        widths.append(bits)
+        (out / "model.onnx").write_bytes(b"graph")
+        return {"heads": {"sentiment": 3}, "int8_nodes": list(int8)}
+
+    monkeypatch.setattr(onnx_runtime, "_run_exporter", fake_exporter)
+    monkeypatch.setattr(onnx_runtime, "int8_weight_bits", lambda: 7)
+    seven, manifest = ensure_onnx_model(backbone, adapter, ["layer6.ffn_in"], check_backbone=False)
+    eight, _ = ensure_onnx_model(backbone, adapter, ["layer6.ffn_in"], check_backbone=False, weight_bits=8)
+    assert seven != eight and widths == [7, 8] and manifest["int8_weight_bits"] == 7

@@ -173,7 +173,7 @@ def test_a_smoothed_export_gets_its_own_cache_entry(tmp_path: Path, monkeypatch)
     calls = []
 
     def fake_exporter(
-        backbone: Path, adapter: Path, out: Path, int8, smooth_alpha, smooth_nodes, outliers, **static
+        backbone, adapter, out: Path, int8, smooth_alpha, smooth_nodes, outliers, _bits, **static
     ) -> dict:
         calls.append((smooth_alpha, list(smooth_nodes), outliers))
         (out / "model.onnx").write_bytes(f"graph {smooth_alpha}".encode())
