@@ -15,7 +15,9 @@ range from the per-tensor activation scale into the per-channel weight scales. m
 from running the fp32 net over the shipped calibration texts (models/calibration.py).
 
 Int8 activations are quantized per token, not per batch (per_row_activations), so a text's answer
-does not depend on which other texts share its batch.
+does not depend on which other texts share its batch; or, on the nodes a preset names, with one constant
+scale calibrated at export on the same texts (static_activations), which cannot depend on the batch either
+and needs none of the per-token ops.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ a manifest of sha256 checksums, checked at every start like the backbone cache. 
 the backbone manifest, the adapter file and the exporter version, so new weights get a new graph;
 with int8 smoothing (models/onnx_graph.py) also the smoothing exponent, the smoothed nodes, the number
 of outlier channels split off and the calibration texts, since the scales and channels are computed
-from those and the weights at export.
+from those and the weights at export; with constant int8 activation scales also their nodes and percentile.
 Serving needs numpy, sentencepiece and onnxruntime only: the 4-bit word-embedding rows are
 looked up here, the graph does the rest (models/onnx_graph.py).
 """
