@@ -99,7 +99,7 @@ class ClassifierSettings(StrictModel):
     @classmethod
     def _model_needed(cls, value: str, info: ValidationInfo) -> str:
         if info.data.get("backend") == "huggingface" and not value:
-            raise ValueError('backend = "huggingface" needs `model` (a model id or a local path)')
+            raise ValueError("backend = \"huggingface\" needs `model` (a model id or a local path)")
         return value
 
 
@@ -122,11 +122,11 @@ class SlaSettings(StrictModel):
     max_age: Duration | None = Field(
         default="72h",
         validate_default=True,
-        description="Posts first seen longer than this after they were written (imports, backfills) get no clock.",
+        description="Posts first seen longer than this after they were written (imports, "
+        "backfills) get no clock.",
     )
     alert_unsure: bool = Field(
-        default=False,
-        description="Alert complaints the model was unsure of like any other (default: their "
+        default=False, description="Alert complaints the model was unsure of like any other (default: their "
         "clocks run and show in the queue, but warn and breach alerts wait until a person confirms them).",
     )
 
@@ -263,7 +263,7 @@ class ListeningSettings(StrictModel):
     settle: Duration = Field(
         default="15m",
         validate_default=True,
-        description="Wait this long after an hour ends before judging it (late polls, classification).",
+        description="Wait this long after an hour ends before judging it (late polls, classification)."
     )
     spikes: SpikeSettings = Field(default_factory=SpikeSettings)
     crisis_keywords: list[str] = Field(
@@ -285,9 +285,7 @@ class ListeningSettings(StrictModel):
     )
     cooldowns: dict[str, Duration] = Field(
         default_factory=lambda: {
-            "spike.*": timedelta(hours=3),
-            "crisis": timedelta(minutes=10),
-            "vip": timedelta(hours=1),
+            "spike.*": timedelta(hours=3), "crisis": timedelta(minutes=10), "vip": timedelta(hours=1)
         },
         description="Rule (glob) -> least time between two alerts of the rule for one subject "
         "(brand/source for spikes, brand/keyword for crisis, source/author for vip).",
@@ -322,9 +320,7 @@ class AlertSettings(StrictModel):
     retry_base: Duration = Field(default="2s", validate_default=True)
     retry_max: Duration = Field(default="5m", validate_default=True)
     max_in_flight: int = Field(
-        default=1,
-        ge=1,
-        le=64,
+        default=1, ge=1, le=64,
         description=(
             "Sends per sink at once, across different complaints (one complaint's messages stay in order). "
             "Each send in flight is one message a crash can repeat: 1 keeps it to one per crash."
@@ -361,7 +357,7 @@ class ApiSettings(StrictModel):
     token: SecretStr | None = Field(default=None, description="Bearer token clients must send (from ${ENV}).")
     users: dict[str, SecretStr] = Field(
         default_factory=dict,
-        description='Per-user bearer tokens (name = "${ENV}"): the web queue records actions under the name.',
+        description="Per-user bearer tokens (name = \"${ENV}\"): the web queue records actions under the name.",
     )
 
     @field_validator("token")
@@ -391,7 +387,8 @@ class ApiSettings(StrictModel):
     def _token_off_loopback(self) -> ApiSettings:
         if not _is_loopback(self.host) and self.token is None and not self.users:
             raise ValueError(
-                f'binding to {self.host!r} (not loopback) requires `token` (e.g. token = "${{LISTENER_API_TOKEN}}")'
+                f"binding to {self.host!r} (not loopback) requires `token` "
+                "(e.g. token = \"${LISTENER_API_TOKEN}\")"
             )
         return self
 
