@@ -580,8 +580,9 @@ def report(result: SoakResult) -> str:
         f"## Soak ({result.minutes:g} minutes at {result.rate:g} mentions/s)",
         "",
         f"Run {result.started_at}: `python -m benchmarks.soak --minutes {result.minutes:g} --rate {result.rate:g}"
-        f" --threads {result.threads}`. The real daemon (`listener run`, builtin model with {result.threads} torch"
-        f" thread(s)) polled {SOURCES} loopback Mastodon servers through the real connector (hashtag timeline"
+        f" --threads {result.threads}`. The real daemon (`listener run`, builtin model, default `[classifier]`"
+        f" but `threads = {result.threads}`) polled {SOURCES} loopback Mastodon servers through the real connector"
+        " (hashtag timeline"
         f" every 5 s, thread checks), which posted {result.rate:g} customer statuses per second in total plus the"
         f" brand's replies {b:.0f} to {3 * b:.0f} s later; clocks warn at {2 * b:.0f} s and breach at"
         f" {2.5 * b:.0f} s; alerts to a"
