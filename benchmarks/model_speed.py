@@ -263,8 +263,11 @@ def _paths() -> list[tuple[str, str, Callable]]:
          lambda: OnnxClassifier(threads=THREADS, int8="none")),
         ("onnx-int8-upper", "ONNX Runtime, dynamic int8 (per-channel) on layers 6-11 (`int8 = \"upper\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="upper")),
-        ("onnx-int8-mixed", f"ONNX Runtime, {_mixed_description()} (`int8 = \"mixed\"`, default)",
+        ("onnx-int8-mixed", f"ONNX Runtime, {_mixed_description()} (`int8 = \"mixed\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="mixed")),
+        ("onnx-int8-static", "ONNX Runtime, the `\"mixed\"` graph with constant activation scales on the nodes "
+         "models/weights/int8_static.json lists (`int8 = \"static\"`, default)",
+         lambda: OnnxClassifier(threads=THREADS, int8="static")),
         ("onnx-int8-all", "ONNX Runtime, dynamic int8 (per-channel) on all 12 layers (`int8 = \"all\"`)",
          lambda: OnnxClassifier(threads=THREADS, int8="all")),
     ]  # fmt: skip
@@ -279,7 +282,7 @@ def measure(n: int = N_TEXTS, rounds: int = ROUNDS, child_n: int = CHILD_TEXTS) 
     children = {}
     for label, settings, runs in (
         ("onnx-fp32", {"runtime": "onnx", "threads": THREADS, "int8": "none"}, 2),
-        ("onnx-int8-mixed", {"runtime": "onnx", "threads": THREADS, "int8": "mixed"}, 1),
+        ("onnx-int8-static", {"runtime": "onnx", "threads": THREADS, "int8": "static"}, 1),
         ("torch", {"runtime": "torch", "threads": THREADS}, 1),
     ):
         child_process_figures(child_texts[:64], settings)  # exports the graph if needed: start-up is timed warm

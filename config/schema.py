@@ -85,10 +85,10 @@ class ClassifierSettings(StrictModel):
         default="onnx", description="builtin backend: ONNX Runtime (torch when onnxruntime is missing) or torch."
     )
     int8: Literal["none", "upper", "mixed", "static", "all"] = Field(
-        default="mixed",
+        default="static",
         description="ONNX runtime: dynamic int8 on none (plain fp32), the upper six layers, the shipped smoothed "
-        "preset (default: 0.02 points of val accuracy for 1.7x ONNX fp32's speed), that preset with constant "
-        "(calibrated) activation scales where they hold, or all.",
+        "preset, that preset with constant (calibrated) activation scales where they hold (default: 0.00 points "
+        "of val accuracy for 2x ONNX fp32's speed; per-token scales on x86 without VNNI), or all.",
     )
     queue_size: int = Field(default=1000, ge=1)
     threads: int = Field(default=2, ge=1, le=64)

@@ -226,6 +226,17 @@ def preset_static(int8: Int8, path: Path | None = None) -> tuple[list[str], floa
     return list(shipped.static_nodes), shipped.static_percentile
 
 
+def served_static(int8: Int8, weight_bits: int, path: Path | None = None) -> tuple[list[str], float]:
+    """preset_static as served on a CPU whose int8 weights get `weight_bits`: with 7-bit weights (x86 without
+    VNNI) "static" keeps per-token scales everywhere, i.e. serves the "mixed" graph, since there constant
+    scales cost 1.31 points on the val sets against 0.30 for per-token ones (benchmarks/int8_sensitivity.py
+    check --reduce-range)."""
+    if int8 == "static" and weight_bits == 7:
+        log.info('int8 "static" serves per-token activation scales on this CPU (7-bit weights: no VNNI)')
+        return [], 100.0
+    return preset_static(int8, path)
+
+
 def mixed_fp32_nodes(path: Path | None = None) -> list[str]:
     """The nodes the "mixed" preset keeps fp32 (models/weights/int8_mixed.json)."""
     return mixed_preset(path).fp32_nodes
@@ -579,7 +590,9 @@ class OnnxClassifier:
         every = smoothed_nodes(config["num_hidden_layers"])
         self.smooth_nodes = [] if smooth_alpha is None else list(smooth_nodes or every)
         # Constant activation scales: the "static" preset names its nodes; `static_nodes` (benchmarks) directly.
-        preset_nodes, preset_percentile = preset_static(int8) if int8_nodes is None else ([], 100.0)
+        preset_nodes, preset_percentile = (
+            served_static(int8, int8_weight_bits()) if int8_nodes is None else ([], 100.0)
+        )
         self.static_nodes = [
             n for n in (preset_nodes if static_nodes is None else static_nodes) if n in self.int8_nodes
         ]

@@ -210,3 +210,16 @@ def test_the_shipped_static_preset_names_real_int8_nodes() -> None:
     assert nodes and set(nodes) < set(static_int8) and 50.0 <= percentile <= 100.0
     # It was shipped within the issue's budget (largest val drop against fp32, benchmarks/int8_sensitivity.py).
     assert json.loads(preset_path("static").read_text())["val"]["cost"] <= 0.5
+
+
+def test_static_serves_the_mixed_graph_where_weights_get_7_bits() -> None:
+    """With 7-bit weights (x86 without VNNI) constant scales cost 1.31 points on val: "static" then keeps
+    per-token scales, which with the same fp32 nodes, smoothing and outliers is the "mixed" graph."""
+    from models.onnx_runtime import preset_path, served_static
+
+    assert served_static("static", 8) == preset_static("static") and served_static("static", 8)[0]
+    assert served_static("static", 7) == ([], 100.0)
+    assert served_static("mixed", 8) == served_static("mixed", 7) == ([], 100.0)
+    static, mixed = mixed_preset(preset_path("static")), mixed_preset(preset_path("mixed"))
+    same = ("fp32_nodes", "smooth_alpha", "outliers", "flatten")
+    assert [getattr(static, k) for k in same] == [getattr(mixed, k) for k in same]
