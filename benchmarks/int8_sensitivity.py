@@ -17,7 +17,7 @@ noisy than a metric on a few hundred texts.
                                                            # 16 FFN units per layer fp32, the named nodes fp32;
                                                            # --write ships all three as the "mixed" preset
     python -m benchmarks.int8_sensitivity nodes --smooth 0.4 --outliers 16 --fp32 layer0.ffn_out \
-        --static attention,attn_out [--flatten 1] [--percentile 100] [--write]
+        --static attention,attn_out [--percentile 100] [--write]
                                                            # those nodes with constant activation scales
                                                            # calibrated at export (models/onnx_graph.py),
                                                            # the rest per token; --write ships "static"
@@ -99,12 +99,11 @@ class Scorer:
         smooth_alpha: float | None = None,
         outliers: int = 0,
         percentile: float = 100.0,
-        flatten: int = 0,
         static_nodes: Sequence[str] = (),
     ) -> None:
         # With smoothing the fp32 graph has every quantizable node smoothed (the same fp32 function, tested),
         # as serving's has (models.onnx_runtime.smoothed_nodes): a variant is the graph serving exports.
-        self.clf = OnnxClassifier(threads=threads, smooth_alpha=smooth_alpha, outliers=outliers, flatten=flatten)
+        self.clf = OnnxClassifier(threads=threads, smooth_alpha=smooth_alpha, outliers=outliers)
         self.smooth_alpha = smooth_alpha
         self.tmp = Path(tempfile.mkdtemp(prefix="int8-sensitivity-"))
         # A private copy: the quantizer writes scratch files beside its input, which parallel runs would share.
@@ -277,7 +276,6 @@ def _ship(v: Variant, args: argparse.Namespace) -> Path:
         outliers=args.outliers,
         static_nodes=[n for n in args.static if n not in v.fp32_nodes],
         static_percentile=args.percentile,
-        flatten=args.flatten,
     )
 
 
@@ -320,7 +318,6 @@ def main(argv: list[str] | None = None) -> int:
         'ships the "static" preset',
     )
     parser.add_argument("--percentile", type=float, default=100.0, help="with --static: calibration percentile")
-    parser.add_argument("--flatten", type=int, default=0, help="with --smooth: widest channels per node flattened")
     parser.add_argument("--preset", choices=("mixed", "static"), default="mixed", help="check: the preset scored")
     parser.add_argument("--budget", type=float, default=0.3, help="greedy: largest accepted cost in points")
     parser.add_argument("--most", type=int, default=16, help="greedy: most groups kept fp32")
@@ -340,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         from models.onnx_runtime import mixed_preset, preset_path
 
         shipped = mixed_preset(preset_path(args.preset))
-        args.smooth, args.outliers, args.flatten = shipped.smooth_alpha, shipped.outliers, shipped.flatten
+        args.smooth, args.outliers = shipped.smooth_alpha, shipped.outliers
         args.static, args.percentile = list(shipped.static_nodes), shipped.static_percentile
     scorer = Scorer(
         val,
@@ -351,7 +348,6 @@ def main(argv: list[str] | None = None) -> int:
         smooth_alpha=args.smooth,
         outliers=args.outliers,
         percentile=args.percentile,
-        flatten=args.flatten,
         static_nodes=args.static,
     )
     print(f"fp32 reference: {scorer.reference_metrics} on {[len(t) for t, _ in val.values()]} texts", flush=True)
@@ -363,7 +359,6 @@ def main(argv: list[str] | None = None) -> int:
         "outliers": args.outliers,
         "static_nodes": args.static,
         "static_percentile": args.percentile,
-        "flatten": args.flatten,
     }
     if args.mode in ("alone", "without"):
         base = [n for n in args.fp32.split(",") if n]

@@ -141,35 +141,6 @@ def smoothing_scales(
     return out
 
 
-def flattened_scales(
-    scales: Mapping[str, np.ndarray],
-    maxima: Mapping[str, np.ndarray],
-    split: Mapping[str, np.ndarray],
-    top: int,
-) -> dict[str, np.ndarray]:
-    """`scales` with each node's `top` widest channels after smoothing (max|x_j| / s_j, channels split off by
-    `split` left out) scaled down to the next one's width: s_j grows, its weight row with it.
-
-    A whole-tensor constant activation scale is set by its widest channel; in this model that is one channel
-    per node, wide on the first and last token only (the "massive activations" of transformers), which would
-    otherwise cost every other token several int8 steps of resolution."""
-    if top <= 0:
-        return dict(scales)
-    out = {}
-    for name, s in scales.items():
-        kept = np.setdiff1d(np.arange(len(s)), split.get(name, np.zeros(0, dtype=np.int64)))
-        width = np.maximum(maxima[name], 1e-5) / s
-        order = kept[np.argsort(-width[kept], kind="stable")]
-        if len(order) <= top:
-            out[name] = s
-            continue
-        cap = width[order[top]]
-        s = s.copy()
-        s[order[:top]] *= width[order[:top]] / cap
-        out[name] = s.astype(np.float32)
-    return out
-
-
 def outlier_channels(maxima: Mapping[str, np.ndarray], count: int, nodes: Iterable[str]) -> dict[str, np.ndarray]:
     """The `count` input channels with the largest |x| of each FFN-out node in `nodes` (ascending order)."""
     return {
@@ -624,14 +595,12 @@ def export(
     calibration: Path | None = None,
     static_nodes: Iterable[str] = (),
     static_percentile: float = 100.0,
-    flatten: int = 0,
     weight_bits: int = 8,
 ) -> dict:
     """Write `out/model.onnx` from the cached backbone and an adapter; returns what it wrote (heads, int8 nodes,
     smoothed nodes, static activation scales). With `smooth_alpha`, `smooth_nodes` are smoothed with maxima from
     the calibration texts; the int8 nodes among `static_nodes` get constant activation scales calibrated on the
-    same texts (static_scales at `static_percentile`), the other int8 nodes per-token ones; `flatten` smooths the
-    widest channels of each node further (flattened_scales), for those constant scales.
+    same texts (static_scales at `static_percentile`), the other int8 nodes per-token ones.
     `weight_bits` = 7 quantizes int8 weights into [-64, 64] (models.cpu.int8_weight_bits says when)."""
     from models.adapter_io import load_adapter
     from models.calibration import CALIBRATION_FILE, load_texts
@@ -656,7 +625,6 @@ def export(
         maxima = activation_maxima(net, ids, pad_id)
         scales = smoothing_scales(net, maxima, float(cast(float, smooth_alpha)), smoothed)
         split = outlier_channels(maxima, outliers, smoothed)
-        scales = flattened_scales(scales, maxima, split, flatten)
     model = build_graph(net, scales, split)
     heads = {name: int(h.out_features) for name, h in head_modules(net).items()}
     activation_scales: dict[str, float] = {}
@@ -701,7 +669,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smooth-nodes", default="", help="comma-separated node names to smooth")
     parser.add_argument("--outliers", type=int, default=0, help="FFN input channels kept fp32 per smoothed node")
     parser.add_argument("--calibration", type=Path, default=None, help="calibration texts (default: the shipped)")
-    parser.add_argument("--flatten", type=int, default=0, help="widest smoothed channels per node flattened")
     parser.add_argument("--static-nodes", default="", help="comma-separated int8 nodes with constant activation scales")
     parser.add_argument("--static-percentile", type=float, default=100.0, help="calibration percentile of those")
     parser.add_argument("--weight-bits", type=int, choices=(7, 8), default=8, help="int8 weight width")
@@ -718,7 +685,6 @@ def main(argv: list[str] | None = None) -> int:
         calibration=args.calibration,
         static_nodes=[x for x in args.static_nodes.split(",") if x.strip()],
         static_percentile=args.static_percentile,
-        flatten=args.flatten,
         weight_bits=args.weight_bits,
     )
     print(json.dumps(summary))

@@ -161,7 +161,6 @@ class MixedPreset:
     outliers: int = 0
     static_nodes: tuple[str, ...] = ()
     static_percentile: float = 100.0
-    flatten: int = 0
 
 
 def mixed_preset(path: Path | None = None) -> MixedPreset:
@@ -182,9 +181,6 @@ def mixed_preset(path: Path | None = None) -> MixedPreset:
     percentile = data.get("static_percentile", 100.0)
     if not (isinstance(percentile, int | float) and 50.0 <= percentile <= 100.0):
         raise ValueError(f"{MIXED_FILE}: static_percentile must be a number in [50, 100], got {percentile!r}")
-    flatten = data.get("flattened_channels", 0)
-    if not isinstance(flatten, int) or flatten < 0:
-        raise ValueError(f"{MIXED_FILE}: flattened_channels must be a count >= 0, got {flatten!r}")
     return MixedPreset(
         nodes,
         None if alpha is None else float(alpha),
@@ -192,7 +188,6 @@ def mixed_preset(path: Path | None = None) -> MixedPreset:
         outliers,
         tuple(static),
         float(percentile),
-        flatten,
     )
 
 
@@ -252,7 +247,6 @@ def write_mixed_nodes(
     outliers: int = 0,
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
-    flatten: int = 0,
 ) -> Path:
     """Ship `fp32_nodes` (and the int8 nodes' smoothing exponent) as the "mixed" preset, with the adapter
     they were measured on and the val figures; with `static_nodes`, as the "static" preset."""
@@ -266,7 +260,6 @@ def write_mixed_nodes(
         data |= {
             "static_nodes": list(static_nodes),
             "static_percentile": static_percentile,
-            "flattened_channels": flatten,
         }
     data |= {
         "measured_on_adapter_sha256": _sha256(PACKAGED_ADAPTER),
@@ -314,7 +307,6 @@ def export_key(
     outliers: int = 0,
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
-    flatten: int = 0,
     weight_bits: int = 8,
 ) -> str:
     """What the exported graph depends on: exporter version, backbone manifest, adapter bytes, int8 nodes
@@ -330,8 +322,6 @@ def export_key(
         digest.update(f"smooth=v{SMOOTH_VERSION}:{smooth_alpha!r};nodes={','.join(smooth_nodes)};".encode())
         if outliers:
             digest.update(f"outliers={outliers};".encode())
-        if flatten:
-            digest.update(f"flatten={flatten};".encode())
         digest.update(f"calibration={_sha256(calibration)};".encode())
     if int8 and static_nodes:
         digest.update(f"static=v{STATIC_VERSION}:{static_percentile!r};nodes={','.join(static_nodes)};".encode())
@@ -374,7 +364,6 @@ def _run_exporter(
     weight_bits: int = 8,
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
-    flatten: int = 0,
 ) -> dict:
     package_root = Path(__file__).resolve().parents[1]
     env = dict(os.environ)
@@ -386,7 +375,7 @@ def _run_exporter(
     ]  # fmt: skip
     if smooth_alpha is not None and smooth_nodes:
         cmd += ["--smooth-alpha", repr(smooth_alpha), "--smooth-nodes", ",".join(smooth_nodes)]
-        cmd += ["--outliers", str(outliers), "--flatten", str(flatten)]
+        cmd += ["--outliers", str(outliers)]
     if static_nodes:
         cmd += ["--static-nodes", ",".join(static_nodes), "--static-percentile", repr(static_percentile)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
@@ -409,7 +398,6 @@ def ensure_onnx_model(
     weight_bits: int | None = None,
     static_nodes: Sequence[str] = (),
     static_percentile: float = 100.0,
-    flatten: int = 0,
 ) -> tuple[Path, dict]:
     """The exported graph's directory and manifest, exporting it first when missing, stale or corrupted.
 
@@ -421,7 +409,7 @@ def ensure_onnx_model(
     """
     root = (cache_root or backbone.parent).expanduser()
     if smooth_alpha is None:
-        smooth_nodes, outliers, flatten = (), 0, 0
+        smooth_nodes, outliers = (), 0
     bits = int8_weight_bits() if weight_bits is None else weight_bits
     static_nodes = [n for n in static_nodes if n in set(int8)]
     key = export_key(
@@ -434,7 +422,6 @@ def ensure_onnx_model(
         weight_bits=bits,
         static_nodes=static_nodes,
         static_percentile=static_percentile,
-        flatten=flatten,
     )
     variant = ("fp32" if not int8 else f"int8-{len(int8)}") + ("-smooth" if smooth_nodes else "")
     variant += f"-static{len(static_nodes)}" if static_nodes else ""
@@ -461,7 +448,6 @@ def ensure_onnx_model(
             bits,
             static_nodes=static_nodes,
             static_percentile=static_percentile,
-            flatten=flatten,
         )
         manifest = {
             "export": EXPORT_VERSION,
@@ -473,7 +459,6 @@ def ensure_onnx_model(
             "smooth_alpha": smooth_alpha if smooth_nodes else None,
             "smoothed_nodes": summary.get("smoothed_nodes", []),
             "outlier_channels": summary.get("outlier_channels", {}),
-            "flattened_channels": flatten if smooth_nodes else 0,
             "static_scales": summary.get("static_scales", {}),
             "static_percentile": static_percentile if static_nodes else None,
             "heads": summary["heads"],
@@ -559,7 +544,6 @@ class OnnxClassifier:
         outliers: int | None = None,
         static_nodes: Sequence[str] | None = None,
         static_percentile: float | None = None,
-        flatten: int | None = None,
         unsure_band: float = 0.1,
         require_agreement: bool = True,
     ) -> None:
@@ -584,9 +568,6 @@ class OnnxClassifier:
             outliers = preset_outliers if outliers is None else outliers
         self.smooth_alpha = smooth_alpha
         self.outliers = outliers or 0
-        if flatten is None:
-            flatten = mixed_preset(preset_path(int8)).flatten if int8 in PRESET_FILES and int8_nodes is None else 0
-        self.flatten = flatten
         every = smoothed_nodes(config["num_hidden_layers"])
         self.smooth_nodes = [] if smooth_alpha is None else list(smooth_nodes or every)
         # Constant activation scales: the "static" preset names its nodes; `static_nodes` (benchmarks) directly.
@@ -607,7 +588,6 @@ class OnnxClassifier:
             outliers=self.outliers,
             static_nodes=self.static_nodes,
             static_percentile=self.static_percentile,
-            flatten=self.flatten,
         )
         self.heads: dict[str, int] = manifest["heads"]
         self.tokenizer = SentencePieceTokenizer(backbone / SPM_FILE)

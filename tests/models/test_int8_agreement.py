@@ -41,7 +41,6 @@ def test_the_sensitivity_tools_variant_of_the_static_preset_answers_like_serving
         smooth_alpha=preset.smooth_alpha,
         outliers=preset.outliers,
         percentile=preset.static_percentile,
-        flatten=preset.flatten,
         static_nodes=preset.static_nodes,
     )
     scorer.variant(preset.fp32_nodes)

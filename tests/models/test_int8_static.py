@@ -143,31 +143,6 @@ def test_a_static_preset_is_written_and_read_back(tmp_path: Path) -> None:
             mixed_preset(path)
 
 
-def test_flattening_brings_the_widest_smoothed_channel_down_to_the_next_and_stays_exact() -> None:
-    from models.onnx_graph import activation_maxima, flattened_scales, outlier_channels, smoothing_scales
-    from tests.models.test_onnx import _run
-
-    net = _net(outlier=8.0)
-    words, mask = _inputs(net)
-    maxima = activation_maxima(net, IDS, PAD)
-    smooth = smoothing_scales(net, maxima, 0.5, EVERY_NODE)
-    split = outlier_channels(maxima, 1, EVERY_NODE)
-    flat = flattened_scales(smooth, maxima, split, 1)
-    for name in EVERY_NODE:
-        kept = np.setdiff1d(np.arange(len(smooth[name])), split.get(name, []))
-        before, after = (maxima[name] / smooth[name])[kept], (maxima[name] / flat[name])[kept]
-        widest = int(np.argmax(before))
-        # The widest channel is now as wide as the runner-up, the others are untouched.
-        assert after[widest] == pytest.approx(np.sort(before)[-2], rel=1e-5)
-        assert np.allclose(np.delete(after, widest), np.delete(before, widest))
-    assert flattened_scales(smooth, maxima, split, 0) == smooth
-    # Still only smoothing: the fp32 function is unchanged.
-    want = _run(build_graph(net), words, mask)
-    got = _run(build_graph(net, flat, split), words, mask)
-    for head in want:
-        np.testing.assert_allclose(got[head], want[head], rtol=1e-4, atol=1e-4)
-
-
 def test_a_static_export_gets_its_own_cache_entry_and_records_its_scales(tmp_path: Path, monkeypatch) -> None:
     from models import onnx_runtime
     from models.onnx_runtime import ensure_onnx_model
@@ -191,7 +166,7 @@ def test_a_static_export_gets_its_own_cache_entry_and_records_its_scales(tmp_pat
         backbone, adapter, nodes, check_backbone=False, static_nodes=["layer0.ffn_in", "layer1.ffn_in"]
     )
     assert static != per_token and static.name.startswith("onnx-int8-2-static1-")
-    assert calls[-1] == {"static_nodes": ["layer0.ffn_in"], "static_percentile": 100.0, "flatten": 0}
+    assert calls[-1] == {"static_nodes": ["layer0.ffn_in"], "static_percentile": 100.0}
     assert manifest["static_scales"] == {"layer0.ffn_in": 0.01} and manifest["static_percentile"] == 100.0
     assert (
         ensure_onnx_model(backbone, adapter, nodes, check_backbone=False, static_nodes=["layer0.ffn_in"])[0] == static
@@ -221,5 +196,5 @@ def test_static_serves_the_mixed_graph_where_weights_get_7_bits() -> None:
     assert served_static("static", 7) == ([], 100.0)
     assert served_static("mixed", 8) == served_static("mixed", 7) == ([], 100.0)
     static, mixed = mixed_preset(preset_path("static")), mixed_preset(preset_path("mixed"))
-    same = ("fp32_nodes", "smooth_alpha", "outliers", "flatten")
+    same = ("fp32_nodes", "smooth_alpha", "outliers")
     assert [getattr(static, k) for k in same] == [getattr(mixed, k) for k in same]
