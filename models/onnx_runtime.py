@@ -164,23 +164,24 @@ class MixedPreset:
 
 
 def mixed_preset(path: Path | None = None) -> MixedPreset:
-    """The "mixed" preset as shipped in models/weights/int8_mixed.json."""
-    data = json.loads((path or Path(__file__).parent / MIXED_FILE).read_text())
+    """A preset file as shipped: models/weights/int8_mixed.json unless `path` names another (int8_static.json)."""
+    source = path or Path(__file__).parent / MIXED_FILE
+    data = json.loads(source.read_text())
     nodes = data["fp32_nodes"]
     if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
-        raise ValueError(f"{MIXED_FILE}: fp32_nodes must be a list of node names")
+        raise ValueError(f"{source.name}: fp32_nodes must be a list of node names")
     alpha = data.get("smooth_alpha")
     if alpha is not None and not (isinstance(alpha, int | float) and 0.0 <= alpha <= 1.0):
-        raise ValueError(f"{MIXED_FILE}: smooth_alpha must be a number in [0, 1] or null, got {alpha!r}")
+        raise ValueError(f"{source.name}: smooth_alpha must be a number in [0, 1] or null, got {alpha!r}")
     outliers = data.get("outlier_channels", 0)
     if not isinstance(outliers, int) or outliers < 0:
-        raise ValueError(f"{MIXED_FILE}: outlier_channels must be a count >= 0, got {outliers!r}")
+        raise ValueError(f"{source.name}: outlier_channels must be a count >= 0, got {outliers!r}")
     static = data.get("static_nodes", [])
     if not isinstance(static, list) or not all(isinstance(n, str) for n in static):
-        raise ValueError(f"{MIXED_FILE}: static_nodes must be a list of node names")
+        raise ValueError(f"{source.name}: static_nodes must be a list of node names")
     percentile = data.get("static_percentile", 100.0)
     if not (isinstance(percentile, int | float) and 50.0 <= percentile <= 100.0):
-        raise ValueError(f"{MIXED_FILE}: static_percentile must be a number in [50, 100], got {percentile!r}")
+        raise ValueError(f"{source.name}: static_percentile must be a number in [50, 100], got {percentile!r}")
     return MixedPreset(
         nodes,
         None if alpha is None else float(alpha),

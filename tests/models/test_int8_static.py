@@ -139,7 +139,7 @@ def test_a_static_preset_is_written_and_read_back(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     for bad in ({"static_nodes": "layer1.ffn_in"}, {"static_percentile": 12}):
         path.write_text(json.dumps(data | bad))
-        with pytest.raises(ValueError, match="static_"):
+        with pytest.raises(ValueError, match=r"^s\.json: static_"):
             mixed_preset(path)
 
 
