@@ -193,8 +193,8 @@ def mixed_preset(path: Path | None = None) -> MixedPreset:
 
 
 def preset_smoothing(int8: Int8, adapter: Path, path: Path | None = None) -> tuple[float | None, int]:
-    """(smoothing exponent, outlier channels) of a preset's int8 nodes: the shipped "mixed" list's own,
-    (None, 0) for the others.
+    """(smoothing exponent, outlier channels) of a preset's int8 nodes: the shipped file's own for "mixed" and
+    "static", (None, 0) for the others.
 
     The list (and its exponent) were chosen on the val sets for one adapter: serving another logs a
     warning naming the command to rerun, and still uses it (smoothing is exact in fp32 and its scales
