@@ -404,7 +404,7 @@ def test_threads_run_whole_batches_side_by_side_with_the_same_answers(onnx_class
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_seven_bit_weights_stay_within_63_and_get_their_own_export(tmp_path: Path, monkeypatch) -> None:
+def test_seven_bit_weights_stay_within_64_and_get_their_own_export(tmp_path: Path, monkeypatch) -> None:
     """x86 without VNNI saturates 16-bit pair sums of uint8 x int8 products: there int8 weights get 7 bits
     (ONNX Runtime's reduce_range: [-64, 64]),
     and a graph exported for one width is never served for the other."""
