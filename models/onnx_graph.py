@@ -294,6 +294,29 @@ def build_graph(
     return model
 
 
+def _links(model: onnx.ModelProto) -> tuple[dict[str, onnx.NodeProto], dict[str, list[onnx.NodeProto]]]:
+    """(tensor -> the node producing it, tensor -> the nodes reading it) of `model`'s graph."""
+    producers = {out: n for n in model.graph.node for out in n.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in model.graph.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+    return producers, consumers
+
+
+def _matmul_rescale(
+    node: onnx.NodeProto, producers: Mapping[str, onnx.NodeProto], consumers: Mapping[str, list[onnx.NodeProto]]
+) -> tuple[onnx.NodeProto, onnx.NodeProto, onnx.NodeProto]:
+    """The (Cast, Mul, Mul) after a MatMulInteger of quantize_dynamic: int32 -> float, times the product of the
+    activation scale and the weight scales (the second Mul, whose input[1] holds the weight scales)."""
+    cast = consumers[node.output[0]][0]
+    rescale = consumers[cast.output[0]][0]
+    product = producers[rescale.input[1]]
+    if cast.op_type != "Cast" or rescale.op_type != "Mul" or product.op_type != "Mul":
+        raise ValueError(f"unexpected quantized MatMul pattern at {node.name}")
+    return cast, rescale, product
+
+
 def per_row_activations(model: onnx.ModelProto) -> int:
     """Rewrites every dynamically quantized MatMul and Attention of `model` (in place) to quantize its input per
     row (token) instead of per tensor; returns how many it rewrote.
@@ -305,11 +328,7 @@ def per_row_activations(model: onnx.ModelProto) -> int:
     row's and the weight column's scale. QAttention's kernel takes one input scale only, so a quantized
     Attention becomes this per-row QKV projection followed by MultiHeadAttention (the same attention on the
     projected Q, K, V, with the same bias and padding mask)."""
-    producers = {out: n for n in model.graph.node for out in n.output}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for n in model.graph.node:
-        for name in n.input:
-            consumers.setdefault(name, []).append(n)
+    producers, consumers = _links(model)
     if _ZERO_128 not in {t.name for t in model.graph.initializer}:
         model.graph.initializer.append(numpy_helper.from_array(np.array(128, dtype=np.uint8), _ZERO_128))
     model.graph.initializer.extend(
@@ -330,11 +349,7 @@ def per_row_activations(model: onnx.ModelProto) -> int:
             raise ValueError(f"{quantizer.name} feeds more than one node")
         x = quantizer.input[0]
         if node.op_type == "MatMulInteger":
-            cast = consumers[node.output[0]][0]
-            rescale = consumers[cast.output[0]][0]
-            scales = producers[rescale.input[1]]  # Mul(activation scale, weight scales)
-            if cast.op_type != "Cast" or rescale.op_type != "Mul" or scales.op_type != "Mul":
-                raise ValueError(f"unexpected quantized MatMul pattern at {node.name}")
+            cast, rescale, scales = _matmul_rescale(node, producers, consumers)
             added += _per_row_matmul(node.name, x, node.input[1], node.input[3], scales.input[1], rescale.output[0])
             drop |= {id(quantizer), id(node), id(cast), id(rescale), id(scales)}
         elif node.op_type == "QAttention":
@@ -464,11 +479,7 @@ def static_activations(model: onnx.ModelProto, scales: Mapping[str, float]) -> i
     fused int8 attention kernel is used as is, without the Split + MultiHeadAttention of the per-token path).
     A smoothing Mul in front stays a Mul: folding it into the QuantizeLinear as a per-channel scale along the
     last axis is one op fewer but ONNX Runtime 1.31 runs that per element (about 4x slower graph, measured)."""
-    producers = {out: n for n in model.graph.node for out in n.output}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for n in model.graph.node:
-        for name in n.input:
-            consumers.setdefault(name, []).append(n)
+    producers, consumers = _links(model)
     constants = {t.name: t for t in model.graph.initializer}
     if _ZERO_128 not in constants:
         model.graph.initializer.append(numpy_helper.from_array(np.array(128, dtype=np.uint8), _ZERO_128))
@@ -486,11 +497,7 @@ def static_activations(model: onnx.ModelProto, scales: Mapping[str, float]) -> i
         scale.CopyFrom(numpy_helper.from_array(np.array(scales[name], dtype=np.float32), p + ".scale"))
         added.append(helper.make_node("QuantizeLinear", [x, scale.name, _ZERO_128], [p + ".q"], name=p + ".q"))
         if node.op_type == "MatMulInteger":
-            cast = consumers[node.output[0]][0]
-            rescale = consumers[cast.output[0]][0]
-            product = producers[rescale.input[1]]  # Mul(activation scale, weight scales)
-            if cast.op_type != "Cast" or rescale.op_type != "Mul" or product.op_type != "Mul":
-                raise ValueError(f"unexpected quantized MatMul pattern at {node.name}")
+            cast, rescale, product = _matmul_rescale(node, producers, consumers)
             added.append(
                 helper.make_node(
                     "MatMulIntegerToFloat",
